@@ -1,0 +1,2 @@
+//! bcsync CLI.
+fn main() {}

@@ -1,0 +1,30 @@
+//! `bc-sandbox`: a faithful local emulator of the BigCommerce REST Management API.
+//!
+//! Built from `shared/bigcommerce-api/FACTS.md` (section 11 is the checklist, section 12
+//! the quirks), never from what our own client happens to send. It serves
+//! `/stores/{hash}/v2/...` and `/stores/{hash}/v3/...` over real HTTP, with auth and
+//! OAuth scopes, per-store rate limits by plan, per-endpoint concurrency caps,
+//! deterministic fault injection, seeded stores of any size, and an admin API under
+//! `/_sandbox/` that tests and benchmarks use to count requests.
+//!
+//! Layout: [`server`] wires the router and middleware; [`state`] holds the store's data;
+//! [`resources`] has one module per resource family (handlers + seeding); [`error`],
+//! [`query`], [`paging`] and [`dates`] are the shared building blocks every handler uses.
+
+pub mod admin;
+pub mod body;
+pub mod config;
+pub mod dates;
+pub mod error;
+pub mod faults;
+pub mod paging;
+pub mod query;
+pub mod ratelimit;
+pub mod resources;
+pub mod seed;
+pub mod server;
+pub mod state;
+
+pub use config::{Plan, SandboxConfig, TokenConfig};
+pub use seed::SeedSpec;
+pub use server::{RunningSandbox, start};

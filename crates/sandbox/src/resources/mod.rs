@@ -1,0 +1,27 @@
+//! One module per resource family: its records, its handlers and its seeding. Each
+//! exposes `routes()` (paths relative to `/stores/{hash}`), a `...Data` struct held in
+//! [`crate::state::StoreData`], and `seed()`.
+
+use axum::Router;
+
+use crate::state::Shared;
+
+pub mod catalog;
+pub mod channels;
+pub mod coupons;
+pub mod customers;
+pub mod hooks;
+pub mod orders;
+pub mod store_info;
+
+/// Every API route of the store.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .merge(store_info::routes())
+        .merge(customers::routes())
+        .merge(catalog::routes())
+        .merge(orders::routes())
+        .merge(coupons::routes())
+        .merge(channels::routes())
+        .merge(hooks::routes())
+}

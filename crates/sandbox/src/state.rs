@@ -1,0 +1,81 @@
+//! Shared server state: configuration, the store's data behind one lock, the rate
+//! limiter, the fault injector and the request log.
+//!
+//! One `RwLock` over all data keeps cross-resource rules simple (an order line points at a
+//! product, a customer at a group) and is fast enough: handlers hold it for microseconds
+//! and never across an await.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::admin::RequestLog;
+use crate::config::SandboxConfig;
+use crate::faults::FaultInjector;
+use crate::ratelimit::RateLimiter;
+use crate::resources::{catalog, channels, coupons, customers, hooks, orders, store_info};
+
+/// Handle passed to every handler.
+pub type Shared = Arc<AppState>;
+
+pub struct AppState {
+    pub config: SandboxConfig,
+    pub data: RwLock<StoreData>,
+    pub limiter: RateLimiter,
+    pub faults: FaultInjector,
+    pub log: RequestLog,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store_hash", &self.config.store_hash).finish_non_exhaustive()
+    }
+}
+
+/// All records of the emulated store. Each resource family owns its part.
+#[derive(Debug, Default)]
+pub struct StoreData {
+    pub store: store_info::StoreInfoData,
+    pub customers: customers::CustomersData,
+    pub catalog: catalog::CatalogData,
+    pub orders: orders::OrdersData,
+    pub coupons: coupons::CouponsData,
+    pub channels: channels::ChannelsData,
+    pub hooks: hooks::HooksData,
+}
+
+impl StoreData {
+    /// Record counts per collection, for the admin API and tests.
+    pub fn counts(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        self.customers.counts(&mut m);
+        self.catalog.counts(&mut m);
+        self.orders.counts(&mut m);
+        self.coupons.counts(&mut m);
+        self.channels.counts(&mut m);
+        self.hooks.counts(&mut m);
+        m
+    }
+}
+
+impl AppState {
+    pub fn new(config: SandboxConfig) -> Shared {
+        let mut data = StoreData::default();
+        crate::seed::generate(&mut data, &config.seed, crate::dates::now());
+        Arc::new(Self {
+            limiter: RateLimiter::new(config.plan, config.time_scale),
+            faults: FaultInjector::new(config.faults.clone()),
+            log: RequestLog::default(),
+            data: RwLock::new(data),
+            config,
+        })
+    }
+
+    /// Drops all data and re-seeds from the configured seed (admin `reset`).
+    pub fn reset(&self) {
+        let mut data = StoreData::default();
+        crate::seed::generate(&mut data, &self.config.seed, crate::dates::now());
+        *self.data.write() = data;
+        self.log.clear();
+    }
+}
