@@ -1,1 +1,16 @@
-//! bcsync engine.
+//! bcsync: moves data between BigCommerce stores and the databases their owners run.
+//!
+//! - [`streams`]: the stream descriptor table (what to extract and how).
+//! - [`extract`]: the engine that reads streams through the API client.
+//! - [`destinations`]: where records go (SQLite, Singer, JSON lines).
+//! - [`state`]: bookmarks that make runs incremental and resumable.
+//! - [`config`]: `bcsync.toml` and environment variables.
+
+pub mod config;
+pub mod destinations;
+pub mod error;
+pub mod extract;
+pub mod state;
+pub mod streams;
+
+pub use error::{Error, Result};

@@ -1,0 +1,231 @@
+//! `bcsync check`, `bcsync discover` and `bcsync extract`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bcsync::destinations::{self, DestinationWriter};
+use bcsync::extract::{self, ExtractOptions, ExtractSummary, Progress, RequestCounter};
+use bcsync::streams::{self, Paging, Replication, STREAMS};
+use bigcommerce::{ApiVersion, Client};
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Print a Singer catalog (JSON) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Streams to extract, comma-separated (default: all; see `bcsync discover`).
+    #[arg(long, value_delimiter = ',')]
+    pub streams: Vec<String>,
+    /// Destination: sqlite:PATH (default sqlite:bcsync.db), singer (stdout), jsonl:DIR.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Ignore saved bookmarks and read every stream from the start.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Streams extracted at the same time.
+    #[arg(long)]
+    pub stream_concurrency: Option<usize>,
+    /// No progress bars (plain log lines).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The Singer catalog of every stream and child table.
+pub fn catalog() -> Value {
+    let mut entries = Vec::new();
+    for s in STREAMS {
+        let (method, keys) = match s.replication {
+            Replication::Incremental { cursor_field, .. } => ("INCREMENTAL", vec![cursor_field]),
+            Replication::FullTable => ("FULL_TABLE", vec![]),
+        };
+        entries.push(json!({
+            "tap_stream_id": s.name,
+            "stream": s.name,
+            "schema": streams::schema::stream_schema(s),
+            "key_properties": [s.key],
+            "metadata": [{"breadcrumb": [], "metadata": {
+                "inclusion": "available",
+                "selected-by-default": true,
+                "table-key-properties": [s.key],
+                "forced-replication-method": method,
+                "valid-replication-keys": keys,
+            }}],
+        }));
+        for c in s.children {
+            entries.push(json!({
+                "tap_stream_id": c.name,
+                "stream": c.name,
+                "schema": streams::schema::child_schema(c),
+                "key_properties": c.key.map(|k| vec![c.parent_column, k]).unwrap_or_else(|| vec![c.parent_column]),
+                "metadata": [{"breadcrumb": [], "metadata": {
+                    "inclusion": "available",
+                    "selected-by-default": true,
+                    "parent-tap-stream-id": s.name,
+                    "forced-replication-method": method,
+                }}],
+            }));
+        }
+    }
+    json!({ "streams": entries })
+}
+
+pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&catalog())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<16} {:<4} {:<8} {:<28} {:<12} children", "stream", "api", "paging", "replication", "scope");
+    for s in STREAMS {
+        let paging = match s.paging {
+            Paging::Single => "single",
+            Paging::V3Offset => "page",
+            Paging::V3Cursor => "cursor",
+            Paging::V2Offset => "page",
+            Paging::PerOrder => "per-order",
+        };
+        let repl = match s.replication {
+            Replication::Incremental { cursor_field, min_param, .. } => format!("incremental {cursor_field} ({min_param})"),
+            Replication::FullTable => "full table".into(),
+        };
+        let api = match s.version {
+            ApiVersion::V2 => "v2",
+            ApiVersion::V3 => "v3",
+        };
+        let children: Vec<&str> = s.children.iter().map(|c| c.name).collect();
+        println!("{:<16} {:<4} {:<8} {:<28} {:<12} {}", s.name, api, paging, repl, s.scope.trim_start_matches("store_"), children.join(", "));
+        if let Some(note) = s.per_parent_note {
+            println!("{:<16} note: {note}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Formats the end-of-run table.
+pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("\nExtracted into {destination}\n"));
+    out.push_str(&format!("{:<16} {:>9} {:>11} {:>9} {:>8}  status\n", "stream", "records", "child rows", "requests", "seconds"));
+    for s in &summary.streams {
+        let status = s.error.as_deref().map(|e| format!("FAILED: {e}")).unwrap_or_else(|| "ok".into());
+        out.push_str(&format!(
+            "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {status}\n",
+            s.name,
+            s.records,
+            s.child_rows,
+            s.requests,
+            s.duration.as_secs_f64()
+        ));
+    }
+    let records: u64 = summary.streams.iter().map(|s| s.records).sum();
+    let child: u64 = summary.streams.iter().map(|s| s.child_rows).sum();
+    out.push_str(&format!(
+        "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {} throttled (429)\n",
+        "total",
+        records,
+        child,
+        summary.requests,
+        summary.duration.as_secs_f64(),
+        summary.throttled
+    ));
+    out
+}
+
+/// Runs an extraction end to end; shared by `extract`, `demo` and Singer mode.
+pub async fn run_extraction(
+    client: Client,
+    counter: Arc<RequestCounter>,
+    stream_names: &[String],
+    to: &str,
+    full_refresh: bool,
+    singer_state: Option<bcsync::state::State>,
+    options: ExtractOptions,
+    progress: Progress,
+) -> anyhow::Result<ExtractSummary> {
+    let selected = streams::select(stream_names)?;
+    let dest = destinations::open(to, singer_state)?;
+    let (writer, state, selected) = tokio::task::spawn_blocking(move || -> bcsync::Result<_> {
+        let (writer, state) = DestinationWriter::start(dest, &selected, full_refresh)?;
+        Ok((writer, state, selected))
+    })
+    .await
+    .context("destination setup")??;
+    let summary = extract::run(&client, counter, &selected, writer, state, &options, &progress).await?;
+    Ok(summary)
+}
+
+fn client_with_counter(conn: &bcsync::config::StoreConnection) -> anyhow::Result<(Client, Arc<RequestCounter>)> {
+    let counter = Arc::new(RequestCounter::default());
+    let client = conn.client()?.with_observer(counter.clone());
+    Ok((client, counter))
+}
+
+pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result<ExitCode> {
+    let file = bcsync::config::load(config)?;
+    let conn = file.connection(args.store.store_hash.as_deref(), args.store.base_url.as_deref())?;
+    let (client, counter) = client_with_counter(&conn)?;
+    let to = args.to.or(file.extract.to.clone()).unwrap_or_else(|| "sqlite:bcsync.db".into());
+    let names = if args.streams.is_empty() { file.extract.streams.clone().unwrap_or_default() } else { args.streams };
+    let mut options = ExtractOptions::default();
+    if let Some(n) = args.stream_concurrency.or(file.extract.stream_concurrency) {
+        options.stream_concurrency = n;
+    }
+    let singer = to == "singer";
+    let progress = if singer || args.no_progress { Progress::hidden() } else { Progress::new(true) };
+    let summary = run_extraction(client, counter, &names, &to, args.full_refresh, None, options, progress).await?;
+    let table = render_summary(&summary, &to);
+    if singer { eprint!("{table}") } else { print!("{table}") }
+    Ok(if summary.failed().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One cheap read per scope family, to tell which scopes the token has.
+const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
+    ("store_v2_customers", ApiVersion::V3, "/customers", "customers, customer groups"),
+    ("store_v2_products", ApiVersion::V3, "/catalog/products", "products, categories, brands"),
+    ("store_v2_orders", ApiVersion::V2, "/orders", "orders"),
+    ("store_v2_transactions", ApiVersion::V3, "/orders/payment_actions/refunds", "transactions, refunds"),
+    ("store_v2_marketing", ApiVersion::V2, "/coupons", "coupons"),
+    ("store_channel_settings", ApiVersion::V3, "/channels", "channels"),
+];
+
+pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<ExitCode> {
+    let file = bcsync::config::load(config)?;
+    let conn = file.connection(args.store_hash.as_deref(), args.base_url.as_deref())?;
+    let client = conn.client()?;
+    let store = client.get(ApiVersion::V2, "/store", &[]).await.context("reading /v2/store")?;
+    let body = store.body.unwrap_or(Value::Null);
+    let rl = client.rate_limit();
+    println!("store       {} ({})", body["name"].as_str().unwrap_or("?"), conn.store_hash);
+    println!("plan        {}", body["plan_name"].as_str().unwrap_or("?"));
+    match (rl.quota, rl.window_ms) {
+        (Some(q), Some(w)) => println!("quota       {q} requests per {:.1} s ({} left now)", w as f64 / 1000.0, rl.left.unwrap_or(0)),
+        _ => println!("quota       no rate-limit headers (unlimited plan?)"),
+    }
+    let mut ok = true;
+    for (scope, version, path, what) in SCOPE_PROBES {
+        let q = [("limit".to_owned(), "1".to_owned())];
+        match client.get(*version, path, &q).await {
+            Ok(_) => println!("scope       {scope:<24} ok ({what})"),
+            Err(e) if e.status() == Some(403) => {
+                ok = false;
+                println!("scope       {scope:<24} MISSING: add {scope}_read_only to the API account to extract {what}");
+            }
+            Err(e) => {
+                ok = false;
+                println!("scope       {scope:<24} error: {e}");
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,125 @@
+//! Configuration: `bcsync.toml` (or `--config FILE`), overridden by environment variables
+//! (`BIGCOMMERCE_STORE_HASH`, `BIGCOMMERCE_ACCESS_TOKEN`, `BIGCOMMERCE_BASE_URL`), overridden
+//! by command-line flags. The access token never needs the command line and is held as a
+//! `SecretString`, so it cannot reach a log line through `Debug`.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const ENV_STORE_HASH: &str = "BIGCOMMERCE_STORE_HASH";
+pub const ENV_ACCESS_TOKEN: &str = "BIGCOMMERCE_ACCESS_TOKEN";
+pub const ENV_BASE_URL: &str = "BIGCOMMERCE_BASE_URL";
+pub const DEFAULT_CONFIG_FILE: &str = "bcsync.toml";
+
+/// The `bcsync.toml` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub store_hash: Option<String>,
+    pub access_token: Option<SecretString>,
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub extract: ExtractSection,
+}
+
+/// `[extract]` in `bcsync.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractSection {
+    /// Destination, as `--to` takes it.
+    pub to: Option<String>,
+    /// Streams to extract (all when absent).
+    pub streams: Option<Vec<String>>,
+    /// Streams extracted at once.
+    pub stream_concurrency: Option<usize>,
+}
+
+/// What is needed to reach a store.
+#[derive(Debug, Clone)]
+pub struct StoreConnection {
+    pub store_hash: String,
+    pub access_token: SecretString,
+    pub base_url: Option<String>,
+}
+
+/// Reads the config file: the given path (which must exist), else `./bcsync.toml` when
+/// present, else an empty config.
+pub fn load(path: Option<&Path>) -> Result<FileConfig> {
+    let path: PathBuf = match path {
+        Some(p) => p.to_owned(),
+        None => {
+            let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{} is not a valid bcsync config: {e}", path.display())))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl FileConfig {
+    /// Resolves the store connection: flag > environment > file.
+    pub fn connection(&self, store_hash_flag: Option<&str>, base_url_flag: Option<&str>) -> Result<StoreConnection> {
+        let store_hash = store_hash_flag
+            .map(str::to_owned)
+            .or_else(|| env(ENV_STORE_HASH))
+            .or_else(|| self.store_hash.clone())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no store hash: set {ENV_STORE_HASH}, or store_hash in {DEFAULT_CONFIG_FILE}, or pass --store-hash \
+                     (it is the part after /stores/ in your API path)"
+                ))
+            })?;
+        let access_token = env(ENV_ACCESS_TOKEN).map(SecretString::from).or_else(|| self.access_token.clone()).ok_or_else(|| {
+            Error::Config(format!(
+                "no access token: set {ENV_ACCESS_TOKEN} or access_token in {DEFAULT_CONFIG_FILE} \
+                 (create a store-level API account in the control panel to get one)"
+            ))
+        })?;
+        let base_url = base_url_flag.map(str::to_owned).or_else(|| env(ENV_BASE_URL)).or_else(|| self.base_url.clone());
+        Ok(StoreConnection { store_hash, access_token, base_url })
+    }
+}
+
+impl StoreConnection {
+    /// A client for this store.
+    pub fn client(&self) -> Result<bigcommerce::Client> {
+        let mut cfg = bigcommerce::ClientConfig::new(self.store_hash.clone(), self.access_token.clone());
+        if let Some(url) = &self.base_url {
+            cfg = cfg.with_base_url(url.clone());
+        }
+        Ok(bigcommerce::Client::new(cfg)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_file_and_keeps_token_out_of_debug() {
+        let cfg: FileConfig = toml::from_str(
+            "store_hash = \"abc\"\naccess_token = \"supersecrettoken123\"\n[extract]\nto = \"sqlite:x.db\"\nstreams = [\"orders\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.store_hash.as_deref(), Some("abc"));
+        assert!(!format!("{cfg:?}").contains("supersecrettoken123"));
+        assert_eq!(cfg.extract.streams, Some(vec!["orders".to_owned()]));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_file_named() {
+        let err = toml::from_str::<FileConfig>("stor_hash = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("stor_hash"), "{err}");
+    }
+}

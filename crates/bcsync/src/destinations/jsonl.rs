@@ -1,0 +1,133 @@
+//! JSON lines files, one per stream and child table (`DIR/customers.jsonl`, ...), plus
+//! `DIR/_state.json`. Exactly-once across crashes: the state file records each data file's
+//! committed length; lines are flushed before the state is atomically replaced, and on
+//! start every file is cut back to its committed length, dropping a half-written page.
+//! Files are append-only: a record updated later appears again (consumers keep the last
+//! line per key).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Destination, PageBatch};
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::streams::StreamDescriptor;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Committed {
+    #[serde(flatten)]
+    state: State,
+    /// Committed byte length of each data file.
+    #[serde(default)]
+    lengths: BTreeMap<String, u64>,
+}
+
+pub struct JsonlDestination {
+    dir: PathBuf,
+    files: BTreeMap<String, BufWriter<File>>,
+    committed: Committed,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_owned(), source }
+}
+
+impl JsonlDestination {
+    pub fn open(dir: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let state_path = dir.join("_state.json");
+        let committed = match std::fs::read_to_string(&state_path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                Error::Config(format!("{} is unreadable ({e}); delete it to start over", state_path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Committed::default(),
+            Err(e) => return Err(io(&state_path)(e)),
+        };
+        Ok(Self { dir, files: BTreeMap::new(), committed })
+    }
+
+    fn open_table(&mut self, table: &str) -> Result<()> {
+        let path = self.dir.join(format!("{table}.jsonl"));
+        let file = OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(io(&path))?;
+        // Cut off anything written after the last commit (a crash mid-page).
+        let committed = self.committed.lengths.get(table).copied().unwrap_or(0);
+        let len = file.metadata().map_err(io(&path))?.len();
+        if len > committed {
+            file.set_len(committed).map_err(io(&path))?;
+        }
+        self.files.insert(table.to_owned(), BufWriter::new(file));
+        Ok(())
+    }
+
+    fn append(&mut self, table: &str, rows: &[Value]) -> Result<()> {
+        let path = self.dir.join(format!("{table}.jsonl"));
+        let Some(w) = self.files.get_mut(table) else {
+            return Err(Error::Config(format!("table {table} was not prepared")));
+        };
+        for r in rows {
+            serde_json::to_writer(&mut *w, r).map_err(|e| io(&path)(e.into()))?;
+            w.write_all(b"\n").map_err(io(&path))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        for (table, w) in &mut self.files {
+            let path = self.dir.join(format!("{table}.jsonl"));
+            w.flush().map_err(io(&path))?;
+            w.get_ref().sync_data().map_err(io(&path))?;
+            let len = w.get_ref().metadata().map_err(io(&path))?.len();
+            self.committed.lengths.insert(table.clone(), len);
+        }
+        let state_path = self.dir.join("_state.json");
+        let tmp = self.dir.join("_state.json.tmp");
+        let json = serde_json::to_vec_pretty(&self.committed).map_err(|e| Error::Config(e.to_string()))?;
+        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &state_path).map_err(io(&state_path))
+    }
+}
+
+impl Destination for JsonlDestination {
+    fn describe(&self) -> String {
+        format!("jsonl:{}", self.dir.display())
+    }
+
+    fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()> {
+        for s in streams {
+            self.open_table(s.name)?;
+            for c in s.children {
+                self.open_table(c.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self) -> Result<State> {
+        Ok(self.committed.state.clone())
+    }
+
+    fn write(&mut self, batch: PageBatch) -> Result<()> {
+        self.append(batch.stream.name, &batch.records)?;
+        for c in &batch.children {
+            self.append(c.table.name, &c.rows)?;
+        }
+        if let Some(s) = batch.state {
+            self.committed.state.bookmarks.insert(batch.stream.name.to_owned(), s);
+        }
+        self.commit()
+    }
+
+    fn reset_state(&mut self, stream: &str) -> Result<()> {
+        self.committed.state.bookmarks.remove(stream);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.commit()
+    }
+}

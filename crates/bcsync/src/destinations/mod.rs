@@ -1,0 +1,150 @@
+//! Destinations: where extracted pages go. One trait, one module per destination
+//! (SQLite, Singer on stdout, JSON lines; PostgreSQL comes through the same trait).
+//!
+//! A destination is synchronous and runs on its own thread ([`DestinationWriter`]): the
+//! async engine hands it whole pages through a bounded channel, so fetching the next page
+//! overlaps writing this one and memory stays bounded by the channel's few pages. Each page
+//! carries the stream state to commit *with* its rows: a destination must make the rows and
+//! the state durable together (one transaction, or rows flushed before state), which is
+//! what makes a `kill -9` resumable without duplicates.
+
+pub mod jsonl;
+pub mod singer;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::state::{State, StreamState};
+use crate::streams::{ChildTable, StreamDescriptor};
+
+/// Rows of one child table that came embedded in a page's parents.
+#[derive(Debug)]
+pub struct ChildRows {
+    pub table: &'static ChildTable,
+    /// Parents whose children these rows replace (a parent with no rows now has none).
+    pub parent_keys: Vec<Value>,
+    /// Rows, each already carrying the parent key in `table.parent_column`.
+    pub rows: Vec<Value>,
+}
+
+/// One page of one stream, and the state to commit atomically with it.
+#[derive(Debug)]
+pub struct PageBatch {
+    pub stream: &'static StreamDescriptor,
+    pub records: Vec<Value>,
+    pub children: Vec<ChildRows>,
+    /// `Some` for incremental streams: the bookmark after this page.
+    pub state: Option<StreamState>,
+}
+
+/// A place extracted records are written to.
+pub trait Destination: Send {
+    /// Human-readable target, e.g. `sqlite:bcsync.db` (never contains secrets).
+    fn describe(&self) -> String;
+    /// Prepares tables/files/schemas for the streams of this run.
+    fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()>;
+    /// The committed state of every stream (empty on a first run).
+    fn load_state(&mut self) -> Result<State>;
+    /// Writes one page and its state, durably and together.
+    fn write(&mut self, batch: PageBatch) -> Result<()>;
+    /// Forgets a stream's state (`--full-refresh`).
+    fn reset_state(&mut self, stream: &str) -> Result<()>;
+    /// Flushes everything; called once at the end of a run.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Parses `--to`: `sqlite:PATH` (or a path ending in .db), `singer`, `jsonl:DIR`.
+pub fn open(spec: &str, singer_state: Option<State>) -> Result<Box<dyn Destination>> {
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(path))?));
+    }
+    if spec.ends_with(".db") || spec.ends_with(".sqlite") {
+        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(spec))?));
+    }
+    if spec == "singer" {
+        return Ok(Box::new(singer::SingerDestination::stdout(singer_state.unwrap_or_default())));
+    }
+    if let Some(dir) = spec.strip_prefix("jsonl:") {
+        return Ok(Box::new(jsonl::JsonlDestination::open(PathBuf::from(dir))?));
+    }
+    Err(Error::BadDestination(spec.to_owned()))
+}
+
+enum Command {
+    Write(PageBatch),
+}
+
+/// Runs a [`Destination`] on its own thread and feeds it pages with backpressure.
+pub struct DestinationWriter {
+    tx: Option<mpsc::Sender<Command>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    pub describe: String,
+}
+
+impl std::fmt::Debug for DestinationWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationWriter").field("describe", &self.describe).finish()
+    }
+}
+
+/// Pages queued between the fetchers and the writer: enough to overlap, small enough that
+/// memory stays bounded (a page of 250 orders with lines is well under a megabyte).
+const QUEUE_PAGES: usize = 8;
+
+impl DestinationWriter {
+    /// Prepares the destination (blocking work, done before the thread starts) and returns
+    /// the writer plus the committed state.
+    pub fn start(
+        mut dest: Box<dyn Destination>,
+        streams: &[&'static StreamDescriptor],
+        full_refresh: bool,
+    ) -> Result<(Self, State)> {
+        dest.begin(streams)?;
+        if full_refresh {
+            for s in streams {
+                dest.reset_state(s.name)?;
+            }
+        }
+        let state = dest.load_state()?;
+        let describe = dest.describe();
+        let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
+        let thread = std::thread::Builder::new()
+            .name("bcsync-writer".into())
+            .spawn(move || -> Result<()> {
+                while let Some(cmd) = rx.blocking_recv() {
+                    match cmd {
+                        Command::Write(batch) => dest.write(batch)?,
+                    }
+                }
+                dest.finish()
+            })
+            .map_err(|e| Error::WriterGone(e.to_string()))?;
+        Ok((Self { tx: Some(tx), thread: Some(thread), describe }, state))
+    }
+
+    /// Queues a page; waits while the queue is full.
+    pub async fn write(&self, batch: PageBatch) -> Result<()> {
+        let tx = self.tx.as_ref().ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
+        tx.send(Command::Write(batch))
+            .await
+            .map_err(|_| Error::WriterGone("the destination failed; its error follows at the end of the run".into()))
+    }
+
+    /// Closes the queue, waits for every page to be written, and returns the writer's
+    /// first error if it had one.
+    pub async fn finish(mut self) -> Result<()> {
+        drop(self.tx.take());
+        let thread = self.thread.take();
+        tokio::task::spawn_blocking(move || match thread {
+            Some(t) => t.join().unwrap_or_else(|_| Err(Error::WriterGone("the writer thread panicked".into()))),
+            None => Ok(()),
+        })
+        .await
+        .map_err(|e| Error::WriterGone(e.to_string()))?
+    }
+}

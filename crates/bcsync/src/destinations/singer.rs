@@ -1,0 +1,123 @@
+//! Singer on stdout: SCHEMA once per stream and child table, RECORD per row, STATE after
+//! each page (the page's RECORDs come first, so a target that commits on STATE never
+//! acknowledges rows it has not received). stdout carries these messages only; logs go
+//! to stderr. Usable as a Meltano custom extractor (see the README).
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use super::{Destination, PageBatch};
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::streams::{StreamDescriptor, schema};
+
+/// Writes Singer messages to any sink (stdout in production, a buffer in tests).
+pub struct SingerDestination<W: Write + Send> {
+    out: W,
+    state: State,
+    extracted_at: String,
+}
+
+impl SingerDestination<std::io::Stdout> {
+    /// Messages to stdout, resuming from the `--state` file's content.
+    pub fn stdout(state: State) -> Self {
+        Self::new(std::io::stdout(), state)
+    }
+}
+
+impl<W: Write + Send> SingerDestination<W> {
+    pub fn new(out: W, state: State) -> Self {
+        Self { out, state, extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn emit(&mut self, msg: &Value) -> Result<()> {
+        serde_json::to_writer(&mut self.out, msg).map_err(|e| io_err(e.into()))?;
+        self.out.write_all(b"\n").map_err(io_err)
+    }
+}
+
+fn io_err(source: std::io::Error) -> Error {
+    Error::Io { path: "<stdout>".into(), source }
+}
+
+/// The Singer SCHEMA message of a stream.
+pub fn schema_message(s: &StreamDescriptor) -> Value {
+    json!({"type": "SCHEMA", "stream": s.name, "schema": schema::stream_schema(s), "key_properties": [s.key],
+           "bookmark_properties": bookmark_properties(s)})
+}
+
+fn bookmark_properties(s: &StreamDescriptor) -> Vec<&'static str> {
+    match s.replication {
+        crate::streams::Replication::Incremental { cursor_field, .. } => vec![cursor_field],
+        crate::streams::Replication::FullTable => vec![],
+    }
+}
+
+impl<W: Write + Send> Destination for SingerDestination<W> {
+    fn describe(&self) -> String {
+        "singer:stdout".into()
+    }
+
+    fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()> {
+        for s in streams {
+            self.emit(&schema_message(s))?;
+            for c in s.children {
+                let key: Vec<&str> = c.key.map(|k| vec![c.parent_column, k]).unwrap_or_else(|| vec![c.parent_column]);
+                self.emit(&json!({"type": "SCHEMA", "stream": c.name, "schema": schema::child_schema(c), "key_properties": key}))?;
+            }
+        }
+        self.out.flush().map_err(io_err)
+    }
+
+    fn load_state(&mut self) -> Result<State> {
+        Ok(self.state.clone())
+    }
+
+    fn write(&mut self, batch: PageBatch) -> Result<()> {
+        let at = self.extracted_at.clone();
+        for r in &batch.records {
+            self.emit(&json!({"type": "RECORD", "stream": batch.stream.name, "record": r, "time_extracted": at}))?;
+        }
+        for c in &batch.children {
+            for r in &c.rows {
+                self.emit(&json!({"type": "RECORD", "stream": c.table.name, "record": r, "time_extracted": at}))?;
+            }
+        }
+        if let Some(s) = batch.state {
+            self.state.bookmarks.insert(batch.stream.name.to_owned(), s);
+            let value = serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
+            self.emit(&json!({"type": "STATE", "value": value}))?;
+        }
+        self.out.flush().map_err(io_err)
+    }
+
+    fn reset_state(&mut self, stream: &str) -> Result<()> {
+        self.state.bookmarks.remove(stream);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let value = serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
+        self.emit(&json!({"type": "STATE", "value": value}))?;
+        self.out.flush().map_err(io_err)
+    }
+}
+
+/// Reads a Singer state file: `{"bookmarks": {...}}`, or the `value` of a STATE message.
+pub fn read_state_file(path: &std::path::Path) -> Result<State> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    if text.trim().is_empty() {
+        return Ok(State::default());
+    }
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("state file {} is not JSON ({e}); pass the last STATE value", path.display())))?;
+    let v = v.get("value").cloned().unwrap_or(v);
+    serde_json::from_value::<State>(v)
+        .map_err(|e| Error::Config(format!("state file {} is not a bcsync state ({e})", path.display())))
+}
+

@@ -1,0 +1,119 @@
+//! Child-row extractors: each pulls one child table's rows out of a parent record, where
+//! the API embedded them (`include=`). The engine adds the parent key column.
+
+use serde_json::Value;
+
+fn array_field(record: &Value, field: &str) -> Vec<Value> {
+    record.get(field).and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+pub fn customer_addresses(r: &Value) -> Vec<Value> {
+    array_field(r, "addresses")
+}
+
+pub fn customer_attributes(r: &Value) -> Vec<Value> {
+    array_field(r, "attributes")
+}
+
+pub fn customer_form_fields(r: &Value) -> Vec<Value> {
+    array_field(r, "form_fields")
+}
+
+pub fn product_variants(r: &Value) -> Vec<Value> {
+    array_field(r, "variants")
+}
+
+pub fn product_images(r: &Value) -> Vec<Value> {
+    array_field(r, "images")
+}
+
+pub fn product_custom_fields(r: &Value) -> Vec<Value> {
+    array_field(r, "custom_fields")
+}
+
+/// Shipping consignments of an order, whichever `consignment_structure` the API used
+/// (an object `{shipping: [...]}` or an array of such objects: FACTS 6.2).
+fn shipping_consignments(order: &Value) -> Vec<&Value> {
+    fn take(c: &Value) -> Option<Vec<&Value>> {
+        c.get("shipping").and_then(Value::as_array).map(|l| l.iter().collect())
+    }
+    let mut refs = Vec::new();
+    match order.get("consignments") {
+        Some(Value::Array(items)) => {
+            for c in items {
+                refs.extend(take(c).unwrap_or_default());
+            }
+        }
+        Some(obj @ Value::Object(_)) => refs.extend(take(obj).unwrap_or_default()),
+        _ => {}
+    }
+    refs
+}
+
+/// Every line item embedded anywhere in the order's consignments (shipping, pickup,
+/// digital "downloads", email gift certificates), found by walking the tree for
+/// `line_items` arrays, so a structure we did not foresee loses no line.
+pub fn order_lines(order: &Value) -> Vec<Value> {
+    fn walk(v: &Value, out: &mut Vec<Value>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    if k == "line_items" {
+                        if let Some(items) = child.as_array() {
+                            out.extend(items.iter().cloned());
+                            continue;
+                        }
+                    }
+                    walk(child, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(c) = order.get("consignments") {
+        walk(c, &mut out);
+    }
+    out
+}
+
+/// One row per shipping consignment: its address, without the embedded lines.
+pub fn order_shipping_addresses(order: &Value) -> Vec<Value> {
+    shipping_consignments(order)
+        .into_iter()
+        .map(|c| {
+            let mut row = c.clone();
+            if let Some(obj) = row.as_object_mut() {
+                obj.remove("line_items");
+            }
+            row
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lines_found_in_both_consignment_structures() {
+        let as_object = json!({"id": 1, "consignments": {"shipping": [{"id": 7, "line_items": [{"id": 1}, {"id": 2}]}], "downloads": [{"line_items": [{"id": 3}]}]}});
+        let as_array = json!({"id": 1, "consignments": [{"shipping": [{"id": 7, "line_items": [{"id": 1}, {"id": 2}]}]}, {"downloads": [{"line_items": [{"id": 3}]}]}]});
+        for o in [as_object, as_array] {
+            let ids: Vec<i64> = order_lines(&o).iter().filter_map(|l| l["id"].as_i64()).collect();
+            assert_eq!(ids, vec![1, 2, 3]);
+            let addrs = order_shipping_addresses(&o);
+            assert_eq!(addrs.len(), 1);
+            assert_eq!(addrs[0]["id"], 7);
+            assert!(addrs[0].get("line_items").is_none());
+        }
+    }
+
+    #[test]
+    fn missing_arrays_give_no_rows() {
+        assert!(customer_addresses(&json!({"id": 1})).is_empty());
+        assert!(order_lines(&json!({"id": 1, "products": {"url": "x"}})).is_empty());
+    }
+}
