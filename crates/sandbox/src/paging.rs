@@ -90,6 +90,16 @@ pub fn v2_list<T>(all: &[T], page: u32, limit: u32, render: impl Fn(&T) -> Value
     (StatusCode::OK, Json(Value::Array(data))).into_response()
 }
 
+/// A V2 page already cut to size and rendered from typed views (hot lists such as orders,
+/// where building `Value` trees would dominate): a bare array, or **204 with an empty
+/// body** when the page is empty, as [`v2_list`].
+pub fn v2_typed_page<S: serde::Serialize>(items: Vec<S>) -> Response {
+    if items.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    (StatusCode::OK, Json(items)).into_response()
+}
+
 /// The position of a record in a keyset-sorted list: its sort key rendered so that string
 /// order equals sort order (zero-padded numbers, ISO timestamps), plus its id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -157,18 +167,18 @@ pub fn v3_cursor<T>(
             format!("?{}", encode(&pairs))
         };
         let mut links = serde_json::Map::new();
-        if let Some(sc) = &start_cursor {
-            if slice_start > 0 {
-                links.insert("previous".into(), Value::String(mk("before", sc)));
-            }
+        if let Some(sc) = &start_cursor
+            && slice_start > 0
+        {
+            links.insert("previous".into(), Value::String(mk("before", sc)));
         }
         let mut current = base.clone();
         current.push(("limit".into(), limit.to_string()));
         links.insert("current".into(), Value::String(format!("?{}", encode(&current))));
-        if let Some(ec) = &end_cursor {
-            if slice_end < all.len() {
-                links.insert("next".into(), Value::String(mk("after", ec)));
-            }
+        if let Some(ec) = &end_cursor
+            && slice_end < all.len()
+        {
+            links.insert("next".into(), Value::String(mk("after", ec)));
         }
         json!({
             "count": data.len(),

@@ -69,7 +69,12 @@ pub fn required_scope(path: &str) -> Option<&'static str> {
 
 /// Store hash (404), token (401) and scope (403) checks.
 async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
-    let full = req.uri().path().to_owned();
+    // axum strips the `/stores/{store_hash}` nest prefix before inner layers run, so the
+    // hash is only in the original URI.
+    let full = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
     let v = ApiVersion::of_path(&full);
     let rest = full.strip_prefix("/stores/").unwrap_or("");
     let (hash, sub) = rest.split_once('/').unwrap_or((rest, ""));
@@ -81,10 +86,10 @@ async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
         return ApiError::unauthorized(v).into_response();
     };
     let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
-    if let Some(scope) = required_scope(&format!("/{sub}")) {
-        if !account.allows(scope, write) {
-            return ApiError::forbidden(v).into_response();
-        }
+    if let Some(scope) = required_scope(&format!("/{sub}"))
+        && !account.allows(scope, write)
+    {
+        return ApiError::forbidden(v).into_response();
     }
     let mut req = req;
     req.extensions_mut().insert(ClientId(account.client_id.clone()));

@@ -10,7 +10,9 @@ use bcsync::extract::{ExtractOptions, Progress, RequestCounter};
 use clap::Args;
 use secrecy::SecretString;
 
-use super::extract::{render_summary, run_extraction};
+use bcsync::extract::run_to as run_extraction;
+
+use super::extract::render_summary;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bcsync::destinations::{self, DestinationWriter};
-use bcsync::extract::{self, ExtractOptions, ExtractSummary, Progress, RequestCounter};
+use bcsync::extract::{ExtractOptions, ExtractSummary, Progress, RequestCounter, run_to as run_extraction};
 use bcsync::streams::{self, Paging, Replication, STREAMS};
 use bigcommerce::{ApiVersion, Client};
 use clap::Args;
@@ -142,29 +141,6 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     out
 }
 
-/// Runs an extraction end to end; shared by `extract`, `demo` and Singer mode.
-pub async fn run_extraction(
-    client: Client,
-    counter: Arc<RequestCounter>,
-    stream_names: &[String],
-    to: &str,
-    full_refresh: bool,
-    singer_state: Option<bcsync::state::State>,
-    options: ExtractOptions,
-    progress: Progress,
-) -> anyhow::Result<ExtractSummary> {
-    let selected = streams::select(stream_names)?;
-    let dest = destinations::open(to, singer_state)?;
-    let (writer, state, selected) = tokio::task::spawn_blocking(move || -> bcsync::Result<_> {
-        let (writer, state) = DestinationWriter::start(dest, &selected, full_refresh)?;
-        Ok((writer, state, selected))
-    })
-    .await
-    .context("destination setup")??;
-    let summary = extract::run(&client, counter, &selected, writer, state, &options, &progress).await?;
-    Ok(summary)
-}
-
 fn client_with_counter(conn: &bcsync::config::StoreConnection) -> anyhow::Result<(Client, Arc<RequestCounter>)> {
     let counter = Arc::new(RequestCounter::default());
     let client = conn.client()?.with_observer(counter.clone());
@@ -208,8 +184,8 @@ pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<Exi
     let rl = client.rate_limit();
     println!("store       {} ({})", body["name"].as_str().unwrap_or("?"), conn.store_hash);
     println!("plan        {}", body["plan_name"].as_str().unwrap_or("?"));
-    match (rl.quota, rl.window_ms) {
-        (Some(q), Some(w)) => println!("quota       {q} requests per {:.1} s ({} left now)", w as f64 / 1000.0, rl.left.unwrap_or(0)),
+    match (rl.quota, rl.window) {
+        (Some(q), Some(w)) => println!("quota       {q} requests per {:.1} s ({} left now)", w.as_secs_f64(), rl.left.unwrap_or(0)),
         _ => println!("quota       no rate-limit headers (unlimited plan?)"),
     }
     let mut ok = true;

@@ -14,7 +14,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{catalog, render_summary, run_extraction};
+use bcsync::extract::run_to as run_extraction;
+
+use super::extract::{catalog, render_summary};
 
 #[derive(Debug, Deserialize)]
 struct TapConfig {

@@ -145,17 +145,41 @@ pub async fn run(
     let summary = ExtractSummary {
         streams: ordered,
         requests: stats.requests,
-        throttled: stats.throttled,
+        throttled: stats.rate_limited,
         duration: started.elapsed(),
     };
     written?;
     // A bad token or a wrong store hash fails every stream the same way: report it once.
-    if let Some(first) = summary.streams.iter().find(|s| s.error.is_some()) {
-        if summary.streams.iter().all(|s| s.error.is_some()) {
-            return Err(Error::Config(first.error.clone().unwrap_or_default()));
-        }
+    if let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
+        && summary.streams.iter().all(|s| s.error.is_some())
+    {
+        return Err(Error::Config(first.error.clone().unwrap_or_default()));
     }
     Ok(summary)
+}
+
+/// Opens the destination `to`, loads its state, and runs the extraction of `stream_names`
+/// (all when empty): the whole job behind `bcsync extract`, `demo` and Singer mode.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_to(
+    client: Client,
+    counter: Arc<RequestCounter>,
+    stream_names: &[String],
+    to: &str,
+    full_refresh: bool,
+    singer_state: Option<State>,
+    options: ExtractOptions,
+    progress: Progress,
+) -> Result<ExtractSummary> {
+    let selected = crate::streams::select(stream_names)?;
+    let dest = crate::destinations::open(to, singer_state)?;
+    let (writer, state, selected) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (writer, state) = DestinationWriter::start(dest, &selected, full_refresh)?;
+        Ok((writer, state, selected))
+    })
+    .await
+    .map_err(|e| Error::WriterGone(e.to_string()))??;
+    run(&client, counter, &selected, writer, state, &options, &progress).await
 }
 
 /// Parses a record's cursor date (V2 RFC 2822 or V3 ISO 8601).
@@ -273,7 +297,10 @@ fn full_table_pages(
     }
 }
 
-fn incremental_params(stream: &StreamDescriptor) -> Option<(&'static str, &'static str, DateFormat, &'static [(&'static str, &'static str)])> {
+/// `(cursor_field, min_param, format, sort)` of an incremental stream.
+type IncrementalParams = (&'static str, &'static str, DateFormat, &'static [(&'static str, &'static str)]);
+
+fn incremental_params(stream: &StreamDescriptor) -> Option<IncrementalParams> {
     match stream.replication {
         Replication::Incremental { cursor_field, min_param, format, sort } => Some((cursor_field, min_param, format, sort)),
         Replication::FullTable => None,
@@ -409,7 +436,7 @@ async fn run_per_order(
                 let path = stream.path.replace("{id}", &id.to_string());
                 CURRENT_STREAM.scope(stream.name, async move {
                     let mut rows = Vec::new();
-                    let mut pages = client.v3_pages(&path, Vec::new(), stream.page_size);
+                    let mut pages = std::pin::pin!(client.v3_pages(&path, Vec::new(), stream.page_size));
                     while let Some(p) = pages.try_next().await? {
                         rows.extend(p.items);
                     }

@@ -58,11 +58,11 @@ pub fn order_lines(order: &Value) -> Vec<Value> {
         match v {
             Value::Object(map) => {
                 for (k, child) in map {
-                    if k == "line_items" {
-                        if let Some(items) = child.as_array() {
-                            out.extend(items.iter().cloned());
-                            continue;
-                        }
+                    if k == "line_items"
+                        && let Some(items) = child.as_array()
+                    {
+                        out.extend(items.iter().cloned());
+                        continue;
                     }
                     walk(child, out);
                 }
