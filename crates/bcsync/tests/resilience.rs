@@ -32,10 +32,10 @@ async fn clear_faults(sb: &bc_sandbox::RunningSandbox) {
 async fn faults_change_nothing_in_the_result() {
     let sb = sandbox(small_store()).await;
     // About 10% of requests fail in every way we know, plus a burst of header-less 429s.
-    set_faults(&sb, "seed=3,500=0.03,502=0.01,503=0.02,504=0.01,reset=0.02,truncate=0.01,slow=0.02:30,burst429=6@15").await;
+    set_faults(&sb, "seed=3,500=0.03,502=0.01,503=0.02,504=0.01,reset=0.02,truncate=0.01,slow=0.02:30,burst429=6@40").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("faults.db");
-    let summary = extract(&sb, &format!("sqlite:{}", path.display()), &["customers", "products", "orders", "coupons"]).await.unwrap();
+    let summary = extract(&sb, &format!("sqlite:{}", path.display()), &["customers", "products", "orders", "coupons", "transactions"]).await.unwrap();
     assert!(summary.failed().is_empty(), "{:?}", summary.failed());
     let faulted = sb.state.log.entries().iter().filter(|e| e.status >= 429).count();
     assert!(faulted > 5, "faults were injected ({faulted})");
@@ -51,6 +51,14 @@ async fn faults_change_nothing_in_the_result() {
         let truth = by_id(&list_all(&sb, v, p, q).await, "id");
         assert!(raw_rows(&conn, table, "id") == truth, "{table} differs from the sandbox after faults");
     }
+    let mut transactions = Vec::new();
+    for o in list_all(&sb, "v2", "/orders", "").await {
+        let (status, body) = api(&sb, Method::GET, &format!("/v3/orders/{}/transactions", o["id"]), None).await;
+        if status == 200 {
+            transactions.extend(body.unwrap()["data"].as_array().unwrap().iter().cloned());
+        }
+    }
+    assert!(raw_rows(&conn, "transactions", "id") == by_id(&transactions, "id"), "transactions differ after faults");
 }
 
 fn bcsync_extract(sb: &bc_sandbox::RunningSandbox, db: &std::path::Path, streams: &str) -> Command {
