@@ -1,1 +1,32 @@
-//! BigCommerce API client.
+//! `bigcommerce`: the only code in bcsync that talks to the BigCommerce REST Management
+//! API. It knows nothing of databases.
+//!
+//! - [`Client`]: auth headers, one shared [`pacing`] pacer steered by the store's
+//!   rate-limit headers, a concurrency cap, retries decided by [`retry::decide`], typed
+//!   [`Error`]s, and an optional [`RequestObserver`].
+//! - [`pagination`]: V3 offset, V3 cursor and V2 paging rules, and lazy page streams.
+//! - [`dates`]: the V2 (RFC 2822) and V3 (ISO 8601) date formats.
+//! - [`limits`]: page and batch size limits.
+//!
+//! Built from `shared/bigcommerce-api/FACTS.md`, never from what the sandbox happens to do.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod client;
+pub mod dates;
+pub mod error;
+pub mod limits;
+pub mod observer;
+pub mod pacing;
+pub mod pagination;
+pub mod request;
+pub mod retry;
+pub mod scopes;
+
+pub use client::{Client, ClientConfig, ClientStats, RateLimitSnapshot};
+pub use error::{Error, ErrorBody, Result, TransportKind, V2ErrorItem, V3Error};
+pub use observer::{RequestEvent, RequestObserver};
+pub use pagination::{Page, PageMeta};
+pub use request::{ApiRequest, ApiResponse, ApiVersion};
+
+/// Re-exported so callers can build an access token without naming `secrecy` themselves.
+pub use secrecy::SecretString;

@@ -1,0 +1,851 @@
+//! The client: configuration, the HTTP connection pool, and `send`, the one path every
+//! request takes: concurrency cap, pacer admission, the attempt, the retry decision, stats
+//! and the observer. Clones share one pacer, one concurrency semaphore and one set of
+//! stats, so a whole sync stays inside the store's quota however many tasks it runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use parking_lot::Mutex;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result, TransportKind};
+use crate::observer::{RequestEvent, RequestObserver, redacted_headers};
+use crate::pacing::{Pacer, RateLimitHeaders};
+use crate::pagination::{self, Page};
+use crate::request::{self, ApiRequest, ApiResponse, ApiVersion};
+use crate::retry::{self, Decision, Outcome, RetryPolicy};
+
+/// The public API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.bigcommerce.com";
+
+/// How to reach a store and how patiently.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub store_hash: String,
+    pub access_token: SecretString,
+    /// `https://api.bigcommerce.com`, or `http://127.0.0.1:PORT` for the sandbox.
+    pub base_url: String,
+    /// BigCommerce asks integrations to identify themselves (FACTS 0.1).
+    pub user_agent: String,
+    /// Whole-request timeout, body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+    /// Requests in flight at once across all clones of the client.
+    pub max_concurrency: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for a live store: 30 s timeout, 8 retries from 1 s up to 60 s, 8 requests
+    /// in flight.
+    pub fn new(store_hash: impl Into<String>, access_token: SecretString) -> Self {
+        Self {
+            store_hash: store_hash.into(),
+            access_token,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            user_agent: format!(
+                "bcsync/{} (+https://github.com/bcsync/bcsync)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 8,
+            retry_base_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(60),
+            max_concurrency: 8,
+        }
+    }
+
+    /// Points the client elsewhere (the sandbox).
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            base_delay: self.retry_base_delay,
+            max_delay: self.retry_max_delay,
+        }
+    }
+}
+
+// Written by hand so the token can never be printed.
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("store_hash", &self.store_hash)
+            .field("access_token", &"<redacted>")
+            .field("base_url", &self.base_url)
+            .field("user_agent", &self.user_agent)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_base_delay", &self.retry_base_delay)
+            .field("retry_max_delay", &self.retry_max_delay)
+            .field("max_concurrency", &self.max_concurrency)
+            .finish()
+    }
+}
+
+/// The store's rate limit as last seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitSnapshot {
+    /// `X-Rate-Limit-Requests-Quota`: requests per window.
+    pub quota: Option<u32>,
+    /// `X-Rate-Limit-Requests-Left` of the last response that had it.
+    pub left: Option<u32>,
+    /// `X-Rate-Limit-Time-Window-Ms`.
+    pub window: Option<Duration>,
+    /// Time until the window resets, counted down from the last response's
+    /// `X-Rate-Limit-Time-Reset-Ms`.
+    pub reset: Option<Duration>,
+    /// Requests the pacer will still start in this window (`None` unless limited).
+    pub budget: Option<u32>,
+    pub in_flight: u32,
+    /// Remaining pause after a 429.
+    pub paused_for: Option<Duration>,
+    /// The store sends no rate-limit headers (unlimited plan).
+    pub unlimited: bool,
+}
+
+/// Counters over the client's lifetime (all clones together).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Attempts sent, retries included.
+    pub requests: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// Responses by HTTP status.
+    pub responses_by_status: BTreeMap<u16, u64>,
+    /// 429 responses.
+    pub rate_limited: u64,
+    /// Attempts that got no usable response.
+    pub transport_errors: u64,
+    /// Response body bytes received (after decompression).
+    pub bytes_received: u64,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Time requests spent waiting for the pacer, summed over requests.
+    pub pacing_wait: Duration,
+}
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+    token_header: HeaderValue,
+    pacer: Arc<Pacer>,
+    concurrency: Arc<Semaphore>,
+    stats: Arc<Mutex<ClientStats>>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+/// The BigCommerce API client. Cheap to clone; clones share pacing, the concurrency cap
+/// and stats.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("store_hash", &self.inner.config.store_hash)
+            .field("base_url", &self.inner.config.base_url)
+            .field("observer", &self.inner.observer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The raw result of one attempt, before the retry decision.
+enum AttemptResult {
+    Response {
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Failed {
+        kind: TransportKind,
+        cause: String,
+    },
+}
+
+impl Client {
+    /// Builds a client. Fails only on bad configuration (no request is sent).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let hash = config.store_hash.trim();
+        if hash.is_empty() || hash.contains(['/', '?', '#', ' ']) {
+            return Err(Error::Config(format!(
+                "store hash {:?} is not valid; use the short code after /stores/ in the API path \
+                 (set BIGCOMMERCE_STORE_HASH)",
+                config.store_hash
+            )));
+        }
+        let token = config.access_token.expose_secret().trim();
+        if token.is_empty() {
+            return Err(Error::Config(
+                "the access token is empty; set BIGCOMMERCE_ACCESS_TOKEN".to_owned(),
+            ));
+        }
+        let mut token_header = HeaderValue::from_str(token).map_err(|_| {
+            Error::Config("the access token contains characters not allowed in a header; check BIGCOMMERCE_ACCESS_TOKEN".to_owned())
+        })?;
+        token_header.set_sensitive(true);
+        if config.max_concurrency == 0 {
+            return Err(Error::Config(
+                "max_concurrency must be at least 1".to_owned(),
+            ));
+        }
+        let base = reqwest::Url::parse(&config.base_url).map_err(|e| {
+            Error::Config(format!(
+                "base URL {:?} is not a URL ({e}); use e.g. {DEFAULT_BASE_URL}",
+                config.base_url
+            ))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "base URL {:?} must start with https:// or http://",
+                config.base_url
+            )));
+        }
+
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .default_headers(default_headers)
+            .gzip(true)
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.max_concurrency)
+            .tcp_nodelay(true)
+            // Never follow redirects: the token is a custom header that reqwest would
+            // forward to any host, and a redirected POST silently becomes a GET. The API
+            // does not redirect in normal use (FACTS 0.2: 301 means "not https" or a
+            // moved route), so a 3xx is reported as an error instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+
+        let config = ClientConfig {
+            store_hash: hash.to_owned(),
+            ..config
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                concurrency: Arc::new(Semaphore::new(config.max_concurrency)),
+                config,
+                http,
+                token_header,
+                pacer: Pacer::new(),
+                stats: Arc::new(Mutex::new(ClientStats::default())),
+                observer: None,
+            }),
+        })
+    }
+
+    /// Returns a client that reports every attempt to `observer`. It still shares the
+    /// pacer, the concurrency cap, the stats and the connection pool with `self` and its
+    /// clones; clones made from the result keep the observer.
+    pub fn with_observer(self, observer: Arc<dyn RequestObserver>) -> Self {
+        let shared = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                config: shared.config.clone(),
+                http: shared.http.clone(),
+                token_header: shared.token_header.clone(),
+                pacer: Arc::clone(&shared.pacer),
+                concurrency: Arc::clone(&shared.concurrency),
+                stats: Arc::clone(&shared.stats),
+                observer: Some(observer),
+            }),
+        }
+    }
+
+    pub fn store_hash(&self) -> &str {
+        &self.inner.config.store_hash
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The store's rate limit as last seen.
+    pub fn rate_limit(&self) -> RateLimitSnapshot {
+        self.inner.pacer.snapshot()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ClientStats {
+        self.inner.stats.lock().clone()
+    }
+
+    /// A GET.
+    pub async fn get(
+        &self,
+        version: ApiVersion,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<ApiResponse> {
+        let mut req = ApiRequest::get(version, path);
+        req.query = query.to_vec();
+        self.send(req).await
+    }
+
+    /// One V3 offset page (`page` is 1-based).
+    pub async fn v3_page(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        page: u32,
+        limit: u32,
+    ) -> Result<Page<Value>> {
+        pagination::check_limit(limit)?;
+        let mut q = query.to_vec();
+        request::set_query(&mut q, "page", page.max(1).to_string());
+        request::set_query(&mut q, "limit", limit.to_string());
+        let resp = self.get(ApiVersion::V3, path, &q).await?;
+        pagination::parse_v3_offset(
+            resp,
+            &request::display_path(ApiVersion::V3, path),
+            page.max(1),
+            limit,
+        )
+    }
+
+    /// One V3 cursor page: the first when `after` is `None`, else the page after that
+    /// cursor (a page's `meta.end_cursor`).
+    pub async fn v3_cursor_page(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Value>> {
+        pagination::check_limit(limit)?;
+        let mut q = query.to_vec();
+        // `page` is ignored with a cursor anyway; drop it so the request says what it means.
+        q.retain(|(k, _)| k != "page" && k != "after" && k != "before");
+        request::set_query(&mut q, "limit", limit.to_string());
+        if let Some(cursor) = after {
+            q.push(("after".to_owned(), cursor.to_owned()));
+        }
+        let resp = self.get(ApiVersion::V3, path, &q).await?;
+        pagination::parse_v3_cursor(resp, &request::display_path(ApiVersion::V3, path), limit)
+    }
+
+    /// One V2 page (`page` is 1-based). A 204 or empty body is an empty final page.
+    pub async fn v2_page(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        page: u32,
+        limit: u32,
+    ) -> Result<Page<Value>> {
+        pagination::check_limit(limit)?;
+        let mut q = query.to_vec();
+        request::set_query(&mut q, "page", page.max(1).to_string());
+        request::set_query(&mut q, "limit", limit.to_string());
+        let resp = self.get(ApiVersion::V2, path, &q).await?;
+        pagination::parse_v2(
+            resp,
+            &request::display_path(ApiVersion::V2, path),
+            page.max(1),
+            limit,
+        )
+    }
+
+    /// All V3 offset pages, lazily (one request per poll). Ends after the first error.
+    pub fn v3_pages(
+        &self,
+        path: &str,
+        query: Vec<(String, String)>,
+        limit: u32,
+    ) -> impl Stream<Item = Result<Page<Value>>> + Send + 'static {
+        pagination::v3_offset_stream(self.clone(), path.to_owned(), query, limit)
+    }
+
+    /// All V3 cursor pages, lazily. Ends after the first error.
+    pub fn v3_cursor_pages(
+        &self,
+        path: &str,
+        query: Vec<(String, String)>,
+        limit: u32,
+    ) -> impl Stream<Item = Result<Page<Value>>> + Send + 'static {
+        pagination::v3_cursor_stream(self.clone(), path.to_owned(), query, limit)
+    }
+
+    /// All V2 pages, lazily, until a 204, `[]` or a short page. Ends after the first error.
+    pub fn v2_pages(
+        &self,
+        path: &str,
+        query: Vec<(String, String)>,
+        limit: u32,
+    ) -> impl Stream<Item = Result<Page<Value>>> + Send + 'static {
+        pagination::v2_stream(self.clone(), path.to_owned(), query, limit)
+    }
+
+    /// Sends one request with pacing and retries. Statuses below 400 are returned;
+    /// anything else becomes a typed [`Error`].
+    pub async fn send(&self, req: ApiRequest) -> Result<ApiResponse> {
+        let inner = &self.inner;
+        let url = request::build_url(
+            &inner.config.base_url,
+            &inner.config.store_hash,
+            req.version,
+            &req.path,
+            &req.query,
+        )?;
+        let display_path = req.display_path();
+        let method = req.method.as_str().to_owned();
+        let body = match &req.body {
+            Some(v) => Some(Bytes::from(serde_json::to_vec(v).map_err(|e| {
+                Error::Config(format!(
+                    "{method} {display_path}: the request body cannot be encoded as JSON: {e}"
+                ))
+            })?)),
+            None => None,
+        };
+        let policy = inner.config.retry_policy();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let permit = inner
+                .concurrency
+                .acquire()
+                .await
+                .map_err(|_| Error::Config("the client was shut down".to_owned()))?;
+            let (ticket, waited) = inner.pacer.admit().await;
+            let started = Instant::now();
+            let result = self.attempt(&req, &url, body.clone()).await;
+            let duration = started.elapsed();
+            match &result {
+                AttemptResult::Response {
+                    status, headers, ..
+                } => {
+                    let rate = RateLimitHeaders::parse(headers);
+                    ticket.finish(Some(&rate), *status < 400);
+                }
+                AttemptResult::Failed { .. } => ticket.finish(None, false),
+            }
+            drop(permit);
+
+            let (classified, status, headers) = classify(result);
+            self.record(
+                waited,
+                status,
+                body.as_ref().map_or(0, Bytes::len),
+                &classified,
+            );
+            let context = AttemptContext {
+                method: &method,
+                path: &display_path,
+                idempotent: req.idempotent,
+                attempt,
+                policy: &policy,
+            };
+            let next = next_step(classified, &context);
+
+            if let Some(observer) = &inner.observer {
+                let (error, will_retry) = match &next {
+                    Next::Return(_) => (None, false),
+                    Next::Retry { error, .. } => (Some(error.to_string()), true),
+                    Next::Fail(error) => (Some(error.to_string()), false),
+                };
+                observer.on_event(&RequestEvent {
+                    method: method.clone(),
+                    url_path: url.path().to_owned(),
+                    query: url.query().unwrap_or("").to_owned(),
+                    status,
+                    attempt,
+                    duration,
+                    error,
+                    headers: headers.as_ref().map(redacted_headers).unwrap_or_default(),
+                    will_retry,
+                });
+            }
+
+            match next {
+                Next::Return(response) => {
+                    tracing::debug!(%method, path = %display_path, status = response.status, attempt, ?duration, "BigCommerce request done");
+                    return Ok(response);
+                }
+                Next::Fail(error) => {
+                    tracing::debug!(%method, path = %display_path, attempt, %error, "BigCommerce request failed");
+                    return Err(error);
+                }
+                Next::Retry {
+                    after,
+                    error,
+                    pause_everyone,
+                } => {
+                    if pause_everyone {
+                        inner.pacer.pause_until(Instant::now() + after);
+                    }
+                    tracing::warn!(%method, path = %display_path, attempt, ?after, pause_everyone, %error, "retrying BigCommerce request");
+                    inner.stats.lock().retries += 1;
+                    tokio::time::sleep(after).await;
+                }
+            }
+        }
+    }
+
+    /// Sends one attempt and reads the whole body.
+    async fn attempt(
+        &self,
+        req: &ApiRequest,
+        url: &reqwest::Url,
+        body: Option<Bytes>,
+    ) -> AttemptResult {
+        let inner = &self.inner;
+        let mut builder = inner
+            .http
+            .request(req.method.clone(), url.clone())
+            .header("X-Auth-Token", inner.token_header.clone());
+        if let Some(bytes) = body {
+            builder = builder
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(bytes);
+        }
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return AttemptResult::Failed {
+                    kind: transport_kind(&e, false),
+                    cause: error_chain(&e),
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        match response.bytes().await {
+            Ok(body) => AttemptResult::Response {
+                status,
+                headers,
+                body,
+            },
+            Err(e) => AttemptResult::Failed {
+                kind: transport_kind(&e, true),
+                cause: error_chain(&e),
+            },
+        }
+    }
+
+    fn record(&self, waited: Duration, status: Option<u16>, sent: usize, classified: &Classified) {
+        let mut stats = self.inner.stats.lock();
+        stats.requests += 1;
+        stats.pacing_wait += waited;
+        stats.bytes_sent += sent as u64;
+        if let Some(s) = status {
+            *stats.responses_by_status.entry(s).or_default() += 1;
+            if s == 429 {
+                stats.rate_limited += 1;
+            }
+        }
+        match classified {
+            Classified::Transport { .. } => stats.transport_errors += 1,
+            Classified::Success { body_len, .. } => stats.bytes_received += *body_len as u64,
+            Classified::Status { body, .. } => stats.bytes_received += body.len() as u64,
+            Classified::Decode { .. } => {}
+        }
+    }
+}
+
+/// An attempt sorted for the retry decision.
+enum Classified {
+    Success {
+        status: u16,
+        headers: HeaderMap,
+        body: Option<Value>,
+        body_len: usize,
+    },
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Transport {
+        kind: TransportKind,
+        cause: String,
+    },
+    Decode {
+        status: u16,
+        message: String,
+    },
+}
+
+/// What `send` does after an attempt.
+enum Next {
+    Return(ApiResponse),
+    Retry {
+        after: Duration,
+        /// Why, for logs and the observer.
+        error: Error,
+        /// A 429 for a spent quota (or platform load) refuses everyone: hold every
+        /// request of this client until `after`, not just this one.
+        pause_everyone: bool,
+    },
+    Fail(Error),
+}
+
+/// The facts about an attempt that the decision needs besides its result.
+struct AttemptContext<'a> {
+    method: &'a str,
+    path: &'a str,
+    idempotent: bool,
+    attempt: u32,
+    policy: &'a RetryPolicy,
+}
+
+/// Turns a sorted attempt into the next step, asking [`retry::decide`] about failures.
+fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
+    let decide = |outcome: &Outcome<'_>| {
+        retry::decide(
+            cx.idempotent,
+            outcome,
+            cx.attempt,
+            cx.policy,
+            rand::random::<f64>(),
+        )
+    };
+    let (decision, error, pause_everyone) = match classified {
+        Classified::Success {
+            status,
+            headers,
+            body,
+            ..
+        } => {
+            return Next::Return(ApiResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+        Classified::Status {
+            status,
+            headers,
+            body,
+        } => {
+            let decision = decide(&Outcome::Status {
+                status,
+                headers: &headers,
+            });
+            let location = headers.get(LOCATION).and_then(|v| v.to_str().ok());
+            let error = Error::from_status(status, cx.method, cx.path, &body, cx.attempt)
+                .with_redirect_location(location);
+            // A concurrency-cap 429 (requests still left) only delays this request.
+            let pause = status == 429 && RateLimitHeaders::parse(&headers).quota_exhausted();
+            (decision, error, pause)
+        }
+        Classified::Transport { kind, cause } => {
+            let error = Error::Transport {
+                method: cx.method.to_owned(),
+                path: cx.path.to_owned(),
+                attempts: cx.attempt,
+                kind,
+                cause,
+            };
+            (decide(&Outcome::Transport(kind)), error, false)
+        }
+        Classified::Decode { status, message } => {
+            let error = Error::Decode {
+                method: cx.method.to_owned(),
+                path: cx.path.to_owned(),
+                status,
+                message,
+            };
+            (Decision::Fail, error, false)
+        }
+    };
+    match decision {
+        Decision::Retry { after } => Next::Retry {
+            after,
+            error,
+            pause_everyone,
+        },
+        Decision::Fail => Next::Fail(error),
+    }
+}
+
+/// Sorts an attempt's result, also returning the status and headers for the observer.
+fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap>) {
+    match result {
+        AttemptResult::Failed { kind, cause } => {
+            (Classified::Transport { kind, cause }, None, None)
+        }
+        AttemptResult::Response {
+            status,
+            headers,
+            body,
+        } if status >= 300 && status != 304 => {
+            let h = headers.clone();
+            (
+                Classified::Status {
+                    status,
+                    headers,
+                    body,
+                },
+                Some(status),
+                Some(h),
+            )
+        }
+        AttemptResult::Response {
+            status,
+            headers,
+            body,
+        } => {
+            let h = headers.clone();
+            let classified = match parse_json_body(&body) {
+                Ok(value) => Classified::Success {
+                    status,
+                    headers,
+                    body: value,
+                    body_len: body.len(),
+                },
+                // JSON that stops mid-way is a body cut short in transit (a dropped
+                // connection without a Content-Length): worth a retry for GETs.
+                Err(e) if e.is_eof() => Classified::Transport {
+                    kind: TransportKind::TruncatedBody,
+                    cause: format!("the JSON body ended early after {} bytes: {e}", body.len()),
+                },
+                Err(e) => Classified::Decode {
+                    status,
+                    message: format!("the body is not valid JSON: {e}"),
+                },
+            };
+            (classified, Some(status), Some(h))
+        }
+    }
+}
+
+/// `None` for an empty body (204 and friends).
+fn parse_json_body(body: &[u8]) -> std::result::Result<Option<Value>, serde_json::Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some)
+}
+
+/// Sorts a reqwest error into what the retry decision needs. `reading_body` is true when
+/// the headers had already arrived.
+fn transport_kind(e: &reqwest::Error, reading_body: bool) -> TransportKind {
+    if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_timeout() {
+        TransportKind::Timeout
+    } else if reading_body || e.is_body() || e.is_decode() {
+        TransportKind::TruncatedBody
+    } else if e.is_request() {
+        TransportKind::ConnectionLost
+    } else {
+        TransportKind::Other
+    }
+}
+
+/// The error and its causes, `outer: inner: innermost` (reqwest's top-level message alone
+/// rarely says what went wrong). URLs in it carry no token: the token is a header.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ClientConfig {
+        ClientConfig::new("abc123", SecretString::from("tok-very-secret"))
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let cfg = config();
+        assert!(!format!("{cfg:?}").contains("tok-very-secret"));
+        let client = Client::new(cfg).unwrap();
+        assert!(!format!("{client:?}").contains("tok-very-secret"));
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let cfg = config();
+        assert_eq!(cfg.base_url, "https://api.bigcommerce.com");
+        assert!(cfg.user_agent.starts_with("bcsync/"));
+        assert_eq!(cfg.timeout, Duration::from_secs(30));
+        assert_eq!(cfg.connect_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.max_retries, 8);
+        assert_eq!(cfg.retry_base_delay, Duration::from_secs(1));
+        assert_eq!(cfg.retry_max_delay, Duration::from_secs(60));
+        assert_eq!(cfg.max_concurrency, 8);
+        assert_eq!(
+            cfg.with_base_url("http://127.0.0.1:1").base_url,
+            "http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        let bad_hash = ClientConfig::new("a/b", SecretString::from("t"));
+        assert!(matches!(Client::new(bad_hash), Err(Error::Config(_))));
+        let empty_token = ClientConfig::new("abc", SecretString::from(" "));
+        assert!(matches!(Client::new(empty_token), Err(Error::Config(_))));
+        let bad_url = config().with_base_url("ftp://x");
+        assert!(matches!(Client::new(bad_url), Err(Error::Config(_))));
+        let zero = ClientConfig {
+            max_concurrency: 0,
+            ..config()
+        };
+        assert!(matches!(Client::new(zero), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn truncated_json_is_a_transport_failure_and_garbage_is_decode() {
+        let cut = AttemptResult::Response {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"[{\"id\": 1}, {\"id\""),
+        };
+        assert!(matches!(
+            classify(cut).0,
+            Classified::Transport {
+                kind: TransportKind::TruncatedBody,
+                ..
+            }
+        ));
+        let garbage = AttemptResult::Response {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"<html>"),
+        };
+        assert!(matches!(classify(garbage).0, Classified::Decode { .. }));
+        let empty = AttemptResult::Response {
+            status: 204,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        assert!(matches!(
+            classify(empty).0,
+            Classified::Success { body: None, .. }
+        ));
+    }
+}
