@@ -10,6 +10,8 @@ pub mod config;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod push;
+pub mod sources;
 pub mod state;
 pub mod streams;
 

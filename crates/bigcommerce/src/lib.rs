@@ -11,6 +11,7 @@
 //! Built from `shared/bigcommerce-api/FACTS.md`, never from what the sandbox happens to do.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod batch;
 pub mod client;
 pub mod dates;
 pub mod error;

@@ -297,6 +297,15 @@ async fn rate_limit_exhausted_after_retries_is_rate_limited() {
     );
 }
 
+/// Waits until the client has taken a 429 and paused (so later requests meet the pause).
+async fn wait_for_pause(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.rate_limit().paused_for.is_none() {
+        assert!(Instant::now() < deadline, "the client never paused");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_429_with_reset_pauses_every_request_until_the_reset() {
     // Request 0 is refused with a 300 ms reset; everything else succeeds.
@@ -320,7 +329,7 @@ async fn a_429_with_reset_pauses_every_request_until_the_reset() {
         let client = client.clone();
         async move { client.get(ApiVersion::V3, "/a", &[]).await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_for_pause(&client).await;
     let others: Vec<_> = (0..4)
         .map(|_| {
             let client = client.clone();
@@ -391,7 +400,7 @@ async fn a_429_without_headers_backs_off_every_request() {
         let client = client.clone();
         async move { client.get(ApiVersion::V3, "/a", &[]).await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    wait_for_pause(&client).await;
     client.get(ApiVersion::V3, "/b", &[]).await.unwrap();
     refused.await.unwrap().unwrap();
     let seen = fake.seen();

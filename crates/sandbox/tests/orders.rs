@@ -390,6 +390,9 @@ async fn sort_by_date_modified_with_ties_by_id() {
     assert_v2_error(&api.get("/v2/orders?sort=total").await, 400);
 }
 
+/// Which orders a filter should keep.
+type Keep = Box<dyn Fn(&Value) -> bool>;
+
 #[tokio::test]
 async fn filters_and_count_agree_with_the_list() {
     let api = start_seeded(spec(200)).await;
@@ -423,7 +426,7 @@ async fn filters_and_count_agree_with_the_list() {
         .unwrap()
         .replace('+', "%2B")
         .replace('@', "%40");
-    let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(String, Keep)> = vec![
         (
             "status_id=10".into(),
             Box::new(|o: &Value| o["status_id"] == 10),
@@ -735,6 +738,7 @@ async fn post_validates_the_body() {
         ),
         (422, with(&|b| b["discount_amount"] = json!(-1)), "negative"),
         (400, json!([1, 2]), "object"),
+        (422, with(&|b| b["channel_id"] = json!(999)), "channel"),
     ];
     for (status, body, needle) in cases {
         let r = api.post("/v2/orders", body.clone()).await;
@@ -747,6 +751,14 @@ async fn post_validates_the_body() {
         3,
         "nothing was created"
     );
+    // Refused requests take no ids: the next order and its lines follow on directly.
+    let seeded_lines = api.sandbox.state.data.read().counts()["order_lines"]
+        .as_i64()
+        .unwrap();
+    let ok = api.post("/v2/orders", custom_order()).await;
+    assert_eq!(ok.json()["id"], 4);
+    let lines = api.get("/v2/orders/4/products").await;
+    assert_eq!(lines.json()[0]["id"], seeded_lines + 1);
 
     // Bad media type and syntax are refused before validation.
     let raw = api

@@ -7,6 +7,8 @@
 //! transaction; Singer: a STATE message after the page's RECORDs; JSON lines: a state file
 //! rewritten after the page's lines are flushed).
 
+pub mod push;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

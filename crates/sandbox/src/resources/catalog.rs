@@ -10,11 +10,6 @@
 //! [`filters`] (list filters), one module of handlers per endpoint family, and
 //! [`seeding`].
 
-// `ApiError` is the crate's one error type (the shared contract in `error.rs`), returned
-// by value from every handler and helper; boxing it is a crate-wide choice, not this
-// module's.
-#![allow(clippy::result_large_err)]
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::Router;
@@ -118,20 +113,33 @@ impl CatalogData {
                 name: p.name.clone(),
                 sku: p.sku.clone(),
                 price: p.price,
-                variant_ids: if p.base_variant_id.is_some() { Vec::new() } else { p.variant_ids.clone() },
+                variant_ids: if p.base_variant_id.is_some() {
+                    Vec::new()
+                } else {
+                    p.variant_ids.clone()
+                },
             })
             .collect()
     }
 
     /// Who holds `sku` (case-insensitive), if anyone.
     pub(crate) fn sku_holder(&self, sku: &str) -> Option<SkuOwner> {
-        if sku.is_empty() { None } else { self.skus.get(&sku.to_lowercase()).copied() }
+        if sku.is_empty() {
+            None
+        } else {
+            self.skus.get(&sku.to_lowercase()).copied()
+        }
     }
 
     /// Whether `me` may hold `sku`: nobody holds it, `me` does, or its holder is part of
     /// the same request (`in_request`) and moves off it. Duplicates inside one request
     /// are the caller's to find.
-    pub(crate) fn sku_free_for(&self, sku: &str, me: SkuOwner, in_request: impl Fn(SkuOwner) -> bool) -> bool {
+    pub(crate) fn sku_free_for(
+        &self,
+        sku: &str,
+        me: SkuOwner,
+        in_request: impl Fn(SkuOwner) -> bool,
+    ) -> bool {
         match self.sku_holder(sku) {
             None => true,
             Some(holder) => holder == me || in_request(holder),
@@ -160,7 +168,8 @@ impl CatalogData {
         }
         self.product_names.insert(p.name.to_lowercase(), p.id);
         if !p.sku.is_empty() {
-            self.skus.insert(p.sku.to_lowercase(), SkuOwner::Product(p.id));
+            self.skus
+                .insert(p.sku.to_lowercase(), SkuOwner::Product(p.id));
         }
         self.product_urls.insert(p.custom_url.clone(), p.id);
         self.products.insert(p.id, p);
@@ -174,10 +183,18 @@ impl CatalogData {
 
     /// [`Self::free_product_url`] for an already computed slug.
     pub(crate) fn free_product_url_from_slug(&self, slug: &str, id: i64) -> String {
-        let base = if slug.is_empty() { format!("product-{id}") } else { slug.to_owned() };
+        let base = if slug.is_empty() {
+            format!("product-{id}")
+        } else {
+            slug.to_owned()
+        };
         let mut url = format!("/{base}/");
         let mut n = 1;
-        while self.product_urls.get(&url).is_some_and(|owner| *owner != id) {
+        while self
+            .product_urls
+            .get(&url)
+            .is_some_and(|owner| *owner != id)
+        {
             url = format!("/{base}-{n}/");
             n += 1;
         }
@@ -189,14 +206,19 @@ impl CatalogData {
     pub(crate) fn replace_products(&mut self, edited: Vec<Product>) {
         for p in &edited {
             if let Some(old) = self.products.get(&p.id) {
-                let (name, sku, url) = (old.name.to_lowercase(), old.sku.to_lowercase(), old.custom_url.clone());
+                let (name, sku, url) = (
+                    old.name.to_lowercase(),
+                    old.sku.to_lowercase(),
+                    old.custom_url.clone(),
+                );
                 self.unindex_product(p.id, &name, &sku, &url);
             }
         }
         for p in edited {
             self.product_names.insert(p.name.to_lowercase(), p.id);
             if !p.sku.is_empty() {
-                self.skus.insert(p.sku.to_lowercase(), SkuOwner::Product(p.id));
+                self.skus
+                    .insert(p.sku.to_lowercase(), SkuOwner::Product(p.id));
             }
             self.product_urls.insert(p.custom_url.clone(), p.id);
             // A simple product's base variant carries the product SKU.
@@ -222,8 +244,15 @@ impl CatalogData {
 
     /// Deletes a product and everything hanging off it; `false` when absent.
     pub(crate) fn remove_product(&mut self, id: i64) -> bool {
-        let Some(p) = self.products.remove(&id) else { return false };
-        self.unindex_product(id, &p.name.to_lowercase(), &p.sku.to_lowercase(), &p.custom_url);
+        let Some(p) = self.products.remove(&id) else {
+            return false;
+        };
+        self.unindex_product(
+            id,
+            &p.name.to_lowercase(),
+            &p.sku.to_lowercase(),
+            &p.custom_url,
+        );
         for vid in &p.variant_ids {
             if let Some(v) = self.variants.remove(vid) {
                 let key = v.sku.to_lowercase();
@@ -238,8 +267,15 @@ impl CatalogData {
     /// Adds the base variant of a simple product (FACTS 3.4: every product has one).
     pub(crate) fn add_base_variant(&mut self, product_id: i64) {
         let id = next(&mut self.ids.variant);
-        let Some(p) = self.products.get_mut(&product_id) else { return };
-        let v = Variant { id, product_id, sku: p.sku.clone(), ..Variant::default() };
+        let Some(p) = self.products.get_mut(&product_id) else {
+            return;
+        };
+        let v = Variant {
+            id,
+            product_id,
+            sku: p.sku.clone(),
+            ..Variant::default()
+        };
         p.base_variant_id = Some(id);
         p.variant_ids.push(id);
         self.variants.insert(id, v);
@@ -248,7 +284,9 @@ impl CatalogData {
     /// Stores an option variant and indexes its SKU. The first option variant replaces
     /// the product's base variant: a product with options has `base_variant_id: null`.
     pub(crate) fn insert_option_variant(&mut self, mut v: Variant) {
-        let Some(p) = self.products.get_mut(&v.product_id) else { return };
+        let Some(p) = self.products.get_mut(&v.product_id) else {
+            return;
+        };
         if let Some(base) = p.base_variant_id.take() {
             p.variant_ids.retain(|id| *id != base);
             self.variants.remove(&base);
@@ -258,7 +296,8 @@ impl CatalogData {
             v.sku_id = Some(next(&mut self.ids.sku));
         }
         if !v.sku.is_empty() {
-            self.skus.insert(v.sku.to_lowercase(), SkuOwner::Variant(v.id));
+            self.skus
+                .insert(v.sku.to_lowercase(), SkuOwner::Variant(v.id));
         }
         self.variants.insert(v.id, v);
     }
@@ -268,9 +307,15 @@ impl CatalogData {
     /// go first, so a batch may swap SKUs between its own variants.
     pub(crate) fn replace_variants(&mut self, edited: Vec<Variant>) {
         for v in &edited {
-            let Some(old) = self.variants.get(&v.id) else { continue };
+            let Some(old) = self.variants.get(&v.id) else {
+                continue;
+            };
             let key = old.sku.to_lowercase();
-            let owner = if old.is_base() { SkuOwner::Product(old.product_id) } else { SkuOwner::Variant(old.id) };
+            let owner = if old.is_base() {
+                SkuOwner::Product(old.product_id)
+            } else {
+                SkuOwner::Variant(old.id)
+            };
             if self.skus.get(&key) == Some(&owner) {
                 self.skus.remove(&key);
             }
@@ -281,10 +326,12 @@ impl CatalogData {
                     p.sku.clone_from(&v.sku);
                 }
                 if !v.sku.is_empty() {
-                    self.skus.insert(v.sku.to_lowercase(), SkuOwner::Product(v.product_id));
+                    self.skus
+                        .insert(v.sku.to_lowercase(), SkuOwner::Product(v.product_id));
                 }
             } else if !v.sku.is_empty() {
-                self.skus.insert(v.sku.to_lowercase(), SkuOwner::Variant(v.id));
+                self.skus
+                    .insert(v.sku.to_lowercase(), SkuOwner::Variant(v.id));
             }
             self.variants.insert(v.id, v);
         }
@@ -293,7 +340,9 @@ impl CatalogData {
     /// Deletes an option variant. When it was the last one, the product gets a base
     /// variant back so that it still has one. Base variants cannot be deleted.
     pub(crate) fn remove_option_variant(&mut self, id: i64) {
-        let Some(v) = self.variants.remove(&id) else { return };
+        let Some(v) = self.variants.remove(&id) else {
+            return;
+        };
         let key = v.sku.to_lowercase();
         if self.skus.get(&key) == Some(&SkuOwner::Variant(id)) {
             self.skus.remove(&key);
@@ -319,7 +368,10 @@ impl CatalogData {
 
     /// The tree of channel 1, which the legacy categories API shows (FACTS 4.2).
     pub(crate) fn legacy_tree_id(&self) -> Option<i64> {
-        self.trees.values().find(|t| t.channels.contains(&1)).map(|t| t.id)
+        self.trees
+            .values()
+            .find(|t| t.channels.contains(&1))
+            .map(|t| t.id)
     }
 
     /// `ids` and every category below them.
@@ -329,8 +381,11 @@ impl CatalogData {
             children.entry(c.parent_id).or_default().push(c.id);
         }
         let mut seen: HashSet<i64> = HashSet::new();
-        let mut out: Vec<i64> =
-            ids.iter().copied().filter(|id| self.categories.contains_key(id) && seen.insert(*id)).collect();
+        let mut out: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.categories.contains_key(id) && seen.insert(*id))
+            .collect();
         let mut i = 0;
         while i < out.len() {
             if let Some(kids) = children.get(&out[i]) {

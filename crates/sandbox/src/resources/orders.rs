@@ -33,7 +33,9 @@ use crate::state::{Shared, StoreData};
 
 /// Next-id counters. Every id is store-wide and monotonic, as BigCommerce's are (an order
 /// product id identifies a line across all orders).
-#[derive(Debug, Default)]
+/// Writes allocate from a copy and store it back only when they succeed, so a refused
+/// request leaves no gap in the ids.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct IdCounters {
     order: i64,
     line: i64,

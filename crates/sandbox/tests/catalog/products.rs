@@ -21,22 +21,45 @@ async fn list_has_the_v3_envelope_and_typed_fields() {
     assert_eq!(pagination["count"], 50);
     assert_eq!(pagination["per_page"], 50);
     assert_eq!(pagination["total_pages"], 2);
-    assert!(pagination["links"]["next"].as_str().unwrap().contains("page=2"));
+    assert!(
+        pagination["links"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("page=2")
+    );
     assert_eq!(ids(b), (1..=50).collect::<Vec<_>>());
     let p = &b["data"][0];
     assert!(p["price"].is_f64(), "money is a JSON number: {p}");
     assert!(p["weight"].is_number());
     assert!(p["calculated_price"].is_number());
-    assert!(p["base_variant_id"].is_i64(), "a simple product has a base variant");
+    assert!(
+        p["base_variant_id"].is_i64(),
+        "a simple product has a base variant"
+    );
     assert!(p["custom_url"]["url"].as_str().unwrap().starts_with('/'));
     assert_eq!(p["custom_url"]["is_customized"], false);
     let modified = p["date_modified"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(modified).is_ok(), "ISO 8601: {modified}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(modified).is_ok(),
+        "ISO 8601: {modified}"
+    );
     assert!(p["categories"].is_array());
-    for key in ["sku", "name", "type", "inventory_level", "inventory_tracking", "is_visible", "availability", "condition"] {
+    for key in [
+        "sku",
+        "name",
+        "type",
+        "inventory_level",
+        "inventory_tracking",
+        "is_visible",
+        "availability",
+        "condition",
+    ] {
         assert!(p.get(key).is_some(), "missing {key}");
     }
-    assert!(p.get("variants").is_none(), "sub-resources only with include");
+    assert!(
+        p.get("variants").is_none(),
+        "sub-resources only with include"
+    );
 
     let last = api.get("/v3/catalog/products?page=2").await;
     assert_eq!(ids(last.json()), (51..=60).collect::<Vec<_>>());
@@ -55,10 +78,16 @@ async fn limit_above_250_is_413_and_250_is_fine() {
 
 #[tokio::test]
 async fn include_options_or_modifiers_cuts_the_page_to_10() {
-    let spec = SeedSpec { products: 25, variants_per_product: 3, ..SeedSpec::empty() };
+    let spec = SeedSpec {
+        products: 25,
+        variants_per_product: 3,
+        ..SeedSpec::empty()
+    };
     let api = common::start_seeded(spec).await;
     for include in ["options", "modifiers", "variants,options"] {
-        let r = api.get(&format!("/v3/catalog/products?limit=50&include={include}")).await;
+        let r = api
+            .get(&format!("/v3/catalog/products?limit=50&include={include}"))
+            .await;
         let b = r.json();
         assert_eq!(b["data"].as_array().unwrap().len(), 10, "include={include}");
         assert_eq!(b["meta"]["pagination"]["per_page"], 10);
@@ -69,12 +98,21 @@ async fn include_options_or_modifiers_cuts_the_page_to_10() {
     assert!(["Size", "Color"].contains(&option["display_name"].as_str().unwrap()));
     assert_eq!(option["option_values"].as_array().unwrap().len(), 3);
     let r = api.get("/v3/catalog/products?include=variants").await;
-    assert_eq!(r.json()["data"].as_array().unwrap().len(), 25, "variants alone keeps the page size");
+    assert_eq!(
+        r.json()["data"].as_array().unwrap().len(),
+        25,
+        "variants alone keeps the page size"
+    );
 }
 
 #[tokio::test]
 async fn includes_embed_sub_resources() {
-    let spec = SeedSpec { products: 3, images_per_product: 2, custom_fields_per_product: 2, ..SeedSpec::empty() };
+    let spec = SeedSpec {
+        products: 3,
+        images_per_product: 2,
+        custom_fields_per_product: 2,
+        ..SeedSpec::empty()
+    };
     let api = common::start_seeded(spec).await;
     let r = api
         .get("/v3/catalog/products?include=variants,images,custom_fields,primary_image,bulk_pricing_rules,videos")
@@ -92,7 +130,9 @@ async fn includes_embed_sub_resources() {
     assert_eq!(p["bulk_pricing_rules"], json!([]));
     assert_eq!(p["videos"], json!([]));
 
-    let one = api.get("/v3/catalog/products/1?include=images,primary_image").await;
+    let one = api
+        .get("/v3/catalog/products/1?include=images,primary_image")
+        .await;
     assert_eq!(one.json()["data"]["images"].as_array().unwrap().len(), 2);
     assert_eq!(one.json()["meta"], json!({}));
 }
@@ -100,25 +140,42 @@ async fn includes_embed_sub_resources() {
 #[tokio::test]
 async fn include_fields_and_exclude_fields_always_keep_id() {
     let api = common::start_seeded(small_store(2)).await;
-    let r = api.get("/v3/catalog/products?include_fields=name,price").await;
+    let r = api
+        .get("/v3/catalog/products?include_fields=name,price")
+        .await;
     let p = r.json()["data"][0].as_object().unwrap().clone();
     assert_eq!(p.keys().collect::<Vec<_>>(), ["id", "name", "price"]);
 
-    let r = api.get("/v3/catalog/products?exclude_fields=description,id").await;
+    let r = api
+        .get("/v3/catalog/products?exclude_fields=description,id")
+        .await;
     let p = &r.json()["data"][0];
     assert!(p.get("description").is_none());
     assert!(p.get("id").is_some(), "id cannot be excluded");
     assert!(p.get("name").is_some());
 
-    let r = api.get("/v3/catalog/products/2?include_fields=sku&include=variants").await;
+    let r = api
+        .get("/v3/catalog/products/2?include_fields=sku&include=variants")
+        .await;
     let p = r.json()["data"].as_object().unwrap().clone();
     assert_eq!(p.keys().collect::<Vec<_>>(), ["id", "sku", "variants"]);
 }
 
 /// Creates three products with known fields: ids 1, 2, 3.
 async fn three_products(api: &common::Api) {
-    let brand = api.post("/v3/catalog/brands", json!({"name": "Acme"})).await.json()["data"]["id"].clone();
-    let cat = api.post("/v3/catalog/categories", json!({"name": "Mugs", "parent_id": 0})).await.json()["data"]["id"].clone();
+    let brand = api
+        .post("/v3/catalog/brands", json!({"name": "Acme"}))
+        .await
+        .json()["data"]["id"]
+        .clone();
+    let cat = api
+        .post(
+            "/v3/catalog/categories",
+            json!({"name": "Mugs", "parent_id": 0}),
+        )
+        .await
+        .json()["data"]["id"]
+        .clone();
     let bodies = [
         json!({"name": "Blue Mug", "type": "physical", "weight": 1, "price": 12.5, "sku": "MUG-BLUE",
                "brand_id": brand, "categories": [cat], "is_visible": true}),
@@ -168,7 +225,11 @@ async fn every_list_filter_selects_the_right_products() {
         let r = api.get(&format!("/v3/catalog/products?{query}")).await;
         assert_eq!(r.status, 200, "{query}: {}", r.text);
         assert_eq!(ids(r.json()), *want, "{query}");
-        assert_eq!(r.json()["meta"]["pagination"]["total"], want.len(), "{query}");
+        assert_eq!(
+            r.json()["meta"]["pagination"]["total"],
+            want.len(),
+            "{query}"
+        );
     }
     assert_v3_error(&api.get("/v3/catalog/products?id:in=1,x").await, 400);
 }
@@ -176,30 +237,67 @@ async fn every_list_filter_selects_the_right_products() {
 #[tokio::test]
 async fn date_modified_filters_and_the_bare_date_quirk() {
     let api = common::start_seeded(SeedSpec::empty()).await;
-    let created = api.post("/v3/catalog/products", product_body("Lamp", "LMP-1")).await;
-    let modified = created.json()["data"]["date_modified"].as_str().unwrap().to_owned();
-    let at = chrono::DateTime::parse_from_rfc3339(&modified).unwrap().with_timezone(&chrono::Utc);
+    let created = api
+        .post("/v3/catalog/products", product_body("Lamp", "LMP-1"))
+        .await;
+    let modified = created.json()["data"]["date_modified"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(&modified)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let enc = |s: &str| s.replace('+', "%2B");
 
-    let exact = api.get(&format!("/v3/catalog/products?date_modified={}", enc(&modified))).await;
+    let exact = api
+        .get(&format!(
+            "/v3/catalog/products?date_modified={}",
+            enc(&modified)
+        ))
+        .await;
     assert_eq!(ids(exact.json()), [1]);
-    let min = api.get(&format!("/v3/catalog/products?date_modified:min={}", enc(&modified))).await;
+    let min = api
+        .get(&format!(
+            "/v3/catalog/products?date_modified:min={}",
+            enc(&modified)
+        ))
+        .await;
     assert_eq!(ids(min.json()), [1]);
-    let later = (at + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let min_later = api.get(&format!("/v3/catalog/products?date_modified:min={later}")).await;
+    let later = (at + chrono::Duration::seconds(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let min_later = api
+        .get(&format!("/v3/catalog/products?date_modified:min={later}"))
+        .await;
     assert_eq!(ids(min_later.json()), Vec::<i64>::new());
-    let max_later = api.get(&format!("/v3/catalog/products?date_modified:max={later}")).await;
+    let max_later = api
+        .get(&format!("/v3/catalog/products?date_modified:max={later}"))
+        .await;
     assert_eq!(ids(max_later.json()), [1]);
-    assert_v3_error(&api.get("/v3/catalog/products?date_modified:min=yesterday").await, 400);
+    assert_v3_error(
+        &api.get("/v3/catalog/products?date_modified:min=yesterday")
+            .await,
+        400,
+    );
 
     // A bare date gets the request's time of day, not midnight (FACTS 0.6, 12.4): once the
     // clock has moved past the product's second, "today" no longer finds it.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let today = at.format("%Y-%m-%d").to_string();
     if chrono::Utc::now().format("%Y-%m-%d").to_string() == today {
-        let bare = api.get(&format!("/v3/catalog/products?date_modified:min={today}")).await;
-        assert_eq!(ids(bare.json()), Vec::<i64>::new(), "bare date should mean today at the current time");
-        let midnight = api.get(&format!("/v3/catalog/products?date_modified:min={today}T00:00:00Z")).await;
+        let bare = api
+            .get(&format!("/v3/catalog/products?date_modified:min={today}"))
+            .await;
+        assert_eq!(
+            ids(bare.json()),
+            Vec::<i64>::new(),
+            "bare date should mean today at the current time"
+        );
+        let midnight = api
+            .get(&format!(
+                "/v3/catalog/products?date_modified:min={today}T00:00:00Z"
+            ))
+            .await;
         assert_eq!(ids(midnight.json()), [1]);
     }
 }
@@ -215,9 +313,17 @@ async fn sort_and_direction_with_ties_broken_by_id() {
         let api = &api;
         async move { ids(api.get(&format!("/v3/catalog/products?{q}")).await.json()) }
     };
-    assert_eq!(get("sort=name").await, [2, 1, 3, 4], "case-insensitive name order");
+    assert_eq!(
+        get("sort=name").await,
+        [2, 1, 3, 4],
+        "case-insensitive name order"
+    );
     assert_eq!(get("sort=name&direction=desc").await, [4, 3, 1, 2]);
-    assert_eq!(get("sort=price").await, [4, 1, 3, 2], "equal prices keep id order");
+    assert_eq!(
+        get("sort=price").await,
+        [4, 1, 3, 2],
+        "equal prices keep id order"
+    );
     assert_eq!(get("sort=id&direction=desc").await, [4, 3, 2, 1]);
     assert_eq!(get("sort=date_modified").await, [1, 2, 3, 4]);
     assert_v3_error(&api.get("/v3/catalog/products?sort=colour").await, 422);
@@ -246,7 +352,8 @@ async fn create_returns_200_with_a_single_envelope_and_a_base_variant() {
     assert_eq!(p["date_created"], p["date_modified"]);
     assert_eq!(p["variants"].as_array().unwrap().len(), 1);
     assert_eq!(p["variants"][0]["id"], p["base_variant_id"]);
-    assert_eq!(p["images"][0]["image_file"].as_str().unwrap().ends_with("oak-board__1.jpg"), true);
+    let image_file = p["images"][0]["image_file"].as_str().unwrap();
+    assert!(image_file.ends_with("oak-board__1.jpg"), "{image_file}");
     assert_eq!(p["custom_fields"][0]["name"], "Wood");
     // brand_name created the brand and linked it.
     let brands = api.get("/v3/catalog/brands?name=Woodline").await;
@@ -254,7 +361,11 @@ async fn create_returns_200_with_a_single_envelope_and_a_base_variant() {
     let second = api
         .post("/v3/catalog/products", json!({"name": "Oak Spoon", "type": "physical", "weight": 1, "price": 3, "brand_name": "woodline"}))
         .await;
-    assert_eq!(second.json()["data"]["brand_id"], p["brand_id"], "an existing brand is linked, not duplicated");
+    assert_eq!(
+        second.json()["data"]["brand_id"],
+        p["brand_id"],
+        "an existing brand is linked, not duplicated"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +390,11 @@ async fn create_with_variants_has_no_base_variant() {
     assert!(v["option_values"][0]["option_id"].is_i64());
     assert!(v["sku_id"].is_i64());
     assert_eq!(v["price"], 22.0);
-    assert_eq!(variants[0]["price"], Value::Null, "null price inherits the product's");
+    assert_eq!(
+        variants[0]["price"],
+        Value::Null,
+        "null price inherits the product's"
+    );
     assert_eq!(variants[0]["calculated_price"], 20.0);
 
     let dup = json!({"name": "Tee 2", "type": "physical", "weight": 1, "price": 1, "variants": [
@@ -289,7 +404,11 @@ async fn create_with_variants_has_no_base_variant() {
     let no_values = json!({"name": "Tee 3", "type": "physical", "weight": 1, "price": 1, "variants": [{"sku": "X-3"}]});
     let r = api.post("/v3/catalog/products", no_values).await;
     assert_v3_error(&r, 422);
-    assert!(r.json()["errors"].get("variants.0.option_values").is_some(), "{}", r.text);
+    assert!(
+        r.json()["errors"].get("variants.0.option_values").is_some(),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -308,25 +427,57 @@ async fn create_validation_names_each_bad_field() {
     for key in ["name", "type", "weight", "price", "condition"] {
         assert!(errors.contains_key(key), "missing {key}: {}", r.text);
     }
-    let r = api.post("/v3/catalog/products", json!({"name": "", "type": "digital", "weight": 1, "price": -0.01})).await;
-    assert!(r.json()["errors"].get("name").is_some() && r.json()["errors"].get("price").is_some(), "{}", r.text);
+    let r = api
+        .post(
+            "/v3/catalog/products",
+            json!({"name": "", "type": "digital", "weight": 1, "price": -0.01}),
+        )
+        .await;
+    assert!(
+        r.json()["errors"].get("name").is_some() && r.json()["errors"].get("price").is_some(),
+        "{}",
+        r.text
+    );
     // One product per call: an array is refused.
-    let r = api.post("/v3/catalog/products", json!([product_body("A", "A")])).await;
+    let r = api
+        .post("/v3/catalog/products", json!([product_body("A", "A")]))
+        .await;
     assert_v3_error(&r, 422);
     let r = api.post("/v3/catalog/products", json!({"name": "A", "type": "physical", "weight": 1, "price": 1, "images": [{"image_url": "ftp://x"}]})).await;
-    assert!(r.json()["errors"].get("images.0.image_url").is_some(), "{}", r.text);
-    assert_eq!(api.get("/v3/catalog/products").await.json()["meta"]["pagination"]["total"], 0, "nothing stored");
+    assert!(
+        r.json()["errors"].get("images.0.image_url").is_some(),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        api.get("/v3/catalog/products").await.json()["meta"]["pagination"]["total"],
+        0,
+        "nothing stored"
+    );
 }
 
 #[tokio::test]
 async fn name_and_sku_clashes_are_409_case_insensitively() {
     let api = common::start_seeded(SeedSpec::empty()).await;
-    assert_eq!(api.post("/v3/catalog/products", product_body("Desk Lamp", "LAMP-1")).await.status, 200);
-    let r = api.post("/v3/catalog/products", product_body("Desk Lamp", "LAMP-2")).await;
+    assert_eq!(
+        api.post("/v3/catalog/products", product_body("Desk Lamp", "LAMP-1"))
+            .await
+            .status,
+        200
+    );
+    let r = api
+        .post("/v3/catalog/products", product_body("Desk Lamp", "LAMP-2"))
+        .await;
     assert_v3_error(&r, 409);
     assert!(r.json()["errors"].get("name").is_some());
-    assert_v3_error(&api.post("/v3/catalog/products", product_body("desk lamp", "LAMP-3")).await, 409);
-    let r = api.post("/v3/catalog/products", product_body("Floor Lamp", "lamp-1")).await;
+    assert_v3_error(
+        &api.post("/v3/catalog/products", product_body("desk lamp", "LAMP-3"))
+            .await,
+        409,
+    );
+    let r = api
+        .post("/v3/catalog/products", product_body("Floor Lamp", "lamp-1"))
+        .await;
     assert_v3_error(&r, 409);
     assert!(r.json()["errors"].get("sku").is_some());
 
@@ -334,11 +485,24 @@ async fn name_and_sku_clashes_are_409_case_insensitively() {
     let body = json!({"name": "Shirt", "type": "physical", "weight": 1, "price": 5, "variants": [
         {"sku": "SHIRT-RED", "option_values": [{"option_display_name": "Color", "label": "Red"}]}]});
     assert_eq!(api.post("/v3/catalog/products", body).await.status, 200);
-    assert_v3_error(&api.post("/v3/catalog/products", product_body("Other", "shirt-red")).await, 409);
-    let r = api.put("/v3/catalog/products/1", json!({"sku": "Shirt-Red"})).await;
+    assert_v3_error(
+        &api.post("/v3/catalog/products", product_body("Other", "shirt-red"))
+            .await,
+        409,
+    );
+    let r = api
+        .put("/v3/catalog/products/1", json!({"sku": "Shirt-Red"}))
+        .await;
     assert_v3_error(&r, 409);
     assert_v3_error(&api.post("/v3/catalog/products", json!({"name": "Other", "type": "physical", "weight": 1, "price": 1, "categories": [77]})).await, 409);
-    assert_v3_error(&api.post("/v3/catalog/products", json!({"name": "Other", "type": "physical", "weight": 1, "price": 1, "brand_id": 77})).await, 409);
+    assert_v3_error(
+        &api.post(
+            "/v3/catalog/products",
+            json!({"name": "Other", "type": "physical", "weight": 1, "price": 1, "brand_id": 77}),
+        )
+        .await,
+        409,
+    );
 }
 
 #[tokio::test]
@@ -350,20 +514,42 @@ async fn batch_update_is_limited_to_10_and_atomic() {
     assert!(r.json()["title"].as_str().unwrap().contains("10"));
 
     let before = api.get("/v3/catalog/products/1").await.json()["data"].clone();
-    let r = api.put("/v3/catalog/products", json!([{"id": 1, "price": 99}, {"id": 2, "price": -5}])).await;
+    let r = api
+        .put(
+            "/v3/catalog/products",
+            json!([{"id": 1, "price": 99}, {"id": 2, "price": -5}]),
+        )
+        .await;
     assert_v3_error(&r, 422);
     assert!(r.json()["errors"].get("1.price").is_some(), "{}", r.text);
-    assert_eq!(api.get("/v3/catalog/products/1").await.json()["data"], before, "the valid item was not applied");
+    assert_eq!(
+        api.get("/v3/catalog/products/1").await.json()["data"],
+        before,
+        "the valid item was not applied"
+    );
 
-    assert_v3_error(&api.put("/v3/catalog/products", json!([{"price": 1}])).await, 422);
-    let r = api.put("/v3/catalog/products", json!([{"id": 1, "price": 1}, {"id": 999, "price": 1}])).await;
+    assert_v3_error(
+        &api.put("/v3/catalog/products", json!([{"price": 1}])).await,
+        422,
+    );
+    let r = api
+        .put(
+            "/v3/catalog/products",
+            json!([{"id": 1, "price": 1}, {"id": 999, "price": 1}]),
+        )
+        .await;
     assert_v3_error(&r, 404);
     assert!(r.json()["errors"].get("1.id").is_some());
     let name2 = api.get("/v3/catalog/products/2").await.json()["data"]["name"].clone();
-    let r = api.put("/v3/catalog/products", json!([{"id": 1, "name": name2}])).await;
+    let r = api
+        .put("/v3/catalog/products", json!([{"id": 1, "name": name2}]))
+        .await;
     assert_v3_error(&r, 409);
     assert!(r.json()["errors"].get("0.name").is_some());
-    assert_v3_error(&api.put("/v3/catalog/products", json!({"id": 1})).await, 422);
+    assert_v3_error(
+        &api.put("/v3/catalog/products", json!({"id": 1})).await,
+        422,
+    );
 }
 
 #[tokio::test]
@@ -371,7 +557,10 @@ async fn batch_update_applies_writes_and_bumps_date_modified() {
     let api = common::start_seeded(small_store(3)).await;
     let before = api.get("/v3/catalog/products/1").await.json()["data"].clone();
     let sku1 = before["sku"].as_str().unwrap().to_owned();
-    let sku2 = api.get("/v3/catalog/products/2").await.json()["data"]["sku"].as_str().unwrap().to_owned();
+    let sku2 = api.get("/v3/catalog/products/2").await.json()["data"]["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Swapping SKUs inside one batch is not a clash.
     let r = api
         .put(
@@ -383,11 +572,21 @@ async fn batch_update_applies_writes_and_bumps_date_modified() {
     let data = &r.json()["data"];
     assert_eq!(data[0]["sku"], sku2.as_str());
     assert_eq!(data[1]["sku"], sku1.as_str());
-    assert_eq!(data[0]["categories"], json!([2, 3]), "categories are replaced");
+    assert_eq!(
+        data[0]["categories"],
+        json!([2, 3]),
+        "categories are replaced"
+    );
     assert_eq!(data[0]["price"], 3.5);
-    assert!(data[0]["date_modified"].as_str().unwrap() >= before["date_modified"].as_str().unwrap());
+    assert!(
+        data[0]["date_modified"].as_str().unwrap() >= before["date_modified"].as_str().unwrap()
+    );
     let with_variants = api.get("/v3/catalog/products/1?include=variants").await;
-    assert_eq!(with_variants.json()["data"]["variants"][0]["sku"], sku2.as_str(), "the base variant follows");
+    assert_eq!(
+        with_variants.json()["data"]["variants"][0]["sku"],
+        sku2.as_str(),
+        "the base variant follows"
+    );
     let found = api.get(&format!("/v3/catalog/products?sku={sku1}")).await;
     assert_eq!(ids(found.json()), [2]);
 }
@@ -397,14 +596,25 @@ async fn single_get_put_delete() {
     let api = common::start_seeded(small_store(2)).await;
     assert_v3_error(&api.get("/v3/catalog/products/99").await, 404);
     assert_v3_error(&api.get("/v3/catalog/products/abc").await, 404);
-    let r = api.put("/v3/catalog/products/1", json!({"name": "Renamed", "is_visible": false, "inventory_level": 7})).await;
+    let r = api
+        .put(
+            "/v3/catalog/products/1",
+            json!({"name": "Renamed", "is_visible": false, "inventory_level": 7}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["data"]["name"], "Renamed");
     assert_eq!(r.json()["data"]["is_visible"], false);
-    let r = api.put("/v3/catalog/products/1", json!({"weight": "heavy"})).await;
+    let r = api
+        .put("/v3/catalog/products/1", json!({"weight": "heavy"}))
+        .await;
     assert_v3_error(&r, 422);
     assert!(r.json()["errors"].get("weight").is_some());
-    assert_v3_error(&api.put("/v3/catalog/products/99", json!({"name": "x"})).await, 404);
+    assert_v3_error(
+        &api.put("/v3/catalog/products/99", json!({"name": "x"}))
+            .await,
+        404,
+    );
     let r = api.delete("/v3/catalog/products/1").await;
     assert_eq!(r.status, 204);
     assert!(r.text.is_empty());
@@ -421,23 +631,52 @@ async fn filtered_delete_needs_a_filter_and_takes_at_most_250_ids() {
     let r = api.delete("/v3/catalog/products").await;
     assert_v3_error(&r, 422);
     assert!(r.json()["title"].as_str().unwrap().contains("filter"));
-    let many = (1..=251).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-    assert_v3_error(&api.delete(&format!("/v3/catalog/products?id:in={many}")).await, 413);
+    let many = (1..=251)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_v3_error(
+        &api.delete(&format!("/v3/catalog/products?id:in={many}"))
+            .await,
+        413,
+    );
     let r = api.delete("/v3/catalog/products?id:in=2,4").await;
     assert_eq!(r.status, 204);
     assert_eq!(ids(api.get("/v3/catalog/products").await.json()), [1, 3, 5]);
-    let name = api.get("/v3/catalog/products/5").await.json()["data"]["name"].as_str().unwrap().replace(' ', "%20");
-    assert_eq!(api.delete(&format!("/v3/catalog/products?name={name}")).await.status, 204);
+    let name = api.get("/v3/catalog/products/5").await.json()["data"]["name"]
+        .as_str()
+        .unwrap()
+        .replace(' ', "%20");
+    assert_eq!(
+        api.delete(&format!("/v3/catalog/products?name={name}"))
+            .await
+            .status,
+        204
+    );
     assert_eq!(ids(api.get("/v3/catalog/products").await.json()), [1, 3]);
 }
 
 #[tokio::test]
 async fn ids_keep_growing_after_deletes_and_failed_creates() {
     let api = common::start_seeded(SeedSpec::empty()).await;
-    assert_eq!(api.post("/v3/catalog/products", product_body("A", "A")).await.json()["data"]["id"], 1);
-    assert_v3_error(&api.post("/v3/catalog/products", product_body("A", "B")).await, 409);
+    assert_eq!(
+        api.post("/v3/catalog/products", product_body("A", "A"))
+            .await
+            .json()["data"]["id"],
+        1
+    );
+    assert_v3_error(
+        &api.post("/v3/catalog/products", product_body("A", "B"))
+            .await,
+        409,
+    );
     assert_eq!(api.delete("/v3/catalog/products/1").await.status, 204);
-    assert_eq!(api.post("/v3/catalog/products", product_body("B", "B")).await.json()["data"]["id"], 2);
+    assert_eq!(
+        api.post("/v3/catalog/products", product_body("B", "B"))
+            .await
+            .json()["data"]["id"],
+        2
+    );
 }
 
 proptest! {

@@ -28,12 +28,23 @@ const MAX_BRANDS: usize = 30_000;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/v3/catalog/brands", get(list).post(create).delete(delete_by_name))
-        .route("/v3/catalog/brands/{id}", get(get_one).put(update).delete(delete_one))
+        .route(
+            "/v3/catalog/brands",
+            get(list).post(create).delete(delete_by_name),
+        )
+        .route(
+            "/v3/catalog/brands/{id}",
+            get(get_one).put(update).delete(delete_one),
+        )
 }
 
 fn brand_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Brand {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Brand {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 fn apply_fields(input: &mut Input, b: &mut Brand) {
@@ -49,10 +60,16 @@ fn apply_fields(input: &mut Input, b: &mut Brand) {
 /// 409 when another brand has the name (case-insensitive) or the customized URL.
 fn check_unique(cat: &CatalogData, b: &Brand) -> Result<(), ApiError> {
     if cat.brand_by_name(&b.name).is_some_and(|id| id != b.id) {
-        return Err(conflict(Map::new()).with_error("name", format!("The brand name {:?} is a duplicate", b.name)));
+        return Err(conflict(Map::new()).with_error(
+            "name",
+            format!("The brand name {:?} is a duplicate", b.name),
+        ));
     }
     if b.url_customized && cat.brands.values().any(|o| o.id != b.id && o.url == b.url) {
-        return Err(conflict(Map::new()).with_error("custom_url", format!("The URL {:?} is already in use", b.url)));
+        return Err(conflict(Map::new()).with_error(
+            "custom_url",
+            format!("The URL {:?} is already in use", b.url),
+        ));
     }
     Ok(())
 }
@@ -68,8 +85,11 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
         "" | "id" => false,
         "name" => true,
         other => {
-            return Err(ApiError::unprocessable(V3, format!("The sort {other:?} is not supported."))
-                .with_error("sort", "must be name"));
+            return Err(ApiError::unprocessable(
+                V3,
+                format!("The sort {other:?} is not supported."),
+            )
+            .with_error("sort", "must be name"));
         }
     };
     let sel = FieldSelection::parse(&q);
@@ -82,7 +102,9 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
             .brands
             .range(lo..=hi)
             .map(|(_, b)| b)
-            .filter(|b| id.matches(b.id) && name.matches(&b.name) && page_title.matches(&b.page_title))
+            .filter(|b| {
+                id.matches(b.id) && name.matches(&b.name) && page_title.matches(&b.page_title)
+            })
             .collect()
     };
     if by_name {
@@ -91,15 +113,25 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     if desc {
         items.reverse();
     }
-    Ok(v3_offset(&items, page, limit, &q, |b| Value::Object(sel.apply(b.render(), "id"))))
+    Ok(v3_offset(&items, page, limit, &q, |b| {
+        Value::Object(sel.apply(b.render(), "id"))
+    }))
 }
 
-async fn get_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn get_one(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let id = path_id(&id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let sel = FieldSelection::parse(&q);
     let data = st.data.read();
-    let b = data.catalog.brands.get(&id).ok_or_else(|| brand_not_found(id))?;
+    let b = data
+        .catalog
+        .brands
+        .get(&id)
+        .ok_or_else(|| brand_not_found(id))?;
     Ok(v3_single(Value::Object(sel.apply(b.render(), "id"))))
 }
 
@@ -114,7 +146,9 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
         return Err(invalid(input.errors));
     }
     if cat.brands.len() >= MAX_BRANDS {
-        return Err(invalid(Map::new()).with_error("name", "A store can have at most 30,000 brands"));
+        return Err(
+            invalid(Map::new()).with_error("name", "A store can have at most 30,000 brands")
+        );
     }
     check_unique(cat, &b)?;
     b.id = next(&mut cat.ids.brand);
@@ -126,11 +160,19 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
     Ok(v3_single(Value::Object(rendered)))
 }
 
-async fn update(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, JsonBody(body): JsonBody) -> ApiResult {
+async fn update(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
     let id = path_id(&id)?;
     let mut data = st.data.write();
     let cat = &mut data.catalog;
-    let mut b = cat.brands.get(&id).cloned().ok_or_else(|| brand_not_found(id))?;
+    let mut b = cat
+        .brands
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| brand_not_found(id))?;
     let mut input = Input::new(&body, "");
     apply_fields(&mut input, &mut b);
     if !input.ok() {
@@ -147,7 +189,9 @@ async fn update(State(st): State<Shared>, Path((_, id)): Path<(String, String)>,
 }
 
 fn remove_brand(cat: &mut CatalogData, id: i64) -> bool {
-    let Some(b) = cat.brands.remove(&id) else { return false };
+    let Some(b) = cat.brands.remove(&id) else {
+        return false;
+    };
     cat.brand_names.remove(&b.name.to_lowercase());
     for p in cat.products.values_mut() {
         if p.brand_id == id {
@@ -170,8 +214,11 @@ async fn delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, Strin
 async fn delete_by_name(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let Some(name) = q.get("name").filter(|n| !n.is_empty()) else {
-        return Err(ApiError::unprocessable(V3, "The filter name is required to delete brands; nothing was deleted.")
-            .with_error("name", "name is required"));
+        return Err(ApiError::unprocessable(
+            V3,
+            "The filter name is required to delete brands; nothing was deleted.",
+        )
+        .with_error("name", "name is required"));
     };
     let mut data = st.data.write();
     let cat = &mut data.catalog;

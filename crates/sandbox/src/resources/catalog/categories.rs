@@ -39,13 +39,30 @@ const MAX_CATEGORIES: usize = 16_000;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/v3/catalog/categories", get(legacy_list).post(legacy_create).delete(legacy_delete))
-        .route("/v3/catalog/categories/{id}", get(legacy_get).put(legacy_update).delete(legacy_delete_one))
-        .route("/v3/catalog/trees/categories", get(tree_list).post(tree_create).put(tree_update).delete(tree_delete))
+        .route(
+            "/v3/catalog/categories",
+            get(legacy_list).post(legacy_create).delete(legacy_delete),
+        )
+        .route(
+            "/v3/catalog/categories/{id}",
+            get(legacy_get).put(legacy_update).delete(legacy_delete_one),
+        )
+        .route(
+            "/v3/catalog/trees/categories",
+            get(tree_list)
+                .post(tree_create)
+                .put(tree_update)
+                .delete(tree_delete),
+        )
 }
 
 fn category_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Category {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Category {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 /// Which body shape a write uses: the legacy API calls the URL `custom_url{url}`, the
@@ -68,7 +85,11 @@ fn apply_fields(input: &mut Input, c: &mut Category, api: Api) {
     input.text("meta_description", 0, 65_535, &mut c.meta_description);
     input.text("layout_file", 0, 500, &mut c.layout_file);
     input.flag("is_visible", &mut c.is_visible);
-    input.choice("default_product_sort", PRODUCT_SORTS, &mut c.default_product_sort);
+    input.choice(
+        "default_product_sort",
+        PRODUCT_SORTS,
+        &mut c.default_product_sort,
+    );
     input.text("image_url", 0, 255, &mut c.image_url);
     match api {
         Api::Legacy => {
@@ -84,9 +105,15 @@ fn read_tree_url(input: &mut Input, c: &mut Category) {
     match v.get("path").and_then(Value::as_str) {
         Some(path) if path.starts_with('/') && path.len() <= 255 && path.is_ascii() => {
             path.clone_into(&mut c.url);
-            c.url_customized = v.get("is_customized").and_then(Value::as_bool).unwrap_or(true);
+            c.url_customized = v
+                .get("is_customized")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
         }
-        _ => input.fail("url.path", "url.path must start with '/', in Latin letters, at most 255 characters"),
+        _ => input.fail(
+            "url.path",
+            "url.path must start with '/', in Latin letters, at most 255 characters",
+        ),
     }
 }
 
@@ -108,11 +135,17 @@ fn check_drafts(cat: &CatalogData, drafts: &[Draft]) -> Result<(), ApiError> {
         if c.parent_id != 0 {
             match cat.categories.get(&c.parent_id) {
                 None => {
-                    errors.insert(format!("{}parent_id", d.key), format!("Category {} does not exist", c.parent_id).into());
+                    errors.insert(
+                        format!("{}parent_id", d.key),
+                        format!("Category {} does not exist", c.parent_id).into(),
+                    );
                     continue;
                 }
                 Some(parent) if parent.tree_id != c.tree_id => {
-                    errors.insert(format!("{}parent_id", d.key), "The parent category is in another tree".into());
+                    errors.insert(
+                        format!("{}parent_id", d.key),
+                        "The parent category is in another tree".into(),
+                    );
                     continue;
                 }
                 Some(_) => {}
@@ -123,15 +156,25 @@ fn check_drafts(cat: &CatalogData, drafts: &[Draft]) -> Result<(), ApiError> {
         } else {
             let subtree = cat.with_descendants(&[c.id]);
             if subtree.contains(&c.parent_id) {
-                errors.insert(format!("{}parent_id", d.key), "A category cannot move under itself".into());
+                errors.insert(
+                    format!("{}parent_id", d.key),
+                    "A category cannot move under itself".into(),
+                );
                 continue;
             }
             let own = cat.category_depth(c.id);
-            let height = subtree.iter().map(|id| cat.category_depth(*id) + 1 - own).max().unwrap_or(1);
+            let height = subtree
+                .iter()
+                .map(|id| cat.category_depth(*id) + 1 - own)
+                .max()
+                .unwrap_or(1);
             (cat.category_depth(c.parent_id) + 1, height)
         };
         if depth + height - 1 > MAX_DEPTH {
-            errors.insert(format!("{}parent_id", d.key), "Categories can be at most 8 levels deep".into());
+            errors.insert(
+                format!("{}parent_id", d.key),
+                "Categories can be at most 8 levels deep".into(),
+            );
         }
     }
     if !errors.is_empty() {
@@ -151,11 +194,18 @@ fn check_drafts(cat: &CatalogData, drafts: &[Draft]) -> Result<(), ApiError> {
         if !siblings.insert((c.tree_id, c.parent_id, c.name.to_lowercase())) {
             conflicts.insert(
                 format!("{}name", d.key),
-                format!("The category name {:?} is already used by a sibling category", c.name).into(),
+                format!(
+                    "The category name {:?} is already used by a sibling category",
+                    c.name
+                )
+                .into(),
             );
         }
         if c.url_customized && !c.url.is_empty() && !urls.insert((c.tree_id, c.url.clone())) {
-            conflicts.insert(format!("{}url", d.key), format!("The URL {:?} is already in use", c.url).into());
+            conflicts.insert(
+                format!("{}url", d.key),
+                format!("The URL {:?} is already in use", c.url).into(),
+            );
         }
     }
     if !conflicts.is_empty() {
@@ -172,8 +222,16 @@ fn commit(cat: &mut CatalogData, drafts: Vec<Draft>) -> Vec<i64> {
         let mut c = d.category;
         if c.url.is_empty() {
             let base = cat.category_url(c.parent_id, &c.name);
-            let taken = |url: &str| cat.categories.values().any(|o| o.tree_id == c.tree_id && o.url == url);
-            c.url = if taken(&base) { format!("{}-{}/", base.trim_end_matches('/'), c.id) } else { base };
+            let taken = |url: &str| {
+                cat.categories
+                    .values()
+                    .any(|o| o.tree_id == c.tree_id && o.url == url)
+            };
+            c.url = if taken(&base) {
+                format!("{}-{}/", base.trim_end_matches('/'), c.id)
+            } else {
+                base
+            };
         }
         ids.push(c.id);
         cat.categories.insert(c.id, c);
@@ -229,7 +287,10 @@ impl LegacyFilter {
             name: TextFilter::parse(q, "name"),
             parent_id: IntFilter::parse(q, "parent_id")?,
             page_title: TextFilter::parse(q, "page_title"),
-            keyword: q.get("keyword").filter(|s| !s.is_empty()).map(str::to_lowercase),
+            keyword: q
+                .get("keyword")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             is_visible: q.bool("is_visible")?,
         })
     }
@@ -255,12 +316,18 @@ impl LegacyFilter {
     }
 
     fn select<'a>(&self, cat: &'a CatalogData, tree_id: Option<i64>) -> Vec<&'a Category> {
-        let Some(tree_id) = tree_id else { return Vec::new() };
+        let Some(tree_id) = tree_id else {
+            return Vec::new();
+        };
         let (lo, hi) = self.id.range();
         if lo > hi {
             return Vec::new();
         }
-        cat.categories.range(lo..=hi).map(|(_, c)| c).filter(|c| c.tree_id == tree_id && self.matches(c)).collect()
+        cat.categories
+            .range(lo..=hi)
+            .map(|(_, c)| c)
+            .filter(|c| c.tree_id == tree_id && self.matches(c))
+            .collect()
     }
 }
 
@@ -280,24 +347,36 @@ async fn legacy_list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiRe
         "parent_id" => |a, b| a.parent_id.cmp(&b.parent_id),
         "sort_order" => |a, b| a.sort_order.cmp(&b.sort_order),
         other => {
-            return Err(ApiError::unprocessable(V3, format!("The sort {other:?} is not supported."))
-                .with_error("sort", "must be one of id, name, parent_id, sort_order"));
+            return Err(ApiError::unprocessable(
+                V3,
+                format!("The sort {other:?} is not supported."),
+            )
+            .with_error("sort", "must be one of id, name, parent_id, sort_order"));
         }
     };
     items.sort_by(|a, b| {
         let ord = by(a, b).then(a.id.cmp(&b.id));
         if desc { ord.reverse() } else { ord }
     });
-    Ok(v3_offset(&items, page, limit, &q, |c| Value::Object(sel.apply(c.render_legacy(), "id"))))
+    Ok(v3_offset(&items, page, limit, &q, |c| {
+        Value::Object(sel.apply(c.render_legacy(), "id"))
+    }))
 }
 
 /// The category `id` if it belongs to channel 1's tree (the only one the legacy API sees).
 fn legacy_find(cat: &CatalogData, id: i64) -> Result<&Category, ApiError> {
     let tree = cat.legacy_tree_id();
-    cat.categories.get(&id).filter(|c| Some(c.tree_id) == tree).ok_or_else(|| category_not_found(id))
+    cat.categories
+        .get(&id)
+        .filter(|c| Some(c.tree_id) == tree)
+        .ok_or_else(|| category_not_found(id))
 }
 
-async fn legacy_get(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn legacy_get(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let id = path_id(&id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let sel = FieldSelection::parse(&q);
@@ -311,10 +390,13 @@ async fn legacy_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> Ap
     let cat = &mut data.catalog;
     let ids = cat.transaction(|cat| {
         let Some(tree_id) = cat.legacy_tree_id() else {
-            return Err(invalid(Map::new()).with_error("parent_id", "Channel 1 has no category tree"));
+            return Err(
+                invalid(Map::new()).with_error("parent_id", "Channel 1 has no category tree")
+            );
         };
         if cat.categories.len() >= MAX_CATEGORIES {
-            return Err(invalid(Map::new()).with_error("name", "A store can have at most 16,000 categories"));
+            return Err(invalid(Map::new())
+                .with_error("name", "A store can have at most 16,000 categories"));
         }
         let mut input = Input::new(&body, "");
         input.require(&["name"]);
@@ -325,11 +407,18 @@ async fn legacy_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> Ap
             return Err(invalid(input.errors));
         }
         c.id = next(&mut cat.ids.category);
-        let drafts = vec![Draft { key: String::new(), category: c, is_new: true }];
+        let drafts = vec![Draft {
+            key: String::new(),
+            category: c,
+            is_new: true,
+        }];
         check_drafts(cat, &drafts)?;
         Ok(commit(cat, drafts))
     })?;
-    let c = ids.first().and_then(|id| cat.categories.get(id)).ok_or_else(|| category_not_found(0))?;
+    let c = ids
+        .first()
+        .and_then(|id| cat.categories.get(id))
+        .ok_or_else(|| category_not_found(0))?;
     Ok(v3_single(Value::Object(c.render_legacy())))
 }
 
@@ -348,7 +437,11 @@ async fn legacy_update(
     if !input.ok() {
         return Err(invalid(input.errors));
     }
-    let drafts = vec![Draft { key: String::new(), category: c, is_new: false }];
+    let drafts = vec![Draft {
+        key: String::new(),
+        category: c,
+        is_new: false,
+    }];
     check_drafts(cat, &drafts)?;
     commit(cat, drafts);
     let c = legacy_find(cat, id)?;
@@ -360,7 +453,11 @@ fn refuse_if_in_use(cat: &CatalogData, ids: &[i64]) -> Result<(), ApiError> {
     if used.is_empty() {
         return Ok(());
     }
-    let list = used.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let list = used
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     Err(ApiError::unprocessable(
         V3,
         format!("Categories {list} still contain products; move or delete those products first."),
@@ -368,7 +465,10 @@ fn refuse_if_in_use(cat: &CatalogData, ids: &[i64]) -> Result<(), ApiError> {
     .with_error("id", format!("categories with products: {list}")))
 }
 
-async fn legacy_delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>) -> ApiResult {
+async fn legacy_delete_one(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult {
     let id = path_id(&id)?;
     let mut data = st.data.write();
     let cat = &mut data.catalog;
@@ -392,7 +492,11 @@ async fn legacy_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Api
     }
     let mut data = st.data.write();
     let cat = &mut data.catalog;
-    let ids: Vec<i64> = filter.select(cat, cat.legacy_tree_id()).iter().map(|c| c.id).collect();
+    let ids: Vec<i64> = filter
+        .select(cat, cat.legacy_tree_id())
+        .iter()
+        .map(|c| c.id)
+        .collect();
     refuse_if_in_use(cat, &ids)?;
     remove(cat, &ids);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -421,14 +525,20 @@ impl TreeFilter {
             parent_id: IntFilter::parse(q, "parent_id")?,
             name: TextFilter::parse(q, "name"),
             page_title: TextFilter::parse(q, "page_title"),
-            keyword: q.get("keyword").filter(|s| !s.is_empty()).map(str::to_lowercase),
+            keyword: q
+                .get("keyword")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             is_visible: q.bool("is_visible")?,
         })
     }
 
     /// Only the id-like filters select categories to delete.
     fn is_set_for_delete(&self) -> bool {
-        self.category_id.is_set() || self.category_uuid.is_set() || self.tree_id.is_set() || self.parent_id.is_set()
+        self.category_id.is_set()
+            || self.category_uuid.is_set()
+            || self.tree_id.is_set()
+            || self.parent_id.is_set()
     }
 
     fn matches(&self, c: &Category) -> bool {
@@ -449,7 +559,11 @@ impl TreeFilter {
         if lo > hi {
             return Vec::new();
         }
-        cat.categories.range(lo..=hi).map(|(_, c)| c).filter(|c| self.matches(c)).collect()
+        cat.categories
+            .range(lo..=hi)
+            .map(|(_, c)| c)
+            .filter(|c| self.matches(c))
+            .collect()
     }
 }
 
@@ -460,13 +574,18 @@ async fn tree_list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResu
     let sel = FieldSelection::parse(&q);
     let data = st.data.read();
     let items = filter.select(&data.catalog);
-    Ok(v3_offset(&items, page, limit, &q, |c| Value::Object(sel.apply(c.render_tree(), "category_id"))))
+    Ok(v3_offset(&items, page, limit, &q, |c| {
+        Value::Object(sel.apply(c.render_tree(), "category_id"))
+    }))
 }
 
 fn array_body(body: Value) -> Result<Vec<Value>, ApiError> {
     match body {
         Value::Array(items) if !items.is_empty() => Ok(items),
-        _ => Err(invalid(Map::new()).with_error("body", "The request body must be a non-empty array of categories")),
+        _ => Err(invalid(Map::new()).with_error(
+            "body",
+            "The request body must be a non-empty array of categories",
+        )),
     }
 }
 
@@ -478,7 +597,8 @@ async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
     let cat = &mut data.catalog;
     let ids = cat.transaction(|cat| {
         if cat.categories.len() + items.len() > MAX_CATEGORIES {
-            return Err(invalid(Map::new()).with_error("body", "A store can have at most 16,000 categories"));
+            return Err(invalid(Map::new())
+                .with_error("body", "A store can have at most 16,000 categories"));
         }
         let mut errors = Map::new();
         let mut drafts = Vec::with_capacity(items.len());
@@ -491,8 +611,12 @@ async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
             input.int("tree_id", 1, i64::MAX, &mut tree_id);
             if parent_id != 0 {
                 match cat.categories.get(&parent_id) {
-                    Some(parent) if tree_id == 0 || tree_id == parent.tree_id => tree_id = parent.tree_id,
-                    Some(_) => input.fail("tree_id", "tree_id differs from the parent category's tree"),
+                    Some(parent) if tree_id == 0 || tree_id == parent.tree_id => {
+                        tree_id = parent.tree_id
+                    }
+                    Some(_) => {
+                        input.fail("tree_id", "tree_id differs from the parent category's tree")
+                    }
                     None => input.fail("parent_id", format!("Category {parent_id} does not exist")),
                 }
             } else if tree_id == 0 {
@@ -504,7 +628,11 @@ async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
             apply_fields(&mut input, &mut c, Api::Trees);
             if input.ok() {
                 c.id = next(&mut cat.ids.category);
-                drafts.push(Draft { key: format!("{i}."), category: c, is_new: true });
+                drafts.push(Draft {
+                    key: format!("{i}."),
+                    category: c,
+                    is_new: true,
+                });
             }
             input.drain_into(&mut errors);
         }
@@ -514,7 +642,10 @@ async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
         check_drafts(cat, &drafts)?;
         Ok(commit(cat, drafts))
     })?;
-    let out = ids.iter().filter_map(|id| cat.categories.get(id)).map(|c| Value::Object(c.render_tree()));
+    let out = ids
+        .iter()
+        .filter_map(|id| cat.categories.get(id))
+        .map(|c| Value::Object(c.render_tree()));
     Ok(v3_batch(StatusCode::CREATED, out.collect()))
 }
 
@@ -550,7 +681,11 @@ async fn tree_update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
         }
         apply_fields(&mut input, &mut c, Api::Trees);
         if input.ok() {
-            drafts.push(Draft { key: format!("{i}."), category: c, is_new: false });
+            drafts.push(Draft {
+                key: format!("{i}."),
+                category: c,
+                is_new: false,
+            });
         }
         input.drain_into(&mut errors);
     }
@@ -559,7 +694,10 @@ async fn tree_update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
     }
     check_drafts(cat, &drafts)?;
     let ids = commit(cat, drafts);
-    let out = ids.iter().filter_map(|id| cat.categories.get(id)).map(|c| Value::Object(c.render_tree()));
+    let out = ids
+        .iter()
+        .filter_map(|id| cat.categories.get(id))
+        .map(|c| Value::Object(c.render_tree()));
     Ok(v3_batch(StatusCode::OK, out.collect()))
 }
 
@@ -584,6 +722,11 @@ async fn tree_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiRe
 
 /// Removes every category of `tree_id` (a deleted tree takes its categories along).
 pub fn remove_tree_categories(cat: &mut CatalogData, tree_id: i64) {
-    let ids: Vec<i64> = cat.categories.values().filter(|c| c.tree_id == tree_id).map(|c| c.id).collect();
+    let ids: Vec<i64> = cat
+        .categories
+        .values()
+        .filter(|c| c.tree_id == tree_id)
+        .map(|c| c.id)
+        .collect();
     remove(cat, &ids);
 }

@@ -27,22 +27,40 @@ pub const MAX_PER_PRODUCT: usize = 200;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/v3/catalog/products/{id}/custom-fields", get(list).post(create))
-        .route("/v3/catalog/products/{id}/custom-fields/{field_id}", get(get_one).put(update).delete(delete))
+        .route(
+            "/v3/catalog/products/{id}/custom-fields",
+            get(list).post(create),
+        )
+        .route(
+            "/v3/catalog/products/{id}/custom-fields/{field_id}",
+            get(get_one).put(update).delete(delete),
+        )
 }
 
 fn field_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Custom field {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Custom field {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 fn duplicate_pair() -> ApiError {
-    conflict(Map::new()).with_error("name", "The name-value pair is a duplicate for this product")
+    conflict(Map::new()).with_error(
+        "name",
+        "The name-value pair is a duplicate for this product",
+    )
 }
 
 /// Reads a new custom field (id allocated from `cat`).
 pub fn read_new(input: &mut Input, cat: &mut CatalogData) -> Option<CustomField> {
     input.require(&["name", "value"]);
-    let mut field = CustomField { id: 0, name: String::new(), value: String::new() };
+    let mut field = CustomField {
+        id: 0,
+        name: String::new(),
+        value: String::new(),
+    };
     input.text("name", 1, 250, &mut field.name);
     input.text("value", 1, 250, &mut field.value);
     if !input.ok() {
@@ -52,38 +70,80 @@ pub fn read_new(input: &mut Input, cat: &mut CatalogData) -> Option<CustomField>
     Some(field)
 }
 
-async fn list(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn list(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let id = path_id(&id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let (page, limit) = q.page_limit(MAX_LIMIT)?;
     let data = st.data.read();
-    let p = data.catalog.products.get(&id).ok_or_else(|| product_not_found(id))?;
-    Ok(v3_offset(&p.custom_fields, page, limit, &q, CustomField::render))
+    let p = data
+        .catalog
+        .products
+        .get(&id)
+        .ok_or_else(|| product_not_found(id))?;
+    Ok(v3_offset(
+        &p.custom_fields,
+        page,
+        limit,
+        &q,
+        CustomField::render,
+    ))
 }
 
-async fn get_one(State(st): State<Shared>, Path((_, pid, fid)): Path<(String, String, String)>) -> ApiResult {
+async fn get_one(
+    State(st): State<Shared>,
+    Path((_, pid, fid)): Path<(String, String, String)>,
+) -> ApiResult {
     let (pid, fid) = (path_id(&pid)?, path_id(&fid)?);
     let data = st.data.read();
-    let p = data.catalog.products.get(&pid).ok_or_else(|| product_not_found(pid))?;
-    let field = p.custom_fields.iter().find(|f| f.id == fid).ok_or_else(|| field_not_found(fid))?;
+    let p = data
+        .catalog
+        .products
+        .get(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let field = p
+        .custom_fields
+        .iter()
+        .find(|f| f.id == fid)
+        .ok_or_else(|| field_not_found(fid))?;
     Ok(v3_single(field.render()))
 }
 
-async fn create(State(st): State<Shared>, Path((_, pid)): Path<(String, String)>, JsonBody(body): JsonBody) -> ApiResult {
+async fn create(
+    State(st): State<Shared>,
+    Path((_, pid)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
     let pid = path_id(&pid)?;
     let now = dates::now();
     let mut data = st.data.write();
     let cat = &mut data.catalog;
     let field = cat.transaction(|cat| {
-        let p = cat.products.get(&pid).ok_or_else(|| product_not_found(pid))?;
+        let p = cat
+            .products
+            .get(&pid)
+            .ok_or_else(|| product_not_found(pid))?;
         if p.custom_fields.len() >= MAX_PER_PRODUCT {
-            return Err(invalid(Map::new()).with_error("name", "A product can have at most 200 custom fields"));
+            return Err(invalid(Map::new())
+                .with_error("name", "A product can have at most 200 custom fields"));
         }
-        let existing: Vec<(String, String)> = p.custom_fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
+        let existing: Vec<(String, String)> = p
+            .custom_fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect();
         let mut input = Input::new(&body, "");
         let field = read_new(&mut input, cat);
-        let Some(field) = field.filter(|_| input.ok()) else { return Err(invalid(input.errors)) };
-        if existing.iter().any(|(n, v)| *n == field.name && *v == field.value) {
+        let Some(field) = field.filter(|_| input.ok()) else {
+            return Err(invalid(input.errors));
+        };
+        if existing
+            .iter()
+            .any(|(n, v)| *n == field.name && *v == field.value)
+        {
             return Err(duplicate_pair());
         }
         Ok(field)
@@ -104,8 +164,16 @@ async fn update(
     let (pid, fid) = (path_id(&pid)?, path_id(&fid)?);
     let now = dates::now();
     let mut data = st.data.write();
-    let p = data.catalog.products.get_mut(&pid).ok_or_else(|| product_not_found(pid))?;
-    let pos = p.custom_fields.iter().position(|f| f.id == fid).ok_or_else(|| field_not_found(fid))?;
+    let p = data
+        .catalog
+        .products
+        .get_mut(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let pos = p
+        .custom_fields
+        .iter()
+        .position(|f| f.id == fid)
+        .ok_or_else(|| field_not_found(fid))?;
     let mut field = p.custom_fields[pos].clone();
     let mut input = Input::new(&body, "");
     input.text("name", 1, 250, &mut field.name);
@@ -113,7 +181,10 @@ async fn update(
     if !input.ok() {
         return Err(invalid(input.errors));
     }
-    if p.custom_fields.iter().any(|f| f.id != fid && f.name == field.name && f.value == field.value) {
+    if p.custom_fields
+        .iter()
+        .any(|f| f.id != fid && f.name == field.name && f.value == field.value)
+    {
         return Err(duplicate_pair());
     }
     let rendered: Value = field.render();
@@ -122,12 +193,23 @@ async fn update(
     Ok(v3_single(rendered))
 }
 
-async fn delete(State(st): State<Shared>, Path((_, pid, fid)): Path<(String, String, String)>) -> ApiResult {
+async fn delete(
+    State(st): State<Shared>,
+    Path((_, pid, fid)): Path<(String, String, String)>,
+) -> ApiResult {
     let (pid, fid) = (path_id(&pid)?, path_id(&fid)?);
     let now = dates::now();
     let mut data = st.data.write();
-    let p = data.catalog.products.get_mut(&pid).ok_or_else(|| product_not_found(pid))?;
-    let pos = p.custom_fields.iter().position(|f| f.id == fid).ok_or_else(|| field_not_found(fid))?;
+    let p = data
+        .catalog
+        .products
+        .get_mut(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let pos = p
+        .custom_fields
+        .iter()
+        .position(|f| f.id == fid)
+        .ok_or_else(|| field_not_found(fid))?;
     p.custom_fields.remove(pos);
     p.date_modified = now;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -98,10 +98,12 @@ impl NumFilter {
         let num = |key: String| -> Result<Option<f64>, ApiError> {
             match q.get(&key) {
                 None | Some("") => Ok(None),
-                Some(s) => s
-                    .parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| ApiError::bad_request(V3, format!("The filter '{key}' must be a number; got {s:?}."))),
+                Some(s) => s.parse::<f64>().map(Some).map_err(|_| {
+                    ApiError::bad_request(
+                        V3,
+                        format!("The filter '{key}' must be a number; got {s:?}."),
+                    )
+                }),
             }
         };
         Ok(Self {
@@ -114,7 +116,11 @@ impl NumFilter {
     }
 
     pub fn is_set(&self) -> bool {
-        self.eq.is_some() || self.min.is_some() || self.max.is_some() || self.greater.is_some() || self.less.is_some()
+        self.eq.is_some()
+            || self.min.is_some()
+            || self.max.is_some()
+            || self.greater.is_some()
+            || self.less.is_some()
     }
 
     pub fn matches(&self, v: f64) -> bool {
@@ -138,8 +144,13 @@ impl TextFilter {
     pub fn parse(q: &Query, attr: &str) -> Self {
         Self {
             eq: q.get(attr).filter(|s| !s.is_empty()).map(str::to_lowercase),
-            any_of: q.list(&format!("{attr}:in")).map(|l| l.iter().map(|s| s.to_lowercase()).collect()),
-            like: q.get(&format!("{attr}:like")).filter(|s| !s.is_empty()).map(str::to_owned),
+            any_of: q
+                .list(&format!("{attr}:in"))
+                .map(|l| l.iter().map(|s| s.to_lowercase()).collect()),
+            like: q
+                .get(&format!("{attr}:like"))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
         }
     }
 
@@ -169,7 +180,12 @@ pub struct DateFilter {
 impl DateFilter {
     /// `bare_date_gets_now_time`: the product quirk where `2024-05-14` means that day at
     /// the current time of the request, not midnight (FACTS 0.6, 12.4).
-    pub fn parse(q: &Query, attr: &str, now: DateTime<Utc>, bare_date_gets_now_time: bool) -> Result<Self, ApiError> {
+    pub fn parse(
+        q: &Query,
+        attr: &str,
+        now: DateTime<Utc>,
+        bare_date_gets_now_time: bool,
+    ) -> Result<Self, ApiError> {
         let date = |key: String| -> Result<Option<DateTime<Utc>>, ApiError> {
             match q.get(&key) {
                 None | Some("") => Ok(None),
@@ -181,7 +197,11 @@ impl DateFilter {
                 }),
             }
         };
-        Ok(Self { eq: date(attr.to_owned())?, min: date(format!("{attr}:min"))?, max: date(format!("{attr}:max"))? })
+        Ok(Self {
+            eq: date(attr.to_owned())?,
+            min: date(format!("{attr}:min"))?,
+            max: date(format!("{attr}:max"))?,
+        })
     }
 
     pub fn is_set(&self) -> bool {
@@ -189,7 +209,9 @@ impl DateFilter {
     }
 
     pub fn matches(&self, v: DateTime<Utc>) -> bool {
-        self.eq.is_none_or(|e| v == e) && self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+        self.eq.is_none_or(|e| v == e)
+            && self.min.is_none_or(|m| v >= m)
+            && self.max.is_none_or(|m| v <= m)
     }
 }
 
@@ -203,8 +225,15 @@ pub struct FieldSelection {
 impl FieldSelection {
     pub fn parse(q: &Query) -> Self {
         Self {
-            include: q.list("include_fields").filter(|l| !l.is_empty()).map(|l| l.into_iter().collect()),
-            exclude: q.list("exclude_fields").unwrap_or_default().into_iter().collect(),
+            include: q
+                .list("include_fields")
+                .filter(|l| !l.is_empty())
+                .map(|l| l.into_iter().collect()),
+            exclude: q
+                .list("exclude_fields")
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -215,7 +244,8 @@ impl FieldSelection {
         }
         obj.retain(|k, _| {
             k == id_field
-                || (self.include.as_ref().is_none_or(|inc| inc.contains(k)) && !self.exclude.contains(k))
+                || (self.include.as_ref().is_none_or(|inc| inc.contains(k))
+                    && !self.exclude.contains(k))
         });
         obj
     }
@@ -226,8 +256,11 @@ pub fn descending(q: &Query) -> Result<bool, ApiError> {
     match q.get("direction") {
         None | Some("") | Some("asc") | Some("ASC") => Ok(false),
         Some("desc") | Some("DESC") => Ok(true),
-        Some(other) => Err(ApiError::unprocessable(V3, format!("The direction {other:?} is not valid; use asc or desc."))
-            .with_error("direction", "must be asc or desc")),
+        Some(other) => Err(ApiError::unprocessable(
+            V3,
+            format!("The direction {other:?} is not valid; use asc or desc."),
+        )
+        .with_error("direction", "must be asc or desc")),
     }
 }
 

@@ -32,11 +32,19 @@ const IMAGE_TYPES: &[&str] = &["bmp", "gif", "jpeg", "jpg", "png", "wbmp", "xbm"
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/v3/catalog/products/{id}/images", get(list).post(create))
-        .route("/v3/catalog/products/{id}/images/{image_id}", get(get_one).put(update).delete(delete))
+        .route(
+            "/v3/catalog/products/{id}/images/{image_id}",
+            get(get_one).put(update).delete(delete),
+        )
 }
 
 fn image_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Image {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Image {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 /// The stored file name for an image fetched from `url`: `{letter}/{nnn}/{stem}__{id}.{ext}`,
@@ -54,7 +62,11 @@ fn image_file(url: &str, id: i64) -> Option<String> {
         return None;
     }
     let stem = slug(stem);
-    let stem = if stem.is_empty() { "image".to_owned() } else { stem };
+    let stem = if stem.is_empty() {
+        "image".to_owned()
+    } else {
+        stem
+    };
     let letter = stem.chars().next().unwrap_or('i');
     Some(format!("{letter}/{:03}/{stem}__{id}.{ext}", id % 1000))
 }
@@ -63,13 +75,22 @@ fn image_file(url: &str, id: i64) -> Option<String> {
 fn apply_fields(input: &mut Input, img: &mut Image) {
     if let Some(v) = input.get("image_url") {
         match v.as_str() {
-            Some(url) if url.len() <= 255 && (url.starts_with("http://") || url.starts_with("https://")) => {
+            Some(url)
+                if url.len() <= 255
+                    && (url.starts_with("http://") || url.starts_with("https://")) =>
+            {
                 match image_file(url, img.id) {
                     Some(file) => img.image_file = file,
-                    None => input.fail("image_url", "image_url must point to a BMP, GIF, JPEG, PNG, WBMP, XBM or WEBP file"),
+                    None => input.fail(
+                        "image_url",
+                        "image_url must point to a BMP, GIF, JPEG, PNG, WBMP, XBM or WEBP file",
+                    ),
                 }
             }
-            _ => input.fail("image_url", "image_url must be an http(s) URL of at most 255 characters"),
+            _ => input.fail(
+                "image_url",
+                "image_url must be an http(s) URL of at most 255 characters",
+            ),
         }
     }
     input.flag("is_thumbnail", &mut img.is_thumbnail);
@@ -79,7 +100,12 @@ fn apply_fields(input: &mut Input, img: &mut Image) {
 
 /// Reads a new image (id allocated from `cat`); `image_url` is required because
 /// multipart `image_file` uploads are not emulated.
-pub fn read_new(input: &mut Input, cat: &mut CatalogData, product_id: i64, now: DateTime<Utc>) -> Option<Image> {
+pub fn read_new(
+    input: &mut Input,
+    cat: &mut CatalogData,
+    product_id: i64,
+    now: DateTime<Utc>,
+) -> Option<Image> {
     let _ = product_id;
     input.require(&["image_url"]);
     let mut img = Image {
@@ -105,48 +131,88 @@ pub fn settle_thumbnail(images: &mut [Image], preferred: Option<i64>) {
     }
 }
 
-async fn list(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn list(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let id = path_id(&id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let (page, limit) = q.page_limit(MAX_LIMIT)?;
     let data = st.data.read();
-    let p = data.catalog.products.get(&id).ok_or_else(|| product_not_found(id))?;
-    Ok(v3_offset_or_204(&p.images, page, limit, &q, |img| img.render(id)))
+    let p = data
+        .catalog
+        .products
+        .get(&id)
+        .ok_or_else(|| product_not_found(id))?;
+    Ok(v3_offset_or_204(&p.images, page, limit, &q, |img| {
+        img.render(id)
+    }))
 }
 
-async fn get_one(State(st): State<Shared>, Path((_, pid, iid)): Path<(String, String, String)>) -> ApiResult {
+async fn get_one(
+    State(st): State<Shared>,
+    Path((_, pid, iid)): Path<(String, String, String)>,
+) -> ApiResult {
     let (pid, iid) = (path_id(&pid)?, path_id(&iid)?);
     let data = st.data.read();
-    let p = data.catalog.products.get(&pid).ok_or_else(|| product_not_found(pid))?;
-    let img = p.images.iter().find(|i| i.id == iid).ok_or_else(|| image_not_found(iid))?;
+    let p = data
+        .catalog
+        .products
+        .get(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let img = p
+        .images
+        .iter()
+        .find(|i| i.id == iid)
+        .ok_or_else(|| image_not_found(iid))?;
     Ok(v3_single(img.render(pid)))
 }
 
-async fn create(State(st): State<Shared>, Path((_, pid)): Path<(String, String)>, JsonBody(body): JsonBody) -> ApiResult {
+async fn create(
+    State(st): State<Shared>,
+    Path((_, pid)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
     let pid = path_id(&pid)?;
     let now = dates::now();
     let mut data = st.data.write();
     let cat = &mut data.catalog;
     let image = cat.transaction(|cat| {
-        let count = cat.products.get(&pid).ok_or_else(|| product_not_found(pid))?.images.len();
+        let count = cat
+            .products
+            .get(&pid)
+            .ok_or_else(|| product_not_found(pid))?
+            .images
+            .len();
         if body.is_array() {
             return Err(invalid(Map::new()).with_error("body", "POST takes one image per call"));
         }
         let mut input = Input::new(&body, "");
         let img = read_new(&mut input, cat, pid, now);
-        let Some(img) = img.filter(|_| input.ok()) else { return Err(invalid(input.errors)) };
+        let Some(img) = img.filter(|_| input.ok()) else {
+            return Err(invalid(input.errors));
+        };
         if count >= MAX_PER_PRODUCT {
-            return Err(invalid(Map::new()).with_error("image_url", "A product can have at most 1000 images"));
+            return Err(invalid(Map::new())
+                .with_error("image_url", "A product can have at most 1000 images"));
         }
         Ok(img)
     })?;
     let iid = image.id;
     let preferred = image.is_thumbnail.then_some(iid);
-    let p = cat.products.get_mut(&pid).ok_or_else(|| product_not_found(pid))?;
+    let p = cat
+        .products
+        .get_mut(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
     p.images.push(image);
     settle_thumbnail(&mut p.images, preferred);
     p.date_modified = now;
-    let img = p.images.iter().find(|i| i.id == iid).ok_or_else(|| image_not_found(iid))?;
+    let img = p
+        .images
+        .iter()
+        .find(|i| i.id == iid)
+        .ok_or_else(|| image_not_found(iid))?;
     Ok(v3_single(img.render(pid)))
 }
 
@@ -158,8 +224,16 @@ async fn update(
     let (pid, iid) = (path_id(&pid)?, path_id(&iid)?);
     let now = dates::now();
     let mut data = st.data.write();
-    let p = data.catalog.products.get_mut(&pid).ok_or_else(|| product_not_found(pid))?;
-    let pos = p.images.iter().position(|i| i.id == iid).ok_or_else(|| image_not_found(iid))?;
+    let p = data
+        .catalog
+        .products
+        .get_mut(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let pos = p
+        .images
+        .iter()
+        .position(|i| i.id == iid)
+        .ok_or_else(|| image_not_found(iid))?;
     let mut img = p.images[pos].clone();
     let mut input = Input::new(&body, "");
     apply_fields(&mut input, &mut img);
@@ -175,12 +249,23 @@ async fn update(
     Ok(v3_single(p.images[pos].render(pid)))
 }
 
-async fn delete(State(st): State<Shared>, Path((_, pid, iid)): Path<(String, String, String)>) -> ApiResult {
+async fn delete(
+    State(st): State<Shared>,
+    Path((_, pid, iid)): Path<(String, String, String)>,
+) -> ApiResult {
     let (pid, iid) = (path_id(&pid)?, path_id(&iid)?);
     let now = dates::now();
     let mut data = st.data.write();
-    let p = data.catalog.products.get_mut(&pid).ok_or_else(|| product_not_found(pid))?;
-    let pos = p.images.iter().position(|i| i.id == iid).ok_or_else(|| image_not_found(iid))?;
+    let p = data
+        .catalog
+        .products
+        .get_mut(&pid)
+        .ok_or_else(|| product_not_found(pid))?;
+    let pos = p
+        .images
+        .iter()
+        .position(|i| i.id == iid)
+        .ok_or_else(|| image_not_found(iid))?;
     p.images.remove(pos);
     settle_thumbnail(&mut p.images, None);
     p.date_modified = now;
@@ -193,8 +278,14 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_url() {
-        assert_eq!(image_file("https://x.test/a/Blue Mug.PNG?v=2", 1234).as_deref(), Some("b/234/blue-mug__1234.png"));
-        assert_eq!(image_file("https://x.test/photo", 7).as_deref(), Some("p/007/photo__7.jpg"));
+        assert_eq!(
+            image_file("https://x.test/a/Blue Mug.PNG?v=2", 1234).as_deref(),
+            Some("b/234/blue-mug__1234.png")
+        );
+        assert_eq!(
+            image_file("https://x.test/photo", 7).as_deref(),
+            Some("p/007/photo__7.jpg")
+        );
         assert_eq!(image_file("https://x.test/doc.pdf", 7), None);
     }
 
@@ -210,8 +301,22 @@ mod tests {
         };
         let mut images = vec![img(1, false), img(2, true), img(3, true)];
         settle_thumbnail(&mut images, None);
-        assert_eq!(images.iter().filter(|i| i.is_thumbnail).map(|i| i.id).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            images
+                .iter()
+                .filter(|i| i.is_thumbnail)
+                .map(|i| i.id)
+                .collect::<Vec<_>>(),
+            [2]
+        );
         settle_thumbnail(&mut images, Some(3));
-        assert_eq!(images.iter().filter(|i| i.is_thumbnail).map(|i| i.id).collect::<Vec<_>>(), [3]);
+        assert_eq!(
+            images
+                .iter()
+                .filter(|i| i.is_thumbnail)
+                .map(|i| i.id)
+                .collect::<Vec<_>>(),
+            [3]
+        );
     }
 }

@@ -27,13 +27,20 @@ pub struct Input<'a> {
 impl<'a> Input<'a> {
     /// Reads `v`, which must be an object; `prefix` is prepended to error keys (`"1."`).
     pub fn new(v: &'a Value, prefix: &str) -> Self {
-        let mut input = Self { obj: &EMPTY, prefix: prefix.to_owned(), errors: Map::new() };
+        let mut input = Self {
+            obj: &EMPTY,
+            prefix: prefix.to_owned(),
+            errors: Map::new(),
+        };
         match v.as_object() {
             Some(obj) => input.obj = obj,
             None => {
                 let key = prefix.trim_end_matches('.');
                 let key = if key.is_empty() { "body" } else { key };
-                input.errors.insert(key.to_owned(), Value::String("must be a JSON object".into()));
+                input.errors.insert(
+                    key.to_owned(),
+                    Value::String("must be a JSON object".into()),
+                );
             }
         }
         input
@@ -77,7 +84,10 @@ impl<'a> Input<'a> {
             Some(Value::String(s)) => {
                 let n = s.chars().count();
                 if n < min || n > max {
-                    self.fail(field, format!("{field} must be {min} to {max} characters long"));
+                    self.fail(
+                        field,
+                        format!("{field} must be {min} to {max} characters long"),
+                    );
                 } else {
                     s.clone_into(out);
                 }
@@ -154,14 +164,25 @@ impl<'a> Input<'a> {
     }
 
     /// One of a fixed set of values (exact spelling, as the API documents them).
-    pub fn choice(&mut self, field: &str, allowed: &'static [&'static str], out: &mut &'static str) {
+    pub fn choice(
+        &mut self,
+        field: &str,
+        allowed: &'static [&'static str],
+        out: &mut &'static str,
+    ) {
         match self.obj.get(field) {
             None => {}
             Some(Value::String(s)) => match allowed.iter().find(|a| **a == s.as_str()) {
                 Some(a) => *out = a,
-                None => self.fail(field, format!("{field} must be one of: {}", allowed.join(", "))),
+                None => self.fail(
+                    field,
+                    format!("{field} must be one of: {}", allowed.join(", ")),
+                ),
             },
-            Some(_) => self.fail(field, format!("{field} must be one of: {}", allowed.join(", "))),
+            Some(_) => self.fail(
+                field,
+                format!("{field} must be one of: {}", allowed.join(", ")),
+            ),
         }
     }
 
@@ -169,7 +190,11 @@ impl<'a> Input<'a> {
         match self.obj.get(field) {
             None => {}
             Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-                *out = items.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                *out = items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
             }
             Some(_) => self.fail(field, format!("{field} must be an array of strings")),
         }
@@ -187,15 +212,23 @@ impl<'a> Input<'a> {
 
     /// `custom_url: {url, is_customized}`; returns whether a new URL was given.
     pub fn custom_url(&mut self, field: &str, url: &mut String, customized: &mut bool) -> bool {
-        let Some(v) = self.obj.get(field) else { return false };
+        let Some(v) = self.obj.get(field) else {
+            return false;
+        };
         let Some(obj) = v.as_object() else {
-            self.fail(field, format!("{field} must be an object with url and is_customized"));
+            self.fail(
+                field,
+                format!("{field} must be an object with url and is_customized"),
+            );
             return false;
         };
         match obj.get("url") {
             Some(Value::String(s)) if s.starts_with('/') && s.len() <= 255 && s.is_ascii() => {
                 s.clone_into(url);
-                *customized = obj.get("is_customized").and_then(Value::as_bool).unwrap_or(true);
+                *customized = obj
+                    .get("is_customized")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
                 true
             }
             _ => {

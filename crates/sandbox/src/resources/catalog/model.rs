@@ -237,12 +237,19 @@ impl Product {
 
     /// The sale price when one is set, else the list price.
     pub fn calculated_price(&self) -> f64 {
-        if self.sale_price > 0.0 { self.sale_price } else { self.price }
+        if self.sale_price > 0.0 {
+            self.sale_price
+        } else {
+            self.price
+        }
     }
 
     /// The image shown in listings: the thumbnail, else the first image.
     pub fn primary_image(&self) -> Option<&Image> {
-        self.images.iter().find(|i| i.is_thumbnail).or_else(|| self.images.first())
+        self.images
+            .iter()
+            .find(|i| i.is_thumbnail)
+            .or_else(|| self.images.first())
     }
 
     /// The product's own fields as V3 renders them (no sub-resources).
@@ -480,7 +487,12 @@ pub struct Image {
 
 impl Image {
     pub fn render(&self, product_id: i64) -> Value {
-        let url = |size: &str| format!("{IMAGE_CDN}/images/stencil/{size}/products/{product_id}/{}/{}", self.id, self.image_file);
+        let url = |size: &str| {
+            format!(
+                "{IMAGE_CDN}/images/stencil/{size}/products/{product_id}/{}/{}",
+                self.id, self.image_file
+            )
+        };
         json!({
             "id": self.id,
             "product_id": product_id,
@@ -710,9 +722,16 @@ mod tests {
         let mut p = Product::new(1, crate::dates::now());
         p.price = 10.0;
         p.sale_price = 8.0;
-        let v = Variant { id: 2, product_id: 1, ..Variant::default() };
+        let v = Variant {
+            id: 2,
+            product_id: 1,
+            ..Variant::default()
+        };
         assert_eq!(v.render(&p)["calculated_price"], json!(8.0));
-        let v = Variant { price: Some(12.0), ..v };
+        let v = Variant {
+            price: Some(12.0),
+            ..v
+        };
         assert_eq!(v.render(&p)["calculated_price"], json!(12.0));
     }
 }

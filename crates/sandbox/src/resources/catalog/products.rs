@@ -13,11 +13,13 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::filters::{DateFilter, FieldSelection, IntFilter, NumFilter, TextFilter, descending, path_id};
+use super::filters::{
+    DateFilter, FieldSelection, IntFilter, NumFilter, TextFilter, descending, path_id,
+};
 use super::input::{Input, MAX_DIMENSION, MAX_INT32, MAX_MONEY};
 use super::model::{
-    AVAILABILITY, Brand, CONDITIONS, EXTRA_KEYS, GIFT_WRAPPING, INVENTORY_TRACKING, OPEN_GRAPH_TYPES,
-    PRODUCT_TYPES, Product, Variant,
+    AVAILABILITY, Brand, CONDITIONS, EXTRA_KEYS, GIFT_WRAPPING, INVENTORY_TRACKING,
+    OPEN_GRAPH_TYPES, PRODUCT_TYPES, Product, Variant,
 };
 use super::{CatalogData, SkuOwner, custom_fields, images, next, variants};
 use crate::body::{JsonBody, batch};
@@ -39,8 +41,17 @@ const MAX_DELETE_IDS: usize = 250;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/v3/catalog/products", get(list).post(create).put(update_batch).delete(delete_filtered))
-        .route("/v3/catalog/products/{id}", get(get_one).put(update_one).delete(delete_one))
+        .route(
+            "/v3/catalog/products",
+            get(list)
+                .post(create)
+                .put(update_batch)
+                .delete(delete_filtered),
+        )
+        .route(
+            "/v3/catalog/products/{id}",
+            get(get_one).put(update_one).delete(delete_one),
+        )
 }
 
 /// The `include=` sub-resources a request asked for.
@@ -81,22 +92,43 @@ impl Includes {
 
     /// What a create answers with: the sub-resources a create can carry.
     fn created() -> Self {
-        Self { variants: true, images: true, custom_fields: true, bulk_pricing_rules: true, ..Self::default() }
+        Self {
+            variants: true,
+            images: true,
+            custom_fields: true,
+            bulk_pricing_rules: true,
+            ..Self::default()
+        }
     }
 }
 
 /// A product as V3 renders it, projected and with the requested sub-resources.
-pub fn render_product(cat: &CatalogData, p: &Product, inc: Includes, sel: &FieldSelection) -> Value {
+pub fn render_product(
+    cat: &CatalogData,
+    p: &Product,
+    inc: Includes,
+    sel: &FieldSelection,
+) -> Value {
     let mut m = sel.apply(p.render(), "id");
     if inc.variants {
-        let list = p.variant_ids.iter().filter_map(|id| cat.variants.get(id)).map(|v| Value::Object(v.render(p)));
+        let list = p
+            .variant_ids
+            .iter()
+            .filter_map(|id| cat.variants.get(id))
+            .map(|v| Value::Object(v.render(p)));
         m.insert("variants".into(), Value::Array(list.collect()));
     }
     if inc.images {
-        m.insert("images".into(), Value::Array(p.images.iter().map(|i| i.render(p.id)).collect()));
+        m.insert(
+            "images".into(),
+            Value::Array(p.images.iter().map(|i| i.render(p.id)).collect()),
+        );
     }
     if inc.custom_fields {
-        m.insert("custom_fields".into(), Value::Array(p.custom_fields.iter().map(|c| c.render()).collect()));
+        m.insert(
+            "custom_fields".into(),
+            Value::Array(p.custom_fields.iter().map(|c| c.render()).collect()),
+        );
     }
     // Bulk pricing rules, modifiers, videos, reviews and parent relations are not stored
     // by the sandbox; they render as empty lists so that includes still parse.
@@ -161,21 +193,33 @@ impl ProductFilter {
             id: IntFilter::parse(q, "id")?,
             sku: TextFilter::parse(q, "sku"),
             name: TextFilter::parse(q, "name"),
-            kind: q.get("type").filter(|s| !s.is_empty()).map(str::to_lowercase),
+            kind: q
+                .get("type")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             brand_id: IntFilter::parse(q, "brand_id")?,
             categories,
             is_visible: q.bool("is_visible")?,
             is_featured: q.bool("is_featured")?,
             is_free_shipping: q.bool("is_free_shipping")?,
             // Lowercase in the filter, capitalised in bodies (FACTS 3.3).
-            condition: q.get("condition").filter(|s| !s.is_empty()).map(str::to_lowercase),
-            availability: q.get("availability").filter(|s| !s.is_empty()).map(str::to_lowercase),
+            condition: q
+                .get("condition")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
+            availability: q
+                .get("availability")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             price: NumFilter::parse(q, "price")?,
             weight: NumFilter::parse(q, "weight")?,
             inventory_level: IntFilter::parse(q, "inventory_level")?,
             total_sold: IntFilter::parse(q, "total_sold")?,
             date_modified: DateFilter::parse(q, "date_modified", now, true)?,
-            keyword: q.get("keyword").filter(|s| !s.is_empty()).map(str::to_lowercase),
+            keyword: q
+                .get("keyword")
+                .filter(|s| !s.is_empty())
+                .map(str::to_lowercase),
             upc: TextFilter::parse(q, "upc"),
             mpn: TextFilter::parse(q, "mpn"),
             out_of_stock: q.bool("out_of_stock")?,
@@ -211,8 +255,20 @@ impl ProductFilter {
     /// Whether the id range alone decides the result (the common unfiltered page), so
     /// that records need no per-field test.
     fn only_id_range(&self) -> bool {
-        let id = IntFilter { min: None, max: None, greater: None, less: None, eq: None, ..self.id.clone() };
-        !id.is_set() && !ProductFilter { id: IntFilter::default(), ..self.clone() }.is_set()
+        let id = IntFilter {
+            min: None,
+            max: None,
+            greater: None,
+            less: None,
+            eq: None,
+            ..self.id.clone()
+        };
+        !id.is_set()
+            && !ProductFilter {
+                id: IntFilter::default(),
+                ..self.clone()
+            }
+            .is_set()
     }
 
     fn matches(&self, p: &Product) -> bool {
@@ -221,12 +277,23 @@ impl ProductFilter {
             && self.name.matches(&p.name)
             && self.kind.as_deref().is_none_or(|k| k == p.kind)
             && self.brand_id.matches(p.brand_id)
-            && self.categories.as_ref().is_none_or(|c| p.categories.iter().any(|pc| c.contains(pc)))
+            && self
+                .categories
+                .as_ref()
+                .is_none_or(|c| p.categories.iter().any(|pc| c.contains(pc)))
             && self.is_visible.is_none_or(|b| b == p.is_visible)
             && self.is_featured.is_none_or(|b| b == p.is_featured)
-            && self.is_free_shipping.is_none_or(|b| b == p.is_free_shipping)
-            && self.condition.as_deref().is_none_or(|c| p.condition.eq_ignore_ascii_case(c))
-            && self.availability.as_deref().is_none_or(|a| a == p.availability)
+            && self
+                .is_free_shipping
+                .is_none_or(|b| b == p.is_free_shipping)
+            && self
+                .condition
+                .as_deref()
+                .is_none_or(|c| p.condition.eq_ignore_ascii_case(c))
+            && self
+                .availability
+                .as_deref()
+                .is_none_or(|a| a == p.availability)
             && self.price.matches(p.price)
             && self.weight.matches(p.weight)
             && self.inventory_level.matches(p.inventory_level)
@@ -239,9 +306,12 @@ impl ProductFilter {
             })
             && (!self.upc.is_set() || self.upc.matches(&p.extra().upc))
             && (!self.mpn.is_set() || self.mpn.matches(&p.extra().mpn))
-            && self.out_of_stock.is_none_or(|b| b == (p.inventory_tracking != "none" && p.inventory_level <= 0))
+            && self
+                .out_of_stock
+                .is_none_or(|b| b == (p.inventory_tracking != "none" && p.inventory_level <= 0))
             && self.inventory_low.is_none_or(|b| {
-                b == (p.inventory_tracking != "none" && p.inventory_level <= p.inventory_warning_level)
+                b == (p.inventory_tracking != "none"
+                    && p.inventory_level <= p.inventory_warning_level)
             })
     }
 
@@ -252,7 +322,11 @@ impl ProductFilter {
             let mut ids = ids.clone();
             ids.sort_unstable();
             ids.dedup();
-            return ids.iter().filter_map(|id| cat.products.get(id)).filter(|p| self.matches(p)).collect();
+            return ids
+                .iter()
+                .filter_map(|id| cat.products.get(id))
+                .filter(|p| self.matches(p))
+                .collect();
         }
         let (lo, hi) = self.id.range();
         if lo > hi {
@@ -321,7 +395,9 @@ impl SortKey {
 
 /// Case-insensitive (ASCII) order without allocating.
 pub fn cmp_ci(a: &str, b: &str) -> std::cmp::Ordering {
-    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// Sorts matches by `key` in `direction`; ties go by id in the same direction, so that
@@ -367,10 +443,16 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let cat = &data.catalog;
     let mut items = filter.select(cat);
     sort_products(&mut items, key, desc);
-    Ok(v3_offset(&items, page, limit, &q, |p| render_product(cat, p, inc, &sel)))
+    Ok(v3_offset(&items, page, limit, &q, |p| {
+        render_product(cat, p, inc, &sel)
+    }))
 }
 
-async fn get_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn get_one(
+    State(st): State<Shared>,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let id = path_id(&id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let inc = Includes::parse(&q);
@@ -382,7 +464,12 @@ async fn get_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>
 }
 
 pub fn product_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Product {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Product {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 /// 422 with the collected per-field (or per-index) errors (FACTS 3.3).
@@ -392,7 +479,11 @@ pub fn invalid(errors: Map<String, Value>) -> ApiError {
 
 /// 409 with the collected clashes; the first one becomes the title.
 pub fn conflict(errors: Map<String, Value>) -> ApiError {
-    let title = errors.values().next().and_then(Value::as_str).unwrap_or("The request conflicts with existing data");
+    let title = errors
+        .values()
+        .next()
+        .and_then(Value::as_str)
+        .unwrap_or("The request conflicts with existing data");
     ApiError::conflict(V3, title.to_owned()).with_errors(errors)
 }
 
@@ -421,10 +512,24 @@ fn apply_fields(input: &mut Input, p: &mut Product) {
     input.ints("categories", &mut p.categories);
     input.int("brand_id", 0, MAX_INT32, &mut p.brand_id);
     input.int("inventory_level", 0, MAX_INT32, &mut p.inventory_level);
-    input.int("inventory_warning_level", 0, MAX_INT32, &mut p.inventory_warning_level);
-    input.choice("inventory_tracking", INVENTORY_TRACKING, &mut p.inventory_tracking);
+    input.int(
+        "inventory_warning_level",
+        0,
+        MAX_INT32,
+        &mut p.inventory_warning_level,
+    );
+    input.choice(
+        "inventory_tracking",
+        INVENTORY_TRACKING,
+        &mut p.inventory_tracking,
+    );
     input.int("total_sold", 0, MAX_INT32, &mut p.total_sold);
-    input.number("fixed_cost_shipping_price", 0.0, MAX_MONEY, &mut p.fixed_cost_shipping_price);
+    input.number(
+        "fixed_cost_shipping_price",
+        0.0,
+        MAX_MONEY,
+        &mut p.fixed_cost_shipping_price,
+    );
     input.flag("is_free_shipping", &mut p.is_free_shipping);
     input.flag("is_visible", &mut p.is_visible);
     input.flag("is_featured", &mut p.is_featured);
@@ -432,8 +537,18 @@ fn apply_fields(input: &mut Input, p: &mut Product) {
     input.choice("condition", CONDITIONS, &mut p.condition);
     input.flag("is_condition_shown", &mut p.is_condition_shown);
     input.int("sort_order", -MAX_INT32 - 1, MAX_INT32, &mut p.sort_order);
-    input.int("order_quantity_minimum", 0, MAX_INT32, &mut p.order_quantity_minimum);
-    input.int("order_quantity_maximum", 0, MAX_INT32, &mut p.order_quantity_maximum);
+    input.int(
+        "order_quantity_minimum",
+        0,
+        MAX_INT32,
+        &mut p.order_quantity_minimum,
+    );
+    input.int(
+        "order_quantity_maximum",
+        0,
+        MAX_INT32,
+        &mut p.order_quantity_maximum,
+    );
     input.int("view_count", 0, MAX_INT32, &mut p.view_count);
     input.custom_url("custom_url", &mut p.custom_url, &mut p.url_customized);
     if EXTRA_KEYS.iter().any(|k| input.has(k)) {
@@ -445,7 +560,12 @@ fn apply_fields(input: &mut Input, p: &mut Product) {
         input.text("mpn", 0, 255, &mut x.mpn);
         input.text("gtin", 0, 14, &mut x.gtin);
         input.text("search_keywords", 0, 65_535, &mut x.search_keywords);
-        input.text("availability_description", 0, 255, &mut x.availability_description);
+        input.text(
+            "availability_description",
+            0,
+            255,
+            &mut x.availability_description,
+        );
         input.text("page_title", 0, 255, &mut x.page_title);
         input.texts("meta_keywords", &mut x.meta_keywords);
         input.text("meta_description", 0, 65_535, &mut x.meta_description);
@@ -455,13 +575,31 @@ fn apply_fields(input: &mut Input, p: &mut Product) {
         input.text("price_hidden_label", 0, 200, &mut x.price_hidden_label);
         input.text("product_tax_code", 0, 255, &mut x.product_tax_code);
         input.ints("related_products", &mut x.related_products);
-        input.choice("gift_wrapping_options_type", GIFT_WRAPPING, &mut x.gift_wrapping_options_type);
-        input.ints("gift_wrapping_options_list", &mut x.gift_wrapping_options_list);
+        input.choice(
+            "gift_wrapping_options_type",
+            GIFT_WRAPPING,
+            &mut x.gift_wrapping_options_type,
+        );
+        input.ints(
+            "gift_wrapping_options_list",
+            &mut x.gift_wrapping_options_list,
+        );
         input.choice("open_graph_type", OPEN_GRAPH_TYPES, &mut x.open_graph_type);
         input.text("open_graph_title", 0, 255, &mut x.open_graph_title);
-        input.text("open_graph_description", 0, 65_535, &mut x.open_graph_description);
-        input.flag("open_graph_use_meta_description", &mut x.open_graph_use_meta_description);
-        input.flag("open_graph_use_product_name", &mut x.open_graph_use_product_name);
+        input.text(
+            "open_graph_description",
+            0,
+            65_535,
+            &mut x.open_graph_description,
+        );
+        input.flag(
+            "open_graph_use_meta_description",
+            &mut x.open_graph_use_meta_description,
+        );
+        input.flag(
+            "open_graph_use_product_name",
+            &mut x.open_graph_use_product_name,
+        );
         input.flag("open_graph_use_image", &mut x.open_graph_use_image);
     }
 }
@@ -483,12 +621,30 @@ fn read_brand_name(input: &mut Input, cat: &CatalogData, p: &mut Product) -> Opt
 }
 
 /// Referential clashes the API answers with 409 (FACTS 3.3): unknown categories or brand.
-fn check_references(cat: &CatalogData, p: &Product, prefix: &str, pending_brand: bool, out: &mut Map<String, Value>) {
-    if let Some(bad) = p.categories.iter().find(|c| !cat.categories.contains_key(c)) {
-        put_error(out, format!("{prefix}categories"), format!("Category {bad} does not exist"));
+fn check_references(
+    cat: &CatalogData,
+    p: &Product,
+    prefix: &str,
+    pending_brand: bool,
+    out: &mut Map<String, Value>,
+) {
+    if let Some(bad) = p
+        .categories
+        .iter()
+        .find(|c| !cat.categories.contains_key(c))
+    {
+        put_error(
+            out,
+            format!("{prefix}categories"),
+            format!("Category {bad} does not exist"),
+        );
     }
     if p.brand_id != 0 && !pending_brand && !cat.brands.contains_key(&p.brand_id) {
-        put_error(out, format!("{prefix}brand_id"), format!("Brand {} does not exist", p.brand_id));
+        put_error(
+            out,
+            format!("{prefix}brand_id"),
+            format!("Brand {} does not exist", p.brand_id),
+        );
     }
 }
 
@@ -519,11 +675,20 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
     let cat = &mut data.catalog;
     let id = cat.transaction(|cat| create_product(cat, &body, now))?;
     let p = cat.products.get(&id).ok_or_else(|| product_not_found(id))?;
-    Ok(v3_single(render_product(cat, p, Includes::created(), &FieldSelection::default())))
+    Ok(v3_single(render_product(
+        cat,
+        p,
+        Includes::created(),
+        &FieldSelection::default(),
+    )))
 }
 
 /// Validates and stores one new product with its inline sub-resources; all or nothing.
-fn create_product(cat: &mut CatalogData, body: &Value, now: DateTime<Utc>) -> Result<i64, ApiError> {
+fn create_product(
+    cat: &mut CatalogData,
+    body: &Value,
+    now: DateTime<Utc>,
+) -> Result<i64, ApiError> {
     let mut input = Input::new(body, "");
     input.require(&["name", "type", "weight", "price"]);
     let mut p = Product::new(0, now);
@@ -551,15 +716,26 @@ fn create_product(cat: &mut CatalogData, body: &Value, now: DateTime<Utc>) -> Re
     for (i, item) in field_items.into_iter().flatten().enumerate() {
         let mut input = Input::new(item, &format!("custom_fields.{i}."));
         if let Some(field) = custom_fields::read_new(&mut input, cat) {
-            if p.custom_fields.iter().any(|f| f.name == field.name && f.value == field.value) {
-                put_error(&mut conflicts, format!("custom_fields.{i}"), "The name-value pair is a duplicate");
+            if p.custom_fields
+                .iter()
+                .any(|f| f.name == field.name && f.value == field.value)
+            {
+                put_error(
+                    &mut conflicts,
+                    format!("custom_fields.{i}"),
+                    "The name-value pair is a duplicate",
+                );
             }
             p.custom_fields.push(field);
         }
         input.drain_into(&mut errors);
     }
     if p.custom_fields.len() > custom_fields::MAX_PER_PRODUCT {
-        put_error(&mut errors, "custom_fields".into(), "A product can have at most 200 custom fields");
+        put_error(
+            &mut errors,
+            "custom_fields".into(),
+            "A product can have at most 200 custom fields",
+        );
     }
     let mut new_variants: Vec<Variant> = Vec::new();
     for (i, item) in variant_items.into_iter().flatten().enumerate() {
@@ -574,20 +750,35 @@ fn create_product(cat: &mut CatalogData, body: &Value, now: DateTime<Utc>) -> Re
     }
 
     if cat.product_names.contains_key(&p.name.to_lowercase()) {
-        put_error(&mut conflicts, "name".into(), format!("The product name {:?} is a duplicate", p.name));
+        put_error(
+            &mut conflicts,
+            "name".into(),
+            format!("The product name {:?} is a duplicate", p.name),
+        );
     }
     let mut claimed: HashSet<String> = HashSet::new();
     if !p.sku.is_empty() {
         claimed.insert(p.sku.to_lowercase());
         if cat.sku_holder(&p.sku).is_some() {
-            put_error(&mut conflicts, "sku".into(), format!("The SKU {:?} is already in use", p.sku));
+            put_error(
+                &mut conflicts,
+                "sku".into(),
+                format!("The SKU {:?} is already in use", p.sku),
+            );
         }
     }
     for (i, v) in new_variants.iter().enumerate() {
         if cat.sku_holder(&v.sku).is_some() || !claimed.insert(v.sku.to_lowercase()) {
-            put_error(&mut conflicts, format!("variants.{i}.sku"), format!("The SKU {:?} is already in use", v.sku));
+            put_error(
+                &mut conflicts,
+                format!("variants.{i}.sku"),
+                format!("The SKU {:?} is already in use", v.sku),
+            );
         }
-        if new_variants[..i].iter().any(|other| variants::same_combination(&other.option_values, &v.option_values)) {
+        if new_variants[..i]
+            .iter()
+            .any(|other| variants::same_combination(&other.option_values, &v.option_values))
+        {
             put_error(
                 &mut conflicts,
                 format!("variants.{i}.option_values"),
@@ -596,7 +787,11 @@ fn create_product(cat: &mut CatalogData, body: &Value, now: DateTime<Utc>) -> Re
         }
     }
     if p.url_customized && cat.product_urls.contains_key(&p.custom_url) {
-        put_error(&mut conflicts, "custom_url".into(), format!("The URL {:?} is already in use", p.custom_url));
+        put_error(
+            &mut conflicts,
+            "custom_url".into(),
+            format!("The URL {:?} is already in use", p.custom_url),
+        );
     }
     check_references(cat, &p, "", brand_name.is_some(), &mut conflicts);
     if !conflicts.is_empty() {
@@ -635,8 +830,16 @@ async fn update_one(
         return Err(invalid(Map::new()).with_error("body", "must be a JSON object"));
     }
     let ids = cat.transaction(|cat| update_products(cat, &[(id, &body)], false, now))?;
-    let p = ids.first().and_then(|id| cat.products.get(id)).ok_or_else(|| product_not_found(id))?;
-    Ok(v3_single(render_product(cat, p, Includes::default(), &FieldSelection::default())))
+    let p = ids
+        .first()
+        .and_then(|id| cat.products.get(id))
+        .ok_or_else(|| product_not_found(id))?;
+    Ok(v3_single(render_product(
+        cat,
+        p,
+        Includes::default(),
+        &FieldSelection::default(),
+    )))
 }
 
 async fn update_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
@@ -650,11 +853,19 @@ async fn update_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> Api
     let mut targets: Vec<(i64, &Value)> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match item.get("id").and_then(Value::as_i64) {
-            None => put_error(&mut errors, format!("{i}.id"), "id is required on every item of a batch update"),
-            Some(id) if !seen.insert(id) => put_error(&mut errors, format!("{i}.id"), "The same id appears twice"),
-            Some(id) if !cat.products.contains_key(&id) => {
-                put_error(&mut missing, format!("{i}.id"), format!("Product {id} was not found"))
+            None => put_error(
+                &mut errors,
+                format!("{i}.id"),
+                "id is required on every item of a batch update",
+            ),
+            Some(id) if !seen.insert(id) => {
+                put_error(&mut errors, format!("{i}.id"), "The same id appears twice")
             }
+            Some(id) if !cat.products.contains_key(&id) => put_error(
+                &mut missing,
+                format!("{i}.id"),
+                format!("Product {id} was not found"),
+            ),
             Some(id) => targets.push((id, item)),
         }
     }
@@ -662,11 +873,19 @@ async fn update_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> Api
         return Err(invalid(errors));
     }
     if !missing.is_empty() {
-        return Err(ApiError::new(V3, StatusCode::NOT_FOUND, "One or more products were not found.").with_errors(missing));
+        return Err(ApiError::new(
+            V3,
+            StatusCode::NOT_FOUND,
+            "One or more products were not found.",
+        )
+        .with_errors(missing));
     }
     let ids = cat.transaction(|cat| update_products(cat, &targets, true, now))?;
     let sel = FieldSelection::default();
-    let out = ids.iter().filter_map(|id| cat.products.get(id)).map(|p| render_product(cat, p, Includes::default(), &sel));
+    let out = ids
+        .iter()
+        .filter_map(|id| cat.products.get(id))
+        .map(|p| render_product(cat, p, Includes::default(), &sel));
     Ok(v3_batch(StatusCode::OK, out.collect()))
 }
 
@@ -682,8 +901,14 @@ fn update_products(
     let mut errors = Map::new();
     let mut edited: Vec<(Product, Option<String>)> = Vec::with_capacity(targets.len());
     for (i, (id, body)) in targets.iter().enumerate() {
-        let prefix = if indexed { format!("{i}.") } else { String::new() };
-        let Some(mut p) = cat.products.get(id).cloned() else { continue };
+        let prefix = if indexed {
+            format!("{i}.")
+        } else {
+            String::new()
+        };
+        let Some(mut p) = cat.products.get(id).cloned() else {
+            continue;
+        };
         let mut input = Input::new(body, &prefix);
         apply_fields(&mut input, &mut p);
         let brand_name = read_brand_name(&mut input, cat, &mut p);
@@ -701,22 +926,37 @@ fn update_products(
     let mut skus: HashMap<String, usize> = HashMap::new();
     let mut urls: HashMap<String, usize> = HashMap::new();
     for (i, (p, brand_name)) in edited.iter().enumerate() {
-        let prefix = if indexed { format!("{i}.") } else { String::new() };
+        let prefix = if indexed {
+            format!("{i}.")
+        } else {
+            String::new()
+        };
         let name_key = p.name.to_lowercase();
         let name_holder = cat.product_names.get(&name_key).copied();
         let name_taken = name_holder.is_some_and(|h| h != p.id && !in_request.contains(&h));
         if name_taken || names.insert(name_key, i).is_some() {
-            put_error(&mut conflicts, format!("{prefix}name"), format!("The product name {:?} is a duplicate", p.name));
+            put_error(
+                &mut conflicts,
+                format!("{prefix}name"),
+                format!("The product name {:?} is a duplicate", p.name),
+            );
         }
         if !p.sku.is_empty() {
             let me = SkuOwner::Product(p.id);
             let in_req = |o: SkuOwner| matches!(o, SkuOwner::Product(q) if in_request.contains(&q));
-            if !cat.sku_free_for(&p.sku, me, in_req) || skus.insert(p.sku.to_lowercase(), i).is_some() {
-                put_error(&mut conflicts, format!("{prefix}sku"), format!("The SKU {:?} is already in use", p.sku));
+            if !cat.sku_free_for(&p.sku, me, in_req)
+                || skus.insert(p.sku.to_lowercase(), i).is_some()
+            {
+                put_error(
+                    &mut conflicts,
+                    format!("{prefix}sku"),
+                    format!("The SKU {:?} is already in use", p.sku),
+                );
             }
         }
         let url_holder = cat.product_urls.get(&p.custom_url).copied();
-        if url_holder.is_some_and(|h| h != p.id && !in_request.contains(&h)) || urls.insert(p.custom_url.clone(), i).is_some()
+        if url_holder.is_some_and(|h| h != p.id && !in_request.contains(&h))
+            || urls.insert(p.custom_url.clone(), i).is_some()
         {
             put_error(
                 &mut conflicts,
@@ -760,7 +1000,12 @@ async fn delete_filtered(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
         )
         .with_error("id:in", "a filter such as id:in is required"));
     }
-    if filter.id.any_of.as_ref().is_some_and(|ids| ids.len() > MAX_DELETE_IDS) {
+    if filter
+        .id
+        .any_of
+        .as_ref()
+        .is_some_and(|ids| ids.len() > MAX_DELETE_IDS)
+    {
         return Err(ApiError::batch_too_large(V3, MAX_DELETE_IDS));
     }
     let mut data = st.data.write();

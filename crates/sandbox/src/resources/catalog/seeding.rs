@@ -13,61 +13,205 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 
-use super::model::{Brand, Category, CustomField, Image, OptionValue, Product, ProductOption, Tree, Variant, slug};
+use super::model::{
+    Brand, Category, CustomField, Image, OptionValue, Product, ProductOption, Tree, Variant, slug,
+};
 use super::{CatalogData, next};
 use crate::seed::SeedSpec;
 
 const BRANDS: &[&str] = &[
-    "Northwind", "Alder & Oak", "Bluebird", "Cobalt Works", "Driftwood", "Evergreen Supply", "Foxglove",
-    "Granite Peak", "Harbor Line", "Ironbark", "Juniper", "Kestrel", "Lumen", "Meridian", "Nimbus",
-    "Orchard House", "Pinecrest", "Quarry", "Redwood Goods", "Saltmarsh", "Tidewater", "Umber", "Vantage",
-    "Willow & Co", "Yarrow",
+    "Northwind",
+    "Alder & Oak",
+    "Bluebird",
+    "Cobalt Works",
+    "Driftwood",
+    "Evergreen Supply",
+    "Foxglove",
+    "Granite Peak",
+    "Harbor Line",
+    "Ironbark",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Nimbus",
+    "Orchard House",
+    "Pinecrest",
+    "Quarry",
+    "Redwood Goods",
+    "Saltmarsh",
+    "Tidewater",
+    "Umber",
+    "Vantage",
+    "Willow & Co",
+    "Yarrow",
 ];
 
 const DEPARTMENTS: &[&str] = &[
-    "Apparel", "Kitchen", "Home Decor", "Outdoor", "Garden", "Office", "Bath", "Travel", "Fitness", "Pets",
-    "Toys", "Electronics", "Bedding", "Lighting", "Storage", "Tools",
+    "Apparel",
+    "Kitchen",
+    "Home Decor",
+    "Outdoor",
+    "Garden",
+    "Office",
+    "Bath",
+    "Travel",
+    "Fitness",
+    "Pets",
+    "Toys",
+    "Electronics",
+    "Bedding",
+    "Lighting",
+    "Storage",
+    "Tools",
 ];
 
 const SUBCATEGORIES: &[&str] = &[
-    "New Arrivals", "Best Sellers", "Essentials", "Accessories", "Sale", "Gifts", "Premium", "Basics",
-    "Seasonal", "Limited Edition", "Kids", "Bundles", "Clearance", "Eco Friendly",
+    "New Arrivals",
+    "Best Sellers",
+    "Essentials",
+    "Accessories",
+    "Sale",
+    "Gifts",
+    "Premium",
+    "Basics",
+    "Seasonal",
+    "Limited Edition",
+    "Kids",
+    "Bundles",
+    "Clearance",
+    "Eco Friendly",
 ];
 
 const ADJECTIVES: &[&str] = &[
-    "Classic", "Modern", "Rustic", "Vintage", "Everyday", "Deluxe", "Compact", "Handmade", "Lightweight",
-    "Heritage", "Urban", "Coastal", "Alpine", "Minimalist", "Signature", "Weekend", "Studio", "Nordic",
-    "Artisan", "Essential", "Premium", "Soft", "Sturdy", "Organic", "Elegant",
+    "Classic",
+    "Modern",
+    "Rustic",
+    "Vintage",
+    "Everyday",
+    "Deluxe",
+    "Compact",
+    "Handmade",
+    "Lightweight",
+    "Heritage",
+    "Urban",
+    "Coastal",
+    "Alpine",
+    "Minimalist",
+    "Signature",
+    "Weekend",
+    "Studio",
+    "Nordic",
+    "Artisan",
+    "Essential",
+    "Premium",
+    "Soft",
+    "Sturdy",
+    "Organic",
+    "Elegant",
 ];
 
 const MATERIALS: &[&str] = &[
-    "Cotton", "Linen", "Wool", "Leather", "Canvas", "Bamboo", "Ceramic", "Glass", "Oak", "Walnut", "Steel",
-    "Copper", "Stoneware", "Cashmere", "Denim", "Silk", "Marble", "Rattan", "Felt", "Brass",
+    "Cotton",
+    "Linen",
+    "Wool",
+    "Leather",
+    "Canvas",
+    "Bamboo",
+    "Ceramic",
+    "Glass",
+    "Oak",
+    "Walnut",
+    "Steel",
+    "Copper",
+    "Stoneware",
+    "Cashmere",
+    "Denim",
+    "Silk",
+    "Marble",
+    "Rattan",
+    "Felt",
+    "Brass",
 ];
 
 /// Product nouns with the SKU prefix their products use.
 const NOUNS: &[(&str, &str)] = &[
-    ("T-Shirt", "TSH"), ("Hoodie", "HOO"), ("Mug", "MUG"), ("Tote Bag", "TOT"), ("Backpack", "BPK"),
-    ("Throw Blanket", "THB"), ("Candle", "CAN"), ("Lamp", "LMP"), ("Notebook", "NTB"), ("Water Bottle", "WBT"),
-    ("Cutting Board", "CTB"), ("Planter", "PLN"), ("Scarf", "SCF"), ("Beanie", "BNI"), ("Wallet", "WAL"),
-    ("Apron", "APR"), ("Serving Bowl", "SBW"), ("Desk Organizer", "DSO"), ("Pillow Cover", "PLC"),
-    ("Wall Clock", "WCL"), ("Picture Frame", "PFR"), ("Teapot", "TEA"), ("Socks", "SCK"), ("Cap", "CAP"),
-    ("Yoga Mat", "YGM"), ("Dog Collar", "DGC"), ("Bath Towel", "BTW"), ("Duffel Bag", "DUF"),
-    ("Sunglasses", "SUN"), ("Phone Case", "PHC"), ("Jacket", "JKT"), ("Rug", "RUG"), ("Vase", "VAS"),
-    ("Coaster Set", "CST"), ("Bookend", "BKE"), ("Lantern", "LNT"), ("Pen", "PEN"), ("Knife Set", "KNF"),
-    ("Gloves", "GLV"), ("Belt", "BLT"),
+    ("T-Shirt", "TSH"),
+    ("Hoodie", "HOO"),
+    ("Mug", "MUG"),
+    ("Tote Bag", "TOT"),
+    ("Backpack", "BPK"),
+    ("Throw Blanket", "THB"),
+    ("Candle", "CAN"),
+    ("Lamp", "LMP"),
+    ("Notebook", "NTB"),
+    ("Water Bottle", "WBT"),
+    ("Cutting Board", "CTB"),
+    ("Planter", "PLN"),
+    ("Scarf", "SCF"),
+    ("Beanie", "BNI"),
+    ("Wallet", "WAL"),
+    ("Apron", "APR"),
+    ("Serving Bowl", "SBW"),
+    ("Desk Organizer", "DSO"),
+    ("Pillow Cover", "PLC"),
+    ("Wall Clock", "WCL"),
+    ("Picture Frame", "PFR"),
+    ("Teapot", "TEA"),
+    ("Socks", "SCK"),
+    ("Cap", "CAP"),
+    ("Yoga Mat", "YGM"),
+    ("Dog Collar", "DGC"),
+    ("Bath Towel", "BTW"),
+    ("Duffel Bag", "DUF"),
+    ("Sunglasses", "SUN"),
+    ("Phone Case", "PHC"),
+    ("Jacket", "JKT"),
+    ("Rug", "RUG"),
+    ("Vase", "VAS"),
+    ("Coaster Set", "CST"),
+    ("Bookend", "BKE"),
+    ("Lantern", "LNT"),
+    ("Pen", "PEN"),
+    ("Knife Set", "KNF"),
+    ("Gloves", "GLV"),
+    ("Belt", "BLT"),
 ];
 
-const NAME_SERIES: &[&str] = &["II", "Pro", "Plus", "Lite", "Max", "Mini", "XL", "Select", "Edition", "Original"];
+const NAME_SERIES: &[&str] = &[
+    "II", "Pro", "Plus", "Lite", "Max", "Mini", "XL", "Select", "Edition", "Original",
+];
 
 const SIZES: &[&str] = &["XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL"];
-const COLORS: &[&str] =
-    &["Black", "White", "Navy", "Red", "Olive", "Grey", "Sand", "Forest", "Rust", "Sky", "Plum", "Mustard"];
+const COLORS: &[&str] = &[
+    "Black", "White", "Navy", "Red", "Olive", "Grey", "Sand", "Forest", "Rust", "Sky", "Plum",
+    "Mustard",
+];
 
 const CUSTOM_FIELDS: &[(&str, &[&str])] = &[
-    ("Material", &["Cotton", "Recycled polyester", "Stoneware", "Solid oak", "Stainless steel"]),
-    ("Country of origin", &["Portugal", "USA", "Japan", "India", "Vietnam", "Mexico"]),
-    ("Care", &["Machine wash cold", "Hand wash only", "Dishwasher safe", "Wipe clean"]),
+    (
+        "Material",
+        &[
+            "Cotton",
+            "Recycled polyester",
+            "Stoneware",
+            "Solid oak",
+            "Stainless steel",
+        ],
+    ),
+    (
+        "Country of origin",
+        &["Portugal", "USA", "Japan", "India", "Vietnam", "Mexico"],
+    ),
+    (
+        "Care",
+        &[
+            "Machine wash cold",
+            "Hand wash only",
+            "Dishwasher safe",
+            "Wipe clean",
+        ],
+    ),
     ("Warranty", &["1 year", "2 years", "Lifetime"]),
     ("Fit", &["Regular", "Relaxed", "Slim"]),
     ("Season", &["All season", "Summer", "Winter"]),
@@ -75,7 +219,14 @@ const CUSTOM_FIELDS: &[(&str, &[&str])] = &[
 
 pub fn seed(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now: DateTime<Utc>) {
     let tree_id = next(&mut cat.ids.tree);
-    cat.trees.insert(tree_id, Tree { id: tree_id, name: "Default".to_owned(), channels: vec![1] });
+    cat.trees.insert(
+        tree_id,
+        Tree {
+            id: tree_id,
+            name: "Default".to_owned(),
+            channels: vec![1],
+        },
+    );
     seed_brands(cat, spec.brands);
     seed_categories(cat, spec.categories, tree_id, rng);
     seed_products(cat, spec, rng, now);
@@ -88,7 +239,11 @@ fn seed_brands(cat: &mut CatalogData, count: usize) {
             0 => base.to_owned(),
             round => format!("{base} {}", NAME_SERIES[(round - 1) % NAME_SERIES.len()]),
         };
-        let name = if cat.brand_by_name(&name).is_some() { format!("{name} {i}") } else { name };
+        let name = if cat.brand_by_name(&name).is_some() {
+            format!("{name} {i}")
+        } else {
+            name
+        };
         let id = next(&mut cat.ids.brand);
         cat.insert_brand(Brand::new(id, name));
     }
@@ -104,10 +259,18 @@ fn seed_categories(cat: &mut CatalogData, count: usize, tree_id: i64, rng: &mut 
         let parent_id = if i < top {
             0
         } else {
-            let candidates: Vec<i64> = placed.iter().copied().filter(|id| cat.category_depth(*id) < 3).collect();
+            let candidates: Vec<i64> = placed
+                .iter()
+                .copied()
+                .filter(|id| cat.category_depth(*id) < 3)
+                .collect();
             candidates.choose(rng).copied().unwrap_or(0)
         };
-        let pool = if parent_id == 0 { DEPARTMENTS } else { SUBCATEGORIES };
+        let pool = if parent_id == 0 {
+            DEPARTMENTS
+        } else {
+            SUBCATEGORIES
+        };
         let start = rng.random_range(0..pool.len());
         let mut name = String::new();
         for k in 0..pool.len() {
@@ -152,6 +315,10 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
     let category_ids: Vec<i64> = cat.categories.keys().copied().collect();
     let mut previous_modified: Option<DateTime<Utc>> = None;
     let mut combos_used: HashMap<(usize, usize, usize), usize> = HashMap::new();
+    let option_kinds = [
+        OptionKind::new("Size", "rectangles", SIZES, spec.variants_per_product),
+        OptionKind::new("Color", "swatch", COLORS, spec.variants_per_product),
+    ];
 
     for age in ages {
         let id = next(&mut cat.ids.product);
@@ -159,7 +326,10 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
         let modified = match previous_modified {
             Some(prev) if prev >= created && rng.random_bool(0.17) => prev,
             _ if rng.random_bool(0.2) => created,
-            _ => created + Duration::seconds(rng.random_range(0..=(now - created).num_seconds().max(0))),
+            _ => {
+                created
+                    + Duration::seconds(rng.random_range(0..=(now - created).num_seconds().max(0)))
+            }
         };
         previous_modified = Some(modified);
 
@@ -167,12 +337,22 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
         let (noun, code) = NOUNS[noun_index];
         let material_index = rng.random_range(0..MATERIALS.len());
         let material = MATERIALS[material_index];
-        let name = unique_name(cat, rng, &mut combos_used, (noun_index, noun), (material_index, material), id);
+        let name = unique_name(
+            cat,
+            rng,
+            &mut combos_used,
+            (noun_index, noun),
+            (material_index, material),
+            id,
+        );
 
         let mut p = Product::new(id, created);
         p.date_modified = modified;
         p.sku = format!("{code}-{id:05}");
-        p.description = format!("<p>The {name} is made from {} and built to last.</p>", material.to_lowercase());
+        p.description = format!(
+            "<p>The {name} is made from {} and built to last.</p>",
+            material.to_lowercase()
+        );
         p.name = name;
         p.price = money(rng, 4.0, 350.0);
         p.cost_price = (p.price * rng.random_range(0.35..0.7) * 100.0).round() / 100.0;
@@ -192,7 +372,11 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
         p.total_sold = rng.random_range(0..500);
         p.view_count = rng.random_range(0..5000);
         if rng.random_bool(0.03) {
-            p.condition = if rng.random_bool(0.5) { "Used" } else { "Refurbished" };
+            p.condition = if rng.random_bool(0.5) {
+                "Used"
+            } else {
+                "Refurbished"
+            };
         }
         if rng.random_bool(0.04) {
             p.kind = "digital";
@@ -221,7 +405,10 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
                 is_thumbnail: k == 0,
                 sort_order: k as i64,
                 description: String::new(),
-                image_file: format!("{letter}/{:03}/{slug_name}__{image_id}.jpg", image_id % 1000),
+                image_file: format!(
+                    "{letter}/{:03}/{slug_name}__{image_id}.jpg",
+                    image_id % 1000
+                ),
                 date_modified: created,
             });
         }
@@ -232,7 +419,11 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
                 round => format!("{field} {}", round + 1),
             };
             let value = values[rng.random_range(0..values.len())].to_owned();
-            p.custom_fields.push(CustomField { id: next(&mut cat.ids.custom_field), name, value });
+            p.custom_fields.push(CustomField {
+                id: next(&mut cat.ids.custom_field),
+                name,
+                value,
+            });
         }
 
         let with_options = spec.variants_per_product >= 2;
@@ -244,7 +435,7 @@ fn seed_products(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now
         }
         cat.insert_product(p);
         if with_options {
-            seed_variants(cat, id, spec.variants_per_product, rng);
+            seed_variants(cat, id, &option_kinds, rng);
         } else {
             cat.add_base_variant(id);
         }
@@ -263,7 +454,9 @@ fn unique_name(
     id: i64,
 ) -> String {
     let adjective = rng.random_range(0..ADJECTIVES.len());
-    let used = combos_used.entry((adjective, material.0, noun.0)).or_insert(0);
+    let used = combos_used
+        .entry((adjective, material.0, noun.0))
+        .or_insert(0);
     let base = format!("{} {} {}", ADJECTIVES[adjective], material.1, noun.1);
     let name = match *used {
         0 => base,
@@ -272,40 +465,85 @@ fn unique_name(
     };
     *used += 1;
     // Products created before seeding finished cannot exist, but stay safe anyway.
-    if cat.product_names.contains_key(&name.to_lowercase()) { format!("{name} No. {id}") } else { name }
+    if cat.product_names.contains_key(&name.to_lowercase()) {
+        format!("{name} No. {id}")
+    } else {
+        name
+    }
 }
 
-/// One "Size" or "Color" option with `count` values and one variant per value.
-fn seed_variants(cat: &mut CatalogData, product_id: i64, count: usize, rng: &mut SmallRng) {
-    let (display_name, labels, kind) =
-        if rng.random_bool(0.5) { ("Size", SIZES, "rectangles") } else { ("Color", COLORS, "swatch") };
+/// The labels of one option kind with the SKU suffix each gives its variant, computed
+/// once per seed rather than once per variant.
+struct OptionKind {
+    display_name: &'static str,
+    kind: &'static str,
+    /// `(label, SKU suffix)` for each of `variants_per_product` values.
+    values: Vec<(String, String)>,
+}
+
+impl OptionKind {
+    fn new(display_name: &'static str, kind: &'static str, labels: &[&str], count: usize) -> Self {
+        let values = (0..count)
+            .map(|k| {
+                let label = match k / labels.len() {
+                    0 => labels[k].to_owned(),
+                    round => format!("{} {}", labels[k % labels.len()], round + 1),
+                };
+                let code = slug(&label).to_uppercase();
+                (label, code)
+            })
+            .collect();
+        Self {
+            display_name,
+            kind,
+            values,
+        }
+    }
+}
+
+/// One "Size" or "Color" option with one variant per value.
+fn seed_variants(
+    cat: &mut CatalogData,
+    product_id: i64,
+    kinds: &[OptionKind; 2],
+    rng: &mut SmallRng,
+) {
+    let option = &kinds[usize::from(rng.random_bool(0.5))];
     let option_id = next(&mut cat.ids.option);
-    let values: Vec<OptionValue> = (0..count)
-        .map(|k| OptionValue {
+    let values: Vec<OptionValue> = option
+        .values
+        .iter()
+        .enumerate()
+        .map(|(k, (label, _))| OptionValue {
             id: next(&mut cat.ids.option_value),
-            label: match k / labels.len() {
-                0 => labels[k].to_owned(),
-                round => format!("{} {}", labels[k % labels.len()], round + 1),
-            },
+            label: label.clone(),
             sort_order: k as i64,
             is_default: false,
         })
         .collect();
-    let Some(p) = cat.products.get_mut(&product_id) else { return };
+    let value_ids: Vec<i64> = values.iter().map(|v| v.id).collect();
+    let Some(p) = cat.products.get_mut(&product_id) else {
+        return;
+    };
     let product_sku = p.sku.clone();
     let product_price = p.price;
-    let pairs: Vec<(i64, String)> = values.iter().map(|v| (v.id, v.label.clone())).collect();
-    p.options.push(ProductOption { id: option_id, display_name: display_name.to_owned(), kind, sort_order: 0, values });
+    p.options.push(ProductOption {
+        id: option_id,
+        display_name: option.display_name.to_owned(),
+        kind: option.kind,
+        sort_order: 0,
+        values,
+    });
     // The hidden base variant of a product with options still used up an id.
     next(&mut cat.ids.variant);
-    for (k, (value_id, label)) in pairs.into_iter().enumerate() {
+    for (k, ((_, code), value_id)) in option.values.iter().zip(value_ids).enumerate() {
         let v = Variant {
             id: next(&mut cat.ids.variant),
             product_id,
-            sku: format!("{product_sku}-{}", slug(&label).to_uppercase()),
+            sku: format!("{product_sku}-{code}"),
             option_values: vec![(value_id, option_id)],
             // Larger sizes cost a little more; everything else inherits the product price.
-            price: (display_name == "Size" && k >= 4).then_some(product_price + 2.0),
+            price: (option.display_name == "Size" && k >= 4).then_some(product_price + 2.0),
             inventory_level: rng.random_range(0..200),
             ..Variant::default()
         };

@@ -58,7 +58,10 @@ async fn upsert(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
     let mut data = st.data.write();
     let cat = &mut data.catalog;
     let ids = cat.transaction(|cat| upsert_trees(cat, &items))?;
-    let out = ids.iter().filter_map(|id| cat.trees.get(id)).map(Tree::render);
+    let out = ids
+        .iter()
+        .filter_map(|id| cat.trees.get(id))
+        .map(Tree::render);
     Ok(v3_batch(StatusCode::OK, out.collect()))
 }
 
@@ -66,8 +69,11 @@ fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiE
     let mut errors = Map::new();
     let mut trees: Vec<Tree> = Vec::with_capacity(items.len());
     // Channel → tree, as it will be after this request.
-    let mut channel_owner: HashMap<i64, i64> =
-        cat.trees.values().flat_map(|t| t.channels.iter().map(move |c| (*c, t.id))).collect();
+    let mut channel_owner: HashMap<i64, i64> = cat
+        .trees
+        .values()
+        .flat_map(|t| t.channels.iter().map(move |c| (*c, t.id)))
+        .collect();
     let mut seen = HashSet::new();
     for (i, item) in items.iter().enumerate() {
         let mut input = Input::new(item, &format!("{i}."));
@@ -82,7 +88,10 @@ fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiE
                     input.fail("id", "The same tree appears twice");
                 }
                 if input.has("channels") {
-                    input.fail("channels", "channels can only be set when a tree is created");
+                    input.fail(
+                        "channels",
+                        "channels can only be set when a tree is created",
+                    );
                 }
                 let mut tree = existing.clone();
                 input.text("name", 1, 255, &mut tree.name);
@@ -90,7 +99,11 @@ fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiE
             }
             None => {
                 input.require(&["name", "channels"]);
-                let mut tree = Tree { id: 0, name: String::new(), channels: Vec::new() };
+                let mut tree = Tree {
+                    id: 0,
+                    name: String::new(),
+                    channels: Vec::new(),
+                };
                 input.text("name", 1, 255, &mut tree.name);
                 input.ints("channels", &mut tree.channels);
                 if input.has("channels") && tree.channels.len() != 1 && input.ok() {
@@ -124,8 +137,11 @@ fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiE
 async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let Some(ids) = q.int_list("id:in")?.filter(|ids| !ids.is_empty()) else {
-        return Err(ApiError::unprocessable(V3, "The filter id:in is required to delete trees; nothing was deleted.")
-            .with_error("id:in", "id:in is required"));
+        return Err(ApiError::unprocessable(
+            V3,
+            "The filter id:in is required to delete trees; nothing was deleted.",
+        )
+        .with_error("id:in", "id:in is required"));
     };
     let mut data = st.data.write();
     let cat = &mut data.catalog;
@@ -139,11 +155,20 @@ async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult 
 
 /// The tree as nested nodes `{id, parent_id, depth, path, name, is_visible, url,
 /// children}`, cut at `depth` levels when given.
-async fn nested(State(st): State<Shared>, Path((_, tree_id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn nested(
+    State(st): State<Shared>,
+    Path((_, tree_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let tree_id = path_id(&tree_id)?;
     let q = Query::parse(raw.as_deref(), V3);
     let max_depth = match q.int("depth")? {
-        Some(d) if d < 1 => return Err(ApiError::bad_request(V3, "The parameter 'depth' must be 1 or more.")),
+        Some(d) if d < 1 => {
+            return Err(ApiError::bad_request(
+                V3,
+                "The parameter 'depth' must be 1 or more.",
+            ));
+        }
         Some(d) => d as usize,
         None => usize::MAX,
     };
@@ -151,8 +176,12 @@ async fn nested(State(st): State<Shared>, Path((_, tree_id)): Path<(String, Stri
     let data = st.data.read();
     let cat = &data.catalog;
     if !cat.trees.contains_key(&tree_id) {
-        return Err(ApiError::new(V3, StatusCode::NOT_FOUND, format!("Tree {tree_id} was not found."))
-            .with_errors(Map::new()));
+        return Err(ApiError::new(
+            V3,
+            StatusCode::NOT_FOUND,
+            format!("Tree {tree_id} was not found."),
+        )
+        .with_errors(Map::new()));
     }
     let mut children: HashMap<i64, Vec<&Category>> = HashMap::new();
     for c in cat.categories.values().filter(|c| c.tree_id == tree_id) {
@@ -162,7 +191,11 @@ async fn nested(State(st): State<Shared>, Path((_, tree_id)): Path<(String, Stri
         list.sort_by_key(|c| (c.sort_order, c.id));
     }
     let top: Vec<&Category> = match &roots {
-        Some(ids) => ids.iter().filter_map(|id| cat.categories.get(id)).filter(|c| c.tree_id == tree_id).collect(),
+        Some(ids) => ids
+            .iter()
+            .filter_map(|id| cat.categories.get(id))
+            .filter(|c| c.tree_id == tree_id)
+            .collect(),
         None => children.get(&0).cloned().unwrap_or_default(),
     };
     let data: Vec<Value> = top
@@ -170,10 +203,20 @@ async fn nested(State(st): State<Shared>, Path((_, tree_id)): Path<(String, Stri
         .map(|c| {
             let depth = cat.category_depth(c.id);
             let path = ancestors(cat, c);
-            node(c, &children, depth, path, max_depth.saturating_add(depth.saturating_sub(1)))
+            node(
+                c,
+                &children,
+                depth,
+                path,
+                max_depth.saturating_add(depth.saturating_sub(1)),
+            )
         })
         .collect();
-    Ok((StatusCode::OK, axum::Json(json!({ "data": data, "meta": {} }))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({ "data": data, "meta": {} })),
+    )
+        .into_response())
 }
 
 fn ancestors(cat: &CatalogData, c: &Category) -> Vec<i64> {
@@ -190,13 +233,23 @@ fn ancestors(cat: &CatalogData, c: &Category) -> Vec<i64> {
     path
 }
 
-fn node(c: &Category, children: &HashMap<i64, Vec<&Category>>, depth: usize, path: Vec<i64>, last: usize) -> Value {
+fn node(
+    c: &Category,
+    children: &HashMap<i64, Vec<&Category>>,
+    depth: usize,
+    path: Vec<i64>,
+    last: usize,
+) -> Value {
     let kids: Vec<Value> = if depth < last {
         let mut child_path = path.clone();
         child_path.push(c.id);
         children
             .get(&c.id)
-            .map(|list| list.iter().map(|k| node(k, children, depth + 1, child_path.clone(), last)).collect())
+            .map(|list| {
+                list.iter()
+                    .map(|k| node(k, children, depth + 1, child_path.clone(), last))
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         Vec::new()

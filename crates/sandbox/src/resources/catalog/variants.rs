@@ -37,13 +37,24 @@ const MAX_PER_PRODUCT: usize = 600;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/v3/catalog/products/{id}/variants", get(list_for_product).post(create_one))
-        .route("/v3/catalog/products/{id}/variants/{variant_id}", get(get_one).put(update_one).delete(delete_one))
+        .route(
+            "/v3/catalog/products/{id}/variants",
+            get(list_for_product).post(create_one),
+        )
+        .route(
+            "/v3/catalog/products/{id}/variants/{variant_id}",
+            get(get_one).put(update_one).delete(delete_one),
+        )
         .route("/v3/catalog/variants", get(list_all).put(upsert_batch))
 }
 
 fn variant_not_found(id: i64) -> ApiError {
-    ApiError::new(V3, StatusCode::NOT_FOUND, format!("Variant {id} was not found.")).with_errors(Map::new())
+    ApiError::new(
+        V3,
+        StatusCode::NOT_FOUND,
+        format!("Variant {id} was not found."),
+    )
+    .with_errors(Map::new())
 }
 
 /// Applies the writable variant fields present in `input` (not its identity: id,
@@ -59,12 +70,27 @@ fn apply_fields(input: &mut Input, v: &mut Variant) {
     input.opt_number("width", 0.0, MAX_DIMENSION, &mut v.width);
     input.opt_number("height", 0.0, MAX_DIMENSION, &mut v.height);
     input.opt_number("depth", 0.0, MAX_DIMENSION, &mut v.depth);
-    input.opt_number("fixed_cost_shipping_price", 0.0, MAX_MONEY, &mut v.fixed_cost_shipping_price);
+    input.opt_number(
+        "fixed_cost_shipping_price",
+        0.0,
+        MAX_MONEY,
+        &mut v.fixed_cost_shipping_price,
+    );
     input.flag("is_free_shipping", &mut v.is_free_shipping);
     input.flag("purchasing_disabled", &mut v.purchasing_disabled);
-    input.text("purchasing_disabled_message", 0, 255, &mut v.purchasing_disabled_message);
+    input.text(
+        "purchasing_disabled_message",
+        0,
+        255,
+        &mut v.purchasing_disabled_message,
+    );
     input.int("inventory_level", 0, MAX_INT32, &mut v.inventory_level);
-    input.int("inventory_warning_level", 0, MAX_INT32, &mut v.inventory_warning_level);
+    input.int(
+        "inventory_warning_level",
+        0,
+        MAX_INT32,
+        &mut v.inventory_warning_level,
+    );
     input.text("upc", 0, 14, &mut v.upc);
     input.text("gtin", 0, 14, &mut v.gtin);
     input.text("mpn", 0, 255, &mut v.mpn);
@@ -76,7 +102,10 @@ fn apply_fields(input: &mut Input, v: &mut Variant) {
 /// Options named by display name and label are created on `p` (ids from `cat`).
 pub fn read_new(input: &mut Input, cat: &mut CatalogData, p: &mut Product) -> Option<Variant> {
     input.require(&["sku", "option_values"]);
-    let mut v = Variant { product_id: p.id, ..Variant::default() };
+    let mut v = Variant {
+        product_id: p.id,
+        ..Variant::default()
+    };
     apply_fields(input, &mut v);
     if input.has("sku") && v.sku.is_empty() {
         input.fail("sku", "sku must be 1 to 255 characters long");
@@ -90,7 +119,11 @@ pub fn read_new(input: &mut Input, cat: &mut CatalogData, p: &mut Product) -> Op
 }
 
 /// Resolves `option_values` to `(value id, option id)` pairs, one value per option.
-fn option_values(input: &mut Input, cat: &mut CatalogData, p: &mut Product) -> Option<Vec<(i64, i64)>> {
+fn option_values(
+    input: &mut Input,
+    cat: &mut CatalogData,
+    p: &mut Product,
+) -> Option<Vec<(i64, i64)>> {
     let items = input.array("option_values")?;
     if items.is_empty() {
         input.fail("option_values", "A variant needs at least one option value");
@@ -99,25 +132,36 @@ fn option_values(input: &mut Input, cat: &mut CatalogData, p: &mut Product) -> O
     let mut out: Vec<(i64, i64)> = Vec::with_capacity(items.len());
     for (k, item) in items.iter().enumerate() {
         let field = format!("option_values.{k}");
-        let ids = (item.get("id").and_then(Value::as_i64), item.get("option_id").and_then(Value::as_i64));
+        let ids = (
+            item.get("id").and_then(Value::as_i64),
+            item.get("option_id").and_then(Value::as_i64),
+        );
         let names = (
             item.get("option_display_name").and_then(Value::as_str),
             item.get("label").and_then(Value::as_str),
         );
         let pair = match (ids, names) {
             ((Some(value_id), Some(option_id)), _) => {
-                let known = p.options.iter().any(|o| o.id == option_id && o.values.iter().any(|v| v.id == value_id));
+                let known = p
+                    .options
+                    .iter()
+                    .any(|o| o.id == option_id && o.values.iter().any(|v| v.id == value_id));
                 if !known {
                     input.fail(&field, format!("Option value {value_id} of option {option_id} does not exist on this product"));
                     continue;
                 }
                 (value_id, option_id)
             }
-            (_, (Some(display_name), Some(label))) if !display_name.is_empty() && !label.is_empty() => {
+            (_, (Some(display_name), Some(label)))
+                if !display_name.is_empty() && !label.is_empty() =>
+            {
                 named_option_value(cat, p, display_name, label)
             }
             _ => {
-                input.fail(&field, "An option value needs id and option_id (or option_display_name and label)");
+                input.fail(
+                    &field,
+                    "An option value needs id and option_id (or option_display_name and label)",
+                );
                 continue;
             }
         };
@@ -131,24 +175,52 @@ fn option_values(input: &mut Input, cat: &mut CatalogData, p: &mut Product) -> O
 }
 
 /// Finds or creates the option `display_name` and its value `label` on `p`.
-fn named_option_value(cat: &mut CatalogData, p: &mut Product, display_name: &str, label: &str) -> (i64, i64) {
-    let option_index = match p.options.iter().position(|o| o.display_name.eq_ignore_ascii_case(display_name)) {
+fn named_option_value(
+    cat: &mut CatalogData,
+    p: &mut Product,
+    display_name: &str,
+    label: &str,
+) -> (i64, i64) {
+    let option_index = match p
+        .options
+        .iter()
+        .position(|o| o.display_name.eq_ignore_ascii_case(display_name))
+    {
         Some(i) => i,
         None => {
             let id = next(&mut cat.ids.option);
             let sort_order = p.options.len() as i64;
-            let kind = if display_name.eq_ignore_ascii_case("color") { "swatch" } else { "rectangles" };
-            p.options.push(ProductOption { id, display_name: display_name.to_owned(), kind, sort_order, values: Vec::new() });
+            let kind = if display_name.eq_ignore_ascii_case("color") {
+                "swatch"
+            } else {
+                "rectangles"
+            };
+            p.options.push(ProductOption {
+                id,
+                display_name: display_name.to_owned(),
+                kind,
+                sort_order,
+                values: Vec::new(),
+            });
             p.options.len() - 1
         }
     };
     let option = &mut p.options[option_index];
-    let value_id = match option.values.iter().find(|v| v.label.eq_ignore_ascii_case(label)) {
+    let value_id = match option
+        .values
+        .iter()
+        .find(|v| v.label.eq_ignore_ascii_case(label))
+    {
         Some(v) => v.id,
         None => {
             let id = next(&mut cat.ids.option_value);
             let sort_order = option.values.len() as i64;
-            option.values.push(OptionValue { id, label: label.to_owned(), sort_order, is_default: false });
+            option.values.push(OptionValue {
+                id,
+                label: label.to_owned(),
+                sort_order,
+                is_default: false,
+            });
             id
         }
     };
@@ -162,7 +234,10 @@ pub fn same_combination(a: &[(i64, i64)], b: &[(i64, i64)]) -> bool {
 
 /// Whether `values` is already the combination of one of `p`'s variants.
 fn combination_taken(cat: &CatalogData, p: &Product, values: &[(i64, i64)]) -> bool {
-    p.variant_ids.iter().filter_map(|id| cat.variants.get(id)).any(|v| same_combination(&v.option_values, values))
+    p.variant_ids
+        .iter()
+        .filter_map(|id| cat.variants.get(id))
+        .any(|v| same_combination(&v.option_values, values))
 }
 
 fn render(cat: &CatalogData, v: &Variant, sel: &FieldSelection) -> Value {
@@ -184,7 +259,11 @@ async fn list_for_product(
     let data = st.data.read();
     let cat = &data.catalog;
     let p = cat.products.get(&id).ok_or_else(|| product_not_found(id))?;
-    let items: Vec<&Variant> = p.variant_ids.iter().filter_map(|vid| cat.variants.get(vid)).collect();
+    let items: Vec<&Variant> = p
+        .variant_ids
+        .iter()
+        .filter_map(|vid| cat.variants.get(vid))
+        .collect();
     Ok(v3_offset(&items, page, limit, &q, |v| render(cat, v, &sel)))
 }
 
@@ -207,7 +286,10 @@ impl VariantFilter {
     }
 
     fn matches(&self, v: &Variant) -> bool {
-        self.id.matches(v.id) && self.sku.matches(&v.sku) && self.product_id.matches(v.product_id) && self.upc.matches(&v.upc)
+        self.id.matches(v.id)
+            && self.sku.matches(&v.sku)
+            && self.product_id.matches(v.product_id)
+            && self.upc.matches(&v.upc)
     }
 }
 
@@ -234,7 +316,11 @@ async fn list_all(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResul
         found.sort_unstable_by_key(|v| v.id);
         found
     } else {
-        cat.variants.range(lo..=hi).map(|(_, v)| v).filter(|v| filter.matches(v)).collect()
+        cat.variants
+            .range(lo..=hi)
+            .map(|(_, v)| v)
+            .filter(|v| filter.matches(v))
+            .collect()
     };
     Ok(v3_offset(&items, page, limit, &q, |v| render(cat, v, &sel)))
 }
@@ -244,10 +330,17 @@ fn find(cat: &CatalogData, pid: i64, vid: i64) -> Result<&Variant, ApiError> {
     if !cat.products.contains_key(&pid) {
         return Err(product_not_found(pid));
     }
-    cat.variants.get(&vid).filter(|v| v.product_id == pid).ok_or_else(|| variant_not_found(vid))
+    cat.variants
+        .get(&vid)
+        .filter(|v| v.product_id == pid)
+        .ok_or_else(|| variant_not_found(vid))
 }
 
-async fn get_one(State(st): State<Shared>, Path((_, pid, vid)): Path<(String, String, String)>, RawQuery(raw): RawQuery) -> ApiResult {
+async fn get_one(
+    State(st): State<Shared>,
+    Path((_, pid, vid)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let (pid, vid) = (path_id(&pid)?, path_id(&vid)?);
     let q = Query::parse(raw.as_deref(), V3);
     let sel = FieldSelection::parse(&q);
@@ -275,19 +368,34 @@ async fn create_one(
     let mut data = st.data.write();
     let cat = &mut data.catalog;
     let vid = cat.transaction(|cat| {
-        let mut p = cat.products.get(&pid).cloned().ok_or_else(|| product_not_found(pid))?;
+        let mut p = cat
+            .products
+            .get(&pid)
+            .cloned()
+            .ok_or_else(|| product_not_found(pid))?;
         let mut input = Input::new(&body, "");
         let v = read_new(&mut input, cat, &mut p);
         let mut errors = Map::new();
         input.drain_into(&mut errors);
-        let Some(mut v) = v.filter(|_| errors.is_empty()) else { return Err(invalid(errors)) };
-        let option_count = if p.base_variant_id.is_some() { 0 } else { p.variant_ids.len() };
+        let Some(mut v) = v.filter(|_| errors.is_empty()) else {
+            return Err(invalid(errors));
+        };
+        let option_count = if p.base_variant_id.is_some() {
+            0
+        } else {
+            p.variant_ids.len()
+        };
         if option_count >= MAX_PER_PRODUCT {
-            return Err(invalid(Map::new()).with_error("sku", "A product can have at most 600 SKUs"));
+            return Err(
+                invalid(Map::new()).with_error("sku", "A product can have at most 600 SKUs")
+            );
         }
         let mut conflicts = Map::new();
         if cat.sku_holder(&v.sku).is_some() {
-            conflicts.insert("sku".into(), Value::String(format!("The SKU {:?} is already in use", v.sku)));
+            conflicts.insert(
+                "sku".into(),
+                Value::String(format!("The SKU {:?} is already in use", v.sku)),
+            );
         }
         if combination_taken(cat, &p, &v.option_values) {
             conflicts.insert(
@@ -307,7 +415,10 @@ async fn create_one(
         cat.insert_option_variant(v);
         Ok(id)
     })?;
-    let v = cat.variants.get(&vid).ok_or_else(|| variant_not_found(vid))?;
+    let v = cat
+        .variants
+        .get(&vid)
+        .ok_or_else(|| variant_not_found(vid))?;
     Ok(v3_single(render(cat, v, &FieldSelection::default())))
 }
 
@@ -329,23 +440,36 @@ async fn update_one(
     if !input.ok() {
         return Err(invalid(input.errors));
     }
-    let me = if v.is_base() { SkuOwner::Product(pid) } else { SkuOwner::Variant(vid) };
+    let me = if v.is_base() {
+        SkuOwner::Product(pid)
+    } else {
+        SkuOwner::Variant(vid)
+    };
     if !cat.sku_free_for(&v.sku, me, |_| false) {
-        return Err(conflict(Map::new()).with_error("sku", format!("The SKU {:?} is already in use", v.sku)));
+        return Err(conflict(Map::new())
+            .with_error("sku", format!("The SKU {:?} is already in use", v.sku)));
     }
     cat.replace_variants(vec![v]);
     touch(cat, pid, now);
-    let v = cat.variants.get(&vid).ok_or_else(|| variant_not_found(vid))?;
+    let v = cat
+        .variants
+        .get(&vid)
+        .ok_or_else(|| variant_not_found(vid))?;
     Ok(v3_single(render(cat, v, &FieldSelection::default())))
 }
 
-async fn delete_one(State(st): State<Shared>, Path((_, pid, vid)): Path<(String, String, String)>) -> ApiResult {
+async fn delete_one(
+    State(st): State<Shared>,
+    Path((_, pid, vid)): Path<(String, String, String)>,
+) -> ApiResult {
     let (pid, vid) = (path_id(&pid)?, path_id(&vid)?);
     let now = dates::now();
     let mut data = st.data.write();
     let cat = &mut data.catalog;
     if find(cat, pid, vid)?.is_base() {
-        return Err(invalid(Map::new()).with_error("id", "The base variant of a product cannot be deleted"));
+        return Err(
+            invalid(Map::new()).with_error("id", "The base variant of a product cannot be deleted")
+        );
     }
     cat.remove_option_variant(vid);
     touch(cat, pid, now);
@@ -367,11 +491,18 @@ async fn upsert_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> Api
     let cat = &mut data.catalog;
     let ids = cat.transaction(|cat| upsert(cat, &items, now))?;
     let sel = FieldSelection::default();
-    let out = ids.iter().filter_map(|id| cat.variants.get(id)).map(|v| render(cat, v, &sel));
+    let out = ids
+        .iter()
+        .filter_map(|id| cat.variants.get(id))
+        .map(|v| render(cat, v, &sel));
     Ok(v3_batch(StatusCode::OK, out.collect()))
 }
 
-fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<Vec<i64>, ApiError> {
+fn upsert(
+    cat: &mut CatalogData,
+    items: &[Value],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, ApiError> {
     let mut errors = Map::new();
     let mut missing = Map::new();
     // Products that gain options in this request, edited as copies until commit.
@@ -382,7 +513,10 @@ fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<
         let mut input = Input::new(item, &format!("{i}."));
         if let Some(id) = item.get("id").and_then(Value::as_i64) {
             let Some(existing) = cat.variants.get(&id) else {
-                missing.insert(format!("{i}.id"), Value::String(format!("Variant {id} was not found")));
+                missing.insert(
+                    format!("{i}.id"),
+                    Value::String(format!("Variant {id} was not found")),
+                );
                 continue;
             };
             if !seen_ids.insert(id) {
@@ -397,7 +531,11 @@ fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<
                 parsed.push(BatchItem::Update(v));
             }
         } else if let Some(pid) = item.get("product_id").and_then(Value::as_i64) {
-            let Some(p) = products.get(&pid).cloned().or_else(|| cat.products.get(&pid).cloned()) else {
+            let Some(p) = products
+                .get(&pid)
+                .cloned()
+                .or_else(|| cat.products.get(&pid).cloned())
+            else {
                 input.fail("product_id", format!("Product {pid} does not exist"));
                 input.drain_into(&mut errors);
                 continue;
@@ -408,7 +546,10 @@ fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<
             }
             products.insert(pid, p);
         } else {
-            input.fail("id", "Each item needs id (to update) or product_id, sku and option_values (to create)");
+            input.fail(
+                "id",
+                "Each item needs id (to update) or product_id, sku and option_values (to create)",
+            );
         }
         input.drain_into(&mut errors);
     }
@@ -416,7 +557,12 @@ fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<
         return Err(invalid(errors));
     }
     if !missing.is_empty() {
-        return Err(ApiError::new(V3, StatusCode::NOT_FOUND, "One or more variants were not found.").with_errors(missing));
+        return Err(ApiError::new(
+            V3,
+            StatusCode::NOT_FOUND,
+            "One or more variants were not found.",
+        )
+        .with_errors(missing));
     }
 
     // SKU clashes: with the store (unless the holder is updated here) and inside the request.
@@ -441,14 +587,22 @@ fn upsert(cat: &mut CatalogData, items: &[Value], now: DateTime<Utc>) -> Result<
         if v.sku.is_empty() {
             continue;
         }
-        if !cat.sku_free_for(&v.sku, me, |holder| updated.contains(&holder)) || !claimed.insert(v.sku.to_lowercase()) {
-            conflicts.insert(format!("{i}.sku"), Value::String(format!("The SKU {:?} is already in use", v.sku)));
+        if !cat.sku_free_for(&v.sku, me, |holder| updated.contains(&holder))
+            || !claimed.insert(v.sku.to_lowercase())
+        {
+            conflicts.insert(
+                format!("{i}.sku"),
+                Value::String(format!("The SKU {:?} is already in use", v.sku)),
+            );
         }
         if let BatchItem::Create(v) = item {
-            let taken_in_store = cat.products.get(&v.product_id).is_some_and(|p| combination_taken(cat, p, &v.option_values));
-            let taken_here = created_combos
-                .iter()
-                .any(|(pid, combo)| *pid == v.product_id && same_combination(combo, &v.option_values));
+            let taken_in_store = cat
+                .products
+                .get(&v.product_id)
+                .is_some_and(|p| combination_taken(cat, p, &v.option_values));
+            let taken_here = created_combos.iter().any(|(pid, combo)| {
+                *pid == v.product_id && same_combination(combo, &v.option_values)
+            });
             if taken_in_store || taken_here {
                 conflicts.insert(
                     format!("{i}.option_values"),

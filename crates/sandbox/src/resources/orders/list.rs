@@ -56,7 +56,7 @@ impl OrderFilter {
                 // V2 order date filters take RFC 2822 or ISO 8601 (FACTS 0.6).
                 Some(s) => crate::dates::parse_filter(s, now, false).map(Some).ok_or_else(|| {
                     bad(format!(
-                        "The filter '{key}' must be a date in RFC 2822 (Thu, 20 Apr 2017 11:32:00 -0400) or ISO 8601 (2017-04-20T11:32:00-04:00) form; got {s:?}."
+                        "The filter '{key}' must be a date in RFC 2822 (Thu, 20 Apr 2017 11:32:00 -0400) or ISO 8601 (2017-04-20T11:32:00-04:00) form, URL-encoded ('+' as %2B); got {s:?}."
                     ))
                 }),
             }
@@ -78,7 +78,7 @@ impl OrderFilter {
             min_total: money("min_total")?,
             max_total: money("max_total")?,
             customer_id: q.int("customer_id")?,
-            email: text("email").map(|e| e.to_lowercase()),
+            email: text("email"),
             status_id: q.int("status_id")?,
             cart_id: text("cart_id"),
             payment_method: text("payment_method"),
@@ -123,7 +123,7 @@ impl OrderFilter {
             && self
                 .email
                 .as_deref()
-                .is_none_or(|e| o.billing_address.email.to_lowercase() == e)
+                .is_none_or(|e| o.billing_address.email.eq_ignore_ascii_case(e))
     }
 
     /// The slice of `orders` that `min_id`/`max_id` allow (binary searches on the id order).

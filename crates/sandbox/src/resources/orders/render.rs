@@ -22,9 +22,10 @@ use crate::query::Query;
 /// How `consignments` is embedded when included (FACTS 6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsignmentStructure {
-    /// The legacy default. The spec only says "array structure"; we send a one-element
-    /// array holding the same object as the `object` structure. [UNCERTAIN: the exact
-    /// legacy shape is not documented; a careful client asks for `object`.]
+    /// The legacy default: a one-element array holding the same object as the `object`
+    /// structure. FACTS 6.2 only says "arrays"; BigCommerce's announcement of the change
+    /// (developer.bigcommerce.com, "Update to v2 Orders API side-loadable consignment
+    /// response", August 2025) shows exactly `[{pickups, shipping, downloads, email}]`.
     Array,
     /// `consignment_structure=object`: `{pickups, shipping, downloads, email}`.
     Object,

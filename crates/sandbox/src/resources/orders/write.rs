@@ -23,6 +23,7 @@ use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::paging;
 use crate::resources::catalog::ProductRef;
+use crate::resources::channels::ChannelsData;
 use crate::state::Shared;
 
 const V: ApiVersion = ApiVersion::V2;
@@ -132,9 +133,11 @@ pub(super) async fn create(
             "The customer {customer_id} does not exist. Use customer_id 0 for a guest order."
         )));
     }
+    check_channel(&data.channels, map)?;
     let catalog = data.catalog.product_refs();
     let orders = &mut data.orders;
-    let id = orders.ids.next_order();
+    let mut ids = orders.ids.clone();
+    let id = ids.next_order();
     let mut order = Order::new(id, now);
     order.customer_id = customer_id;
     order.billing_address = billing;
@@ -153,13 +156,13 @@ pub(super) async fn create(
         match addresses.filter(|a| !a.is_empty()) {
             Some(addresses) => {
                 for a in addresses {
-                    let sa = new_shipping_address(&mut orders.ids, a)?;
+                    let sa = new_shipping_address(&mut ids, a)?;
                     order.shipping_addresses.push(sa);
                 }
             }
             None => {
                 let sa = ShippingAddress {
-                    id: orders.ids.next_address(),
+                    id: ids.next_address(),
                     address: Address {
                         form_fields: Vec::new(),
                         ..order.billing_address.clone()
@@ -174,21 +177,22 @@ pub(super) async fn create(
         }
         let address_id = order.shipping_addresses.first().map_or(0, |a| a.id);
         for (i, item) in products.iter().enumerate() {
-            let line = new_line(item, i, &catalog, &mut orders.ids, address_id)?;
+            let line = new_line(item, i, &catalog, &mut ids, address_id)?;
             order.lines.push(line);
         }
     } else if let Some(c) = consignments {
-        let pickup = new_pickup(c, &catalog, &mut orders.ids, &mut order.lines)?;
+        let pickup = new_pickup(c, &catalog, &mut ids, &mut order.lines)?;
         order.pickup = Some(Box::new(pickup));
     }
     if let Some(fees) = input::array(map, "fees")? {
-        order.fees = new_fees(&mut orders.ids, fees, &[])?;
+        order.fees = new_fees(&mut ids, fees, &[])?;
     }
     apply_costs(&mut order, map)?;
     order.recompute_totals();
     apply_total_overrides(&mut order, map)?;
     order.date_modified = now;
     let response = render(&order, &ctx);
+    orders.ids = ids;
     orders.push(order);
     Ok(response)
 }
@@ -224,6 +228,7 @@ pub(super) async fn update(
     }
     let needs_catalog = input::array(map, "products")?
         .is_some_and(|items| items.iter().any(|i| i.get("id").is_none_or(Value::is_null)));
+    check_channel(&data.channels, map)?;
     let catalog = if needs_catalog {
         data.catalog.product_refs()
     } else {
@@ -233,8 +238,9 @@ pub(super) async fn update(
     let Some(existing) = orders.get(id) else {
         return Err(order_not_found());
     };
-    // Work on a copy so that a validation error half-way leaves the order untouched.
+    // Work on copies so that a validation error half-way leaves the order untouched.
     let mut order = existing.clone();
+    let mut ids = orders.ids.clone();
     if map.contains_key("external_merchant_id") && order.external_merchant_id.is_some() {
         return Err(bad(
             "The field 'external_merchant_id' cannot be written to once set. Please remove it from your request before trying again.",
@@ -278,7 +284,7 @@ pub(super) async fn update(
                     patch_shipping_address(sa, a_map)?;
                 }
                 None => {
-                    let sa = new_shipping_address(&mut orders.ids, a)?;
+                    let sa = new_shipping_address(&mut ids, a)?;
                     order.shipping_addresses.push(sa);
                 }
             }
@@ -288,13 +294,13 @@ pub(super) async fn update(
     if let Some(items) = input::array(map, "products")? {
         let address_id = order.shipping_addresses.first().map_or(0, |a| a.id);
         for (i, item) in items.iter().enumerate() {
-            update_or_add_line(&mut order, item, i, &catalog, &mut orders.ids, address_id)?;
+            update_or_add_line(&mut order, item, i, &catalog, &mut ids, address_id)?;
         }
         totals_dirty = true;
     }
     if let Some(fees) = input::array(map, "fees")? {
         // Fees follow full-PUT semantics: the ones left out are deleted (FACTS 6.4).
-        order.fees = new_fees(&mut orders.ids, fees, &order.fees)?;
+        order.fees = new_fees(&mut ids, fees, &order.fees)?;
         totals_dirty = true;
     }
     totals_dirty |= apply_costs(&mut order, map)?;
@@ -304,6 +310,7 @@ pub(super) async fn update(
     apply_total_overrides(&mut order, map)?;
     order.date_modified = now;
     let response = render(&order, &ctx);
+    orders.ids = ids;
     if let Some(slot) = orders.get_mut(id) {
         *slot = order;
     }
@@ -405,8 +412,7 @@ pub(super) async fn create_shipment(
     )?;
     let mut guard = st.data.write();
     let orders = &mut guard.orders;
-    let shipment_id = orders.ids.next_shipment();
-    let order = orders.get_mut(id).ok_or_else(order_not_found)?;
+    let order = orders.get(id).ok_or_else(order_not_found)?;
     let address_id = input::required_int(map, "order_address_id", "to create a shipment")?;
     if order.shipping_address(address_id).is_none() {
         return Err(invalid(format!(
@@ -444,7 +450,7 @@ pub(super) async fn create_shipment(
         });
     }
     let mut shipment = Shipment {
-        id: shipment_id,
+        id: 0,
         order_address_id: address_id,
         date_created: crate::dates::now(),
         tracking_number: Cow::Borrowed(""),
@@ -457,6 +463,9 @@ pub(super) async fn create_shipment(
         items: shipped,
     };
     patch_shipment(&mut shipment, map)?;
+    // Valid: only now take an id.
+    shipment.id = orders.ids.next_shipment();
+    let order = orders.get_mut(id).ok_or_else(order_not_found)?;
     for item in &shipment.items {
         if let Some(line) = order
             .lines
@@ -675,11 +684,6 @@ fn apply_scalars(order: &mut Order, map: &Obj, creating: bool) -> Result<(), Api
         order.currency_code = c;
     }
     if let Some(ch) = input::int(map, "channel_id")? {
-        if ch < 1 {
-            return Err(invalid(
-                "The channel_id must name an enabled channel (1 is the default storefront).",
-            ));
-        }
         order.channel_id = ch;
     }
     if let Some(d) = input::boolean(map, "order_is_digital")? {
@@ -689,6 +693,31 @@ fn apply_scalars(order: &mut Order, map: &Obj, creating: bool) -> Result<(), Api
         order.discount_amount = d;
     }
     Ok(())
+}
+
+/// `channel_id` must name an existing channel that is not disconnected (the spec: "a
+/// non-existing or disconnected channel" is a validation error).
+fn check_channel(channels: &ChannelsData, map: &Obj) -> Result<(), ApiError> {
+    let Some(ch) = input::int(map, "channel_id")? else {
+        return Ok(());
+    };
+    match channels.get(ch) {
+        Some(c)
+            if !matches!(
+                c.status.as_str(),
+                "disconnected" | "archived" | "deleted" | "terminated"
+            ) =>
+        {
+            Ok(())
+        }
+        Some(c) => Err(invalid(format!(
+            "The channel {ch} is {}; orders need an enabled channel.",
+            c.status
+        ))),
+        None => Err(invalid(format!(
+            "The channel {ch} does not exist; use an enabled channel id (1 is the default storefront)."
+        ))),
+    }
 }
 
 /// Shipping, handling and wrapping costs (pairs); returns whether totals must be redone.

@@ -1,0 +1,254 @@
+//! Sync definitions: `[[sync]]` tables in `bcsync.toml`, or one TOML file per sync (the
+//! same keys at the top level). Example:
+//!
+//! ```toml
+//! [[sync]]
+//! name = "crm_customers"
+//! object = "customers"          # customers | products | orders
+//! mode = "upsert"               # insert | update | upsert | mirror
+//! match_key = "email"           # customers: id|email; products: id|sku; orders: id
+//! source = { type = "csv", path = "customers.csv" }
+//! skip_nulls = true
+//! on_delete = "nothing"         # nothing | clear | delete (mirror defaults to delete)
+//! max_delete_percent = 20
+//! max_rejected = 0
+//! [sync.mapping]                # source column = BigCommerce field
+//! mail = "email"
+//! given = "first_name"
+//! city = "addresses.0.city"
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::sources::SourceSpec;
+
+/// Which BigCommerce object a sync writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Object {
+    Customers,
+    Products,
+    Orders,
+}
+
+/// How source rows relate to the store's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Create rows that do not exist; never touch existing records.
+    Insert,
+    /// Change existing records; rows without a match are rejected.
+    Update,
+    /// Update matches, create the rest.
+    Upsert,
+    /// Upsert, and apply `on_delete` (default `delete`) to records that left the source.
+    Mirror,
+}
+
+/// What happens to a tracked record whose row left the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDelete {
+    Nothing,
+    /// Unset the mapped fields (required and key fields excepted).
+    Clear,
+    /// Delete the record (V2 orders are archived, FACTS 6.1).
+    Delete,
+}
+
+/// One sync, as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDef {
+    pub name: String,
+    pub object: Object,
+    pub mode: Mode,
+    pub match_key: String,
+    pub source: SourceSpec,
+    /// Source column → BigCommerce field.
+    pub mapping: toml::Table,
+    #[serde(default = "yes")]
+    pub skip_nulls: bool,
+    pub on_delete: Option<OnDelete>,
+    #[serde(default = "default_max_delete_percent")]
+    pub max_delete_percent: f64,
+    /// Rejected rows tolerated before `bcsync push` exits non-zero.
+    #[serde(default)]
+    pub max_rejected: u64,
+    /// Chunks sent at once (within the client's own cap and the store's quota).
+    pub concurrency: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_delete_percent() -> f64 {
+    20.0
+}
+
+/// A checked mapping entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMap {
+    pub column: String,
+    /// Dotted BigCommerce path: `email`, `addresses.0.city`, `billing_address.zip`.
+    pub field: String,
+}
+
+impl SyncDef {
+    /// The delete behaviour in effect.
+    pub fn on_delete(&self) -> OnDelete {
+        self.on_delete.unwrap_or(if self.mode == Mode::Mirror { OnDelete::Delete } else { OnDelete::Nothing })
+    }
+
+    /// The mapping as a list, checked.
+    pub fn fields(&self) -> Result<Vec<FieldMap>> {
+        let mut out = Vec::new();
+        for (column, field) in &self.mapping {
+            let field = field.as_str().ok_or_else(|| {
+                Error::Config(format!("sync {:?}: mapping for column {column:?} must be a BigCommerce field name string", self.name))
+            })?;
+            out.push(FieldMap { column: column.clone(), field: field.to_owned() });
+        }
+        Ok(out)
+    }
+
+    /// Checks the definition as a whole, so mistakes surface before any row is read.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config(format!("sync {:?}: {msg}", self.name)));
+        if self.name.trim().is_empty() {
+            return bad("name must not be empty".into());
+        }
+        let keys: &[&str] = match self.object {
+            Object::Customers => &["id", "email"],
+            Object::Products => &["id", "sku"],
+            Object::Orders => &["id"],
+        };
+        if !keys.contains(&self.match_key.as_str()) {
+            return bad(format!("match_key {:?} is not allowed for {:?}; use one of {keys:?}", self.match_key, self.object));
+        }
+        let fields = self.fields()?;
+        let mut seen = BTreeSet::new();
+        for f in &fields {
+            if !seen.insert(f.field.clone()) {
+                return bad(format!("field {:?} is mapped twice", f.field));
+            }
+            if f.field.starts_with("attributes.") || f.field.starts_with("custom_fields.") {
+                return bad(format!(
+                    "field {:?}: customer attribute values and product custom fields are not supported by bcsync push yet; remove the mapping",
+                    f.field
+                ));
+            }
+            if f.field.split('.').any(str::is_empty) {
+                return bad(format!("field {:?} is not a valid dotted path", f.field));
+            }
+        }
+        if !fields.iter().any(|f| f.field == self.match_key) {
+            return bad(format!("no column is mapped to the match key {:?}", self.match_key));
+        }
+        if !(0.0..=100.0).contains(&self.max_delete_percent) {
+            return bad("max_delete_percent must be between 0 and 100".into());
+        }
+        if self.object == Object::Orders && self.mode == Mode::Upsert && self.match_key == "id" {
+            // fine: ids known from tracking or the row
+        }
+        Ok(())
+    }
+}
+
+/// `[[sync]]` tables of a file (bcsync.toml or a file of its own).
+#[derive(Debug, Deserialize)]
+struct SyncFile {
+    #[serde(default)]
+    sync: Vec<toml::Value>,
+}
+
+/// Reads syncs from TOML text: a `[[sync]]` list, or one sync at the top level. Source
+/// paths are resolved against `base`.
+pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef>> {
+    let value: toml::Table = toml::from_str(text).map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", origin.display())))?;
+    let raw: Vec<toml::Value> = if value.contains_key("sync") {
+        let file: SyncFile = toml::Value::Table(value).try_into().map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
+        file.sync
+    } else if value.contains_key("object") {
+        vec![toml::Value::Table(value)]
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    for v in raw {
+        let mut def: SyncDef = v.try_into().map_err(|e| Error::Config(format!("{}: a sync definition is invalid: {e}", origin.display())))?;
+        def.source.rebase(base);
+        def.validate()?;
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// Loads syncs from a file, or from every `*.toml` file of a directory.
+pub fn load_syncs(path: &Path) -> Result<Vec<SyncDef>> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let rd = std::fs::read_dir(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        for entry in rd {
+            let p = entry.map_err(|source| Error::Io { path: path.to_owned(), source })?.path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_owned());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|source| Error::Io { path: f.clone(), source })?;
+        let base = f.parent().map(Path::to_owned).unwrap_or_default();
+        out.extend(parse_syncs(&text, &f, &base)?);
+    }
+    let mut names = BTreeSet::new();
+    for s in &out {
+        if !names.insert(s.name.clone()) {
+            return Err(Error::Config(format!("two syncs are named {:?}; names must be unique", s.name)));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sync_tables_and_single_files() {
+        let text = r#"
+store_hash = "x"
+[[sync]]
+name = "c"
+object = "customers"
+mode = "mirror"
+match_key = "email"
+source = { type = "csv", path = "c.csv" }
+[sync.mapping]
+mail = "email"
+given = "first_name"
+family = "last_name"
+city = "addresses.0.city"
+"#;
+        let syncs = parse_syncs(text, Path::new("bcsync.toml"), Path::new("/data")).unwrap();
+        assert_eq!(syncs.len(), 1);
+        assert_eq!(syncs[0].on_delete(), OnDelete::Delete);
+        assert_eq!(syncs[0].max_delete_percent, 20.0);
+        assert!(syncs[0].fields().unwrap().contains(&FieldMap { column: "mail".into(), field: "email".into() }));
+        assert_eq!(syncs[0].source, SourceSpec::Csv { path: "/data/c.csv".into(), delimiter: ',' });
+
+        let single = "name = \"p\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"email\"\nsource = { type = \"csv\", path = \"p.csv\" }\n[mapping]\nsku = \"email\"\n";
+        let err = parse_syncs(single, Path::new("p.toml"), Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("match_key \"email\" is not allowed"), "{err}");
+    }
+}

@@ -1,0 +1,7 @@
+//! `bcsync push`: reverse ETL from warehouse rows into BigCommerce customers, products
+//! and orders.
+//!
+//! - [`config`]: sync definitions (`[[sync]]` in bcsync.toml or one file per sync).
+//! - [`mapping`]: source row → payload, casts and the create rules checked before any request.
+pub mod config;
+pub mod mapping;
