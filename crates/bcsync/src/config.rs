@@ -24,6 +24,9 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     #[serde(default)]
     pub extract: ExtractSection,
+    /// `[[sync]]` tables for `bcsync push` (parsed by `push::config`).
+    #[serde(default)]
+    pub sync: Vec<toml::Value>,
 }
 
 /// `[extract]` in `bcsync.toml`.

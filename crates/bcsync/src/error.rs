@@ -16,6 +16,10 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// PostgreSQL failed; `target` is the URL without its password, `message` says what to do.
+    #[error("PostgreSQL {target}: {message}")]
+    Postgres { target: String, message: String },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -29,7 +33,7 @@ pub enum Error {
     #[error("unknown stream {name:?}; run `bcsync discover` to list the streams (known: {known})")]
     UnknownStream { name: String, known: String },
 
-    #[error("destination {0:?} not understood; use sqlite:PATH, singer, or jsonl:DIR")]
+    #[error("destination {0:?} not understood; use sqlite:PATH, postgres://USER@HOST:PORT/DB (or postgres with DATABASE_URL), singer, or jsonl:DIR")]
     BadDestination(String),
 
     #[error("the destination writer stopped unexpectedly: {0}")]

@@ -17,11 +17,11 @@
 use std::future::Future;
 
 use futures::StreamExt;
-use reqwest::Method;
+pub use reqwest::Method;
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorBody, Result};
 use crate::request::{ApiRequest, ApiVersion};
 
 /// What happened to one item of a batch write.
@@ -73,7 +73,12 @@ pub struct BatchEndpoint {
 
 impl BatchEndpoint {
     /// An array endpoint taking up to `limit` items.
-    pub fn array(method: Method, version: ApiVersion, path: impl Into<String>, limit: usize) -> Self {
+    pub fn array(
+        method: Method,
+        version: ApiVersion,
+        path: impl Into<String>,
+        limit: usize,
+    ) -> Self {
         Self {
             method,
             version,
@@ -121,7 +126,7 @@ fn item_message(err: &Error, index: Option<usize>) -> String {
         }
     }
     let mut msg = err.title().unwrap_or_else(|| err.to_string());
-    if index.is_none() && !fields.is_empty() {
+    if !fields.is_empty() {
         let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         msg = format!("{msg} ({})", parts.join("; "));
     }
@@ -141,14 +146,23 @@ fn key_index(key: &str) -> Option<usize> {
 /// time, splitting refused chunks down to the offending items (see the module docs).
 /// `send` gets the items of one request and returns the records the API answered with
 /// (aligned with the items when the API returns one per item).
-pub async fn write_with<F, Fut>(items: Vec<Value>, limit: usize, concurrency: usize, send: F) -> BatchReport
+pub async fn write_with<F, Fut>(
+    items: Vec<Value>,
+    limit: usize,
+    concurrency: usize,
+    send: F,
+) -> BatchReport
 where
     F: Fn(Vec<Value>) -> Fut,
     Fut: Future<Output = Result<Vec<Value>>>,
 {
     let limit = limit.max(1);
     let n = items.len();
-    let chunks: Vec<Vec<usize>> = (0..n).collect::<Vec<_>>().chunks(limit).map(<[usize]>::to_vec).collect();
+    let chunks: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(limit)
+        .map(<[usize]>::to_vec)
+        .collect();
     let items = &items;
     let send = &send;
     let results: Vec<(Vec<(usize, ItemOutcome)>, u64)> = futures::stream::iter(chunks)
@@ -178,9 +192,112 @@ where
     }
 }
 
+/// Like [`write_with`], for endpoints whose limit counts *groups* of items, e.g.
+/// `PUT /v3/customers/attribute-values` (10 customers per call, any number of values
+/// each). A group is never split across requests; errors keyed by flat item index are
+/// mapped back to the group, so one bad value rejects its group alone. An applied group's
+/// record is the array of the records its items got back.
+pub async fn write_groups<F, Fut>(
+    groups: Vec<Vec<Value>>,
+    max_groups: usize,
+    concurrency: usize,
+    send: F,
+) -> BatchReport
+where
+    F: Fn(Vec<Value>) -> Fut,
+    Fut: Future<Output = Result<Vec<Value>>>,
+{
+    let items: Vec<Value> = groups.into_iter().map(Value::Array).collect();
+    let send = &send;
+    write_with(items, max_groups, concurrency, |chunk| {
+        let sizes: Vec<usize> = chunk
+            .iter()
+            .map(|g| g.as_array().map_or(1, Vec::len))
+            .collect();
+        let flat: Vec<Value> = chunk
+            .into_iter()
+            .flat_map(|g| match g {
+                Value::Array(a) => a,
+                other => vec![other],
+            })
+            .collect();
+        let fut = send(flat);
+        async move {
+            match fut.await {
+                Ok(records) => {
+                    let total: usize = sizes.iter().sum();
+                    if records.len() != total {
+                        return Ok(sizes.iter().map(|_| Value::Null).collect());
+                    }
+                    let mut it = records.into_iter();
+                    Ok(sizes
+                        .iter()
+                        .map(|n| Value::Array(it.by_ref().take(*n).collect()))
+                        .collect())
+                }
+                Err(e) => Err(regroup_error(e, &sizes)),
+            }
+        }
+    })
+    .await
+}
+
+/// Rewrites `"<flat index>.<field>"` keys of a V3 error as `"<group>.<field>"`.
+fn regroup_error(err: Error, sizes: &[usize]) -> Error {
+    let group_of = |flat: usize| {
+        let mut start = 0;
+        for (g, n) in sizes.iter().enumerate() {
+            if flat < start + n {
+                return Some(g);
+            }
+            start += n;
+        }
+        None
+    };
+    match err {
+        Error::Api {
+            status,
+            method,
+            path,
+            title,
+            body: ErrorBody::V3(mut v3),
+        } => {
+            v3.errors = std::mem::take(&mut v3.errors)
+                .into_iter()
+                .map(|(k, v)| match key_index(&k).and_then(group_of) {
+                    Some(g) => {
+                        let field = k.split_once('.').map(|(_, f)| f).unwrap_or("");
+                        (
+                            if field.is_empty() {
+                                g.to_string()
+                            } else {
+                                format!("{g}.{field}")
+                            },
+                            v,
+                        )
+                    }
+                    None => (k, v),
+                })
+                .collect();
+            Error::Api {
+                status,
+                method,
+                path,
+                title,
+                body: ErrorBody::V3(v3),
+            }
+        }
+        other => other,
+    }
+}
+
 /// One chunk: sends it, and on an item error narrows down sequentially (a work stack of
 /// sub-chunks), so the chunk's requests never exceed one at a time.
-async fn write_chunk<F, Fut>(items: &[Value], chunk: Vec<usize>, send: &F) -> (Vec<(usize, ItemOutcome)>, u64)
+async fn write_chunk<F, Fut>(
+    items: &[Value],
+    chunk: Vec<usize>,
+    send: &F,
+) -> (Vec<(usize, ItemOutcome)>, u64)
 where
     F: Fn(Vec<Value>) -> Fut,
     Fut: Future<Output = Result<Vec<Value>>>,
@@ -198,7 +315,11 @@ where
             Ok(records) => {
                 let aligned = records.len() == part.len();
                 for (pos, &i) in part.iter().enumerate() {
-                    let rec = if aligned { records[pos].clone() } else { Value::Null };
+                    let rec = if aligned {
+                        records[pos].clone()
+                    } else {
+                        Value::Null
+                    };
                     out.push((i, ItemOutcome::Applied(rec)));
                 }
             }
@@ -214,7 +335,12 @@ where
                     ));
                     continue;
                 }
-                let mut named: Vec<usize> = err.field_errors().keys().filter_map(|k| key_index(k)).filter(|&p| p < part.len()).collect();
+                let mut named: Vec<usize> = err
+                    .field_errors()
+                    .keys()
+                    .filter_map(|k| key_index(k))
+                    .filter(|&p| p < part.len())
+                    .collect();
                 named.sort_unstable();
                 named.dedup();
                 if named.is_empty() {
@@ -260,8 +386,16 @@ where
 /// Writes `items` to `endpoint` through `client` (pacing, retries and the concurrency cap
 /// are the client's). Array endpoints return the response's `data` array; single-object
 /// endpoints the response's `data` object (V3) or bare object (V2).
-pub async fn write(client: &Client, endpoint: &BatchEndpoint, items: Vec<Value>, concurrency: usize) -> BatchReport {
-    write_with(items, endpoint.limit, concurrency, |chunk| send_chunk(client, endpoint, chunk)).await
+pub async fn write(
+    client: &Client,
+    endpoint: &BatchEndpoint,
+    items: Vec<Value>,
+    concurrency: usize,
+) -> BatchReport {
+    write_with(items, endpoint.limit, concurrency, |chunk| {
+        send_chunk(client, endpoint, chunk)
+    })
+    .await
 }
 
 async fn send_chunk(client: &Client, ep: &BatchEndpoint, chunk: Vec<Value>) -> Result<Vec<Value>> {
@@ -281,7 +415,9 @@ async fn send_chunk(client: &Client, ep: &BatchEndpoint, chunk: Vec<Value>) -> R
     let resp = client.send(req).await?;
     let body = resp.body.unwrap_or(Value::Null);
     let data = match body {
-        Value::Object(mut map) if map.contains_key("data") => map.remove("data").unwrap_or(Value::Null),
+        Value::Object(mut map) if map.contains_key("data") => {
+            map.remove("data").unwrap_or(Value::Null)
+        }
         other => other,
     };
     Ok(match data {
@@ -312,19 +448,30 @@ mod tests {
             }
         }
         if errors.is_empty() {
-            return Ok(chunk.iter().map(|i| json!({"id": i["n"].as_u64().unwrap() + 1000})).collect());
+            return Ok(chunk
+                .iter()
+                .map(|i| json!({"id": i["n"].as_u64().unwrap() + 1000}))
+                .collect());
         }
         let body = if keyed {
             json!({"status": 422, "title": "Create customers failed.", "errors": errors})
         } else {
             json!({"status": 422, "title": "Create customers failed.", "errors": {".customer_create": "Error creating customers"}})
         };
-        Err(Error::from_status(422, "POST", "/v3/customers", body.to_string().as_bytes(), 1))
+        Err(Error::from_status(
+            422,
+            "POST",
+            "/v3/customers",
+            body.to_string().as_bytes(),
+            1,
+        ))
     }
 
     fn run(n: u64, bad: &BTreeSet<u64>, limit: usize, keyed: bool) -> BatchReport {
         let items: Vec<Value> = (0..n).map(|i| json!({"n": i})).collect();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let calls = AtomicU64::new(0);
         let report = rt.block_on(write_with(items, limit, 3, |chunk| {
             calls.fetch_add(1, Ordering::Relaxed);
@@ -379,7 +526,9 @@ mod tests {
     #[test]
     fn server_errors_fail_the_whole_chunk() {
         let items: Vec<Value> = (0..15).map(|i| json!({"n": i})).collect();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let report = rt.block_on(write_with(items, 10, 1, |chunk| {
             let r = if chunk[0]["n"] == 0 {
                 Err(Error::from_status(503, "POST", "/v3/customers", b"", 3))
@@ -389,8 +538,70 @@ mod tests {
             async move { r }
         }));
         assert_eq!(report.requests, 2);
-        assert!(report.outcomes[..10].iter().all(|o| matches!(o, ItemOutcome::Failed { status: Some(503), .. })));
+        assert!(report.outcomes[..10].iter().all(|o| matches!(
+            o,
+            ItemOutcome::Failed {
+                status: Some(503),
+                ..
+            }
+        )));
         assert!(report.outcomes[10..].iter().all(ItemOutcome::is_applied));
+    }
+
+    #[test]
+    fn groups_are_rejected_whole_by_their_flat_indices() {
+        // Groups of 1..=3 values; a value "bad" makes its group fail, keyed by flat index.
+        let groups: Vec<Vec<Value>> = (0..25)
+            .map(|g| {
+                (0..(g % 3 + 1))
+                    .map(|i| json!({"g": g, "v": if g % 7 == 3 && i == 0 { "bad" } else { "ok" }}))
+                    .collect()
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let report = rt.block_on(write_groups(groups, 10, 2, |flat| {
+            let distinct: BTreeSet<u64> = flat.iter().map(|v| v["g"].as_u64().unwrap()).collect();
+            assert!(distinct.len() <= 10, "more than 10 groups in one call");
+            let mut errors = serde_json::Map::new();
+            for (i, v) in flat.iter().enumerate() {
+                if v["v"] == "bad" {
+                    errors.insert(format!("{i}.value"), json!("bad value"));
+                }
+            }
+            let r = if errors.is_empty() {
+                Ok(flat.clone())
+            } else {
+                let body = json!({"status": 422, "title": "Upsert failed.", "errors": errors});
+                Err(Error::from_status(
+                    422,
+                    "PUT",
+                    "/v3/customers/attribute-values",
+                    body.to_string().as_bytes(),
+                    1,
+                ))
+            };
+            async move { r }
+        }));
+        for (g, o) in report.outcomes.iter().enumerate() {
+            if g % 7 == 3 {
+                assert_eq!(
+                    o,
+                    &ItemOutcome::Rejected {
+                        status: 422,
+                        message: "value: bad value".into()
+                    },
+                    "group {g}"
+                );
+            } else {
+                let ItemOutcome::Applied(Value::Array(recs)) = o else {
+                    panic!("group {g}: {o:?}")
+                };
+                assert_eq!(recs.len(), g % 3 + 1);
+            }
+        }
+        assert_eq!(report.requests, 3 + 3);
     }
 
     #[test]

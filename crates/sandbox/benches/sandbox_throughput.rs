@@ -25,6 +25,9 @@ struct Scenario {
     /// Path relative to the store, with `{page}` replaced per request.
     path: &'static str,
     pages: u64,
+    /// Against the second sandbox, whose plan meters every request (quota accounting and
+    /// headers) with a quota too large to run out.
+    metered: bool,
 }
 
 struct RunResult {
@@ -151,16 +154,25 @@ async fn run() -> Result<(), String> {
             name: "(a) GET /v3/customers?limit=250",
             path: "/v3/customers?limit=250&page={page}",
             pages: pages(seed.customers),
+            metered: false,
         },
         Scenario {
             name: "(b) GET /v2/orders?limit=250&include=consignments.line_items",
             path: "/v2/orders?limit=250&page={page}&include=consignments.line_items",
             pages: pages(seed.orders),
+            metered: false,
         },
         Scenario {
             name: "(c) GET /v2/time (middleware only)",
             path: "/v2/time",
             pages: 1,
+            metered: false,
+        },
+        Scenario {
+            name: "(d) GET /v2/time, quota metered (enterprise:4294967295)",
+            path: "/v2/time",
+            pages: 1,
+            metered: true,
         },
     ];
 
@@ -188,8 +200,13 @@ async fn run() -> Result<(), String> {
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())?;
-    let store_url = Arc::new(sandbox.store_url());
-    let token = sandbox.token().to_owned();
+    let metered_config = SandboxConfig {
+        plan: Plan::Enterprise { quota: u32::MAX },
+        ..SandboxConfig::default()
+    };
+    let metered = bc_sandbox::start(metered_config, addr)
+        .await
+        .map_err(|e| format!("cannot start the metered sandbox: {e}"))?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     println!(
@@ -200,6 +217,9 @@ async fn run() -> Result<(), String> {
         "scenario", "K", "req/s", "p50 ms", "p99 ms", "MB/s", "errors"
     );
     for scenario in &scenarios {
+        let target = if scenario.metered { &metered } else { &sandbox };
+        let store_url = Arc::new(target.store_url());
+        let token = target.token().to_owned();
         let probe_url = format!("{store_url}{}", scenario.path.replace("{page}", "1"));
         let probe = http
             .get(&probe_url)
@@ -249,7 +269,17 @@ async fn run() -> Result<(), String> {
             );
         }
     }
+    // The request log kept every one of these requests; say how big it got.
+    for (name, target) in [("unthrottled", &sandbox), ("metered", &metered)] {
+        println!(
+            "{name} sandbox: {} requests logged, {} retained (cap {})",
+            target.state.log.total(),
+            target.state.log.len(),
+            bc_sandbox::admin::LOG_CAPACITY
+        );
+    }
     sandbox.stop().await;
+    metered.stop().await;
     Ok(())
 }
 

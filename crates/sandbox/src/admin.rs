@@ -15,10 +15,10 @@
 //!
 //! The log is append-only: `push` moves the entry in under a short mutex (no clone), and
 //! statistics are kept incrementally so `stats` never scans the log. Memory is capped: the
-//! log keeps the last [`LOG_CAPACITY`] entries (about 150 MB at the cap) and drops the
-//! oldest beyond that; the statistics still count every request. Sequence numbers are
-//! never reused, not even after a clear, so `?since_seq=` polling neither misses nor
-//! repeats entries.
+//! log keeps the last [`LOG_CAPACITY`] entries (roughly 250 bytes each with their strings,
+//! so up to about 250 MB at the cap) and drops the oldest beyond that; the statistics
+//! still count every request. Sequence numbers are never reused, not even after a clear,
+//! so `?since_seq=` polling neither misses nor repeats entries.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,7 +17,8 @@
 //! before the handler runs and released by a drop guard when the response has been
 //! produced (or the request was abandoned). Over the cap → 429 in the path's error shape,
 //! with the ordinary quota headers but no `X-Retry-After`, since waiting for the window is
-//! not what frees a slot.
+//! not what frees a slot. The quota is checked first, so a request refused by a cap has
+//! still used its unit, as every request does.
 //!
 //! Cost per request: one tiny mutex (the window) and, on capped endpoints, one atomic.
 

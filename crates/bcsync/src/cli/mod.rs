@@ -4,6 +4,8 @@
 
 mod demo;
 mod extract;
+mod push;
+mod runs;
 mod sandbox;
 mod singer;
 
@@ -53,6 +55,10 @@ pub enum Command {
     Extract(extract::ExtractArgs),
     /// Start a seeded sandbox in-process and extract it into ./bcsync-demo.db.
     Demo(demo::DemoArgs),
+    /// Push warehouse rows (CSV, SQLite) into customers, products and orders ([[sync]] definitions).
+    Push(push::PushArgs),
+    /// Push run records: `bcsync runs`, `bcsync runs show ID [--format json|csv]`.
+    Runs(runs::RunsArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -75,6 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Discover(args)) => extract::discover(args),
         Some(Command::Extract(args)) => extract::extract(cli.config.as_deref(), args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Push(args)) => push::run(cli.config.as_deref(), args).await,
+        Some(Command::Runs(args)) => runs::run(args),
         None if cli.discover || cli.catalog.is_some() || cli.state.is_some() || cli.config.is_some() => {
             singer::run(cli.config.as_deref(), cli.discover, cli.catalog.as_deref(), cli.state.as_deref()).await
         }

@@ -174,7 +174,7 @@ pub async fn run_to(
     progress: Progress,
 ) -> Result<ExtractSummary> {
     let selected = crate::streams::select(stream_names)?;
-    let dest = crate::destinations::open(to, singer_state)?;
+    let dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
     let (writer, state, selected) = tokio::task::spawn_blocking(move || -> Result<_> {
         let (writer, state) = DestinationWriter::start(dest, &selected, full_refresh)?;
         Ok((writer, state, selected))

@@ -102,7 +102,11 @@ pub struct FieldMap {
 impl SyncDef {
     /// The delete behaviour in effect.
     pub fn on_delete(&self) -> OnDelete {
-        self.on_delete.unwrap_or(if self.mode == Mode::Mirror { OnDelete::Delete } else { OnDelete::Nothing })
+        self.on_delete.unwrap_or(if self.mode == Mode::Mirror {
+            OnDelete::Delete
+        } else {
+            OnDelete::Nothing
+        })
     }
 
     /// The mapping as a list, checked.
@@ -112,7 +116,10 @@ impl SyncDef {
             let field = field.as_str().ok_or_else(|| {
                 Error::Config(format!("sync {:?}: mapping for column {column:?} must be a BigCommerce field name string", self.name))
             })?;
-            out.push(FieldMap { column: column.clone(), field: field.to_owned() });
+            out.push(FieldMap {
+                column: column.clone(),
+                field: field.to_owned(),
+            });
         }
         Ok(out)
     }
@@ -129,7 +136,10 @@ impl SyncDef {
             Object::Orders => &["id"],
         };
         if !keys.contains(&self.match_key.as_str()) {
-            return bad(format!("match_key {:?} is not allowed for {:?}; use one of {keys:?}", self.match_key, self.object));
+            return bad(format!(
+                "match_key {:?} is not allowed for {:?}; use one of {keys:?}",
+                self.match_key, self.object
+            ));
         }
         let fields = self.fields()?;
         let mut seen = BTreeSet::new();
@@ -137,18 +147,33 @@ impl SyncDef {
             if !seen.insert(f.field.clone()) {
                 return bad(format!("field {:?} is mapped twice", f.field));
             }
-            if f.field.starts_with("attributes.") || f.field.starts_with("custom_fields.") {
-                return bad(format!(
-                    "field {:?}: customer attribute values and product custom fields are not supported by bcsync push yet; remove the mapping",
-                    f.field
-                ));
+            if let Some(name) = f.field.strip_prefix("attributes.") {
+                if self.object != Object::Customers || name.is_empty() {
+                    return bad(format!(
+                        "field {:?}: `attributes.<name>` (customer attribute values) is for customers only",
+                        f.field
+                    ));
+                }
+                continue;
+            }
+            if let Some(name) = f.field.strip_prefix("custom_fields.") {
+                if self.object != Object::Products || name.is_empty() {
+                    return bad(format!(
+                        "field {:?}: `custom_fields.<name>` is for products only",
+                        f.field
+                    ));
+                }
+                continue;
             }
             if f.field.split('.').any(str::is_empty) {
                 return bad(format!("field {:?} is not a valid dotted path", f.field));
             }
         }
         if !fields.iter().any(|f| f.field == self.match_key) {
-            return bad(format!("no column is mapped to the match key {:?}", self.match_key));
+            return bad(format!(
+                "no column is mapped to the match key {:?}",
+                self.match_key
+            ));
         }
         if !(0.0..=100.0).contains(&self.max_delete_percent) {
             return bad("max_delete_percent must be between 0 and 100".into());
@@ -170,9 +195,12 @@ struct SyncFile {
 /// Reads syncs from TOML text: a `[[sync]]` list, or one sync at the top level. Source
 /// paths are resolved against `base`.
 pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef>> {
-    let value: toml::Table = toml::from_str(text).map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", origin.display())))?;
+    let value: toml::Table = toml::from_str(text)
+        .map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", origin.display())))?;
     let raw: Vec<toml::Value> = if value.contains_key("sync") {
-        let file: SyncFile = toml::Value::Table(value).try_into().map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
+        let file: SyncFile = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
         file.sync
     } else if value.contains_key("object") {
         vec![toml::Value::Table(value)]
@@ -181,7 +209,12 @@ pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef
     };
     let mut out = Vec::new();
     for v in raw {
-        let mut def: SyncDef = v.try_into().map_err(|e| Error::Config(format!("{}: a sync definition is invalid: {e}", origin.display())))?;
+        let mut def: SyncDef = v.try_into().map_err(|e| {
+            Error::Config(format!(
+                "{}: a sync definition is invalid: {e}",
+                origin.display()
+            ))
+        })?;
         def.source.rebase(base);
         def.validate()?;
         out.push(def);
@@ -193,9 +226,17 @@ pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef
 pub fn load_syncs(path: &Path) -> Result<Vec<SyncDef>> {
     let mut files = Vec::new();
     if path.is_dir() {
-        let rd = std::fs::read_dir(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let rd = std::fs::read_dir(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         for entry in rd {
-            let p = entry.map_err(|source| Error::Io { path: path.to_owned(), source })?.path();
+            let p = entry
+                .map_err(|source| Error::Io {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .path();
             if p.extension().is_some_and(|e| e == "toml") {
                 files.push(p);
             }
@@ -206,14 +247,20 @@ pub fn load_syncs(path: &Path) -> Result<Vec<SyncDef>> {
     }
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|source| Error::Io { path: f.clone(), source })?;
+        let text = std::fs::read_to_string(&f).map_err(|source| Error::Io {
+            path: f.clone(),
+            source,
+        })?;
         let base = f.parent().map(Path::to_owned).unwrap_or_default();
         out.extend(parse_syncs(&text, &f, &base)?);
     }
     let mut names = BTreeSet::new();
     for s in &out {
         if !names.insert(s.name.clone()) {
-            return Err(Error::Config(format!("two syncs are named {:?}; names must be unique", s.name)));
+            return Err(Error::Config(format!(
+                "two syncs are named {:?}; names must be unique",
+                s.name
+            )));
         }
     }
     Ok(out)
@@ -244,11 +291,22 @@ city = "addresses.0.city"
         assert_eq!(syncs.len(), 1);
         assert_eq!(syncs[0].on_delete(), OnDelete::Delete);
         assert_eq!(syncs[0].max_delete_percent, 20.0);
-        assert!(syncs[0].fields().unwrap().contains(&FieldMap { column: "mail".into(), field: "email".into() }));
-        assert_eq!(syncs[0].source, SourceSpec::Csv { path: "/data/c.csv".into(), delimiter: ',' });
+        assert!(syncs[0].fields().unwrap().contains(&FieldMap {
+            column: "mail".into(),
+            field: "email".into()
+        }));
+        assert_eq!(
+            syncs[0].source,
+            SourceSpec::Csv {
+                path: "/data/c.csv".into(),
+                delimiter: ','
+            }
+        );
 
         let single = "name = \"p\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"email\"\nsource = { type = \"csv\", path = \"p.csv\" }\n[mapping]\nsku = \"email\"\n";
-        let err = parse_syncs(single, Path::new("p.toml"), Path::new(".")).unwrap_err().to_string();
+        let err = parse_syncs(single, Path::new("p.toml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("match_key \"email\" is not allowed"), "{err}");
     }
 }

@@ -43,12 +43,19 @@ fn kind_of(object: Object, field: &str) -> Kind {
     match object {
         Object::Customers => match field {
             "id" | "customer_group_id" => Kind::Int,
-            "accepts_product_review_abandoned_cart_emails" | "authentication.force_password_reset" => Kind::Bool,
+            "accepts_product_review_abandoned_cart_emails"
+            | "authentication.force_password_reset" => Kind::Bool,
             _ => Kind::Text,
         },
         Object::Products => match field {
-            "id" | "inventory_level" | "inventory_warning_level" | "tax_class_id" | "brand_id" | "sort_order" => Kind::Int,
-            "price" | "cost_price" | "retail_price" | "sale_price" | "weight" | "width" | "depth" | "height" => Kind::Number,
+            "id"
+            | "inventory_level"
+            | "inventory_warning_level"
+            | "tax_class_id"
+            | "brand_id"
+            | "sort_order" => Kind::Int,
+            "price" | "cost_price" | "retail_price" | "sale_price" | "weight" | "width"
+            | "depth" | "height" => Kind::Number,
             "is_visible" | "is_featured" | "is_free_shipping" => Kind::Bool,
             "categories" => Kind::IntList,
             _ if field.starts_with("variants.") => match last {
@@ -59,7 +66,8 @@ fn kind_of(object: Object, field: &str) -> Kind {
             _ => Kind::Text,
         },
         Object::Orders => match last {
-            "id" | "customer_id" | "status_id" | "product_id" | "variant_id" | "quantity" | "channel_id" => Kind::Int,
+            "id" | "customer_id" | "status_id" | "product_id" | "variant_id" | "quantity"
+            | "channel_id" => Kind::Int,
             _ => Kind::Text,
         },
     }
@@ -84,7 +92,10 @@ fn cast(kind: Kind, v: &Value) -> Result<Value, String> {
                 .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                 .map(|f| Value::from(f as i64))
                 .ok_or_else(|| format!("{n} is not a whole number")),
-            (_, Some(t)) => t.parse::<i64>().map(Value::from).map_err(|_| format!("{t:?} is not a whole number")),
+            (_, Some(t)) => t
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("{t:?} is not a whole number")),
             (other, _) => Err(format!("{other} is not a whole number")),
         },
         Kind::Number => match (v, text) {
@@ -93,7 +104,13 @@ fn cast(kind: Kind, v: &Value) -> Result<Value, String> {
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
-                .and_then(|f| if f.fract() == 0.0 && f.abs() < 9.0e15 { Some(Value::from(f as i64)) } else { Number::from_f64(f).map(Value::Number) })
+                .and_then(|f| {
+                    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                        Some(Value::from(f as i64))
+                    } else {
+                        Number::from_f64(f).map(Value::Number)
+                    }
+                })
                 .ok_or_else(|| format!("{t:?} is not a number")),
             (other, _) => Err(format!("{other} is not a number")),
         },
@@ -110,7 +127,11 @@ fn cast(kind: Kind, v: &Value) -> Result<Value, String> {
                 .split([',', ';', '|'])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<i64>().map(Value::from).map_err(|_| format!("{s:?} in {t:?} is not a whole number")))
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map(Value::from)
+                        .map_err(|_| format!("{s:?} in {t:?} is not a whole number"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             (other, _) => Err(format!("{other} is not a list of ids")),
@@ -118,10 +139,31 @@ fn cast(kind: Kind, v: &Value) -> Result<Value, String> {
     }
 }
 
+/// Prefixes whose rest is a *name* (which may hold dots), not a path: customer attribute
+/// values and product custom fields, kept as `{name: value}` objects in the payload.
+pub const NAMED_PREFIXES: [&str; 2] = ["attributes.", "custom_fields."];
+
+/// Sets a mapped field: a named attribute/custom field, or a dotted path.
+fn set_field(obj: &mut Map<String, Value>, field: &str, value: Value) {
+    for prefix in NAMED_PREFIXES {
+        if let Some(name) = field.strip_prefix(prefix) {
+            let key = prefix.trim_end_matches('.').to_owned();
+            let slot = obj.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = slot {
+                m.insert(name.to_owned(), value);
+            }
+            return;
+        }
+    }
+    set_path(obj, field, value);
+}
+
 /// Sets `path` (dotted; numeric segments index arrays) in `obj`.
 pub fn set_path(obj: &mut Map<String, Value>, path: &str, value: Value) {
     let segs: Vec<&str> = path.split('.').collect();
-    let Some((first, rest)) = segs.split_first() else { return };
+    let Some((first, rest)) = segs.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         obj.insert((*first).to_owned(), value);
         return;
@@ -186,11 +228,19 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
     let mut key = None;
     for f in fields {
         let Some(raw) = row.values.get(&f.column) else {
-            return Err(reject(Some(&f.field), None, format!("the source has no column {:?}", f.column)));
+            return Err(reject(
+                Some(&f.field),
+                None,
+                format!("the source has no column {:?}", f.column),
+            ));
         };
         if raw.is_null() {
             if f.field == def.match_key {
-                return Err(reject(Some(&f.field), None, "the match key is empty".into()));
+                return Err(reject(
+                    Some(&f.field),
+                    None,
+                    "the match key is empty".into(),
+                ));
             }
             if !def.skip_nulls {
                 // An explicit empty value unsets the field on update.
@@ -200,12 +250,13 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
                     _ => Value::Null,
                 };
                 if !empty.is_null() {
-                    set_path(&mut payload, &f.field, empty);
+                    set_field(&mut payload, &f.field, empty);
                 }
             }
             continue;
         }
-        let value = cast(kind_of(def.object, &f.field), raw).map_err(|reason| reject(Some(&f.field), None, reason))?;
+        let value = cast(kind_of(def.object, &f.field), raw)
+            .map_err(|reason| reject(Some(&f.field), None, reason))?;
         if f.field == def.match_key {
             let text = match &value {
                 Value::String(s) => s.clone(),
@@ -216,15 +267,23 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
                 continue;
             }
         }
-        set_path(&mut payload, &f.field, value);
+        set_field(&mut payload, &f.field, value);
     }
     let Some(key) = key.filter(|k| !k.is_empty()) else {
-        return Err(reject(Some(&def.match_key), None, "the match key is empty".into()));
+        return Err(reject(
+            Some(&def.match_key),
+            None,
+            "the match key is empty".into(),
+        ));
     };
     if let Err((field, reason)) = check_payload(def.object, def.mode, &payload) {
         return Err(reject(Some(&field), Some(key), reason));
     }
-    Ok(Mapped { row: row.number, key, payload })
+    Ok(Mapped {
+        row: row.number,
+        key,
+        payload,
+    })
 }
 
 fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
@@ -232,7 +291,11 @@ fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
 }
 
 /// The create rules of FACTS 2.3, 3.3 and 6.4. Update-only syncs need just the key.
-fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(), (String, String)> {
+fn check_payload(
+    object: Object,
+    mode: Mode,
+    p: &Map<String, Value>,
+) -> Result<(), (String, String)> {
     let may_create = mode != Mode::Update;
     let fail = |f: &str, r: &str| Err((f.to_owned(), r.to_owned()));
     match object {
@@ -249,7 +312,10 @@ fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(
             {
                 return fail("email", "must be 3 to 255 characters");
             }
-            if p.get("email").and_then(Value::as_str).is_some_and(|e| !e.contains('@')) {
+            if p.get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| !e.contains('@'))
+            {
                 return fail("email", "is not an email address");
             }
             for f in ["first_name", "last_name"] {
@@ -259,9 +325,21 @@ fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(
             }
             if let Some(Value::Array(addrs)) = p.get("addresses") {
                 for (i, a) in addrs.iter().enumerate() {
-                    for f in ["first_name", "last_name", "address1", "city", "country_code"] {
-                        if get_path(a, f).and_then(Value::as_str).is_none_or(str::is_empty) {
-                            return Err((format!("addresses.{i}.{f}"), "required on an address (FACTS 2.3)".into()));
+                    for f in [
+                        "first_name",
+                        "last_name",
+                        "address1",
+                        "city",
+                        "country_code",
+                    ] {
+                        if get_path(a, f)
+                            .and_then(Value::as_str)
+                            .is_none_or(str::is_empty)
+                        {
+                            return Err((
+                                format!("addresses.{i}.{f}"),
+                                "required on an address (FACTS 2.3)".into(),
+                            ));
                         }
                     }
                 }
@@ -277,7 +355,10 @@ fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(
                 }
                 for f in ["weight", "price"] {
                     if !p.get(f).is_some_and(Value::is_number) {
-                        return fail(f, "required to create a product, as a number (0 is allowed)");
+                        return fail(
+                            f,
+                            "required to create a product, as a number (0 is allowed)",
+                        );
                     }
                 }
             }
@@ -289,7 +370,16 @@ fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(
             if text_len(p, "name").is_some_and(|n| n > 250) {
                 return fail("name", "must be at most 250 characters");
             }
-            for f in ["price", "cost_price", "retail_price", "sale_price", "weight", "width", "depth", "height"] {
+            for f in [
+                "price",
+                "cost_price",
+                "retail_price",
+                "sale_price",
+                "weight",
+                "width",
+                "depth",
+                "height",
+            ] {
                 if p.get(f).and_then(Value::as_f64).is_some_and(|v| v < 0.0) {
                     return fail(f, "must not be negative");
                 }
@@ -302,20 +392,34 @@ fn check_payload(object: Object, mode: Mode, p: &Map<String, Value>) -> Result<(
                 };
                 let zip = b.get("zip").and_then(Value::as_str).unwrap_or("");
                 if zip.chars().count() < 2 {
-                    return fail("billing_address.zip", "must be at least 2 characters (FACTS 6.4)");
+                    return fail(
+                        "billing_address.zip",
+                        "must be at least 2 characters (FACTS 6.4)",
+                    );
                 }
                 if !b.contains_key("country") && !b.contains_key("country_iso2") {
-                    return fail("billing_address.country_iso2", "country or country_iso2 is required");
+                    return fail(
+                        "billing_address.country_iso2",
+                        "country or country_iso2 is required",
+                    );
                 }
                 let Some(Value::Array(lines)) = p.get("products") else {
-                    return fail("products", "required to create an order: at least one product line");
+                    return fail(
+                        "products",
+                        "required to create an order: at least one product line",
+                    );
                 };
                 for (i, l) in lines.iter().enumerate() {
                     if get_path(l, "quantity").is_none() {
-                        return Err((format!("products.{i}.quantity"), "required on every line".into()));
+                        return Err((
+                            format!("products.{i}.quantity"),
+                            "required on every line".into(),
+                        ));
                     }
                     let catalog = get_path(l, "product_id").is_some();
-                    let custom = ["name", "price_inc_tax", "price_ex_tax"].iter().all(|f| get_path(l, f).is_some());
+                    let custom = ["name", "price_inc_tax", "price_ex_tax"]
+                        .iter()
+                        .all(|f| get_path(l, f).is_some());
                     if !catalog && !custom {
                         return Err((
                             format!("products.{i}"),
@@ -341,16 +445,25 @@ mod tests {
         let text = format!(
             "name = \"t\"\nobject = \"{object}\"\nmode = \"upsert\"\nmatch_key = \"{key}\"\nsource = {{ type = \"csv\", path = \"x.csv\" }}\n[mapping]\n{mapping}"
         );
-        parse_syncs(&text, Path::new("t.toml"), Path::new(".")).unwrap().remove(0)
+        parse_syncs(&text, Path::new("t.toml"), Path::new("."))
+            .unwrap()
+            .remove(0)
     }
 
     fn row(n: u64, v: Value) -> Row {
-        Row { number: n, values: v.as_object().unwrap().clone() }
+        Row {
+            number: n,
+            values: v.as_object().unwrap().clone(),
+        }
     }
 
     #[test]
     fn maps_nested_fields_and_casts() {
-        let d = def("products", "sku", "sku = \"sku\"\nname = \"name\"\nkind = \"type\"\nw = \"weight\"\np = \"price\"\ncats = \"categories\"\nv = \"variants.0.sku\"\n");
+        let d = def(
+            "products",
+            "sku",
+            "sku = \"sku\"\nname = \"name\"\nkind = \"type\"\nw = \"weight\"\np = \"price\"\ncats = \"categories\"\nv = \"variants.0.sku\"\n",
+        );
         let fields = d.fields().unwrap();
         let m = map_row(&d, &fields, &row(1, json!({"sku": "AB-1", "name": "Hat", "kind": "physical", "w": "0", "p": "12.50", "cats": "1,2", "v": "AB-1-S"}))).unwrap();
         assert_eq!(m.key, "ab-1");
@@ -366,11 +479,28 @@ mod tests {
 
     #[test]
     fn customers_need_names_and_email() {
-        let d = def("customers", "email", "e = \"email\"\nf = \"first_name\"\nl = \"last_name\"\nc = \"addresses.0.city\"\n");
+        let d = def(
+            "customers",
+            "email",
+            "e = \"email\"\nf = \"first_name\"\nl = \"last_name\"\nc = \"addresses.0.city\"\n",
+        );
         let fields = d.fields().unwrap();
-        let err = map_row(&d, &fields, &row(4, json!({"e": "a@x.io", "f": "A", "l": null, "c": null}))).unwrap_err();
-        assert_eq!((err.row, err.field.as_deref(), err.key.as_deref()), (4, Some("last_name"), Some("a@x.io")));
-        let err = map_row(&d, &fields, &row(5, json!({"e": "a@x.io", "f": "A", "l": "B", "c": "Paris"}))).unwrap_err();
+        let err = map_row(
+            &d,
+            &fields,
+            &row(4, json!({"e": "a@x.io", "f": "A", "l": null, "c": null})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.row, err.field.as_deref(), err.key.as_deref()),
+            (4, Some("last_name"), Some("a@x.io"))
+        );
+        let err = map_row(
+            &d,
+            &fields,
+            &row(5, json!({"e": "a@x.io", "f": "A", "l": "B", "c": "Paris"})),
+        )
+        .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("addresses.0.first_name"));
     }
 }

@@ -3,5 +3,8 @@
 //!
 //! - [`config`]: sync definitions (`[[sync]]` in bcsync.toml or one file per sync).
 //! - [`mapping`]: source row → payload, casts and the create rules checked before any request.
+//! - [`engine`]: one run: plan, lookups, guard rails, writes, run records.
 pub mod config;
+pub mod engine;
 pub mod mapping;
+mod subresources;

@@ -28,14 +28,26 @@ impl Source for CsvSource {
             .from_path(&path)
             .map_err(|e| csv_error(&path, e))?;
         Ok(spawn_reader(move |tx| {
-            let headers: Vec<String> = reader.headers().map_err(|e| csv_error(&path, e))?.iter().map(|h| h.trim().to_owned()).collect();
+            let headers: Vec<String> = reader
+                .headers()
+                .map_err(|e| csv_error(&path, e))?
+                .iter()
+                .map(|h| h.trim().to_owned())
+                .collect();
             let mut record = csv::StringRecord::new();
             let mut number = 0u64;
-            while reader.read_record(&mut record).map_err(|e| csv_error(&path, e))? {
+            while reader
+                .read_record(&mut record)
+                .map_err(|e| csv_error(&path, e))?
+            {
                 number += 1;
                 let mut values = Map::with_capacity(headers.len());
                 for (h, cell) in headers.iter().zip(record.iter()) {
-                    let v = if cell.is_empty() { Value::Null } else { Value::String(cell.to_owned()) };
+                    let v = if cell.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::String(cell.to_owned())
+                    };
                     values.insert(h.clone(), v);
                 }
                 if tx.blocking_send(Ok(Row { number, values })).is_err() {
@@ -53,7 +65,13 @@ impl Source for CsvSource {
 
 fn csv_error(path: &std::path::Path, e: csv::Error) -> Error {
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Io { path: path.to_owned(), source },
-        other => Error::Config(format!("{} is not a readable CSV file: {other:?}; check the header row and the quoting", path.display())),
+        csv::ErrorKind::Io(source) => Error::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => Error::Config(format!(
+            "{} is not a readable CSV file: {other:?}; check the header row and the quoting",
+            path.display()
+        )),
     }
 }

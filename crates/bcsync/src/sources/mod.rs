@@ -73,7 +73,11 @@ impl SourceSpec {
     pub fn build(&self) -> Result<Box<dyn Source>> {
         match self {
             SourceSpec::Csv { path, delimiter } => {
-                let d = u8::try_from(*delimiter).map_err(|_| Error::Config(format!("CSV delimiter {delimiter:?} must be one ASCII character")))?;
+                let d = u8::try_from(*delimiter).map_err(|_| {
+                    Error::Config(format!(
+                        "CSV delimiter {delimiter:?} must be one ASCII character"
+                    ))
+                })?;
                 Ok(Box::new(csv::CsvSource::new(path.clone(), d)))
             }
             SourceSpec::Sqlite { path, table, query } => {

@@ -24,14 +24,24 @@ impl Source for SqliteSource {
     fn open(&self) -> crate::Result<RowStream> {
         let path = self.path.clone();
         if !path.exists() {
-            return Err(Error::Config(format!("SQLite source {} does not exist; check `path` in the sync definition", path.display())));
+            return Err(Error::Config(format!(
+                "SQLite source {} does not exist; check `path` in the sync definition",
+                path.display()
+            )));
         }
         let sql = self.sql.clone();
         Ok(spawn_reader(move |tx| {
-            let err = |source| Error::Sqlite { path: path.clone(), source };
-            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+            let err = |source| Error::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(err)?;
             let mut stmt = conn.prepare(&sql).map_err(err)?;
-            let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+            let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
             let mut rows = stmt.query([]).map_err(err)?;
             let mut number = 0u64;
             while let Some(r) = rows.next().map_err(err)? {
@@ -41,7 +51,9 @@ impl Source for SqliteSource {
                     let v = match r.get_ref(i).map_err(err)? {
                         ValueRef::Null => Value::Null,
                         ValueRef::Integer(n) => Value::from(n),
-                        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+                        ValueRef::Real(f) => {
+                            serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                        }
                         ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
                         ValueRef::Blob(b) => Value::String(hex::encode(b)),
                     };
@@ -70,11 +82,23 @@ mod tests {
     async fn csv_and_sqlite_yield_ordered_rows() {
         let dir = tempfile::tempdir().unwrap();
         let csv_path = dir.path().join("c.csv");
-        std::fs::write(&csv_path, "email,first_name,age\na@x.io,Ann,\nb@x.io,Bob,7\n").unwrap();
-        let src = SourceSpec::Csv { path: csv_path, delimiter: ',' }.build().unwrap();
+        std::fs::write(
+            &csv_path,
+            "email,first_name,age\na@x.io,Ann,\nb@x.io,Bob,7\n",
+        )
+        .unwrap();
+        let src = SourceSpec::Csv {
+            path: csv_path,
+            delimiter: ',',
+        }
+        .build()
+        .unwrap();
         let rows = collect(src.open().unwrap()).await.unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].values.keys().collect::<Vec<_>>(), vec!["email", "first_name", "age"]);
+        assert_eq!(
+            rows[0].values.keys().collect::<Vec<_>>(),
+            vec!["email", "first_name", "age"]
+        );
         assert_eq!(rows[0].values["age"], json!(null));
         assert_eq!(rows[1].number, 2);
         assert_eq!(rows[1].values["age"], json!("7"));
@@ -82,11 +106,29 @@ mod tests {
         let db = dir.path().join("s.db");
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.execute_batch("CREATE TABLE t(sku TEXT, price REAL, qty INTEGER); INSERT INTO t VALUES ('A', 1.5, 3), ('B', NULL, 0);").unwrap();
-        let src = SourceSpec::Sqlite { path: db.clone(), table: Some("t".into()), query: None }.build().unwrap();
+        let src = SourceSpec::Sqlite {
+            path: db.clone(),
+            table: Some("t".into()),
+            query: None,
+        }
+        .build()
+        .unwrap();
         let rows = collect(src.open().unwrap()).await.unwrap();
-        assert_eq!(rows[0].values, json!({"sku": "A", "price": 1.5, "qty": 3}).as_object().unwrap().clone());
+        assert_eq!(
+            rows[0].values,
+            json!({"sku": "A", "price": 1.5, "qty": 3})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
         assert_eq!(rows[1].values["price"], json!(null));
-        let src = SourceSpec::Sqlite { path: db, table: None, query: Some("SELECT sku FROM t WHERE qty > 0".into()) }.build().unwrap();
+        let src = SourceSpec::Sqlite {
+            path: db,
+            table: None,
+            query: Some("SELECT sku FROM t WHERE qty > 0".into()),
+        }
+        .build()
+        .unwrap();
         assert_eq!(collect(src.open().unwrap()).await.unwrap().len(), 1);
     }
 }

@@ -126,15 +126,27 @@ CREATE TABLE IF NOT EXISTS push_requests (
 
 impl SqlitePushStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = rusqlite::Connection::open(path).map_err(|source| Error::Sqlite { path: path.to_owned(), source })?;
-        let store = Self { path: path.to_owned(), conn };
-        store.conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").map_err(|e| store.err(e))?;
+        let conn = rusqlite::Connection::open(path).map_err(|source| Error::Sqlite {
+            path: path.to_owned(),
+            source,
+        })?;
+        let store = Self {
+            path: path.to_owned(),
+            conn,
+        };
+        store
+            .conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .map_err(|e| store.err(e))?;
         store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
         Ok(store)
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
-        Error::Sqlite { path: self.path.clone(), source }
+        Error::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -144,7 +156,10 @@ fn now() -> String {
 
 impl PushStore for SqlitePushStore {
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
-        let mut stmt = self.conn.prepare("SELECT key, hash, bc_id, status, fields FROM push_records WHERE sync = ?1").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, hash, bc_id, status, fields FROM push_records WHERE sync = ?1")
+            .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([sync], |r| {
                 let fields: Option<String> = r.get(4)?;
@@ -170,7 +185,10 @@ impl PushStore for SqlitePushStore {
             return Ok(());
         }
         let path = self.path.clone();
-        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
@@ -183,7 +201,16 @@ impl PushStore for SqlitePushStore {
             let ts = now();
             for t in records {
                 let fields = t.fields.as_ref().map(Value::to_string);
-                stmt.execute(params![sync, t.key, t.hash, t.bc_id, t.status.as_str(), fields, ts]).map_err(err)?;
+                stmt.execute(params![
+                    sync,
+                    t.key,
+                    t.hash,
+                    t.bc_id,
+                    t.status.as_str(),
+                    fields,
+                    ts
+                ])
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -191,10 +218,15 @@ impl PushStore for SqlitePushStore {
 
     fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()> {
         let path = self.path.clone();
-        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut stmt = tx.prepare_cached("DELETE FROM push_records WHERE sync = ?1 AND key = ?2").map_err(err)?;
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM push_records WHERE sync = ?1 AND key = ?2")
+                .map_err(err)?;
             for k in keys {
                 stmt.execute(params![sync, k]).map_err(err)?;
             }
@@ -203,29 +235,48 @@ impl PushStore for SqlitePushStore {
     }
 
     fn reset(&mut self, sync: &str) -> Result<u64> {
-        let n = self.conn.execute("DELETE FROM push_records WHERE sync = ?1", [sync]).map_err(|e| self.err(e))?;
+        let n = self
+            .conn
+            .execute("DELETE FROM push_records WHERE sync = ?1", [sync])
+            .map_err(|e| self.err(e))?;
         Ok(n as u64)
     }
 
     fn save_run(&mut self, run: &RunRecord) -> Result<i64> {
         let path = self.path.clone();
-        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let mut summary = run.clone();
         summary.rejected.clear();
         summary.request_log.clear();
-        let summary_json = serde_json::to_string(&summary).map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let summary_json = serde_json::to_string(&summary)
+            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
         let tx = self.conn.transaction().map_err(err)?;
-        tx.execute("INSERT INTO push_runs (sync, started_at, status, summary) VALUES (?1, ?2, ?3, ?4)", params![run.sync, run.started_at, run.status, summary_json])
-            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO push_runs (sync, started_at, status, summary) VALUES (?1, ?2, ?3, ?4)",
+            params![run.sync, run.started_at, run.status, summary_json],
+        )
+        .map_err(err)?;
         let id = tx.last_insert_rowid();
         {
             let mut stmt = tx.prepare_cached("INSERT INTO push_rejections (run_id, row, key, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(err)?;
             for r in &run.rejected {
-                stmt.execute(params![id, r.row as i64, r.key, r.field, r.reason]).map_err(err)?;
+                stmt.execute(params![id, r.row as i64, r.key, r.field, r.reason])
+                    .map_err(err)?;
             }
             let mut stmt = tx.prepare_cached("INSERT INTO push_requests (run_id, seq, method, path, status, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(err)?;
             for (i, q) in run.request_log.iter().enumerate() {
-                stmt.execute(params![id, i as i64, q.method, q.path, q.status, q.ms as i64]).map_err(err)?;
+                stmt.execute(params![
+                    id,
+                    i as i64,
+                    q.method,
+                    q.path,
+                    q.status,
+                    q.ms as i64
+                ])
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)?;
@@ -233,12 +284,24 @@ impl PushStore for SqlitePushStore {
     }
 
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        let mut stmt = self.conn.prepare("SELECT id, summary FROM push_runs ORDER BY id DESC LIMIT ?1").map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, summary FROM push_runs ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
             let (id, json) = r.map_err(|e| self.err(e))?;
-            let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| Error::Config(format!("run {id} in {} is unreadable: {e}", self.path.display())))?;
+            let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
+                Error::Config(format!(
+                    "run {id} in {} is unreadable: {e}",
+                    self.path.display()
+                ))
+            })?;
             rec.id = id;
             out.push(rec);
         }
@@ -248,22 +311,48 @@ impl PushStore for SqlitePushStore {
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let json: Option<String> = self
             .conn
-            .query_row("SELECT summary FROM push_runs WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT summary FROM push_runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))?;
         let Some(json) = json else { return Ok(None) };
-        let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| Error::Config(format!("run {id} in {} is unreadable: {e}", self.path.display())))?;
+        let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
+            Error::Config(format!(
+                "run {id} in {} is unreadable: {e}",
+                self.path.display()
+            ))
+        })?;
         rec.id = id;
         let mut stmt = self.conn.prepare("SELECT row, key, field, reason FROM push_rejections WHERE run_id = ?1 ORDER BY row").map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([id], |r| Ok(Rejection { row: r.get::<_, i64>(0)? as u64, key: r.get(1)?, field: r.get(2)?, reason: r.get(3)? }))
+            .query_map([id], |r| {
+                Ok(Rejection {
+                    row: r.get::<_, i64>(0)? as u64,
+                    key: r.get(1)?,
+                    field: r.get(2)?,
+                    reason: r.get(3)?,
+                })
+            })
             .map_err(|e| self.err(e))?;
         for r in rows {
             rec.rejected.push(r.map_err(|e| self.err(e))?);
         }
-        let mut stmt = self.conn.prepare("SELECT method, path, status, ms FROM push_requests WHERE run_id = ?1 ORDER BY seq").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT method, path, status, ms FROM push_requests WHERE run_id = ?1 ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([id], |r| Ok(LoggedRequest { method: r.get(0)?, path: r.get(1)?, status: r.get(2)?, ms: r.get::<_, i64>(3)? as u64 }))
+            .query_map([id], |r| {
+                Ok(LoggedRequest {
+                    method: r.get(0)?,
+                    path: r.get(1)?,
+                    status: r.get(2)?,
+                    ms: r.get::<_, i64>(3)? as u64,
+                })
+            })
             .map_err(|e| self.err(e))?;
         for r in rows {
             rec.request_log.push(r.map_err(|e| self.err(e))?);
@@ -281,17 +370,41 @@ mod tests {
     fn tracks_records_and_runs() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqlitePushStore::open(&dir.path().join("p.db")).unwrap();
-        let t = Tracked { key: "a@x.io".into(), hash: Some("h".into()), bc_id: None, status: TrackStatus::Attempting, fields: None };
+        let t = Tracked {
+            key: "a@x.io".into(),
+            hash: Some("h".into()),
+            bc_id: None,
+            status: TrackStatus::Attempting,
+            fields: None,
+        };
         s.put("c", std::slice::from_ref(&t)).unwrap();
-        s.put("c", &[Tracked { bc_id: Some(5), status: TrackStatus::Applied, ..t.clone() }]).unwrap();
+        s.put(
+            "c",
+            &[Tracked {
+                bc_id: Some(5),
+                status: TrackStatus::Applied,
+                ..t.clone()
+            }],
+        )
+        .unwrap();
         let loaded = s.load("c").unwrap();
         assert_eq!(loaded["a@x.io"].bc_id, Some(5));
         assert_eq!(loaded["a@x.io"].status, TrackStatus::Applied);
         assert!(s.load("other").unwrap().is_empty());
         let run = RunRecord {
             sync: "c".into(),
-            rejected: vec![Rejection { row: 3, key: Some("k".into()), field: Some("email".into()), reason: "taken".into() }],
-            request_log: vec![LoggedRequest { method: "POST".into(), path: "/v3/customers".into(), status: Some(200), ms: 4 }],
+            rejected: vec![Rejection {
+                row: 3,
+                key: Some("k".into()),
+                field: Some("email".into()),
+                reason: "taken".into(),
+            }],
+            request_log: vec![LoggedRequest {
+                method: "POST".into(),
+                path: "/v3/customers".into(),
+                status: Some(200),
+                ms: 4,
+            }],
             ..RunRecord::default()
         };
         let id = s.save_run(&run).unwrap();

@@ -1,0 +1,204 @@
+//! Push benchmark: 10k customers and 5k products upserted from CSV into a sandbox under the
+//! Standard plan quota (150 requests / 30 s) with a time scale; then a rerun with 5% of
+//! rows changed; then an unchanged rerun. Prints write requests against the minimum
+//! (ceil(rows/10) per batchable operation, one per created product), lookup requests
+//! against ceil(rows/50), and wall time against the quota bound.
+//!
+//! `cargo bench -p bcsync --bench push` (BENCH_QUICK=1 for a small smoke run,
+//! BENCH_TIME_SCALE=0.02 by default).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
+
+use std::time::Instant;
+
+use bc_sandbox::{Plan, SandboxConfig, SeedSpec};
+use bcsync::push::config::{SyncDef, parse_syncs};
+use bcsync::push::engine::{PushOptions, run_sync};
+use bcsync::state::push::{RunRecord, SqlitePushStore};
+use secrecy::SecretString;
+
+fn customers_csv(n: usize, changed_every: Option<usize>) -> String {
+    let mut s = String::with_capacity(n * 60);
+    s.push_str("email,first,last,company\n");
+    for i in 0..n {
+        let tag = if changed_every.is_some_and(|k| i % k == 0) {
+            "-changed"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "bench{i}@example.com,First{i},Last{i}{tag},Company {}\n",
+            i % 97
+        ));
+    }
+    s
+}
+
+fn products_csv(n: usize, changed_every: Option<usize>) -> String {
+    let mut s = String::with_capacity(n * 50);
+    s.push_str("sku,name,type,weight,price\n");
+    for i in 0..n {
+        let price = if changed_every.is_some_and(|k| i % k == 0) {
+            format!("{}.99", i % 500 + 1)
+        } else {
+            format!("{}.50", i % 500 + 1)
+        };
+        s.push_str(&format!(
+            "BENCH-{i:05},Bench product {i},physical,{},{price}\n",
+            i % 7
+        ));
+    }
+    s
+}
+
+fn defs(dir: &std::path::Path) -> (SyncDef, SyncDef) {
+    let text = "[[sync]]\nname = \"customers\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 8\n\
+        source = { type = \"csv\", path = \"customers.csv\" }\n[sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\ncompany = \"company\"\n\
+        [[sync]]\nname = \"products\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"sku\"\nconcurrency = 8\n\
+        source = { type = \"csv\", path = \"products.csv\" }\n[sync.mapping]\nsku = \"sku\"\nname = \"name\"\ntype = \"type\"\nweight = \"weight\"\nprice = \"price\"\n";
+    let mut v = parse_syncs(text, &dir.join("bcsync.toml"), dir).unwrap();
+    let p = v.remove(1);
+    (v.remove(0), p)
+}
+
+struct Phase {
+    label: &'static str,
+    writes: u64,
+    min_writes: u64,
+    lookups: u64,
+    max_lookups: u64,
+    wall: f64,
+    bound: f64,
+    rejected: u64,
+}
+
+fn report(p: &Phase) {
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            if a == 0 {
+                "1.000".to_owned()
+            } else {
+                "inf".to_owned()
+            }
+        } else {
+            format!("{:.3}", a as f64 / b as f64)
+        }
+    };
+    println!(
+        "{:<26} writes {:>5} vs min {:>5} ({}x)  lookups {:>4} vs ceil(rows/50) {:>4}  wall {:>6.2} s vs quota bound {:>6.2} s ({})  rejected {}",
+        p.label,
+        p.writes,
+        p.min_writes,
+        ratio(p.writes, p.min_writes),
+        p.lookups,
+        p.max_lookups,
+        p.wall,
+        p.bound,
+        if p.bound > 0.0 {
+            format!("{:.3}x", p.wall / p.bound)
+        } else {
+            "-".into()
+        },
+        p.rejected
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let quick = std::env::var("BENCH_QUICK").is_ok();
+    let (nc, np) = if quick { (1_000, 500) } else { (10_000, 5_000) };
+    let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.02);
+    let window = 30.0 * time_scale;
+    let rate = 150.0 / window;
+    println!("== push benchmark: {nc} customers + {np} products, upsert from CSV");
+    println!(
+        "   Standard plan (150 requests / 30 s) at time scale {time_scale} (window {window:.2} s, {rate:.0} requests/s)"
+    );
+    let sb = bc_sandbox::start(
+        SandboxConfig {
+            seed: SeedSpec::empty(),
+            plan: Plan::Standard,
+            time_scale,
+            ..SandboxConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cfg = bigcommerce::ClientConfig::new(
+        sb.store_hash().to_owned(),
+        SecretString::from(sb.token().to_owned()),
+    )
+    .with_base_url(sb.base_url());
+    cfg.retry_base_delay = std::time::Duration::from_millis(20);
+    let client = bigcommerce::Client::new(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cdef, pdef) = defs(dir.path());
+    let mut store = SqlitePushStore::open(&dir.path().join("push.db")).unwrap();
+    let opts = PushOptions::default();
+
+    let mut run_both = async |label: &'static str,
+                              changed: Option<usize>,
+                              min_c: u64,
+                              min_p: u64,
+                              max_lookups: u64|
+           -> (Phase, RunRecord, RunRecord) {
+        std::fs::write(dir.path().join("customers.csv"), customers_csv(nc, changed)).unwrap();
+        std::fs::write(dir.path().join("products.csv"), products_csv(np, changed)).unwrap();
+        let t0 = Instant::now();
+        let c = run_sync(&client, &mut store, &cdef, &opts).await.unwrap();
+        let p = run_sync(&client, &mut store, &pdef, &opts).await.unwrap();
+        let wall = t0.elapsed().as_secs_f64();
+        let min_writes = min_c + min_p;
+        let phase = Phase {
+            label,
+            writes: c.run.write_requests + p.run.write_requests,
+            min_writes,
+            lookups: c.run.lookup_requests + p.run.lookup_requests,
+            max_lookups,
+            wall,
+            bound: (min_writes + max_lookups) as f64 / rate,
+            rejected: (c.run.rejected.len() + p.run.rejected.len()) as u64,
+        };
+        (phase, c.run, p.run)
+    };
+
+    let nc64 = nc as u64;
+    let np64 = np as u64;
+    let lookups_first = nc64.div_ceil(50) + np64.div_ceil(50);
+    let (first, c, p) = run_both(
+        "1. initial upsert",
+        None,
+        nc64.div_ceil(10),
+        np64,
+        lookups_first,
+    )
+    .await;
+    report(&first);
+    println!("   customers {:?}\n   products  {:?}", c.counts, p.counts);
+    // 5% changed: every 20th row.
+    let changed_c = nc64.div_ceil(20);
+    let changed_p = np64.div_ceil(20);
+    let (second, c, p) = run_both(
+        "2. rerun, 5% changed",
+        Some(20),
+        changed_c.div_ceil(10),
+        changed_p.div_ceil(10),
+        0,
+    )
+    .await;
+    report(&second);
+    println!("   customers {:?}\n   products  {:?}", c.counts, p.counts);
+    let (third, c, p) = run_both("3. unchanged rerun", Some(20), 0, 0, 0).await;
+    report(&third);
+    println!("   customers {:?}\n   products  {:?}", c.counts, p.counts);
+    let stats = client.stats();
+    println!(
+        "429s seen by the client: {}  retries: {}",
+        stats.rate_limited, stats.retries
+    );
+    sb.stop().await;
+}

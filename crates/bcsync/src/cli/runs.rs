@@ -1,0 +1,154 @@
+//! `bcsync runs` (list push runs) and `bcsync runs show ID [--format json|csv]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bcsync::state::push::{PushStore, SqlitePushStore};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::push::DEFAULT_PUSH_DB;
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Tracking and run records (SQLite).
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PUSH_DB, global = true)]
+    pub state_db: PathBuf,
+    /// Runs listed.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run: counts, requests, rejected rows with reasons, the request log.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    /// The rejected rows as CSV (row, key, field, reason).
+    Csv,
+}
+
+pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    if !args.state_db.exists() {
+        anyhow::bail!(
+            "{} does not exist: no push has run yet (or pass --state-db)",
+            args.state_db.display()
+        );
+    }
+    let store = SqlitePushStore::open(&args.state_db)?;
+    match args.command {
+        None => {
+            println!(
+                "{:>5}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  counts",
+                "id", "sync", "started", "status", "requests", "rejected", "ms"
+            );
+            for r in store.runs(args.limit)? {
+                let counts: Vec<String> = r
+                    .counts
+                    .iter()
+                    .filter(|(k, _)| *k != "rejected")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let rejected = r.counts.get("rejected").copied().unwrap_or(0);
+                let status = if r.dry_run {
+                    format!("{} (dry run)", r.status)
+                } else {
+                    r.status.clone()
+                };
+                println!(
+                    "{:>5}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  {}",
+                    r.id,
+                    r.sync,
+                    r.started_at,
+                    status,
+                    r.requests,
+                    rejected,
+                    r.duration_ms,
+                    counts.join(" ")
+                );
+            }
+        }
+        Some(RunsCommand::Show { id, format }) => {
+            let Some(r) = store.run(id)? else {
+                anyhow::bail!(
+                    "no run {id} in {}; `bcsync runs` lists them",
+                    args.state_db.display()
+                );
+            };
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                Format::Csv => {
+                    let mut w = csv::Writer::from_writer(std::io::stdout());
+                    w.write_record(["row", "key", "field", "reason"])?;
+                    for x in &r.rejected {
+                        w.write_record([
+                            x.row.to_string(),
+                            x.key.clone().unwrap_or_default(),
+                            x.field.clone().unwrap_or_default(),
+                            x.reason.clone(),
+                        ])?;
+                    }
+                    w.flush()?;
+                }
+                Format::Text => {
+                    println!(
+                        "run {} of sync {}: {}{}",
+                        r.id,
+                        r.sync,
+                        r.status,
+                        if r.dry_run { " (dry run)" } else { "" }
+                    );
+                    if let Some(m) = &r.message {
+                        println!("message   {m}");
+                    }
+                    println!(
+                        "started   {}\nfinished  {}\nduration  {} ms",
+                        r.started_at, r.finished_at, r.duration_ms
+                    );
+                    println!(
+                        "requests  {} ({} writes, {} lookups)",
+                        r.requests, r.write_requests, r.lookup_requests
+                    );
+                    for (k, v) in &r.counts {
+                        println!("  {k:<24} {v}");
+                    }
+                    if !r.rejected.is_empty() {
+                        println!("rejected rows:");
+                        for x in &r.rejected {
+                            println!(
+                                "  row {:>6}  {:<32} {:<20} {}",
+                                x.row,
+                                x.key.as_deref().unwrap_or("-"),
+                                x.field.as_deref().unwrap_or("-"),
+                                x.reason
+                            );
+                        }
+                    }
+                    println!("request log (method, path, status, ms; no headers or bodies):");
+                    for q in &r.request_log {
+                        println!(
+                            "  {:<6} {:<50} {:>4} {:>6}",
+                            q.method,
+                            q.path,
+                            q.status
+                                .map(|s| s.to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            q.ms
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

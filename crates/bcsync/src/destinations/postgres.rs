@@ -1,0 +1,957 @@
+//! PostgreSQL, the warehouse most users run: `--to postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+//! (`--to postgres` alone reads `DATABASE_URL`).
+//!
+//! Layout: one schema per store (default `bc_<store_hash>`, or `?schema=NAME` on the URL),
+//! a table per stream and per child table with typed columns for the top-level scalars
+//! (declared fields get their declared type, new fields are added with `ALTER TABLE ... ADD
+//! COLUMN IF NOT EXISTS` when they first appear), the record as `_raw jsonb` and
+//! `_extracted_at`. The stream state lives in `<schema>._bcsync_state`, so two stores synced
+//! into one database never share a table or a bookmark.
+//!
+//! Every page is one transaction: the parents, the replacement of their children (delete by
+//! parent key, then insert) and the bookmark commit together, which is what makes a
+//! `kill -9` resumable without loss or duplicates.
+//!
+//! Rows always travel through `COPY ... FROM STDIN` (text format, rendered here), because
+//! it is several times faster than `INSERT` with parameters:
+//! - first load (the stream's table was empty when the run began): COPY straight into the
+//!   table. COPY cannot upsert, so if a key repeats (a record modified mid-run and read
+//!   again) the page fails with a unique violation; it is then rolled back and redone the
+//!   second way, which the stream keeps for the rest of the run.
+//! - otherwise (incremental runs, `--full-refresh` over existing rows): COPY into a
+//!   session-local staging table, then `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE`.
+//!
+//! The destination is synchronous (it runs on the writer thread): it owns a small
+//! tokio runtime (one worker thread, which drives the connection) and blocks on the async
+//! client. The connection is opened in
+//! [`Destination::begin`], which runs on a blocking thread, never inside the engine's runtime.
+//!
+//! TLS: not built in; `sslmode=disable` or `prefer` (the default, which falls back to plain)
+//! work, `sslmode=require` is refused with a message saying so. Passwords never appear in
+//! errors, logs or [`Destination::describe`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Cursor;
+use std::time::Duration;
+
+use futures::SinkExt;
+use serde_json::Value;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+use super::{ChildRows, Destination, PageBatch};
+use crate::error::{Error, Result};
+use crate::state::{State, StreamState};
+use crate::streams::{FieldType, StreamDescriptor};
+
+/// Environment variable read by `--to postgres` (without a URL).
+pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
+
+/// Returns the connection URL when `spec` names PostgreSQL: a `postgres://` or
+/// `postgresql://` URL, or `postgres`/`postgresql` alone (then `DATABASE_URL`).
+pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Ok(Some(spec.to_owned()));
+    }
+    if spec == "postgres" || spec == "postgresql" {
+        let url = std::env::var(ENV_DATABASE_URL).ok().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "--to {spec} needs a connection URL: set {ENV_DATABASE_URL}=postgres://USER@HOST:PORT/DATABASE \
+                 or pass --to postgres://USER@HOST:PORT/DATABASE"
+            ))
+        })?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::Config(format!(
+                "{ENV_DATABASE_URL} does not hold a postgres:// URL; set it to postgres://USER@HOST:PORT/DATABASE"
+            )));
+        }
+        return Ok(Some(url));
+    }
+    Ok(None)
+}
+
+/// The parsed target: connection settings, the schema, and a printable form without the
+/// password.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: tokio_postgres::Config,
+    /// `postgres://user@host:port/db`, never with the password.
+    pub shown: String,
+    pub schema: String,
+    host_port: String,
+    user: String,
+    dbname: String,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget").field("shown", &self.shown).field("schema", &self.schema).finish()
+    }
+}
+
+/// The default schema of a store: `bc_` and the store hash, lowercased, restricted to
+/// `[a-z0-9_]` so it never needs quoting by hand.
+pub fn default_schema(store_hash: &str) -> String {
+    let clean: String = store_hash
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .take(60)
+        .collect();
+    format!("bc_{clean}")
+}
+
+impl PgTarget {
+    /// Parses a URL; `schema=` is ours (the rest goes to the driver). Without `schema=`, the
+    /// store's default schema is used; without either, the URL must name one.
+    pub fn parse(url: &str, store_hash: Option<&str>) -> Result<Self> {
+        // The URL may carry a password: errors here never repeat it.
+        let bad = |why: String| {
+            Error::Config(format!(
+                "the PostgreSQL URL is not valid ({why}); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]"
+            ))
+        };
+        let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let mut schema = None;
+        let mut rest: Vec<(String, String)> = Vec::new();
+        for (k, v) in parsed.query_pairs() {
+            if k == "schema" {
+                schema = Some(v.into_owned());
+            } else {
+                rest.push((k.into_owned(), v.into_owned()));
+            }
+        }
+        if rest.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(rest.iter());
+        }
+        let mut config: tokio_postgres::Config = parsed.as_str().parse().map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("bcsync");
+        }
+        let schema = match (schema, store_hash) {
+            (Some(s), _) => s,
+            (None, Some(h)) => default_schema(h),
+            (None, None) => return Err(bad("no ?schema=NAME and no store to name the schema after".into())),
+        };
+        if schema.is_empty() || schema.len() > 63 {
+            return Err(bad(format!("schema name {schema:?} must have 1 to 63 characters")));
+        }
+        let user = config.get_user().map(str::to_owned).unwrap_or_else(|| "(default user)".into());
+        let dbname = config.get_dbname().map(str::to_owned).unwrap_or_else(|| user.clone());
+        let host = parsed.host_str().unwrap_or("localhost").to_owned();
+        let port = parsed.port().unwrap_or(5432);
+        let host_port = format!("{host}:{port}");
+        let mut display = parsed.clone();
+        let _ = display.set_password(None);
+        display.set_query(None);
+        let shown = display.to_string();
+        Ok(Self { config, shown, schema, host_port, user, dbname })
+    }
+
+    fn err(&self, message: String) -> Error {
+        Error::Postgres { target: self.shown.clone(), message }
+    }
+
+    /// Turns a driver error into one that says what happened and what to do.
+    fn explain(&self, e: &tokio_postgres::Error, doing: &str) -> Error {
+        let (host_port, user, db, schema) = (&self.host_port, &self.user, &self.dbname, &self.schema);
+        if let Some(dbe) = e.as_db_error() {
+            let code = dbe.code();
+            let msg = if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+                format!(
+                    "authentication failed for user {user} ({}): check the user name and password in the URL, \
+                     and that pg_hba.conf lets this user connect from here",
+                    dbe.message()
+                )
+            } else if *code == SqlState::INVALID_CATALOG_NAME {
+                format!(
+                    "database {db} does not exist ({}): create it (createdb -h HOST -p PORT -U {user} {db}) \
+                     or point the URL at an existing database",
+                    dbe.message()
+                )
+            } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+                format!(
+                    "permission denied while {doing} ({}): as an administrator run \
+                     GRANT CREATE ON DATABASE \"{db}\" TO \"{user}\"; (or create schema \"{schema}\" for this user \
+                     with GRANT USAGE, CREATE ON SCHEMA \"{schema}\" TO \"{user}\";), or pick a schema the user owns \
+                     with ?schema=NAME on the URL",
+                    dbe.message()
+                )
+            } else {
+                let mut m = format!("{doing}: {} (SQLSTATE {})", dbe.message(), code.code());
+                if let Some(d) = dbe.detail() {
+                    let _ = write!(m, "; {d}");
+                }
+                if let Some(h) = dbe.hint() {
+                    let _ = write!(m, "; hint: {h}");
+                }
+                m
+            };
+            return self.err(msg);
+        }
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                let msg = if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    format!(
+                        "connection refused while {doing}: is PostgreSQL running at {host_port}? \
+                         Start the server, or fix the host and port in the URL"
+                    )
+                } else {
+                    format!("could not reach PostgreSQL at {host_port} while {doing} ({io}): check the host, port and network")
+                };
+                return self.err(msg);
+            }
+            source = s.source();
+        }
+        let text = e.to_string();
+        if text.contains("TLS") || text.contains("tls") {
+            return self.err(format!(
+                "{doing}: {text}. This build connects without TLS: use sslmode=disable (or prefer) in the URL"
+            ));
+        }
+        if e.is_closed() {
+            return self.err(format!("the connection to {host_port} closed while {doing}: check the server log"));
+        }
+        self.err(format!("{doing}: {text}"))
+    }
+}
+
+/// How a column's values are rendered for COPY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Numeric,
+    Bool,
+    Text,
+    Timestamp,
+    Json,
+}
+
+impl Kind {
+    fn of_field(t: FieldType) -> Self {
+        match t {
+            FieldType::Integer => Kind::Int,
+            FieldType::Number => Kind::Numeric,
+            FieldType::Boolean => Kind::Bool,
+            FieldType::String => Kind::Text,
+            FieldType::DateTime => Kind::Timestamp,
+            FieldType::Json => Kind::Json,
+        }
+    }
+
+    /// The type of a column added for a field first seen in the data. Numbers are
+    /// `numeric` whatever the first value looks like: `10` today may be `10.5` tomorrow.
+    fn of_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bool(_) => Some(Kind::Bool),
+            Value::Number(_) => Some(Kind::Numeric),
+            Value::String(_) => Some(Kind::Text),
+            // Objects and arrays stay in `_raw`; nulls say nothing about the type yet.
+            _ => None,
+        }
+    }
+
+    fn of_pg(data_type: &str) -> Self {
+        match data_type {
+            "bigint" | "integer" | "smallint" => Kind::Int,
+            "numeric" | "double precision" | "real" => Kind::Numeric,
+            "boolean" => Kind::Bool,
+            "timestamp with time zone" | "timestamp without time zone" | "date" => Kind::Timestamp,
+            "jsonb" | "json" => Kind::Json,
+            _ => Kind::Text,
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Kind::Int => "bigint",
+            Kind::Numeric => "numeric",
+            Kind::Bool => "boolean",
+            Kind::Text => "text",
+            Kind::Timestamp => "timestamptz",
+            Kind::Json => "jsonb",
+        }
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+        && s.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Writes `v` as COPY text for a column of kind `kind`. A value the column cannot hold
+/// (text in a number column) becomes NULL there; `_raw` still has it as sent.
+fn render_value(buf: &mut Vec<u8>, kind: Kind, v: Option<&Value>, scratch: &mut String) {
+    scratch.clear();
+    let ok = match (kind, v) {
+        (_, None | Some(Value::Null)) => false,
+        (Kind::Int, Some(Value::Number(n))) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(scratch, "{i}");
+                true
+            } else if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18) {
+                let _ = write!(scratch, "{}", f as i64);
+                true
+            } else {
+                false
+            }
+        }
+        (Kind::Int, Some(Value::String(s))) => match s.trim().parse::<i64>() {
+            Ok(i) => {
+                let _ = write!(scratch, "{i}");
+                true
+            }
+            Err(_) => false,
+        },
+        (Kind::Numeric, Some(Value::Number(n))) => {
+            let _ = write!(scratch, "{n}");
+            true
+        }
+        (Kind::Numeric, Some(Value::String(s))) if is_decimal(s.trim()) => {
+            scratch.push_str(s.trim());
+            true
+        }
+        (Kind::Bool, Some(Value::Bool(b))) => {
+            scratch.push(if *b { 't' } else { 'f' });
+            true
+        }
+        (Kind::Bool, Some(Value::Number(n))) => match n.as_i64() {
+            Some(0) => {
+                scratch.push('f');
+                true
+            }
+            Some(1) => {
+                scratch.push('t');
+                true
+            }
+            _ => false,
+        },
+        (Kind::Bool, Some(Value::String(s))) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => {
+                scratch.push('t');
+                true
+            }
+            "false" | "f" | "0" => {
+                scratch.push('f');
+                true
+            }
+            _ => false,
+        },
+        (Kind::Text, Some(Value::String(s))) => {
+            scratch.push_str(s);
+            true
+        }
+        (Kind::Text, Some(Value::Bool(b))) => {
+            scratch.push_str(if *b { "true" } else { "false" });
+            true
+        }
+        (Kind::Timestamp, Some(Value::String(s))) => match bigcommerce::dates::parse_any(s) {
+            Some(dt) => {
+                let _ = write!(scratch, "{}", dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                true
+            }
+            None => false,
+        },
+        (Kind::Text | Kind::Json, Some(other)) => {
+            let _ = write!(scratch, "{other}");
+            true
+        }
+        _ => false,
+    };
+    if ok {
+        push_escaped(buf, scratch);
+    } else {
+        buf.extend_from_slice(b"\\N");
+    }
+}
+
+/// COPY text escaping: backslash, newline, carriage return and tab are escaped; NUL bytes,
+/// which PostgreSQL text cannot hold, are dropped.
+fn push_escaped(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    // Most values need no escaping: copy them whole.
+    if !bytes.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t' | 0)) {
+        buf.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            0 => {}
+            _ => buf.push(b),
+        }
+    }
+}
+
+/// Appends serialized JSON escaped for COPY text. serde_json escapes every control
+/// character itself, so the only byte COPY needs escaped is the backslash.
+fn push_json_escaped(buf: &mut Vec<u8>, json: &[u8]) {
+    let mut parts = json.split(|b| *b == b'\\');
+    if let Some(first) = parts.next() {
+        buf.extend_from_slice(first);
+    }
+    for part in parts {
+        buf.extend_from_slice(b"\\\\");
+        buf.extend_from_slice(part);
+    }
+}
+
+/// Quotes an identifier (field names come from the API: never trust them).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    kind: Kind,
+}
+
+/// How a stream's pages are loaded this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoadMode {
+    /// COPY straight into the table (it was empty when the run began).
+    Direct,
+    /// COPY into a staging table, then INSERT ... ON CONFLICT DO UPDATE.
+    Staged,
+}
+
+/// Rows rendered per COPY data message (about 250 KB of orders).
+const COPY_CHUNK_ROWS: usize = 32;
+static T: [std::sync::atomic::AtomicU64; 6] = [const { std::sync::atomic::AtomicU64::new(0) }; 6];
+fn tick(i: usize, t0: std::time::Instant) { T[i].fetch_add(t0.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed); }
+
+struct Conn {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+/// Writes into one schema of one PostgreSQL database.
+pub struct PostgresDestination {
+    target: PgTarget,
+    conn: Option<Conn>,
+    /// Data columns per table (without `_raw`/`_extracted_at`), in table order.
+    columns: HashMap<String, Vec<Column>>,
+    modes: HashMap<String, LoadMode>,
+    /// Staging tables created in this session, with the column count they were made with.
+    staged: HashMap<String, usize>,
+}
+
+/// A failed statement inside a page, with what was being done.
+struct PgFail {
+    err: tokio_postgres::Error,
+    doing: String,
+}
+
+type PgResult<T> = std::result::Result<T, PgFail>;
+
+fn fail(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> PgFail {
+    let doing = doing.into();
+    move |err| PgFail { err, doing }
+}
+
+impl PostgresDestination {
+    /// Parses the URL; connects later, in [`Destination::begin`].
+    pub fn open(url: &str, store_hash: Option<&str>) -> Result<Self> {
+        let target = PgTarget::parse(url, store_hash)?;
+        Ok(Self { target, conn: None, columns: HashMap::new(), modes: HashMap::new(), staged: HashMap::new() })
+    }
+
+    pub fn target(&self) -> &PgTarget {
+        &self.target
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        if self.conn.is_some() {
+            return Ok(());
+        }
+        // One worker thread for the connection task: it writes to the socket while this
+        // thread renders the next chunk.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("bcsync-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| self.target.err(format!("could not start the PostgreSQL runtime: {e}")))?;
+        let config = self.target.config.clone();
+        let (client, connection) = rt
+            .block_on(config.connect(NoTls))
+            .map_err(|e| self.target.explain(&e, &format!("connecting as {}", self.target.user)))?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("PostgreSQL connection ended: {e}");
+            }
+        });
+        self.conn = Some(Conn { rt, client });
+        Ok(())
+    }
+
+    fn conn(&self) -> Result<&Conn> {
+        self.conn.as_ref().ok_or_else(|| self.target.err("not connected (begin was not called)".into()))
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(&self.target.schema), quote_ident(table))
+    }
+
+    /// Runs one simple statement outside a page transaction.
+    fn exec(&self, sql: &str, doing: &str) -> Result<()> {
+        let c = self.conn()?;
+        c.rt.block_on(c.client.batch_execute(sql)).map_err(|e| self.target.explain(&e, doing))
+    }
+
+    fn ensure_schema(&self) -> Result<()> {
+        let c = self.conn()?;
+        let schema = &self.target.schema;
+        // Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
+        // schema exists, and a user may well own an existing schema without it.
+        let exists = c
+            .rt
+            .block_on(c.client.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema]))
+            .map_err(|e| self.target.explain(&e, "looking up the schema"))?
+            .is_some();
+        if !exists {
+            self.exec(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)), &format!("creating schema {schema}"))?;
+        }
+        self.exec(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS {} (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL)",
+                self.qualified("_bcsync_state")
+            ),
+            "creating the state table",
+        )
+    }
+
+    fn create_table(
+        &self,
+        table: &str,
+        fields: &[(&str, FieldType)],
+        key: Option<&str>,
+        parent: Option<(&str, Kind)>,
+    ) -> Result<()> {
+        let mut defs: Vec<String> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        if let Some((p, kind)) = parent {
+            defs.push(format!("{} {} NOT NULL", quote_ident(p), kind.sql()));
+            seen.push(p);
+        }
+        if let Some(k) = key
+            && !fields.iter().any(|(n, _)| *n == k)
+        {
+            defs.push(format!("{} text PRIMARY KEY", quote_ident(k)));
+            seen.push(k);
+        }
+        for (name, t) in fields {
+            if seen.contains(name) {
+                continue;
+            }
+            let pk = if Some(*name) == key { " PRIMARY KEY" } else { "" };
+            defs.push(format!("{} {}{pk}", quote_ident(name), Kind::of_field(*t).sql()));
+            seen.push(name);
+        }
+        defs.push("\"_raw\" jsonb NOT NULL".into());
+        defs.push("\"_extracted_at\" timestamptz NOT NULL".into());
+        let mut sql = format!("CREATE TABLE IF NOT EXISTS {} ({});", self.qualified(table), defs.join(", "));
+        if let Some((p, _)) = parent {
+            let _ = write!(
+                sql,
+                "CREATE INDEX IF NOT EXISTS {} ON {} ({});",
+                quote_ident(&format!("{table}_{p}_idx")),
+                self.qualified(table),
+                quote_ident(p)
+            );
+        }
+        self.exec(&sql, &format!("creating table {}.{table}", self.target.schema))
+    }
+
+    /// Reads every table's columns from the catalog (after DDL, or after a rollback undid
+    /// columns added in the failed page).
+    fn load_columns(&mut self) -> Result<()> {
+        let c = self.conn()?;
+        let rows = c
+            .rt
+            .block_on(c.client.query(
+                "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+                 WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
+                &[&self.target.schema],
+            ))
+            .map_err(|e| self.target.explain(&e, "reading the table columns"))?;
+        let mut columns: HashMap<String, Vec<Column>> = HashMap::new();
+        for r in rows {
+            let (table, name, data_type): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            let cols = columns.entry(table).or_default();
+            if name != "_raw" && name != "_extracted_at" {
+                cols.push(Column { name, kind: Kind::of_pg(&data_type) });
+            }
+        }
+        self.columns = columns;
+        Ok(())
+    }
+
+    fn kind_of_key(fields: &[(&str, FieldType)], key: &str) -> Kind {
+        fields.iter().find(|(n, _)| *n == key).map_or(Kind::Text, |(_, t)| Kind::of_field(*t))
+    }
+
+    /// Renders rows as COPY text for the given columns plus `_raw` and `_extracted_at`.
+    fn render(cols: &[Column], rows: &[&Value], now: &str) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(rows.len() * 1024);
+        let mut scratch = String::new();
+        let mut raw = Vec::with_capacity(1024);
+        for row in rows {
+            for col in cols {
+                render_value(&mut buf, col.kind, row.get(&col.name), &mut scratch);
+                buf.push(b'\t');
+            }
+            raw.clear();
+            // Serializing a Value cannot fail (its keys are strings).
+            let _ = serde_json::to_writer(&mut raw, row);
+            push_json_escaped(&mut buf, &raw);
+            buf.push(b'\t');
+            buf.extend_from_slice(now.as_bytes());
+            buf.push(b'\n');
+        }
+        buf
+    }
+
+    fn column_list(cols: &[Column]) -> String {
+        let mut names: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
+        names.push("\"_raw\"".into());
+        names.push("\"_extracted_at\"".into());
+        names.join(", ")
+    }
+
+    /// Adds a column for every top-level scalar field not seen before (inside the page's
+    /// transaction: a rollback takes it back, and the cache is reloaded then).
+    fn add_new_columns(&mut self, table: &str, rows: &[&Value]) -> PgResult<()> {
+        let mut new: BTreeMap<String, Kind> = BTreeMap::new();
+        {
+            let known = self.columns.get(table).map(Vec::as_slice).unwrap_or(&[]);
+            for row in rows {
+                let Some(obj) = row.as_object() else { continue };
+                for (k, v) in obj {
+                    if k == "_raw" || k == "_extracted_at" || new.contains_key(k) || known.iter().any(|c| c.name == *k) {
+                        continue;
+                    }
+                    if let Some(kind) = Kind::of_value(v) {
+                        new.insert(k.clone(), kind);
+                    }
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::new();
+        for (name, kind) in &new {
+            let _ = write!(
+                sql,
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {};",
+                self.qualified(table),
+                quote_ident(name),
+                kind.sql()
+            );
+        }
+        if let Some(c) = &self.conn {
+            c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("adding columns to {table}")))?;
+        }
+        let cols = self.columns.entry(table.to_owned()).or_default();
+        cols.extend(new.into_iter().map(|(name, kind)| Column { name, kind }));
+        Ok(())
+    }
+
+    /// COPYs `rows` through `sql`, rendering them in chunks sent as they are made, so the
+    /// server parses one chunk while the next is rendered (the connection task runs on the
+    /// runtime's worker thread).
+    fn copy_rows(&self, sql: &str, cols: &[Column], rows: &[&Value], now: &str, doing: &str) -> PgResult<()> {
+        let Some(c) = &self.conn else { return Ok(()) };
+        c.rt.block_on(async {
+            let sink: tokio_postgres::CopyInSink<Cursor<Vec<u8>>> = c.client.copy_in(sql).await?;
+            futures::pin_mut!(sink);
+            for chunk in rows.chunks(COPY_CHUNK_ROWS) {
+                let t0 = std::time::Instant::now();
+                let data = Self::render(cols, chunk, now);
+                tick(0, t0);
+                sink.feed(Cursor::new(data)).await?;
+            }
+            sink.finish().await.map(|_| ())
+        })
+        .map_err(fail(doing))
+    }
+
+    /// Loads rows into `table`, upserting by `key` when given.
+    fn load_rows(&mut self, table: &str, rows: &[&Value], key: Option<&str>, mode: LoadMode, now: &str) -> PgResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.add_new_columns(table, rows)?;
+        let cols = self.columns.get(table).cloned().unwrap_or_default();
+        let list = Self::column_list(&cols);
+        let Some(key) = key.filter(|_| mode == LoadMode::Staged) else {
+            let sql = format!("COPY {} ({list}) FROM STDIN", self.qualified(table));
+            return self.copy_rows(&sql, &cols, rows, now, &format!("loading {table}"));
+        };
+        let stage = quote_ident(&format!("_bcsync_stage_{table}"));
+        if self.staged.get(table) != Some(&cols.len()) {
+            let sql = format!(
+                "DROP TABLE IF EXISTS pg_temp.{stage}; CREATE TEMP TABLE {stage} (LIKE {}) ON COMMIT DELETE ROWS;",
+                self.qualified(table)
+            );
+            if let Some(c) = &self.conn {
+                c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("creating the staging table of {table}")))?;
+            }
+            self.staged.insert(table.to_owned(), cols.len());
+        }
+        self.copy_rows(&format!("COPY pg_temp.{stage} ({list}) FROM STDIN"), &cols, rows, now, &format!("staging {table}"))?;
+        let key_ident = quote_ident(key);
+        let updates: Vec<String> = cols
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .chain(["\"_raw\"".to_owned(), "\"_extracted_at\"".to_owned()])
+            .filter(|n| *n != key_ident)
+            .map(|n| format!("{n} = EXCLUDED.{n}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({list}) SELECT {list} FROM pg_temp.{stage} ON CONFLICT ({}) DO UPDATE SET {}",
+            self.qualified(table),
+            quote_ident(key),
+            updates.join(", ")
+        );
+        if let Some(c) = &self.conn {
+            c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("upserting into {table}")))?;
+        }
+        Ok(())
+    }
+
+    fn replace_children(&mut self, child: &ChildRows, now: &str) -> PgResult<()> {
+        let table = child.table.name;
+        let parent = child.table.parent_column;
+        let kind = self
+            .columns
+            .get(table)
+            .and_then(|cols| cols.iter().find(|c| c.name == parent))
+            .map_or(Kind::Int, |c| c.kind);
+        if !child.parent_keys.is_empty()
+            && let Some(c) = &self.conn
+        {
+            let sql = format!("DELETE FROM {} WHERE {} = ANY($1)", self.qualified(table), quote_ident(parent));
+            let doing = format!("replacing rows of {table}");
+            if kind == Kind::Int {
+                let keys: Vec<i64> = child.parent_keys.iter().filter_map(Value::as_i64).collect();
+                c.rt.block_on(c.client.execute(&sql, &[&keys])).map_err(fail(doing))?;
+            } else {
+                let keys: Vec<String> =
+                    child.parent_keys.iter().map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned)).collect();
+                let sql = sql.replace("ANY($1)", "ANY($1::text[])");
+                c.rt.block_on(c.client.execute(&sql, &[&keys])).map_err(fail(doing))?;
+            }
+        }
+        let rows: Vec<&Value> = child.rows.iter().collect();
+        self.load_rows(table, &rows, None, LoadMode::Direct, now)
+    }
+
+    fn write_page(&mut self, batch: &PageBatch, mode: LoadMode, state: Option<&Value>, now: &str) -> PgResult<()> {
+        if let Some(c) = &self.conn {
+            c.rt.block_on(c.client.batch_execute("BEGIN; SET LOCAL synchronous_commit = off")).map_err(fail("starting a transaction"))?;
+        }
+        let stream = batch.stream;
+        // A key read twice in one page (modified while we paged) keeps its last version.
+        let mut last: HashMap<String, usize> = HashMap::with_capacity(batch.records.len());
+        for (i, r) in batch.records.iter().enumerate() {
+            last.insert(r.get(stream.key).map(Value::to_string).unwrap_or_default(), i);
+        }
+        let rows: Vec<&Value> = batch
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last.get(&r.get(stream.key).map(Value::to_string).unwrap_or_default()) == Some(i))
+            .map(|(_, r)| r)
+            .collect();
+        let t0 = std::time::Instant::now();
+        self.load_rows(stream.name, &rows, Some(stream.key), mode, now)?;
+        tick(1, t0);
+        let t0 = std::time::Instant::now();
+        for child in &batch.children {
+            self.replace_children(child, now)?;
+        }
+        tick(2, t0);
+        let t0 = std::time::Instant::now();
+        if let (Some(state), Some(c)) = (state, &self.conn) {
+            c.rt.block_on(c.client.execute(
+                &format!(
+                    "INSERT INTO {} (stream, state, updated_at) VALUES ($1, $2, now())
+                     ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
+                    self.qualified("_bcsync_state")
+                ),
+                &[&stream.name, state],
+            ))
+            .map_err(fail("saving the stream state"))?;
+        }
+        if let Some(c) = &self.conn {
+            c.rt.block_on(c.client.batch_execute("COMMIT")).map_err(fail("committing the page"))?;
+        }
+        tick(3, t0);
+        Ok(())
+    }
+
+    /// After a failed page: roll back, and forget what the rollback undid (added columns,
+    /// staging tables created in the transaction).
+    fn recover(&mut self) -> Result<()> {
+        if let Some(c) = &self.conn {
+            let _ = c.rt.block_on(c.client.batch_execute("ROLLBACK"));
+        }
+        self.staged.clear();
+        self.load_columns()
+    }
+}
+
+impl Destination for PostgresDestination {
+    fn describe(&self) -> String {
+        format!("{} (schema {})", self.target.shown, self.target.schema)
+    }
+
+    fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()> {
+        self.connect()?;
+        self.ensure_schema()?;
+        for s in streams {
+            self.create_table(s.name, s.fields, Some(s.key), None)?;
+            let parent_kind = Self::kind_of_key(s.fields, s.key);
+            for c in s.children {
+                self.create_table(c.name, c.fields, None, Some((c.parent_column, parent_kind)))?;
+            }
+        }
+        self.load_columns()?;
+        for s in streams {
+            let c = self.conn()?;
+            let empty = c
+                .rt
+                .block_on(c.client.query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {})", self.qualified(s.name)), &[]))
+                .map_err(|e| self.target.explain(&e, &format!("reading table {}", s.name)))?
+                .get::<_, bool>(0);
+            self.modes.insert(s.name.to_owned(), if empty { LoadMode::Direct } else { LoadMode::Staged });
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self) -> Result<State> {
+        let c = self.conn()?;
+        let rows = c
+            .rt
+            .block_on(c.client.query(&format!("SELECT stream, state FROM {}", self.qualified("_bcsync_state")), &[]))
+            .map_err(|e| self.target.explain(&e, "reading the saved state"))?;
+        let mut state = State::default();
+        for r in rows {
+            let (stream, json): (String, Value) = (r.get(0), r.get(1));
+            let s: StreamState = serde_json::from_value(json).map_err(|e| {
+                self.target.err(format!(
+                    "the saved state of stream {stream} in {}._bcsync_state is unreadable ({e}); run with --full-refresh to start over",
+                    self.target.schema
+                ))
+            })?;
+            state.bookmarks.insert(stream, s);
+        }
+        Ok(state)
+    }
+
+    fn write(&mut self, batch: PageBatch) -> Result<()> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let state = match &batch.state {
+            Some(s) => Some(serde_json::to_value(s).map_err(|e| self.target.err(format!("encoding the stream state: {e}")))?),
+            None => None,
+        };
+        let mode = self.modes.get(batch.stream.name).copied().unwrap_or(LoadMode::Staged);
+        match self.write_page(&batch, mode, state.as_ref(), &now) {
+            Ok(()) => Ok(()),
+            Err(f) => {
+                self.recover()?;
+                let duplicate = f.err.code() == Some(&SqlState::UNIQUE_VIOLATION);
+                if mode == LoadMode::Direct && duplicate {
+                    // A key read again this run: COPY cannot upsert, so redo the page (and
+                    // the rest of the stream) through the staging table.
+                    tracing::debug!(stream = batch.stream.name, "key seen twice; upserting through staging from now on");
+                    self.modes.insert(batch.stream.name.to_owned(), LoadMode::Staged);
+                    return match self.write_page(&batch, LoadMode::Staged, state.as_ref(), &now) {
+                        Ok(()) => Ok(()),
+                        Err(f) => {
+                            self.recover()?;
+                            Err(self.target.explain(&f.err, &f.doing))
+                        }
+                    };
+                }
+                Err(self.target.explain(&f.err, &f.doing))
+            }
+        }
+    }
+
+    fn reset_state(&mut self, stream: &str) -> Result<()> {
+        let c = self.conn()?;
+        c.rt.block_on(c.client.execute(&format!("DELETE FROM {} WHERE stream = $1", self.qualified("_bcsync_state")), &[&stream]))
+            .map_err(|e| self.target.explain(&e, "resetting the stream state"))?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        eprintln!("PHASES render {:?} parent {:?} children {:?} state+commit {:?}", T[0].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[1].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[2].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[3].load(std::sync::atomic::Ordering::Relaxed)/1000000);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn url_parsing_keeps_the_password_out_and_takes_the_schema() {
+        let t = PgTarget::parse("postgres://bob:s3cretpw@db.example:6543/wh?schema=shop_one&sslmode=disable", Some("abc")).unwrap();
+        assert_eq!(t.schema, "shop_one");
+        assert_eq!(t.shown, "postgres://bob@db.example:6543/wh");
+        assert!(!format!("{t:?}").contains("s3cretpw"));
+        let t = PgTarget::parse("postgresql://bob@localhost/wh", Some("Ab-C1")).unwrap();
+        assert_eq!(t.schema, "bc_ab_c1");
+        assert!(PgTarget::parse("postgres://bob@localhost/wh", None).is_err());
+        let err = PgTarget::parse("postgres://bob:s3cretpw@localhost/wh?bogus_option=1", Some("x")).unwrap_err().to_string();
+        assert!(!err.contains("s3cretpw"), "{err}");
+    }
+
+    fn rendered(kind: Kind, v: Value) -> String {
+        let mut buf = Vec::new();
+        render_value(&mut buf, kind, Some(&v), &mut String::new());
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn values_render_as_copy_text_of_their_column_type() {
+        assert_eq!(rendered(Kind::Int, json!(42)), "42");
+        assert_eq!(rendered(Kind::Int, json!("17")), "17");
+        assert_eq!(rendered(Kind::Int, json!(1.5)), "\\N");
+        assert_eq!(rendered(Kind::Numeric, json!("12.5000")), "12.5000");
+        assert_eq!(rendered(Kind::Numeric, json!("n/a")), "\\N");
+        assert_eq!(rendered(Kind::Bool, json!(true)), "t");
+        assert_eq!(rendered(Kind::Text, json!("a\tb\nc\\d")), "a\\tb\\nc\\\\d");
+        assert_eq!(rendered(Kind::Text, json!(12)), "12");
+        assert_eq!(rendered(Kind::Timestamp, json!("Tue, 20 Nov 2012 00:00:00 +0000")), "2012-11-20T00:00:00Z");
+        assert_eq!(rendered(Kind::Timestamp, json!("")), "\\N");
+        assert_eq!(rendered(Kind::Json, json!({"a": "x\"y"})), "{\"a\":\"x\\\\\"y\"}");
+        assert_eq!(rendered(Kind::Int, Value::Null), "\\N");
+        let mut buf = Vec::new();
+        push_json_escaped(&mut buf, br#"{"a":"x\"y\\z\n"}"#);
+        assert_eq!(buf, br#"{"a":"x\\"y\\\\z\\n"}"#);
+    }
+
+    #[test]
+    fn bare_postgres_needs_database_url() {
+        assert_eq!(url_from_spec("sqlite:x.db").unwrap(), None);
+        assert_eq!(url_from_spec("postgres://a@b/c").unwrap().as_deref(), Some("postgres://a@b/c"));
+    }
+}

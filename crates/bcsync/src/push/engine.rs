@@ -1,0 +1,1059 @@
+//! One push run: read and map the source, plan against the tracking store, resolve keys
+//! to ids with batched lookups, guard destructive runs, write through
+//! [`bigcommerce::batch`], record every outcome.
+//!
+//! Plan: a row is *added* (no tracked record, or a create whose outcome is unknown),
+//! *changed* (hash differs from the last applied one, or it was rejected last run), or
+//! *unchanged*; tracked records missing from the source are *removed*. Only added and
+//! changed rows are sent, so an unchanged rerun makes no write request.
+//!
+//! Lookups: `email:in` / `sku:in` / `id:in`, [`LOOKUP_BATCH`] keys per GET. 50 keys keep
+//! the URL well under the ~8 KB that proxies accept even for 255-character emails
+//! percent-encoded, and the answer fits in one page of 250.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bigcommerce::batch::{self, BatchEndpoint, ItemOutcome, Method};
+use bigcommerce::{ApiRequest, ApiVersion, Client, RequestEvent, RequestObserver, limits};
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::config::{FieldMap, Mode, Object, OnDelete, SyncDef};
+use super::mapping::{Rejection, get_path, map_row, normalise_key};
+use crate::error::{Error, Result};
+use crate::sources::Row;
+use crate::state::push::{LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked};
+
+/// Keys per lookup request (see the module docs).
+pub const LOOKUP_BATCH: usize = 50;
+/// Rounds of "look up, then create again" for creates whose answer was lost in this run.
+const RECOVERY_ROUNDS: usize = 4;
+/// Ids per `DELETE ...?id:in=` for customers (products allow 250, FACTS 3.1).
+const CUSTOMERS_DELETE_BATCH: usize = 50;
+
+/// Flags of `bcsync push`.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    pub dry_run: bool,
+    pub full_resync: bool,
+    pub reset_tracking: bool,
+    pub force: bool,
+}
+
+/// One field of a dry-run diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// One record of a dry-run plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedChange {
+    pub key: String,
+    pub row: u64,
+    /// `create`, `update`, `delete` or `clear`.
+    pub op: String,
+    pub bc_id: Option<i64>,
+    pub changes: Vec<FieldChange>,
+}
+
+/// What a run did (or, for a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    pub run: RunRecord,
+    pub plan: Vec<PlannedChange>,
+    /// Rejected rows exceed the sync's `max_rejected`.
+    pub over_threshold: bool,
+}
+
+/// Collects the run's requests (method, path, status, time; never headers or bodies).
+#[derive(Default)]
+struct RunLog {
+    entries: Mutex<Vec<LoggedRequest>>,
+}
+
+impl RequestObserver for RunLog {
+    fn on_event(&self, e: &RequestEvent) {
+        self.entries.lock().push(LoggedRequest {
+            method: e.method.clone(),
+            path: e.url_path.clone(),
+            status: e.status,
+            ms: u64::try_from(e.duration.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
+/// A row to send.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    pub(super) row: u64,
+    pub(super) key: String,
+    pub(super) hash: String,
+    pub(super) payload: Map<String, Value>,
+    pub(super) bc_id: Option<i64>,
+    /// A create was sent before and never confirmed: look it up first.
+    pub(super) unknown_outcome: bool,
+    pub(super) before: Option<Value>,
+}
+
+fn hash_payload(p: &Map<String, Value>) -> String {
+    let bytes = serde_json::to_vec(p).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(super) struct Run<'a> {
+    pub(super) client: Client,
+    pub(super) def: &'a SyncDef,
+    pub(super) store: &'a mut dyn PushStore,
+    pub(super) counts: BTreeMap<String, u64>,
+    pub(super) rejected: Vec<Rejection>,
+    pub(super) concurrency: usize,
+}
+
+impl Run<'_> {
+    pub(super) fn bump(&mut self, what: &str, n: u64) {
+        *self.counts.entry(what.to_owned()).or_default() += n;
+    }
+
+    pub(super) fn reject(&mut self, r: Rejection) {
+        self.bump("rejected", 1);
+        self.rejected.push(r);
+    }
+}
+
+/// Runs one sync.
+pub async fn run_sync(
+    client: &Client,
+    store: &mut dyn PushStore,
+    def: &SyncDef,
+    opts: &PushOptions,
+) -> Result<PushOutcome> {
+    def.validate()?;
+    let started = Instant::now();
+    let started_at = now();
+    let log = Arc::new(RunLog::default());
+    let client = client.clone().with_observer(log.clone());
+    let mut run = Run {
+        client,
+        def,
+        store,
+        counts: BTreeMap::new(),
+        rejected: Vec::new(),
+        concurrency: def.concurrency.unwrap_or(4).max(1),
+    };
+    let mut record = RunRecord {
+        sync: def.name.clone(),
+        started_at,
+        dry_run: opts.dry_run,
+        status: "ok".into(),
+        ..RunRecord::default()
+    };
+    let mut plan = Vec::new();
+
+    let result = if opts.reset_tracking {
+        if opts.dry_run {
+            let n = run.store.load(&def.name)?.len() as u64;
+            run.bump("would_forget", n);
+        } else {
+            let n = run.store.reset(&def.name)?;
+            run.bump("forgotten", n);
+        }
+        Ok(())
+    } else {
+        execute(&mut run, opts, &mut plan).await
+    };
+    match result {
+        Ok(()) => {}
+        Err(Error::Config(msg)) if msg.starts_with("refused:") => {
+            record.status = "refused".into();
+            record.message = Some(msg);
+        }
+        Err(e) => {
+            record.status = "failed".into();
+            record.message = Some(e.to_string());
+        }
+    }
+    let entries = std::mem::take(&mut *log.entries.lock());
+    record.requests = entries.len() as u64;
+    record.lookup_requests = entries.iter().filter(|e| e.method == "GET").count() as u64;
+    record.write_requests = record.requests - record.lookup_requests;
+    record.request_log = entries;
+    record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    record.finished_at = now();
+    let rejected_count = run.rejected.len() as u64;
+    record.rejected = std::mem::take(&mut run.rejected);
+    record.counts = std::mem::take(&mut run.counts);
+    let over_threshold = rejected_count > def.max_rejected;
+    if over_threshold && record.status == "ok" {
+        record.status = "rejected_over_threshold".into();
+    }
+    record.id = run.store.save_run(&record)?;
+    Ok(PushOutcome {
+        run: record,
+        plan,
+        over_threshold,
+    })
+}
+
+async fn execute(
+    run: &mut Run<'_>,
+    opts: &PushOptions,
+    plan: &mut Vec<PlannedChange>,
+) -> Result<()> {
+    let def = run.def;
+    let fields = def.fields()?;
+    let tracked = run.store.load(&def.name)?;
+
+    // 1. Read, map and check every row; keep only what must be sent.
+    let mut rows = def.source.build()?.open()?;
+    let mut seen: HashMap<String, (u64, &'static str)> = HashMap::new();
+    let mut protected: HashSet<String> = HashSet::new();
+    let mut duplicates: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut to_send: HashMap<String, Pending> = HashMap::new();
+    let mut source_rows = 0u64;
+    while let Some(row) = rows.recv().await {
+        let row = row?;
+        source_rows += 1;
+        let mapped = match map_row(def, &fields, &row) {
+            Ok(m) => m,
+            Err(r) => {
+                // An invalid row is still in the source: its record must not count as removed.
+                if let Some(k) = raw_key(def, &fields, &row) {
+                    protected.insert(k);
+                }
+                run.bump("invalid", 1);
+                run.reject(r);
+                continue;
+            }
+        };
+        if let Some((first, _)) = seen.get(&mapped.key) {
+            duplicates
+                .entry(mapped.key.clone())
+                .or_insert_with(|| vec![*first])
+                .push(mapped.row);
+            continue;
+        }
+        let hash = hash_payload(&mapped.payload);
+        let t = tracked.get(&mapped.key);
+        let (class, bc_id, unknown) = match t {
+            None => ("added", None, false),
+            Some(t) if t.status == TrackStatus::Attempting => ("added", t.bc_id, t.bc_id.is_none()),
+            Some(t) if t.bc_id.is_none() => ("added", None, false),
+            Some(t)
+                if t.status == TrackStatus::Applied
+                    && t.hash.as_deref() == Some(hash.as_str())
+                    && !opts.full_resync =>
+            {
+                ("unchanged", t.bc_id, false)
+            }
+            Some(t) => ("changed", t.bc_id, false),
+        };
+        seen.insert(mapped.key.clone(), (mapped.row, class));
+        run.bump(class, 1);
+        if class == "unchanged" {
+            continue;
+        }
+        if class == "changed" && def.mode == Mode::Insert {
+            run.bump("skipped_insert_only", 1);
+            continue;
+        }
+        to_send.insert(
+            mapped.key.clone(),
+            Pending {
+                row: mapped.row,
+                key: mapped.key,
+                hash,
+                payload: mapped.payload,
+                bc_id,
+                unknown_outcome: unknown,
+                before: t.and_then(|t| t.fields.clone()),
+            },
+        );
+    }
+    for (key, rows_of_key) in duplicates {
+        // Which of the rows is right cannot be known: none of them is sent.
+        to_send.remove(&key);
+        if let Some((_, class)) = seen.get(&key)
+            && let Some(c) = run.counts.get_mut(*class)
+        {
+            *c = c.saturating_sub(1);
+        }
+        for r in rows_of_key {
+            run.bump("invalid", 1);
+            run.reject(Rejection {
+                row: r,
+                key: Some(key.clone()),
+                field: Some(def.match_key.clone()),
+                reason: format!(
+                    "duplicate {} {key:?} in the source; each key may appear once",
+                    def.match_key
+                ),
+            });
+        }
+    }
+    run.bump("source_rows", source_rows);
+
+    // 2. Removed: tracked and applied, but no longer in the source.
+    let on_delete = def.on_delete();
+    let removed: Vec<&Tracked> = tracked
+        .values()
+        .filter(|t| !seen.contains_key(&t.key) && !protected.contains(&t.key) && t.bc_id.is_some())
+        .collect();
+    run.bump("removed", removed.len() as u64);
+    if on_delete != OnDelete::Nothing && !removed.is_empty() && !opts.force {
+        let base = tracked
+            .values()
+            .filter(|t| t.bc_id.is_some())
+            .count()
+            .max(1);
+        let percent = removed.len() as f64 * 100.0 / base as f64;
+        if source_rows == 0 {
+            return Err(Error::Config(format!(
+                "refused: the source returned no rows, so {} records would be {}d; check the source, or pass --force if the store really should be emptied",
+                removed.len(),
+                if on_delete == OnDelete::Delete {
+                    "delete"
+                } else {
+                    "clear"
+                }
+            )));
+        }
+        if percent > def.max_delete_percent {
+            return Err(Error::Config(format!(
+                "refused: {} of {} tracked records ({percent:.1}%) left the source, above max_delete_percent = {}; check the source, raise the limit, or pass --force",
+                removed.len(),
+                base,
+                def.max_delete_percent
+            )));
+        }
+    }
+
+    // 3. Resolve ids: rows that may already exist in the store.
+    let mut pendings: Vec<Pending> = to_send.into_values().collect();
+    pendings.sort_by_key(|p| p.row);
+    let needs_lookup =
+        |p: &Pending| p.bc_id.is_none() && (p.unknown_outcome || def.mode != Mode::Insert);
+    if def.object == Object::Orders {
+        for p in &mut pendings {
+            if p.bc_id.is_none() && def.mode == Mode::Update {
+                p.bc_id = p.key.parse().ok();
+            }
+        }
+    } else {
+        let keys: Vec<String> = pendings
+            .iter()
+            .filter(|p| needs_lookup(p))
+            .map(|p| p.key.clone())
+            .collect();
+        let found = lookup(&run.client, def, &keys).await?;
+        for p in &mut pendings {
+            if p.bc_id.is_none()
+                && let Some(id) = found.get(&p.key)
+            {
+                p.bc_id = Some(*id);
+                if p.unknown_outcome {
+                    run.bump("recovered_after_crash", 1);
+                }
+            }
+        }
+    }
+    let (mut updates, mut creates): (Vec<Pending>, Vec<Pending>) =
+        pendings.into_iter().partition(|p| p.bc_id.is_some());
+    if def.mode == Mode::Update {
+        for p in creates.drain(..) {
+            run.reject(Rejection {
+                row: p.row,
+                key: Some(p.key.clone()),
+                field: Some(def.match_key.clone()),
+                reason: format!(
+                    "no {} with {} {:?} exists; use mode = \"upsert\" to create it",
+                    object_noun(def.object),
+                    def.match_key,
+                    p.key
+                ),
+            });
+        }
+    }
+    // In insert mode a found record is an earlier create that did land (its answer was
+    // lost): record it as applied, never update it.
+    let mut recovered = Vec::new();
+    if def.mode == Mode::Insert {
+        let (found, rest): (Vec<Pending>, Vec<Pending>) =
+            updates.into_iter().partition(|p| p.unknown_outcome);
+        updates = rest;
+        recovered = found;
+    }
+
+    if opts.dry_run {
+        for p in &creates {
+            plan.push(PlannedChange {
+                key: p.key.clone(),
+                row: p.row,
+                op: "create".into(),
+                bc_id: None,
+                changes: diff(None, &p.payload),
+            });
+        }
+        for p in &updates {
+            plan.push(PlannedChange {
+                key: p.key.clone(),
+                row: p.row,
+                op: "update".into(),
+                bc_id: p.bc_id,
+                changes: diff(p.before.as_ref(), &p.payload),
+            });
+        }
+        if on_delete != OnDelete::Nothing {
+            for t in &removed {
+                let op = if on_delete == OnDelete::Delete {
+                    "delete"
+                } else {
+                    "clear"
+                };
+                let changes = match (on_delete, &t.fields) {
+                    (OnDelete::Clear, Some(Value::Object(f))) => clear_payload(def.object, f)
+                        .into_iter()
+                        .map(|(k, v)| FieldChange {
+                            before: f.get(&k).cloned().unwrap_or(Value::Null),
+                            field: k,
+                            after: v,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                plan.push(PlannedChange {
+                    key: t.key.clone(),
+                    row: 0,
+                    op: op.into(),
+                    bc_id: t.bc_id,
+                    changes,
+                });
+            }
+        }
+        plan.sort_by(|a, b| (a.row, &a.key).cmp(&(b.row, &b.key)));
+        run.bump("would_create", creates.len() as u64);
+        run.bump("would_update", updates.len() as u64);
+        return Ok(());
+    }
+
+    // 4. Write.
+    let records: Vec<Tracked> = recovered.iter().map(|p| applied(p, p.bc_id)).collect();
+    run.bump("created", records.len() as u64);
+    run.store.put(&def.name, &records)?;
+    let mut followups = Vec::new();
+    if !updates.is_empty() {
+        followups.extend(send_updates(run, updates).await?);
+    }
+    if !creates.is_empty() {
+        followups.extend(send_creates(run, creates).await?);
+    }
+    if !followups.is_empty() {
+        super::subresources::send(run, followups).await?;
+    }
+    match on_delete {
+        OnDelete::Nothing => {}
+        OnDelete::Delete => send_deletes(run, &removed).await?,
+        OnDelete::Clear => send_clears(run, &removed).await?,
+    }
+    Ok(())
+}
+
+/// The match key of a row that failed mapping, when it can be read at all.
+fn raw_key(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Option<String> {
+    let column = &fields.iter().find(|f| f.field == def.match_key)?.column;
+    let text = match row.values.get(column)? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let key = normalise_key(&def.match_key, &text);
+    (!key.is_empty()).then_some(key)
+}
+
+fn object_noun(o: Object) -> &'static str {
+    match o {
+        Object::Customers => "customer",
+        Object::Products => "product",
+        Object::Orders => "order",
+    }
+}
+
+pub(super) fn applied(p: &Pending, bc_id: Option<i64>) -> Tracked {
+    Tracked {
+        key: p.key.clone(),
+        hash: Some(p.hash.clone()),
+        bc_id,
+        status: TrackStatus::Applied,
+        fields: Some(Value::Object(p.payload.clone())),
+    }
+}
+
+/// What to record for a written row: applied, unless sub-resources (attribute values,
+/// custom fields on update) are still to be written, in which case it stays open (its id
+/// known) until they are, so a crash in between makes the next run send it again.
+fn settle(
+    object: Object,
+    p: &Pending,
+    bc_id: Option<i64>,
+    created: bool,
+    followups: &mut Vec<(Pending, i64)>,
+) -> Tracked {
+    let needs = match object {
+        Object::Customers => has_entries(&p.payload, "attributes"),
+        Object::Products => !created && has_entries(&p.payload, "custom_fields"),
+        Object::Orders => false,
+    };
+    match bc_id {
+        Some(id) if needs => {
+            followups.push((p.clone(), id));
+            Tracked {
+                bc_id: Some(id),
+                status: TrackStatus::Rejected,
+                ..applied(p, Some(id))
+            }
+        }
+        _ => applied(p, bc_id),
+    }
+}
+
+fn has_entries(payload: &Map<String, Value>, key: &str) -> bool {
+    payload
+        .get(key)
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+}
+
+/// The payload of a create: custom fields travel inline as `[{name, value}]` (FACTS 3.1);
+/// attribute values are written after the customer exists.
+fn create_body(object: Object, p: &Pending) -> Value {
+    let mut body = p.payload.clone();
+    match object {
+        Object::Customers => {
+            body.remove("attributes");
+        }
+        Object::Products => {
+            if let Some(Value::Object(fields)) = body.remove("custom_fields") {
+                let list: Vec<Value> = fields
+                    .into_iter()
+                    .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+                    .collect();
+                body.insert("custom_fields".into(), Value::Array(list));
+            }
+        }
+        Object::Orders => {}
+    }
+    Value::Object(body)
+}
+
+pub(super) fn rejected_track(p: &Pending) -> Tracked {
+    Tracked {
+        key: p.key.clone(),
+        hash: Some(p.hash.clone()),
+        bc_id: p.bc_id,
+        status: TrackStatus::Rejected,
+        fields: p.before.clone(),
+    }
+}
+
+/// Field-level diff of flattened paths.
+fn diff(before: Option<&Value>, after: &Map<String, Value>) -> Vec<FieldChange> {
+    let mut b = BTreeMap::new();
+    if let Some(v) = before {
+        flatten("", v, &mut b);
+    }
+    let mut a = BTreeMap::new();
+    flatten("", &Value::Object(after.clone()), &mut a);
+    let mut out = Vec::new();
+    for (k, av) in &a {
+        let bv = b.get(k).cloned().unwrap_or(Value::Null);
+        if &bv != av {
+            out.push(FieldChange {
+                field: k.clone(),
+                before: bv,
+                after: av.clone(),
+            });
+        }
+    }
+    for (k, bv) in &b {
+        if !a.contains_key(k) {
+            out.push(FieldChange {
+                field: k.clone(),
+                before: bv.clone(),
+                after: Value::Null,
+            });
+        }
+    }
+    out
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
+        Value::Array(a) if a.iter().any(|x| x.is_object()) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&join(&i.to_string()), v, out)),
+        other => {
+            out.insert(prefix.to_owned(), other.clone());
+        }
+    }
+}
+
+/// Resolves keys to ids with batched `:in` lookups.
+async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashMap<String, i64>> {
+    let mut found = HashMap::new();
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let path = match def.object {
+        Object::Customers => "/customers",
+        Object::Products => "/catalog/products",
+        Object::Orders => return Ok(found),
+    };
+    let filter = format!("{}:in", def.match_key);
+    // Only what matching needs (products take include_fields; customers do not).
+    let extra: Vec<(String, String)> = if def.object == Object::Products {
+        vec![("include_fields".to_owned(), format!("id,{}", def.match_key))]
+    } else {
+        Vec::new()
+    };
+    // A key holding the list separator cannot be asked for; it is then treated as absent.
+    let askable: Vec<&String> = keys.iter().filter(|k| !k.contains(',')).collect();
+    let chunks: Vec<Vec<&String>> = askable
+        .chunks(LOOKUP_BATCH)
+        .map(<[&String]>::to_vec)
+        .collect();
+    let results: Vec<Result<Vec<Value>>> =
+        futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+            futures::stream::iter(chunks.into_iter().map(|chunk| {
+                let joined = chunk
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let mut q = vec![(filter.clone(), joined)];
+                q.extend(extra.iter().cloned());
+                let client = client.clone();
+                async move {
+                    Ok(client
+                        .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
+                        .await?
+                        .items)
+                }
+            })),
+            4,
+        ))
+        .await;
+    for r in results {
+        for rec in r? {
+            let key_val = match get_path(&rec, &def.match_key) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => continue,
+            };
+            if let Some(id) = rec.get("id").and_then(Value::as_i64) {
+                // Several customers may share an email across channels (FACTS 2.3): keep the oldest.
+                found
+                    .entry(normalise_key(&def.match_key, &key_val))
+                    .and_modify(|e: &mut i64| *e = (*e).min(id))
+                    .or_insert(id);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The payload of an update: the body fields the endpoint accepts, plus `id` for V3.
+fn update_body(object: Object, p: &Pending) -> Value {
+    let mut body = p.payload.clone();
+    match object {
+        // Sub-resources cannot change through PUT /customers (FACTS 2.3).
+        Object::Customers => {
+            body.remove("addresses");
+            body.remove("attributes");
+        }
+        // Variants are written through their own endpoint, not the product batch.
+        Object::Products => {
+            body.remove("variants");
+            body.remove("custom_fields");
+        }
+        // A line without an `id` is *added* by PUT /orders/{id} (FACTS 6.4), so lines are
+        // written on create only; the order's own fields (status, addresses...) update.
+        Object::Orders => {
+            body.remove("products");
+            return Value::Object(body);
+        }
+    }
+    let mut with_id = Map::new();
+    with_id.insert("id".into(), Value::from(p.bc_id.unwrap_or_default()));
+    with_id.extend(body);
+    Value::Object(with_id)
+}
+
+async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(Pending, i64)>> {
+    let object = run.def.object;
+    let bodies: Vec<Value> = updates.iter().map(|p| update_body(object, p)).collect();
+    let report = match object {
+        Object::Customers => {
+            let ep = BatchEndpoint::array(
+                Method::PUT,
+                ApiVersion::V3,
+                "/customers",
+                limits::CUSTOMERS_BATCH,
+            );
+            batch::write(
+                &run.client,
+                &ep,
+                bodies,
+                run.concurrency.min(limits::CUSTOMERS_PUT_CONCURRENCY),
+            )
+            .await
+        }
+        Object::Products => {
+            let ep = BatchEndpoint::array(
+                Method::PUT,
+                ApiVersion::V3,
+                "/catalog/products",
+                limits::PRODUCTS_PUT_BATCH,
+            );
+            batch::write(&run.client, &ep, bodies, run.concurrency).await
+        }
+        Object::Orders => {
+            let ids: Vec<i64> = updates
+                .iter()
+                .map(|p| p.bc_id.unwrap_or_default())
+                .collect();
+            let items: Vec<Value> = bodies
+                .into_iter()
+                .zip(ids)
+                .map(|(b, id)| serde_json::json!({"id": id, "body": b}))
+                .collect();
+            let client = run.client.clone();
+            batch::write_with(items, 1, run.concurrency, |chunk| {
+                let client = client.clone();
+                async move {
+                    let item = chunk.into_iter().next().unwrap_or(Value::Null);
+                    let id = item["id"].as_i64().unwrap_or_default();
+                    let body = item.get("body").cloned().unwrap_or(Value::Null);
+                    let resp = client
+                        .send(ApiRequest::put(
+                            ApiVersion::V2,
+                            format!("/orders/{id}"),
+                            body,
+                        ))
+                        .await?;
+                    Ok(vec![resp.body.unwrap_or(Value::Null)])
+                }
+            })
+            .await
+        }
+    };
+    let mut records = Vec::with_capacity(updates.len());
+    let mut followups = Vec::new();
+    for (p, o) in updates.iter().zip(report.outcomes) {
+        match o {
+            ItemOutcome::Applied(_) => {
+                run.bump("updated", 1);
+                records.push(settle(object, p, p.bc_id, false, &mut followups));
+            }
+            ItemOutcome::Rejected { status, message } => {
+                run.reject(Rejection {
+                    row: p.row,
+                    key: Some(p.key.clone()),
+                    field: None,
+                    reason: format!("HTTP {status}: {message}"),
+                });
+                records.push(rejected_track(p));
+            }
+            ItemOutcome::Failed { message, .. } => {
+                run.reject(Rejection {
+                    row: p.row,
+                    key: Some(p.key.clone()),
+                    field: None,
+                    reason: format!("not applied: {message}; it is retried next run"),
+                });
+                records.push(rejected_track(p));
+            }
+        }
+    }
+    run.store.put(&run.def.name, &records)?;
+    Ok(followups)
+}
+
+async fn post_creates(run: &Run<'_>, bodies: Vec<Value>) -> batch::BatchReport {
+    match run.def.object {
+        Object::Customers => {
+            let ep = BatchEndpoint::array(
+                Method::POST,
+                ApiVersion::V3,
+                "/customers",
+                limits::CUSTOMERS_BATCH,
+            );
+            batch::write(&run.client, &ep, bodies, run.concurrency).await
+        }
+        Object::Products => {
+            let ep = BatchEndpoint::single(Method::POST, ApiVersion::V3, "/catalog/products");
+            batch::write(&run.client, &ep, bodies, run.concurrency).await
+        }
+        Object::Orders => {
+            let ep = BatchEndpoint::single(Method::POST, ApiVersion::V2, "/orders");
+            batch::write(&run.client, &ep, bodies, run.concurrency).await
+        }
+    }
+}
+
+async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(Pending, i64)>> {
+    let object = run.def.object;
+    let mut followups = Vec::new();
+    let def = run.def;
+    // Crash safety: the intent is durable before the first byte is sent.
+    let intents: Vec<Tracked> = creates
+        .iter()
+        .map(|p| Tracked {
+            key: p.key.clone(),
+            hash: Some(p.hash.clone()),
+            bc_id: None,
+            status: TrackStatus::Attempting,
+            fields: p.before.clone(),
+        })
+        .collect();
+    run.store.put(&def.name, &intents)?;
+
+    let mut todo = creates;
+    for round in 0..=RECOVERY_ROUNDS {
+        if todo.is_empty() {
+            break;
+        }
+        let bodies: Vec<Value> = todo.iter().map(|p| create_body(object, p)).collect();
+        let report = post_creates(run, bodies).await;
+        let mut records = Vec::new();
+        let mut unknown = Vec::new();
+        for (p, o) in todo.into_iter().zip(report.outcomes) {
+            match o {
+                ItemOutcome::Applied(rec) => {
+                    let id = rec.get("id").and_then(Value::as_i64);
+                    run.bump("created", 1);
+                    records.push(settle(object, &p, id, true, &mut followups));
+                }
+                ItemOutcome::Rejected { status, message } => {
+                    let advice = if def.object == Object::Customers
+                        && def.mode == Mode::Insert
+                        && message.to_lowercase().contains("email")
+                    {
+                        "; if a customer with this email already exists, use mode = \"upsert\" to update it"
+                    } else {
+                        ""
+                    };
+                    run.reject(Rejection {
+                        row: p.row,
+                        key: Some(p.key.clone()),
+                        field: None,
+                        reason: format!("HTTP {status}: {message}{advice}"),
+                    });
+                    records.push(rejected_track(&p));
+                }
+                ItemOutcome::Failed { message, .. } => unknown.push((p, message)),
+            }
+        }
+        run.store.put(&def.name, &records)?;
+        todo = Vec::new();
+        if unknown.is_empty() {
+            break;
+        }
+        // The answer was lost: the create may or may not have landed. Look before retrying.
+        let keys: Vec<String> = unknown.iter().map(|(p, _)| p.key.clone()).collect();
+        let found = if def.object == Object::Orders {
+            HashMap::new()
+        } else {
+            lookup(&run.client, def, &keys).await?
+        };
+        let mut landed = Vec::new();
+        for (p, message) in unknown {
+            if let Some(id) = found.get(&p.key) {
+                run.bump("created", 1);
+                landed.push(settle(object, &p, Some(*id), true, &mut followups));
+            } else if round < RECOVERY_ROUNDS && def.object != Object::Orders {
+                todo.push(p);
+            } else {
+                // Left `attempting`: the next run looks it up (orders cannot be looked up,
+                // so their lost creates are reported for a person to check).
+                run.reject(Rejection {
+                    row: p.row,
+                    key: Some(p.key.clone()),
+                    field: None,
+                    reason: format!("create outcome unknown ({message}); the next run checks before creating again"),
+                });
+            }
+        }
+        run.store.put(&def.name, &landed)?;
+    }
+    Ok(followups)
+}
+
+async fn send_deletes(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
+    let ids: Vec<(String, i64)> = removed
+        .iter()
+        .filter_map(|t| t.bc_id.map(|id| (t.key.clone(), id)))
+        .collect();
+    let mut done = Vec::new();
+    match run.def.object {
+        Object::Customers | Object::Products => {
+            let (path, size) = if run.def.object == Object::Customers {
+                ("/customers", CUSTOMERS_DELETE_BATCH)
+            } else {
+                ("/catalog/products", limits::PRODUCTS_DELETE_BATCH)
+            };
+            for chunk in ids.chunks(size) {
+                let list = chunk
+                    .iter()
+                    .map(|(_, id)| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                match run
+                    .client
+                    .send(ApiRequest::delete(ApiVersion::V3, path).query("id:in", list))
+                    .await
+                {
+                    Ok(_) => done.extend(chunk.iter().map(|(k, _)| k.clone())),
+                    Err(e) => {
+                        for (k, _) in chunk {
+                            run.reject(Rejection {
+                                row: 0,
+                                key: Some(k.clone()),
+                                field: None,
+                                reason: format!("delete failed: {e}"),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Object::Orders => {
+            for (k, id) in &ids {
+                match run
+                    .client
+                    .send(ApiRequest::delete(ApiVersion::V2, format!("/orders/{id}")))
+                    .await
+                {
+                    Ok(_) => done.push(k.clone()),
+                    Err(e) if e.status() == Some(404) => done.push(k.clone()),
+                    Err(e) => run.reject(Rejection {
+                        row: 0,
+                        key: Some(k.clone()),
+                        field: None,
+                        reason: format!("archive failed: {e}"),
+                    }),
+                }
+            }
+        }
+    }
+    run.bump("deleted", done.len() as u64);
+    run.store.remove(&run.def.name, &done)
+}
+
+/// Fields that must never be cleared: the create requirements and the match keys.
+fn required_fields(object: Object) -> &'static [&'static str] {
+    match object {
+        Object::Customers => &["email", "first_name", "last_name"],
+        Object::Products => &["name", "type", "weight", "price", "sku"],
+        Object::Orders => &["billing_address", "products", "status_id"],
+    }
+}
+
+/// The values that unset each mapped top-level field: "" for text, [] for lists. Numbers
+/// and booleans have no "unset" in the API and are left as they are; sub-resources too.
+fn clear_payload(object: Object, fields: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in fields {
+        if required_fields(object).contains(&k.as_str())
+            || matches!(k.as_str(), "addresses" | "variants")
+        {
+            continue;
+        }
+        match v {
+            Value::String(_) => {
+                out.insert(k.clone(), Value::String(String::new()));
+            }
+            Value::Array(a) if a.iter().all(|x| !x.is_object()) => {
+                out.insert(k.clone(), Value::Array(Vec::new()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+async fn send_clears(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
+    let object = run.def.object;
+    let pendings: Vec<Pending> = removed
+        .iter()
+        .filter_map(|t| {
+            let Some(Value::Object(f)) = &t.fields else {
+                return None;
+            };
+            let payload = clear_payload(object, f);
+            (!payload.is_empty()).then(|| Pending {
+                row: 0,
+                key: t.key.clone(),
+                hash: String::new(),
+                payload,
+                bc_id: t.bc_id,
+                unknown_outcome: false,
+                before: t.fields.clone(),
+            })
+        })
+        .collect();
+    let keys: Vec<String> = removed.iter().map(|t| t.key.clone()).collect();
+    if !pendings.is_empty() {
+        let before = run.counts.get("updated").copied().unwrap_or(0);
+        send_updates(run, pendings).await?;
+        let after = run.counts.get("updated").copied().unwrap_or(0);
+        run.counts.insert("updated".into(), before);
+        run.bump("cleared", after - before);
+    }
+    // Cleared records are no longer tracked: a row that comes back is matched again.
+    run.store.remove(&run.def.name, &keys)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_lists_changed_paths() {
+        let before =
+            json!({"email": "a@x.io", "first_name": "A", "addresses": [{"city": "Paris"}]});
+        let after = json!({"email": "a@x.io", "first_name": "B", "addresses": [{"city": "Lyon"}], "phone": "1"});
+        let d = diff(Some(&before), after.as_object().unwrap());
+        let fields: Vec<&str> = d.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, vec!["addresses.0.city", "first_name", "phone"]);
+        assert_eq!(d[1].before, json!("A"));
+        assert_eq!(d[1].after, json!("B"));
+    }
+
+    #[test]
+    fn clear_keeps_required_fields() {
+        let f = json!({"email": "a@x.io", "first_name": "A", "last_name": "B", "company": "Acme", "customer_group_id": 2});
+        let c = clear_payload(Object::Customers, f.as_object().unwrap());
+        assert_eq!(Value::Object(c), json!({"company": ""}));
+    }
+}
