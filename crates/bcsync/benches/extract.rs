@@ -193,10 +193,10 @@ async fn main() {
     let status_path = format!("/proc/{}/status", child.id());
     let (mut peak_kb, mut cpu) = (0u64, 0.0f64);
     loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(v) = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()) {
-                peak_kb = peak_kb.max(v);
-            }
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(v) = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+        {
+            peak_kb = peak_kb.max(v);
         }
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
             let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();

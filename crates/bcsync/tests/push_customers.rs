@@ -388,3 +388,56 @@ async fn attribute_values_are_upserted_ten_customers_per_call() {
     h.push(&sync, Flags::default()).await;
     assert_eq!(writes(&sb), w0);
 }
+
+#[tokio::test]
+async fn update_mode_touches_only_existing_and_full_resync_sends_all() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    let existing: Vec<Value> = (0..3)
+        .map(|i| serde_json::json!({"email": format!("person{i}@example.com"), "first_name": "Old", "last_name": "Name", "company": "OldCo"}))
+        .collect();
+    assert_eq!(
+        common::api(
+            &sb,
+            reqwest::Method::POST,
+            "/v3/customers",
+            Some(Value::Array(existing))
+        )
+        .await
+        .0,
+        200
+    );
+    let rows = people(5, "");
+    h.write("c.csv", &customers_csv(&rows));
+    let sync = h.sync(
+        "upd",
+        "customers",
+        "update",
+        "email",
+        "c.csv",
+        MAPPING,
+        "max_rejected = 2\n",
+    );
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.counts["updated"], 3, "{:?}", out.run);
+    let mut missing: Vec<u64> = out.run.rejected.iter().map(|r| r.row).collect();
+    missing.sort_unstable();
+    assert_eq!(missing, vec![4, 5]);
+    assert!(out.run.rejected[0].reason.contains("upsert"));
+    assert_eq!(store_customers(&sb).await, sorted(rows[..3].to_vec()));
+    assert!(!out.over_threshold);
+
+    // --full-resync sends the unchanged rows again (one PUT batch of 3).
+    let w0 = writes(&sb);
+    let out = h
+        .push(
+            &sync,
+            Flags {
+                full_resync: true,
+                ..Flags::default()
+            },
+        )
+        .await;
+    assert_eq!(out.run.counts["updated"], 3, "{:?}", out.run.counts);
+    assert_eq!(writes(&sb) - w0, 1);
+}

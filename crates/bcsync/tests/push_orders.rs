@@ -87,3 +87,94 @@ async fn orders_create_update_status_and_archive() {
     assert_eq!(out.run.counts["deleted"], 1, "{:?}", out.run);
     assert_eq!(common::list_all(&sb, "v2", "/orders", "").await.len(), 5);
 }
+
+#[tokio::test]
+async fn update_by_order_id_and_insert_never_updates() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    // insert: creates, then a changed row is left alone.
+    let mut rows: Vec<(u32, u32, &str)> = (1..=3).map(|i| (i, 1, "78701")).collect();
+    h.write("o.csv", &csv(&rows));
+    let ins = h.sync("ins", "orders", "insert", "id", "o.csv", MAPPING, "");
+    let out = h.push(&ins, Flags::default()).await;
+    assert_eq!(out.run.counts["created"], 3, "{:?}", out.run);
+    rows[0].1 = 5;
+    h.write("o.csv", &csv(&rows));
+    let w0 = writes(&sb);
+    let out = h.push(&ins, Flags::default()).await;
+    assert_eq!(
+        out.run.counts["skipped_insert_only"], 1,
+        "{:?}",
+        out.run.counts
+    );
+    assert_eq!(writes(&sb), w0);
+
+    // update: the key column holds BigCommerce order ids.
+    let orders = common::list_all(&sb, "v2", "/orders", "").await;
+    let ids: Vec<u32> = orders
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap() as u32)
+        .collect();
+    let upd_rows: Vec<(u32, u32, &str)> = ids.iter().map(|id| (*id, 11, "78701")).collect();
+    h.write("u.csv", &csv(&upd_rows));
+    let upd = h.sync("upd", "orders", "update", "id", "u.csv", MAPPING, "");
+    let out = h.push(&upd, Flags::default()).await;
+    assert_eq!(out.run.counts["updated"], 3, "{:?}", out.run);
+    let orders = common::list_all(&sb, "v2", "/orders", "").await;
+    assert!(orders.iter().all(|o| o["status_id"] == 11), "{orders:?}");
+    // An id the store does not have is rejected with the API's 404.
+    h.write("u.csv", &csv(&[(999, 11, "78701")]));
+    let out = h.push(&upd, Flags::default()).await;
+    assert_eq!(out.run.rejected.len(), 1, "{:?}", out.run);
+    assert!(
+        out.run.rejected[0].reason.contains("404"),
+        "{}",
+        out.run.rejected[0].reason
+    );
+}
+
+#[tokio::test]
+async fn lost_order_answers_are_found_by_their_marker() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    let rows: Vec<(u32, u32, &str)> = (1..=5).map(|i| (i, 1, "78701")).collect();
+    h.write("o.csv", &csv(&rows));
+    let sync = h.sync("lost", "orders", "upsert", "id", "o.csv", MAPPING, "");
+    // Every order POST is processed, but its answer is cut short.
+    let resp = reqwest::Client::new()
+        .put(format!("{}/_sandbox/faults", sb.base_url()))
+        .header("Content-Type", "text/plain")
+        .body("truncate@1..,method=POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let out = h.push(&sync, Flags::default()).await;
+    reqwest::Client::new()
+        .delete(format!("{}/_sandbox/faults", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(out.run.counts["created"], 5, "{:?}", out.run.counts);
+    let orders = common::list_all(&sb, "v2", "/orders", "").await;
+    assert_eq!(orders.len(), 5, "no duplicate orders");
+    let mut markers: Vec<&str> = orders
+        .iter()
+        .map(|o| o["external_order_id"].as_str().unwrap())
+        .collect();
+    markers.sort_unstable();
+    assert_eq!(
+        markers,
+        vec![
+            "bcsync:lost:1",
+            "bcsync:lost:2",
+            "bcsync:lost:3",
+            "bcsync:lost:4",
+            "bcsync:lost:5"
+        ]
+    );
+    let w0 = writes(&sb);
+    h.push(&sync, Flags::default()).await;
+    assert_eq!(writes(&sb), w0);
+}

@@ -234,3 +234,46 @@ async fn custom_fields_inline_on_create_then_per_field_on_update() {
     assert!(fields.contains(&("Color".into(), "Green".into())));
     assert!(fields.contains(&("Fabric".into(), "Cotton".into())));
 }
+
+#[tokio::test]
+async fn a_product_deleted_in_the_store_is_created_again_by_upsert() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    let mut rows = products(3);
+    h.write("p.csv", &csv(&rows));
+    let sync = h.sync(
+        "gone",
+        "products",
+        "upsert",
+        "sku",
+        "p.csv",
+        MAPPING,
+        "max_rejected = 5\n",
+    );
+    h.push(&sync, Flags::default()).await;
+    // Someone deletes product 1 in the control panel; then its row changes.
+    let all = common::list_all(&sb, "v3", "/catalog/products", "sku=SKU-001").await;
+    let id = all[0]["id"].as_i64().unwrap();
+    let (st, _) = common::api(
+        &sb,
+        reqwest::Method::DELETE,
+        &format!("/v3/catalog/products?id:in={id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 204);
+    rows[1].price = "42".into();
+    h.write("p.csv", &csv(&rows));
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.rejected.len(), 1, "{:?}", out.run);
+    assert!(
+        out.run.rejected[0].reason.contains("no longer exists"),
+        "{}",
+        out.run.rejected[0].reason
+    );
+    // The next run looks it up, finds nothing, and creates it.
+    let out = h.push(&sync, Flags::default()).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run);
+    assert_eq!(out.run.counts["created"], 1, "{:?}", out.run.counts);
+    assert_eq!(store_products(&sb).await, sorted(rows));
+}

@@ -429,8 +429,6 @@ enum LoadMode {
 
 /// Rows rendered per COPY data message (about 250 KB of orders).
 const COPY_CHUNK_ROWS: usize = 32;
-static T: [std::sync::atomic::AtomicU64; 6] = [const { std::sync::atomic::AtomicU64::new(0) }; 6];
-fn tick(i: usize, t0: std::time::Instant) { T[i].fetch_add(t0.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed); }
 
 struct Conn {
     rt: tokio::runtime::Runtime,
@@ -679,10 +677,7 @@ impl PostgresDestination {
             let sink: tokio_postgres::CopyInSink<Cursor<Vec<u8>>> = c.client.copy_in(sql).await?;
             futures::pin_mut!(sink);
             for chunk in rows.chunks(COPY_CHUNK_ROWS) {
-                let t0 = std::time::Instant::now();
-                let data = Self::render(cols, chunk, now);
-                tick(0, t0);
-                sink.feed(Cursor::new(data)).await?;
+                sink.feed(Cursor::new(Self::render(cols, chunk, now))).await?;
             }
             sink.finish().await.map(|_| ())
         })
@@ -777,15 +772,10 @@ impl PostgresDestination {
             .filter(|(i, r)| last.get(&r.get(stream.key).map(Value::to_string).unwrap_or_default()) == Some(i))
             .map(|(_, r)| r)
             .collect();
-        let t0 = std::time::Instant::now();
         self.load_rows(stream.name, &rows, Some(stream.key), mode, now)?;
-        tick(1, t0);
-        let t0 = std::time::Instant::now();
         for child in &batch.children {
             self.replace_children(child, now)?;
         }
-        tick(2, t0);
-        let t0 = std::time::Instant::now();
         if let (Some(state), Some(c)) = (state, &self.conn) {
             c.rt.block_on(c.client.execute(
                 &format!(
@@ -800,7 +790,6 @@ impl PostgresDestination {
         if let Some(c) = &self.conn {
             c.rt.block_on(c.client.batch_execute("COMMIT")).map_err(fail("committing the page"))?;
         }
-        tick(3, t0);
         Ok(())
     }
 
@@ -901,7 +890,6 @@ impl Destination for PostgresDestination {
     }
 
     fn finish(&mut self) -> Result<()> {
-        eprintln!("PHASES render {:?} parent {:?} children {:?} state+commit {:?}", T[0].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[1].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[2].load(std::sync::atomic::Ordering::Relaxed)/1000000, T[3].load(std::sync::atomic::Ordering::Relaxed)/1000000);
         Ok(())
     }
 }

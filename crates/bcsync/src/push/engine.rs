@@ -344,18 +344,20 @@ async fn execute(
     let needs_lookup =
         |p: &Pending| p.bc_id.is_none() && (p.unknown_outcome || def.mode != Mode::Insert);
     if def.object == Object::Orders {
+        // V2 orders have no batched lookup: an order id is the key itself (update mode),
+        // and only creates with an unknown outcome are looked up, by their marker.
         for p in &mut pendings {
             if p.bc_id.is_none() && def.mode == Mode::Update {
                 p.bc_id = p.key.parse().ok();
             }
         }
-    } else {
-        let keys: Vec<String> = pendings
+    }
+    {
+        let wanted: Vec<&Pending> = pendings
             .iter()
-            .filter(|p| needs_lookup(p))
-            .map(|p| p.key.clone())
+            .filter(|p| needs_lookup(p) && (def.object != Object::Orders || p.unknown_outcome))
             .collect();
-        let found = lookup(&run.client, def, &keys).await?;
+        let found = find_existing(&run.client, def, &wanted).await?;
         for p in &mut pendings {
             if p.bc_id.is_none()
                 && let Some(id) = found.get(&p.key)
@@ -535,9 +537,9 @@ fn has_entries(payload: &Map<String, Value>, key: &str) -> bool {
 
 /// The payload of a create: custom fields travel inline as `[{name, value}]` (FACTS 3.1);
 /// attribute values are written after the customer exists.
-fn create_body(object: Object, p: &Pending) -> Value {
+fn create_body(def: &SyncDef, p: &Pending) -> Value {
     let mut body = p.payload.clone();
-    match object {
+    match def.object {
         Object::Customers => {
             body.remove("attributes");
         }
@@ -550,7 +552,15 @@ fn create_body(object: Object, p: &Pending) -> Value {
                 body.insert("custom_fields".into(), Value::Array(list));
             }
         }
-        Object::Orders => {}
+        // The marker that finds the order again if the answer to its POST is lost.
+        Object::Orders => {
+            if !body.contains_key("external_order_id") {
+                body.insert(
+                    "external_order_id".into(),
+                    Value::String(order_marker(def, p)),
+                );
+            }
+        }
     }
     Value::Object(body)
 }
@@ -614,6 +624,53 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
             out.insert(prefix.to_owned(), other.clone());
         }
     }
+}
+
+/// The `external_order_id` of an order bcsync creates: the mapped one, else
+/// `bcsync:<sync>:<key>` (writable on POST and filterable, FACTS 6.2/6.4).
+fn order_marker(def: &SyncDef, p: &Pending) -> String {
+    match p.payload.get("external_order_id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => format!("bcsync:{}:{}", def.name, p.key),
+    }
+}
+
+/// Ids of records that may already exist: batched `:in` lookups for customers and
+/// products; for orders, one `GET /v2/orders?external_order_id=` per order (only creates
+/// with an unknown outcome get here, so these are few).
+async fn find_existing(
+    client: &Client,
+    def: &SyncDef,
+    pendings: &[&Pending],
+) -> Result<HashMap<String, i64>> {
+    if def.object != Object::Orders {
+        let keys: Vec<String> = pendings.iter().map(|p| p.key.clone()).collect();
+        return lookup(client, def, &keys).await;
+    }
+    let asks = pendings.iter().map(|p| {
+        let q = vec![("external_order_id".to_owned(), order_marker(def, p))];
+        let key = p.key.clone();
+        let client = client.clone();
+        async move { (key, client.v2_page("/orders", &q, 1, 50).await) }
+    });
+    let results: Vec<(String, Result<bigcommerce::Page<Value>, bigcommerce::Error>)> =
+        futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+            futures::stream::iter(asks),
+            4,
+        ))
+        .await;
+    let mut found = HashMap::new();
+    for (key, page) in results {
+        if let Some(id) = page?
+            .items
+            .iter()
+            .filter_map(|o| o.get("id").and_then(Value::as_i64))
+            .min()
+        {
+            found.insert(key, id);
+        }
+    }
+    Ok(found)
 }
 
 /// Resolves keys to ids with batched `:in` lookups.
@@ -774,13 +831,25 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 records.push(settle(object, p, p.bc_id, false, &mut followups));
             }
             ItemOutcome::Rejected { status, message } => {
+                // Deleted in the store since it was tracked: forget the id, so the next
+                // run matches it again (and upsert/mirror create it anew).
+                let gone = status == 404 && run.def.mode != Mode::Update;
+                let advice = if gone {
+                    "; it no longer exists in the store, the next run matches it again"
+                } else {
+                    ""
+                };
                 run.reject(Rejection {
                     row: p.row,
                     key: Some(p.key.clone()),
                     field: None,
-                    reason: format!("HTTP {status}: {message}"),
+                    reason: format!("HTTP {status}: {message}{advice}"),
                 });
-                records.push(rejected_track(p));
+                let mut t = rejected_track(p);
+                if gone {
+                    t.bc_id = None;
+                }
+                records.push(t);
             }
             ItemOutcome::Failed { message, .. } => {
                 run.reject(Rejection {
@@ -841,7 +910,7 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
         if todo.is_empty() {
             break;
         }
-        let bodies: Vec<Value> = todo.iter().map(|p| create_body(object, p)).collect();
+        let bodies: Vec<Value> = todo.iter().map(|p| create_body(def, p)).collect();
         let report = post_creates(run, bodies).await;
         let mut records = Vec::new();
         let mut unknown = Vec::new();
@@ -878,22 +947,17 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
             break;
         }
         // The answer was lost: the create may or may not have landed. Look before retrying.
-        let keys: Vec<String> = unknown.iter().map(|(p, _)| p.key.clone()).collect();
-        let found = if def.object == Object::Orders {
-            HashMap::new()
-        } else {
-            lookup(&run.client, def, &keys).await?
-        };
+        let wanted: Vec<&Pending> = unknown.iter().map(|(p, _)| p).collect();
+        let found = find_existing(&run.client, def, &wanted).await?;
         let mut landed = Vec::new();
         for (p, message) in unknown {
             if let Some(id) = found.get(&p.key) {
                 run.bump("created", 1);
                 landed.push(settle(object, &p, Some(*id), true, &mut followups));
-            } else if round < RECOVERY_ROUNDS && def.object != Object::Orders {
+            } else if round < RECOVERY_ROUNDS {
                 todo.push(p);
             } else {
-                // Left `attempting`: the next run looks it up (orders cannot be looked up,
-                // so their lost creates are reported for a person to check).
+                // Left `attempting`: the next run looks it up before creating it.
                 run.reject(Rejection {
                     row: p.row,
                     key: Some(p.key.clone()),
