@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 use serde_json::Value;
 
@@ -48,16 +48,18 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn to_sql(v: Option<&Value>) -> SqlValue {
+/// A JSON value as an SQL parameter, borrowing strings instead of copying them (the hot
+/// path: every column of every row).
+fn to_sql(v: Option<&Value>) -> ToSqlOutput<'_> {
     match v {
-        None | Some(Value::Null) => SqlValue::Null,
-        Some(Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
+        None | Some(Value::Null) => ToSqlOutput::Borrowed(ValueRef::Null),
+        Some(Value::Bool(b)) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(*b))),
         Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => SqlValue::Integer(i),
-            None => n.as_f64().map(SqlValue::Real).unwrap_or(SqlValue::Null),
+            Some(i) => ToSqlOutput::Owned(SqlValue::Integer(i)),
+            None => ToSqlOutput::Owned(n.as_f64().map(SqlValue::Real).unwrap_or(SqlValue::Null)),
         },
-        Some(Value::String(s)) => SqlValue::Text(s.clone()),
-        Some(other) => SqlValue::Text(other.to_string()),
+        Some(Value::String(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        Some(other) => ToSqlOutput::Owned(SqlValue::Text(other.to_string())),
     }
 }
 
@@ -184,11 +186,13 @@ impl SqliteDestination {
             sql.push_str(&format!(" ON CONFLICT({}) DO UPDATE SET {}", quote_ident(key), updates.join(", ")));
         }
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
+        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(cols.len() + 2);
         for row in rows {
-            let mut values: Vec<SqlValue> = cols.iter().map(|c| to_sql(row.get(c))).collect();
-            values.push(SqlValue::Text(row.to_string()));
-            values.push(SqlValue::Text(now.to_owned()));
-            stmt.execute(params_from_iter(values)).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
+            values.clear();
+            values.extend(cols.iter().map(|c| to_sql(row.get(c))));
+            values.push(ToSqlOutput::Owned(SqlValue::Text(row.to_string())));
+            values.push(ToSqlOutput::Borrowed(ValueRef::Text(now.as_bytes())));
+            stmt.execute(params_from_iter(values.iter())).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
         }
         Ok(())
     }

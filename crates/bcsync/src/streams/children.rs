@@ -82,12 +82,10 @@ pub fn order_lines(order: &Value) -> Vec<Value> {
 pub fn order_shipping_addresses(order: &Value) -> Vec<Value> {
     shipping_consignments(order)
         .into_iter()
-        .map(|c| {
-            let mut row = c.clone();
-            if let Some(obj) = row.as_object_mut() {
-                obj.remove("line_items");
-            }
-            row
+        .map(|c| match c.as_object() {
+            // Copy the address fields only: the lines are the bulk of a consignment.
+            Some(obj) => Value::Object(obj.iter().filter(|(k, _)| *k != "line_items").map(|(k, v)| (k.clone(), v.clone())).collect()),
+            None => c.clone(),
         })
         .collect()
 }
