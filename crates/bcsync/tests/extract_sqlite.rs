@@ -14,17 +14,43 @@ async fn every_stream_matches_the_sandbox_record_by_record() {
     let sb = sandbox(small_store()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.db");
-    let summary = extract(&sb, &format!("sqlite:{}", path.display()), &[]).await.unwrap();
+    let summary = extract(&sb, &format!("sqlite:{}", path.display()), &[])
+        .await
+        .unwrap();
     assert!(summary.failed().is_empty(), "{:?}", summary.failed());
     let conn = db(&path);
 
     // Parents: identical JSON, record by record.
     let checks: &[(&str, &str, &str, &str, &str)] = &[
-        ("customers", "v3", "/customers", "include=addresses,attributes,formfields,storecredit", "id"),
-        ("products", "v3", "/catalog/products", "include=variants,images,custom_fields,bulk_pricing_rules", "id"),
-        ("orders", "v2", "/orders", "include=consignments.line_items&consignment_structure=object", "id"),
+        (
+            "customers",
+            "v3",
+            "/customers",
+            "include=addresses,attributes,formfields,storecredit",
+            "id",
+        ),
+        (
+            "products",
+            "v3",
+            "/catalog/products",
+            "include=variants,images,custom_fields,bulk_pricing_rules",
+            "id",
+        ),
+        (
+            "orders",
+            "v2",
+            "/orders",
+            "include=consignments.line_items&consignment_structure=object",
+            "id",
+        ),
         ("brands", "v3", "/catalog/brands", "", "id"),
-        ("categories", "v3", "/catalog/trees/categories", "", "category_id"),
+        (
+            "categories",
+            "v3",
+            "/catalog/trees/categories",
+            "",
+            "category_id",
+        ),
         ("coupons", "v2", "/coupons", "", "id"),
         ("channels", "v3", "/channels", "", "id"),
         ("customer_groups", "v2", "/customer_groups", "", "id"),
@@ -35,24 +61,50 @@ async fn every_stream_matches_the_sandbox_record_by_record() {
         let got = raw_rows(&conn, table, key);
         assert_eq!(got.len(), truth.len(), "{table}: row count");
         assert!(got == truth, "{table}: rows differ from the sandbox");
-        assert!(!truth.is_empty() || *table == "refunds", "{table}: the seeded store should have some");
+        assert!(
+            !truth.is_empty() || *table == "refunds",
+            "{table}: the seeded store should have some"
+        );
     }
 
     // Children: one row per embedded item.
-    let orders = list_all(&sb, "v2", "/orders", "include=consignments.line_items&consignment_structure=object").await;
-    let products = list_all(&sb, "v3", "/catalog/products", "include=variants,images,custom_fields").await;
-    let variants: usize = products.iter().map(|p| p["variants"].as_array().map_or(0, Vec::len)).sum();
-    let images: usize = products.iter().map(|p| p["images"].as_array().map_or(0, Vec::len)).sum();
+    let orders = list_all(
+        &sb,
+        "v2",
+        "/orders",
+        "include=consignments.line_items&consignment_structure=object",
+    )
+    .await;
+    let products = list_all(
+        &sb,
+        "v3",
+        "/catalog/products",
+        "include=variants,images,custom_fields",
+    )
+    .await;
+    let variants: usize = products
+        .iter()
+        .map(|p| p["variants"].as_array().map_or(0, Vec::len))
+        .sum();
+    let images: usize = products
+        .iter()
+        .map(|p| p["images"].as_array().map_or(0, Vec::len))
+        .sum();
     assert_eq!(count(&conn, "product_variants") as usize, variants);
     assert_eq!(count(&conn, "product_images") as usize, images);
     let customers = list_all(&sb, "v3", "/customers", "include=addresses").await;
-    let addresses: usize = customers.iter().map(|c| c["addresses"].as_array().map_or(0, Vec::len)).sum();
+    let addresses: usize = customers
+        .iter()
+        .map(|c| c["addresses"].as_array().map_or(0, Vec::len))
+        .sum();
     assert_eq!(count(&conn, "customer_addresses") as usize, addresses);
     // Order lines: the truth is each order's own /products listing (what peers call N+1
     // times; we got them embedded in the orders pages).
     let mut lines = 0usize;
     for o in &orders {
-        lines += list_all(&sb, "v2", &format!("/orders/{}/products", o["id"]), "").await.len();
+        lines += list_all(&sb, "v2", &format!("/orders/{}/products", o["id"]), "")
+            .await
+            .len();
     }
     assert_eq!(count(&conn, "order_lines") as usize, lines);
     assert!(lines >= orders.len(), "seeded orders have lines");
@@ -60,7 +112,13 @@ async fn every_stream_matches_the_sandbox_record_by_record() {
     // Transactions: one row per transaction of every order.
     let mut transactions = 0usize;
     for o in &orders {
-        let (status, body) = api(&sb, Method::GET, &format!("/v3/orders/{}/transactions", o["id"]), None).await;
+        let (status, body) = api(
+            &sb,
+            Method::GET,
+            &format!("/v3/orders/{}/transactions", o["id"]),
+            None,
+        )
+        .await;
         if status == 200 {
             transactions += body.unwrap()["data"].as_array().unwrap().len();
         }
@@ -83,26 +141,62 @@ async fn incremental_runs_pick_up_same_second_changes_once() {
         {"id": 1, "first_name": "Changed1"}, {"id": 2, "first_name": "Changed2"}, {"id": 3, "first_name": "Changed3"}
     ]))).await;
     assert_eq!(s, 200);
-    let (s, _) = api(&sb, Method::POST, "/v3/customers", Some(json!([
-        {"email": "new.one@example.com", "first_name": "New", "last_name": "One"},
-        {"email": "new.two@example.com", "first_name": "New", "last_name": "Two"}
-    ]))).await;
+    let (s, _) = api(
+        &sb,
+        Method::POST,
+        "/v3/customers",
+        Some(json!([
+            {"email": "new.one@example.com", "first_name": "New", "last_name": "One"},
+            {"email": "new.two@example.com", "first_name": "New", "last_name": "Two"}
+        ])),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, _) = api(&sb, Method::PUT, "/v3/catalog/products", Some(json!([{"id": 1, "price": 123.45}, {"id": 2, "price": 67.5}]))).await;
+    let (s, _) = api(
+        &sb,
+        Method::PUT,
+        "/v3/catalog/products",
+        Some(json!([{"id": 1, "price": 123.45}, {"id": 2, "price": 67.5}])),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, _) = api(&sb, Method::PUT, "/v2/orders/1", Some(json!({"status_id": 10}))).await;
+    let (s, _) = api(
+        &sb,
+        Method::PUT,
+        "/v2/orders/1",
+        Some(json!({"status_id": 10})),
+    )
+    .await;
     assert_eq!(s, 200);
 
     let second = extract(&sb, &to, &streams).await.unwrap();
     let conn = db(&path);
-    let name: String = conn.query_row("SELECT first_name FROM customers WHERE id = 2", [], |r| r.get(0)).unwrap();
+    let name: String = conn
+        .query_row("SELECT first_name FROM customers WHERE id = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(name, "Changed2");
-    let price: f64 = conn.query_row("SELECT price FROM products WHERE id = 1", [], |r| r.get(0)).unwrap();
+    let price: f64 = conn
+        .query_row("SELECT price FROM products WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
     assert!((price - 123.45).abs() < 1e-9);
-    let status: i64 = conn.query_row("SELECT status_id FROM orders WHERE id = 1", [], |r| r.get(0)).unwrap();
+    let status: i64 = conn
+        .query_row("SELECT status_id FROM orders WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(status, 10);
-    for (table, v, p) in [("customers", "v3", "/customers"), ("products", "v3", "/catalog/products"), ("orders", "v2", "/orders")] {
-        assert_eq!(count(&conn, table) as usize, list_all(&sb, v, p, "").await.len(), "{table}");
+    for (table, v, p) in [
+        ("customers", "v3", "/customers"),
+        ("products", "v3", "/catalog/products"),
+        ("orders", "v2", "/orders"),
+    ] {
+        assert_eq!(
+            count(&conn, table) as usize,
+            list_all(&sb, v, p, "").await.len(),
+            "{table}"
+        );
     }
     // The second run re-read only what changed: one request per stream here.
     let records: u64 = second.streams.iter().map(|s| s.records).sum();
@@ -120,29 +214,56 @@ async fn bad_token_fails_at_once_without_retries() {
     let (client, counter) = client(&sb, "not-the-token");
     let dir = tempfile::tempdir().unwrap();
     let to = format!("sqlite:{}", dir.path().join("x.db").display());
-    let err = bcsync::extract::run_to(client, counter, &[], &to, false, None, Default::default(), bcsync::extract::Progress::hidden())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = bcsync::extract::run_to(
+        client,
+        counter,
+        &[],
+        &to,
+        false,
+        None,
+        Default::default(),
+        bcsync::extract::Progress::hidden(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.to_lowercase().contains("token"), "{err}");
-    assert!(!err.contains("not-the-token"), "the token must never appear in errors: {err}");
+    assert!(
+        !err.contains("not-the-token"),
+        "the token must never appear in errors: {err}"
+    );
     let log = sb.state.log.entries();
     assert!(log.iter().all(|e| e.status == 401), "{log:?}");
-    assert!(log.len() <= bcsync::streams::STREAMS.len(), "one request per stream at most, no retries: {}", log.len());
+    assert!(
+        log.len() <= bcsync::streams::STREAMS.len(),
+        "one request per stream at most, no retries: {}",
+        log.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_store_hash_says_so() {
     let sb = sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let mut cfg = bigcommerce::ClientConfig::new("nope", secrecy::SecretString::from(sb.token().to_owned())).with_base_url(sb.base_url());
+    let mut cfg =
+        bigcommerce::ClientConfig::new("nope", secrecy::SecretString::from(sb.token().to_owned()))
+            .with_base_url(sb.base_url());
     cfg.retry_base_delay = std::time::Duration::from_millis(5);
     let client = bigcommerce::Client::new(cfg).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let to = format!("sqlite:{}", dir.path().join("x.db").display());
-    let err = bcsync::extract::run_to(client, Default::default(), &["store".into()], &to, false, None, Default::default(), bcsync::extract::Progress::hidden())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = bcsync::extract::run_to(
+        client,
+        Default::default(),
+        &["store".into()],
+        &to,
+        false,
+        None,
+        Default::default(),
+        bcsync::extract::Progress::hidden(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.to_lowercase().contains("store hash"), "{err}");
 }
 
@@ -155,14 +276,70 @@ async fn multi_page_refunds_are_all_extracted() {
     seed.products = 20;
     seed.orders = 5000;
     let sb = sandbox(seed).await;
-    let truth = by_id(&list_all(&sb, "v3", "/orders/payment_actions/refunds", "").await, "id");
-    assert!(truth.len() > 250, "the store needs more than one page of refunds ({})", truth.len());
+    let truth = by_id(
+        &list_all(&sb, "v3", "/orders/payment_actions/refunds", "").await,
+        "id",
+    );
+    assert!(
+        truth.len() > 250,
+        "the store needs more than one page of refunds ({})",
+        truth.len()
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("refunds.db");
     let to = format!("sqlite:{}", path.display());
     extract(&sb, &to, &["refunds"]).await.unwrap();
-    assert!(raw_rows(&db(&path), "refunds", "id") == truth, "refunds differ from the sandbox");
+    assert!(
+        raw_rows(&db(&path), "refunds", "id") == truth,
+        "refunds differ from the sandbox"
+    );
     // A second run keeps exactly the same set.
     extract(&sb, &to, &["refunds"]).await.unwrap();
     assert_eq!(count(&db(&path), "refunds") as usize, truth.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_deleted_in_the_store_leave_full_table_streams() {
+    let sb = sandbox(small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deletes.db");
+    let to = format!("sqlite:{}", path.display());
+    let streams = ["brands", "coupons", "customers"];
+    extract(&sb, &to, &streams).await.unwrap();
+    let brands = list_all(&sb, "v3", "/catalog/brands", "").await;
+    let coupons = list_all(&sb, "v2", "/coupons", "").await;
+    let (brand_id, coupon_id) = (
+        brands[0]["id"].as_i64().unwrap(),
+        coupons[0]["id"].as_i64().unwrap(),
+    );
+    // A brand used by products cannot always be deleted; pick one the store accepts.
+    let (s, _) = api(
+        &sb,
+        Method::DELETE,
+        &format!("/v3/catalog/brands/{brand_id}"),
+        None,
+    )
+    .await;
+    assert!(s == 204 || s == 200, "brand delete: {s}");
+    let (s, _) = api(
+        &sb,
+        Method::DELETE,
+        &format!("/v2/coupons/{coupon_id}"),
+        None,
+    )
+    .await;
+    assert!(s == 204 || s == 200, "coupon delete: {s}");
+
+    extract(&sb, &to, &streams).await.unwrap();
+    let conn = db(&path);
+    assert!(
+        raw_rows(&conn, "brands", "id")
+            == by_id(&list_all(&sb, "v3", "/catalog/brands", "").await, "id")
+    );
+    assert!(
+        raw_rows(&conn, "coupons", "id") == by_id(&list_all(&sb, "v2", "/coupons", "").await, "id")
+    );
+    assert_eq!(count(&conn, "brands") as usize, brands.len() - 1);
+    // Incremental streams are untouched by the clean-up.
+    assert_eq!(count(&conn, "customers"), 420);
 }

@@ -55,6 +55,16 @@ pub trait Destination: Send {
     fn write(&mut self, batch: PageBatch) -> Result<()>;
     /// Forgets a stream's state (`--full-refresh`).
     fn reset_state(&mut self, stream: &str) -> Result<()>;
+    /// A full-table stream was read completely: rows not written since `run_started`
+    /// (RFC 3339, UTC, milliseconds) were deleted in the store. Destinations that can
+    /// delete do so; append-only ones (Singer, JSON lines) keep their history.
+    fn complete_full_table(
+        &mut self,
+        _stream: &'static StreamDescriptor,
+        _run_started: &str,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// Flushes everything; called once at the end of a run.
     fn finish(&mut self) -> Result<()>;
 }
@@ -62,13 +72,19 @@ pub trait Destination: Send {
 /// Parses `--to`: `sqlite:PATH` (or a path ending in .db), `singer`, `jsonl:DIR`.
 pub fn open(spec: &str, singer_state: Option<State>) -> Result<Box<dyn Destination>> {
     if let Some(path) = spec.strip_prefix("sqlite:") {
-        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(path))?));
+        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(
+            path,
+        ))?));
     }
     if spec.ends_with(".db") || spec.ends_with(".sqlite") {
-        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(spec))?));
+        return Ok(Box::new(sqlite::SqliteDestination::open(PathBuf::from(
+            spec,
+        ))?));
     }
     if spec == "singer" {
-        return Ok(Box::new(singer::SingerDestination::stdout(singer_state.unwrap_or_default())));
+        return Ok(Box::new(singer::SingerDestination::stdout(
+            singer_state.unwrap_or_default(),
+        )));
     }
     if let Some(dir) = spec.strip_prefix("jsonl:") {
         return Ok(Box::new(jsonl::JsonlDestination::open(PathBuf::from(dir))?));
@@ -82,15 +98,23 @@ pub fn open(spec: &str, singer_state: Option<State>) -> Result<Box<dyn Destinati
 
 /// [`open`], knowing the store: PostgreSQL's default schema is named after it
 /// (`postgres://...`, `postgresql://...`, or `postgres` with `DATABASE_URL`).
-pub fn open_for_store(spec: &str, singer_state: Option<State>, store_hash: &str) -> Result<Box<dyn Destination>> {
+pub fn open_for_store(
+    spec: &str,
+    singer_state: Option<State>,
+    store_hash: &str,
+) -> Result<Box<dyn Destination>> {
     if let Some(url) = postgres::url_from_spec(spec)? {
-        return Ok(Box::new(postgres::PostgresDestination::open(&url, Some(store_hash))?));
+        return Ok(Box::new(postgres::PostgresDestination::open(
+            &url,
+            Some(store_hash),
+        )?));
     }
     open(spec, singer_state)
 }
 
 enum Command {
     Write(PageBatch),
+    CompleteFullTable(&'static StreamDescriptor),
 }
 
 /// Runs a [`Destination`] on its own thread and feeds it pages with backpressure.
@@ -102,7 +126,9 @@ pub struct DestinationWriter {
 
 impl std::fmt::Debug for DestinationWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DestinationWriter").field("describe", &self.describe).finish()
+        f.debug_struct("DestinationWriter")
+            .field("describe", &self.describe)
+            .finish()
     }
 }
 
@@ -128,6 +154,7 @@ impl DestinationWriter {
         }
         let state = dest.load_state()?;
         let describe = dest.describe();
+        let run_started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
         let thread = std::thread::Builder::new()
             .name("bcsync-writer".into())
@@ -135,20 +162,50 @@ impl DestinationWriter {
                 while let Some(cmd) = rx.blocking_recv() {
                     match cmd {
                         Command::Write(batch) => dest.write(batch)?,
+                        Command::CompleteFullTable(stream) => {
+                            dest.complete_full_table(stream, &run_started)?
+                        }
                     }
                 }
                 dest.finish()
             })
             .map_err(|e| Error::WriterGone(e.to_string()))?;
-        Ok((Self { tx: Some(tx), thread: Some(thread), describe }, state))
+        Ok((
+            Self {
+                tx: Some(tx),
+                thread: Some(thread),
+                describe,
+            },
+            state,
+        ))
     }
 
     /// Queues a page; waits while the queue is full.
     pub async fn write(&self, batch: PageBatch) -> Result<()> {
-        let tx = self.tx.as_ref().ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
-        tx.send(Command::Write(batch))
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
+        tx.send(Command::Write(batch)).await.map_err(|_| {
+            Error::WriterGone(
+                "the destination failed; its error follows at the end of the run".into(),
+            )
+        })
+    }
+
+    /// Marks a full-table stream as completely read (after all its pages, in queue order).
+    pub async fn complete_full_table(&self, stream: &'static StreamDescriptor) -> Result<()> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
+        tx.send(Command::CompleteFullTable(stream))
             .await
-            .map_err(|_| Error::WriterGone("the destination failed; its error follows at the end of the run".into()))
+            .map_err(|_| {
+                Error::WriterGone(
+                    "the destination failed; its error follows at the end of the run".into(),
+                )
+            })
     }
 
     /// Closes the queue, waits for every page to be written, and returns the writer's
@@ -157,7 +214,9 @@ impl DestinationWriter {
         drop(self.tx.take());
         let thread = self.thread.take();
         tokio::task::spawn_blocking(move || match thread {
-            Some(t) => t.join().unwrap_or_else(|_| Err(Error::WriterGone("the writer thread panicked".into()))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::WriterGone("the writer thread panicked".into()))),
             None => Ok(()),
         })
         .await

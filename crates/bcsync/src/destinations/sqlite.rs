@@ -65,7 +65,10 @@ fn to_sql(v: Option<&Value>) -> ToSqlOutput<'_> {
 
 impl SqliteDestination {
     pub fn open(path: PathBuf) -> Result<Self> {
-        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let conn = Connection::open(&path).map_err(err)?;
         // WAL + NORMAL: a killed process never loses a committed transaction; only a power
         // cut can lose the last few, which the next incremental run re-reads.
@@ -78,15 +81,25 @@ impl SqliteDestination {
              );",
         )
         .map_err(err)?;
-        Ok(Self { path, conn, columns: HashMap::new() })
+        Ok(Self {
+            path,
+            conn,
+            columns: HashMap::new(),
+        })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Sqlite { path: self.path.clone(), source }
+        move |source| Error::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn load_columns(&mut self, table: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(&format!("PRAGMA table_info({})", quote_ident(table))).map_err(self.err())?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA table_info({})", quote_ident(table)))
+            .map_err(self.err())?;
         let cols = stmt
             .query_map([], |row| row.get::<_, String>(1))
             .map_err(self.err())?
@@ -112,13 +125,26 @@ impl SqliteDestination {
             if seen.iter().any(|s| s == name) {
                 continue;
             }
-            let pk = if parent_column.is_none() && Some(*name) == key { " PRIMARY KEY" } else { "" };
-            defs.push(format!("{} {}{}", quote_ident(name), sql_type_of_field(*t), pk));
+            let pk = if parent_column.is_none() && Some(*name) == key {
+                " PRIMARY KEY"
+            } else {
+                ""
+            };
+            defs.push(format!(
+                "{} {}{}",
+                quote_ident(name),
+                sql_type_of_field(*t),
+                pk
+            ));
             seen.push((*name).to_owned());
         }
         defs.push("\"_raw\" TEXT NOT NULL".into());
         defs.push("\"_extracted_at\" TEXT NOT NULL".into());
-        let sql = format!("CREATE TABLE IF NOT EXISTS {} ({})", quote_ident(table), defs.join(", "));
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            quote_ident(table),
+            defs.join(", ")
+        );
         self.conn.execute(&sql, []).map_err(self.err())?;
         if let Some(p) = parent_column {
             let idx = format!(
@@ -152,7 +178,12 @@ impl SqliteDestination {
             }
         }
         for (name, t) in new {
-            let sql = format!("ALTER TABLE {} ADD COLUMN {} {}", quote_ident(table), quote_ident(&name), t);
+            let sql = format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                quote_ident(table),
+                quote_ident(&name),
+                t
+            );
             self.conn.execute(&sql, []).map_err(self.err())?;
             self.columns.entry(table.to_owned()).or_default().push(name);
         }
@@ -162,11 +193,22 @@ impl SqliteDestination {
     fn data_columns(&self, table: &str) -> Vec<String> {
         self.columns
             .get(table)
-            .map(|c| c.iter().filter(|c| *c != "_raw" && *c != "_extracted_at").cloned().collect())
+            .map(|c| {
+                c.iter()
+                    .filter(|c| *c != "_raw" && *c != "_extracted_at")
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
-    fn insert_rows(&mut self, table: &str, rows: &[Value], upsert_key: Option<&str>, now: &str) -> Result<()> {
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        rows: &[Value],
+        upsert_key: Option<&str>,
+        now: &str,
+    ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -176,23 +218,42 @@ impl SqliteDestination {
         names.push("\"_raw\"".into());
         names.push("\"_extracted_at\"".into());
         let placeholders = vec!["?"; names.len()].join(", ");
-        let mut sql = format!("INSERT INTO {} ({}) VALUES ({})", quote_ident(table), names.join(", "), placeholders);
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote_ident(table),
+            names.join(", "),
+            placeholders
+        );
         if let Some(key) = upsert_key {
             let updates: Vec<String> = names
                 .iter()
                 .filter(|n| **n != quote_ident(key))
                 .map(|n| format!("{n} = excluded.{n}"))
                 .collect();
-            sql.push_str(&format!(" ON CONFLICT({}) DO UPDATE SET {}", quote_ident(key), updates.join(", ")));
+            sql.push_str(&format!(
+                " ON CONFLICT({}) DO UPDATE SET {}",
+                quote_ident(key),
+                updates.join(", ")
+            ));
         }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|source| Error::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
         let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(cols.len() + 2);
         for row in rows {
             values.clear();
             values.extend(cols.iter().map(|c| to_sql(row.get(c))));
             values.push(ToSqlOutput::Owned(SqlValue::Text(row.to_string())));
             values.push(ToSqlOutput::Borrowed(ValueRef::Text(now.as_bytes())));
-            stmt.execute(params_from_iter(values.iter())).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
+            stmt.execute(params_from_iter(values.iter()))
+                .map_err(|source| Error::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -201,10 +262,18 @@ impl SqliteDestination {
         let table = child.table.name;
         let parent = child.table.parent_column;
         {
-            let sql = format!("DELETE FROM {} WHERE {} = ?", quote_ident(table), quote_ident(parent));
+            let sql = format!(
+                "DELETE FROM {} WHERE {} = ?",
+                quote_ident(table),
+                quote_ident(parent)
+            );
             let mut del = self.conn.prepare_cached(&sql).map_err(self.err())?;
             for key in &child.parent_keys {
-                del.execute([to_sql(Some(key))]).map_err(|source| Error::Sqlite { path: self.path.clone(), source })?;
+                del.execute([to_sql(Some(key))])
+                    .map_err(|source| Error::Sqlite {
+                        path: self.path.clone(),
+                        source,
+                    })?;
             }
         }
         self.insert_rows(table, &child.rows, None, now)
@@ -228,7 +297,10 @@ impl Destination for SqliteDestination {
 
     fn load_state(&mut self) -> Result<State> {
         let mut state = State::default();
-        let mut stmt = self.conn.prepare("SELECT stream, state FROM _bcsync_state").map_err(self.err())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stream, state FROM _bcsync_state")
+            .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(self.err())?
@@ -247,15 +319,23 @@ impl Destination for SqliteDestination {
     }
 
     fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.err())?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
         let result = (|| -> Result<()> {
-            self.insert_rows(batch.stream.name, &batch.records, Some(batch.stream.key), &now)?;
+            self.insert_rows(
+                batch.stream.name,
+                &batch.records,
+                Some(batch.stream.key),
+                &now,
+            )?;
             for child in &batch.children {
                 self.replace_children(child, &now)?;
             }
             if let Some(state) = &batch.state {
-                let json = serde_json::to_string(state).map_err(|e| Error::Config(e.to_string()))?;
+                let json =
+                    serde_json::to_string(state).map_err(|e| Error::Config(e.to_string()))?;
                 self.conn
                     .execute(
                         "INSERT INTO _bcsync_state (stream, state, updated_at) VALUES (?1, ?2, ?3)
@@ -276,13 +356,39 @@ impl Destination for SqliteDestination {
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM _bcsync_state WHERE stream = ?1", [stream]).map_err(self.err())?;
+        self.conn
+            .execute("DELETE FROM _bcsync_state WHERE stream = ?1", [stream])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn complete_full_table(
+        &mut self,
+        stream: &'static StreamDescriptor,
+        run_started: &str,
+    ) -> Result<()> {
+        // Every row the store still has was rewritten during this run; older ones are gone
+        // from the store. (Full-table streams have no child tables.)
+        let sql = format!(
+            "DELETE FROM {} WHERE \"_extracted_at\" < ?1",
+            quote_ident(stream.name)
+        );
+        let gone = self.conn.execute(&sql, [run_started]).map_err(self.err())?;
+        if gone > 0 {
+            tracing::info!(
+                stream = stream.name,
+                rows = gone,
+                "removed rows deleted in the store"
+            );
+        }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
         // Fold the WAL back so the file is complete on its own (e.g. to copy it elsewhere).
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(self.err())?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(self.err())?;
         Ok(())
     }
 }

@@ -43,7 +43,11 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        Self { stream_concurrency: 6, per_parent_concurrency: 8, page_concurrency: 4 }
+        Self {
+            stream_concurrency: 6,
+            per_parent_concurrency: 8,
+            page_concurrency: 4,
+        }
     }
 }
 
@@ -120,9 +124,15 @@ pub async fn run(
             let bar = progress.stream(s.name);
             async move {
                 let t0 = Instant::now();
-                let mut summary = StreamSummary { name: s.name.to_owned(), ..Default::default() };
+                let mut summary = StreamSummary {
+                    name: s.name.to_owned(),
+                    ..Default::default()
+                };
                 let res = CURRENT_STREAM
-                    .scope(s.name, run_stream(&client, s, st, &writer, options, &mut summary, &bar))
+                    .scope(
+                        s.name,
+                        run_stream(&client, s, st, &writer, options, &mut summary, &bar),
+                    )
                     .await;
                 summary.duration = t0.elapsed();
                 summary.requests = counter.get(s.name);
@@ -139,10 +149,15 @@ pub async fn run(
         .buffer_unordered(options.stream_concurrency.max(1))
         .collect()
         .await;
-    let writer = Arc::try_unwrap(writer).map_err(|_| Error::WriterGone("writer still shared".into()))?;
+    let writer =
+        Arc::try_unwrap(writer).map_err(|_| Error::WriterGone("writer still shared".into()))?;
     let written = writer.finish().await;
-    let mut by_name: HashMap<String, StreamSummary> = results.into_iter().map(|s| (s.name.clone(), s)).collect();
-    let ordered: Vec<StreamSummary> = streams.iter().filter_map(|s| by_name.remove(s.name)).collect();
+    let mut by_name: HashMap<String, StreamSummary> =
+        results.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let ordered: Vec<StreamSummary> = streams
+        .iter()
+        .filter_map(|s| by_name.remove(s.name))
+        .collect();
     let stats = client.stats();
     let summary = ExtractSummary {
         streams: ordered,
@@ -181,12 +196,18 @@ pub async fn run_to(
     })
     .await
     .map_err(|e| Error::WriterGone(e.to_string()))??;
-    run(&client, counter, &selected, writer, state, &options, &progress).await
+    run(
+        &client, counter, &selected, writer, state, &options, &progress,
+    )
+    .await
 }
 
 /// Parses a record's cursor date (V2 RFC 2822 or V3 ISO 8601).
 fn record_date(record: &Value, field: &str) -> Option<DateTime<Utc>> {
-    record.get(field).and_then(Value::as_str).and_then(bigcommerce::dates::parse_any)
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(bigcommerce::dates::parse_any)
 }
 
 fn record_id(record: &Value, key: &str) -> Option<i64> {
@@ -204,7 +225,11 @@ fn format_bookmark(dt: DateTime<Utc>, _format: DateFormat) -> String {
 }
 
 /// Splits a page of parents into the batch the destination writes.
-fn to_batch(stream: &'static StreamDescriptor, records: Vec<Value>, state: Option<StreamState>) -> PageBatch {
+fn to_batch(
+    stream: &'static StreamDescriptor,
+    records: Vec<Value>,
+    state: Option<StreamState>,
+) -> PageBatch {
     let children = stream
         .children
         .iter()
@@ -221,10 +246,19 @@ fn to_batch(stream: &'static StreamDescriptor, records: Vec<Value>, state: Optio
                 }
                 parent_keys.push(key);
             }
-            ChildRows { table, parent_keys, rows }
+            ChildRows {
+                table,
+                parent_keys,
+                rows,
+            }
         })
         .collect();
-    PageBatch { stream, records, children, state }
+    PageBatch {
+        stream,
+        records,
+        children,
+        state,
+    }
 }
 
 async fn emit(
@@ -239,14 +273,22 @@ async fn emit(
     summary.records += records.len() as u64;
     summary.pages += 1;
     let batch = to_batch(stream, records, state);
-    summary.child_rows += batch.children.iter().map(|c| c.rows.len() as u64).sum::<u64>();
+    summary.child_rows += batch
+        .children
+        .iter()
+        .map(|c| c.rows.len() as u64)
+        .sum::<u64>();
     writer.write(batch).await?;
     bar.update(summary, client);
     Ok(())
 }
 
 fn base_query(stream: &StreamDescriptor) -> Vec<(String, String)> {
-    stream.query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    stream
+        .query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 async fn run_stream(
@@ -284,20 +326,27 @@ async fn run_stream(
             while let Some(page) = rest.try_next().await? {
                 emit(writer, stream, page.items, None, summary, bar, client).await?;
             }
-            Ok(())
+            writer.complete_full_table(stream).await
         }
         (_, Replication::FullTable) => {
             let mut pages = full_table_pages(client, stream);
             while let Some(page) = pages.try_next().await? {
                 emit(writer, stream, page.items, None, summary, bar, client).await?;
             }
-            Ok(())
+            writer.complete_full_table(stream).await
         }
         (Paging::V3Cursor, Replication::Incremental { .. }) => {
             run_cursor_keyset(client, stream, state, writer, summary, bar).await
         }
         (Paging::V3Offset | Paging::V2Offset, Replication::Incremental { .. }) => {
-            let mut keyset = OffsetKeyset::new(client, stream, stream.version, stream.path, base_query(stream), state);
+            let mut keyset = OffsetKeyset::new(
+                client,
+                stream,
+                stream.version,
+                stream.path,
+                base_query(stream),
+                state,
+            );
             while let Some((records, st)) = keyset.next_page().await? {
                 emit(writer, stream, records, Some(st), summary, bar, client).await?;
             }
@@ -313,29 +362,50 @@ fn full_table_pages(
     let q = base_query(stream);
     match stream.paging {
         Paging::V2Offset => client.v2_pages(stream.path, q, stream.page_size).boxed(),
-        Paging::V3Cursor => client.v3_cursor_pages(stream.path, q, stream.page_size).boxed(),
+        Paging::V3Cursor => client
+            .v3_cursor_pages(stream.path, q, stream.page_size)
+            .boxed(),
         _ => client.v3_pages(stream.path, q, stream.page_size).boxed(),
     }
 }
 
 /// `(cursor_field, min_param, format, sort)` of an incremental stream.
-type IncrementalParams = (&'static str, &'static str, DateFormat, &'static [(&'static str, &'static str)]);
+type IncrementalParams = (
+    &'static str,
+    &'static str,
+    DateFormat,
+    &'static [(&'static str, &'static str)],
+);
 
 fn incremental_params(stream: &StreamDescriptor) -> Option<IncrementalParams> {
     match stream.replication {
-        Replication::Incremental { cursor_field, min_param, format, sort } => Some((cursor_field, min_param, format, sort)),
+        Replication::Incremental {
+            cursor_field,
+            min_param,
+            format,
+            sort,
+        } => Some((cursor_field, min_param, format, sort)),
         Replication::FullTable => None,
     }
 }
 
 /// Keeps the records of a page that are new to the cursor, advancing it.
-fn filter_new(records: Vec<Value>, cursor: &mut KeysetCursor, key: &str, cursor_field: &str, stream: &str) -> Result<Vec<Value>> {
+fn filter_new(
+    records: Vec<Value>,
+    cursor: &mut KeysetCursor,
+    key: &str,
+    cursor_field: &str,
+    stream: &str,
+) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
         let (Some(id), Some(modified)) = (record_id(&r, key), record_date(&r, cursor_field)) else {
             return Err(Error::Data {
                 stream: stream.to_owned(),
-                detail: format!("a record lacks a readable `{key}` or `{cursor_field}`: {}", truncate(&r.to_string(), 200)),
+                detail: format!(
+                    "a record lacks a readable `{key}` or `{cursor_field}`: {}",
+                    truncate(&r.to_string(), 200)
+                ),
             });
         };
         if cursor.observe(id, modified) {
@@ -346,7 +416,11 @@ fn filter_new(records: Vec<Value>, cursor: &mut KeysetCursor, key: &str, cursor_
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.len() <= n { s.to_owned() } else { format!("{}...", &s[..s.floor_char_boundary(n)]) }
+    if s.len() <= n {
+        s.to_owned()
+    } else {
+        format!("{}...", &s[..s.floor_char_boundary(n)])
+    }
 }
 
 /// Keyset over an offset-paged list sorted ascending by date (see the module header):
@@ -363,8 +437,24 @@ struct OffsetKeyset<'a> {
 }
 
 impl<'a> OffsetKeyset<'a> {
-    fn new(client: &'a Client, stream: &'static StreamDescriptor, version: ApiVersion, path: &'a str, base: Vec<(String, String)>, state: StreamState) -> Self {
-        Self { client, stream, version, path, base, cursor: KeysetCursor::new(state), page_no: 1, done: false }
+    fn new(
+        client: &'a Client,
+        stream: &'static StreamDescriptor,
+        version: ApiVersion,
+        path: &'a str,
+        base: Vec<(String, String)>,
+        state: StreamState,
+    ) -> Self {
+        Self {
+            client,
+            stream,
+            version,
+            path,
+            base,
+            cursor: KeysetCursor::new(state),
+            page_no: 1,
+            done: false,
+        }
     }
 
     async fn next_page(&mut self) -> Result<Option<(Vec<Value>, StreamState)>> {
@@ -382,16 +472,34 @@ impl<'a> OffsetKeyset<'a> {
         }
         let limit = self.stream.page_size;
         let page = match self.version {
-            ApiVersion::V2 => self.client.v2_page(self.path, &q, self.page_no, limit).await?,
-            ApiVersion::V3 => self.client.v3_page(self.path, &q, self.page_no, limit).await?,
+            ApiVersion::V2 => {
+                self.client
+                    .v2_page(self.path, &q, self.page_no, limit)
+                    .await?
+            }
+            ApiVersion::V3 => {
+                self.client
+                    .v3_page(self.path, &q, self.page_no, limit)
+                    .await?
+            }
         };
         // A short page is the last one whatever the metadata says (V2 has none: FACTS 12.2).
         let has_more = page.meta.has_more && page.items.len() as u32 >= limit;
-        let fresh = filter_new(page.items, &mut self.cursor, self.stream.key, cursor_field, self.stream.name)?;
+        let fresh = filter_new(
+            page.items,
+            &mut self.cursor,
+            self.stream.key,
+            cursor_field,
+            self.stream.name,
+        )?;
         if has_more {
             // Same bookmark as the query: every record of this page shared the bookmark
             // second, so the next records are further down the same result set.
-            self.page_no = if self.cursor.bookmark() == query_min { self.page_no + 1 } else { 1 };
+            self.page_no = if self.cursor.bookmark() == query_min {
+                self.page_no + 1
+            } else {
+                1
+            };
         } else {
             self.done = true;
         }
@@ -419,12 +527,29 @@ async fn run_cursor_keyset(
     }
     let mut after: Option<String> = None;
     loop {
-        let page = client.v3_cursor_page(stream.path, &q, after.as_deref(), stream.page_size).await?;
+        let page = client
+            .v3_cursor_page(stream.path, &q, after.as_deref(), stream.page_size)
+            .await?;
         let has_more = page.meta.has_more;
         let next = page.meta.end_cursor.clone();
-        let fresh = filter_new(page.items, &mut cursor, stream.key, cursor_field, stream.name)?;
+        let fresh = filter_new(
+            page.items,
+            &mut cursor,
+            stream.key,
+            cursor_field,
+            stream.name,
+        )?;
         if !fresh.is_empty() || !has_more {
-            emit(writer, stream, fresh, Some(cursor.state().clone()), summary, bar, client).await?;
+            emit(
+                writer,
+                stream,
+                fresh,
+                Some(cursor.state().clone()),
+                summary,
+                bar,
+                client,
+            )
+            .await?;
         }
         match (has_more, next) {
             (true, Some(c)) => after = Some(c),
@@ -448,16 +573,21 @@ async fn run_per_order(
 ) -> Result<()> {
     let concurrency = options.per_parent_concurrency.max(1);
     // The order list drives the keyset (no include: only ids and dates are needed).
-    let mut orders = OffsetKeyset::new(client, stream, ApiVersion::V2, "/orders", Vec::new(), state);
+    let mut orders =
+        OffsetKeyset::new(client, stream, ApiVersion::V2, "/orders", Vec::new(), state);
     while let Some((orders_page, st)) = orders.next_page().await? {
-        let ids: Vec<i64> = orders_page.iter().filter_map(|o| record_id(o, "id")).collect();
+        let ids: Vec<i64> = orders_page
+            .iter()
+            .filter_map(|o| record_id(o, "id"))
+            .collect();
         let fetched: Vec<Vec<Value>> = futures::stream::iter(ids)
             .map(|id| {
                 let client = client.clone();
                 let path = stream.path.replace("{id}", &id.to_string());
                 CURRENT_STREAM.scope(stream.name, async move {
                     let mut rows = Vec::new();
-                    let mut pages = std::pin::pin!(client.v3_pages(&path, Vec::new(), stream.page_size));
+                    let mut pages =
+                        std::pin::pin!(client.v3_pages(&path, Vec::new(), stream.page_size));
                     while let Some(p) = pages.try_next().await? {
                         rows.extend(p.items);
                     }
