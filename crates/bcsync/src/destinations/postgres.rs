@@ -14,12 +14,17 @@
 //!
 //! Rows always travel through `COPY ... FROM STDIN` (text format, rendered here), because
 //! it is several times faster than `INSERT` with parameters:
-//! - first load (the stream's table was empty when the run began): COPY straight into the
-//!   table. COPY cannot upsert, so if a key repeats (a record modified mid-run and read
-//!   again) the page fails with a unique violation; it is then rolled back and redone the
-//!   second way, which the stream keeps for the rest of the run.
+//! - first load (the stream's table and its child tables were empty when the run began):
+//!   COPY straight into the tables, with no delete of old children (there are none). COPY
+//!   cannot upsert, so if a key repeats (a record modified mid-run and read again) the page
+//!   fails with a unique violation; it is then rolled back and redone the second way, which
+//!   the stream keeps for the rest of the run.
 //! - otherwise (incremental runs, `--full-refresh` over existing rows): COPY into a
 //!   session-local staging table, then `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE`.
+//!
+//! Page transactions run with `synchronous_commit = off`: a killed bcsync loses nothing
+//! committed, a crash of the server itself may lose the last pages (rows and bookmark
+//! together, so the next run re-reads them), the trade SQLite's `synchronous=NORMAL` makes.
 //!
 //! The destination is synchronous (it runs on the writer thread): it owns a small
 //! tokio runtime (one worker thread, which drives the connection) and blocks on the async
@@ -86,7 +91,10 @@ pub struct PgTarget {
 
 impl std::fmt::Debug for PgTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgTarget").field("shown", &self.shown).field("schema", &self.schema).finish()
+        f.debug_struct("PgTarget")
+            .field("shown", &self.shown)
+            .field("schema", &self.schema)
+            .finish()
     }
 }
 
@@ -95,7 +103,13 @@ impl std::fmt::Debug for PgTarget {
 pub fn default_schema(store_hash: &str) -> String {
     let clean: String = store_hash
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(60)
         .collect();
     format!("bc_{clean}")
@@ -126,7 +140,10 @@ impl PgTarget {
         } else {
             parsed.query_pairs_mut().clear().extend_pairs(rest.iter());
         }
-        let mut config: tokio_postgres::Config = parsed.as_str().parse().map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
+        let mut config: tokio_postgres::Config = parsed
+            .as_str()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -136,13 +153,25 @@ impl PgTarget {
         let schema = match (schema, store_hash) {
             (Some(s), _) => s,
             (None, Some(h)) => default_schema(h),
-            (None, None) => return Err(bad("no ?schema=NAME and no store to name the schema after".into())),
+            (None, None) => {
+                return Err(bad(
+                    "no ?schema=NAME and no store to name the schema after".into()
+                ));
+            }
         };
         if schema.is_empty() || schema.len() > 63 {
-            return Err(bad(format!("schema name {schema:?} must have 1 to 63 characters")));
+            return Err(bad(format!(
+                "schema name {schema:?} must have 1 to 63 characters"
+            )));
         }
-        let user = config.get_user().map(str::to_owned).unwrap_or_else(|| "(default user)".into());
-        let dbname = config.get_dbname().map(str::to_owned).unwrap_or_else(|| user.clone());
+        let user = config
+            .get_user()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "(default user)".into());
+        let dbname = config
+            .get_dbname()
+            .map(str::to_owned)
+            .unwrap_or_else(|| user.clone());
         let host = parsed.host_str().unwrap_or("localhost").to_owned();
         let port = parsed.port().unwrap_or(5432);
         let host_port = format!("{host}:{port}");
@@ -150,19 +179,32 @@ impl PgTarget {
         let _ = display.set_password(None);
         display.set_query(None);
         let shown = display.to_string();
-        Ok(Self { config, shown, schema, host_port, user, dbname })
+        Ok(Self {
+            config,
+            shown,
+            schema,
+            host_port,
+            user,
+            dbname,
+        })
     }
 
     fn err(&self, message: String) -> Error {
-        Error::Postgres { target: self.shown.clone(), message }
+        Error::Postgres {
+            target: self.shown.clone(),
+            message,
+        }
     }
 
     /// Turns a driver error into one that says what happened and what to do.
     fn explain(&self, e: &tokio_postgres::Error, doing: &str) -> Error {
-        let (host_port, user, db, schema) = (&self.host_port, &self.user, &self.dbname, &self.schema);
+        let (host_port, user, db, schema) =
+            (&self.host_port, &self.user, &self.dbname, &self.schema);
         if let Some(dbe) = e.as_db_error() {
             let code = dbe.code();
-            let msg = if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            let msg = if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            {
                 format!(
                     "authentication failed for user {user} ({}): check the user name and password in the URL, \
                      and that pg_hba.conf lets this user connect from here",
@@ -203,7 +245,9 @@ impl PgTarget {
                          Start the server, or fix the host and port in the URL"
                     )
                 } else {
-                    format!("could not reach PostgreSQL at {host_port} while {doing} ({io}): check the host, port and network")
+                    format!(
+                        "could not reach PostgreSQL at {host_port} while {doing} ({io}): check the host, port and network"
+                    )
                 };
                 return self.err(msg);
             }
@@ -216,7 +260,9 @@ impl PgTarget {
             ));
         }
         if e.is_closed() {
-            return self.err(format!("the connection to {host_port} closed while {doing}: check the server log"));
+            return self.err(format!(
+                "the connection to {host_port} closed while {doing}: check the server log"
+            ));
         }
         self.err(format!("{doing}: {text}"))
     }
@@ -283,7 +329,8 @@ impl Kind {
 fn is_decimal(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().any(|b| b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
         && s.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
@@ -355,7 +402,11 @@ fn render_value(buf: &mut Vec<u8>, kind: Kind, v: Option<&Value>, scratch: &mut 
         }
         (Kind::Timestamp, Some(Value::String(s))) => match bigcommerce::dates::parse_any(s) {
             Some(dt) => {
-                let _ = write!(scratch, "{}", dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                let _ = write!(
+                    scratch,
+                    "{}",
+                    dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                );
                 true
             }
             None => false,
@@ -378,7 +429,10 @@ fn render_value(buf: &mut Vec<u8>, kind: Kind, v: Option<&Value>, scratch: &mut 
 fn push_escaped(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most values need no escaping: copy them whole.
-    if !bytes.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t' | 0)) {
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t' | 0))
+    {
         buf.extend_from_slice(bytes);
         return;
     }
@@ -463,7 +517,13 @@ impl PostgresDestination {
     /// Parses the URL; connects later, in [`Destination::begin`].
     pub fn open(url: &str, store_hash: Option<&str>) -> Result<Self> {
         let target = PgTarget::parse(url, store_hash)?;
-        Ok(Self { target, conn: None, columns: HashMap::new(), modes: HashMap::new(), staged: HashMap::new() })
+        Ok(Self {
+            target,
+            conn: None,
+            columns: HashMap::new(),
+            modes: HashMap::new(),
+            staged: HashMap::new(),
+        })
     }
 
     pub fn target(&self) -> &PgTarget {
@@ -481,11 +541,15 @@ impl PostgresDestination {
             .thread_name("bcsync-postgres")
             .enable_all()
             .build()
-            .map_err(|e| self.target.err(format!("could not start the PostgreSQL runtime: {e}")))?;
+            .map_err(|e| {
+                self.target
+                    .err(format!("could not start the PostgreSQL runtime: {e}"))
+            })?;
         let config = self.target.config.clone();
-        let (client, connection) = rt
-            .block_on(config.connect(NoTls))
-            .map_err(|e| self.target.explain(&e, &format!("connecting as {}", self.target.user)))?;
+        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
+            self.target
+                .explain(&e, &format!("connecting as {}", self.target.user))
+        })?;
         rt.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("PostgreSQL connection ended: {e}");
@@ -496,17 +560,25 @@ impl PostgresDestination {
     }
 
     fn conn(&self) -> Result<&Conn> {
-        self.conn.as_ref().ok_or_else(|| self.target.err("not connected (begin was not called)".into()))
+        self.conn.as_ref().ok_or_else(|| {
+            self.target
+                .err("not connected (begin was not called)".into())
+        })
     }
 
     fn qualified(&self, table: &str) -> String {
-        format!("{}.{}", quote_ident(&self.target.schema), quote_ident(table))
+        format!(
+            "{}.{}",
+            quote_ident(&self.target.schema),
+            quote_ident(table)
+        )
     }
 
     /// Runs one simple statement outside a page transaction.
     fn exec(&self, sql: &str, doing: &str) -> Result<()> {
         let c = self.conn()?;
-        c.rt.block_on(c.client.batch_execute(sql)).map_err(|e| self.target.explain(&e, doing))
+        c.rt.block_on(c.client.batch_execute(sql))
+            .map_err(|e| self.target.explain(&e, doing))
     }
 
     fn ensure_schema(&self) -> Result<()> {
@@ -514,13 +586,18 @@ impl PostgresDestination {
         let schema = &self.target.schema;
         // Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
         // schema exists, and a user may well own an existing schema without it.
-        let exists = c
-            .rt
-            .block_on(c.client.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema]))
+        let exists =
+            c.rt.block_on(
+                c.client
+                    .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema]),
+            )
             .map_err(|e| self.target.explain(&e, "looking up the schema"))?
             .is_some();
         if !exists {
-            self.exec(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)), &format!("creating schema {schema}"))?;
+            self.exec(
+                &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
+                &format!("creating schema {schema}"),
+            )?;
         }
         self.exec(
             &format!(
@@ -554,13 +631,25 @@ impl PostgresDestination {
             if seen.contains(name) {
                 continue;
             }
-            let pk = if Some(*name) == key { " PRIMARY KEY" } else { "" };
-            defs.push(format!("{} {}{pk}", quote_ident(name), Kind::of_field(*t).sql()));
+            let pk = if Some(*name) == key {
+                " PRIMARY KEY"
+            } else {
+                ""
+            };
+            defs.push(format!(
+                "{} {}{pk}",
+                quote_ident(name),
+                Kind::of_field(*t).sql()
+            ));
             seen.push(name);
         }
         defs.push("\"_raw\" jsonb NOT NULL".into());
         defs.push("\"_extracted_at\" timestamptz NOT NULL".into());
-        let mut sql = format!("CREATE TABLE IF NOT EXISTS {} ({});", self.qualified(table), defs.join(", "));
+        let mut sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} ({});",
+            self.qualified(table),
+            defs.join(", ")
+        );
         if let Some((p, _)) = parent {
             let _ = write!(
                 sql,
@@ -570,7 +659,10 @@ impl PostgresDestination {
                 quote_ident(p)
             );
         }
-        self.exec(&sql, &format!("creating table {}.{table}", self.target.schema))
+        self.exec(
+            &sql,
+            &format!("creating table {}.{table}", self.target.schema),
+        )
     }
 
     /// Reads every table's columns from the catalog (after DDL, or after a rollback undid
@@ -590,7 +682,10 @@ impl PostgresDestination {
             let (table, name, data_type): (String, String, String) = (r.get(0), r.get(1), r.get(2));
             let cols = columns.entry(table).or_default();
             if name != "_raw" && name != "_extracted_at" {
-                cols.push(Column { name, kind: Kind::of_pg(&data_type) });
+                cols.push(Column {
+                    name,
+                    kind: Kind::of_pg(&data_type),
+                });
             }
         }
         self.columns = columns;
@@ -598,7 +693,10 @@ impl PostgresDestination {
     }
 
     fn kind_of_key(fields: &[(&str, FieldType)], key: &str) -> Kind {
-        fields.iter().find(|(n, _)| *n == key).map_or(Kind::Text, |(_, t)| Kind::of_field(*t))
+        fields
+            .iter()
+            .find(|(n, _)| *n == key)
+            .map_or(Kind::Text, |(_, t)| Kind::of_field(*t))
     }
 
     /// Renders rows as COPY text for the given columns plus `_raw` and `_extracted_at`.
@@ -638,7 +736,11 @@ impl PostgresDestination {
             for row in rows {
                 let Some(obj) = row.as_object() else { continue };
                 for (k, v) in obj {
-                    if k == "_raw" || k == "_extracted_at" || new.contains_key(k) || known.iter().any(|c| c.name == *k) {
+                    if k == "_raw"
+                        || k == "_extracted_at"
+                        || new.contains_key(k)
+                        || known.iter().any(|c| c.name == *k)
+                    {
                         continue;
                     }
                     if let Some(kind) = Kind::of_value(v) {
@@ -661,7 +763,8 @@ impl PostgresDestination {
             );
         }
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("adding columns to {table}")))?;
+            c.rt.block_on(c.client.batch_execute(&sql))
+                .map_err(fail(format!("adding columns to {table}")))?;
         }
         let cols = self.columns.entry(table.to_owned()).or_default();
         cols.extend(new.into_iter().map(|(name, kind)| Column { name, kind }));
@@ -671,13 +774,21 @@ impl PostgresDestination {
     /// COPYs `rows` through `sql`, rendering them in chunks sent as they are made, so the
     /// server parses one chunk while the next is rendered (the connection task runs on the
     /// runtime's worker thread).
-    fn copy_rows(&self, sql: &str, cols: &[Column], rows: &[&Value], now: &str, doing: &str) -> PgResult<()> {
+    fn copy_rows(
+        &self,
+        sql: &str,
+        cols: &[Column],
+        rows: &[&Value],
+        now: &str,
+        doing: &str,
+    ) -> PgResult<()> {
         let Some(c) = &self.conn else { return Ok(()) };
         c.rt.block_on(async {
             let sink: tokio_postgres::CopyInSink<Cursor<Vec<u8>>> = c.client.copy_in(sql).await?;
             futures::pin_mut!(sink);
             for chunk in rows.chunks(COPY_CHUNK_ROWS) {
-                sink.feed(Cursor::new(Self::render(cols, chunk, now))).await?;
+                sink.feed(Cursor::new(Self::render(cols, chunk, now)))
+                    .await?;
             }
             sink.finish().await.map(|_| ())
         })
@@ -685,7 +796,14 @@ impl PostgresDestination {
     }
 
     /// Loads rows into `table`, upserting by `key` when given.
-    fn load_rows(&mut self, table: &str, rows: &[&Value], key: Option<&str>, mode: LoadMode, now: &str) -> PgResult<()> {
+    fn load_rows(
+        &mut self,
+        table: &str,
+        rows: &[&Value],
+        key: Option<&str>,
+        mode: LoadMode,
+        now: &str,
+    ) -> PgResult<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -703,11 +821,18 @@ impl PostgresDestination {
                 self.qualified(table)
             );
             if let Some(c) = &self.conn {
-                c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("creating the staging table of {table}")))?;
+                c.rt.block_on(c.client.batch_execute(&sql))
+                    .map_err(fail(format!("creating the staging table of {table}")))?;
             }
             self.staged.insert(table.to_owned(), cols.len());
         }
-        self.copy_rows(&format!("COPY pg_temp.{stage} ({list}) FROM STDIN"), &cols, rows, now, &format!("staging {table}"))?;
+        self.copy_rows(
+            &format!("COPY pg_temp.{stage} ({list}) FROM STDIN"),
+            &cols,
+            rows,
+            now,
+            &format!("staging {table}"),
+        )?;
         let key_ident = quote_ident(key);
         let updates: Vec<String> = cols
             .iter()
@@ -723,12 +848,17 @@ impl PostgresDestination {
             updates.join(", ")
         );
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute(&sql)).map_err(fail(format!("upserting into {table}")))?;
+            c.rt.block_on(c.client.batch_execute(&sql))
+                .map_err(fail(format!("upserting into {table}")))?;
         }
         Ok(())
     }
 
-    fn replace_children(&mut self, child: &ChildRows, now: &str) -> PgResult<()> {
+    /// Replaces the children of the page's parents. In a first load ([`LoadMode::Direct`])
+    /// there are none to delete: the child tables were empty when the run began and every
+    /// parent so far arrived once (a second arrival fails the parent COPY, and the page is
+    /// redone staged, with the delete).
+    fn replace_children(&mut self, child: &ChildRows, mode: LoadMode, now: &str) -> PgResult<()> {
         let table = child.table.name;
         let parent = child.table.parent_column;
         let kind = self
@@ -736,45 +866,74 @@ impl PostgresDestination {
             .get(table)
             .and_then(|cols| cols.iter().find(|c| c.name == parent))
             .map_or(Kind::Int, |c| c.kind);
-        if !child.parent_keys.is_empty()
+        if mode == LoadMode::Staged
+            && !child.parent_keys.is_empty()
             && let Some(c) = &self.conn
         {
-            let sql = format!("DELETE FROM {} WHERE {} = ANY($1)", self.qualified(table), quote_ident(parent));
+            let sql = format!(
+                "DELETE FROM {} WHERE {} = ANY($1)",
+                self.qualified(table),
+                quote_ident(parent)
+            );
             let doing = format!("replacing rows of {table}");
             if kind == Kind::Int {
                 let keys: Vec<i64> = child.parent_keys.iter().filter_map(Value::as_i64).collect();
-                c.rt.block_on(c.client.execute(&sql, &[&keys])).map_err(fail(doing))?;
+                c.rt.block_on(c.client.execute(&sql, &[&keys]))
+                    .map_err(fail(doing))?;
             } else {
-                let keys: Vec<String> =
-                    child.parent_keys.iter().map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned)).collect();
+                let keys: Vec<String> = child
+                    .parent_keys
+                    .iter()
+                    .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned))
+                    .collect();
                 let sql = sql.replace("ANY($1)", "ANY($1::text[])");
-                c.rt.block_on(c.client.execute(&sql, &[&keys])).map_err(fail(doing))?;
+                c.rt.block_on(c.client.execute(&sql, &[&keys]))
+                    .map_err(fail(doing))?;
             }
         }
         let rows: Vec<&Value> = child.rows.iter().collect();
         self.load_rows(table, &rows, None, LoadMode::Direct, now)
     }
 
-    fn write_page(&mut self, batch: &PageBatch, mode: LoadMode, state: Option<&Value>, now: &str) -> PgResult<()> {
+    fn write_page(
+        &mut self,
+        batch: &PageBatch,
+        mode: LoadMode,
+        state: Option<&Value>,
+        now: &str,
+    ) -> PgResult<()> {
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute("BEGIN; SET LOCAL synchronous_commit = off")).map_err(fail("starting a transaction"))?;
+            // synchronous_commit off: a killed bcsync loses nothing (the commit is done on the
+            // server); a server crash can lose the last few pages, rows and bookmark together,
+            // which the next run re-reads (SQLite's synchronous=NORMAL, the same trade).
+            // enable_seqscan off: the child tables grow during a load, before any statistics,
+            // and the planner would scan them whole for each page's delete by parent key.
+            c.rt.block_on(c.client.batch_execute(
+                "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off",
+            ))
+            .map_err(fail("starting a transaction"))?;
         }
         let stream = batch.stream;
         // A key read twice in one page (modified while we paged) keeps its last version.
         let mut last: HashMap<String, usize> = HashMap::with_capacity(batch.records.len());
         for (i, r) in batch.records.iter().enumerate() {
-            last.insert(r.get(stream.key).map(Value::to_string).unwrap_or_default(), i);
+            last.insert(
+                r.get(stream.key).map(Value::to_string).unwrap_or_default(),
+                i,
+            );
         }
         let rows: Vec<&Value> = batch
             .records
             .iter()
             .enumerate()
-            .filter(|(i, r)| last.get(&r.get(stream.key).map(Value::to_string).unwrap_or_default()) == Some(i))
+            .filter(|(i, r)| {
+                last.get(&r.get(stream.key).map(Value::to_string).unwrap_or_default()) == Some(i)
+            })
             .map(|(_, r)| r)
             .collect();
         self.load_rows(stream.name, &rows, Some(stream.key), mode, now)?;
         for child in &batch.children {
-            self.replace_children(child, now)?;
+            self.replace_children(child, mode, now)?;
         }
         if let (Some(state), Some(c)) = (state, &self.conn) {
             c.rt.block_on(c.client.execute(
@@ -788,7 +947,8 @@ impl PostgresDestination {
             .map_err(fail("saving the stream state"))?;
         }
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute("COMMIT")).map_err(fail("committing the page"))?;
+            c.rt.block_on(c.client.batch_execute("COMMIT"))
+                .map_err(fail("committing the page"))?;
         }
         Ok(())
     }
@@ -821,22 +981,44 @@ impl Destination for PostgresDestination {
         }
         self.load_columns()?;
         for s in streams {
+            // First load: the stream's table and its child tables are all empty.
+            let tables: Vec<String> = std::iter::once(s.name)
+                .chain(s.children.iter().map(|c| c.name))
+                .map(|t| format!("NOT EXISTS (SELECT 1 FROM {})", self.qualified(t)))
+                .collect();
             let c = self.conn()?;
-            let empty = c
-                .rt
-                .block_on(c.client.query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {})", self.qualified(s.name)), &[]))
-                .map_err(|e| self.target.explain(&e, &format!("reading table {}", s.name)))?
+            let empty =
+                c.rt.block_on(
+                    c.client
+                        .query_one(&format!("SELECT {}", tables.join(" AND ")), &[]),
+                )
+                .map_err(|e| {
+                    self.target
+                        .explain(&e, &format!("reading table {}", s.name))
+                })?
                 .get::<_, bool>(0);
-            self.modes.insert(s.name.to_owned(), if empty { LoadMode::Direct } else { LoadMode::Staged });
+            self.modes.insert(
+                s.name.to_owned(),
+                if empty {
+                    LoadMode::Direct
+                } else {
+                    LoadMode::Staged
+                },
+            );
         }
         Ok(())
     }
 
     fn load_state(&mut self) -> Result<State> {
         let c = self.conn()?;
-        let rows = c
-            .rt
-            .block_on(c.client.query(&format!("SELECT stream, state FROM {}", self.qualified("_bcsync_state")), &[]))
+        let rows =
+            c.rt.block_on(c.client.query(
+                &format!(
+                    "SELECT stream, state FROM {}",
+                    self.qualified("_bcsync_state")
+                ),
+                &[],
+            ))
             .map_err(|e| self.target.explain(&e, "reading the saved state"))?;
         let mut state = State::default();
         for r in rows {
@@ -855,10 +1037,17 @@ impl Destination for PostgresDestination {
     fn write(&mut self, batch: PageBatch) -> Result<()> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let state = match &batch.state {
-            Some(s) => Some(serde_json::to_value(s).map_err(|e| self.target.err(format!("encoding the stream state: {e}")))?),
+            Some(s) => Some(
+                serde_json::to_value(s)
+                    .map_err(|e| self.target.err(format!("encoding the stream state: {e}")))?,
+            ),
             None => None,
         };
-        let mode = self.modes.get(batch.stream.name).copied().unwrap_or(LoadMode::Staged);
+        let mode = self
+            .modes
+            .get(batch.stream.name)
+            .copied()
+            .unwrap_or(LoadMode::Staged);
         match self.write_page(&batch, mode, state.as_ref(), &now) {
             Ok(()) => Ok(()),
             Err(f) => {
@@ -867,8 +1056,12 @@ impl Destination for PostgresDestination {
                 if mode == LoadMode::Direct && duplicate {
                     // A key read again this run: COPY cannot upsert, so redo the page (and
                     // the rest of the stream) through the staging table.
-                    tracing::debug!(stream = batch.stream.name, "key seen twice; upserting through staging from now on");
-                    self.modes.insert(batch.stream.name.to_owned(), LoadMode::Staged);
+                    tracing::debug!(
+                        stream = batch.stream.name,
+                        "key seen twice; upserting through staging from now on"
+                    );
+                    self.modes
+                        .insert(batch.stream.name.to_owned(), LoadMode::Staged);
                     return match self.write_page(&batch, LoadMode::Staged, state.as_ref(), &now) {
                         Ok(()) => Ok(()),
                         Err(f) => {
@@ -884,8 +1077,32 @@ impl Destination for PostgresDestination {
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {
         let c = self.conn()?;
-        c.rt.block_on(c.client.execute(&format!("DELETE FROM {} WHERE stream = $1", self.qualified("_bcsync_state")), &[&stream]))
-            .map_err(|e| self.target.explain(&e, "resetting the stream state"))?;
+        c.rt.block_on(c.client.execute(
+            &format!(
+                "DELETE FROM {} WHERE stream = $1",
+                self.qualified("_bcsync_state")
+            ),
+            &[&stream],
+        ))
+        .map_err(|e| self.target.explain(&e, "resetting the stream state"))?;
+        Ok(())
+    }
+
+    fn complete_full_table(&mut self, stream: &'static StreamDescriptor, run_started: &str) -> Result<()> {
+        // Rows the store still has were rewritten during this run; older ones were deleted
+        // in the store. (Full-table streams have no child tables.)
+        let c = self.conn()?;
+        let sql = format!(
+            "DELETE FROM {} WHERE \"_extracted_at\" < $1::text::timestamptz",
+            self.qualified(stream.name)
+        );
+        let gone = c
+            .rt
+            .block_on(c.client.execute(&sql, &[&run_started]))
+            .map_err(|e| self.target.explain(&e, "removing rows deleted in the store"))?;
+        if gone > 0 {
+            tracing::info!(stream = stream.name, rows = gone, "removed rows deleted in the store");
+        }
         Ok(())
     }
 
@@ -901,14 +1118,23 @@ mod tests {
 
     #[test]
     fn url_parsing_keeps_the_password_out_and_takes_the_schema() {
-        let t = PgTarget::parse("postgres://bob:s3cretpw@db.example:6543/wh?schema=shop_one&sslmode=disable", Some("abc")).unwrap();
+        let t = PgTarget::parse(
+            "postgres://bob:s3cretpw@db.example:6543/wh?schema=shop_one&sslmode=disable",
+            Some("abc"),
+        )
+        .unwrap();
         assert_eq!(t.schema, "shop_one");
         assert_eq!(t.shown, "postgres://bob@db.example:6543/wh");
         assert!(!format!("{t:?}").contains("s3cretpw"));
         let t = PgTarget::parse("postgresql://bob@localhost/wh", Some("Ab-C1")).unwrap();
         assert_eq!(t.schema, "bc_ab_c1");
         assert!(PgTarget::parse("postgres://bob@localhost/wh", None).is_err());
-        let err = PgTarget::parse("postgres://bob:s3cretpw@localhost/wh?bogus_option=1", Some("x")).unwrap_err().to_string();
+        let err = PgTarget::parse(
+            "postgres://bob:s3cretpw@localhost/wh?bogus_option=1",
+            Some("x"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(!err.contains("s3cretpw"), "{err}");
     }
 
@@ -928,9 +1154,15 @@ mod tests {
         assert_eq!(rendered(Kind::Bool, json!(true)), "t");
         assert_eq!(rendered(Kind::Text, json!("a\tb\nc\\d")), "a\\tb\\nc\\\\d");
         assert_eq!(rendered(Kind::Text, json!(12)), "12");
-        assert_eq!(rendered(Kind::Timestamp, json!("Tue, 20 Nov 2012 00:00:00 +0000")), "2012-11-20T00:00:00Z");
+        assert_eq!(
+            rendered(Kind::Timestamp, json!("Tue, 20 Nov 2012 00:00:00 +0000")),
+            "2012-11-20T00:00:00Z"
+        );
         assert_eq!(rendered(Kind::Timestamp, json!("")), "\\N");
-        assert_eq!(rendered(Kind::Json, json!({"a": "x\"y"})), "{\"a\":\"x\\\\\"y\"}");
+        assert_eq!(
+            rendered(Kind::Json, json!({"a": "x\"y"})),
+            "{\"a\":\"x\\\\\"y\"}"
+        );
         assert_eq!(rendered(Kind::Int, Value::Null), "\\N");
         let mut buf = Vec::new();
         push_json_escaped(&mut buf, br#"{"a":"x\"y\\z\n"}"#);
@@ -940,6 +1172,9 @@ mod tests {
     #[test]
     fn bare_postgres_needs_database_url() {
         assert_eq!(url_from_spec("sqlite:x.db").unwrap(), None);
-        assert_eq!(url_from_spec("postgres://a@b/c").unwrap().as_deref(), Some("postgres://a@b/c"));
+        assert_eq!(
+            url_from_spec("postgres://a@b/c").unwrap().as_deref(),
+            Some("postgres://a@b/c")
+        );
     }
 }
