@@ -8,7 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -33,7 +32,14 @@ fn start_sandbox(args: &[&str]) -> SandboxProcess {
     let bin = env!("CARGO_BIN_EXE_bcsync");
     let mut child = Command::new(bin)
         .arg("sandbox")
-        .args(["--port", "0", "--token", "bench-token", "--store-hash", "bench"])
+        .args([
+            "--port",
+            "0",
+            "--token",
+            "bench-token",
+            "--store-hash",
+            "bench",
+        ])
         .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -46,7 +52,12 @@ fn start_sandbox(args: &[&str]) -> SandboxProcess {
         let line = line.expect("sandbox output");
         eprintln!("  [sandbox] {line}");
         if let Some(rest) = line.trim().strip_prefix("API:") {
-            let url = rest.trim().split("/stores/").next().unwrap_or("").to_owned();
+            let url = rest
+                .trim()
+                .split("/stores/")
+                .next()
+                .unwrap_or("")
+                .to_owned();
             base_url = url;
             break;
         }
@@ -75,14 +86,24 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn admin_count(base: &str) -> (u64, u64) {
-    let v: serde_json::Value = reqwest::get(format!("{base}/_sandbox/requests")).await.unwrap().json().await.unwrap();
+    let v: serde_json::Value = reqwest::get(format!("{base}/_sandbox/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let entries = v["requests"].as_array().cloned().unwrap_or_default();
     let throttled = entries.iter().filter(|e| e["status"] == 429).count() as u64;
     (entries.len() as u64, throttled)
 }
 
 async fn counts(base: &str) -> serde_json::Value {
-    reqwest::get(format!("{base}/_sandbox/counts")).await.unwrap().json().await.unwrap()
+    reqwest::get(format!("{base}/_sandbox/counts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 struct Run {
@@ -94,9 +115,12 @@ struct Run {
 }
 
 async fn extract(base: &str, streams: &[&str], db: &std::path::Path) -> Run {
-    let cfg = bigcommerce::ClientConfig::new("bench", SecretString::from("bench-token".to_owned())).with_base_url(base.to_owned());
+    let cfg = bigcommerce::ClientConfig::new("bench", SecretString::from("bench-token".to_owned()))
+        .with_base_url(base.to_owned());
     let counter = Arc::new(RequestCounter::default());
-    let client = bigcommerce::Client::new(cfg).unwrap().with_observer(counter.clone());
+    let client = bigcommerce::Client::new(cfg)
+        .unwrap()
+        .with_observer(counter.clone());
     let names: Vec<String> = streams.iter().map(|s| (*s).to_owned()).collect();
     let t0 = Instant::now();
     let summary = bcsync::extract::run_to(
@@ -114,7 +138,14 @@ async fn extract(base: &str, streams: &[&str], db: &std::path::Path) -> Run {
     let wall = t0.elapsed();
     assert!(summary.failed().is_empty(), "{:?}", summary.failed());
     for st in &summary.streams {
-        println!("   {:<16} {:>7} records {:>8} child rows {:>5} requests {:>7.2} s", st.name, st.records, st.child_rows, st.requests, st.duration.as_secs_f64());
+        println!(
+            "   {:<16} {:>7} records {:>8} child rows {:>5} requests {:>7.2} s",
+            st.name,
+            st.records,
+            st.child_rows,
+            st.requests,
+            st.duration.as_secs_f64()
+        );
     }
     let (requests, throttled) = admin_count(base).await;
     Run {
@@ -133,27 +164,62 @@ fn pages(n: u64) -> u64 {
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
-    let (customers, products, orders, big_orders) = if quick { (1000, 500, 2000, 5000) } else { (10_000, 5_000, 20_000, 100_000) };
+    let (customers, products, orders, big_orders) = if quick {
+        (1000, 500, 2000, 5000)
+    } else {
+        (10_000, 5_000, 20_000, 100_000)
+    };
     // 30 s windows become 7.5 s: the quota stays the binding constraint (as it is against a
     // live store, where 150 requests per 30 s is far below what bcsync can process) while
     // the run stays short. BENCH_TIME_SCALE overrides.
-    let time_scale: f64 = std::env::var("BENCH_TIME_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(0.25);
+    let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.25);
     let window = 30.0 * time_scale;
     let quota = 150.0;
 
-    println!("== extraction benchmark: {customers} customers, {products} products (2 variants, 2 images), {orders} orders (3 lines)");
-    println!("   Standard plan (150 requests / 30 s) at time scale {time_scale} (window {window:.2} s)");
+    println!(
+        "== extraction benchmark: {customers} customers, {products} products (2 variants, 2 images), {orders} orders (3 lines)"
+    );
+    println!(
+        "   Standard plan (150 requests / 30 s) at time scale {time_scale} (window {window:.2} s)"
+    );
     let sb = start_sandbox(&[
-        "--seed", "11",
-        "--customers", &customers.to_string(),
-        "--products", &products.to_string(),
-        "--orders", &orders.to_string(),
-        "--variants", "2", "--images", "2", "--lines", "3",
-        "--plan", "standard", "--time-scale", &time_scale.to_string(),
+        "--seed",
+        "11",
+        "--customers",
+        &customers.to_string(),
+        "--products",
+        &products.to_string(),
+        "--orders",
+        &orders.to_string(),
+        "--variants",
+        "2",
+        "--images",
+        "2",
+        "--lines",
+        "3",
+        "--plan",
+        "standard",
+        "--time-scale",
+        &time_scale.to_string(),
     ]);
     let c = counts(&sb.base_url).await;
     let n = |k: &str| c[k].as_u64().unwrap_or(0);
-    let streams = ["store", "channels", "customers", "customer_groups", "products", "categories", "category_trees", "brands", "coupons", "orders", "refunds"];
+    let streams = [
+        "store",
+        "channels",
+        "customers",
+        "customer_groups",
+        "products",
+        "categories",
+        "category_trees",
+        "brands",
+        "coupons",
+        "orders",
+        "refunds",
+    ];
     // The minimum the API allows: one request per page of 250 for every list.
     let minimum = 1 // store
         + pages(n("channels")) + pages(n("customers")) + pages(n("customer_groups")) + pages(n("products"))
@@ -165,22 +231,65 @@ async fn main() {
     let cpu = cpu_seconds() - cpu0;
     let bound = minimum as f64 / (quota / window);
     println!("records {} + child rows {}", run.records, run.child_rows);
-    println!("requests {} vs minimum {} (ratio {:.3}; target <= 1.05x + {} streams)", run.requests, minimum, run.requests as f64 / minimum as f64, streams.len());
-    println!("wall {:.2} s vs quota bound {:.2} s (ratio {:.3}; target <= 1.15)", run.wall.as_secs_f64(), bound, run.wall.as_secs_f64() / bound);
-    println!("429s {}  CPU {:.2} s  peak RSS {} MB", run.throttled, cpu, proc_status("VmHWM:") / 1024);
+    println!(
+        "requests {} vs minimum {} (ratio {:.3}; target <= 1.05x + {} streams)",
+        run.requests,
+        minimum,
+        run.requests as f64 / minimum as f64,
+        streams.len()
+    );
+    println!(
+        "wall {:.2} s vs quota bound {:.2} s (ratio {:.3}; target <= 1.15)",
+        run.wall.as_secs_f64(),
+        bound,
+        run.wall.as_secs_f64() / bound
+    );
+    println!(
+        "429s {}  CPU {:.2} s  peak RSS {} MB",
+        run.throttled,
+        cpu,
+        proc_status("VmHWM:") / 1024
+    );
 
     // Incremental rerun of an unchanged store.
     let before = admin_count(&sb.base_url).await.0;
     let rerun = extract(&sb.base_url, &streams, &dir.path().join("bench.db")).await;
-    println!("unchanged rerun: {} requests, {} records, {:.2} s", rerun.requests - before, rerun.records, rerun.wall.as_secs_f64());
+    println!(
+        "unchanged rerun: {} requests, {} records, {:.2} s",
+        rerun.requests - before,
+        rerun.records,
+        rerun.wall.as_secs_f64()
+    );
     drop(sb);
 
-    println!("\n== memory and throughput: `bcsync extract --streams orders` (child process) on {big_orders} orders with 3 lines, unthrottled");
-    let sb = start_sandbox(&["--seed", "12", "--customers", "0", "--products", "200", "--orders", &big_orders.to_string(), "--lines", "3", "--plan", "unlimited"]);
+    println!(
+        "\n== memory and throughput: `bcsync extract --streams orders` (child process) on {big_orders} orders with 3 lines, unthrottled"
+    );
+    let sb = start_sandbox(&[
+        "--seed",
+        "12",
+        "--customers",
+        "0",
+        "--products",
+        "200",
+        "--orders",
+        &big_orders.to_string(),
+        "--lines",
+        "3",
+        "--plan",
+        "unlimited",
+    ]);
     let db = dir.path().join("big.db");
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_bcsync"))
-        .args(["extract", "--no-progress", "--streams", "orders", "--base-url", &sb.base_url])
+        .args([
+            "extract",
+            "--no-progress",
+            "--streams",
+            "orders",
+            "--base-url",
+            &sb.base_url,
+        ])
         .arg("--to")
         .arg(format!("sqlite:{}", db.display()))
         .env("BIGCOMMERCE_STORE_HASH", "bench")
@@ -194,12 +303,21 @@ async fn main() {
     let (mut peak_kb, mut cpu) = (0u64, 0.0f64);
     loop {
         if let Ok(s) = std::fs::read_to_string(&status_path)
-            && let Some(v) = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+            && let Some(v) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
         {
             peak_kb = peak_kb.max(v);
         }
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
-            let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
             let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
             cpu = cpu.max((t(11) + t(12)) / 100.0);
         }
@@ -210,8 +328,12 @@ async fn main() {
     }
     let wall = t0.elapsed().as_secs_f64();
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let n_orders: i64 = conn.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0)).unwrap();
-    let n_lines: i64 = conn.query_row("SELECT COUNT(*) FROM order_lines", [], |r| r.get(0)).unwrap();
+    let n_orders: i64 = conn
+        .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    let n_lines: i64 = conn
+        .query_row("SELECT COUNT(*) FROM order_lines", [], |r| r.get(0))
+        .unwrap();
     let (requests, _) = admin_count(&sb.base_url).await;
     println!(
         "orders {n_orders} + lines {n_lines} in {wall:.2} s ({:.0} orders/s), {requests} requests (minimum {}), CPU {cpu:.2} s, peak RSS {} MB",

@@ -28,7 +28,11 @@ const PAGE: usize = 250;
 
 /// One real orders page from an in-process sandbox.
 fn template_page() -> Vec<Value> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let seed = SeedSpec { seed: 11, orders: 2 * PAGE, lines_per_order: 3, customers: 50, products: 40, ..SeedSpec::empty() };
         let sb = bc_sandbox::start(SandboxConfig { seed, ..SandboxConfig::default() }, "127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -86,12 +90,24 @@ fn make_page(stream: &'static StreamDescriptor, template: &[Value], n: usize) ->
                     rows.push(c);
                 }
             }
-            ChildRows { table, parent_keys: records.iter().map(|r| r["id"].clone()).collect(), rows }
+            ChildRows {
+                table,
+                parent_keys: records.iter().map(|r| r["id"].clone()).collect(),
+                rows,
+            }
         })
         .collect();
     let last = (n * PAGE + template.len()) as i64;
-    let state = StreamState { bookmark: Some(chrono::Utc::now()), ids_at_bookmark: vec![last] };
-    PageBatch { stream, records, children, state: Some(state) }
+    let state = StreamState {
+        bookmark: Some(chrono::Utc::now()),
+        ids_at_bookmark: vec![last],
+    };
+    PageBatch {
+        stream,
+        records,
+        children,
+        state: Some(state),
+    }
 }
 
 struct Load {
@@ -101,13 +117,31 @@ struct Load {
 }
 
 /// Feeds every page to `dest`, timing `write` (and `finish`) only.
-fn load(dest: &mut dyn Destination, stream: &'static StreamDescriptor, template: &[Value], pages: usize) -> Load {
+fn load(
+    dest: &mut dyn Destination,
+    stream: &'static StreamDescriptor,
+    template: &[Value],
+    pages: usize,
+) -> Load {
     dest.begin(&[stream]).unwrap();
-    let mut out = Load { rows: 0, bytes: 0, write: Duration::ZERO };
+    let mut out = Load {
+        rows: 0,
+        bytes: 0,
+        write: Duration::ZERO,
+    };
     for n in 0..pages {
         let batch = make_page(stream, template, n);
-        out.rows += batch.records.len() as u64 + batch.children.iter().map(|c| c.rows.len() as u64).sum::<u64>();
-        out.bytes += batch.records.iter().map(|r| r.to_string().len() as u64).sum::<u64>();
+        out.rows += batch.records.len() as u64
+            + batch
+                .children
+                .iter()
+                .map(|c| c.rows.len() as u64)
+                .sum::<u64>();
+        out.bytes += batch
+            .records
+            .iter()
+            .map(|r| r.to_string().len() as u64)
+            .sum::<u64>();
         let t0 = Instant::now();
         dest.write(batch).unwrap();
         out.write += t0.elapsed();
@@ -120,45 +154,78 @@ fn load(dest: &mut dyn Destination, stream: &'static StreamDescriptor, template:
 
 fn report(name: &str, l: &Load, baseline: Option<f64>) -> f64 {
     let rate = l.rows as f64 / l.write.as_secs_f64();
-    let vs = baseline.map(|b| format!("  {:.2}x plain COPY", rate / b)).unwrap_or_default();
-    println!("{name:<44} {:>9} rows {:>8.2} s {:>10.0} rows/s{vs}", l.rows, l.write.as_secs_f64(), rate);
+    let vs = baseline
+        .map(|b| format!("  {:.2}x plain COPY", rate / b))
+        .unwrap_or_default();
+    println!(
+        "{name:<44} {:>9} rows {:>8.2} s {:>10.0} rows/s{vs}",
+        l.rows,
+        l.write.as_secs_f64(),
+        rate
+    );
     rate
 }
 
 const TABLES: [&str; 3] = ["orders", "order_lines", "order_shipping_addresses"];
 
 fn main() {
-    let orders: usize = std::env::var("BENCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let orders: usize = std::env::var("BENCH_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let pages = orders.div_ceil(PAGE);
     let stream = bcsync::streams::find("orders").unwrap();
     let template = template_page();
     let sample = make_page(stream, &template, 0);
-    let lines: usize = sample.children.iter().filter(|c| c.table.name == "order_lines").map(|c| c.rows.len()).sum();
+    let lines: usize = sample
+        .children
+        .iter()
+        .filter(|c| c.table.name == "order_lines")
+        .map(|c| c.rows.len())
+        .sum();
     println!(
         "load benchmark: {} orders ({} pages of {PAGE}, {} lines per order, {:.1} KB of JSON per order)",
         pages * PAGE,
         pages,
         lines / PAGE,
-        sample.records.iter().map(|r| r.to_string().len()).sum::<usize>() as f64 / PAGE as f64 / 1024.0
+        sample
+            .records
+            .iter()
+            .map(|r| r.to_string().len())
+            .sum::<usize>() as f64
+            / PAGE as f64
+            / 1024.0
     );
     drop(sample);
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite_path = dir.path().join("load.db");
-    let mut sqlite = bcsync::destinations::open(&format!("sqlite:{}", sqlite_path.display()), None).unwrap();
+    let mut sqlite =
+        bcsync::destinations::open(&format!("sqlite:{}", sqlite_path.display()), None).unwrap();
     let sqlite_load = load(sqlite.as_mut(), stream, &template, pages);
     drop(sqlite);
 
-    let Some(url) = std::env::var("BCSYNC_BENCH_POSTGRES_URL").ok().or_else(|| std::env::var("BCSYNC_TEST_POSTGRES_URL").ok()) else {
+    let Some(url) = std::env::var("BCSYNC_BENCH_POSTGRES_URL")
+        .ok()
+        .or_else(|| std::env::var("BCSYNC_TEST_POSTGRES_URL").ok())
+    else {
         report("SQLite (WAL, synchronous=NORMAL)", &sqlite_load, None);
         println!("set BCSYNC_BENCH_POSTGRES_URL to measure PostgreSQL");
         return;
     };
     let pid = std::process::id();
-    let (schema, plain) = (format!("bcsync_bench_{pid}"), format!("bcsync_bench_plain_{pid}"));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (schema, plain) = (
+        format!("bcsync_bench_{pid}"),
+        format!("bcsync_bench_plain_{pid}"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let pg = rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -167,7 +234,10 @@ fn main() {
     // The connection task only runs inside block_on: keep every use inside one.
     let sep = if url.contains('?') { '&' } else { '?' };
     let to = format!("{url}{sep}schema={schema}");
-    rt.block_on(pg.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {plain} CASCADE"))).unwrap();
+    rt.block_on(pg.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {plain} CASCADE"
+    )))
+    .unwrap();
 
     let mut dest = bcsync::destinations::open(&to, None).unwrap();
     let first = load(dest.as_mut(), stream, &template, pages);
@@ -180,12 +250,21 @@ fn main() {
     let mut files = Vec::new();
     rt.block_on(async {
         use futures::StreamExt;
-        pg.batch_execute(&format!("CREATE SCHEMA {plain}")).await.unwrap();
+        pg.batch_execute(&format!("CREATE SCHEMA {plain}"))
+            .await
+            .unwrap();
         for t in TABLES {
-            pg.batch_execute(&format!("CREATE TABLE {plain}.{t} (LIKE {schema}.{t} INCLUDING ALL)")).await.unwrap();
+            pg.batch_execute(&format!(
+                "CREATE TABLE {plain}.{t} (LIKE {schema}.{t} INCLUDING ALL)"
+            ))
+            .await
+            .unwrap();
             let path = dir.path().join(format!("{t}.copy"));
             let mut bytes = Vec::new();
-            let out = pg.copy_out(&format!("COPY {schema}.{t} TO STDOUT")).await.unwrap();
+            let out = pg
+                .copy_out(&format!("COPY {schema}.{t} TO STDOUT"))
+                .await
+                .unwrap();
             futures::pin_mut!(out);
             while let Some(chunk) = out.next().await {
                 bytes.extend_from_slice(&chunk.unwrap());
@@ -194,7 +273,11 @@ fn main() {
             files.push((t, path));
         }
     });
-    let mut plain_load = Load { rows: 0, bytes: 0, write: Duration::ZERO };
+    let mut plain_load = Load {
+        rows: 0,
+        bytes: 0,
+        write: Duration::ZERO,
+    };
     rt.block_on(async {
         use futures::SinkExt;
         for (t, path) in &files {
@@ -202,10 +285,15 @@ fn main() {
             let data = std::fs::read(path).unwrap();
             plain_load.bytes += data.len() as u64;
             pg.batch_execute("BEGIN").await.unwrap();
-            let sink = pg.copy_in::<_, std::io::Cursor<Vec<u8>>>(&format!("COPY {plain}.{t} FROM STDIN")).await.unwrap();
+            let sink = pg
+                .copy_in::<_, std::io::Cursor<Vec<u8>>>(&format!("COPY {plain}.{t} FROM STDIN"))
+                .await
+                .unwrap();
             futures::pin_mut!(sink);
             for chunk in data.chunks(1 << 20) {
-                sink.send(std::io::Cursor::new(chunk.to_vec())).await.unwrap();
+                sink.send(std::io::Cursor::new(chunk.to_vec()))
+                    .await
+                    .unwrap();
             }
             plain_load.rows += sink.finish().await.unwrap();
             pg.batch_execute("COMMIT").await.unwrap();
@@ -220,18 +308,38 @@ fn main() {
         .unwrap()
         .get(0);
     assert_eq!(counted as u64, first.rows, "every row landed once");
-    assert_eq!(plain_load.rows, first.rows, "the plain COPY loads the same rows");
+    assert_eq!(
+        plain_load.rows, first.rows,
+        "the plain COPY loads the same rows"
+    );
 
-    println!("{:<44} {:>14} {:>10} {:>17}", "", "rows", "seconds", "rows/s");
-    let base = report("PostgreSQL plain COPY from files (limit)", &plain_load, None);
+    println!(
+        "{:<44} {:>14} {:>10} {:>17}",
+        "", "rows", "seconds", "rows/s"
+    );
+    let base = report(
+        "PostgreSQL plain COPY from files (limit)",
+        &plain_load,
+        None,
+    );
     report("PostgreSQL bcsync, first load (COPY)", &first, Some(base));
-    report("PostgreSQL bcsync, over loaded tables (upsert)", &again, Some(base));
-    report("SQLite bcsync (WAL, synchronous=NORMAL)", &sqlite_load, Some(base));
+    report(
+        "PostgreSQL bcsync, over loaded tables (upsert)",
+        &again,
+        Some(base),
+    );
+    report(
+        "SQLite bcsync (WAL, synchronous=NORMAL)",
+        &sqlite_load,
+        Some(base),
+    );
     println!(
         "orders JSON: {:.0} MB; COPY text files: {:.0} MB",
         first.bytes as f64 / 1e6,
         plain_load.bytes as f64 / 1e6
     );
-    rt.block_on(pg.batch_execute(&format!("DROP SCHEMA {schema} CASCADE; DROP SCHEMA {plain} CASCADE"))).unwrap();
+    rt.block_on(pg.batch_execute(&format!(
+        "DROP SCHEMA {schema} CASCADE; DROP SCHEMA {plain} CASCADE"
+    )))
+    .unwrap();
 }
-

@@ -62,8 +62,16 @@ pub fn load(path: Option<&Path>) -> Result<FileConfig> {
             default
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-    toml::from_str(&text).map_err(|e| Error::Config(format!("{} is not a valid bcsync config: {e}", path.display())))
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        Error::Config(format!(
+            "{} is not a valid bcsync config: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -72,7 +80,11 @@ fn env(name: &str) -> Option<String> {
 
 impl FileConfig {
     /// Resolves the store connection: flag > environment > file.
-    pub fn connection(&self, store_hash_flag: Option<&str>, base_url_flag: Option<&str>) -> Result<StoreConnection> {
+    pub fn connection(
+        &self,
+        store_hash_flag: Option<&str>,
+        base_url_flag: Option<&str>,
+    ) -> Result<StoreConnection> {
         let store_hash = store_hash_flag
             .map(str::to_owned)
             .or_else(|| env(ENV_STORE_HASH))
@@ -89,15 +101,23 @@ impl FileConfig {
                  (create a store-level API account in the control panel to get one)"
             ))
         })?;
-        let base_url = base_url_flag.map(str::to_owned).or_else(|| env(ENV_BASE_URL)).or_else(|| self.base_url.clone());
-        Ok(StoreConnection { store_hash, access_token, base_url })
+        let base_url = base_url_flag
+            .map(str::to_owned)
+            .or_else(|| env(ENV_BASE_URL))
+            .or_else(|| self.base_url.clone());
+        Ok(StoreConnection {
+            store_hash,
+            access_token,
+            base_url,
+        })
     }
 }
 
 impl StoreConnection {
     /// A client for this store.
     pub fn client(&self) -> Result<bigcommerce::Client> {
-        let mut cfg = bigcommerce::ClientConfig::new(self.store_hash.clone(), self.access_token.clone());
+        let mut cfg =
+            bigcommerce::ClientConfig::new(self.store_hash.clone(), self.access_token.clone());
         if let Some(url) = &self.base_url {
             cfg = cfg.with_base_url(url.clone());
         }
@@ -122,7 +142,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_the_file_named() {
-        let err = toml::from_str::<FileConfig>("stor_hash = \"x\"").unwrap_err().to_string();
+        let err = toml::from_str::<FileConfig>("stor_hash = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stor_hash"), "{err}");
     }
 }

@@ -9,7 +9,9 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] bigcommerce::Error),
 
-    #[error("SQLite error on {path}: {source}. Check that the file is writable and not opened by another bcsync run.")]
+    #[error(
+        "SQLite error on {path}: {source}. Check that the file is writable and not opened by another bcsync run."
+    )]
     Sqlite {
         path: PathBuf,
         #[source]
@@ -33,7 +35,9 @@ pub enum Error {
     #[error("unknown stream {name:?}; run `bcsync discover` to list the streams (known: {known})")]
     UnknownStream { name: String, known: String },
 
-    #[error("destination {0:?} not understood; use sqlite:PATH, postgres://USER@HOST:PORT/DB (or postgres with DATABASE_URL), singer, or jsonl:DIR")]
+    #[error(
+        "destination {0:?} not understood; use sqlite:PATH, postgres://USER@HOST:PORT/DB (or postgres with DATABASE_URL), singer, or jsonl:DIR"
+    )]
     BadDestination(String),
 
     #[error("the destination writer stopped unexpectedly: {0}")]

@@ -14,14 +14,20 @@ async fn check_reports_store_quota_and_scopes() {
     let sb = sandbox_with(SandboxConfig {
         tokens: vec![
             TokenConfig::full("full-token"),
-            TokenConfig::parse("limited-token:store_v2_information_read_only,store_v2_customers_read_only").unwrap(),
+            TokenConfig::parse(
+                "limited-token:store_v2_information_read_only,store_v2_customers_read_only",
+            )
+            .unwrap(),
         ],
         plan: Plan::Standard,
         ..SandboxConfig::default()
     })
     .await;
     let (full_ok, out) = tokio::task::spawn_blocking({
-        let runner = CheckRunner { url: sb.base_url(), hash: sb.store_hash().to_owned() };
+        let runner = CheckRunner {
+            url: sb.base_url(),
+            hash: sb.store_hash().to_owned(),
+        };
         move || runner.run("full-token")
     })
     .await
@@ -31,14 +37,23 @@ async fn check_reports_store_quota_and_scopes() {
     assert!(!out.contains("MISSING"), "{out}");
 
     let (ok, out) = tokio::task::spawn_blocking({
-        let runner = CheckRunner { url: sb.base_url(), hash: sb.store_hash().to_owned() };
+        let runner = CheckRunner {
+            url: sb.base_url(),
+            hash: sb.store_hash().to_owned(),
+        };
         move || runner.run("limited-token")
     })
     .await
     .unwrap();
     assert!(!ok, "{out}");
-    assert!(out.contains("store_v2_orders") && out.contains("MISSING: add store_v2_orders_read_only"), "{out}");
-    assert!(!out.contains("limited-token"), "the token must never be printed: {out}");
+    assert!(
+        out.contains("store_v2_orders") && out.contains("MISSING: add store_v2_orders_read_only"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("limited-token"),
+        "the token must never be printed: {out}"
+    );
 }
 
 /// Runs `bcsync check` (a blocking child process) against a sandbox.
@@ -55,6 +70,13 @@ impl CheckRunner {
             .env("BIGCOMMERCE_ACCESS_TOKEN", token)
             .output()
             .unwrap();
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     }
 }

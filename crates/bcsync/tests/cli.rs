@@ -12,12 +12,21 @@ fn bcsync(args: &[&str]) -> (bool, String, String) {
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn help_texts() {
-    for cmd in [vec!["--help"], vec!["extract", "--help"], vec!["sandbox", "--help"], vec!["demo", "--help"]] {
+    for cmd in [
+        vec!["--help"],
+        vec!["extract", "--help"],
+        vec!["sandbox", "--help"],
+        vec!["demo", "--help"],
+    ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);
         insta::assert_snapshot!(cmd.join("_").replace("--", ""), stdout);
@@ -33,14 +42,28 @@ fn missing_credentials_say_what_to_set() {
 
 #[test]
 fn unknown_stream_is_named() {
-    let (ok, _, stderr) = bcsync(&["extract", "--streams", "custmers", "--store-hash", "x", "--base-url", "http://127.0.0.1:9"]);
+    let (ok, _, stderr) = bcsync(&[
+        "extract",
+        "--streams",
+        "custmers",
+        "--store-hash",
+        "x",
+        "--base-url",
+        "http://127.0.0.1:9",
+    ]);
     assert!(!ok);
-    assert!(stderr.contains("custmers") || stderr.contains("access token"), "{stderr}");
+    assert!(
+        stderr.contains("custmers") || stderr.contains("access token"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn bad_sandbox_plan_is_explained() {
     let (ok, _, stderr) = bcsync(&["sandbox", "--plan", "gold", "--port", "0"]);
     assert!(!ok);
-    assert!(stderr.contains("gold") && stderr.contains("standard"), "{stderr}");
+    assert!(
+        stderr.contains("gold") && stderr.contains("standard"),
+        "{stderr}"
+    );
 }

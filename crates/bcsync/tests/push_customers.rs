@@ -441,3 +441,160 @@ async fn update_mode_touches_only_existing_and_full_resync_sends_all() {
     assert_eq!(out.run.counts["updated"], 3, "{:?}", out.run.counts);
     assert_eq!(writes(&sb) - w0, 1);
 }
+
+const ADDRESS_MAPPING: &str = "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n\
+    afirst = \"addresses.0.first_name\"\nalast = \"addresses.0.last_name\"\nstreet = \"addresses.0.address1\"\n\
+    city = \"addresses.0.city\"\ncountry = \"addresses.0.country_code\"\nstate = \"addresses.0.state_or_province\"\n\
+    zip = \"addresses.0.postal_code\"\n";
+
+/// `(email, city, country)` rows as CSV for [`ADDRESS_MAPPING`].
+fn address_csv(rows: &[(String, String, String)]) -> String {
+    let mut s = String::from("mail,given,family,afirst,alast,street,city,country,state,zip\n");
+    for (i, (e, city, country)) in rows.iter().enumerate() {
+        s.push_str(&format!(
+            "{e},G{i},F{i},G{i},F{i},{i} Main St,{city},{country},Texas,7500{i}\n"
+        ));
+    }
+    s
+}
+
+/// Every address in the store as `(customer email, city, country_code)`, sorted.
+async fn store_addresses(sb: &bc_sandbox::RunningSandbox) -> Vec<(String, String, String)> {
+    let emails: std::collections::HashMap<i64, String> =
+        common::list_all(sb, "v3", "/customers", "")
+            .await
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_i64().unwrap(),
+                    c["email"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+    let mut v: Vec<(String, String, String)> =
+        common::list_all(sb, "v3", "/customers/addresses", "")
+            .await
+            .iter()
+            .map(|a| {
+                (
+                    emails[&a["customer_id"].as_i64().unwrap()].clone(),
+                    a["city"].as_str().unwrap().to_owned(),
+                    a["country_code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn address_changes_update_only_the_addresses() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    // A customer already in the store without an address: upsert finds it by email, updates
+    // it and creates its address with POST /customers/addresses.
+    let (st, _) = common::api(
+        &sb,
+        reqwest::Method::POST,
+        "/v3/customers",
+        Some(serde_json::json!([{"email": "p3@example.com", "first_name": "Old", "last_name": "Name"}])),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let w0 = writes(&sb);
+    let mut rows: Vec<(String, String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("p{i}@example.com"),
+                format!("City{i}"),
+                "US".to_owned(),
+            )
+        })
+        .collect();
+    h.write("a.csv", &address_csv(&rows));
+    let sync = h.sync(
+        "addr",
+        "customers",
+        "upsert",
+        "email",
+        "a.csv",
+        ADDRESS_MAPPING,
+        "max_rejected = 5\n",
+    );
+    let out = h.push(&sync, Flags::default()).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(
+        (out.run.counts["created"], out.run.counts["updated"]),
+        (3, 1),
+        "{:?}",
+        out.run.counts
+    );
+    assert_eq!(store_addresses(&sb).await, rows);
+    let log = write_log(&sb)[w0..].to_vec();
+    // 3 creates with their addresses inline, one PUT of the found customer, one address POST.
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(
+        log.iter()
+            .any(|(m, p)| m == "POST" && p.ends_with("/v3/customers/addresses")),
+        "{log:?}"
+    );
+
+    // Unchanged rerun: no request at all.
+    let before = sb.state.log.entries().len();
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.counts["unchanged"], 4, "{:?}", out.run.counts);
+    assert_eq!(
+        sb.state.log.entries().len(),
+        before,
+        "an unchanged rerun sends nothing"
+    );
+
+    // One address field changes: the row is changed, and the only write is one address PUT.
+    rows[1].1 = "Lyon".into();
+    h.write("a.csv", &address_csv(&rows));
+    let w0 = writes(&sb);
+    let out = h.push(&sync, Flags::default()).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(out.run.counts["changed"], 1, "{:?}", out.run.counts);
+    let log = write_log(&sb)[w0..].to_vec();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].0, "PUT");
+    assert!(log[0].1.ends_with("/v3/customers/addresses"), "{log:?}");
+    assert_eq!(store_addresses(&sb).await, rows);
+    let customers = common::list_all(&sb, "v3", "/customers", "").await;
+    assert_eq!(customers.len(), 4);
+    let before = sb.state.log.entries().len();
+    h.push(&sync, Flags::default()).await;
+    assert_eq!(
+        sb.state.log.entries().len(),
+        before,
+        "an unchanged rerun sends nothing"
+    );
+
+    // A 422 on one address (country_code must be two letters) rejects only its row.
+    rows[0].2 = "USA".into();
+    rows[2].1 = "Paris".into();
+    h.write("a.csv", &address_csv(&rows));
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.rejected.len(), 1, "{:?}", out.run.rejected);
+    let r = &out.run.rejected[0];
+    assert_eq!(
+        (r.row, r.key.as_deref()),
+        (1, Some("p0@example.com")),
+        "{r:?}"
+    );
+    assert!(r.reason.contains("country_code"), "{}", r.reason);
+    let mut expected = rows.clone();
+    expected[0].2 = "US".into();
+    assert_eq!(store_addresses(&sb).await, expected);
+
+    // Fixed in the source: the rejected row is sent again, the rest is not.
+    rows[0].2 = "CA".into();
+    h.write("a.csv", &address_csv(&rows));
+    let w0 = writes(&sb);
+    let out = h.push(&sync, Flags::default()).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(store_addresses(&sb).await, rows);
+    // Rejected last run, so the whole row goes again: the customer PUT and its address PUT.
+    assert_eq!(writes(&sb) - w0, 2, "{:?}", &write_log(&sb)[w0..]);
+}

@@ -147,7 +147,10 @@ async fn insert_update_modes_and_inline_variants() {
     assert_eq!(writes(&sb), 0);
 
     // insert with a variant inline.
-    h.write("v.csv", "sku,title,kind,weight,price,vsku,vprice,opt,label\nHAT,Hat,physical,1,10,HAT-S,11,Size,S\n");
+    h.write(
+        "v.csv",
+        "sku,title,kind,weight,price,vsku,vprice,opt,label\nHAT,Hat,physical,1,10,HAT-S,11,Size,S\n",
+    );
     let mapping = format!(
         "{MAPPING}vsku = \"variants.0.sku\"\nvprice = \"variants.0.price\"\nopt = \"variants.0.option_values.0.option_display_name\"\nlabel = \"variants.0.option_values.0.label\"\n"
     );
@@ -165,7 +168,10 @@ async fn insert_update_modes_and_inline_variants() {
     assert!(skus.contains(&"HAT-S"), "{skus:?}");
 
     // update mode now finds it by SKU (one lookup) and changes it.
-    h.write("v.csv", "sku,title,kind,weight,price,vsku,vprice,opt,label\nhat,Hat,physical,1,12.5,HAT-S,11,Size,S\n");
+    h.write(
+        "v.csv",
+        "sku,title,kind,weight,price,vsku,vprice,opt,label\nhat,Hat,physical,1,12.5,HAT-S,11,Size,S\n",
+    );
     let upd = h.sync("u2", "products", "update", "sku", "v.csv", MAPPING, "");
     let out = h.push(&upd, Flags::default()).await;
     assert_eq!(out.run.counts["updated"], 1, "{:?}", out.run);
@@ -205,13 +211,16 @@ async fn custom_fields_inline_on_create_then_per_field_on_update() {
         assert_eq!(p["custom_fields"].as_array().unwrap().len(), 2, "{p}");
     }
 
-    // One product's Color changes: one product PUT batch plus one custom-field PUT.
+    // One product's Color changes: one custom-field PUT, and no product PUT (the
+    // product's own fields are as the store has them).
     h.write("cf.csv", &rows("Green"));
     let w0 = writes(&sb);
     let out = h.push(&sync, Flags::default()).await;
     assert_eq!(out.run.counts["updated"], 1, "{:?}", out.run);
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
-    assert_eq!(writes(&sb) - w0, 2);
+    let log = write_log(&sb)[w0..].to_vec();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].1.contains("/custom-fields/"), "{log:?}");
     let all = common::list_all(
         &sb,
         "v3",
@@ -276,4 +285,112 @@ async fn a_product_deleted_in_the_store_is_created_again_by_upsert() {
     assert!(out.run.rejected.is_empty(), "{:?}", out.run);
     assert_eq!(out.run.counts["created"], 1, "{:?}", out.run.counts);
     assert_eq!(store_products(&sb).await, sorted(rows));
+}
+
+#[tokio::test]
+async fn variant_changes_update_only_the_variants_matched_by_sku() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let h = Harness::new(&sb);
+    let mapping = format!(
+        "{MAPPING}vsku = \"variants.0.sku\"\nvprice = \"variants.0.price\"\nopt = \"variants.0.option_values.0.option_display_name\"\nlabel = \"variants.0.option_values.0.label\"\n"
+    );
+    let rows = |p0: &str, p1: &str, sku1: &str| {
+        format!(
+            "sku,title,kind,weight,price,vsku,vprice,opt,label\nHAT,Hat,physical,1,10,HAT-S,{p0},Size,S\nCAP,Cap,physical,1,10,{sku1},{p1},Size,S\n"
+        )
+    };
+    h.write("v.csv", &rows("11", "12", "CAP-S"));
+    let sync = h.sync(
+        "var",
+        "products",
+        "upsert",
+        "sku",
+        "v.csv",
+        &mapping,
+        "max_rejected = 5\n",
+    );
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.counts["created"], 2, "{:?}", out.run);
+    let variant_prices = || async {
+        let mut v: Vec<(String, String)> = common::list_all(&sb, "v3", "/catalog/variants", "")
+            .await
+            .iter()
+            .map(|v| (v["sku"].as_str().unwrap().to_owned(), num(&v["price"])))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        variant_prices().await,
+        vec![("CAP-S".into(), "12".into()), ("HAT-S".into(), "11".into())]
+    );
+
+    // Unchanged rerun: no request at all.
+    let before = sb.state.log.entries().len();
+    h.push(&sync, Flags::default()).await;
+    assert_eq!(
+        sb.state.log.entries().len(),
+        before,
+        "an unchanged rerun sends nothing"
+    );
+
+    // One variant price changes: one PUT /catalog/variants, no product PUT.
+    h.write("v.csv", &rows("13.5", "12", "CAP-S"));
+    let w0 = writes(&sb);
+    let out = h.push(&sync, Flags::default()).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(out.run.counts["changed"], 1, "{:?}", out.run.counts);
+    let log = write_log(&sb)[w0..].to_vec();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].0, "PUT");
+    assert!(log[0].1.ends_with("/v3/catalog/variants"), "{log:?}");
+    assert_eq!(
+        variant_prices().await,
+        vec![
+            ("CAP-S".into(), "12".into()),
+            ("HAT-S".into(), "13.5".into())
+        ]
+    );
+    let before = sb.state.log.entries().len();
+    h.push(&sync, Flags::default()).await;
+    assert_eq!(
+        sb.state.log.entries().len(),
+        before,
+        "an unchanged rerun sends nothing"
+    );
+
+    // A variant SKU the product does not have is rejected with its row alone; a refused
+    // price (negative) likewise, while the other row's change is written.
+    h.write("v.csv", &rows("14", "15", "CAP-XL"));
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.rejected.len(), 1, "{:?}", out.run.rejected);
+    assert_eq!(
+        out.run.rejected[0].key.as_deref(),
+        Some("cap"),
+        "{:?}",
+        out.run.rejected
+    );
+    assert!(
+        out.run.rejected[0].reason.contains("CAP-XL"),
+        "{}",
+        out.run.rejected[0].reason
+    );
+    assert_eq!(
+        variant_prices().await,
+        vec![("CAP-S".into(), "12".into()), ("HAT-S".into(), "14".into())]
+    );
+    h.write("v.csv", &rows("14", "-3", "CAP-S"));
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.rejected.len(), 1, "{:?}", out.run.rejected);
+    assert_eq!(
+        out.run.rejected[0].key.as_deref(),
+        Some("cap"),
+        "{:?}",
+        out.run.rejected
+    );
+    assert!(
+        out.run.rejected[0].reason.contains("variant update"),
+        "{}",
+        out.run.rejected[0].reason
+    );
 }

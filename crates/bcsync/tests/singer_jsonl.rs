@@ -15,7 +15,11 @@ use serde_json::Value;
 async fn singer_records_validate_against_their_schema() {
     let sb = sandbox(small_store()).await;
     let out = tokio::task::spawn_blocking({
-        let (url, hash, token) = (sb.base_url(), sb.store_hash().to_owned(), sb.token().to_owned());
+        let (url, hash, token) = (
+            sb.base_url(),
+            sb.store_hash().to_owned(),
+            sb.token().to_owned(),
+        );
         move || {
             Command::new(env!("CARGO_BIN_EXE_bcsync"))
                 .args(["extract", "--to", "singer", "--base-url", &url])
@@ -27,14 +31,22 @@ async fn singer_records_validate_against_their_schema() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(!stdout.contains(sb.token()), "the token must never reach stdout");
+    assert!(
+        !stdout.contains(sb.token()),
+        "the token must never reach stdout"
+    );
     let mut validators: HashMap<String, jsonschema::Validator> = HashMap::new();
     let mut records: HashMap<String, usize> = HashMap::new();
     let mut states = 0;
     for line in stdout.lines() {
-        let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let msg: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         match msg["type"].as_str().unwrap() {
             "SCHEMA" => {
                 let v = jsonschema::validator_for(&msg["schema"]).unwrap();
@@ -42,9 +54,14 @@ async fn singer_records_validate_against_their_schema() {
             }
             "RECORD" => {
                 let stream = msg["stream"].as_str().unwrap();
-                let v = validators.get(stream).unwrap_or_else(|| panic!("RECORD for {stream} before its SCHEMA"));
+                let v = validators
+                    .get(stream)
+                    .unwrap_or_else(|| panic!("RECORD for {stream} before its SCHEMA"));
                 if let Err(e) = v.validate(&msg["record"]) {
-                    panic!("{stream} record does not match its schema: {e}\n{}", msg["record"]);
+                    panic!(
+                        "{stream} record does not match its schema: {e}\n{}",
+                        msg["record"]
+                    );
                 }
                 *records.entry(stream.to_owned()).or_default() += 1;
             }
@@ -56,17 +73,28 @@ async fn singer_records_validate_against_their_schema() {
         }
     }
     assert_eq!(records.get("customers"), Some(&420));
-    assert_eq!(records.get("orders"), Some(&list_all(&sb, "v2", "/orders", "").await.len()));
+    assert_eq!(
+        records.get("orders"),
+        Some(&list_all(&sb, "v2", "/orders", "").await.len())
+    );
     assert!(records.get("order_lines").copied().unwrap_or(0) >= 560);
     assert!(states >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn singer_discover_lists_every_stream() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bcsync")).args(["--discover"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .args(["--discover"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let cat: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = cat["streams"].as_array().unwrap().iter().map(|s| s["stream"].as_str().unwrap()).collect();
+    let names: Vec<&str> = cat["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream"].as_str().unwrap())
+        .collect();
     for s in bcsync::streams::STREAMS {
         assert!(names.contains(&s.name), "{}", s.name);
     }
@@ -79,12 +107,22 @@ async fn jsonl_files_and_state() {
     let dir = tempfile::tempdir().unwrap();
     let to = format!("jsonl:{}", dir.path().display());
     extract(&sb, &to, &["customers", "orders"]).await.unwrap();
-    let lines = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.jsonl"))).unwrap().lines().count();
+    let lines = |name: &str| {
+        std::fs::read_to_string(dir.path().join(format!("{name}.jsonl")))
+            .unwrap()
+            .lines()
+            .count()
+    };
     assert_eq!(lines("customers"), 420);
     let orders = lines("orders");
     assert!(orders > 0);
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("_state.json")).unwrap()).unwrap();
-    assert!(state["bookmarks"]["customers"]["bookmark"].is_string(), "{state}");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("_state.json")).unwrap())
+            .unwrap();
+    assert!(
+        state["bookmarks"]["customers"]["bookmark"].is_string(),
+        "{state}"
+    );
     // A second run of an unchanged store appends nothing.
     extract(&sb, &to, &["customers", "orders"]).await.unwrap();
     assert_eq!(lines("customers"), 420);

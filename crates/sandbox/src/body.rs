@@ -18,19 +18,30 @@ impl FromRequest<Shared> for JsonBody {
 
     async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
         let v = ApiVersion::of_path(req.uri().path());
-        let ct = req.headers().get(CONTENT_TYPE).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" && !mime.ends_with("+json") {
             return Err(ApiError::unsupported_media_type(v));
         }
         let limit = state.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
-            ApiError::new(
-                v,
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The request body is larger than the {limit} bytes allowed."),
-            )
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    v,
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The request body is larger than the {limit} bytes allowed."),
+                )
+            })?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad_request(v, format!("The request body is not valid JSON: {e}."))
         })?;
@@ -43,10 +54,14 @@ impl FromRequest<Shared> for JsonBody {
 pub fn batch(v: ApiVersion, body: Value, max: usize) -> Result<Vec<Value>, ApiError> {
     match body {
         Value::Array(items) if items.len() > max => Err(ApiError::batch_too_large(v, max)),
-        Value::Array(items) if items.is_empty() => {
-            Err(ApiError::unprocessable(v, "The request body must be a non-empty array."))
-        }
+        Value::Array(items) if items.is_empty() => Err(ApiError::unprocessable(
+            v,
+            "The request body must be a non-empty array.",
+        )),
         Value::Array(items) => Ok(items),
-        _ => Err(ApiError::unprocessable(v, "The request body must be a JSON array.")),
+        _ => Err(ApiError::unprocessable(
+            v,
+            "The request body must be a JSON array.",
+        )),
     }
 }

@@ -46,11 +46,17 @@ impl TokenConfig {
             None => (spec, None),
         };
         if token.is_empty() {
-            return Err(format!("token spec {spec:?} has an empty token; use TOKEN or TOKEN:scope,scope"));
+            return Err(format!(
+                "token spec {spec:?} has an empty token; use TOKEN or TOKEN:scope,scope"
+            ));
         }
         let mut cfg = Self::full(token);
         if let Some(s) = scopes {
-            cfg.scopes = s.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            cfg.scopes = s
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         cfg.client_id = format!("client-{}", &token[..token.len().min(8)]);
         Ok(cfg)
@@ -58,9 +64,9 @@ impl TokenConfig {
 
     /// Whether this token may call `method` on a family that needs `scope`.
     pub fn allows(&self, scope: &str, write: bool) -> bool {
-        self.scopes.iter().any(|s| {
-            s == scope || (!write && s.strip_suffix("_read_only") == Some(scope))
-        })
+        self.scopes
+            .iter()
+            .any(|s| s == scope || (!write && s.strip_suffix("_read_only") == Some(scope)))
     }
 }
 
@@ -73,7 +79,9 @@ pub enum Plan {
     /// Pro: 450 per 30 s.
     Pro,
     /// Enterprise: a configurable quota per 30 s.
-    Enterprise { quota: u32 },
+    Enterprise {
+        quota: u32,
+    },
     /// "Unlimited" Enterprise: no quota at all (infrastructure 429s can still be injected).
     Unlimited,
 }
@@ -109,9 +117,12 @@ impl Plan {
             "enterprise" => Ok(Plan::Enterprise { quota: 1500 }),
             "unlimited" => Ok(Plan::Unlimited),
             other => match other.strip_prefix("enterprise:") {
-                Some(n) => n.parse().map(|quota| Plan::Enterprise { quota }).map_err(|_| {
-                    format!("plan {s:?}: the quota after 'enterprise:' must be a whole number")
-                }),
+                Some(n) => n
+                    .parse()
+                    .map(|quota| Plan::Enterprise { quota })
+                    .map_err(|_| {
+                        format!("plan {s:?}: the quota after 'enterprise:' must be a whole number")
+                    }),
                 None => Err(format!(
                     "unknown plan {s:?}; use standard, plus, pro, enterprise, enterprise:N or unlimited"
                 )),

@@ -25,7 +25,11 @@ pub fn rfc2822(dt: DateTime<Utc>) -> String {
 /// seconds, or a bare `YYYY-MM-DD`. A bare date becomes midnight, unless
 /// `bare_date_gets_now_time` (product `date_modified` filters), where the time of `now` is
 /// appended instead: the real quirk that makes date-only bookmarks skip records.
-pub fn parse_filter(s: &str, now: DateTime<Utc>, bare_date_gets_now_time: bool) -> Option<DateTime<Utc>> {
+pub fn parse_filter(
+    s: &str,
+    now: DateTime<Utc>,
+    bare_date_gets_now_time: bool,
+) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
@@ -33,13 +37,21 @@ pub fn parse_filter(s: &str, now: DateTime<Utc>, bare_date_gets_now_time: bool) 
     if let Ok(dt) = DateTime::parse_from_rfc2822(s) {
         return Some(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(Utc.from_utc_datetime(&n));
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let time = if bare_date_gets_now_time { now.time() } else { chrono::NaiveTime::MIN };
+        let time = if bare_date_gets_now_time {
+            now.time()
+        } else {
+            chrono::NaiveTime::MIN
+        };
         return Some(Utc.from_utc_datetime(&d.and_time(time)));
     }
     if let Ok(secs) = s.parse::<i64>() {
@@ -63,13 +75,22 @@ mod tests {
     fn parses_every_filter_form() {
         let now = Utc.with_ymd_and_hms(2024, 5, 14, 9, 34, 0).unwrap();
         let want = Utc.with_ymd_and_hms(2017, 4, 20, 15, 32, 0).unwrap();
-        assert_eq!(parse_filter("Thu, 20 Apr 2017 11:32:00 -0400", now, false), Some(want));
-        assert_eq!(parse_filter("2017-04-20T11:32:00.000-04:00", now, false), Some(want));
+        assert_eq!(
+            parse_filter("Thu, 20 Apr 2017 11:32:00 -0400", now, false),
+            Some(want)
+        );
+        assert_eq!(
+            parse_filter("2017-04-20T11:32:00.000-04:00", now, false),
+            Some(want)
+        );
         assert_eq!(parse_filter("2017-04-20T15:32:00", now, false), Some(want));
         assert_eq!(parse_filter("1492702320", now, false), Some(want));
         let bare = parse_filter("2017-04-20", now, true).unwrap();
         assert_eq!(bare, Utc.with_ymd_and_hms(2017, 4, 20, 9, 34, 0).unwrap());
-        assert_eq!(parse_filter("2017-04-20", now, false), Utc.with_ymd_and_hms(2017, 4, 20, 0, 0, 0).single());
+        assert_eq!(
+            parse_filter("2017-04-20", now, false),
+            Utc.with_ymd_and_hms(2017, 4, 20, 0, 0, 0).single()
+        );
         assert_eq!(parse_filter("yesterday", now, false), None);
     }
 }

@@ -16,11 +16,16 @@ pub enum ApiVersion {
 impl ApiVersion {
     /// `/stores/{hash}/v2/...` → V2, anything else → V3.
     pub fn of_path(path: &str) -> Self {
-        if path.split('/').any(|seg| seg == "v2") { ApiVersion::V2 } else { ApiVersion::V3 }
+        if path.split('/').any(|seg| seg == "v2") {
+            ApiVersion::V2
+        } else {
+            ApiVersion::V3
+        }
     }
 }
 
-const V3_ERROR_TYPE: &str = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
+const V3_ERROR_TYPE: &str =
+    "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
 
 /// An error answer. Build it with the helpers below; it renders itself.
 #[derive(Debug, Clone)]
@@ -37,7 +42,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(version: ApiVersion, status: StatusCode, title: impl Into<String>) -> Self {
-        Self { version, status, title: title.into(), errors: None, headers: Vec::new() }
+        Self {
+            version,
+            status,
+            title: title.into(),
+            errors: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_errors(mut self, errors: Map<String, Value>) -> Self {
@@ -47,7 +58,9 @@ impl ApiError {
 
     /// Adds one `errors` entry, e.g. `("0.email", "Email already in use")`.
     pub fn with_error(mut self, key: impl Into<String>, msg: impl Into<String>) -> Self {
-        self.errors.get_or_insert_with(Map::new).insert(key.into(), Value::String(msg.into()));
+        self.errors
+            .get_or_insert_with(Map::new)
+            .insert(key.into(), Value::String(msg.into()));
         self
     }
 
@@ -67,13 +80,25 @@ impl ApiError {
         )
     }
     pub fn forbidden(v: ApiVersion) -> Self {
-        Self::new(v, StatusCode::FORBIDDEN, "Unauthorized Access. You do not have permission to make this request.")
+        Self::new(
+            v,
+            StatusCode::FORBIDDEN,
+            "Unauthorized Access. You do not have permission to make this request.",
+        )
     }
     pub fn not_found(v: ApiVersion) -> Self {
-        Self::new(v, StatusCode::NOT_FOUND, "The requested resource was not found.")
+        Self::new(
+            v,
+            StatusCode::NOT_FOUND,
+            "The requested resource was not found.",
+        )
     }
     pub fn method_not_allowed(v: ApiVersion) -> Self {
-        Self::new(v, StatusCode::METHOD_NOT_ALLOWED, "The requested method is not allowed for this resource.")
+        Self::new(
+            v,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The requested method is not allowed for this resource.",
+        )
     }
     pub fn conflict(v: ApiVersion, msg: impl Into<String>) -> Self {
         Self::new(v, StatusCode::CONFLICT, msg)
@@ -83,7 +108,9 @@ impl ApiError {
         Self::new(
             v,
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request payload is too large. The maximum items allowed in the array is {max}."),
+            format!(
+                "The request payload is too large. The maximum items allowed in the array is {max}."
+            ),
         )
         .with_errors(Map::new())
     }

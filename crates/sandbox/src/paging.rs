@@ -33,7 +33,9 @@ pub fn v2_object(status: StatusCode, data: Value) -> Response {
 }
 
 fn pagination_meta(total: usize, count: usize, page: u32, limit: u32, q: &Query) -> Value {
-    let total_pages = total.div_ceil(limit as usize).max(if total == 0 { 0 } else { 1 });
+    let total_pages = total
+        .div_ceil(limit as usize)
+        .max(if total == 0 { 0 } else { 1 });
     let base = q.links_base();
     let link = |p: u32| {
         let mut pairs = base.clone();
@@ -61,17 +63,35 @@ fn pagination_meta(total: usize, count: usize, page: u32, limit: u32, q: &Query)
 
 /// A V3 offset page over `all` (already filtered and sorted). A page past the end is 200
 /// with `data: []` (FACTS 13.2, our assumption).
-pub fn v3_offset<T>(all: &[T], page: u32, limit: u32, q: &Query, render: impl Fn(&T) -> Value) -> Response {
-    let start = (page as usize - 1).saturating_mul(limit as usize).min(all.len());
+pub fn v3_offset<T>(
+    all: &[T],
+    page: u32,
+    limit: u32,
+    q: &Query,
+    render: impl Fn(&T) -> Value,
+) -> Response {
+    let start = (page as usize - 1)
+        .saturating_mul(limit as usize)
+        .min(all.len());
     let end = (start + limit as usize).min(all.len());
     let data: Vec<Value> = all[start..end].iter().map(render).collect();
     let meta = pagination_meta(all.len(), data.len(), page, limit, q);
-    (StatusCode::OK, Json(json!({ "data": data, "meta": { "pagination": meta } }))).into_response()
+    (
+        StatusCode::OK,
+        Json(json!({ "data": data, "meta": { "pagination": meta } })),
+    )
+        .into_response()
 }
 
 /// A V3 sub-collection that answers **204** when empty (product images, reviews, order
 /// transactions: FACTS 0.4), otherwise an offset page.
-pub fn v3_offset_or_204<T>(all: &[T], page: u32, limit: u32, q: &Query, render: impl Fn(&T) -> Value) -> Response {
+pub fn v3_offset_or_204<T>(
+    all: &[T],
+    page: u32,
+    limit: u32,
+    q: &Query,
+    render: impl Fn(&T) -> Value,
+) -> Response {
     if all.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -81,7 +101,9 @@ pub fn v3_offset_or_204<T>(all: &[T], page: u32, limit: u32, q: &Query, render: 
 /// A V2 page: a bare array, or **204 No Content with an empty body** when the page is
 /// empty (FACTS 0.4, 12.1), including a page past the end.
 pub fn v2_list<T>(all: &[T], page: u32, limit: u32, render: impl Fn(&T) -> Value) -> Response {
-    let start = (page as usize - 1).saturating_mul(limit as usize).min(all.len());
+    let start = (page as usize - 1)
+        .saturating_mul(limit as usize)
+        .min(all.len());
     let end = (start + limit as usize).min(all.len());
     if start >= end {
         return StatusCode::NO_CONTENT.into_response();
@@ -112,11 +134,14 @@ pub struct CursorKey {
 /// Ours hold the sort key and id of the boundary record, so a cursor stays exact while
 /// records are written between pages (keyset pagination).
 pub fn encode_cursor(key: &CursorKey) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
 pub fn decode_cursor(s: &str) -> Option<CursorKey> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -139,7 +164,12 @@ pub fn v3_cursor<T>(
     let before = q.get("before").filter(|s| !s.is_empty());
     // `cmp` in the list's own order: "a comes before b".
     let ord = |a: &CursorKey, b: &CursorKey| if descending { b.cmp(a) } else { a.cmp(b) };
-    let bad_cursor = || ApiError::bad_request(v, "The cursor is not valid. Use start_cursor or end_cursor from a previous page.");
+    let bad_cursor = || {
+        ApiError::bad_request(
+            v,
+            "The cursor is not valid. Use start_cursor or end_cursor from a previous page.",
+        )
+    };
 
     let (slice_start, slice_end, cursor_mode) = if let Some(c) = after {
         let ck = decode_cursor(c).ok_or_else(bad_cursor)?;
@@ -150,7 +180,9 @@ pub fn v3_cursor<T>(
         let end = all.partition_point(|t| ord(&key(t), &ck) == std::cmp::Ordering::Less);
         (end.saturating_sub(limit as usize), end, true)
     } else {
-        let start = (page as usize - 1).saturating_mul(limit as usize).min(all.len());
+        let start = (page as usize - 1)
+            .saturating_mul(limit as usize)
+            .min(all.len());
         (start, (start + limit as usize).min(all.len()), false)
     };
     let items = &all[slice_start..slice_end];
@@ -174,7 +206,10 @@ pub fn v3_cursor<T>(
         }
         let mut current = base.clone();
         current.push(("limit".into(), limit.to_string()));
-        links.insert("current".into(), Value::String(format!("?{}", encode(&current))));
+        links.insert(
+            "current".into(),
+            Value::String(format!("?{}", encode(&current))),
+        );
         if let Some(ec) = &end_cursor
             && slice_end < all.len()
         {
@@ -193,7 +228,10 @@ pub fn v3_cursor<T>(
     if cursor_mode {
         meta.insert("cursor_pagination".into(), cursor_meta());
     } else {
-        meta.insert("pagination".into(), pagination_meta(all.len(), data.len(), page, limit, q));
+        meta.insert(
+            "pagination".into(),
+            pagination_meta(all.len(), data.len(), page, limit, q),
+        );
         if page == 1 {
             meta.insert("cursor_pagination".into(), cursor_meta());
         }

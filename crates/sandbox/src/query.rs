@@ -23,7 +23,10 @@ impl Query {
                 (decode(k), decode(v))
             })
             .collect();
-        Self { pairs, version: Some(version) }
+        Self {
+            pairs,
+            version: Some(version),
+        }
     }
 
     fn v(&self) -> ApiVersion {
@@ -32,12 +35,22 @@ impl Query {
 
     /// The last value given for `key` (exact key, including any `:op`).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A comma-separated list (`id:in=1,2,3`), `None` when absent. Empty items dropped.
     pub fn list(&self, key: &str) -> Option<Vec<String>> {
-        self.get(key).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        self.get(key).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
     }
 
     /// A list of integers; a non-integer item is a 400 naming the parameter.
@@ -48,7 +61,10 @@ impl Query {
                 .iter()
                 .map(|s| {
                     s.parse::<i64>().map_err(|_| {
-                        ApiError::bad_request(self.v(), format!("The filter '{key}' must be a list of integers; got {s:?}."))
+                        ApiError::bad_request(
+                            self.v(),
+                            format!("The filter '{key}' must be a list of integers; got {s:?}."),
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -60,10 +76,12 @@ impl Query {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(s) => s
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(self.v(), format!("The parameter '{key}' must be an integer; got {s:?}."))),
+            Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(
+                    self.v(),
+                    format!("The parameter '{key}' must be an integer; got {s:?}."),
+                )
+            }),
         }
     }
 
@@ -73,7 +91,10 @@ impl Query {
             None | Some("") => Ok(None),
             Some("1") | Some("true") => Ok(Some(true)),
             Some("0") | Some("false") => Ok(Some(false)),
-            Some(s) => Err(ApiError::bad_request(self.v(), format!("The parameter '{key}' must be true or false; got {s:?}."))),
+            Some(s) => Err(ApiError::bad_request(
+                self.v(),
+                format!("The parameter '{key}' must be true or false; got {s:?}."),
+            )),
         }
     }
 
@@ -91,12 +112,20 @@ impl Query {
         let page = match self.int("page")? {
             None => 1,
             Some(p) if p >= 1 => p as u32,
-            Some(_) => return Err(ApiError::bad_request(self.v(), "The parameter 'page' must be 1 or more.")),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    self.v(),
+                    "The parameter 'page' must be 1 or more.",
+                ));
+            }
         };
         let limit = match self.int("limit")? {
             None => 50,
             Some(l) if l < 1 => {
-                return Err(ApiError::bad_request(self.v(), "The parameter 'limit' must be 1 or more."));
+                return Err(ApiError::bad_request(
+                    self.v(),
+                    "The parameter 'limit' must be 1 or more.",
+                ));
             }
             Some(l) if l > max as i64 => return Err(ApiError::limit_too_large(self.v(), max)),
             Some(l) => l as u32,
@@ -116,16 +145,29 @@ impl Query {
 
 fn decode(s: &str) -> String {
     let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Encodes pairs back to a query string (for `links`).
 pub fn encode(pairs: &[(String, String)]) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    const SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b':').remove(b',');
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b':')
+        .remove(b',');
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, SET), utf8_percent_encode(v, SET)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, SET),
+                utf8_percent_encode(v, SET)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -156,7 +198,10 @@ mod tests {
 
     #[test]
     fn parses_filters_and_lists() {
-        let q = Query::parse(Some("id%3Ain=1,2,3&name:like=jo%25&limit=250&page=2"), ApiVersion::V3);
+        let q = Query::parse(
+            Some("id%3Ain=1,2,3&name:like=jo%25&limit=250&page=2"),
+            ApiVersion::V3,
+        );
         assert_eq!(q.int_list("id:in").unwrap(), Some(vec![1, 2, 3]));
         assert_eq!(q.get("name:like"), Some("jo%"));
         assert_eq!(q.page_limit(250).unwrap(), (2, 250));

@@ -75,9 +75,13 @@ impl SeedSpec {
         match s {
             "demo" => Ok(Self::demo()),
             "empty" | "none" => Ok(Self::empty()),
-            n => n.parse::<u64>().map(|seed| Self { seed, ..Self::demo() }).map_err(|_| {
-                format!("seed {s:?} not understood; use demo, empty or a number")
-            }),
+            n => n
+                .parse::<u64>()
+                .map(|seed| Self {
+                    seed,
+                    ..Self::demo()
+                })
+                .map_err(|_| format!("seed {s:?} not understood; use demo, empty or a number")),
         }
     }
 }

@@ -24,14 +24,23 @@ pub fn router(state: Shared) -> Router {
     let api = resources::routes()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::faults::middleware))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::ratelimit::middleware))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::middleware,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::middleware,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .nest("/stores/{store_hash}", api)
         .merge(crate::admin::routes())
         .fallback(unknown_route)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::admin::log_middleware))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::log_middleware,
+        ))
         .with_state(state)
 }
 
@@ -53,7 +62,11 @@ pub fn required_scope(path: &str) -> Option<&'static str> {
     let rest: Vec<&str> = segs.collect();
     match first {
         "customers" | "customer_groups" => Some("store_v2_customers"),
-        "orders" if rest.iter().any(|s| *s == "transactions" || *s == "payment_actions") => {
+        "orders"
+            if rest
+                .iter()
+                .any(|s| *s == "transactions" || *s == "payment_actions") =>
+        {
             Some("store_v2_transactions")
         }
         "orders" | "order_statuses" => Some("store_v2_orders"),
@@ -81,18 +94,26 @@ async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
     if hash != st.config.store_hash {
         return ApiError::not_found(v).into_response();
     }
-    let token = req.headers().get("x-auth-token").and_then(|h| h.to_str().ok()).unwrap_or("");
+    let token = req
+        .headers()
+        .get("x-auth-token")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let Some(account) = st.config.tokens.iter().find(|t| t.token == token) else {
         return ApiError::unauthorized(v).into_response();
     };
-    let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
     if let Some(scope) = required_scope(&format!("/{sub}"))
         && !account.allows(scope, write)
     {
         return ApiError::forbidden(v).into_response();
     }
     let mut req = req;
-    req.extensions_mut().insert(ClientId(account.client_id.clone()));
+    req.extensions_mut()
+        .insert(ClientId(account.client_id.clone()));
     next.run(req).await
 }
 
@@ -117,7 +138,11 @@ impl RunningSandbox {
 
     /// `http://127.0.0.1:PORT/stores/{hash}`.
     pub fn store_url(&self) -> String {
-        format!("{}/stores/{}", self.base_url(), self.state.config.store_hash)
+        format!(
+            "{}/stores/{}",
+            self.base_url(),
+            self.state.config.store_hash
+        )
     }
 
     pub fn store_hash(&self) -> &str {
@@ -126,7 +151,12 @@ impl RunningSandbox {
 
     /// The first configured token (full scopes unless configured otherwise).
     pub fn token(&self) -> &str {
-        self.state.config.tokens.first().map(|t| t.token.as_str()).unwrap_or("")
+        self.state
+            .config
+            .tokens
+            .first()
+            .map(|t| t.token.as_str())
+            .unwrap_or("")
     }
 
     /// Stops accepting connections and waits for the server task.
@@ -167,5 +197,10 @@ pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Resul
             })
             .await;
     });
-    Ok(RunningSandbox { addr, state, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningSandbox {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
 }

@@ -28,7 +28,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store_hash", &self.config.store_hash).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("store_hash", &self.config.store_hash)
+            .finish_non_exhaustive()
     }
 }
 

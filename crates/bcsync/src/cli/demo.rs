@@ -53,19 +53,40 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let counter = Arc::new(RequestCounter::default());
     let client = conn.client()?.with_observer(counter.clone());
     let to = format!("sqlite:{}", args.db);
-    let summary =
-        run_extraction(client, counter, &[], &to, args.full_refresh, None, ExtractOptions::default(), Progress::new(true)).await?;
+    let summary = run_extraction(
+        client,
+        counter,
+        &[],
+        &to,
+        args.full_refresh,
+        None,
+        ExtractOptions::default(),
+        Progress::new(true),
+    )
+    .await?;
     print!("{}", render_summary(&summary, &to));
-    println!("\nOpen it with: sqlite3 {} 'SELECT id, email, date_modified FROM customers LIMIT 5'", args.db);
+    println!(
+        "\nOpen it with: sqlite3 {} 'SELECT id, email, date_modified FROM customers LIMIT 5'",
+        args.db
+    );
     println!("Run `bcsync demo` again: the second run is incremental and reads only what changed.");
     sandbox.stop().await;
-    Ok(if summary.failed().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// A random-enough token for a throwaway in-process sandbox (not a credential).
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bcsync::extract::{ExtractOptions, ExtractSummary, Progress, RequestCounter, run_to as run_extraction};
+use bcsync::extract::{
+    ExtractOptions, ExtractSummary, Progress, RequestCounter, run_to as run_extraction,
+};
 use bcsync::streams::{self, Paging, Replication, STREAMS};
 use bigcommerce::{ApiVersion, Client};
 use clap::Args;
@@ -27,7 +29,7 @@ pub struct ExtractArgs {
     /// Streams to extract, comma-separated (default: all; see `bcsync discover`).
     #[arg(long, value_delimiter = ',')]
     pub streams: Vec<String>,
-    /// Destination: sqlite:PATH (default sqlite:bcsync.db), singer (stdout), jsonl:DIR.
+    /// Destination: sqlite:PATH (default sqlite:bcsync.db), postgres://USER@HOST/DB[?schema=NAME] (postgres alone: DATABASE_URL), singer (stdout), jsonl:DIR.
     #[arg(long)]
     pub to: Option<String>,
     /// Ignore saved bookmarks and read every stream from the start.
@@ -85,7 +87,10 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&catalog())?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<16} {:<4} {:<8} {:<28} {:<12} children", "stream", "api", "paging", "replication", "scope");
+    println!(
+        "{:<16} {:<4} {:<8} {:<28} {:<12} children",
+        "stream", "api", "paging", "replication", "scope"
+    );
     for s in STREAMS {
         let paging = match s.paging {
             Paging::Single => "single",
@@ -95,7 +100,11 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
             Paging::PerOrder => "per-order",
         };
         let repl = match s.replication {
-            Replication::Incremental { cursor_field, min_param, .. } => format!("incremental {cursor_field} ({min_param})"),
+            Replication::Incremental {
+                cursor_field,
+                min_param,
+                ..
+            } => format!("incremental {cursor_field} ({min_param})"),
             Replication::FullTable => "full table".into(),
         };
         let api = match s.version {
@@ -103,7 +112,15 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
             ApiVersion::V3 => "v3",
         };
         let children: Vec<&str> = s.children.iter().map(|c| c.name).collect();
-        println!("{:<16} {:<4} {:<8} {:<28} {:<12} {}", s.name, api, paging, repl, s.scope.trim_start_matches("store_"), children.join(", "));
+        println!(
+            "{:<16} {:<4} {:<8} {:<28} {:<12} {}",
+            s.name,
+            api,
+            paging,
+            repl,
+            s.scope.trim_start_matches("store_"),
+            children.join(", ")
+        );
         if let Some(note) = s.per_parent_note {
             println!("{:<16} note: {note}", "");
         }
@@ -115,9 +132,16 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
 pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!("\nExtracted into {destination}\n"));
-    out.push_str(&format!("{:<16} {:>9} {:>11} {:>9} {:>8}  status\n", "stream", "records", "child rows", "requests", "seconds"));
+    out.push_str(&format!(
+        "{:<16} {:>9} {:>11} {:>9} {:>8}  status\n",
+        "stream", "records", "child rows", "requests", "seconds"
+    ));
     for s in &summary.streams {
-        let status = s.error.as_deref().map(|e| format!("FAILED: {e}")).unwrap_or_else(|| "ok".into());
+        let status = s
+            .error
+            .as_deref()
+            .map(|e| format!("FAILED: {e}"))
+            .unwrap_or_else(|| "ok".into());
         out.push_str(&format!(
             "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {status}\n",
             s.name,
@@ -141,7 +165,9 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     out
 }
 
-fn client_with_counter(conn: &bcsync::config::StoreConnection) -> anyhow::Result<(Client, Arc<RequestCounter>)> {
+fn client_with_counter(
+    conn: &bcsync::config::StoreConnection,
+) -> anyhow::Result<(Client, Arc<RequestCounter>)> {
     let counter = Arc::new(RequestCounter::default());
     let client = conn.client()?.with_observer(counter.clone());
     Ok((client, counter))
@@ -149,43 +175,106 @@ fn client_with_counter(conn: &bcsync::config::StoreConnection) -> anyhow::Result
 
 pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
-    let conn = file.connection(args.store.store_hash.as_deref(), args.store.base_url.as_deref())?;
+    let conn = file.connection(
+        args.store.store_hash.as_deref(),
+        args.store.base_url.as_deref(),
+    )?;
     let (client, counter) = client_with_counter(&conn)?;
-    let to = args.to.or(file.extract.to.clone()).unwrap_or_else(|| "sqlite:bcsync.db".into());
-    let names = if args.streams.is_empty() { file.extract.streams.clone().unwrap_or_default() } else { args.streams };
+    let to = args
+        .to
+        .or(file.extract.to.clone())
+        .unwrap_or_else(|| "sqlite:bcsync.db".into());
+    let names = if args.streams.is_empty() {
+        file.extract.streams.clone().unwrap_or_default()
+    } else {
+        args.streams
+    };
     let mut options = ExtractOptions::default();
     if let Some(n) = args.stream_concurrency.or(file.extract.stream_concurrency) {
         options.stream_concurrency = n;
     }
     let singer = to == "singer";
-    let progress = if singer || args.no_progress { Progress::hidden() } else { Progress::new(true) };
-    let summary = run_extraction(client, counter, &names, &to, args.full_refresh, None, options, progress).await?;
+    let progress = if singer || args.no_progress {
+        Progress::hidden()
+    } else {
+        Progress::new(true)
+    };
+    let summary = run_extraction(
+        client,
+        counter,
+        &names,
+        &to,
+        args.full_refresh,
+        None,
+        options,
+        progress,
+    )
+    .await?;
     let table = render_summary(&summary, &to);
-    if singer { eprint!("{table}") } else { print!("{table}") }
-    Ok(if summary.failed().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if singer {
+        eprint!("{table}")
+    } else {
+        print!("{table}")
+    }
+    Ok(if summary.failed().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.
 const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
-    ("store_v2_customers", ApiVersion::V3, "/customers", "customers, customer groups"),
-    ("store_v2_products", ApiVersion::V3, "/catalog/products", "products, categories, brands"),
+    (
+        "store_v2_customers",
+        ApiVersion::V3,
+        "/customers",
+        "customers, customer groups",
+    ),
+    (
+        "store_v2_products",
+        ApiVersion::V3,
+        "/catalog/products",
+        "products, categories, brands",
+    ),
     ("store_v2_orders", ApiVersion::V2, "/orders", "orders"),
-    ("store_v2_transactions", ApiVersion::V3, "/orders/payment_actions/refunds", "transactions, refunds"),
+    (
+        "store_v2_transactions",
+        ApiVersion::V3,
+        "/orders/payment_actions/refunds",
+        "transactions, refunds",
+    ),
     ("store_v2_marketing", ApiVersion::V2, "/coupons", "coupons"),
-    ("store_channel_settings", ApiVersion::V3, "/channels", "channels"),
+    (
+        "store_channel_settings",
+        ApiVersion::V3,
+        "/channels",
+        "channels",
+    ),
 ];
 
 pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
     let conn = file.connection(args.store_hash.as_deref(), args.base_url.as_deref())?;
     let client = conn.client()?;
-    let store = client.get(ApiVersion::V2, "/store", &[]).await.context("reading /v2/store")?;
+    let store = client
+        .get(ApiVersion::V2, "/store", &[])
+        .await
+        .context("reading /v2/store")?;
     let body = store.body.unwrap_or(Value::Null);
     let rl = client.rate_limit();
-    println!("store       {} ({})", body["name"].as_str().unwrap_or("?"), conn.store_hash);
+    println!(
+        "store       {} ({})",
+        body["name"].as_str().unwrap_or("?"),
+        conn.store_hash
+    );
     println!("plan        {}", body["plan_name"].as_str().unwrap_or("?"));
     match (rl.quota, rl.window) {
-        (Some(q), Some(w)) => println!("quota       {q} requests per {:.1} s ({} left now)", w.as_secs_f64(), rl.left.unwrap_or(0)),
+        (Some(q), Some(w)) => println!(
+            "quota       {q} requests per {:.1} s ({} left now)",
+            w.as_secs_f64(),
+            rl.left.unwrap_or(0)
+        ),
         _ => println!("quota       no rate-limit headers (unlimited plan?)"),
     }
     let mut ok = true;
@@ -195,7 +284,9 @@ pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<Exi
             Ok(_) => println!("scope       {scope:<24} ok ({what})"),
             Err(e) if e.status() == Some(403) => {
                 ok = false;
-                println!("scope       {scope:<24} MISSING: add {scope}_read_only to the API account to extract {what}");
+                println!(
+                    "scope       {scope:<24} MISSING: add {scope}_read_only to the API account to extract {what}"
+                );
             }
             Err(e) => {
                 ok = false;
@@ -203,5 +294,9 @@ pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<Exi
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -83,8 +83,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Push(args)) => push::run(cli.config.as_deref(), args).await,
         Some(Command::Runs(args)) => runs::run(args),
-        None if cli.discover || cli.catalog.is_some() || cli.state.is_some() || cli.config.is_some() => {
-            singer::run(cli.config.as_deref(), cli.discover, cli.catalog.as_deref(), cli.state.as_deref()).await
+        None if cli.discover
+            || cli.catalog.is_some()
+            || cli.state.is_some()
+            || cli.config.is_some() =>
+        {
+            singer::run(
+                cli.config.as_deref(),
+                cli.discover,
+                cli.catalog.as_deref(),
+                cli.state.as_deref(),
+            )
+            .await
         }
         None => {
             use clap::CommandFactory;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bc_sandbox::{Plan, SandboxConfig, SeedSpec, TokenConfig};
 use bc_sandbox::faults::FaultConfig;
+use bc_sandbox::{Plan, SandboxConfig, SeedSpec, TokenConfig};
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
@@ -78,9 +78,17 @@ impl SandboxArgs {
             seed.lines_per_order = n;
         }
         if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
-            anyhow::bail!("--time-scale must be a positive number (e.g. 0.01); got {}", self.time_scale);
+            anyhow::bail!(
+                "--time-scale must be a positive number (e.g. 0.01); got {}",
+                self.time_scale
+            );
         }
-        let tokens = self.tokens.iter().map(|t| TokenConfig::parse(t)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+        let tokens = self
+            .tokens
+            .iter()
+            .map(|t| TokenConfig::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
         Ok(SandboxConfig {
             store_hash: self.store_hash.clone(),
             tokens,
@@ -97,18 +105,38 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let config = args.to_config()?;
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
-        .with_context(|| format!("--host {} --port {} is not an address", args.host, args.port))?;
+        .with_context(|| {
+            format!(
+                "--host {} --port {} is not an address",
+                args.host, args.port
+            )
+        })?;
     let started = std::time::Instant::now();
     let sandbox = bc_sandbox::start(config, addr)
         .await
         .with_context(|| format!("cannot listen on {addr}; is the port taken? try --port 0"))?;
     let counts = sandbox.state.data.read().counts();
-    eprintln!("bcsync sandbox: store {:?} seeded in {:.2}s: {}", sandbox.store_hash(), started.elapsed().as_secs_f64(), serde_json::Value::Object(counts));
+    eprintln!(
+        "bcsync sandbox: store {:?} seeded in {:.2}s: {}",
+        sandbox.store_hash(),
+        started.elapsed().as_secs_f64(),
+        serde_json::Value::Object(counts)
+    );
     eprintln!("  API:    {}/v3/... and /v2/...", sandbox.store_url());
-    eprintln!("  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats", sandbox.base_url());
-    eprintln!("  try:    BIGCOMMERCE_STORE_HASH={} BIGCOMMERCE_ACCESS_TOKEN={} bcsync extract --base-url {}", sandbox.store_hash(), sandbox.token(), sandbox.base_url());
+    eprintln!(
+        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats",
+        sandbox.base_url()
+    );
+    eprintln!(
+        "  try:    BIGCOMMERCE_STORE_HASH={} BIGCOMMERCE_ACCESS_TOKEN={} bcsync extract --base-url {}",
+        sandbox.store_hash(),
+        sandbox.token(),
+        sandbox.base_url()
+    );
     eprintln!("  stop with Ctrl-C");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     sandbox.stop().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,13 +30,24 @@ struct TapConfig {
 fn selected_streams(catalog: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for entry in catalog["streams"].as_array().into_iter().flatten() {
-        let meta = entry["metadata"].as_array().and_then(|m| m.iter().find(|m| m["breadcrumb"].as_array().is_some_and(Vec::is_empty)));
-        let selected = entry["selected"].as_bool().or_else(|| meta.and_then(|m| m["metadata"]["selected"].as_bool())).unwrap_or(false);
+        let meta = entry["metadata"].as_array().and_then(|m| {
+            m.iter()
+                .find(|m| m["breadcrumb"].as_array().is_some_and(Vec::is_empty))
+        });
+        let selected = entry["selected"]
+            .as_bool()
+            .or_else(|| meta.and_then(|m| m["metadata"]["selected"].as_bool()))
+            .unwrap_or(false);
         if !selected {
             continue;
         }
-        let name = entry["tap_stream_id"].as_str().or(entry["stream"].as_str()).unwrap_or("");
-        let parent = meta.and_then(|m| m["metadata"]["parent-tap-stream-id"].as_str()).unwrap_or(name);
+        let name = entry["tap_stream_id"]
+            .as_str()
+            .or(entry["stream"].as_str())
+            .unwrap_or("");
+        let parent = meta
+            .and_then(|m| m["metadata"]["parent-tap-stream-id"].as_str())
+            .unwrap_or(name);
         if !parent.is_empty() && !out.iter().any(|n| n == parent) {
             out.push(parent.to_owned());
         }
@@ -44,23 +55,41 @@ fn selected_streams(catalog: &Value) -> Vec<String> {
     out
 }
 
-pub async fn run(config: Option<&Path>, discover: bool, catalog_path: Option<&Path>, state: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: Option<&Path>,
+    discover: bool,
+    catalog_path: Option<&Path>,
+    state: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     if discover {
         println!("{}", serde_json::to_string(&catalog())?);
         return Ok(ExitCode::SUCCESS);
     }
-    let config = config.context("tap mode needs --config tap.json with store_hash and access_token")?;
-    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    let tap: TapConfig = serde_json::from_str(&text).with_context(|| format!("{} is not a tap config JSON", config.display()))?;
-    let file = bcsync::config::FileConfig { store_hash: tap.store_hash, access_token: tap.access_token, base_url: tap.base_url, ..Default::default() };
+    let config =
+        config.context("tap mode needs --config tap.json with store_hash and access_token")?;
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let tap: TapConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a tap config JSON", config.display()))?;
+    let file = bcsync::config::FileConfig {
+        store_hash: tap.store_hash,
+        access_token: tap.access_token,
+        base_url: tap.base_url,
+        ..Default::default()
+    };
     let conn = file.connection(None, None)?;
     let streams = match catalog_path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading catalog {}", p.display()))?;
-            let cat: Value = serde_json::from_str(&text).with_context(|| format!("catalog {} is not JSON", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading catalog {}", p.display()))?;
+            let cat: Value = serde_json::from_str(&text)
+                .with_context(|| format!("catalog {} is not JSON", p.display()))?;
             let selected = selected_streams(&cat);
             if selected.is_empty() {
-                anyhow::bail!("catalog {} selects no stream; mark streams with \"selected\": true in their metadata", p.display());
+                anyhow::bail!(
+                    "catalog {} selects no stream; mark streams with \"selected\": true in their metadata",
+                    p.display()
+                );
             }
             selected
         }
@@ -69,9 +98,23 @@ pub async fn run(config: Option<&Path>, discover: bool, catalog_path: Option<&Pa
     let singer_state = state.map(read_state_file).transpose()?;
     let counter = Arc::new(RequestCounter::default());
     let client = conn.client()?.with_observer(counter.clone());
-    let summary = run_extraction(client, counter, &streams, "singer", false, singer_state, ExtractOptions::default(), Progress::hidden()).await?;
+    let summary = run_extraction(
+        client,
+        counter,
+        &streams,
+        "singer",
+        false,
+        singer_state,
+        ExtractOptions::default(),
+        Progress::hidden(),
+    )
+    .await?;
     eprint!("{}", render_summary(&summary, "singer:stdout"));
-    Ok(if summary.failed().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[cfg(test)]
@@ -86,6 +129,9 @@ mod tests {
             {"tap_stream_id": "customers", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]},
             {"tap_stream_id": "brands", "metadata": [{"breadcrumb": [], "metadata": {"selected": false}}]},
         ]});
-        assert_eq!(selected_streams(&cat), vec!["orders".to_owned(), "customers".to_owned()]);
+        assert_eq!(
+            selected_streams(&cat),
+            vec!["orders".to_owned(), "customers".to_owned()]
+        );
     }
 }

@@ -34,7 +34,10 @@ pub struct JsonlDestination {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_owned(), source }
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl JsonlDestination {
@@ -43,17 +46,29 @@ impl JsonlDestination {
         let state_path = dir.join("_state.json");
         let committed = match std::fs::read_to_string(&state_path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                Error::Config(format!("{} is unreadable ({e}); delete it to start over", state_path.display()))
+                Error::Config(format!(
+                    "{} is unreadable ({e}); delete it to start over",
+                    state_path.display()
+                ))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Committed::default(),
             Err(e) => return Err(io(&state_path)(e)),
         };
-        Ok(Self { dir, files: BTreeMap::new(), committed })
+        Ok(Self {
+            dir,
+            files: BTreeMap::new(),
+            committed,
+        })
     }
 
     fn open_table(&mut self, table: &str) -> Result<()> {
         let path = self.dir.join(format!("{table}.jsonl"));
-        let file = OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(io(&path))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .map_err(io(&path))?;
         // Cut off anything written after the last commit (a crash mid-page).
         let committed = self.committed.lengths.get(table).copied().unwrap_or(0);
         let len = file.metadata().map_err(io(&path))?.len();
@@ -86,7 +101,8 @@ impl JsonlDestination {
         }
         let state_path = self.dir.join("_state.json");
         let tmp = self.dir.join("_state.json.tmp");
-        let json = serde_json::to_vec_pretty(&self.committed).map_err(|e| Error::Config(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&self.committed).map_err(|e| Error::Config(e.to_string()))?;
         std::fs::write(&tmp, json).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &state_path).map_err(io(&state_path))
     }
@@ -117,7 +133,10 @@ impl Destination for JsonlDestination {
             self.append(c.table.name, &c.rows)?;
         }
         if let Some(s) = batch.state {
-            self.committed.state.bookmarks.insert(batch.stream.name.to_owned(), s);
+            self.committed
+                .state
+                .bookmarks
+                .insert(batch.stream.name.to_owned(), s);
         }
         self.commit()
     }

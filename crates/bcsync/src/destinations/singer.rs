@@ -28,7 +28,11 @@ impl SingerDestination<std::io::Stdout> {
 
 impl<W: Write + Send> SingerDestination<W> {
     pub fn new(out: W, state: State) -> Self {
-        Self { out, state, extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) }
+        Self {
+            out,
+            state,
+            extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -42,7 +46,10 @@ impl<W: Write + Send> SingerDestination<W> {
 }
 
 fn io_err(source: std::io::Error) -> Error {
-    Error::Io { path: "<stdout>".into(), source }
+    Error::Io {
+        path: "<stdout>".into(),
+        source,
+    }
 }
 
 /// The Singer SCHEMA message of a stream.
@@ -67,7 +74,10 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
         for s in streams {
             self.emit(&schema_message(s))?;
             for c in s.children {
-                let key: Vec<&str> = c.key.map(|k| vec![c.parent_column, k]).unwrap_or_else(|| vec![c.parent_column]);
+                let key: Vec<&str> = c
+                    .key
+                    .map(|k| vec![c.parent_column, k])
+                    .unwrap_or_else(|| vec![c.parent_column]);
                 self.emit(&json!({"type": "SCHEMA", "stream": c.name, "schema": schema::child_schema(c), "key_properties": key}))?;
             }
         }
@@ -90,7 +100,8 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
         }
         if let Some(s) = batch.state {
             self.state.bookmarks.insert(batch.stream.name.to_owned(), s);
-            let value = serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
+            let value =
+                serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
             self.emit(&json!({"type": "STATE", "value": value}))?;
         }
         self.out.flush().map_err(io_err)
@@ -110,14 +121,24 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
 
 /// Reads a Singer state file: `{"bookmarks": {...}}`, or the `value` of a STATE message.
 pub fn read_state_file(path: &std::path::Path) -> Result<State> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     if text.trim().is_empty() {
         return Ok(State::default());
     }
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Config(format!("state file {} is not JSON ({e}); pass the last STATE value", path.display())))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::Config(format!(
+            "state file {} is not JSON ({e}); pass the last STATE value",
+            path.display()
+        ))
+    })?;
     let v = v.get("value").cloned().unwrap_or(v);
-    serde_json::from_value::<State>(v)
-        .map_err(|e| Error::Config(format!("state file {} is not a bcsync state ({e})", path.display())))
+    serde_json::from_value::<State>(v).map_err(|e| {
+        Error::Config(format!(
+            "state file {} is not a bcsync state ({e})",
+            path.display()
+        ))
+    })
 }
-

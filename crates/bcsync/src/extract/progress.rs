@@ -61,7 +61,13 @@ fn quota(client: &Client) -> String {
 impl StreamBar {
     pub fn update(&self, s: &StreamSummary, client: &Client) {
         if let Some(b) = &self.bar {
-            b.set_message(format!("{} records, {} child rows, {} pages, {}", s.records, s.child_rows, s.pages, quota(client)));
+            b.set_message(format!(
+                "{} records, {} child rows, {} pages, {}",
+                s.records,
+                s.child_rows,
+                s.pages,
+                quota(client)
+            ));
         }
     }
 

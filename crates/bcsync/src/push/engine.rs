@@ -100,6 +100,75 @@ pub(super) struct Pending {
     /// A create was sent before and never confirmed: look it up first.
     pub(super) unknown_outcome: bool,
     pub(super) before: Option<Value>,
+    /// `before` is what the store holds: the last run applied this row in full and no
+    /// `--full-resync` was asked. Only then may unchanged parts of the row be skipped.
+    pub(super) trust_before: bool,
+    /// Created in this run: nested records (addresses, variants) went inline with it.
+    pub(super) created: bool,
+}
+
+impl Pending {
+    /// Whether the record's own fields (what its `PUT` carries) differ from the store's.
+    pub(super) fn core_changed(&self, object: Object) -> bool {
+        match (&self.before, self.trust_before) {
+            (Some(Value::Object(before)), true) => {
+                core_fields(object, before) != core_fields(object, &self.payload)
+            }
+            _ => true,
+        }
+    }
+
+    /// Whether the named values under `key` (attributes, custom fields) changed.
+    pub(super) fn named_changed(&self, key: &str) -> bool {
+        match (&self.before, self.trust_before) {
+            (Some(before), true) => before.get(key) != self.payload.get(key),
+            _ => true,
+        }
+    }
+
+    /// Positions of the nested array `key` whose mapped fields changed (all of them when
+    /// the store's state is not known from the last run).
+    pub(super) fn nested_changed(&self, key: &str) -> Vec<usize> {
+        let Some(Value::Array(items)) = self.payload.get(key) else {
+            return Vec::new();
+        };
+        let old = match (&self.before, self.trust_before) {
+            (Some(before), true) => before.get(key).and_then(Value::as_array),
+            _ => None,
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter(|(i, item)| {
+                item.is_object()
+                    && (!self.trust_before || old.and_then(|o| o.get(*i)) != Some(*item))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// The fields a record's own `PUT` carries: the payload without its sub-resources.
+fn core_fields(object: Object, payload: &Map<String, Value>) -> Map<String, Value> {
+    let mut body = payload.clone();
+    match object {
+        // Sub-resources cannot change through PUT /customers (FACTS 2.3).
+        Object::Customers => {
+            body.remove("addresses");
+            body.remove("attributes");
+        }
+        // Variants and custom fields are written through their own endpoints.
+        Object::Products => {
+            body.remove("variants");
+            body.remove("custom_fields");
+        }
+        // A line without an `id` is *added* by PUT /orders/{id} (FACTS 6.4), so lines are
+        // written on create only; the order's own fields (status, addresses...) update.
+        Object::Orders => {
+            body.remove("products");
+        }
+    }
+    body
 }
 
 fn hash_payload(p: &Map<String, Value>) -> String {
@@ -245,6 +314,7 @@ async fn execute(
         }
         let hash = hash_payload(&mapped.payload);
         let t = tracked.get(&mapped.key);
+        let trust_before = !opts.full_resync && t.is_some_and(|t| t.status == TrackStatus::Applied);
         let (class, bc_id, unknown) = match t {
             None => ("added", None, false),
             Some(t) if t.status == TrackStatus::Attempting => ("added", t.bc_id, t.bc_id.is_none()),
@@ -277,6 +347,8 @@ async fn execute(
                 bc_id,
                 unknown_outcome: unknown,
                 before: t.and_then(|t| t.fields.clone()),
+                trust_before,
+                created: false,
             },
         );
     }
@@ -510,14 +582,22 @@ fn settle(
     created: bool,
     followups: &mut Vec<(Pending, i64)>,
 ) -> Tracked {
+    let nested = |key: &str| !created && !p.nested_changed(key).is_empty();
+    let named = |key: &str| has_entries(&p.payload, key) && p.named_changed(key);
     let needs = match object {
-        Object::Customers => has_entries(&p.payload, "attributes"),
-        Object::Products => !created && has_entries(&p.payload, "custom_fields"),
+        Object::Customers => named("attributes") || nested("addresses"),
+        Object::Products => (!created && named("custom_fields")) || nested("variants"),
         Object::Orders => false,
     };
     match bc_id {
         Some(id) if needs => {
-            followups.push((p.clone(), id));
+            followups.push((
+                Pending {
+                    created,
+                    ..p.clone()
+                },
+                id,
+            ));
             Tracked {
                 bc_id: Some(id),
                 status: TrackStatus::Rejected,
@@ -739,24 +819,9 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
 
 /// The payload of an update: the body fields the endpoint accepts, plus `id` for V3.
 fn update_body(object: Object, p: &Pending) -> Value {
-    let mut body = p.payload.clone();
-    match object {
-        // Sub-resources cannot change through PUT /customers (FACTS 2.3).
-        Object::Customers => {
-            body.remove("addresses");
-            body.remove("attributes");
-        }
-        // Variants are written through their own endpoint, not the product batch.
-        Object::Products => {
-            body.remove("variants");
-            body.remove("custom_fields");
-        }
-        // A line without an `id` is *added* by PUT /orders/{id} (FACTS 6.4), so lines are
-        // written on create only; the order's own fields (status, addresses...) update.
-        Object::Orders => {
-            body.remove("products");
-            return Value::Object(body);
-        }
+    let body = core_fields(object, &p.payload);
+    if object == Object::Orders {
+        return Value::Object(body);
     }
     let mut with_id = Map::new();
     with_id.insert("id".into(), Value::from(p.bc_id.unwrap_or_default()));
@@ -766,7 +831,15 @@ fn update_body(object: Object, p: &Pending) -> Value {
 
 async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(Pending, i64)>> {
     let object = run.def.object;
-    let bodies: Vec<Value> = updates.iter().map(|p| update_body(object, p)).collect();
+    // A row whose own fields are as the store has them (only sub-resources changed) needs
+    // no PUT of the record: its sub-resources follow on their own endpoints.
+    let sent: Vec<usize> = (0..updates.len())
+        .filter(|&i| updates[i].core_changed(object))
+        .collect();
+    let bodies: Vec<Value> = sent
+        .iter()
+        .map(|&i| update_body(object, &updates[i]))
+        .collect();
     let report = match object {
         Object::Customers => {
             let ep = BatchEndpoint::array(
@@ -793,9 +866,9 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
             batch::write(&run.client, &ep, bodies, run.concurrency).await
         }
         Object::Orders => {
-            let ids: Vec<i64> = updates
+            let ids: Vec<i64> = sent
                 .iter()
-                .map(|p| p.bc_id.unwrap_or_default())
+                .map(|&i| updates[i].bc_id.unwrap_or_default())
                 .collect();
             let items: Vec<Value> = bodies
                 .into_iter()
@@ -822,9 +895,13 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
             .await
         }
     };
+    let mut outcomes = vec![ItemOutcome::Applied(Value::Null); updates.len()];
+    for (i, o) in sent.into_iter().zip(report.outcomes) {
+        outcomes[i] = o;
+    }
     let mut records = Vec::with_capacity(updates.len());
     let mut followups = Vec::new();
-    for (p, o) in updates.iter().zip(report.outcomes) {
+    for (p, o) in updates.iter().zip(outcomes) {
         match o {
             ItemOutcome::Applied(_) => {
                 run.bump("updated", 1);
@@ -1081,6 +1158,8 @@ async fn send_clears(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
                 bc_id: t.bc_id,
                 unknown_outcome: false,
                 before: t.fields.clone(),
+                trust_before: false,
+                created: false,
             })
         })
         .collect();
@@ -1112,6 +1191,42 @@ mod tests {
         assert_eq!(fields, vec!["addresses.0.city", "first_name", "phone"]);
         assert_eq!(d[1].before, json!("A"));
         assert_eq!(d[1].after, json!("B"));
+    }
+
+    fn pending(payload: Value, before: Option<Value>, trust_before: bool) -> Pending {
+        Pending {
+            row: 1,
+            key: "k".into(),
+            hash: String::new(),
+            payload: payload.as_object().unwrap().clone(),
+            bc_id: Some(1),
+            unknown_outcome: false,
+            before,
+            trust_before,
+            created: false,
+        }
+    }
+
+    #[test]
+    fn only_changed_parts_are_sent_when_the_last_run_applied() {
+        let before = json!({"email": "a@x.io", "addresses": [{"city": "Paris"}, {"city": "Rome"}], "attributes": {"t": "1"}});
+        let after = json!({"email": "a@x.io", "addresses": [{"city": "Paris"}, {"city": "Oslo"}, {"city": "Bern"}], "attributes": {"t": "1"}});
+        let p = pending(after.clone(), Some(before.clone()), true);
+        assert!(!p.core_changed(Object::Customers));
+        assert!(!p.named_changed("attributes"));
+        assert_eq!(p.nested_changed("addresses"), vec![1, 2]);
+        // Not applied in full last run (or --full-resync): everything goes.
+        let p = pending(after, Some(before), false);
+        assert!(p.core_changed(Object::Customers));
+        assert!(p.named_changed("attributes"));
+        assert_eq!(p.nested_changed("addresses"), vec![0, 1, 2]);
+        let p = pending(
+            json!({"email": "b@x.io"}),
+            Some(json!({"email": "a@x.io"})),
+            true,
+        );
+        assert!(p.core_changed(Object::Customers));
+        assert!(p.nested_changed("addresses").is_empty());
     }
 
     #[test]

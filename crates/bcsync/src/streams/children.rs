@@ -4,7 +4,11 @@
 use serde_json::Value;
 
 fn array_field(record: &Value, field: &str) -> Vec<Value> {
-    record.get(field).and_then(Value::as_array).cloned().unwrap_or_default()
+    record
+        .get(field)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub fn customer_addresses(r: &Value) -> Vec<Value> {
@@ -35,7 +39,9 @@ pub fn product_custom_fields(r: &Value) -> Vec<Value> {
 /// (an object `{shipping: [...]}` or an array of such objects: FACTS 6.2).
 fn shipping_consignments(order: &Value) -> Vec<&Value> {
     fn take(c: &Value) -> Option<Vec<&Value>> {
-        c.get("shipping").and_then(Value::as_array).map(|l| l.iter().collect())
+        c.get("shipping")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().collect())
     }
     let mut refs = Vec::new();
     match order.get("consignments") {
@@ -84,7 +90,12 @@ pub fn order_shipping_addresses(order: &Value) -> Vec<Value> {
         .into_iter()
         .map(|c| match c.as_object() {
             // Copy the address fields only: the lines are the bulk of a consignment.
-            Some(obj) => Value::Object(obj.iter().filter(|(k, _)| *k != "line_items").map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Some(obj) => Value::Object(
+                obj.iter()
+                    .filter(|(k, _)| *k != "line_items")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             None => c.clone(),
         })
         .collect()
@@ -100,7 +111,10 @@ mod tests {
         let as_object = json!({"id": 1, "consignments": {"shipping": [{"id": 7, "line_items": [{"id": 1}, {"id": 2}]}], "downloads": [{"line_items": [{"id": 3}]}]}});
         let as_array = json!({"id": 1, "consignments": [{"shipping": [{"id": 7, "line_items": [{"id": 1}, {"id": 2}]}]}, {"downloads": [{"line_items": [{"id": 3}]}]}]});
         for o in [as_object, as_array] {
-            let ids: Vec<i64> = order_lines(&o).iter().filter_map(|l| l["id"].as_i64()).collect();
+            let ids: Vec<i64> = order_lines(&o)
+                .iter()
+                .filter_map(|l| l["id"].as_i64())
+                .collect();
             assert_eq!(ids, vec![1, 2, 3]);
             let addrs = order_shipping_addresses(&o);
             assert_eq!(addrs.len(), 1);

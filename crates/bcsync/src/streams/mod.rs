@@ -124,7 +124,14 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 1,
         children: &[],
         scope: "store_v2_information",
-        fields: &[("id", S), ("store_id", I), ("name", S), ("domain", S), ("plan_name", S), ("currency", S)],
+        fields: &[
+            ("id", S),
+            ("store_id", I),
+            ("name", S),
+            ("domain", S),
+            ("plan_name", S),
+            ("currency", S),
+        ],
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -138,7 +145,14 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 250,
         children: &[],
         scope: "store_channel_settings",
-        fields: &[("id", I), ("name", S), ("type", S), ("platform", S), ("status", S), ("date_modified", D)],
+        fields: &[
+            ("id", I),
+            ("name", S),
+            ("type", S),
+            ("platform", S),
+            ("status", S),
+            ("date_modified", D),
+        ],
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -156,14 +170,27 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 parent_column: "customer_id",
                 extract: children::customer_addresses,
                 key: Some("id"),
-                fields: &[("id", I), ("customer_id", I), ("first_name", S), ("last_name", S), ("address1", S), ("city", S), ("country_code", S), ("postal_code", S)],
+                fields: &[
+                    ("id", I),
+                    ("customer_id", I),
+                    ("first_name", S),
+                    ("last_name", S),
+                    ("address1", S),
+                    ("city", S),
+                    ("country_code", S),
+                    ("postal_code", S),
+                ],
             },
             ChildTable {
                 name: "customer_attribute_values",
                 parent_column: "customer_id",
                 extract: children::customer_attributes,
                 key: Some("attribute_id"),
-                fields: &[("customer_id", I), ("attribute_id", I), ("attribute_value", S)],
+                fields: &[
+                    ("customer_id", I),
+                    ("attribute_id", I),
+                    ("attribute_value", S),
+                ],
             },
             ChildTable {
                 name: "customer_form_fields",
@@ -175,8 +202,16 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         scope: "store_v2_customers",
         fields: &[
-            ("id", I), ("email", S), ("first_name", S), ("last_name", S), ("company", S), ("phone", S),
-            ("customer_group_id", I), ("date_created", D), ("date_modified", D), ("origin_channel_id", I),
+            ("id", I),
+            ("email", S),
+            ("first_name", S),
+            ("last_name", S),
+            ("company", S),
+            ("phone", S),
+            ("customer_group_id", I),
+            ("date_created", D),
+            ("date_modified", D),
+            ("origin_channel_id", I),
         ],
         per_parent_note: None,
     },
@@ -206,7 +241,10 @@ pub static STREAMS: &[StreamDescriptor] = &[
             format: DateFormat::Iso,
             sort: &[("sort", "date_modified"), ("direction", "asc")],
         },
-        query: &[("include", "variants,images,custom_fields,bulk_pricing_rules")],
+        query: &[(
+            "include",
+            "variants,images,custom_fields,bulk_pricing_rules",
+        )],
         page_size: 250,
         children: &[
             ChildTable {
@@ -214,14 +252,25 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 parent_column: "product_id",
                 extract: children::product_variants,
                 key: Some("id"),
-                fields: &[("id", I), ("product_id", I), ("sku", S), ("price", N), ("inventory_level", I)],
+                fields: &[
+                    ("id", I),
+                    ("product_id", I),
+                    ("sku", S),
+                    ("price", N),
+                    ("inventory_level", I),
+                ],
             },
             ChildTable {
                 name: "product_images",
                 parent_column: "product_id",
                 extract: children::product_images,
                 key: Some("id"),
-                fields: &[("id", I), ("product_id", I), ("url_standard", S), ("is_thumbnail", B)],
+                fields: &[
+                    ("id", I),
+                    ("product_id", I),
+                    ("url_standard", S),
+                    ("is_thumbnail", B),
+                ],
             },
             ChildTable {
                 name: "product_custom_fields",
@@ -233,8 +282,17 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         scope: "store_v2_products",
         fields: &[
-            ("id", I), ("name", S), ("type", S), ("sku", S), ("price", N), ("weight", N),
-            ("brand_id", I), ("inventory_level", I), ("is_visible", B), ("date_created", D), ("date_modified", D),
+            ("id", I),
+            ("name", S),
+            ("type", S),
+            ("sku", S),
+            ("price", N),
+            ("weight", N),
+            ("brand_id", I),
+            ("inventory_level", I),
+            ("is_visible", B),
+            ("date_created", D),
+            ("date_modified", D),
         ],
         per_parent_note: None,
     },
@@ -250,7 +308,13 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 250,
         children: &[],
         scope: "store_v2_products",
-        fields: &[("category_id", I), ("tree_id", I), ("parent_id", I), ("name", S), ("is_visible", B)],
+        fields: &[
+            ("category_id", I),
+            ("tree_id", I),
+            ("parent_id", I),
+            ("name", S),
+            ("is_visible", B),
+        ],
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -293,7 +357,14 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 250,
         children: &[],
         scope: "store_v2_marketing",
-        fields: &[("id", I), ("name", S), ("code", S), ("type", S), ("amount", S), ("num_uses", I)],
+        fields: &[
+            ("id", I),
+            ("name", S),
+            ("code", S),
+            ("type", S),
+            ("amount", S),
+            ("num_uses", I),
+        ],
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -308,7 +379,10 @@ pub static STREAMS: &[StreamDescriptor] = &[
             format: DateFormat::V2Iso,
             sort: &[("sort", "date_modified:asc")],
         },
-        query: &[("include", "consignments.line_items"), ("consignment_structure", "object")],
+        query: &[
+            ("include", "consignments.line_items"),
+            ("consignment_structure", "object"),
+        ],
         page_size: 250,
         children: &[
             ChildTable {
@@ -316,20 +390,45 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 parent_column: "order_id",
                 extract: children::order_lines,
                 key: Some("id"),
-                fields: &[("id", I), ("order_id", I), ("product_id", I), ("variant_id", I), ("name", S), ("sku", S), ("quantity", I), ("price_inc_tax", S)],
+                fields: &[
+                    ("id", I),
+                    ("order_id", I),
+                    ("product_id", I),
+                    ("variant_id", I),
+                    ("name", S),
+                    ("sku", S),
+                    ("quantity", I),
+                    ("price_inc_tax", S),
+                ],
             },
             ChildTable {
                 name: "order_shipping_addresses",
                 parent_column: "order_id",
                 extract: children::order_shipping_addresses,
                 key: Some("id"),
-                fields: &[("id", I), ("order_id", I), ("first_name", S), ("last_name", S), ("city", S), ("country_iso2", S)],
+                fields: &[
+                    ("id", I),
+                    ("order_id", I),
+                    ("first_name", S),
+                    ("last_name", S),
+                    ("city", S),
+                    ("country_iso2", S),
+                ],
             },
         ],
         scope: "store_v2_orders",
         fields: &[
-            ("id", I), ("customer_id", I), ("status_id", I), ("status", S), ("total_inc_tax", S), ("total_ex_tax", S),
-            ("currency_code", S), ("payment_status", S), ("channel_id", I), ("date_created", D), ("date_modified", D),
+            ("id", I),
+            ("customer_id", I),
+            ("status_id", I),
+            ("status", S),
+            ("total_inc_tax", S),
+            ("total_ex_tax", S),
+            ("currency_code", S),
+            ("payment_status", S),
+            ("channel_id", I),
+            ("date_created", D),
+            ("date_modified", D),
         ],
         per_parent_note: None,
     },
@@ -349,7 +448,15 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 250,
         children: &[],
         scope: "store_v2_transactions",
-        fields: &[("id", I), ("order_id", S), ("event", S), ("method", S), ("amount", N), ("status", S), ("date_created", D)],
+        fields: &[
+            ("id", I),
+            ("order_id", S),
+            ("event", S),
+            ("method", S),
+            ("amount", N),
+            ("status", S),
+            ("date_created", D),
+        ],
         per_parent_note: Some(
             "the API lists transactions only per order (GET /v3/orders/{id}/transactions): one request per order \
              modified since the bookmark, plus the order listing itself (1 per 250 orders)",
@@ -369,7 +476,12 @@ pub static STREAMS: &[StreamDescriptor] = &[
         page_size: 250,
         children: &[],
         scope: "store_v2_transactions",
-        fields: &[("id", I), ("order_id", I), ("total_amount", N), ("created", D)],
+        fields: &[
+            ("id", I),
+            ("order_id", I),
+            ("total_amount", N),
+            ("created", D),
+        ],
         per_parent_note: None,
     },
 ];
@@ -388,11 +500,18 @@ pub fn select(names: &[String]) -> crate::Result<Vec<&'static StreamDescriptor>>
         if find(n).is_none() {
             return Err(crate::Error::UnknownStream {
                 name: n.clone(),
-                known: STREAMS.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                known: STREAMS
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
-    Ok(STREAMS.iter().filter(|s| names.iter().any(|n| n == s.name)).collect())
+    Ok(STREAMS
+        .iter()
+        .filter(|s| names.iter().any(|n| n == s.name))
+        .collect())
 }
 
 #[cfg(test)]
@@ -402,7 +521,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_children_do_not_clash() {
         let mut names: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
-        names.extend(STREAMS.iter().flat_map(|s| s.children.iter().map(|c| c.name)));
+        names.extend(
+            STREAMS
+                .iter()
+                .flat_map(|s| s.children.iter().map(|c| c.name)),
+        );
         let n = names.len();
         names.sort_unstable();
         names.dedup();
@@ -429,13 +552,23 @@ mod tests {
     #[test]
     fn per_parent_streams_say_why() {
         for s in STREAMS {
-            assert_eq!(s.paging == Paging::PerOrder, s.per_parent_note.is_some(), "{}", s.name);
+            assert_eq!(
+                s.paging == Paging::PerOrder,
+                s.per_parent_note.is_some(),
+                "{}",
+                s.name
+            );
         }
     }
 
     #[test]
     fn unknown_stream_is_named() {
-        let err = select(&["customers".into(), "nope".into()]).unwrap_err().to_string();
-        assert!(err.contains("\"nope\"") && err.contains("customers"), "{err}");
+        let err = select(&["customers".into(), "nope".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"nope\"") && err.contains("customers"),
+            "{err}"
+        );
     }
 }

@@ -33,33 +33,63 @@ pub fn small_store() -> SeedSpec {
 }
 
 pub async fn sandbox(seed: SeedSpec) -> RunningSandbox {
-    sandbox_with(SandboxConfig { seed, ..SandboxConfig::default() }).await
+    sandbox_with(SandboxConfig {
+        seed,
+        ..SandboxConfig::default()
+    })
+    .await
 }
 
 pub async fn sandbox_with(config: SandboxConfig) -> RunningSandbox {
-    bc_sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    bc_sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 pub fn standard_plan(seed: SeedSpec, time_scale: f64) -> SandboxConfig {
-    SandboxConfig { seed, plan: Plan::Standard, time_scale, ..SandboxConfig::default() }
+    SandboxConfig {
+        seed,
+        plan: Plan::Standard,
+        time_scale,
+        ..SandboxConfig::default()
+    }
 }
 
 /// A client for the sandbox with short retry delays.
 pub fn client(sb: &RunningSandbox, token: &str) -> (bigcommerce::Client, Arc<RequestCounter>) {
-    let mut cfg = bigcommerce::ClientConfig::new(sb.store_hash().to_owned(), SecretString::from(token.to_owned()))
-        .with_base_url(sb.base_url());
+    let mut cfg = bigcommerce::ClientConfig::new(
+        sb.store_hash().to_owned(),
+        SecretString::from(token.to_owned()),
+    )
+    .with_base_url(sb.base_url());
     cfg.retry_base_delay = Duration::from_millis(5);
     cfg.retry_max_delay = Duration::from_millis(200);
     cfg.timeout = Duration::from_secs(5);
     let counter = Arc::new(RequestCounter::default());
-    let client = bigcommerce::Client::new(cfg).unwrap().with_observer(counter.clone());
+    let client = bigcommerce::Client::new(cfg)
+        .unwrap()
+        .with_observer(counter.clone());
     (client, counter)
 }
 
-pub async fn extract(sb: &RunningSandbox, to: &str, streams: &[&str]) -> bcsync::Result<ExtractSummary> {
+pub async fn extract(
+    sb: &RunningSandbox,
+    to: &str,
+    streams: &[&str],
+) -> bcsync::Result<ExtractSummary> {
     let (client, counter) = client(sb, sb.token());
     let names: Vec<String> = streams.iter().map(|s| (*s).to_owned()).collect();
-    bcsync::extract::run_to(client, counter, &names, to, false, None, ExtractOptions::default(), Progress::hidden()).await
+    bcsync::extract::run_to(
+        client,
+        counter,
+        &names,
+        to,
+        false,
+        None,
+        ExtractOptions::default(),
+        Progress::hidden(),
+    )
+    .await
 }
 
 /// Every record of a collection, read over raw HTTP (V3 pages or V2 pages ending on 204).
@@ -68,17 +98,31 @@ pub async fn list_all(sb: &RunningSandbox, version: &str, path: &str, query: &st
     let mut out = Vec::new();
     for page in 1.. {
         let sep = if query.is_empty() { "" } else { "&" };
-        let url = format!("{}/{version}{path}?{query}{sep}limit=250&page={page}", sb.store_url());
-        let resp = http.get(&url).header("X-Auth-Token", sb.token()).send().await.unwrap();
+        let url = format!(
+            "{}/{version}{path}?{query}{sep}limit=250&page={page}",
+            sb.store_url()
+        );
+        let resp = http
+            .get(&url)
+            .header("X-Auth-Token", sb.token())
+            .send()
+            .await
+            .unwrap();
         assert!(resp.status().is_success(), "{url}: {}", resp.status());
         if resp.status().as_u16() == 204 {
             break;
         }
         let body: Value = resp.json().await.unwrap();
-        let items = if version == "v2" { body.as_array().cloned().unwrap() } else { body["data"].as_array().cloned().unwrap() };
+        let items = if version == "v2" {
+            body.as_array().cloned().unwrap()
+        } else {
+            body["data"].as_array().cloned().unwrap()
+        };
         let n = items.len();
         out.extend(items);
-        let last_v3 = version == "v3" && body["meta"]["pagination"]["current_page"].as_u64() >= body["meta"]["pagination"]["total_pages"].as_u64();
+        let last_v3 = version == "v3"
+            && body["meta"]["pagination"]["current_page"].as_u64()
+                >= body["meta"]["pagination"]["total_pages"].as_u64();
         if n < 250 || last_v3 {
             break;
         }
@@ -87,9 +131,16 @@ pub async fn list_all(sb: &RunningSandbox, version: &str, path: &str, query: &st
 }
 
 /// Raw HTTP request to the sandbox's store API with its token.
-pub async fn api(sb: &RunningSandbox, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Option<Value>) {
+pub async fn api(
+    sb: &RunningSandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Option<Value>) {
     let http = reqwest::Client::new();
-    let mut req = http.request(method, format!("{}{path}", sb.store_url())).header("X-Auth-Token", sb.token());
+    let mut req = http
+        .request(method, format!("{}{path}", sb.store_url()))
+        .header("X-Auth-Token", sb.token());
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -104,12 +155,19 @@ pub fn db(path: &Path) -> rusqlite::Connection {
 }
 
 pub fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+    conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 /// `(key, raw JSON)` of every row, sorted by key.
 pub fn raw_rows(conn: &rusqlite::Connection, table: &str, key: &str) -> Vec<(i64, Value)> {
-    let mut stmt = conn.prepare(&format!("SELECT \"{key}\", _raw FROM \"{table}\" ORDER BY \"{key}\"")).unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT \"{key}\", _raw FROM \"{table}\" ORDER BY \"{key}\""
+        ))
+        .unwrap();
     stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .unwrap()
         .map(|r| {
@@ -121,14 +179,23 @@ pub fn raw_rows(conn: &rusqlite::Connection, table: &str, key: &str) -> Vec<(i64
 
 /// Every row of a child table as raw JSON, sorted for comparison.
 pub fn child_rows(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
-    let mut stmt = conn.prepare(&format!("SELECT _raw FROM \"{table}\"")).unwrap();
-    let mut rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()).collect();
+    let mut stmt = conn
+        .prepare(&format!("SELECT _raw FROM \"{table}\""))
+        .unwrap();
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     rows.sort();
     rows
 }
 
 pub fn by_id(records: &[Value], key: &str) -> Vec<(i64, Value)> {
-    let mut v: Vec<(i64, Value)> = records.iter().map(|r| (r[key].as_i64().unwrap(), r.clone())).collect();
+    let mut v: Vec<(i64, Value)> = records
+        .iter()
+        .map(|r| (r[key].as_i64().unwrap(), r.clone()))
+        .collect();
     v.sort_by_key(|(k, _)| *k);
     v
 }

@@ -89,3 +89,15 @@ pub fn reads(sb: &RunningSandbox) -> usize {
         .filter(|e| e.method == "GET" && !e.path.contains("/_sandbox"))
         .count()
 }
+
+/// Write requests (method and path) the sandbox has answered so far, admin API excluded:
+/// `write_log(sb)[n..]` are the writes since `writes(sb)` returned `n`.
+pub fn write_log(sb: &RunningSandbox) -> Vec<(String, String)> {
+    sb.state
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
+        .map(|e| (e.method.clone(), e.path.clone()))
+        .collect()
+}

@@ -24,7 +24,9 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> &Value {
-        self.body.as_ref().unwrap_or_else(|| panic!("no JSON body (status {}): {:?}", self.status, self.text))
+        self.body
+            .as_ref()
+            .unwrap_or_else(|| panic!("no JSON body (status {}): {:?}", self.status, self.text))
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -33,34 +35,70 @@ impl Resp {
 
 /// Starts a sandbox with `config` on 127.0.0.1:0.
 pub async fn start(config: SandboxConfig) -> Api {
-    let token = config.tokens.first().map(|t| t.token.clone()).unwrap_or_default();
-    let sandbox = bc_sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    Api { sandbox, http: reqwest::Client::new(), token }
+    let token = config
+        .tokens
+        .first()
+        .map(|t| t.token.clone())
+        .unwrap_or_default();
+    let sandbox = bc_sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    Api {
+        sandbox,
+        http: reqwest::Client::new(),
+        token,
+    }
 }
 
 /// Starts an unthrottled sandbox seeded with `seed`.
 pub async fn start_seeded(seed: SeedSpec) -> Api {
-    start(SandboxConfig { seed, ..SandboxConfig::default() }).await
+    start(SandboxConfig {
+        seed,
+        ..SandboxConfig::default()
+    })
+    .await
 }
 
 impl Api {
     /// `path` is relative to the store, e.g. `/v3/customers?limit=5`.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        self.call_with(method, path, body, &self.token.clone()).await
+        self.call_with(method, path, body, &self.token.clone())
+            .await
     }
 
-    pub async fn call_with(&self, method: Method, path: &str, body: Option<Value>, token: &str) -> Resp {
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: &str,
+    ) -> Resp {
         let url = format!("{}{}", self.sandbox.store_url(), path);
-        let mut req = self.http.request(method, url).header("X-Auth-Token", token).header("Accept", "application/json");
+        let mut req = self
+            .http
+            .request(method, url)
+            .header("X-Auth-Token", token)
+            .header("Accept", "application/json");
         if let Some(b) = body {
-            req = req.header("Content-Type", "application/json").body(serde_json::to_vec(&b).unwrap());
+            req = req
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(&b).unwrap());
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() { None } else { serde_json::from_str(&text).ok() };
-        Resp { status, headers, body, text }
+        let body = if text.is_empty() {
+            None
+        } else {
+            serde_json::from_str(&text).ok()
+        };
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -87,8 +125,17 @@ impl Api {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() { None } else { serde_json::from_str(&text).ok() };
-        Resp { status, headers, body, text }
+        let body = if text.is_empty() {
+            None
+        } else {
+            serde_json::from_str(&text).ok()
+        };
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 }
 
