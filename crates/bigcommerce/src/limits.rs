@@ -30,6 +30,13 @@ pub const INVENTORY_ADJUSTMENTS_BATCH: usize = 2000;
 pub const CUSTOMERS_PUT_CONCURRENCY: usize = 3;
 /// Concurrent `GET /v3/catalog/trees/{id}/categories` a store accepts (FACTS 0.7).
 pub const TREE_CATEGORIES_GET_CONCURRENCY: usize = 1;
+/// Customer address batches (`POST`/`PUT /v3/customers/addresses`). FACTS gives no number;
+/// we use the customers batch size, which the sandbox enforces. [UNCERTAIN]
+pub const CUSTOMER_ADDRESSES_BATCH: usize = CUSTOMERS_BATCH;
+/// Concurrent customer address updates (FACTS 0.7).
+pub const CUSTOMER_ADDRESSES_PUT_CONCURRENCY: usize = 3;
+/// Concurrent customer address creates (FACTS 0.7).
+pub const CUSTOMER_ADDRESSES_POST_CONCURRENCY: usize = 10;
 
 /// Every batch limit by name, for documentation and checks.
 pub const BATCH_LIMITS: &[(&str, usize)] = &[

@@ -42,13 +42,6 @@ use crate::state::push::Tracked;
 
 /// Ids per `...?id:in=` / `customer_id:in=` / `product_id:in=` read.
 const READ_BATCH: usize = 50;
-/// Addresses per `POST`/`PUT /customers/addresses`. FACTS gives no limit for addresses;
-/// the customers' 10 is the one a careful client survives (the sandbox enforces it).
-const ADDRESSES_BATCH: usize = limits::CUSTOMERS_BATCH;
-/// Concurrent `PUT /customers/addresses` a store accepts (FACTS 0.7: address update 3).
-const ADDRESSES_PUT_CONCURRENCY: usize = 3;
-/// Concurrent `POST /customers/addresses` a store accepts (FACTS 0.7: address create 10).
-const ADDRESSES_POST_CONCURRENCY: usize = 10;
 
 /// Why rows (by index into the follow-up list) could not be finished.
 type Errors = HashMap<usize, String>;
@@ -219,9 +212,9 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             Method::PUT,
             ApiVersion::V3,
             "/customers/addresses",
-            ADDRESSES_BATCH,
+            limits::CUSTOMER_ADDRESSES_BATCH,
         );
-        let concurrency = run.concurrency.min(ADDRESSES_PUT_CONCURRENCY);
+        let concurrency = run.concurrency.min(limits::CUSTOMER_ADDRESSES_PUT_CONCURRENCY);
         let report = batch::write(&run.client, &ep, puts, concurrency).await;
         note(errors, &put_owners, report.outcomes, "address update");
     }
@@ -230,9 +223,9 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             Method::POST,
             ApiVersion::V3,
             "/customers/addresses",
-            ADDRESSES_BATCH,
+            limits::CUSTOMER_ADDRESSES_BATCH,
         );
-        let concurrency = run.concurrency.min(ADDRESSES_POST_CONCURRENCY);
+        let concurrency = run.concurrency.min(limits::CUSTOMER_ADDRESSES_POST_CONCURRENCY);
         let report = batch::write(&run.client, &ep, posts, concurrency).await;
         note(errors, &post_owners, report.outcomes, "address create");
     }
