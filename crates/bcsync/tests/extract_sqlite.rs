@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use reqwest::Method;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stream_matches_the_sandbox_record_by_record() {
@@ -137,37 +136,7 @@ async fn incremental_runs_pick_up_same_second_changes_once() {
     extract(&sb, &to, &streams).await.unwrap();
 
     // Changes between runs, many within the same second.
-    let (s, _) = api(&sb, Method::PUT, "/v3/customers", Some(json!([
-        {"id": 1, "first_name": "Changed1"}, {"id": 2, "first_name": "Changed2"}, {"id": 3, "first_name": "Changed3"}
-    ]))).await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::POST,
-        "/v3/customers",
-        Some(json!([
-            {"email": "new.one@example.com", "first_name": "New", "last_name": "One"},
-            {"email": "new.two@example.com", "first_name": "New", "last_name": "Two"}
-        ])),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::PUT,
-        "/v3/catalog/products",
-        Some(json!([{"id": 1, "price": 123.45}, {"id": 2, "price": 67.5}])),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::PUT,
-        "/v2/orders/1",
-        Some(json!({"status_id": 10})),
-    )
-    .await;
-    assert_eq!(s, 200);
+    change_between_runs(&sb).await;
 
     let second = extract(&sb, &to, &streams).await.unwrap();
     let conn = db(&path);

@@ -326,39 +326,8 @@ async fn incremental_runs_pick_up_same_second_changes_once() {
     let streams = ["customers", "products", "orders"];
     extract(&sb, &to, &streams).await.unwrap();
 
-    // Changes between runs, many within the same second, and a brand-new field.
-    let (s, _) = api(&sb, Method::PUT, "/v3/customers", Some(json!([
-        {"id": 1, "first_name": "Changed1"}, {"id": 2, "first_name": "Changed2"}, {"id": 3, "first_name": "Changed3"}
-    ])))
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::POST,
-        "/v3/customers",
-        Some(json!([
-            {"email": "new.one@example.com", "first_name": "New", "last_name": "One"},
-            {"email": "new.two@example.com", "first_name": "New", "last_name": "Two"}
-        ])),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::PUT,
-        "/v3/catalog/products",
-        Some(json!([{"id": 1, "price": 123.45}, {"id": 2, "price": 67.5}])),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = api(
-        &sb,
-        Method::PUT,
-        "/v2/orders/1",
-        Some(json!({"status_id": 10})),
-    )
-    .await;
-    assert_eq!(s, 200);
+    // Changes between runs, many within the same second.
+    change_between_runs(&sb).await;
 
     let second = extract(&sb, &to, &streams).await.unwrap();
     assert!(second.failed().is_empty(), "{:?}", second.failed());
@@ -399,31 +368,6 @@ async fn incremental_runs_pick_up_same_second_changes_once() {
     let third = extract(&sb, &to, &streams).await.unwrap();
     assert_eq!(third.streams.iter().map(|s| s.records).sum::<u64>(), 0);
     drop_schema(&pg, &schema).await;
-}
-
-async fn set_faults(sb: &RunningSandbox, spec: &str) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/_sandbox/faults", sb.base_url()))
-        .header("Content-Type", "text/plain")
-        .body(spec.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "setting faults: {} {}",
-        resp.status(),
-        resp.text().await.unwrap()
-    );
-}
-
-async fn clear_faults(sb: &RunningSandbox) {
-    let resp = reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", sb.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -879,14 +823,36 @@ async fn rows_deleted_in_the_store_leave_full_table_streams() {
     extract(&sb, &to, &streams).await.unwrap();
     let brands = list_all(&sb, "v3", "/catalog/brands", "").await;
     let coupons = list_all(&sb, "v2", "/coupons", "").await;
-    let (s, _) = api(&sb, Method::DELETE, &format!("/v3/catalog/brands/{}", brands[0]["id"]), None).await;
+    let (s, _) = api(
+        &sb,
+        Method::DELETE,
+        &format!("/v3/catalog/brands/{}", brands[0]["id"]),
+        None,
+    )
+    .await;
     assert!(s == 204 || s == 200, "brand delete: {s}");
-    let (s, _) = api(&sb, Method::DELETE, &format!("/v2/coupons/{}", coupons[0]["id"]), None).await;
+    let (s, _) = api(
+        &sb,
+        Method::DELETE,
+        &format!("/v2/coupons/{}", coupons[0]["id"]),
+        None,
+    )
+    .await;
     assert!(s == 204 || s == 200, "coupon delete: {s}");
 
     extract(&sb, &to, &streams).await.unwrap();
-    assert_eq!(pg_count(&pg, &schema, "brands").await as usize, brands.len() - 1);
-    assert_eq!(pg_count(&pg, &schema, "coupons").await as usize, coupons.len() - 1);
-    assert_eq!(pg_count(&pg, &schema, "customers").await, 420, "incremental streams are untouched");
+    assert_eq!(
+        pg_count(&pg, &schema, "brands").await as usize,
+        brands.len() - 1
+    );
+    assert_eq!(
+        pg_count(&pg, &schema, "coupons").await as usize,
+        coupons.len() - 1
+    );
+    assert_eq!(
+        pg_count(&pg, &schema, "customers").await,
+        420,
+        "incremental streams are untouched"
+    );
     drop_schema(&pg, &schema).await;
 }

@@ -9,33 +9,9 @@ mod push_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::{clear_faults, set_faults};
 use push_support::*;
 use serde_json::{Value, json};
-
-async fn set_faults(sb: &bc_sandbox::RunningSandbox, spec: &str) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/_sandbox/faults", sb.base_url()))
-        .header("Content-Type", "text/plain")
-        .body(spec.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "setting faults: {} {}",
-        resp.status(),
-        resp.text().await.unwrap()
-    );
-}
-
-async fn clear_faults(sb: &bc_sandbox::RunningSandbox) {
-    let resp = reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", sb.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
-}
 
 fn customers_csv(n: usize, tag: &str) -> String {
     let mut s = String::from("mail,given,family\n");

@@ -12,31 +12,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::json;
 
-async fn set_faults(sb: &bc_sandbox::RunningSandbox, spec: &str) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/_sandbox/faults", sb.base_url()))
-        .header("Content-Type", "text/plain")
-        .body(spec.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "setting faults: {} {}",
-        resp.status(),
-        resp.text().await.unwrap()
-    );
-}
-
-async fn clear_faults(sb: &bc_sandbox::RunningSandbox) {
-    let resp = reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", sb.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_change_nothing_in_the_result() {
     let sb = sandbox(small_store()).await;

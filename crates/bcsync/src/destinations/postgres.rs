@@ -1088,7 +1088,11 @@ impl Destination for PostgresDestination {
         Ok(())
     }
 
-    fn complete_full_table(&mut self, stream: &'static StreamDescriptor, run_started: &str) -> Result<()> {
+    fn complete_full_table(
+        &mut self,
+        stream: &'static StreamDescriptor,
+        run_started: &str,
+    ) -> Result<()> {
         // Rows the store still has were rewritten during this run; older ones were deleted
         // in the store. (Full-table streams have no child tables.)
         let c = self.conn()?;
@@ -1096,12 +1100,18 @@ impl Destination for PostgresDestination {
             "DELETE FROM {} WHERE \"_extracted_at\" < $1::text::timestamptz",
             self.qualified(stream.name)
         );
-        let gone = c
-            .rt
-            .block_on(c.client.execute(&sql, &[&run_started]))
-            .map_err(|e| self.target.explain(&e, "removing rows deleted in the store"))?;
+        let gone =
+            c.rt.block_on(c.client.execute(&sql, &[&run_started]))
+                .map_err(|e| {
+                    self.target
+                        .explain(&e, "removing rows deleted in the store")
+                })?;
         if gone > 0 {
-            tracing::info!(stream = stream.name, rows = gone, "removed rows deleted in the store");
+            tracing::info!(
+                stream = stream.name,
+                rows = gone,
+                "removed rows deleted in the store"
+            );
         }
         Ok(())
     }

@@ -214,7 +214,9 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             "/customers/addresses",
             limits::CUSTOMER_ADDRESSES_BATCH,
         );
-        let concurrency = run.concurrency.min(limits::CUSTOMER_ADDRESSES_PUT_CONCURRENCY);
+        let concurrency = run
+            .concurrency
+            .min(limits::CUSTOMER_ADDRESSES_PUT_CONCURRENCY);
         let report = batch::write(&run.client, &ep, puts, concurrency).await;
         note(errors, &put_owners, report.outcomes, "address update");
     }
@@ -225,7 +227,9 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             "/customers/addresses",
             limits::CUSTOMER_ADDRESSES_BATCH,
         );
-        let concurrency = run.concurrency.min(limits::CUSTOMER_ADDRESSES_POST_CONCURRENCY);
+        let concurrency = run
+            .concurrency
+            .min(limits::CUSTOMER_ADDRESSES_POST_CONCURRENCY);
         let report = batch::write(&run.client, &ep, posts, concurrency).await;
         note(errors, &post_owners, report.outcomes, "address create");
     }

@@ -199,3 +199,64 @@ pub fn by_id(records: &[Value], key: &str) -> Vec<(i64, Value)> {
     v.sort_by_key(|(k, _)| *k);
     v
 }
+
+/// Sets the sandbox's fault injection (the spec grammar is in `bc_sandbox::faults`).
+pub async fn set_faults(sb: &RunningSandbox, spec: &str) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/_sandbox/faults", sb.base_url()))
+        .header("Content-Type", "text/plain")
+        .body(spec.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    assert!(
+        status.is_success(),
+        "setting faults: {status} {}",
+        resp.text().await.unwrap()
+    );
+}
+
+pub async fn clear_faults(sb: &RunningSandbox) {
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/_sandbox/faults", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+/// The writes the incremental tests make between two runs, several in the same second:
+/// customers 1-3 renamed (`Changed1`..), two customers created, products 1 and 2 repriced
+/// (123.45, 67.5), order 1 moved to status 10.
+pub async fn change_between_runs(sb: &RunningSandbox) {
+    use reqwest::Method;
+    use serde_json::json;
+    let writes = [
+        (
+            Method::PUT,
+            "/v3/customers",
+            json!([
+                {"id": 1, "first_name": "Changed1"}, {"id": 2, "first_name": "Changed2"}, {"id": 3, "first_name": "Changed3"}
+            ]),
+        ),
+        (
+            Method::POST,
+            "/v3/customers",
+            json!([
+                {"email": "new.one@example.com", "first_name": "New", "last_name": "One"},
+                {"email": "new.two@example.com", "first_name": "New", "last_name": "Two"}
+            ]),
+        ),
+        (
+            Method::PUT,
+            "/v3/catalog/products",
+            json!([{"id": 1, "price": 123.45}, {"id": 2, "price": 67.5}]),
+        ),
+        (Method::PUT, "/v2/orders/1", json!({"status_id": 10})),
+    ];
+    for (method, path, body) in writes {
+        let (status, _) = api(sb, method.clone(), path, Some(body)).await;
+        assert_eq!(status, 200, "{method} {path}");
+    }
+}
