@@ -335,24 +335,29 @@ impl Serialize for OrderView<'_> {
     }
 }
 
+/// The twelve address fields every V2 address view shares.
+fn address_fields<M: SerializeMap>(m: &mut M, a: &Address) -> Result<(), M::Error> {
+    m.serialize_entry("first_name", &a.first_name)?;
+    m.serialize_entry("last_name", &a.last_name)?;
+    m.serialize_entry("company", &a.company)?;
+    m.serialize_entry("street_1", &a.street_1)?;
+    m.serialize_entry("street_2", &a.street_2)?;
+    m.serialize_entry("city", &a.city)?;
+    m.serialize_entry("state", &a.state)?;
+    m.serialize_entry("zip", &a.zip)?;
+    m.serialize_entry("country", &a.country)?;
+    m.serialize_entry("country_iso2", &a.country_iso2)?;
+    m.serialize_entry("phone", &a.phone)?;
+    m.serialize_entry("email", &a.email)
+}
+
 struct BillingView<'a>(&'a Address);
 
 impl Serialize for BillingView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.0;
         let mut m = s.serialize_map(Some(13))?;
-        m.serialize_entry("first_name", &a.first_name)?;
-        m.serialize_entry("last_name", &a.last_name)?;
-        m.serialize_entry("company", &a.company)?;
-        m.serialize_entry("street_1", &a.street_1)?;
-        m.serialize_entry("street_2", &a.street_2)?;
-        m.serialize_entry("city", &a.city)?;
-        m.serialize_entry("state", &a.state)?;
-        m.serialize_entry("zip", &a.zip)?;
-        m.serialize_entry("country", &a.country)?;
-        m.serialize_entry("country_iso2", &a.country_iso2)?;
-        m.serialize_entry("phone", &a.phone)?;
-        m.serialize_entry("email", &a.email)?;
+        address_fields(&mut m, a)?;
         m.serialize_entry("form_fields", &a.form_fields)?;
         m.end()
     }
@@ -365,18 +370,7 @@ impl Serialize for PlainAddressView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.0;
         let mut m = s.serialize_map(Some(12))?;
-        m.serialize_entry("first_name", &a.first_name)?;
-        m.serialize_entry("last_name", &a.last_name)?;
-        m.serialize_entry("company", &a.company)?;
-        m.serialize_entry("street_1", &a.street_1)?;
-        m.serialize_entry("street_2", &a.street_2)?;
-        m.serialize_entry("city", &a.city)?;
-        m.serialize_entry("state", &a.state)?;
-        m.serialize_entry("zip", &a.zip)?;
-        m.serialize_entry("country", &a.country)?;
-        m.serialize_entry("country_iso2", &a.country_iso2)?;
-        m.serialize_entry("phone", &a.phone)?;
-        m.serialize_entry("email", &a.email)?;
+        address_fields(&mut m, a)?;
         m.end()
     }
 }
@@ -522,18 +516,7 @@ impl Serialize for ShippingAddressView<'_> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &sa.id)?;
         m.serialize_entry("order_id", &o.id)?;
-        m.serialize_entry("first_name", &a.first_name)?;
-        m.serialize_entry("last_name", &a.last_name)?;
-        m.serialize_entry("company", &a.company)?;
-        m.serialize_entry("street_1", &a.street_1)?;
-        m.serialize_entry("street_2", &a.street_2)?;
-        m.serialize_entry("city", &a.city)?;
-        m.serialize_entry("zip", &a.zip)?;
-        m.serialize_entry("country", &a.country)?;
-        m.serialize_entry("country_iso2", &a.country_iso2)?;
-        m.serialize_entry("state", &a.state)?;
-        m.serialize_entry("email", &a.email)?;
-        m.serialize_entry("phone", &a.phone)?;
+        address_fields(&mut m, a)?;
         m.serialize_entry("items_total", &items_total)?;
         m.serialize_entry("items_shipped", &items_shipped)?;
         m.serialize_entry("shipping_method", &sa.shipping_method)?;
@@ -615,18 +598,7 @@ impl Serialize for ShippingConsignmentView<'_> {
         let (items_total, items_shipped) = address_items(o, sa.id);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &sa.id)?;
-        m.serialize_entry("first_name", &a.first_name)?;
-        m.serialize_entry("last_name", &a.last_name)?;
-        m.serialize_entry("company", &a.company)?;
-        m.serialize_entry("street_1", &a.street_1)?;
-        m.serialize_entry("street_2", &a.street_2)?;
-        m.serialize_entry("city", &a.city)?;
-        m.serialize_entry("zip", &a.zip)?;
-        m.serialize_entry("country", &a.country)?;
-        m.serialize_entry("country_iso2", &a.country_iso2)?;
-        m.serialize_entry("state", &a.state)?;
-        m.serialize_entry("email", &a.email)?;
-        m.serialize_entry("phone", &a.phone)?;
+        address_fields(&mut m, a)?;
         m.serialize_entry("form_fields", &a.form_fields)?;
         m.serialize_entry("shipping_method", &sa.shipping_method)?;
         m.serialize_entry(
