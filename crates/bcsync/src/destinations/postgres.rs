@@ -80,7 +80,7 @@ pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
 /// password.
 #[derive(Clone)]
 pub struct PgTarget {
-    config: tokio_postgres::Config,
+    pub(crate) config: tokio_postgres::Config,
     /// `postgres://user@host:port/db`, never with the password.
     pub shown: String,
     pub schema: String,
@@ -197,7 +197,7 @@ impl PgTarget {
     }
 
     /// Turns a driver error into one that says what happened and what to do.
-    fn explain(&self, e: &tokio_postgres::Error, doing: &str) -> Error {
+    pub(crate) fn explain(&self, e: &tokio_postgres::Error, doing: &str) -> Error {
         let (host_port, user, db, schema) =
             (&self.host_port, &self.user, &self.dbname, &self.schema);
         if let Some(dbe) = e.as_db_error() {

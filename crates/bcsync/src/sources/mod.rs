@@ -1,9 +1,10 @@
 //! Sources for `bcsync push`: where warehouse rows come from. Every source yields rows as
 //! ordered maps of column → JSON value through one trait, streamed through a bounded
 //! channel from a blocking thread, so a table is never held in memory as a whole.
-//! PostgreSQL is meant to come next behind the same [`Source`] trait.
+//! PostgreSQL (a server-side cursor, see [`postgres`]) sits behind the same [`Source`] trait.
 
 pub mod csv;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -52,6 +53,13 @@ pub enum SourceSpec {
         table: Option<String>,
         query: Option<String>,
     },
+    /// A PostgreSQL table or query, read with a server-side cursor. Without `url`,
+    /// `DATABASE_URL`.
+    Postgres {
+        url: Option<String>,
+        table: Option<String>,
+        query: Option<String>,
+    },
 }
 
 fn default_delimiter() -> char {
@@ -63,6 +71,7 @@ impl SourceSpec {
     pub fn rebase(&mut self, base: &std::path::Path) {
         let path = match self {
             SourceSpec::Csv { path, .. } | SourceSpec::Sqlite { path, .. } => path,
+            SourceSpec::Postgres { .. } => return,
         };
         if path.is_relative() {
             *path = base.join(&*path);
@@ -93,6 +102,9 @@ impl SourceSpec {
                 };
                 Ok(Box::new(sqlite::SqliteSource::new(path.clone(), sql)))
             }
+            SourceSpec::Postgres { url, table, query } => Ok(Box::new(
+                postgres::PostgresSource::new(url.as_deref(), table.as_deref(), query.as_deref())?,
+            )),
         }
     }
 }
