@@ -10,7 +10,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::time::{Duration, Instant};
 
 use bc_sandbox::{RunningSandbox, SandboxConfig};
@@ -18,57 +18,9 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const ENV_URL: &str = "BCSYNC_TEST_POSTGRES_URL";
-
-/// The test server's URL, or `None` (with a note) when PostgreSQL tests are not enabled.
-fn pg_url() -> Option<String> {
-    match std::env::var(ENV_URL) {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true but {ENV_URL} is unset: PostgreSQL tests are never skipped in CI");
-            }
-            eprintln!(
-                "note: skipping a PostgreSQL test; set {ENV_URL}=postgres://postgres@127.0.0.1:5432/test to run it"
-            );
-            None
-        }
-    }
-}
-
-/// A schema name no other test (or test run) uses.
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "bcsync_t_{tag}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 fn with_schema(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}schema={schema}")
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
-async fn drop_schema(pg: &tokio_postgres::Client, schema: &str) {
-    pg.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
 }
 
 async fn pg_count(pg: &tokio_postgres::Client, schema: &str, table: &str) -> i64 {

@@ -11,60 +11,12 @@
 mod common;
 
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bc_sandbox::RunningSandbox;
 use bcsync::sources::SourceSpec;
 use bcsync::sources::postgres::FETCH_ROWS;
+use common::{connect, drop_schema, pg_url, unique_name};
 use serde_json::{Value, json};
-
-const ENV_URL: &str = "BCSYNC_TEST_POSTGRES_URL";
-
-/// The test server's URL, or `None` (with a note) when PostgreSQL tests are not enabled.
-fn pg_url() -> Option<String> {
-    match std::env::var(ENV_URL) {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true but {ENV_URL} is unset: PostgreSQL tests are never skipped in CI");
-            }
-            eprintln!(
-                "note: skipping a PostgreSQL test; set {ENV_URL}=postgres://postgres@127.0.0.1:5432/test to run it"
-            );
-            None
-        }
-    }
-}
-
-/// A schema name no other test (or test run) uses.
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "bcsync_p_{tag}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
-async fn drop_schema(pg: &tokio_postgres::Client, schema: &str) {
-    pg.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
-}
 
 /// Write requests the sandbox has served so far.
 fn writes(sb: &RunningSandbox) -> usize {

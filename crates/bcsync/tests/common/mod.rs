@@ -260,3 +260,56 @@ pub async fn change_between_runs(sb: &RunningSandbox) {
         assert_eq!(status, 200, "{method} {path}");
     }
 }
+
+/// Where the PostgreSQL tests find their server (`.ci/run` sets it).
+pub const PG_ENV_URL: &str = "BCSYNC_TEST_POSTGRES_URL";
+
+/// The test server's URL, or `None` (with a note) when PostgreSQL tests are not enabled.
+/// Under `CI=true` a missing URL fails the test: CI never skips PostgreSQL.
+pub fn pg_url() -> Option<String> {
+    match std::env::var(PG_ENV_URL) {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!(
+                    "CI=true but {PG_ENV_URL} is unset: PostgreSQL tests are never skipped in CI"
+                );
+            }
+            eprintln!(
+                "note: skipping a PostgreSQL test; set {PG_ENV_URL}=postgres://postgres@127.0.0.1:5432/test to run it"
+            );
+            None
+        }
+    }
+}
+
+/// A schema or table name no other test (or test run) uses.
+pub fn unique_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "bcsync_t_{tag}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+pub async fn drop_schema(pg: &tokio_postgres::Client, schema: &str) {
+    pg.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+}
