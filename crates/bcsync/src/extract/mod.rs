@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::destinations::{ChildRows, DestinationWriter, PageBatch};
 use crate::error::{Error, Result};
 use crate::state::{KeysetCursor, State, StreamState};
-use crate::streams::{DateFormat, Paging, Replication, StreamDescriptor};
+use crate::streams::{Paging, Replication, StreamDescriptor};
 
 pub use progress::Progress;
 
@@ -218,7 +218,7 @@ fn record_id(record: &Value, key: &str) -> Option<i64> {
     }
 }
 
-fn format_bookmark(dt: DateTime<Utc>, _format: DateFormat) -> String {
+fn format_bookmark(dt: DateTime<Utc>) -> String {
     // Always a full timestamp with an explicit offset: a bare date would get the current
     // time appended by the API and skip a day (FACTS 12.4). V2 filters accept ISO too.
     bigcommerce::dates::format_iso(dt)
@@ -369,11 +369,10 @@ fn full_table_pages(
     }
 }
 
-/// `(cursor_field, min_param, format, sort)` of an incremental stream.
+/// `(cursor_field, min_param, sort)` of an incremental stream.
 type IncrementalParams = (
     &'static str,
     &'static str,
-    DateFormat,
     &'static [(&'static str, &'static str)],
 );
 
@@ -382,9 +381,8 @@ fn incremental_params(stream: &StreamDescriptor) -> Option<IncrementalParams> {
         Replication::Incremental {
             cursor_field,
             min_param,
-            format,
             sort,
-        } => Some((cursor_field, min_param, format, sort)),
+        } => Some((cursor_field, min_param, sort)),
         Replication::FullTable => None,
     }
 }
@@ -458,7 +456,7 @@ impl<'a> OffsetKeyset<'a> {
     }
 
     async fn next_page(&mut self) -> Result<Option<(Vec<Value>, StreamState)>> {
-        let Some((cursor_field, min_param, format, sort)) = incremental_params(self.stream) else {
+        let Some((cursor_field, min_param, sort)) = incremental_params(self.stream) else {
             return Ok(None);
         };
         if self.done {
@@ -468,7 +466,7 @@ impl<'a> OffsetKeyset<'a> {
         let mut q = self.base.clone();
         q.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         if let Some(b) = query_min {
-            q.push((min_param.to_owned(), format_bookmark(b, format)));
+            q.push((min_param.to_owned(), format_bookmark(b)));
         }
         let limit = self.stream.page_size;
         let page = match self.version {
@@ -516,14 +514,14 @@ async fn run_cursor_keyset(
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
 ) -> Result<()> {
-    let Some((cursor_field, min_param, format, sort)) = incremental_params(stream) else {
+    let Some((cursor_field, min_param, sort)) = incremental_params(stream) else {
         return Ok(());
     };
     let mut cursor = KeysetCursor::new(state);
     let mut q = base_query(stream);
     q.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     if let Some(b) = cursor.bookmark() {
-        q.push((min_param.to_owned(), format_bookmark(b, format)));
+        q.push((min_param.to_owned(), format_bookmark(b)));
     }
     let mut after: Option<String> = None;
     loop {

@@ -33,15 +33,6 @@ pub enum Paging {
     PerOrder,
 }
 
-/// How the date filter of an incremental stream is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateFormat {
-    /// V3: full ISO 8601 timestamp (never a bare date: FACTS 12.4).
-    Iso,
-    /// V2 order filters accept RFC 2822 or ISO; we send ISO with an explicit offset.
-    V2Iso,
-}
-
 /// How a stream is read on the second and later runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replication {
@@ -53,8 +44,9 @@ pub enum Replication {
         /// Field of the record holding the date (`date_modified`).
         cursor_field: &'static str,
         /// Query parameter for "at or after" (`date_modified:min`, `min_date_modified`).
+        /// Always sent a full ISO 8601 timestamp with an offset: V3 appends the current time
+        /// to a bare date (FACTS 12.4), and V2 order filters accept ISO as well as RFC 2822.
         min_param: &'static str,
-        format: DateFormat,
         /// Query pairs that sort ascending by the cursor field (ties by id).
         sort: &'static [(&'static str, &'static str)],
     },
@@ -107,7 +99,6 @@ use FieldType::{Boolean as B, DateTime as D, Integer as I, Json as J, Number as 
 const V3_INCREMENTAL: Replication = Replication::Incremental {
     cursor_field: "date_modified",
     min_param: "date_modified:min",
-    format: DateFormat::Iso,
     sort: &[("sort", "date_modified:asc")],
 };
 
@@ -238,7 +229,6 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "date_modified:min",
-            format: DateFormat::Iso,
             sort: &[("sort", "date_modified"), ("direction", "asc")],
         },
         query: &[(
@@ -376,7 +366,6 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "min_date_modified",
-            format: DateFormat::V2Iso,
             sort: &[("sort", "date_modified:asc")],
         },
         query: &[
@@ -441,7 +430,6 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "min_date_modified",
-            format: DateFormat::V2Iso,
             sort: &[("sort", "date_modified:asc")],
         },
         query: &[],
