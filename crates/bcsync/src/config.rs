@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub store_hash: Option<String>,
     pub access_token: Option<SecretString>,
     pub base_url: Option<String>,
+    /// Push state store (tracking and run records), as `bcsync push --state` takes it.
+    pub state: Option<String>,
     #[serde(default)]
     pub extract: ExtractSection,
     /// `[[sync]]` tables for `bcsync push` (parsed by `push::config`).

@@ -5,11 +5,13 @@
 //! - [`destinations`]: where records go (SQLite, Singer, JSON lines).
 //! - [`state`]: bookmarks that make runs incremental and resumable.
 //! - [`config`]: `bcsync.toml` and environment variables.
+//! - [`pg`]: PostgreSQL connections (URL, TLS, errors) shared by every PostgreSQL part.
 
 pub mod config;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod pg;
 pub mod push;
 pub mod sources;
 pub mod state;

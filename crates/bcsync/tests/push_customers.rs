@@ -50,10 +50,13 @@ fn sorted(mut v: Vec<(String, String, String, String)>) -> Vec<(String, String, 
     v
 }
 
+on_both! {
 #[tokio::test]
-async fn upsert_then_unchanged_rerun_then_changes_then_mirror() {
+async fn upsert_then_unchanged_rerun_then_changes_then_mirror(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows = people(25, "");
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync("crm", "customers", "upsert", "email", "c.csv", MAPPING, "");
@@ -140,11 +143,15 @@ async fn upsert_then_unchanged_rerun_then_changes_then_mirror() {
     assert_eq!(out.run.counts["deleted"], (rows.len() - 12) as u64);
     assert_eq!(store_customers(&sb).await, sorted(half));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn bad_rows_are_rejected_alone_and_retried_next_run() {
+async fn bad_rows_are_rejected_alone_and_retried_next_run(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     // An existing customer makes row 5's email a duplicate (422 "<i>.email" from the API).
     let (status, _) = common::api(
         &sb,
@@ -205,11 +212,15 @@ async fn bad_rows_are_rejected_alone_and_retried_next_run() {
     again.sort_unstable();
     assert_eq!(again, vec![5, 17]);
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn dry_run_plans_without_writing_and_reset_tracking_forgets() {
+async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows = people(5, "");
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync("d", "customers", "upsert", "email", "c.csv", MAPPING, "");
@@ -263,11 +274,15 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets() {
     assert_eq!(out.run.counts["updated"], 5, "{:?}", out.run.counts);
     assert_eq!(store_customers(&sb).await, sorted(rows));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn invalid_and_duplicate_rows_never_delete_or_send() {
+async fn invalid_and_duplicate_rows_never_delete_or_send(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows = people(10, "");
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync(
@@ -309,11 +324,15 @@ async fn invalid_and_duplicate_rows_never_delete_or_send() {
             .any(|c| c.0 == "person4@example.com" && c.1 == "First4")
     );
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn attribute_values_are_upserted_ten_customers_per_call() {
+async fn attribute_values_are_upserted_ten_customers_per_call(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let (st, _) = common::api(
         &sb,
         reqwest::Method::POST,
@@ -388,11 +407,15 @@ async fn attribute_values_are_upserted_ten_customers_per_call() {
     h.push(&sync, Flags::default()).await;
     assert_eq!(writes(&sb), w0);
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn update_mode_touches_only_existing_and_full_resync_sends_all() {
+async fn update_mode_touches_only_existing_and_full_resync_sends_all(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let existing: Vec<Value> = (0..3)
         .map(|i| serde_json::json!({"email": format!("person{i}@example.com"), "first_name": "Old", "last_name": "Name", "company": "OldCo"}))
         .collect();
@@ -441,6 +464,7 @@ async fn update_mode_touches_only_existing_and_full_resync_sends_all() {
     assert_eq!(out.run.counts["updated"], 3, "{:?}", out.run.counts);
     assert_eq!(writes(&sb) - w0, 1);
 }
+}
 
 const ADDRESS_MAPPING: &str = "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n\
     afirst = \"addresses.0.first_name\"\nalast = \"addresses.0.last_name\"\nstreet = \"addresses.0.address1\"\n\
@@ -487,10 +511,13 @@ async fn store_addresses(sb: &bc_sandbox::RunningSandbox) -> Vec<(String, String
     v
 }
 
+on_both! {
 #[tokio::test]
-async fn address_changes_update_only_the_addresses() {
+async fn address_changes_update_only_the_addresses(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     // A customer already in the store without an address: upsert finds it by email, updates
     // it and creates its address with POST /customers/addresses.
     let (st, _) = common::api(
@@ -597,4 +624,5 @@ async fn address_changes_update_only_the_addresses() {
     assert_eq!(store_addresses(&sb).await, rows);
     // Rejected last run, so the whole row goes again: the customer PUT and its address PUT.
     assert_eq!(writes(&sb) - w0, 2, "{:?}", &write_log(&sb)[w0..]);
+}
 }

@@ -20,10 +20,13 @@ fn csv(rows: &[(u32, u32, &str)]) -> String {
     s
 }
 
+on_both! {
 #[tokio::test]
-async fn orders_create_update_status_and_archive() {
+async fn orders_create_update_status_and_archive(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows: Vec<(u32, u32, &str)> = (1..=6).map(|i| (i, 1, "78701")).collect();
     rows.push((7, 1, "7")); // zip too short (FACTS 6.4): rejected before any request
     h.write("o.csv", &csv(&rows));
@@ -87,11 +90,15 @@ async fn orders_create_update_status_and_archive() {
     assert_eq!(out.run.counts["deleted"], 1, "{:?}", out.run);
     assert_eq!(common::list_all(&sb, "v2", "/orders", "").await.len(), 5);
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn update_by_order_id_and_insert_never_updates() {
+async fn update_by_order_id_and_insert_never_updates(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     // insert: creates, then a changed row is left alone.
     let mut rows: Vec<(u32, u32, &str)> = (1..=3).map(|i| (i, 1, "78701")).collect();
     h.write("o.csv", &csv(&rows));
@@ -132,11 +139,15 @@ async fn update_by_order_id_and_insert_never_updates() {
         out.run.rejected[0].reason
     );
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn lost_order_answers_are_found_by_their_marker() {
+async fn lost_order_answers_are_found_by_their_marker(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let rows: Vec<(u32, u32, &str)> = (1..=5).map(|i| (i, 1, "78701")).collect();
     h.write("o.csv", &csv(&rows));
     let sync = h.sync("lost", "orders", "upsert", "id", "o.csv", MAPPING, "");
@@ -177,4 +188,5 @@ async fn lost_order_answers_are_found_by_their_marker() {
     let w0 = writes(&sb);
     h.push(&sync, Flags::default()).await;
     assert_eq!(writes(&sb), w0);
+}
 }

@@ -70,10 +70,13 @@ fn sorted(mut v: Vec<P>) -> Vec<P> {
     v
 }
 
+on_both! {
 #[tokio::test]
-async fn upsert_batches_updates_and_mirror_deletes() {
+async fn upsert_batches_updates_and_mirror_deletes(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows = products(23);
     h.write("p.csv", &csv(&rows));
     let sync = h.sync("cat", "products", "upsert", "sku", "p.csv", MAPPING, "");
@@ -123,11 +126,15 @@ async fn upsert_batches_updates_and_mirror_deletes() {
     assert_eq!(out.run.counts["deleted"], 3, "{:?}", out.run);
     assert_eq!(store_products(&sb).await, sorted(kept));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn insert_update_modes_and_inline_variants() {
+async fn insert_update_modes_and_inline_variants(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let rows = products(4);
     h.write("p.csv", &csv(&rows));
     // update mode: nothing exists, so every row is rejected with advice, nothing written.
@@ -178,11 +185,15 @@ async fn insert_update_modes_and_inline_variants() {
     let all = common::list_all(&sb, "v3", "/catalog/products", "").await;
     assert_eq!(all[0]["price"].as_f64(), Some(12.5));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn custom_fields_inline_on_create_then_per_field_on_update() {
+async fn custom_fields_inline_on_create_then_per_field_on_update(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mapping =
         format!("{MAPPING}color = \"custom_fields.Color\"\nfabric = \"custom_fields.Fabric\"\n");
     let rows = |c3: &str| {
@@ -243,11 +254,15 @@ async fn custom_fields_inline_on_create_then_per_field_on_update() {
     assert!(fields.contains(&("Color".into(), "Green".into())));
     assert!(fields.contains(&("Fabric".into(), "Cotton".into())));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn a_product_deleted_in_the_store_is_created_again_by_upsert() {
+async fn a_product_deleted_in_the_store_is_created_again_by_upsert(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut rows = products(3);
     h.write("p.csv", &csv(&rows));
     let sync = h.sync(
@@ -286,11 +301,15 @@ async fn a_product_deleted_in_the_store_is_created_again_by_upsert() {
     assert_eq!(out.run.counts["created"], 1, "{:?}", out.run.counts);
     assert_eq!(store_products(&sb).await, sorted(rows));
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn variant_changes_update_only_the_variants_matched_by_sku() {
+async fn variant_changes_update_only_the_variants_matched_by_sku(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mapping = format!(
         "{MAPPING}vsku = \"variants.0.sku\"\nvprice = \"variants.0.price\"\nopt = \"variants.0.option_values.0.option_display_name\"\nlabel = \"variants.0.option_values.0.label\"\n"
     );
@@ -393,4 +412,5 @@ async fn variant_changes_update_only_the_variants_matched_by_sku() {
         "{}",
         out.run.rejected[0].reason
     );
+}
 }

@@ -50,10 +50,13 @@ fn expected(n: usize, tag: &str) -> Vec<(String, String)> {
     v
 }
 
+on_both! {
 #[tokio::test]
-async fn lost_answers_are_looked_up_not_created_twice() {
+async fn lost_answers_are_looked_up_not_created_twice(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     h.write("c.csv", &customers_csv(30, ""));
     let sync = h.sync(
         "lost",
@@ -88,12 +91,16 @@ async fn lost_answers_are_looked_up_not_created_twice() {
         "tracked as applied: the rerun writes nothing"
     );
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn attempting_rows_are_looked_up_after_a_crash() {
+async fn attempting_rows_are_looked_up_after_a_crash(backend: Backend) {
     // The state a crash leaves: intents recorded, creates landed, outcomes never recorded.
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     h.write("c.csv", &customers_csv(12, ""));
     let sync = h.sync(
         "crash",
@@ -117,8 +124,8 @@ async fn attempting_rows_are_looked_up_after_a_crash() {
         200
     );
     {
-        use bcsync::state::push::{PushStore, SqlitePushStore, TrackStatus, Tracked};
-        let mut store = SqlitePushStore::open(&h.path("push.db")).unwrap();
+        use bcsync::state::push::{TrackStatus, Tracked};
+        let mut store = h.open_store();
         let intents: Vec<Tracked> = (0..8)
             .map(|i| Tracked {
                 key: format!("c{i}@example.com"),
@@ -139,34 +146,41 @@ async fn attempting_rows_are_looked_up_after_a_crash() {
     );
     assert_eq!(customers_by_email(&sb).await, expected(12, ""));
 }
+}
 
+on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_run_then_rerun_leaves_no_duplicates() {
+async fn kill_9_mid_run_then_rerun_leaves_no_duplicates(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     h.write("c.csv", &customers_csv(120, ""));
     let mut products = String::from("sku,title,kind,weight,price\n");
     for i in 0..40 {
         products.push_str(&format!("K-{i},Kill {i},physical,1,{i}\n"));
     }
     h.write("p.csv", &products);
+    let (c_source, p_source) = (h.source_toml("c.csv"), h.source_toml("p.csv"));
+    h.load_sources().await;
     h.write(
         "syncs.toml",
         &format!(
-            "[[sync]]\nname = \"c\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 1\nsource = {{ type = \"csv\", path = \"c.csv\" }}\n{CUSTOMERS}\n\
-             [[sync]]\nname = \"p\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"sku\"\nconcurrency = 1\nsource = {{ type = \"csv\", path = \"p.csv\" }}\n\
+            "[[sync]]\nname = \"c\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 1\nsource = {c_source}\n{CUSTOMERS}\n\
+             [[sync]]\nname = \"p\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"sku\"\nconcurrency = 1\nsource = {p_source}\n\
              [sync.mapping]\nsku = \"sku\"\ntitle = \"name\"\nkind = \"type\"\nweight = \"weight\"\nprice = \"price\"\n"
         ),
     );
     // Slow writes so the kill lands while requests are in flight.
     set_faults(&sb, "slow=1:60,method=POST").await;
+    let state = h.state_spec();
     let push = |dir: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
             .current_dir(dir)
             .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
             .env("BIGCOMMERCE_ACCESS_TOKEN", sb.token())
             .env("BIGCOMMERCE_BASE_URL", sb.base_url())
-            .args(["push", "--syncs", "syncs.toml", "--state-db", "push.db"])
+            .args(["push", "--syncs", "syncs.toml", "--state", &state])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -207,21 +221,27 @@ async fn kill_9_mid_run_then_rerun_leaves_no_duplicates() {
         .map(|p| p["sku"].as_str().unwrap())
         .collect();
     assert_eq!((products.len(), skus.len()), (40, 40));
-    let conn = rusqlite::Connection::open(h.path("push.db")).unwrap();
-    let open: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM push_records WHERE status <> 'applied'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(open, 0, "every row ends applied");
+    let store = h.open_store();
+    for sync in ["c", "p"] {
+        let records = store.load(sync).unwrap();
+        assert_eq!(records.len(), if sync == "c" { 120 } else { 40 });
+        assert!(
+            records
+                .values()
+                .all(|r| r.status == bcsync::state::push::TrackStatus::Applied),
+            "every row of {sync} ends applied"
+        );
+    }
+}
 }
 
+on_both! {
 #[tokio::test]
-async fn faults_change_nothing_in_the_end_state() {
+async fn faults_change_nothing_in_the_end_state(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     set_faults(
         &sb,
         "seed=3,500=0.05,503=0.03,reset=0.02,truncate=0.01,burst429=6@40",
@@ -288,11 +308,15 @@ async fn faults_change_nothing_in_the_end_state() {
     h.push(&psync, Flags::default()).await;
     assert_eq!(writes(&sb), w0, "unchanged reruns write nothing");
 }
+}
 
+on_both! {
 #[tokio::test]
-async fn clear_unsets_exactly_the_mapped_fields() {
+async fn clear_unsets_exactly_the_mapped_fields(backend: Backend) {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let h = Harness::new(&sb);
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
     let mut text = String::from("mail,given,family,company,phone\n");
     for i in 0..10 {
         text.push_str(&format!("k{i}@example.com,G{i},F{i},Co{i},555-{i}\n"));
@@ -345,4 +369,5 @@ async fn clear_unsets_exactly_the_mapped_fields() {
     );
     let k1 = &common::list_all(&sb, "v3", "/customers", "email:in=k1@example.com").await[0];
     assert_eq!(k1["company"].as_str(), Some("Co1"));
+}
 }

@@ -55,7 +55,7 @@ pub enum Command {
     Extract(extract::ExtractArgs),
     /// Start a seeded sandbox in-process and extract it into ./bcsync-demo.db.
     Demo(demo::DemoArgs),
-    /// Push warehouse rows (CSV, SQLite) into customers, products and orders ([[sync]] definitions).
+    /// Push warehouse rows (CSV, SQLite, PostgreSQL) into customers, products and orders ([[sync]] definitions).
     Push(push::PushArgs),
     /// Push run records: `bcsync runs`, `bcsync runs show ID [--format json|csv]`.
     Runs(runs::RunsArgs),
@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Extract(args)) => extract::extract(cli.config.as_deref(), args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Push(args)) => push::run(cli.config.as_deref(), args).await,
-        Some(Command::Runs(args)) => runs::run(args),
+        Some(Command::Runs(args)) => runs::run(cli.config.as_deref(), args),
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()

@@ -10,14 +10,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bcsync::push::config::{SyncDef, load_syncs, parse_syncs};
 use bcsync::push::engine::{PushOptions, PushOutcome, run_sync};
-use bcsync::state::push::SqlitePushStore;
+use bcsync::state::push::{DEFAULT_PUSH_STATE, open_push_store};
 use clap::Args;
 use serde_json::json;
 
 use super::StoreArgs;
-
-/// Default tracking and run-record database.
-pub const DEFAULT_PUSH_DB: &str = "bcsync-push.db";
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -29,9 +26,11 @@ pub struct PushArgs {
     /// Sync definitions: a TOML file or a directory of them (default: [[sync]] in bcsync.toml).
     #[arg(long, value_name = "FILE|DIR")]
     pub syncs: Option<PathBuf>,
-    /// Tracking and run records (SQLite).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_PUSH_DB)]
-    pub state_db: PathBuf,
+    /// Push state store (tracking and run records): a SQLite file (default bcsync-push.db),
+    /// postgres://USER@HOST:PORT/DB[?schema=NAME] (schema bcsync by default), or `postgres`
+    /// to read DATABASE_URL. Else `state` in bcsync.toml.
+    #[arg(long = "state", visible_alias = "state-db", value_name = "FILE|URL")]
+    pub state: Option<String>,
     /// Print the plan and a per-record diff; send no write request.
     #[arg(long)]
     pub dry_run: bool,
@@ -69,6 +68,13 @@ pub fn syncs(config: Option<&Path>, from: Option<&Path>) -> anyhow::Result<Vec<S
     Ok(parse_syncs(&text, &path, &base)?)
 }
 
+/// The push state store: flag, else `state` in the config file, else the default file.
+pub fn state_spec(flag: Option<&str>, file: &bcsync::config::FileConfig) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| file.state.clone())
+        .unwrap_or_else(|| DEFAULT_PUSH_STATE.to_owned())
+}
+
 pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCode> {
     let mut defs = syncs(config, args.syncs.as_deref())?;
     if let Some(name) = &args.sync {
@@ -84,13 +90,13 @@ pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCo
         );
     }
     let file = bcsync::config::load(config)?;
-    let client = file
-        .connection(
-            args.store.store_hash.as_deref(),
-            args.store.base_url.as_deref(),
-        )?
-        .client()?;
-    let mut store = SqlitePushStore::open(&args.state_db)?;
+    let connection = file.connection(
+        args.store.store_hash.as_deref(),
+        args.store.base_url.as_deref(),
+    )?;
+    let client = connection.client()?;
+    let spec = state_spec(args.state.as_deref(), &file);
+    let mut store = open_push_store(&spec, &connection.store_hash)?;
     let opts = PushOptions {
         dry_run: args.dry_run,
         full_resync: args.full_resync,
@@ -100,7 +106,7 @@ pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCo
     let mut failed = false;
     let mut outputs = Vec::new();
     for def in &defs {
-        let out = run_sync(&client, &mut store, def, &opts).await?;
+        let out = run_sync(&client, store.as_mut(), def, &opts).await?;
         failed |= out.over_threshold || out.run.status == "refused" || out.run.status == "failed";
         if args.json {
             outputs.push(json!({"sync": def.name, "run": summary_json(&out), "plan": out.plan}));

@@ -1,18 +1,24 @@
 //! `bcsync runs` (list push runs) and `bcsync runs show ID [--format json|csv]`.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
-use bcsync::state::push::{PushStore, SqlitePushStore};
+use bcsync::state::push::open_push_store;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::push::DEFAULT_PUSH_DB;
+use super::push::state_spec;
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Tracking and run records (SQLite).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_PUSH_DB, global = true)]
-    pub state_db: PathBuf,
+    /// Push state store, as `bcsync push --state` takes it (default bcsync-push.db, else
+    /// `state` in bcsync.toml).
+    #[arg(
+        long = "state",
+        visible_alias = "state-db",
+        value_name = "FILE|URL",
+        global = true
+    )]
+    pub state: Option<String>,
     /// Runs listed.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -38,19 +44,21 @@ pub enum Format {
     Csv,
 }
 
-pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
-    if !args.state_db.exists() {
-        anyhow::bail!(
-            "{} does not exist: no push has run yet (or pass --state-db)",
-            args.state_db.display()
-        );
+pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let file = bcsync::config::load(config)?;
+    let spec = state_spec(args.state.as_deref(), &file);
+    let is_file = bcsync::pg::url_from_spec(&spec)?.is_none();
+    let path = spec.strip_prefix("sqlite:").unwrap_or(&spec);
+    if is_file && !Path::new(path).exists() {
+        anyhow::bail!("{path} does not exist: no push has run yet (or pass --state FILE|URL)");
     }
-    let store = SqlitePushStore::open(&args.state_db)?;
+    // Run records are listed for every store; no store scope is needed.
+    let store = open_push_store(&spec, "")?;
     match args.command {
         None => {
             println!(
-                "{:>5}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  counts",
-                "id", "sync", "started", "status", "requests", "rejected", "ms"
+                "{:>5}  {:<14}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  counts",
+                "id", "store", "sync", "started", "status", "requests", "rejected", "ms"
             );
             for r in store.runs(args.limit)? {
                 let counts: Vec<String> = r
@@ -66,8 +74,9 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                     r.status.clone()
                 };
                 println!(
-                    "{:>5}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  {}",
+                    "{:>5}  {:<14}  {:<20}  {:<24}  {:<24}  {:>8}  {:>8}  {:>9}  {}",
                     r.id,
+                    r.store,
                     r.sync,
                     r.started_at,
                     status,
@@ -80,10 +89,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
         }
         Some(RunsCommand::Show { id, format }) => {
             let Some(r) = store.run(id)? else {
-                anyhow::bail!(
-                    "no run {id} in {}; `bcsync runs` lists them",
-                    args.state_db.display()
-                );
+                anyhow::bail!("no run {id} in the state store; `bcsync runs` lists them");
             };
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
@@ -102,9 +108,10 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 }
                 Format::Text => {
                     println!(
-                        "run {} of sync {}: {}{}",
+                        "run {} of sync {} (store {}): {}{}",
                         r.id,
                         r.sync,
+                        r.store,
                         r.status,
                         if r.dry_run { " (dry run)" } else { "" }
                     );

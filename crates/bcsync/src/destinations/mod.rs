@@ -90,7 +90,7 @@ pub fn open(spec: &str, singer_state: Option<State>) -> Result<Box<dyn Destinati
         return Ok(Box::new(jsonl::JsonlDestination::open(PathBuf::from(dir))?));
     }
     // Without a store hash the schema must come from `?schema=` on the URL.
-    if let Some(url) = postgres::url_from_spec(spec)? {
+    if let Some(url) = crate::pg::url_from_spec(spec)? {
         return Ok(Box::new(postgres::PostgresDestination::open(&url, None)?));
     }
     Err(Error::BadDestination(spec.to_owned()))
@@ -103,7 +103,7 @@ pub fn open_for_store(
     singer_state: Option<State>,
     store_hash: &str,
 ) -> Result<Box<dyn Destination>> {
-    if let Some(url) = postgres::url_from_spec(spec)? {
+    if let Some(url) = crate::pg::url_from_spec(spec)? {
         return Ok(Box::new(postgres::PostgresDestination::open(
             &url,
             Some(store_hash),

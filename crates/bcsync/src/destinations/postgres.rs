@@ -31,242 +31,23 @@
 //! client. The connection is opened in
 //! [`Destination::begin`], which runs on a blocking thread, never inside the engine's runtime.
 //!
-//! TLS: not built in; `sslmode=disable` or `prefer` (the default, which falls back to plain)
-//! work, `sslmode=require` is refused with a message saying so. Passwords never appear in
-//! errors, logs or [`Destination::describe`].
+//! The URL, TLS and error messages are [`crate::pg`]'s. Passwords never appear in errors,
+//! logs or [`Destination::describe`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Cursor;
-use std::time::Duration;
 
 use futures::SinkExt;
 use serde_json::Value;
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 
 use super::{ChildRows, Destination, PageBatch};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::pg::{PgTarget, default_schema, quote_ident};
 use crate::state::{State, StreamState};
 use crate::streams::{FieldType, StreamDescriptor};
-
-/// Environment variable read by `--to postgres` (without a URL).
-pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
-
-/// Returns the connection URL when `spec` names PostgreSQL: a `postgres://` or
-/// `postgresql://` URL, or `postgres`/`postgresql` alone (then `DATABASE_URL`).
-pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Ok(Some(spec.to_owned()));
-    }
-    if spec == "postgres" || spec == "postgresql" {
-        let url = std::env::var(ENV_DATABASE_URL).ok().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            Error::Config(format!(
-                "--to {spec} needs a connection URL: set {ENV_DATABASE_URL}=postgres://USER@HOST:PORT/DATABASE \
-                 or pass --to postgres://USER@HOST:PORT/DATABASE"
-            ))
-        })?;
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(Error::Config(format!(
-                "{ENV_DATABASE_URL} does not hold a postgres:// URL; set it to postgres://USER@HOST:PORT/DATABASE"
-            )));
-        }
-        return Ok(Some(url));
-    }
-    Ok(None)
-}
-
-/// The parsed target: connection settings, the schema, and a printable form without the
-/// password.
-#[derive(Clone)]
-pub struct PgTarget {
-    pub(crate) config: tokio_postgres::Config,
-    /// `postgres://user@host:port/db`, never with the password.
-    pub shown: String,
-    pub schema: String,
-    host_port: String,
-    user: String,
-    dbname: String,
-}
-
-impl std::fmt::Debug for PgTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgTarget")
-            .field("shown", &self.shown)
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
-
-/// The default schema of a store: `bc_` and the store hash, lowercased, restricted to
-/// `[a-z0-9_]` so it never needs quoting by hand.
-pub fn default_schema(store_hash: &str) -> String {
-    let clean: String = store_hash
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(60)
-        .collect();
-    format!("bc_{clean}")
-}
-
-impl PgTarget {
-    /// Parses a URL; `schema=` is ours (the rest goes to the driver). Without `schema=`, the
-    /// store's default schema is used; without either, the URL must name one.
-    pub fn parse(url: &str, store_hash: Option<&str>) -> Result<Self> {
-        // The URL may carry a password: errors here never repeat it.
-        let bad = |why: String| {
-            Error::Config(format!(
-                "the PostgreSQL URL is not valid ({why}); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]"
-            ))
-        };
-        let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        let mut schema = None;
-        let mut rest: Vec<(String, String)> = Vec::new();
-        for (k, v) in parsed.query_pairs() {
-            if k == "schema" {
-                schema = Some(v.into_owned());
-            } else {
-                rest.push((k.into_owned(), v.into_owned()));
-            }
-        }
-        if rest.is_empty() {
-            parsed.set_query(None);
-        } else {
-            parsed.query_pairs_mut().clear().extend_pairs(rest.iter());
-        }
-        let mut config: tokio_postgres::Config = parsed
-            .as_str()
-            .parse()
-            .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("bcsync");
-        }
-        let schema = match (schema, store_hash) {
-            (Some(s), _) => s,
-            (None, Some(h)) => default_schema(h),
-            (None, None) => {
-                return Err(bad(
-                    "no ?schema=NAME and no store to name the schema after".into()
-                ));
-            }
-        };
-        if schema.is_empty() || schema.len() > 63 {
-            return Err(bad(format!(
-                "schema name {schema:?} must have 1 to 63 characters"
-            )));
-        }
-        let user = config
-            .get_user()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "(default user)".into());
-        let dbname = config
-            .get_dbname()
-            .map(str::to_owned)
-            .unwrap_or_else(|| user.clone());
-        let host = parsed.host_str().unwrap_or("localhost").to_owned();
-        let port = parsed.port().unwrap_or(5432);
-        let host_port = format!("{host}:{port}");
-        let mut display = parsed.clone();
-        let _ = display.set_password(None);
-        display.set_query(None);
-        let shown = display.to_string();
-        Ok(Self {
-            config,
-            shown,
-            schema,
-            host_port,
-            user,
-            dbname,
-        })
-    }
-
-    fn err(&self, message: String) -> Error {
-        Error::Postgres {
-            target: self.shown.clone(),
-            message,
-        }
-    }
-
-    /// Turns a driver error into one that says what happened and what to do.
-    pub(crate) fn explain(&self, e: &tokio_postgres::Error, doing: &str) -> Error {
-        let (host_port, user, db, schema) =
-            (&self.host_port, &self.user, &self.dbname, &self.schema);
-        if let Some(dbe) = e.as_db_error() {
-            let code = dbe.code();
-            let msg = if *code == SqlState::INVALID_PASSWORD
-                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            {
-                format!(
-                    "authentication failed for user {user} ({}): check the user name and password in the URL, \
-                     and that pg_hba.conf lets this user connect from here",
-                    dbe.message()
-                )
-            } else if *code == SqlState::INVALID_CATALOG_NAME {
-                format!(
-                    "database {db} does not exist ({}): create it (createdb -h HOST -p PORT -U {user} {db}) \
-                     or point the URL at an existing database",
-                    dbe.message()
-                )
-            } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
-                format!(
-                    "permission denied while {doing} ({}): as an administrator run \
-                     GRANT CREATE ON DATABASE \"{db}\" TO \"{user}\"; (or create schema \"{schema}\" for this user \
-                     with GRANT USAGE, CREATE ON SCHEMA \"{schema}\" TO \"{user}\";), or pick a schema the user owns \
-                     with ?schema=NAME on the URL",
-                    dbe.message()
-                )
-            } else {
-                let mut m = format!("{doing}: {} (SQLSTATE {})", dbe.message(), code.code());
-                if let Some(d) = dbe.detail() {
-                    let _ = write!(m, "; {d}");
-                }
-                if let Some(h) = dbe.hint() {
-                    let _ = write!(m, "; hint: {h}");
-                }
-                m
-            };
-            return self.err(msg);
-        }
-        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-        while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                let msg = if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    format!(
-                        "connection refused while {doing}: is PostgreSQL running at {host_port}? \
-                         Start the server, or fix the host and port in the URL"
-                    )
-                } else {
-                    format!(
-                        "could not reach PostgreSQL at {host_port} while {doing} ({io}): check the host, port and network"
-                    )
-                };
-                return self.err(msg);
-            }
-            source = s.source();
-        }
-        let text = e.to_string();
-        if text.contains("TLS") || text.contains("tls") {
-            return self.err(format!(
-                "{doing}: {text}. This build connects without TLS: use sslmode=disable (or prefer) in the URL"
-            ));
-        }
-        if e.is_closed() {
-            return self.err(format!(
-                "the connection to {host_port} closed while {doing}: check the server log"
-            ));
-        }
-        self.err(format!("{doing}: {text}"))
-    }
-}
 
 /// How a column's values are rendered for COPY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,11 +242,6 @@ fn push_json_escaped(buf: &mut Vec<u8>, json: &[u8]) {
     }
 }
 
-/// Quotes an identifier (field names come from the API: never trust them).
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 #[derive(Debug, Clone)]
 struct Column {
     name: String,
@@ -516,7 +292,7 @@ fn fail(doing: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> PgFai
 impl PostgresDestination {
     /// Parses the URL; connects later, in [`Destination::begin`].
     pub fn open(url: &str, store_hash: Option<&str>) -> Result<Self> {
-        let target = PgTarget::parse(url, store_hash)?;
+        let target = PgTarget::parse(url, store_hash.map(default_schema))?;
         Ok(Self {
             target,
             conn: None,
@@ -545,16 +321,8 @@ impl PostgresDestination {
                 self.target
                     .err(format!("could not start the PostgreSQL runtime: {e}"))
             })?;
-        let config = self.target.config.clone();
-        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
-            self.target
-                .explain(&e, &format!("connecting as {}", self.target.user))
-        })?;
-        rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL connection ended: {e}");
-            }
-        });
+        let target = self.target.clone();
+        let client = rt.block_on(async move { target.connect("opening the destination").await })?;
         self.conn = Some(Conn { rt, client });
         Ok(())
     }
@@ -1126,28 +894,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn url_parsing_keeps_the_password_out_and_takes_the_schema() {
-        let t = PgTarget::parse(
-            "postgres://bob:s3cretpw@db.example:6543/wh?schema=shop_one&sslmode=disable",
-            Some("abc"),
-        )
-        .unwrap();
-        assert_eq!(t.schema, "shop_one");
-        assert_eq!(t.shown, "postgres://bob@db.example:6543/wh");
-        assert!(!format!("{t:?}").contains("s3cretpw"));
-        let t = PgTarget::parse("postgresql://bob@localhost/wh", Some("Ab-C1")).unwrap();
-        assert_eq!(t.schema, "bc_ab_c1");
-        assert!(PgTarget::parse("postgres://bob@localhost/wh", None).is_err());
-        let err = PgTarget::parse(
-            "postgres://bob:s3cretpw@localhost/wh?bogus_option=1",
-            Some("x"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(!err.contains("s3cretpw"), "{err}");
-    }
-
     fn rendered(kind: Kind, v: Value) -> String {
         let mut buf = Vec::new();
         render_value(&mut buf, kind, Some(&v), &mut String::new());
@@ -1177,14 +923,5 @@ mod tests {
         let mut buf = Vec::new();
         push_json_escaped(&mut buf, br#"{"a":"x\"y\\z\n"}"#);
         assert_eq!(buf, br#"{"a":"x\\"y\\\\z\\n"}"#);
-    }
-
-    #[test]
-    fn bare_postgres_needs_database_url() {
-        assert_eq!(url_from_spec("sqlite:x.db").unwrap(), None);
-        assert_eq!(
-            url_from_spec("postgres://a@b/c").unwrap().as_deref(),
-            Some("postgres://a@b/c")
-        );
     }
 }

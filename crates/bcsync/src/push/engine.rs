@@ -208,6 +208,10 @@ pub async fn run_sync(
     opts: &PushOptions,
 ) -> Result<PushOutcome> {
     def.validate()?;
+    if !opts.dry_run {
+        // Two runs of one sync would interleave creates; a dry run only reads.
+        store.lock(&def.name)?;
+    }
     let started = Instant::now();
     let started_at = now();
     let log = Arc::new(RunLog::default());

@@ -14,12 +14,12 @@
 //! else its text.
 
 use serde_json::{Map, Value};
+use tokio_postgres::SimpleQueryMessage;
 use tokio_postgres::types::Type;
-use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use super::{Row, RowStream, Source, spawn_reader};
-use crate::destinations::postgres::{PgTarget, quote_ident, url_from_spec};
 use crate::error::{Error, Result};
+use crate::pg::{PgTarget, quote_ident, url_from_spec};
 
 /// Rows per `FETCH`: the most the source holds at once.
 pub const FETCH_ROWS: usize = 500;
@@ -41,7 +41,7 @@ impl PostgresSource {
             }
         };
         // The schema part of the target is unused for reading; "source" only satisfies it.
-        let target = PgTarget::parse(&url, Some("source"))?;
+        let target = PgTarget::parse(&url, Some("source".into()))?;
         let sql = match (table, query) {
             (Some(t), None) => format!("SELECT * FROM {}", quote_table(t)),
             (None, Some(q)) => q.trim().trim_end_matches(';').to_owned(),
@@ -128,16 +128,7 @@ impl Source for PostgresSource {
                     message: format!("could not start the PostgreSQL runtime: {e}"),
                 })?;
             rt.block_on(async {
-                let (client, connection) = target
-                    .config
-                    .connect(NoTls)
-                    .await
-                    .map_err(|e| target.explain(&e, "connecting to read the push source"))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::warn!("PostgreSQL source connection ended: {e}");
-                    }
-                });
+                let client = target.connect("reading the push source").await?;
                 let doing = format!("reading the push source ({sql})");
                 let stmt = client
                     .prepare(&sql)

@@ -5,9 +5,15 @@
 //!
 //! Destinations persist it atomically with the rows of each page (SQLite: the same
 //! transaction; Singer: a STATE message after the page's RECORDs; JSON lines: a state file
-//! rewritten after the page's lines are flushed).
+//! rewritten after the page's lines are flushed; PostgreSQL: the same transaction). Keeping
+//! bookmarks beside the rows they describe is what makes a resume exact, so extraction
+//! state always lives in the destination.
+//!
+//! Push state (change-detection hashes, ids, run records) lives in a state store of its
+//! own, SQLite or PostgreSQL: [`push`].
 
 pub mod push;
+pub mod push_pg;
 
 use std::collections::BTreeMap;
 

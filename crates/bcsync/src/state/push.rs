@@ -1,6 +1,13 @@
-//! Push tracking: per sync and key, the hash of the mapped fields last sent, the
-//! BigCommerce id, and the outcome; plus a record of every run. SQLite by default, behind
-//! [`PushStore`] so PostgreSQL can follow.
+//! Push tracking: per store, sync and key, the hash of the mapped fields last sent, the
+//! BigCommerce id, and the outcome; plus a record of every run. Behind [`PushStore`], two
+//! stores with the same behaviour: SQLite (the default file `bcsync-push.db`) and
+//! PostgreSQL ([`super::push_pg`]), which several machines can share. [`open_push_store`]
+//! picks one from a spec (`FILE`, `sqlite:FILE`, `postgres://...`, or `postgres` with
+//! `DATABASE_URL`).
+//!
+//! Every tracked record is keyed by the store hash too, so processes syncing different
+//! stores into one state store never see each other's records, and a run takes a lock on
+//! its (store, sync) so two runs of the same sync cannot interleave their writes.
 //!
 //! Crash safety rests on the `attempting` status: it is committed *before* a create is
 //! sent and replaced by `applied` (with the id) once the answer is in. A record still
@@ -30,14 +37,14 @@ pub enum TrackStatus {
 }
 
 impl TrackStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TrackStatus::Applied => "applied",
             TrackStatus::Rejected => "rejected",
             TrackStatus::Attempting => "attempting",
         }
     }
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "applied" => TrackStatus::Applied,
             "attempting" => TrackStatus::Attempting,
@@ -70,6 +77,9 @@ pub struct LoggedRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: i64,
+    /// The store hash the run pushed to.
+    #[serde(default)]
+    pub store: String,
     pub sync: String,
     pub started_at: String,
     pub finished_at: String,
@@ -89,34 +99,63 @@ pub struct RunRecord {
     pub request_log: Vec<LoggedRequest>,
 }
 
-/// Storage for push tracking and run records.
+/// Storage for push tracking and run records. A store object is opened for one
+/// BigCommerce store (its scope): tracking calls see only that store's records; run
+/// listings show every store's runs (each names its store).
 pub trait PushStore: Send {
+    /// Takes the run lock of `sync` for this store until the store object is dropped; fails
+    /// with a clear error when another process holds it.
+    fn lock(&mut self, sync: &str) -> Result<()>;
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>>;
     /// Inserts or replaces these records, in one transaction.
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()>;
     fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()>;
     /// Forgets everything tracked for `sync`; returns how many records were dropped.
     fn reset(&mut self, sync: &str) -> Result<u64>;
-    /// Stores a finished run; returns its id.
+    /// Stores a finished run (under this store's scope); returns its id.
     fn save_run(&mut self, run: &RunRecord) -> Result<i64>;
     /// Runs, newest first (without rejections and request logs).
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
 }
 
+/// The default push state store.
+pub const DEFAULT_PUSH_STATE: &str = "bcsync-push.db";
+
+/// Opens the push state store named by `spec` for the store `scope` (a store hash; empty
+/// when only run records are read).
+pub fn open_push_store(spec: &str, scope: &str) -> Result<Box<dyn PushStore>> {
+    if let Some(url) = crate::pg::url_from_spec(spec)? {
+        return Ok(Box::new(super::push_pg::PgPushStore::open(&url, scope)?));
+    }
+    let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
+    if path.is_empty() || path.contains("://") {
+        return Err(Error::Config(format!(
+            "state store {spec:?} not understood; use a file path (sqlite:FILE) or postgres://USER@HOST:PORT/DB"
+        )));
+    }
+    Ok(Box::new(SqlitePushStore::open(Path::new(path), scope)?))
+}
+
 /// The SQLite push store (default file `bcsync-push.db`).
 pub struct SqlitePushStore {
     path: PathBuf,
     conn: rusqlite::Connection,
+    scope: String,
+    /// Run locks held: one lock file per (store, sync), released when dropped.
+    locks: Vec<std::fs::File>,
 }
+
+/// Layout version in `PRAGMA user_version`: 2 added the store to every record and run.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS push_records (
-    sync TEXT NOT NULL, key TEXT NOT NULL, hash TEXT, bc_id INTEGER, status TEXT NOT NULL,
-    fields TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (sync, key));
+    store TEXT NOT NULL, sync TEXT NOT NULL, key TEXT NOT NULL, hash TEXT, bc_id INTEGER,
+    status TEXT NOT NULL, fields TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (store, sync, key));
 CREATE TABLE IF NOT EXISTS push_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sync TEXT NOT NULL, started_at TEXT NOT NULL,
-    status TEXT NOT NULL, summary TEXT NOT NULL);
+    id INTEGER PRIMARY KEY AUTOINCREMENT, store TEXT NOT NULL DEFAULT '', sync TEXT NOT NULL,
+    started_at TEXT NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_rejections (
     run_id INTEGER NOT NULL, row INTEGER NOT NULL, key TEXT, field TEXT, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_requests (
@@ -125,21 +164,73 @@ CREATE TABLE IF NOT EXISTS push_requests (
 ";
 
 impl SqlitePushStore {
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating or upgrading) the file for the store `scope`.
+    pub fn open(path: &Path, scope: &str) -> Result<Self> {
         let conn = rusqlite::Connection::open(path).map_err(|source| Error::Sqlite {
             path: path.to_owned(),
             source,
         })?;
-        let store = Self {
+        let mut store = Self {
             path: path.to_owned(),
             conn,
+            scope: scope.to_owned(),
+            locks: Vec::new(),
         };
         store
             .conn
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            )
             .map_err(|e| store.err(e))?;
-        store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
+        store.upgrade().map_err(|e| store.err(e))?;
+        if !scope.is_empty() {
+            // Records of a version-1 file (or of an unscoped open) belong to the first
+            // store that opens it: before version 2 a file tracked one store in practice.
+            store
+                .conn
+                .execute(
+                    "UPDATE push_records SET store = ?1 WHERE store = ''",
+                    [scope],
+                )
+                .map_err(|e| store.err(e))?;
+        }
         Ok(store)
+    }
+
+    /// Creates the tables, or brings a version-1 file (no store column) to version 2
+    /// without losing a record.
+    fn upgrade(&mut self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        let has_v1: bool = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'push_records'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0
+            && tx
+                .prepare("SELECT store FROM push_records LIMIT 0")
+                .is_err();
+        if has_v1 {
+            tx.execute_batch(
+                "ALTER TABLE push_records RENAME TO push_records_v1;
+                 ALTER TABLE push_runs ADD COLUMN store TEXT NOT NULL DEFAULT '';",
+            )?;
+        }
+        tx.execute_batch(SCHEMA)?;
+        if has_v1 {
+            tx.execute_batch(
+                "INSERT INTO push_records (store, sync, key, hash, bc_id, status, fields, updated_at)
+                 SELECT '', sync, key, hash, bc_id, status, fields, updated_at FROM push_records_v1;
+                 DROP TABLE push_records_v1;",
+            )?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.commit()
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
@@ -150,18 +241,64 @@ impl SqlitePushStore {
     }
 }
 
-fn now() -> String {
+/// `[A-Za-z0-9_-]` only, for a lock file's name.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl PushStore for SqlitePushStore {
+    fn lock(&mut self, sync: &str) -> Result<()> {
+        let name = format!(
+            "{}.{}.lock",
+            self.path.display(),
+            file_safe(&format!("{}-{sync}", self.scope))
+        );
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.locks.push(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+                "sync {sync:?} for store {} is already running against {} (lock {}); wait for it to finish",
+                self.scope,
+                self.path.display(),
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
+        }
+    }
+
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT key, hash, bc_id, status, fields FROM push_records WHERE sync = ?1")
+            .prepare(
+                "SELECT key, hash, bc_id, status, fields FROM push_records WHERE store = ?1 AND sync = ?2",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([sync], |r| {
+            .query_map([self.scope.as_str(), sync], |r| {
                 let fields: Option<String> = r.get(4)?;
                 Ok(Tracked {
                     key: r.get(0)?,
@@ -193,8 +330,8 @@ impl PushStore for SqlitePushStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO push_records (sync, key, hash, bc_id, status, fields, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (sync, key) DO UPDATE SET hash = excluded.hash, bc_id = excluded.bc_id, status = excluded.status,
+                    "INSERT INTO push_records (store, sync, key, hash, bc_id, status, fields, updated_at) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (store, sync, key) DO UPDATE SET hash = excluded.hash, bc_id = excluded.bc_id, status = excluded.status,
                      fields = excluded.fields, updated_at = excluded.updated_at",
                 )
                 .map_err(err)?;
@@ -208,7 +345,8 @@ impl PushStore for SqlitePushStore {
                     t.bc_id,
                     t.status.as_str(),
                     fields,
-                    ts
+                    ts,
+                    self.scope
                 ])
                 .map_err(err)?;
             }
@@ -225,10 +363,12 @@ impl PushStore for SqlitePushStore {
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
-                .prepare_cached("DELETE FROM push_records WHERE sync = ?1 AND key = ?2")
+                .prepare_cached(
+                    "DELETE FROM push_records WHERE store = ?3 AND sync = ?1 AND key = ?2",
+                )
                 .map_err(err)?;
             for k in keys {
-                stmt.execute(params![sync, k]).map_err(err)?;
+                stmt.execute(params![sync, k, self.scope]).map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -237,7 +377,10 @@ impl PushStore for SqlitePushStore {
     fn reset(&mut self, sync: &str) -> Result<u64> {
         let n = self
             .conn
-            .execute("DELETE FROM push_records WHERE sync = ?1", [sync])
+            .execute(
+                "DELETE FROM push_records WHERE store = ?1 AND sync = ?2",
+                [self.scope.as_str(), sync],
+            )
             .map_err(|e| self.err(e))?;
         Ok(n as u64)
     }
@@ -249,14 +392,15 @@ impl PushStore for SqlitePushStore {
             source,
         };
         let mut summary = run.clone();
+        summary.store = self.scope.clone();
         summary.rejected.clear();
         summary.request_log.clear();
         let summary_json = serde_json::to_string(&summary)
             .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute(
-            "INSERT INTO push_runs (sync, started_at, status, summary) VALUES (?1, ?2, ?3, ?4)",
-            params![run.sync, run.started_at, run.status, summary_json],
+            "INSERT INTO push_runs (store, sync, started_at, status, summary) VALUES (?5, ?1, ?2, ?3, ?4)",
+            params![run.sync, run.started_at, run.status, summary_json, self.scope],
         )
         .map_err(err)?;
         let id = tx.last_insert_rowid();
@@ -286,16 +430,20 @@ impl PushStore for SqlitePushStore {
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, summary FROM push_runs ORDER BY id DESC LIMIT ?1")
+            .prepare("SELECT id, store, summary FROM push_runs ORDER BY id DESC LIMIT ?1")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            let (id, json) = r.map_err(|e| self.err(e))?;
+            let (id, store, json) = r.map_err(|e| self.err(e))?;
             let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
                 Error::Config(format!(
                     "run {id} in {} is unreadable: {e}",
@@ -303,20 +451,25 @@ impl PushStore for SqlitePushStore {
                 ))
             })?;
             rec.id = id;
+            rec.store = store;
             out.push(rec);
         }
         Ok(out)
     }
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
-        let json: Option<String> = self
+        let found: Option<(String, String)> = self
             .conn
-            .query_row("SELECT summary FROM push_runs WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT store, summary FROM push_runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some(json) = json else { return Ok(None) };
+        let Some((store, json)) = found else {
+            return Ok(None);
+        };
         let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
             Error::Config(format!(
                 "run {id} in {} is unreadable: {e}",
@@ -324,6 +477,7 @@ impl PushStore for SqlitePushStore {
             ))
         })?;
         rec.id = id;
+        rec.store = store;
         let mut stmt = self.conn.prepare("SELECT row, key, field, reason FROM push_rejections WHERE run_id = ?1 ORDER BY row").map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([id], |r| {
@@ -369,7 +523,7 @@ mod tests {
     #[test]
     fn tracks_records_and_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = SqlitePushStore::open(&dir.path().join("p.db")).unwrap();
+        let mut s = SqlitePushStore::open(&dir.path().join("p.db"), "store1").unwrap();
         let t = Tracked {
             key: "a@x.io".into(),
             hash: Some("h".into()),
@@ -413,5 +567,48 @@ mod tests {
         assert_eq!(back.request_log, run.request_log);
         assert_eq!(s.runs(10).unwrap().len(), 1);
         assert_eq!(s.reset("c").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_version_1_file_is_upgraded_without_losing_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE push_records (sync TEXT NOT NULL, key TEXT NOT NULL, hash TEXT, bc_id INTEGER,
+                   status TEXT NOT NULL, fields TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (sync, key));
+                 CREATE TABLE push_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, sync TEXT NOT NULL,
+                   started_at TEXT NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL);
+                 INSERT INTO push_records VALUES ('c', 'a@x.io', 'h1', 7, 'applied', NULL, 't');
+                 INSERT INTO push_runs (sync, started_at, status, summary) VALUES ('c', 't', 'ok', '{\"sync\":\"c\"}');",
+            )
+            .unwrap();
+        }
+        // Listing runs (no store known) upgrades without claiming the records...
+        let s = SqlitePushStore::open(&path, "").unwrap();
+        assert_eq!(s.runs(5).unwrap().len(), 1);
+        drop(s);
+        // ...and the first push for a store adopts them.
+        let s = SqlitePushStore::open(&path, "store1").unwrap();
+        assert_eq!(s.load("c").unwrap()["a@x.io"].bc_id, Some(7));
+        let other = SqlitePushStore::open(&path, "store2").unwrap();
+        assert!(other.load("c").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_sync_runs_once_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        let mut b = SqlitePushStore::open(&path, "s1").unwrap();
+        let mut c = SqlitePushStore::open(&path, "s2").unwrap();
+        a.lock("customers").unwrap();
+        let err = b.lock("customers").unwrap_err().to_string();
+        assert!(err.contains("already running"), "{err}");
+        b.lock("products").unwrap();
+        c.lock("customers").unwrap();
+        drop(a);
+        b.lock("customers").unwrap();
     }
 }

@@ -1,6 +1,12 @@
 //! Helpers for the `push_*` integration tests: a temp dir with sources and a tracking
 //! store, sync definitions written as TOML, and write counts read from the sandbox's own
 //! request log (independent of our client).
+//!
+//! Every scenario runs on two backends ([`on_both!`]): SQLite (CSV files as the source,
+//! the SQLite state store) and PostgreSQL (the same CSV files loaded into tables of a
+//! scratch schema before each push and read through the PostgreSQL source, and the state
+//! store in that schema). The scenarios write CSV files either way, so both backends are
+//! held to the same assertions.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -8,21 +14,150 @@ use std::path::PathBuf;
 use bc_sandbox::RunningSandbox;
 use bcsync::push::config::{SyncDef, parse_syncs};
 use bcsync::push::engine::{PushOptions, PushOutcome, run_sync};
-use bcsync::state::push::SqlitePushStore;
+use bcsync::state::push::{PushStore, open_push_store};
 
 pub type Flags = PushOptions;
+
+/// Where a scenario's source rows and push state live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a scenario `async fn name(backend: Backend) { ... }` as two tests,
+/// `name::sqlite` and `name::postgres`, each with the attributes given.
+#[macro_export]
+macro_rules! on_both {
+    ($(#[$m:meta])* async fn $name:ident($b:ident: Backend) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn scenario($b: $crate::push_support::Backend) $body
+            $(#[$m])*
+            async fn sqlite() {
+                scenario($crate::push_support::Backend::Sqlite).await
+            }
+            $(#[$m])*
+            async fn postgres() {
+                scenario($crate::push_support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// The PostgreSQL side of a harness: the server and a scratch schema dropped at the end.
+pub struct PgScratch {
+    pub url: String,
+    pub schema: String,
+}
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub client: bigcommerce::Client,
+    pub store_hash: String,
+    pub pg: Option<PgScratch>,
 }
 
 impl Harness {
+    /// A SQLite harness.
     pub fn new(sb: &RunningSandbox) -> Self {
         let (client, _) = crate::common::client(sb, sb.token());
         Self {
             dir: tempfile::tempdir().unwrap(),
             client,
+            store_hash: sb.store_hash().to_owned(),
+            pg: None,
+        }
+    }
+
+    /// A harness on `backend`; `None` when PostgreSQL tests are not enabled (outside CI).
+    pub fn on(sb: &RunningSandbox, backend: Backend) -> Option<Self> {
+        let mut h = Self::new(sb);
+        if backend == Backend::Postgres {
+            h.pg = Some(PgScratch {
+                url: crate::common::pg_url()?,
+                schema: crate::common::unique_name("push"),
+            });
+        }
+        Some(h)
+    }
+
+    /// The state store, as `--state` takes it.
+    pub fn state_spec(&self) -> String {
+        match &self.pg {
+            None => self.path("push.db").display().to_string(),
+            Some(pg) => {
+                let sep = if pg.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}schema={}", pg.url, pg.schema)
+            }
+        }
+    }
+
+    /// The state store, opened for this harness's store.
+    pub fn open_store(&self) -> Box<dyn PushStore> {
+        open_push_store(&self.state_spec(), &self.store_hash).unwrap()
+    }
+
+    /// The `source = ...` value reading `csv` (a file name in the temp dir): the file
+    /// itself, or the table it is loaded into.
+    pub fn source_toml(&self, csv: &str) -> String {
+        match &self.pg {
+            None => format!("{{ type = \"csv\", path = \"{csv}\" }}"),
+            Some(pg) => format!(
+                "{{ type = \"postgres\", url = \"{}\", table = \"{}.{}\" }}",
+                pg.url,
+                pg.schema,
+                csv.trim_end_matches(".csv")
+            ),
+        }
+    }
+
+    /// PostgreSQL backend: (re)loads every CSV file of the temp dir into a table of the
+    /// scratch schema (all columns text; an empty cell becomes NULL, as the CSV source
+    /// reads it).
+    pub async fn load_sources(&self) {
+        let Some(pg) = &self.pg else { return };
+        let client = crate::common::connect(&pg.url).await;
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", pg.schema))
+            .await
+            .unwrap();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("csv") {
+                continue;
+            }
+            let table = format!(
+                "\"{}\".\"{}\"",
+                pg.schema,
+                path.file_stem().unwrap().to_str().unwrap()
+            );
+            let bytes = std::fs::read(&path).unwrap();
+            let mut reader = csv::Reader::from_reader(bytes.as_slice());
+            let cols: Vec<String> = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .map(|h| format!("\"{}\" text", h.trim()))
+                .collect();
+            client
+                .batch_execute(&format!(
+                    "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({})",
+                    cols.join(", ")
+                ))
+                .await
+                .unwrap();
+            let sink = client
+                .copy_in(&format!(
+                    "COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ))
+                .await
+                .unwrap();
+            use futures::SinkExt;
+            let mut sink = std::pin::pin!(sink);
+            sink.send(std::io::Cursor::new(bytes)).await.unwrap();
+            sink.finish().await.unwrap();
         }
     }
 
@@ -47,8 +182,9 @@ impl Harness {
         mapping: &str,
         extra: &str,
     ) -> SyncDef {
+        let source = self.source_toml(csv);
         let text = format!(
-            "[[sync]]\nname = \"{name}\"\nobject = \"{object}\"\nmode = \"{mode}\"\nmatch_key = \"{key}\"\nsource = {{ type = \"csv\", path = \"{csv}\" }}\n{extra}{mapping}"
+            "[[sync]]\nname = \"{name}\"\nobject = \"{object}\"\nmode = \"{mode}\"\nmatch_key = \"{key}\"\nsource = {source}\n{extra}{mapping}"
         );
         parse_syncs(&text, &self.path("bcsync.toml"), self.dir.path())
             .unwrap()
@@ -65,8 +201,29 @@ impl Harness {
         sync: &SyncDef,
         flags: Flags,
     ) -> PushOutcome {
-        let mut store = SqlitePushStore::open(&self.path("push.db")).unwrap();
-        run_sync(client, &mut store, sync, &flags).await.unwrap()
+        self.load_sources().await;
+        let mut store = self.open_store();
+        run_sync(client, store.as_mut(), sync, &flags)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let Some(pg) = self.pg.take() else { return };
+        // Drop runs inside the test's runtime: clean up from a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let client = crate::common::connect(&pg.url).await;
+                crate::common::drop_schema(&client, &pg.schema).await;
+            });
+        })
+        .join();
     }
 }
 

@@ -1,0 +1,377 @@
+//! The PostgreSQL push state store: the same records and runs as the SQLite one, in a
+//! schema (default `bcsync`, or `?schema=NAME` on the URL) that several machines share.
+//!
+//! - Records are keyed by (store, sync, key), runs carry their store: two processes
+//!   syncing different stores into one database never read or overwrite each other's rows.
+//! - Run ids come from a `bigserial`, so concurrent runs never collide.
+//! - [`PushStore::lock`] is a session-level advisory lock on (store, sync): held while the
+//!   process lives, released by the server the moment its connection drops (a `kill -9`
+//!   leaves no stale lock behind).
+//! - The tables are created under a transaction-level advisory lock, because two first
+//!   runs racing on `CREATE TABLE IF NOT EXISTS` can otherwise fail on the catalog's
+//!   unique index.
+//! - `put` sends one statement per call whatever its size (`unnest` over arrays), in one
+//!   transaction, as SQLite's does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio_postgres::Client;
+
+use super::push::{LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked};
+use crate::error::{Error, Result};
+use crate::pg::{PgSession, PgTarget, quote_ident};
+use crate::push::mapping::Rejection;
+
+/// Schema used when the URL names none.
+pub const DEFAULT_STATE_SCHEMA: &str = "bcsync";
+
+/// Advisory-lock namespace of bcsync's state store (an arbitrary constant: "bcst").
+const LOCK_NAMESPACE: i32 = 0x6263_7374;
+
+pub struct PgPushStore {
+    session: PgSession,
+    scope: String,
+    /// `"schema".` prefix for table names.
+    prefix: String,
+}
+
+impl std::fmt::Debug for PgPushStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgPushStore")
+            .field("target", &self.session.target)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+fn schema_sql(prefix: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {prefix}push_records (
+            store text NOT NULL, sync text NOT NULL, key text NOT NULL, hash text, bc_id bigint,
+            status text NOT NULL, fields jsonb, updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (store, sync, key));
+         CREATE TABLE IF NOT EXISTS {prefix}push_runs (
+            id bigserial PRIMARY KEY, store text NOT NULL, sync text NOT NULL,
+            started_at text NOT NULL, status text NOT NULL, summary jsonb NOT NULL);
+         CREATE TABLE IF NOT EXISTS {prefix}push_rejections (
+            run_id bigint NOT NULL REFERENCES {prefix}push_runs (id) ON DELETE CASCADE,
+            \"row\" bigint NOT NULL, key text, field text, reason text NOT NULL);
+         CREATE INDEX IF NOT EXISTS push_rejections_run_idx ON {prefix}push_rejections (run_id);
+         CREATE TABLE IF NOT EXISTS {prefix}push_requests (
+            run_id bigint NOT NULL REFERENCES {prefix}push_runs (id) ON DELETE CASCADE,
+            seq integer NOT NULL, method text NOT NULL, path text NOT NULL, status integer,
+            ms bigint NOT NULL);
+         CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);"
+    )
+}
+
+impl PgPushStore {
+    /// Connects, creates the schema and tables when missing, for the store `scope`.
+    pub fn open(url: &str, scope: &str) -> Result<Self> {
+        let target = PgTarget::parse(url, Some(DEFAULT_STATE_SCHEMA.to_owned()))?;
+        let session = PgSession::open(target, "opening the push state store")?;
+        let prefix = format!("{}.", quote_ident(&session.target.schema));
+        let store = Self {
+            session,
+            scope: scope.to_owned(),
+            prefix,
+        };
+        let schema = quote_ident(&store.session.target.schema);
+        let ddl = schema_sql(&store.prefix);
+        store.session.run(move |c, t| async move {
+            let doing = "creating the push state tables";
+            let sql = format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, 0);
+                 CREATE SCHEMA IF NOT EXISTS {schema}; {ddl} COMMIT;"
+            );
+            if let Err(e) = c.batch_execute(&sql).await {
+                let _ = c.batch_execute("ROLLBACK").await;
+                return Err(t.explain(&e, doing));
+            }
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    fn decode_run(t: &PgTarget, id: i64, store: String, summary: Value) -> Result<RunRecord> {
+        let mut rec: RunRecord = serde_json::from_value(summary)
+            .map_err(|e| t.err(format!("run {id} is unreadable: {e}")))?;
+        rec.id = id;
+        rec.store = store;
+        Ok(rec)
+    }
+}
+
+/// The 64-bit advisory-lock key of a (store, sync): a hash, so any names fit, and wide
+/// enough that two different runs practically never share a key.
+fn lock_key(scope: &str, sync: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("bcsync push {}:{scope}:{sync}", scope.len()));
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+impl PushStore for PgPushStore {
+    fn lock(&mut self, sync: &str) -> Result<()> {
+        let key = lock_key(&self.scope, sync);
+        let got = self.session.run(move |c, t| async move {
+            let row = c
+                .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
+                .await
+                .map_err(|e| t.explain(&e, "taking the run lock"))?;
+            Ok(row.get::<_, bool>(0))
+        })?;
+        if got {
+            Ok(())
+        } else {
+            Err(self.session.target.err(format!(
+                "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
+                self.scope
+            )))
+        }
+    }
+
+    fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
+        let sql = format!(
+            "SELECT key, hash, bc_id, status, fields FROM {}push_records WHERE store = $1 AND sync = $2",
+            self.prefix
+        );
+        let (scope, sync) = (self.scope.clone(), sync.to_owned());
+        self.session.run(move |c, t| async move {
+            let rows = c
+                .query(&sql, &[&scope, &sync])
+                .await
+                .map_err(|e| t.explain(&e, "loading push tracking"))?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for r in rows {
+                let key: String = r.get(0);
+                let status: String = r.get(3);
+                out.insert(
+                    key.clone(),
+                    Tracked {
+                        key,
+                        hash: r.get(1),
+                        bc_id: r.get(2),
+                        status: TrackStatus::parse(&status),
+                        fields: r.get(4),
+                    },
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {p}push_records (store, sync, key, hash, bc_id, status, fields, updated_at)
+             SELECT $1, $2, k, h, i, s, f, now()
+               FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::jsonb[]) AS u(k, h, i, s, f)
+             ON CONFLICT (store, sync, key) DO UPDATE SET hash = excluded.hash, bc_id = excluded.bc_id,
+               status = excluded.status, fields = excluded.fields, updated_at = excluded.updated_at",
+            p = self.prefix
+        );
+        let keys: Vec<String> = records.iter().map(|r| r.key.clone()).collect();
+        let hashes: Vec<Option<String>> = records.iter().map(|r| r.hash.clone()).collect();
+        let ids: Vec<Option<i64>> = records.iter().map(|r| r.bc_id).collect();
+        let statuses: Vec<String> = records
+            .iter()
+            .map(|r| r.status.as_str().to_owned())
+            .collect();
+        let fields: Vec<Option<Value>> = records.iter().map(|r| r.fields.clone()).collect();
+        let (scope, sync) = (self.scope.clone(), sync.to_owned());
+        self.session.run(move |c, t| async move {
+            // A key given twice in one call would make ON CONFLICT fail ("cannot affect row a
+            // second time"); the engine never does, and the statement is one transaction.
+            c.execute(
+                &sql,
+                &[&scope, &sync, &keys, &hashes, &ids, &statuses, &fields],
+            )
+            .await
+            .map_err(|e| t.explain(&e, "saving push tracking"))?;
+            Ok(())
+        })
+    }
+
+    fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM {}push_records WHERE store = $1 AND sync = $2 AND key = ANY($3)",
+            self.prefix
+        );
+        let (scope, sync, keys) = (self.scope.clone(), sync.to_owned(), keys.to_vec());
+        self.session.run(move |c, t| async move {
+            c.execute(&sql, &[&scope, &sync, &keys])
+                .await
+                .map_err(|e| t.explain(&e, "removing push tracking"))?;
+            Ok(())
+        })
+    }
+
+    fn reset(&mut self, sync: &str) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM {}push_records WHERE store = $1 AND sync = $2",
+            self.prefix
+        );
+        let (scope, sync) = (self.scope.clone(), sync.to_owned());
+        self.session.run(move |c, t| async move {
+            c.execute(&sql, &[&scope, &sync])
+                .await
+                .map_err(|e| t.explain(&e, "resetting push tracking"))
+        })
+    }
+
+    fn save_run(&mut self, run: &RunRecord) -> Result<i64> {
+        let mut summary = run.clone();
+        summary.store = self.scope.clone();
+        summary.rejected.clear();
+        summary.request_log.clear();
+        let summary = serde_json::to_value(&summary)
+            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let p = self.prefix.clone();
+        let scope = self.scope.clone();
+        let (sync, started_at, status) =
+            (run.sync.clone(), run.started_at.clone(), run.status.clone());
+        let rejected = run.rejected.clone();
+        let log = run.request_log.clone();
+        self.session.run(move |c: Arc<Client>, t| async move {
+            let doing = "saving the run record";
+            let explain = |e: tokio_postgres::Error| t.explain(&e, doing);
+            // `Client::transaction` needs `&mut Client`; the statements of one run record
+            // go in one explicit transaction on this connection instead.
+            c.batch_execute("BEGIN").await.map_err(explain)?;
+            let result: std::result::Result<i64, tokio_postgres::Error> = async {
+                let id: i64 = c
+                    .query_one(
+                        &format!(
+                            "INSERT INTO {p}push_runs (store, sync, started_at, status, summary)
+                             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+                        ),
+                        &[&scope, &sync, &started_at, &status, &summary],
+                    )
+                    .await?
+                    .get(0);
+                if !rejected.is_empty() {
+                    let rows: Vec<i64> = rejected.iter().map(|r| r.row as i64).collect();
+                    let keys: Vec<Option<String>> = rejected.iter().map(|r| r.key.clone()).collect();
+                    let fields: Vec<Option<String>> =
+                        rejected.iter().map(|r| r.field.clone()).collect();
+                    let reasons: Vec<String> = rejected.iter().map(|r| r.reason.clone()).collect();
+                    c.execute(
+                        &format!(
+                            "INSERT INTO {p}push_rejections (run_id, \"row\", key, field, reason)
+                             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])"
+                        ),
+                        &[&id, &rows, &keys, &fields, &reasons],
+                    )
+                    .await?;
+                }
+                if !log.is_empty() {
+                    let seqs: Vec<i32> = (0..log.len() as i32).collect();
+                    let methods: Vec<String> = log.iter().map(|q| q.method.clone()).collect();
+                    let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
+                    let statuses: Vec<Option<i32>> =
+                        log.iter().map(|q| q.status.map(i32::from)).collect();
+                    let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
+                    c.execute(
+                        &format!(
+                            "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
+                             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
+                        ),
+                        &[&id, &seqs, &methods, &paths, &statuses, &ms],
+                    )
+                    .await?;
+                }
+                Ok(id)
+            }
+            .await;
+            match result {
+                Ok(id) => {
+                    c.batch_execute("COMMIT").await.map_err(explain)?;
+                    Ok(id)
+                }
+                Err(e) => {
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    Err(explain(e))
+                }
+            }
+        })
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT id, store, summary FROM {}push_runs ORDER BY id DESC LIMIT $1",
+            self.prefix
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.session.run(move |c, t| async move {
+            let rows = c
+                .query(&sql, &[&limit])
+                .await
+                .map_err(|e| t.explain(&e, "listing runs"))?;
+            rows.into_iter()
+                .map(|r| Self::decode_run(&t, r.get(0), r.get(1), r.get(2)))
+                .collect()
+        })
+    }
+
+    fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        let p = self.prefix.clone();
+        self.session.run(move |c, t| async move {
+            let doing = "reading a run record";
+            let Some(row) = c
+                .query_opt(
+                    &format!("SELECT store, summary FROM {p}push_runs WHERE id = $1"),
+                    &[&id],
+                )
+                .await
+                .map_err(|e| t.explain(&e, doing))?
+            else {
+                return Ok(None);
+            };
+            let mut rec = Self::decode_run(&t, id, row.get(0), row.get(1))?;
+            for r in c
+                .query(
+                    &format!(
+                        "SELECT \"row\", key, field, reason FROM {p}push_rejections WHERE run_id = $1 ORDER BY \"row\""
+                    ),
+                    &[&id],
+                )
+                .await
+                .map_err(|e| t.explain(&e, doing))?
+            {
+                rec.rejected.push(Rejection {
+                    row: r.get::<_, i64>(0) as u64,
+                    key: r.get(1),
+                    field: r.get(2),
+                    reason: r.get(3),
+                });
+            }
+            for r in c
+                .query(
+                    &format!(
+                        "SELECT method, path, status, ms FROM {p}push_requests WHERE run_id = $1 ORDER BY seq"
+                    ),
+                    &[&id],
+                )
+                .await
+                .map_err(|e| t.explain(&e, doing))?
+            {
+                rec.request_log.push(LoggedRequest {
+                    method: r.get(0),
+                    path: r.get(1),
+                    status: r.get::<_, Option<i32>>(2).and_then(|s| u16::try_from(s).ok()),
+                    ms: r.get::<_, i64>(3) as u64,
+                });
+            }
+            Ok(Some(rec))
+        })
+    }
+}
