@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bc_sandbox::{Plan, SandboxConfig, SeedSpec};
 use bcsync::push::config::{SyncDef, parse_syncs};
 use bcsync::push::engine::{PushOptions, run_sync};
-use bcsync::state::push::{RunRecord, SqlitePushStore};
+use bcsync::state::push::{RunRecord, open_push_store};
 use secrecy::SecretString;
 
 fn customers_csv(n: usize, changed_every: Option<usize>) -> String {
@@ -160,7 +160,10 @@ async fn main() {
     let client = bigcommerce::Client::new(cfg).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (cdef, pdef) = defs(dir.path());
-    let mut store = SqlitePushStore::open(&dir.path().join("push.db")).unwrap();
+    // BCSYNC_BENCH_PUSH_STATE=postgres://... measures with the PostgreSQL state store.
+    let state = std::env::var("BCSYNC_BENCH_PUSH_STATE")
+        .unwrap_or_else(|_| dir.path().join("push.db").display().to_string());
+    let mut store = open_push_store(&state, sb.store_hash()).unwrap();
     let opts = PushOptions::default();
 
     let mut run_both = async |label: &'static str,
@@ -177,8 +180,12 @@ async fn main() {
             waited.as_secs_f64()
         );
         let t0 = Instant::now();
-        let c = run_sync(&client, &mut store, &cdef, &opts).await.unwrap();
-        let p = run_sync(&client, &mut store, &pdef, &opts).await.unwrap();
+        let c = run_sync(&client, store.as_mut(), &cdef, &opts)
+            .await
+            .unwrap();
+        let p = run_sync(&client, store.as_mut(), &pdef, &opts)
+            .await
+            .unwrap();
         let wall = t0.elapsed().as_secs_f64();
         let min_writes = min_c + min_p;
         let phase = Phase {

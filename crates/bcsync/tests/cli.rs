@@ -26,6 +26,8 @@ fn help_texts() {
         vec!["extract", "--help"],
         vec!["sandbox", "--help"],
         vec!["demo", "--help"],
+        vec!["push", "--help"],
+        vec!["runs", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);

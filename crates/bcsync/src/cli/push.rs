@@ -29,7 +29,12 @@ pub struct PushArgs {
     /// Push state store (tracking and run records): a SQLite file (default bcsync-push.db),
     /// postgres://USER@HOST:PORT/DB[?schema=NAME] (schema bcsync by default), or `postgres`
     /// to read DATABASE_URL. Else `state` in bcsync.toml.
-    #[arg(long = "state", visible_alias = "state-db", value_name = "FILE|URL")]
+    #[arg(
+        id = "state_store",
+        long = "state",
+        visible_alias = "state-db",
+        value_name = "FILE|URL"
+    )]
     pub state: Option<String>,
     /// Print the plan and a per-record diff; send no write request.
     #[arg(long)]

@@ -13,6 +13,7 @@ pub struct RunsArgs {
     /// Push state store, as `bcsync push --state` takes it (default bcsync-push.db, else
     /// `state` in bcsync.toml).
     #[arg(
+        id = "state_store",
         long = "state",
         visible_alias = "state-db",
         value_name = "FILE|URL",

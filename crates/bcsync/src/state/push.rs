@@ -73,8 +73,10 @@ pub struct LoggedRequest {
     pub ms: u64,
 }
 
-/// A run as stored.
+/// A run as stored. Missing fields read as their defaults, so summaries written by an
+/// older bcsync stay readable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunRecord {
     pub id: i64,
     /// The store hash the run pushed to.
