@@ -497,3 +497,32 @@ async fn tls_follows_libpq_sslmodes() {
     drop(store);
     drop_schema(&connect(&url).await, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
+    let Some(url) = pg_url() else { return };
+    let pg = connect(&url).await;
+    let role = unique_name("staterole");
+    pg.batch_execute(&format!(
+        "CREATE ROLE \"{role}\" LOGIN PASSWORD 'hunter2pw'"
+    ))
+    .await
+    .unwrap();
+    let mut u = url::Url::parse(&url).unwrap();
+    u.set_username(&role).unwrap();
+    u.set_password(Some("hunter2pw")).unwrap();
+    let spec = state_url(u.as_str(), &unique_name("nostate"));
+    let err = match open_push_store(&spec, "s") {
+        Ok(_) => panic!("a role without CREATE opened the state store"),
+        Err(e) => e.to_string(),
+    };
+    pg.batch_execute(&format!("DROP ROLE \"{role}\""))
+        .await
+        .unwrap();
+    assert!(
+        err.contains("permission denied while creating the push state tables"),
+        "{err}"
+    );
+    assert!(err.contains("GRANT CREATE ON DATABASE"), "{err}");
+    assert!(!err.contains("hunter2pw"), "{err}");
+}
