@@ -17,7 +17,9 @@
 //! `sslrootcert=FILE` (PEM) names the trusted roots; `sslrootcert=system`, or no
 //! `sslrootcert` and no `~/.postgresql/root.crt`, means the operating system's roots (libpq
 //! would refuse to verify without a root file; the system store is what a managed database's
-//! public certificate chains to). `sslcert=`/`sslkey=` (PEM) give a client certificate.
+//! public certificate chains to). Against the system roots the host name is always checked
+//! (`verify-ca` acts as `verify-full`): a chain check alone would accept any publicly trusted
+//! certificate. `sslcert=`/`sslkey=` (PEM) give a client certificate.
 //! TLS is rustls with the aws-lc-rs provider, the same stack the API client uses.
 //!
 //! Passwords never appear in errors, logs or [`PgTarget::shown`].
@@ -68,6 +70,17 @@ pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
         return Ok(Some(url));
     }
     Ok(None)
+}
+
+/// `spec` fit for an error message: a URL loses its password, whatever its scheme.
+pub fn redact(spec: &str) -> String {
+    match url::Url::parse(spec) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => spec.to_owned(),
+    }
 }
 
 /// Quotes an identifier (field names come from the API: never trust them).
@@ -184,12 +197,23 @@ impl PgTarget {
         if config.get_application_name().is_none() {
             config.application_name("bcsync");
         }
+        let roots = match rootcert.as_deref() {
+            Some("system") => Roots::System,
+            Some(file) => Roots::File(PathBuf::from(file)),
+            // libpq's default root file, when there is one.
+            None => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
+                .filter(|p| p.exists())
+                .map_or(Roots::System, Roots::File),
+        };
+        let has_root_file = matches!(roots, Roots::File(_));
         let (mode, verify) = match sslmode.as_deref() {
             Some("disable") => (SslMode::Disable, Verify::Nothing),
             // libpq's `allow` tries plain first; trying TLS first is as compatible and safer.
             None | Some("allow") | Some("prefer") => (SslMode::Prefer, Verify::Nothing),
             // As libpq: `require` with a root file verifies the chain.
-            Some("require") if rootcert.is_some() => (SslMode::Require, Verify::Chain),
+            Some("require") if has_root_file => (SslMode::Require, Verify::Chain),
+            Some("require") if rootcert.is_some() => (SslMode::Require, Verify::Full),
             Some("require") => (SslMode::Require, Verify::Nothing),
             Some("verify-ca") => (SslMode::Require, Verify::Chain),
             Some("verify-full") => (SslMode::Require, Verify::Full),
@@ -199,19 +223,15 @@ impl PgTarget {
                 )));
             }
         };
-        config.ssl_mode(mode);
-        let roots = match rootcert.as_deref() {
-            None | Some("system") => {
-                let home_root = std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
-                    .filter(|p| p.exists());
-                match (rootcert.is_none(), home_root) {
-                    (true, Some(p)) => Roots::File(p),
-                    _ => Roots::System,
-                }
-            }
-            Some(file) => Roots::File(PathBuf::from(file)),
+        // A chain check against the public roots without the host name would accept any
+        // publicly trusted certificate (anyone's domain): libpq refuses it; we check the
+        // host name too.
+        let verify = if verify == Verify::Chain && roots == Roots::System {
+            Verify::Full
+        } else {
+            verify
         };
+        config.ssl_mode(mode);
         let client_cert = match (cert, key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
@@ -587,7 +607,14 @@ impl PgSession {
             .map_err(|e| target.err(format!("could not start the PostgreSQL runtime: {e}")))?;
         let t = target.clone();
         let doing = doing.to_owned();
-        let client = wait(&rt, async move { t.connect(&doing).await }, &target)?;
+        let client = match wait(&rt, async move { t.connect(&doing).await }, &target) {
+            Ok(c) => c,
+            Err(e) => {
+                // Dropping a runtime inside an async context panics; this does not wait.
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(Self {
             rt: Some(rt),
             client: Arc::new(client),
@@ -682,8 +709,18 @@ mod tests {
         assert_eq!(t.tls.roots, Roots::File("/ca.pem".into()));
         let t = p("&sslmode=verify-full&sslrootcert=system");
         assert_eq!((t.tls.verify, t.tls.roots), (Verify::Full, Roots::System));
+        // Against the system roots the host name is always checked.
         let t = p("&sslmode=verify-ca");
+        assert_eq!(t.tls.verify, Verify::Full);
+        let t = p("&sslmode=verify-ca&sslrootcert=/ca.pem");
         assert_eq!(t.tls.verify, Verify::Chain);
+        let t = p("&sslmode=require&sslrootcert=system");
+        assert_eq!(t.tls.verify, Verify::Full);
+        assert_eq!(
+            redact("postgress://bob:s3cret@h/db"),
+            "postgress://bob:***@h/db"
+        );
+        assert_eq!(redact("bcsync-push.db"), "bcsync-push.db");
         let err = PgTarget::parse("postgres://u@h/d?schema=s&sslmode=strict", None)
             .unwrap_err()
             .to_string();

@@ -438,6 +438,13 @@ async fn tls_follows_libpq_sslmodes() {
         ssl_in_use(&with("127.0.0.1", &format!("sslmode=verify-ca&{root}"))).await,
         Ok(true)
     );
+    // verify-ca without a root file would check the chain against the public roots only,
+    // which any publicly trusted certificate passes: the host name is checked too.
+    assert!(
+        ssl_in_use(&with("127.0.0.1", "sslmode=verify-ca"))
+            .await
+            .is_err()
+    );
     // verify-full: the certificate names localhost, not 127.0.0.1.
     assert_eq!(
         ssl_in_use(&with("localhost", &format!("sslmode=verify-full&{root}"))).await,
@@ -511,18 +518,76 @@ async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
     let mut u = url::Url::parse(&url).unwrap();
     u.set_username(&role).unwrap();
     u.set_password(Some("hunter2pw")).unwrap();
-    let spec = state_url(u.as_str(), &unique_name("nostate"));
+    let schema = unique_name("nostate");
+    let spec = state_url(u.as_str(), &schema);
     let err = match open_push_store(&spec, "s") {
         Ok(_) => panic!("a role without CREATE opened the state store"),
         Err(e) => e.to_string(),
     };
-    pg.batch_execute(&format!("DROP ROLE \"{role}\""))
-        .await
-        .unwrap();
     assert!(
         err.contains("permission denied while creating the push state tables"),
         "{err}"
     );
     assert!(err.contains("GRANT CREATE ON DATABASE"), "{err}");
     assert!(!err.contains("hunter2pw"), "{err}");
+
+    // Once an administrator has created the store and granted its use, the same role works
+    // (opening sends no DDL when the tables exist).
+    drop(open_push_store(&state_url(&url, &schema), "s").unwrap());
+    pg.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\";
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\";
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA \"{schema}\" TO \"{role}\";"
+    ))
+    .await
+    .unwrap();
+    {
+        let mut store = open_push_store(&spec, "s").unwrap();
+        store.lock("c").unwrap();
+        store
+            .put(
+                "c",
+                &[Tracked {
+                    key: "k".into(),
+                    hash: None,
+                    bc_id: Some(3),
+                    status: TrackStatus::Applied,
+                    fields: None,
+                }],
+            )
+            .unwrap();
+        assert_eq!(store.load("c").unwrap()["k"].bc_id, Some(3));
+        store.save_run(&RunRecord::default()).unwrap();
+    }
+    drop_schema(&pg, &schema).await;
+    pg.batch_execute(&format!("DROP ROLE \"{role}\""))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_state_store_is_an_error_not_a_panic() {
+    let Some(url) = pg_url() else { return };
+    // Opened from inside a runtime, as the CLI does; a closed port, with a password to hide.
+    let mut u = url::Url::parse(&url).unwrap();
+    u.set_port(Some(1)).unwrap();
+    u.set_password(Some("hunter2pw")).unwrap();
+    let err = match open_push_store(u.as_str(), "s") {
+        Ok(_) => panic!("connected to port 1"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("connection refused") && err.contains("is PostgreSQL running"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2pw"), "{err}");
+    // A URL with a scheme bcsync does not know is named without its password.
+    let err = match open_push_store("postgress://bob:hunter2pw@db/x", "s") {
+        Ok(_) => panic!("accepted a misspelt scheme"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("postgress://bob:***@db/x") && !err.contains("hunter2pw"),
+        "{err}"
+    );
 }

@@ -51,7 +51,10 @@ pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
     let is_file = bcsync::pg::url_from_spec(&spec)?.is_none();
     let path = spec.strip_prefix("sqlite:").unwrap_or(&spec);
     if is_file && !Path::new(path).exists() {
-        anyhow::bail!("{path} does not exist: no push has run yet (or pass --state FILE|URL)");
+        anyhow::bail!(
+            "{} does not exist: no push has run yet (or pass --state FILE|URL)",
+            bcsync::pg::redact(path)
+        );
     }
     // Run records are listed for every store; no store scope is needed.
     let store = open_push_store(&spec, "")?;

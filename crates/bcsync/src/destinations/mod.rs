@@ -93,7 +93,7 @@ pub fn open(spec: &str, singer_state: Option<State>) -> Result<Box<dyn Destinati
     if let Some(url) = crate::pg::url_from_spec(spec)? {
         return Ok(Box::new(postgres::PostgresDestination::open(&url, None)?));
     }
-    Err(Error::BadDestination(spec.to_owned()))
+    Err(Error::BadDestination(crate::pg::redact(spec)))
 }
 
 /// [`open`], knowing the store: PostgreSQL's default schema is named after it

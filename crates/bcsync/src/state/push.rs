@@ -133,7 +133,8 @@ pub fn open_push_store(spec: &str, scope: &str) -> Result<Box<dyn PushStore>> {
     let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
     if path.is_empty() || path.contains("://") {
         return Err(Error::Config(format!(
-            "state store {spec:?} not understood; use a file path (sqlite:FILE) or postgres://USER@HOST:PORT/DB"
+            "state store {:?} not understood; use a file path (sqlite:FILE) or postgres://USER@HOST:PORT/DB",
+            crate::pg::redact(spec)
         )));
     }
     Ok(Box::new(SqlitePushStore::open(Path::new(path), scope)?))
@@ -144,8 +145,8 @@ pub struct SqlitePushStore {
     path: PathBuf,
     conn: rusqlite::Connection,
     scope: String,
-    /// Run locks held: one lock file per (store, sync), released when dropped.
-    locks: Vec<std::fs::File>,
+    /// Run locks held, by sync: one lock file per (store, sync), released when dropped.
+    locks: HashMap<String, std::fs::File>,
 }
 
 /// Layout version in `PRAGMA user_version`: 2 added the store to every record and run.
@@ -176,12 +177,12 @@ impl SqlitePushStore {
             path: path.to_owned(),
             conn,
             scope: scope.to_owned(),
-            locks: Vec::new(),
+            locks: HashMap::new(),
         };
         store
             .conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             )
             .map_err(|e| store.err(e))?;
         store.upgrade().map_err(|e| store.err(e))?;
@@ -202,13 +203,20 @@ impl SqlitePushStore {
     /// Creates the tables, or brings a version-1 file (no store column) to version 2
     /// without losing a record.
     fn upgrade(&mut self) -> rusqlite::Result<()> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version >= SCHEMA_VERSION {
+        let version = |c: &rusqlite::Connection| -> rusqlite::Result<i64> {
+            c.query_row("PRAGMA user_version", [], |r| r.get(0))
+        };
+        if version(&self.conn)? >= SCHEMA_VERSION {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        // Immediate: two processes opening a new file at once take turns (busy_timeout)
+        // instead of the second failing on its upgrade from reader to writer.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if version(&tx)? >= SCHEMA_VERSION {
+            return Ok(());
+        }
         let has_v1: bool = tx.query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'push_records'",
             [],
@@ -262,8 +270,16 @@ pub(crate) fn now() -> String {
 
 impl PushStore for SqlitePushStore {
     fn lock(&mut self, sync: &str) -> Result<()> {
+        if self.locks.contains_key(sync) {
+            return Ok(());
+        }
+        // Readable, and exact: the hash keeps `a.b` and `a_b` apart.
+        let digest = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(format!("{}\n{sync}", self.scope))[..4])
+        };
         let name = format!(
-            "{}.{}.lock",
+            "{}.{}-{digest}.lock",
             self.path.display(),
             file_safe(&format!("{}-{sync}", self.scope))
         );
@@ -279,7 +295,7 @@ impl PushStore for SqlitePushStore {
             })?;
         match file.try_lock() {
             Ok(()) => {
-                self.locks.push(file);
+                self.locks.insert(sync.to_owned(), file);
                 Ok(())
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(

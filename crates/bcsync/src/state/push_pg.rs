@@ -80,7 +80,30 @@ impl PgPushStore {
         };
         let schema = quote_ident(&store.session.target.schema);
         let ddl = schema_sql(&store.prefix);
+        let tables: Vec<String> = [
+            "push_records",
+            "push_runs",
+            "push_rejections",
+            "push_requests",
+        ]
+        .iter()
+        .map(|t| format!("{}{t}", store.prefix))
+        .collect();
         store.session.run(move |c, t| async move {
+            // Only create what is missing: PostgreSQL checks the CREATE privilege before
+            // IF NOT EXISTS, so a role granted only the use of an existing state schema
+            // (or a read-only role listing runs) must not send any DDL.
+            let present: i64 = c
+                .query_one(
+                    "SELECT count(to_regclass(name)) FROM unnest($1::text[]) AS name",
+                    &[&tables],
+                )
+                .await
+                .map_err(|e| t.explain(&e, "opening the push state store"))?
+                .get(0);
+            if present == tables.len() as i64 {
+                return Ok(());
+            }
             let doing = "creating the push state tables";
             let sql = format!(
                 "BEGIN; SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, 0);
@@ -112,6 +135,17 @@ fn lock_key(scope: &str, sync: &str) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)
+}
+
+impl Drop for PgPushStore {
+    fn drop(&mut self) {
+        // Release run locks now, not when the server notices the closed socket, so the
+        // next run (in this process or another) never sees a lock that is already gone.
+        let _ = self.session.run(|c, _| async move {
+            let _ = c.batch_execute("SELECT pg_advisory_unlock_all()").await;
+            Ok(())
+        });
+    }
 }
 
 impl PushStore for PgPushStore {
