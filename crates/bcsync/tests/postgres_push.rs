@@ -15,37 +15,11 @@ use std::process::Output;
 use bc_sandbox::RunningSandbox;
 use bcsync::sources::SourceSpec;
 use bcsync::sources::postgres::FETCH_ROWS;
-use common::{connect, drop_schema, pg_url, unique_name};
+use common::{connect, drop_schema, output_text as text, pg_url, unique_name, writes};
 use serde_json::{Value, json};
 
-/// Write requests the sandbox has served so far.
-fn writes(sb: &RunningSandbox) -> usize {
-    sb.state
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
-        .count()
-}
-
 fn bcsync(sb: &RunningSandbox, dir: &std::path::Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
-        .current_dir(dir)
-        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", sb.token())
-        .env("BIGCOMMERCE_BASE_URL", sb.base_url())
-        .env_remove("DATABASE_URL")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::bcsync_in(sb, dir, args).output().unwrap()
 }
 
 /// The store's customers as sorted (email, first, last).

@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Output;
 
 use bc_sandbox::{RunningSandbox, SandboxConfig, SeedSpec};
 use bcsync::pg::PgTarget;
@@ -22,7 +21,7 @@ use bcsync::push::mapping::Rejection;
 use bcsync::state::push::{
     LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked, open_push_store,
 };
-use common::{connect, drop_schema, pg_url, unique_name};
+use common::{connect, drop_schema, output_text as text, pg_url, unique_name, writes};
 use serde_json::json;
 
 fn state_url(url: &str, schema: &str) -> String {
@@ -36,34 +35,9 @@ fn bcsync(
     envs: &[(&str, &str)],
     args: &[&str],
 ) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"));
-    cmd.current_dir(dir)
-        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", sb.token())
-        .env("BIGCOMMERCE_BASE_URL", sb.base_url())
-        .env_remove("DATABASE_URL")
-        .args(args);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
+    let mut cmd = common::bcsync_in(sb, dir, args);
+    cmd.envs(envs.iter().copied());
     cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn writes(sb: &RunningSandbox) -> usize {
-    sb.state
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
-        .count()
 }
 
 async fn store_emails(sb: &RunningSandbox) -> Vec<String> {

@@ -12,14 +12,7 @@ use push_support::*;
 use serde_json::Value;
 
 fn bcsync(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
-        .current_dir(dir)
-        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
-        .env("BIGCOMMERCE_ACCESS_TOKEN", sb.token())
-        .env("BIGCOMMERCE_BASE_URL", sb.base_url())
-        .args(args)
-        .output()
-        .unwrap()
+    common::bcsync_in(sb, dir, args).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {

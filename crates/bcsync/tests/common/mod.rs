@@ -313,3 +313,35 @@ pub async fn drop_schema(pg: &tokio_postgres::Client, schema: &str) {
         .await
         .unwrap();
 }
+
+/// `bcsync ARGS` run in `dir` against the sandbox `sb`, credentials in the environment as a
+/// user would set them, and no inherited `DATABASE_URL`.
+pub fn bcsync_in(sb: &RunningSandbox, dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"));
+    cmd.current_dir(dir)
+        .env("BIGCOMMERCE_STORE_HASH", sb.store_hash())
+        .env("BIGCOMMERCE_ACCESS_TOKEN", sb.token())
+        .env("BIGCOMMERCE_BASE_URL", sb.base_url())
+        .env_remove("DATABASE_URL")
+        .args(args);
+    cmd
+}
+
+/// A finished command's stdout and stderr, for assertion messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Write requests (anything but GET) the sandbox has answered so far, admin API excluded.
+pub fn writes(sb: &RunningSandbox) -> usize {
+    sb.state
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
+        .count()
+}

@@ -227,15 +227,7 @@ impl Drop for Harness {
     }
 }
 
-/// Write requests (anything but GET) the sandbox has answered so far, admin API excluded.
-pub fn writes(sb: &RunningSandbox) -> usize {
-    sb.state
-        .log
-        .entries()
-        .iter()
-        .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
-        .count()
-}
+pub use crate::common::writes;
 
 /// Lookup requests (GET) so far.
 pub fn reads(sb: &RunningSandbox) -> usize {
