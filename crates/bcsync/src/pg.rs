@@ -579,10 +579,13 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// A connection for synchronous callers (the push state store), usable from inside or
-/// outside an async runtime: it owns a one-worker runtime that drives the connection and
-/// runs each piece of work, and the caller waits on the result without entering a runtime
-/// (so it never hits tokio's "runtime within a runtime" panic).
+/// A connection for synchronous callers: the destination (on the writer thread), the push
+/// source (on its reader thread) and the push state store (called from async code). It owns
+/// a one-worker runtime that drives the connection. [`PgSession::run`] runs work on that
+/// worker and waits without entering a runtime, so it is safe anywhere;
+/// [`PgSession::block_on`] runs work on the calling thread (the destination renders COPY
+/// data there while the worker sends the previous chunk) and is for threads outside any
+/// runtime.
 pub struct PgSession {
     rt: Option<tokio::runtime::Runtime>,
     client: Arc<Client>,
@@ -601,7 +604,7 @@ impl PgSession {
     pub fn open(target: PgTarget, doing: &str) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .thread_name("bcsync-pg-state")
+            .thread_name("bcsync-postgres")
             .enable_all()
             .build()
             .map_err(|e| target.err(format!("could not start the PostgreSQL runtime: {e}")))?;
@@ -620,6 +623,20 @@ impl PgSession {
             client: Arc::new(client),
             target,
         })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs `fut` on the calling thread, the connection driven by the session's worker.
+    /// Panics inside an async runtime (tokio's rule): only for the writer and reader threads.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        match &self.rt {
+            Some(rt) => rt.block_on(fut),
+            // `rt` is only taken by Drop.
+            None => unreachable!("PgSession used after drop"),
+        }
     }
 
     /// Runs `work` with the client on the session's runtime and waits for its result.

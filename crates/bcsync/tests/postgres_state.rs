@@ -50,6 +50,17 @@ async fn store_emails(sb: &RunningSandbox) -> Vec<String> {
     v
 }
 
+/// A record the store has, with its id.
+fn applied(key: &str, id: i64) -> Tracked {
+    Tracked {
+        key: key.into(),
+        hash: None,
+        bc_id: Some(id),
+        status: TrackStatus::Applied,
+        fields: None,
+    }
+}
+
 async fn store_named(hash: &str) -> RunningSandbox {
     common::sandbox_with(SandboxConfig {
         store_hash: hash.to_owned(),
@@ -462,18 +473,7 @@ async fn tls_follows_libpq_sslmodes() {
         with("localhost", &format!("sslmode=verify-full&{root}"))
     );
     let mut store = open_push_store(&spec, "s").unwrap();
-    store
-        .put(
-            "c",
-            &[Tracked {
-                key: "k".into(),
-                hash: None,
-                bc_id: Some(1),
-                status: TrackStatus::Applied,
-                fields: None,
-            }],
-        )
-        .unwrap();
+    store.put("c", &[applied("k", 1)]).unwrap();
     assert_eq!(store.load("c").unwrap().len(), 1);
     drop(store);
     drop_schema(&connect(&url).await, &schema).await;
@@ -518,18 +518,7 @@ async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
     {
         let mut store = open_push_store(&spec, "s").unwrap();
         store.lock("c").unwrap();
-        store
-            .put(
-                "c",
-                &[Tracked {
-                    key: "k".into(),
-                    hash: None,
-                    bc_id: Some(3),
-                    status: TrackStatus::Applied,
-                    fields: None,
-                }],
-            )
-            .unwrap();
+        store.put("c", &[applied("k", 3)]).unwrap();
         assert_eq!(store.load("c").unwrap()["k"].bc_id, Some(3));
         store.save_run(&RunRecord::default()).unwrap();
     }

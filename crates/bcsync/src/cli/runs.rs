@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use bcsync::state::push::open_push_store;
+use bcsync::state::push::{StateLocation, locate, open_push_store};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::push::state_spec;
@@ -48,12 +48,12 @@ pub enum Format {
 pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
     let spec = state_spec(args.state.as_deref(), &file);
-    let is_file = bcsync::pg::url_from_spec(&spec)?.is_none();
-    let path = spec.strip_prefix("sqlite:").unwrap_or(&spec);
-    if is_file && !Path::new(path).exists() {
+    if let StateLocation::Sqlite(path) = locate(&spec)?
+        && !path.exists()
+    {
         anyhow::bail!(
             "{} does not exist: no push has run yet (or pass --state FILE|URL)",
-            bcsync::pg::redact(path)
+            path.display()
         );
     }
     // Run records are listed for every store; no store scope is needed.

@@ -40,12 +40,11 @@ use std::io::Cursor;
 
 use futures::SinkExt;
 use serde_json::Value;
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::{ChildRows, Destination, PageBatch};
 use crate::error::Result;
-use crate::pg::{PgTarget, default_schema, quote_ident};
+use crate::pg::{PgSession, PgTarget, default_schema, quote_ident};
 use crate::state::{State, StreamState};
 use crate::streams::{FieldType, StreamDescriptor};
 
@@ -301,15 +300,10 @@ enum LoadMode {
 /// Rows rendered per COPY data message (about 250 KB of orders).
 const COPY_CHUNK_ROWS: usize = 32;
 
-struct Conn {
-    rt: tokio::runtime::Runtime,
-    client: Client,
-}
-
 /// Writes into one schema of one PostgreSQL database.
 pub struct PostgresDestination {
     target: PgTarget,
-    conn: Option<Conn>,
+    conn: Option<PgSession>,
     /// Data columns per table (without `_raw`/`_extracted_at`), in table order.
     columns: HashMap<String, Vec<Column>>,
     modes: HashMap<String, LoadMode>,
@@ -351,24 +345,16 @@ impl PostgresDestination {
         if self.conn.is_some() {
             return Ok(());
         }
-        // One worker thread for the connection task: it writes to the socket while this
+        // The session's worker drives the connection: it writes to the socket while this
         // thread renders the next chunk.
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("bcsync-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                self.target
-                    .err(format!("could not start the PostgreSQL runtime: {e}"))
-            })?;
-        let target = self.target.clone();
-        let client = rt.block_on(async move { target.connect("opening the destination").await })?;
-        self.conn = Some(Conn { rt, client });
+        self.conn = Some(PgSession::open(
+            self.target.clone(),
+            "opening the destination",
+        )?);
         Ok(())
     }
 
-    fn conn(&self) -> Result<&Conn> {
+    fn conn(&self) -> Result<&PgSession> {
         self.conn.as_ref().ok_or_else(|| {
             self.target
                 .err("not connected (begin was not called)".into())
@@ -386,7 +372,7 @@ impl PostgresDestination {
     /// Runs one simple statement outside a page transaction.
     fn exec(&self, sql: &str, doing: &str) -> Result<()> {
         let c = self.conn()?;
-        c.rt.block_on(c.client.batch_execute(sql))
+        c.block_on(c.client().batch_execute(sql))
             .map_err(|e| self.target.explain(&e, doing))
     }
 
@@ -395,9 +381,9 @@ impl PostgresDestination {
         let schema = &self.target.schema;
         // Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
         // schema exists, and a user may well own an existing schema without it.
-        let exists =
-            c.rt.block_on(
-                c.client
+        let exists = c
+            .block_on(
+                c.client()
                     .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema]),
             )
             .map_err(|e| self.target.explain(&e, "looking up the schema"))?
@@ -479,8 +465,7 @@ impl PostgresDestination {
     fn load_columns(&mut self) -> Result<()> {
         let c = self.conn()?;
         let rows = c
-            .rt
-            .block_on(c.client.query(
+            .block_on(c.client().query(
                 "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
                  WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
                 &[&self.target.schema],
@@ -571,7 +556,7 @@ impl PostgresDestination {
             );
         }
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute(&sql))
+            c.block_on(c.client().batch_execute(&sql))
                 .map_err(fail(format!("adding columns to {table}")))?;
         }
         let cols = self.columns.entry(table.to_owned()).or_default();
@@ -591,8 +576,8 @@ impl PostgresDestination {
         doing: &str,
     ) -> PgResult<()> {
         let Some(c) = &self.conn else { return Ok(()) };
-        c.rt.block_on(async {
-            let sink: tokio_postgres::CopyInSink<Cursor<Vec<u8>>> = c.client.copy_in(sql).await?;
+        c.block_on(async {
+            let sink: tokio_postgres::CopyInSink<Cursor<Vec<u8>>> = c.client().copy_in(sql).await?;
             futures::pin_mut!(sink);
             for chunk in rows.chunks(COPY_CHUNK_ROWS) {
                 sink.feed(Cursor::new(Self::render(cols, chunk, now)))
@@ -629,7 +614,7 @@ impl PostgresDestination {
                 self.qualified(table)
             );
             if let Some(c) = &self.conn {
-                c.rt.block_on(c.client.batch_execute(&sql))
+                c.block_on(c.client().batch_execute(&sql))
                     .map_err(fail(format!("creating the staging table of {table}")))?;
             }
             self.staged.insert(table.to_owned(), cols.len());
@@ -656,7 +641,7 @@ impl PostgresDestination {
             updates.join(", ")
         );
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute(&sql))
+            c.block_on(c.client().batch_execute(&sql))
                 .map_err(fail(format!("upserting into {table}")))?;
         }
         Ok(())
@@ -686,7 +671,7 @@ impl PostgresDestination {
             let doing = format!("replacing rows of {table}");
             if kind == Kind::Int {
                 let keys: Vec<i64> = child.parent_keys.iter().filter_map(Value::as_i64).collect();
-                c.rt.block_on(c.client.execute(&sql, &[&keys]))
+                c.block_on(c.client().execute(&sql, &[&keys]))
                     .map_err(fail(doing))?;
             } else {
                 let keys: Vec<String> = child
@@ -695,7 +680,7 @@ impl PostgresDestination {
                     .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned))
                     .collect();
                 let sql = sql.replace("ANY($1)", "ANY($1::text[])");
-                c.rt.block_on(c.client.execute(&sql, &[&keys]))
+                c.block_on(c.client().execute(&sql, &[&keys]))
                     .map_err(fail(doing))?;
             }
         }
@@ -716,7 +701,7 @@ impl PostgresDestination {
             // which the next run re-reads (SQLite's synchronous=NORMAL, the same trade).
             // enable_seqscan off: the child tables grow during a load, before any statistics,
             // and the planner would scan them whole for each page's delete by parent key.
-            c.rt.block_on(c.client.batch_execute(
+            c.block_on(c.client().batch_execute(
                 "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off",
             ))
             .map_err(fail("starting a transaction"))?;
@@ -744,7 +729,7 @@ impl PostgresDestination {
             self.replace_children(child, mode, now)?;
         }
         if let (Some(state), Some(c)) = (state, &self.conn) {
-            c.rt.block_on(c.client.execute(
+            c.block_on(c.client().execute(
                 &format!(
                     "INSERT INTO {} (stream, state, updated_at) VALUES ($1, $2, now())
                      ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
@@ -755,7 +740,7 @@ impl PostgresDestination {
             .map_err(fail("saving the stream state"))?;
         }
         if let Some(c) = &self.conn {
-            c.rt.block_on(c.client.batch_execute("COMMIT"))
+            c.block_on(c.client().batch_execute("COMMIT"))
                 .map_err(fail("committing the page"))?;
         }
         Ok(())
@@ -765,7 +750,7 @@ impl PostgresDestination {
     /// staging tables created in the transaction).
     fn recover(&mut self) -> Result<()> {
         if let Some(c) = &self.conn {
-            let _ = c.rt.block_on(c.client.batch_execute("ROLLBACK"));
+            let _ = c.block_on(c.client().batch_execute("ROLLBACK"));
         }
         self.staged.clear();
         self.load_columns()
@@ -795,9 +780,9 @@ impl Destination for PostgresDestination {
                 .map(|t| format!("NOT EXISTS (SELECT 1 FROM {})", self.qualified(t)))
                 .collect();
             let c = self.conn()?;
-            let empty =
-                c.rt.block_on(
-                    c.client
+            let empty = c
+                .block_on(
+                    c.client()
                         .query_one(&format!("SELECT {}", tables.join(" AND ")), &[]),
                 )
                 .map_err(|e| {
@@ -819,8 +804,8 @@ impl Destination for PostgresDestination {
 
     fn load_state(&mut self) -> Result<State> {
         let c = self.conn()?;
-        let rows =
-            c.rt.block_on(c.client.query(
+        let rows = c
+            .block_on(c.client().query(
                 &format!(
                     "SELECT stream, state FROM {}",
                     self.qualified("_bcsync_state")
@@ -885,7 +870,7 @@ impl Destination for PostgresDestination {
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {
         let c = self.conn()?;
-        c.rt.block_on(c.client.execute(
+        c.block_on(c.client().execute(
             &format!(
                 "DELETE FROM {} WHERE stream = $1",
                 self.qualified("_bcsync_state")
@@ -908,12 +893,12 @@ impl Destination for PostgresDestination {
             "DELETE FROM {} WHERE \"_extracted_at\" < $1::text::timestamptz",
             self.qualified(stream.name)
         );
-        let gone =
-            c.rt.block_on(c.client.execute(&sql, &[&run_started]))
-                .map_err(|e| {
-                    self.target
-                        .explain(&e, "removing rows deleted in the store")
-                })?;
+        let gone = c
+            .block_on(c.client().execute(&sql, &[&run_started]))
+            .map_err(|e| {
+                self.target
+                    .explain(&e, "removing rows deleted in the store")
+            })?;
         if gone > 0 {
             tracing::info!(
                 stream = stream.name,

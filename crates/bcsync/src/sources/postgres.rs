@@ -4,7 +4,7 @@
 //! Rows are streamed with a server-side cursor inside a read-only transaction
 //! (`DECLARE ... NO SCROLL CURSOR`, then `FETCH` [`FETCH_ROWS`] at a time), so the source
 //! holds at most one fetch plus the shared bounded channel, never the whole table. The
-//! client runs on a small current-thread runtime inside the blocking reader thread.
+//! reader thread drives the queries through a [`PgSession`].
 //!
 //! Values travel in text form (simple protocol) and are typed with the column types of the
 //! prepared query: integers and floats become JSON numbers, `numeric` a number when it
@@ -19,7 +19,7 @@ use tokio_postgres::types::Type;
 
 use super::{Row, RowStream, Source, spawn_reader};
 use crate::error::{Error, Result};
-use crate::pg::{PgTarget, quote_ident, url_from_spec};
+use crate::pg::{PgSession, PgTarget, quote_ident, url_from_spec};
 
 /// Rows per `FETCH`: the most the source holds at once.
 pub const FETCH_ROWS: usize = 500;
@@ -120,15 +120,9 @@ impl Source for PostgresSource {
         let target = self.target.clone();
         let sql = self.sql.clone();
         Ok(spawn_reader(move |tx| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Postgres {
-                    target: target.shown.clone(),
-                    message: format!("could not start the PostgreSQL runtime: {e}"),
-                })?;
-            rt.block_on(async {
-                let client = target.connect("reading the push source").await?;
+            let session = PgSession::open(target.clone(), "reading the push source")?;
+            let client = session.client();
+            session.block_on(async {
                 let doing = format!("reading the push source ({sql})");
                 let stmt = client
                     .prepare(&sql)

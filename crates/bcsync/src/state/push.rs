@@ -80,7 +80,6 @@ pub struct LoggedRequest {
 pub struct RunRecord {
     pub id: i64,
     /// The store hash the run pushed to.
-    #[serde(default)]
     pub store: String,
     pub sync: String,
     pub started_at: String,
@@ -95,9 +94,7 @@ pub struct RunRecord {
     pub write_requests: u64,
     pub lookup_requests: u64,
     pub duration_ms: u64,
-    #[serde(default)]
     pub rejected: Vec<Rejection>,
-    #[serde(default)]
     pub request_log: Vec<LoggedRequest>,
 }
 
@@ -124,11 +121,18 @@ pub trait PushStore: Send {
 /// The default push state store.
 pub const DEFAULT_PUSH_STATE: &str = "bcsync-push.db";
 
-/// Opens the push state store named by `spec` for the store `scope` (a store hash; empty
-/// when only run records are read).
-pub fn open_push_store(spec: &str, scope: &str) -> Result<Box<dyn PushStore>> {
+/// Where a state spec points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+/// Reads a state spec: `postgres://...` (or `postgres`, then `DATABASE_URL`), else a
+/// SQLite file (`FILE` or `sqlite:FILE`).
+pub fn locate(spec: &str) -> Result<StateLocation> {
     if let Some(url) = crate::pg::url_from_spec(spec)? {
-        return Ok(Box::new(super::push_pg::PgPushStore::open(&url, scope)?));
+        return Ok(StateLocation::Postgres(url));
     }
     let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
     if path.is_empty() || path.contains("://") {
@@ -137,7 +141,16 @@ pub fn open_push_store(spec: &str, scope: &str) -> Result<Box<dyn PushStore>> {
             crate::pg::redact(spec)
         )));
     }
-    Ok(Box::new(SqlitePushStore::open(Path::new(path), scope)?))
+    Ok(StateLocation::Sqlite(PathBuf::from(path)))
+}
+
+/// Opens the push state store named by `spec` for the store `scope` (a store hash; empty
+/// when only run records are read).
+pub fn open_push_store(spec: &str, scope: &str) -> Result<Box<dyn PushStore>> {
+    Ok(match locate(spec)? {
+        StateLocation::Postgres(url) => Box::new(super::push_pg::PgPushStore::open(&url, scope)?),
+        StateLocation::Sqlite(path) => Box::new(SqlitePushStore::open(&path, scope)?),
+    })
 }
 
 /// The SQLite push store (default file `bcsync-push.db`).
