@@ -148,14 +148,27 @@ fn stat_cpu(stat: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn pg_cpu() -> f64 {
+/// CPU seconds of each running `postgres` process, by pid.
+fn pg_cpu() -> std::collections::HashMap<u32, f64> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
+        return Default::default();
     };
     dir.flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|s| s.contains("(postgres)"))
-        .map(|s| stat_cpu(&s))
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            stat.contains("(postgres)").then(|| (pid, stat_cpu(&stat)))
+        })
+        .collect()
+}
+
+/// CPU the `postgres` processes spent since `before`: per process, so one that exits in
+/// between (a finished backend, an autovacuum worker) drops out instead of subtracting
+/// its whole lifetime; one that started counts from zero.
+fn pg_cpu_since(before: &std::collections::HashMap<u32, f64>) -> f64 {
+    pg_cpu()
+        .into_iter()
+        .map(|(pid, now)| now - before.get(&pid).copied().unwrap_or(0.0))
         .sum()
 }
 
@@ -189,7 +202,7 @@ fn load(
         let t0 = Instant::now();
         dest.write(batch).unwrap();
         out.write += t0.elapsed();
-        out.pg_cpu += pg_cpu() - pg0;
+        out.pg_cpu += pg_cpu_since(&pg0);
         out.own_cpu += own_cpu() - own0;
     }
     let t0 = Instant::now();
@@ -353,7 +366,7 @@ fn main() {
                 l.rows += sink.finish().await.unwrap();
                 pg.batch_execute("COMMIT").await.unwrap();
                 l.write += t0.elapsed();
-                l.pg_cpu += pg_cpu() - pg0;
+                l.pg_cpu += pg_cpu_since(&pg0);
                 l.own_cpu += own_cpu() - own0;
             }
         });
