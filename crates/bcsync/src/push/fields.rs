@@ -461,7 +461,7 @@ fn suggest(typed: &str, fields: &[Field], prefix: &str) -> String {
         .map(|f| (levenshtein(typed, f.name), f.name))
         .collect();
     ranked.sort();
-    let close = typed.chars().count().max(4) / 3 + 1;
+    let close = near_enough(typed);
     match ranked.first() {
         Some((d, name)) if *d <= close => format!("did you mean {prefix}{name}?"),
         _ => {
@@ -480,7 +480,7 @@ fn suggest(typed: &str, fields: &[Field], prefix: &str) -> String {
 
 /// The name of `names` closest to `typed`, when it is close enough to be a likely typo.
 pub(crate) fn closest<'a>(typed: &str, names: &'a [String]) -> Option<&'a str> {
-    let close = typed.chars().count().max(4) / 3 + 1;
+    let close = near_enough(typed);
     names
         .iter()
         .map(|n| (levenshtein(typed, n), n.as_str()))
@@ -489,20 +489,38 @@ pub(crate) fn closest<'a>(typed: &str, names: &'a [String]) -> Option<&'a str> {
         .map(|(_, n)| n)
 }
 
-/// Edit distance (insertions, deletions, substitutions), case-insensitive.
+/// The most edits for a name to count as a likely typo of another: one per three
+/// characters typed, at least one.
+fn near_enough(typed: &str) -> usize {
+    (typed.chars().count() / 3).max(1)
+}
+
+/// Edit distance (insertions, deletions, substitutions, and swaps of two neighbouring
+/// characters, the commonest typo), case-insensitive.
 fn levenshtein(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    // d[i][j]: distance between the first i chars of a and the first j of b.
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -561,7 +579,9 @@ mod tests {
 
     #[test]
     fn levenshtein_counts_edits() {
-        assert_eq!(levenshtein("frist_name", "first_name"), 2);
+        assert_eq!(levenshtein("frist_name", "first_name"), 1);
+        assert_eq!(levenshtein("family", "mail"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
         assert_eq!(levenshtein("City", "city"), 0);
     }
