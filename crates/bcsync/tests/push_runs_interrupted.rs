@@ -138,6 +138,13 @@ async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
     let last = list.lines().nth(1).unwrap();
     assert!(last.contains(" ok "), "{list}");
     assert_eq!(common::list_all(&sb, "v3", "/customers", "").await.len(), 120);
+    // The lock file the killed run left behind went with the rerun's own.
+    let locks: Vec<_> = std::fs::read_dir(h.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(locks.is_empty(), "{locks:?}");
 }
 }
 
@@ -157,6 +164,7 @@ async fn a_push_leaves_no_lock_file_in_the_working_directory() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::output_text(&out));
+    assert_eq!(writes(&sb), 1, "the three customers went in one batch");
     let mut files: Vec<String> = std::fs::read_dir(h.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
