@@ -816,4 +816,69 @@ mod tests {
         drop(a);
         b.lock("customers").unwrap();
     }
+
+    #[test]
+    fn lock_files_go_when_the_run_ends_and_a_stale_one_blocks_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let files = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".lock"))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        let reader = SqlitePushStore::open(&path, "").unwrap();
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        a.lock("c").unwrap();
+        assert_eq!(files().len(), 1);
+        assert!(reader.lock_held("s1", "c").unwrap());
+        assert!(!reader.lock_held("s1", "other").unwrap());
+        drop(a);
+        assert!(files().is_empty(), "{:?}", files());
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        // A file left by a killed run (no process holds it) neither blocks nor stays.
+        let mut b = SqlitePushStore::open(&path, "s1").unwrap();
+        std::fs::write(b.lock_path("s1", "c"), "").unwrap();
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        b.lock("c").unwrap();
+        drop(b);
+        assert!(files().is_empty(), "{:?}", files());
+    }
+
+    #[test]
+    fn a_started_run_is_running_then_interrupted_once_its_lock_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        a.lock("c").unwrap();
+        let started = RunRecord {
+            sync: "c".into(),
+            status: "running".into(),
+            ..RunRecord::default()
+        };
+        let id = a.start_run(&started).unwrap();
+        let reader = SqlitePushStore::open(&path, "").unwrap();
+        assert_eq!(reader.runs(5).unwrap()[0].status, "running");
+        drop(a); // the process died: its lock is gone, its record still says running
+        let listed = reader.run(id).unwrap().unwrap();
+        assert_eq!(listed.status, INTERRUPTED);
+        assert!(listed.message.unwrap().contains("rerun"));
+        // The next run marks it for good, and finishes its own record in place.
+        let mut b = SqlitePushStore::open(&path, "s1").unwrap();
+        b.lock("c").unwrap();
+        let next = b.start_run(&started).unwrap();
+        b.finish_run(&RunRecord {
+            id: next,
+            status: "ok".into(),
+            ..started.clone()
+        })
+        .unwrap();
+        let runs = b.runs(5).unwrap();
+        let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(statuses, ["ok", INTERRUPTED]);
+    }
 }
