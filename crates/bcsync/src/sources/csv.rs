@@ -38,7 +38,8 @@ impl Source for CsvSource {
                 .enumerate()
                 .map(|(i, h)| {
                     std::str::from_utf8(h)
-                        .map(|h| h.trim().to_owned())
+                        // Spreadsheets often save UTF-8 with a byte-order mark.
+                        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
                         .map_err(|_| {
                             Error::Config(format!(
                                 "{}: the header row, column {}, is not UTF-8; save the file as UTF-8",
@@ -137,8 +138,10 @@ mod tests {
     async fn ragged_and_non_utf8_lines_become_rejected_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.csv");
-        let mut bytes =
-            b"email,first,last\na@x.io,\xe9ric,Lee\nb@x.io,Bob\nc@x.io,Cy,Ray\n".to_vec();
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend_from_slice(
+            b"email,first,last\na@x.io,\xe9ric,Lee\nb@x.io,Bob\nc@x.io,Cy,Ray\n",
+        );
         bytes.extend_from_slice(b"d@x.io,Di,Do,extra\n");
         std::fs::write(&path, bytes).unwrap();
         let mut src = CsvSource::new(path, b',').open().unwrap();
