@@ -55,7 +55,8 @@ async fn push_dry_run_runs_and_exports() {
     // The real run: 2 created, row 3 rejected (no first name), exit code 1.
     let out = bcsync(&sb, dir, &["push", "--sync", "crm"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("rejected row 3"), "{}", stdout(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rejected row 3"), "{stderr}");
     assert_eq!(common::list_all(&sb, "v3", "/customers", "").await.len(), 2);
 
     // Run records.

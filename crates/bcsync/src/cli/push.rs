@@ -114,6 +114,10 @@ pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCo
         let out = run_sync(&client, store.as_mut(), def, &opts).await?;
         failed |= out.over_threshold || out.run.status == "refused" || out.run.status == "failed";
         if args.json {
+            if let Some(m) = &out.run.message {
+                eprintln!("sync {}: {m}", def.name);
+            }
+            print_rejections(def, &out);
             outputs.push(json!({"sync": def.name, "run": summary_json(&out), "plan": out.plan}));
         } else {
             print_human(def, &out, std::io::stdout().is_terminal());
@@ -169,7 +173,7 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
         r.duration_ms
     );
     if let Some(m) = &r.message {
-        println!("  {m}");
+        eprintln!("sync {}: {m}", def.name);
     }
     if r.dry_run {
         if tty {
@@ -207,9 +211,17 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
             }
         }
     }
+    print_rejections(def, out);
+}
+
+/// Rejected rows, on stderr (diagnostics; stdout keeps the summary and the plan): at most
+/// 50, then where to find the rest.
+fn print_rejections(def: &SyncDef, out: &PushOutcome) {
+    let r = &out.run;
     for rej in r.rejected.iter().take(50) {
-        println!(
-            "  rejected row {} {} {}: {}",
+        eprintln!(
+            "sync {}: rejected row {} {} {}: {}",
+            def.name,
             rej.row,
             rej.key.as_deref().unwrap_or("-"),
             rej.field.as_deref().unwrap_or("-"),
@@ -217,8 +229,9 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
         );
     }
     if r.rejected.len() > 50 {
-        println!(
-            "  … {} more rejected rows: bcsync runs show {}",
+        eprintln!(
+            "sync {}: … {} more rejected rows: bcsync runs show {}",
+            def.name,
             r.rejected.len() - 50,
             r.id
         );

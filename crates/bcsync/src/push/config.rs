@@ -168,6 +168,7 @@ impl SyncDef {
             if f.field.split('.').any(str::is_empty) {
                 return bad(format!("field {:?} is not a valid dotted path", f.field));
             }
+            self.check_target(f)?;
         }
         if !fields.iter().any(|f| f.field == self.match_key) {
             return bad(format!(
@@ -182,6 +183,21 @@ impl SyncDef {
             // fine: ids known from tracking or the row
         }
         Ok(())
+    }
+}
+
+impl SyncDef {
+    /// Checks that a mapping entry names a field the object accepts and this sync may
+    /// write (see [`super::fields`]).
+    fn check_target(&self, f: &FieldMap) -> Result<()> {
+        super::fields::check_target(self.object, self.mode, &f.field)
+            .map(|_| ())
+            .map_err(|why| {
+                Error::Config(format!(
+                    "sync {:?}: mapping {} = {:?}: {why}",
+                    self.name, f.column, f.field
+                ))
+            })
     }
 }
 

@@ -214,6 +214,7 @@ pub async fn run_sync(
     }
     let started = Instant::now();
     let started_at = now();
+    let run_id = record_start(store, def, opts, &started_at)?;
     let log = Arc::new(RunLog::default());
     let client = client.clone().with_observer(log.clone());
     let mut run = Run {
@@ -225,6 +226,7 @@ pub async fn run_sync(
         concurrency: def.concurrency.unwrap_or(4).max(1),
     };
     let mut record = RunRecord {
+        id: run_id,
         sync: def.name.clone(),
         started_at,
         dry_run: opts.dry_run,
@@ -270,11 +272,35 @@ pub async fn run_sync(
     if over_threshold && record.status == "ok" {
         record.status = "rejected_over_threshold".into();
     }
-    record.id = run.store.save_run(&record)?;
+    if record.id == 0 {
+        record.id = run.store.save_run(&record)?;
+    } else {
+        run.store.finish_run(&record)?;
+    }
     Ok(PushOutcome {
         run: record,
         plan,
         over_threshold,
+    })
+}
+
+/// A run that writes is recorded as `running` before it sends anything, so one killed
+/// mid-way shows in `bcsync runs` (as interrupted); its record is completed at the end.
+/// Returns its id, or 0 for a dry run (recorded once, at the end: it writes nothing).
+fn record_start(
+    store: &mut dyn PushStore,
+    def: &SyncDef,
+    opts: &PushOptions,
+    started_at: &str,
+) -> Result<i64> {
+    if opts.dry_run {
+        return Ok(0);
+    }
+    store.start_run(&RunRecord {
+        sync: def.name.clone(),
+        started_at: started_at.to_owned(),
+        status: "running".into(),
+        ..RunRecord::default()
     })
 }
 
@@ -288,7 +314,8 @@ async fn execute(
     let tracked = run.store.load(&def.name)?;
 
     // 1. Read, map and check every row; keep only what must be sent.
-    let mut rows = def.source.build()?.open()?;
+    let mut rows =
+        crate::sources::open_mapped(def.source.build()?.as_ref(), &def.name, &fields).await?;
     let mut seen: HashMap<String, (u64, &'static str)> = HashMap::new();
     let mut protected: HashSet<String> = HashSet::new();
     let mut duplicates: HashMap<String, Vec<u64>> = HashMap::new();

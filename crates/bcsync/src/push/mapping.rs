@@ -1,7 +1,7 @@
 //! From a source row to a BigCommerce payload: the mapping (dotted paths become nested
 //! objects and arrays: `addresses.0.city`), type casts to what each field needs, and the
-//! checks FACTS lists for creates (2.3 customers, 3.3 products, 6.4 orders), all before
-//! any request. A row that fails is rejected with its number, the field and the reason.
+//! checks our API notes list for creates (customers, products, orders), all before any
+//! request. A row that fails is rejected with its number, the field and the reason.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
@@ -37,39 +37,16 @@ enum Kind {
     IntList,
 }
 
-/// The JSON type a field needs (anything not listed is text).
+/// The JSON type a field needs, from the object's field table (anything not listed is
+/// text).
 fn kind_of(object: Object, field: &str) -> Kind {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    match object {
-        Object::Customers => match field {
-            "id" | "customer_group_id" => Kind::Int,
-            "accepts_product_review_abandoned_cart_emails"
-            | "authentication.force_password_reset" => Kind::Bool,
-            _ => Kind::Text,
-        },
-        Object::Products => match field {
-            "id"
-            | "inventory_level"
-            | "inventory_warning_level"
-            | "tax_class_id"
-            | "brand_id"
-            | "sort_order" => Kind::Int,
-            "price" | "cost_price" | "retail_price" | "sale_price" | "weight" | "width"
-            | "depth" | "height" => Kind::Number,
-            "is_visible" | "is_featured" | "is_free_shipping" => Kind::Bool,
-            "categories" => Kind::IntList,
-            _ if field.starts_with("variants.") => match last {
-                "price" | "weight" | "sale_price" | "retail_price" | "cost_price" => Kind::Number,
-                "inventory_level" | "inventory_warning_level" => Kind::Int,
-                _ => Kind::Text,
-            },
-            _ => Kind::Text,
-        },
-        Object::Orders => match last {
-            "id" | "customer_id" | "status_id" | "product_id" | "variant_id" | "quantity"
-            | "channel_id" => Kind::Int,
-            _ => Kind::Text,
-        },
+    use super::fields::Kind as Table;
+    match super::fields::lookup(object, field).map(|f| f.kind) {
+        Some(Table::Int) => Kind::Int,
+        Some(Table::Number) => Kind::Number,
+        Some(Table::Bool) => Kind::Bool,
+        Some(Table::IntList) => Kind::IntList,
+        _ => Kind::Text,
     }
 }
 
@@ -224,6 +201,7 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
         field: field.map(str::to_owned),
         reason,
     };
+    check_readable(row)?;
     let mut payload = Map::new();
     let mut key = None;
     for f in fields {
@@ -286,6 +264,20 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
     })
 }
 
+/// A row the source could not read in full (a ragged CSV line, bytes that are not UTF-8)
+/// is rejected with the source's reason; the rows after it go on.
+fn check_readable(row: &Row) -> Result<(), Rejection> {
+    match &row.unreadable {
+        None => Ok(()),
+        Some(reason) => Err(Rejection {
+            row: row.number,
+            key: None,
+            field: None,
+            reason: reason.clone(),
+        }),
+    }
+}
+
 fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
     p.get(f).and_then(Value::as_str).map(|s| s.chars().count())
 }
@@ -303,7 +295,10 @@ fn check_payload(
             if may_create {
                 for f in ["email", "first_name", "last_name"] {
                     if text_len(p, f).unwrap_or(0) == 0 {
-                        return fail(f, "required to create a customer (FACTS 2.3)");
+                        return fail(
+                            f,
+                            "required to create a customer: email, first_name and last_name must all have a value",
+                        );
                     }
                 }
             }
@@ -338,7 +333,7 @@ fn check_payload(
                         {
                             return Err((
                                 format!("addresses.{i}.{f}"),
-                                "required on an address (FACTS 2.3)".into(),
+                                "required on every address: first_name, last_name, address1, city and country_code must all have a value".into(),
                             ));
                         }
                     }
@@ -348,7 +343,10 @@ fn check_payload(
         Object::Products => {
             if may_create {
                 if text_len(p, "name").unwrap_or(0) == 0 {
-                    return fail("name", "required to create a product (FACTS 3.3)");
+                    return fail(
+                        "name",
+                        "required to create a product: name, type, weight and price must all have a value",
+                    );
                 }
                 if !p.contains_key("type") {
                     return fail("type", "required to create a product: physical or digital");
@@ -388,14 +386,14 @@ fn check_payload(
         Object::Orders => {
             if may_create {
                 let Some(Value::Object(b)) = p.get("billing_address") else {
-                    return fail("billing_address", "required to create an order (FACTS 6.4)");
+                    return fail(
+                        "billing_address",
+                        "required to create an order: map the billing address fields (billing_address.zip, billing_address.country_iso2...)",
+                    );
                 };
                 let zip = b.get("zip").and_then(Value::as_str).unwrap_or("");
                 if zip.chars().count() < 2 {
-                    return fail(
-                        "billing_address.zip",
-                        "must be at least 2 characters (FACTS 6.4)",
-                    );
+                    return fail("billing_address.zip", "must be at least 2 characters");
                 }
                 if !b.contains_key("country") && !b.contains_key("country_iso2") {
                     return fail(
@@ -451,10 +449,7 @@ mod tests {
     }
 
     fn row(n: u64, v: Value) -> Row {
-        Row {
-            number: n,
-            values: v.as_object().unwrap().clone(),
-        }
+        Row::new(n, v.as_object().unwrap().clone())
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! and orders.
 //!
 //! - [`config`]: sync definitions (`[[sync]]` in bcsync.toml or one file per sync).
+//! - [`fields`]: the fields each object accepts (types, read-only ones), as data.
 //! - [`mapping`]: source row → payload, casts and the create rules checked before any request.
 //! - [`engine`]: one run: plan, lookups, guard rails, writes, run records.
 pub mod config;
 pub mod engine;
+pub mod fields;
 pub mod mapping;
 mod subresources;

@@ -129,6 +129,10 @@ impl Source for PostgresSource {
                     .await
                     .map_err(|e| target.explain(&e, &doing))?;
                 let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
+                let names = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
+                if !tx.columns(names).await {
+                    return Ok(());
+                }
                 client
                     .batch_execute(&format!(
                         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3; \
@@ -155,7 +159,7 @@ impl Source for PostgresSource {
                             let ty = types.get(i).unwrap_or(&Type::TEXT);
                             values.insert(col.name().to_owned(), to_json(ty, r.get(i)));
                         }
-                        if tx.send(Ok(Row { number, values })).await.is_err() {
+                        if !tx.row(Row::new(number, values)).await {
                             return Ok(());
                         }
                     }

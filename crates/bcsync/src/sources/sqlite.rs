@@ -42,6 +42,9 @@ impl Source for SqliteSource {
             .map_err(err)?;
             let mut stmt = conn.prepare(&sql).map_err(err)?;
             let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+            if !tx.columns_blocking(names.clone()) {
+                return Ok(());
+            }
             let mut rows = stmt.query([]).map_err(err)?;
             let mut number = 0u64;
             while let Some(r) = rows.next().map_err(err)? {
@@ -59,7 +62,7 @@ impl Source for SqliteSource {
                     };
                     values.insert(name.clone(), v);
                 }
-                if tx.blocking_send(Ok(Row { number, values })).is_err() {
+                if !tx.row_blocking(Row::new(number, values)) {
                     break;
                 }
             }

@@ -85,7 +85,8 @@ pub struct RunRecord {
     pub started_at: String,
     pub finished_at: String,
     pub dry_run: bool,
-    /// `ok`, `rejected_over_threshold`, `refused` (a guard rail), or `failed`.
+    /// `running` (started, not finished), `ok`, `rejected_over_threshold`, `refused` (a
+    /// guard rail), `failed`, or `interrupted` (its process ended before the run did).
     pub status: String,
     pub message: Option<String>,
     /// Per operation: added, changed, removed, unchanged, created, updated, deleted, cleared, rejected, invalid.
@@ -113,9 +114,51 @@ pub trait PushStore: Send {
     fn reset(&mut self, sync: &str) -> Result<u64>;
     /// Stores a finished run (under this store's scope); returns its id.
     fn save_run(&mut self, run: &RunRecord) -> Result<i64>;
+    /// Records a run as started (status `running`) before its first write, so a run killed
+    /// mid-way still shows in `bcsync runs`; returns its id. Called with the run lock held:
+    /// earlier `running` records of this store and sync cannot still be running, and are
+    /// marked `interrupted`.
+    fn start_run(&mut self, run: &RunRecord) -> Result<i64>;
+    /// Stores the end of a run begun with [`PushStore::start_run`] (`run.id`).
+    fn finish_run(&mut self, run: &RunRecord) -> Result<()>;
+    /// Whether some process holds the run lock of `sync` for `store` right now.
+    fn lock_held(&self, store: &str, sync: &str) -> Result<bool>;
     /// Runs, newest first (without rejections and request logs).
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
+}
+
+/// Status of a run whose record says `running` but whose process is gone.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// A listed run as it stands: a `running` record whose run lock nobody holds was
+/// interrupted (killed, crashed, or the machine stopped) before it could finish.
+fn settle_status(store: &dyn PushStore, rec: &mut RunRecord) -> Result<()> {
+    if rec.status == "running" && !rec.dry_run && !store.lock_held(&rec.store, &rec.sync)? {
+        rec.status = INTERRUPTED.into();
+        rec.message.get_or_insert_with(|| {
+            "the run ended before it finished (killed or crashed); rerun the sync to resume".into()
+        });
+    }
+    Ok(())
+}
+
+/// [`settle_status`] for each run listed.
+pub(crate) fn settle_statuses(
+    store: &dyn PushStore,
+    mut runs: Vec<RunRecord>,
+) -> Result<Vec<RunRecord>> {
+    for r in &mut runs {
+        settle_status(store, r)?;
+    }
+    Ok(runs)
+}
+
+/// [`settle_status`] for one run.
+pub(crate) fn settled(store: &dyn PushStore, run: Option<RunRecord>) -> Result<Option<RunRecord>> {
+    let Some(mut r) = run else { return Ok(None) };
+    settle_status(store, &mut r)?;
+    Ok(Some(r))
 }
 
 /// The default push state store.
@@ -159,7 +202,95 @@ pub struct SqlitePushStore {
     conn: rusqlite::Connection,
     scope: String,
     /// Run locks held, by sync: one lock file per (store, sync), released when dropped.
-    locks: HashMap<String, std::fs::File>,
+    locks: HashMap<String, RunLock>,
+}
+
+/// A run lock of the SQLite store: an OS lock on a hidden file beside the database (the
+/// OS frees it when the process dies, so a `kill -9` never leaves a lock that blocks). The
+/// file is removed when the run ends, so a finished push leaves no file behind; one left
+/// by a killed run blocks nothing and is removed by the next run of that sync.
+struct RunLock {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+/// How long a run waits for a lock held for an instant (`bcsync runs` checking whether a
+/// run is alive) before it reports the sync as already running.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl RunLock {
+    /// Takes the lock at `path`, or says it is held.
+    fn take(path: PathBuf) -> std::result::Result<Self, LockError> {
+        let started = std::time::Instant::now();
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(LockError::Io)?;
+            match file.try_lock() {
+                // The holder before us may have removed the file between our open and our
+                // lock: the lock counts only on the file the path still names.
+                Ok(()) if still_named(&file, &path) => return Ok(Self { path, file }),
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held),
+                Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+            }
+        }
+    }
+
+    /// Whether a process holds the lock at `path` (probed with a shared lock for an
+    /// instant: free means nobody runs).
+    fn held(path: &Path) -> std::io::Result<bool> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Removed while still locked (the handle closes after this), so no other run can
+        // hold this very file when it goes; a run that opened it just before sees that the
+        // path no longer names it and opens the path again.
+        if cfg!(unix) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+enum LockError {
+    Held,
+    Io(std::io::Error),
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+#[cfg(unix)]
+fn still_named(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere lock files are never removed (see [`RunLock`]'s drop), so the path always
+/// names the locked file.
+#[cfg(not(unix))]
+fn still_named(_file: &std::fs::File, _path: &Path) -> bool {
+    true
 }
 
 /// Layout version in `PRAGMA user_version`: 2 added the store to every record and run.
@@ -264,6 +395,83 @@ impl SqlitePushStore {
     }
 }
 
+impl SqlitePushStore {
+    /// The lock file of (store, sync): hidden, beside the database.
+    fn lock_path(&self, scope: &str, sync: &str) -> PathBuf {
+        // Readable, and exact: the hash keeps `a.b` and `a_b` apart.
+        let digest = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(format!("{scope}\n{sync}"))[..4])
+        };
+        let db_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = format!(
+            ".{db_name}.{}-{digest}.lock",
+            file_safe(&format!("{scope}-{sync}"))
+        );
+        self.path.with_file_name(name)
+    }
+
+    /// Inserts (or, given its id, updates) a run record with its rejections and request
+    /// log, in one transaction.
+    fn write_run(&mut self, run: &RunRecord, existing: Option<i64>) -> Result<i64> {
+        let path = self.path.clone();
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut summary = run.clone();
+        summary.store = self.scope.clone();
+        summary.rejected.clear();
+        summary.request_log.clear();
+        let summary_json = serde_json::to_string(&summary)
+            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let tx = self.conn.transaction().map_err(err)?;
+        let id = match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE push_runs SET status = ?2, summary = ?3 WHERE id = ?1",
+                    params![id, run.status, summary_json],
+                )
+                .map_err(err)?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO push_runs (store, sync, started_at, status, summary) VALUES (?5, ?1, ?2, ?3, ?4)",
+                    params![run.sync, run.started_at, run.status, summary_json, self.scope],
+                )
+                .map_err(err)?;
+                tx.last_insert_rowid()
+            }
+        };
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO push_rejections (run_id, row, key, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(err)?;
+            for r in &run.rejected {
+                stmt.execute(params![id, r.row as i64, r.key, r.field, r.reason])
+                    .map_err(err)?;
+            }
+            let mut stmt = tx.prepare_cached("INSERT INTO push_requests (run_id, seq, method, path, status, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(err)?;
+            for (i, q) in run.request_log.iter().enumerate() {
+                stmt.execute(params![
+                    id,
+                    i as i64,
+                    q.method,
+                    q.path,
+                    q.status,
+                    q.ms as i64
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(id)
+    }
+}
+
 /// `[A-Za-z0-9_-]` only, for a lock file's name.
 fn file_safe(s: &str) -> String {
     s.chars()
@@ -286,38 +494,19 @@ impl PushStore for SqlitePushStore {
         if self.locks.contains_key(sync) {
             return Ok(());
         }
-        // Readable, and exact: the hash keeps `a.b` and `a_b` apart.
-        let digest = {
-            use sha2::Digest;
-            hex::encode(&sha2::Sha256::digest(format!("{}\n{sync}", self.scope))[..4])
-        };
-        let name = format!(
-            "{}.{}-{digest}.lock",
-            self.path.display(),
-            file_safe(&format!("{}-{sync}", self.scope))
-        );
-        let path = PathBuf::from(name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => {
-                self.locks.insert(sync.to_owned(), file);
+        let path = self.lock_path(&self.scope, sync);
+        match RunLock::take(path.clone()) {
+            Ok(lock) => {
+                self.locks.insert(sync.to_owned(), lock);
                 Ok(())
             }
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+            Err(LockError::Held) => Err(Error::Config(format!(
                 "sync {sync:?} for store {} is already running against {} (lock {}); wait for it to finish",
                 self.scope,
                 self.path.display(),
                 path.display()
             ))),
-            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
+            Err(LockError::Io(source)) => Err(Error::Io { path, source }),
         }
     }
 
@@ -417,45 +606,30 @@ impl PushStore for SqlitePushStore {
     }
 
     fn save_run(&mut self, run: &RunRecord) -> Result<i64> {
-        let path = self.path.clone();
-        let err = |source| Error::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let mut summary = run.clone();
-        summary.store = self.scope.clone();
-        summary.rejected.clear();
-        summary.request_log.clear();
-        let summary_json = serde_json::to_string(&summary)
-            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "INSERT INTO push_runs (store, sync, started_at, status, summary) VALUES (?5, ?1, ?2, ?3, ?4)",
-            params![run.sync, run.started_at, run.status, summary_json, self.scope],
-        )
-        .map_err(err)?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx.prepare_cached("INSERT INTO push_rejections (run_id, row, key, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(err)?;
-            for r in &run.rejected {
-                stmt.execute(params![id, r.row as i64, r.key, r.field, r.reason])
-                    .map_err(err)?;
-            }
-            let mut stmt = tx.prepare_cached("INSERT INTO push_requests (run_id, seq, method, path, status, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(err)?;
-            for (i, q) in run.request_log.iter().enumerate() {
-                stmt.execute(params![
-                    id,
-                    i as i64,
-                    q.method,
-                    q.path,
-                    q.status,
-                    q.ms as i64
-                ])
-                .map_err(err)?;
-            }
+        self.write_run(run, None)
+    }
+
+    fn start_run(&mut self, run: &RunRecord) -> Result<i64> {
+        self.conn
+            .execute(
+                "UPDATE push_runs SET status = ?3, summary = json_set(summary, '$.status', ?3)
+                 WHERE store = ?1 AND sync = ?2 AND status = 'running'",
+                params![self.scope, run.sync, INTERRUPTED],
+            )
+            .map_err(|e| self.err(e))?;
+        self.write_run(run, None)
+    }
+
+    fn finish_run(&mut self, run: &RunRecord) -> Result<()> {
+        self.write_run(run, Some(run.id)).map(|_| ())
+    }
+
+    fn lock_held(&self, store: &str, sync: &str) -> Result<bool> {
+        if store == self.scope && self.locks.contains_key(sync) {
+            return Ok(true);
         }
-        tx.commit().map_err(err)?;
-        Ok(id)
+        let path = self.lock_path(store, sync);
+        RunLock::held(&path).map_err(|source| Error::Io { path, source })
     }
 
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
@@ -485,7 +659,7 @@ impl PushStore for SqlitePushStore {
             rec.store = store;
             out.push(rec);
         }
-        Ok(out)
+        settle_statuses(self, out)
     }
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
@@ -542,7 +716,7 @@ impl PushStore for SqlitePushStore {
         for r in rows {
             rec.request_log.push(r.map_err(|e| self.err(e))?);
         }
-        Ok(Some(rec))
+        settled(self, Some(rec))
     }
 }
 
@@ -641,5 +815,70 @@ mod tests {
         c.lock("customers").unwrap();
         drop(a);
         b.lock("customers").unwrap();
+    }
+
+    #[test]
+    fn lock_files_go_when_the_run_ends_and_a_stale_one_blocks_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let files = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".lock"))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        let reader = SqlitePushStore::open(&path, "").unwrap();
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        a.lock("c").unwrap();
+        assert_eq!(files().len(), 1);
+        assert!(reader.lock_held("s1", "c").unwrap());
+        assert!(!reader.lock_held("s1", "other").unwrap());
+        drop(a);
+        assert!(files().is_empty(), "{:?}", files());
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        // A file left by a killed run (no process holds it) neither blocks nor stays.
+        let mut b = SqlitePushStore::open(&path, "s1").unwrap();
+        std::fs::write(b.lock_path("s1", "c"), "").unwrap();
+        assert!(!reader.lock_held("s1", "c").unwrap());
+        b.lock("c").unwrap();
+        drop(b);
+        assert!(files().is_empty(), "{:?}", files());
+    }
+
+    #[test]
+    fn a_started_run_is_running_then_interrupted_once_its_lock_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        a.lock("c").unwrap();
+        let started = RunRecord {
+            sync: "c".into(),
+            status: "running".into(),
+            ..RunRecord::default()
+        };
+        let id = a.start_run(&started).unwrap();
+        let reader = SqlitePushStore::open(&path, "").unwrap();
+        assert_eq!(reader.runs(5).unwrap()[0].status, "running");
+        drop(a); // the process died: its lock is gone, its record still says running
+        let listed = reader.run(id).unwrap().unwrap();
+        assert_eq!(listed.status, INTERRUPTED);
+        assert!(listed.message.unwrap().contains("rerun"));
+        // The next run marks it for good, and finishes its own record in place.
+        let mut b = SqlitePushStore::open(&path, "s1").unwrap();
+        b.lock("c").unwrap();
+        let next = b.start_run(&started).unwrap();
+        b.finish_run(&RunRecord {
+            id: next,
+            status: "ok".into(),
+            ..started.clone()
+        })
+        .unwrap();
+        let runs = b.runs(5).unwrap();
+        let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(statuses, ["ok", INTERRUPTED]);
     }
 }

@@ -19,7 +19,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_postgres::Client;
 
-use super::push::{LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked};
+use super::push::{
+    INTERRUPTED, LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked, settle_statuses,
+    settled,
+};
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};
 use crate::push::mapping::Rejection;
@@ -124,6 +127,99 @@ impl PgPushStore {
         rec.id = id;
         rec.store = store;
         Ok(rec)
+    }
+}
+
+impl PgPushStore {
+    /// Inserts (or, given its id, updates) a run record with its rejections and request
+    /// log, in one transaction.
+    fn write_run(&mut self, run: &RunRecord, existing: Option<i64>) -> Result<i64> {
+        let mut summary = run.clone();
+        summary.store = self.scope.clone();
+        summary.rejected.clear();
+        summary.request_log.clear();
+        let summary = serde_json::to_value(&summary)
+            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let p = self.prefix.clone();
+        let scope = self.scope.clone();
+        let (sync, started_at, status) =
+            (run.sync.clone(), run.started_at.clone(), run.status.clone());
+        let rejected = run.rejected.clone();
+        let log = run.request_log.clone();
+        self.session.run(move |c: Arc<Client>, t| async move {
+            let doing = "saving the run record";
+            let explain = |e: tokio_postgres::Error| t.explain(&e, doing);
+            // `Client::transaction` needs `&mut Client`; the statements of one run record
+            // go in one explicit transaction on this connection instead.
+            c.batch_execute("BEGIN").await.map_err(explain)?;
+            let result: std::result::Result<i64, tokio_postgres::Error> = async {
+                let id: i64 = match existing {
+                    Some(id) => {
+                        c.execute(
+                            &format!(
+                                "UPDATE {p}push_runs SET status = $2, summary = $3 WHERE id = $1"
+                            ),
+                            &[&id, &status, &summary],
+                        )
+                        .await?;
+                        id
+                    }
+                    None => c
+                        .query_one(
+                            &format!(
+                                "INSERT INTO {p}push_runs (store, sync, started_at, status, summary)
+                                 VALUES ($1, $2, $3, $4, $5) RETURNING id"
+                            ),
+                            &[&scope, &sync, &started_at, &status, &summary],
+                        )
+                        .await?
+                        .get(0),
+                };
+                if !rejected.is_empty() {
+                    let rows: Vec<i64> = rejected.iter().map(|r| r.row as i64).collect();
+                    let keys: Vec<Option<String>> = rejected.iter().map(|r| r.key.clone()).collect();
+                    let fields: Vec<Option<String>> =
+                        rejected.iter().map(|r| r.field.clone()).collect();
+                    let reasons: Vec<String> = rejected.iter().map(|r| r.reason.clone()).collect();
+                    c.execute(
+                        &format!(
+                            "INSERT INTO {p}push_rejections (run_id, \"row\", key, field, reason)
+                             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])"
+                        ),
+                        &[&id, &rows, &keys, &fields, &reasons],
+                    )
+                    .await?;
+                }
+                if !log.is_empty() {
+                    let seqs: Vec<i32> = (0..log.len() as i32).collect();
+                    let methods: Vec<String> = log.iter().map(|q| q.method.clone()).collect();
+                    let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
+                    let statuses: Vec<Option<i32>> =
+                        log.iter().map(|q| q.status.map(i32::from)).collect();
+                    let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
+                    c.execute(
+                        &format!(
+                            "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
+                             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
+                        ),
+                        &[&id, &seqs, &methods, &paths, &statuses, &ms],
+                    )
+                    .await?;
+                }
+                Ok(id)
+            }
+            .await;
+            match result {
+                Ok(id) => {
+                    c.batch_execute("COMMIT").await.map_err(explain)?;
+                    Ok(id)
+                }
+                Err(e) => {
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    Err(explain(e))
+                }
+            }
+        })
     }
 }
 
@@ -263,79 +359,44 @@ impl PushStore for PgPushStore {
     }
 
     fn save_run(&mut self, run: &RunRecord) -> Result<i64> {
-        let mut summary = run.clone();
-        summary.store = self.scope.clone();
-        summary.rejected.clear();
-        summary.request_log.clear();
-        let summary = serde_json::to_value(&summary)
-            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
-        let p = self.prefix.clone();
-        let scope = self.scope.clone();
-        let (sync, started_at, status) =
-            (run.sync.clone(), run.started_at.clone(), run.status.clone());
-        let rejected = run.rejected.clone();
-        let log = run.request_log.clone();
-        self.session.run(move |c: Arc<Client>, t| async move {
-            let doing = "saving the run record";
-            let explain = |e: tokio_postgres::Error| t.explain(&e, doing);
-            // `Client::transaction` needs `&mut Client`; the statements of one run record
-            // go in one explicit transaction on this connection instead.
-            c.batch_execute("BEGIN").await.map_err(explain)?;
-            let result: std::result::Result<i64, tokio_postgres::Error> = async {
-                let id: i64 = c
-                    .query_one(
-                        &format!(
-                            "INSERT INTO {p}push_runs (store, sync, started_at, status, summary)
-                             VALUES ($1, $2, $3, $4, $5) RETURNING id"
-                        ),
-                        &[&scope, &sync, &started_at, &status, &summary],
-                    )
-                    .await?
-                    .get(0);
-                if !rejected.is_empty() {
-                    let rows: Vec<i64> = rejected.iter().map(|r| r.row as i64).collect();
-                    let keys: Vec<Option<String>> = rejected.iter().map(|r| r.key.clone()).collect();
-                    let fields: Vec<Option<String>> =
-                        rejected.iter().map(|r| r.field.clone()).collect();
-                    let reasons: Vec<String> = rejected.iter().map(|r| r.reason.clone()).collect();
-                    c.execute(
-                        &format!(
-                            "INSERT INTO {p}push_rejections (run_id, \"row\", key, field, reason)
-                             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])"
-                        ),
-                        &[&id, &rows, &keys, &fields, &reasons],
-                    )
-                    .await?;
-                }
-                if !log.is_empty() {
-                    let seqs: Vec<i32> = (0..log.len() as i32).collect();
-                    let methods: Vec<String> = log.iter().map(|q| q.method.clone()).collect();
-                    let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
-                    let statuses: Vec<Option<i32>> =
-                        log.iter().map(|q| q.status.map(i32::from)).collect();
-                    let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
-                    c.execute(
-                        &format!(
-                            "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
-                             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
-                        ),
-                        &[&id, &seqs, &methods, &paths, &statuses, &ms],
-                    )
-                    .await?;
-                }
-                Ok(id)
-            }
-            .await;
-            match result {
-                Ok(id) => {
-                    c.batch_execute("COMMIT").await.map_err(explain)?;
-                    Ok(id)
-                }
-                Err(e) => {
-                    let _ = c.batch_execute("ROLLBACK").await;
-                    Err(explain(e))
-                }
-            }
+        self.write_run(run, None)
+    }
+
+    fn start_run(&mut self, run: &RunRecord) -> Result<i64> {
+        let sql = format!(
+            "UPDATE {}push_runs SET status = $3, summary = jsonb_set(summary, '{{status}}', to_jsonb($3::text))
+             WHERE store = $1 AND sync = $2 AND status = 'running'",
+            self.prefix
+        );
+        let (scope, sync) = (self.scope.clone(), run.sync.clone());
+        self.session.run(move |c, t| async move {
+            c.execute(&sql, &[&scope, &sync, &INTERRUPTED])
+                .await
+                .map_err(|e| t.explain(&e, "saving the run record"))
+        })?;
+        self.write_run(run, None)
+    }
+
+    fn finish_run(&mut self, run: &RunRecord) -> Result<()> {
+        self.write_run(run, Some(run.id)).map(|_| ())
+    }
+
+    fn lock_held(&self, store: &str, sync: &str) -> Result<bool> {
+        // pg_locks shows a bigint advisory key as its high and low 32 bits (classid, objid;
+        // objsubid 1). Reading it takes no lock, so a run starting now is never refused.
+        let key = lock_key(store, sync);
+        let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
+        self.session.run(move |c, t| async move {
+            let row = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                       AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1)",
+                    &[&high, &low],
+                )
+                .await
+                .map_err(|e| t.explain(&e, "checking which runs are alive"))?;
+            Ok(row.get::<_, bool>(0))
         })
     }
 
@@ -345,7 +406,7 @@ impl PushStore for PgPushStore {
             self.prefix
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.session.run(move |c, t| async move {
+        let runs = self.session.run(move |c, t| async move {
             let rows = c
                 .query(&sql, &[&limit])
                 .await
@@ -353,12 +414,13 @@ impl PushStore for PgPushStore {
             rows.into_iter()
                 .map(|r| Self::decode_run(&t, r.get(0), r.get(1), r.get(2)))
                 .collect()
-        })
+        })?;
+        settle_statuses(self, runs)
     }
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let p = self.prefix.clone();
-        self.session.run(move |c, t| async move {
+        let run = self.session.run(move |c, t| async move {
             let doing = "reading a run record";
             let Some(row) = c
                 .query_opt(
@@ -406,6 +468,7 @@ impl PushStore for PgPushStore {
                 });
             }
             Ok(Some(rec))
-        })
+        })?;
+        settled(self, run)
     }
 }
