@@ -51,8 +51,12 @@ impl<W: Write + Send> SingerDestination<W> {
     }
 
     /// One RECORD, conformed to its SCHEMA.
-    fn emit_record(&mut self, table: &'static str, shape: &[Prop], record: &Value) -> Result<()> {
-        let mut record = record.clone();
+    fn emit_record(
+        &mut self,
+        table: &'static str,
+        shape: &[Prop],
+        mut record: Value,
+    ) -> Result<()> {
         for bad in schema::conform(shape, &mut record) {
             if self.warned.insert((table, bad.field.clone())) {
                 tracing::warn!(
@@ -133,15 +137,15 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
     fn write(&mut self, batch: PageBatch) -> Result<()> {
         let stream = batch.stream;
         if self.is_selected(stream.name) {
-            for r in &batch.records {
+            for r in batch.records {
                 self.emit_record(stream.name, stream.record, r)?;
             }
         }
-        for c in &batch.children {
+        for c in batch.children {
             if !self.is_selected(c.table.name) {
                 continue;
             }
-            for r in &c.rows {
+            for r in c.rows {
                 self.emit_record(c.table.name, c.table.record, r)?;
             }
         }
