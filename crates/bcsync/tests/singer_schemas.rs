@@ -67,10 +67,11 @@ fn undeclared(record: &Value, schema: &Value, path: &str, out: &mut Vec<String>)
                 undeclared(i, &schema["items"], &format!("{path}[]"), out);
             }
         }
-        Value::String(s) if schema["format"] == "date-time" => {
-            if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                out.push(format!("{path} = {s:?} is not ISO 8601"));
-            }
+        Value::String(s)
+            if schema["format"] == "date-time"
+                && chrono::DateTime::parse_from_rfc3339(s).is_err() =>
+        {
+            out.push(format!("{path} = {s:?} is not ISO 8601"));
         }
         _ => {}
     }
