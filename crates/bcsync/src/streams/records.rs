@@ -9,8 +9,8 @@
 //! ([`D`]), V2 order ids integers and V3 transaction `order_id` a string. Fields the
 //! reference names without a type, or does not name, take the type the V2/V3 spec
 //! examples show; the sandbox's responses were used as a cross-check only. Where the
-//! type is not settled, a permissive choice is marked UNCERTAIN: [`DEC`] accepts a number
-//! or a decimal string; [`ANY`] accepts every JSON type (PHP-backed V2 endpoints send `[]`
+//! type is not settled, a permissive choice is marked UNCERTAIN: [`DEC`] (like every
+//! numeric shape) accepts a number or a decimal string; [`ANY`] accepts every JSON type (PHP-backed V2 endpoints send `[]`
 //! for an empty object).
 
 use super::schema::{Prop, Shape};

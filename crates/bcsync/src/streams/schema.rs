@@ -16,6 +16,11 @@
 //!   trailing zeros of the API's text do not survive. The same applies to V2's other
 //!   decimal strings (weights, exchange rates, coupon amounts).
 //!
+//! - A declared type always holds: a number sent as text where a number is declared is
+//!   parsed, a number where text is declared becomes text; a value that cannot be
+//!   converted is sent as null with a warning on stderr (never a RECORD that fails its
+//!   SCHEMA in a validating target).
+//!
 //! [`FieldType`] is the narrower type of a column that SQL destinations promote out of
 //! `_raw`; it does not describe nested values.
 
@@ -109,7 +114,8 @@ pub struct Unconvertible {
 }
 
 /// Rewrites a record in place so that it matches its declared shape: dates to ISO 8601,
-/// V2 decimal strings to numbers. Returns the fields whose value could not be converted
+/// V2 decimal strings (and any number sent as text) to numbers, a number where text is
+/// declared to text. Returns the fields whose value could not be converted
 /// (set to null, so the record still validates).
 pub fn conform(props: &[Prop], record: &mut Value) -> Vec<Unconvertible> {
     let mut bad = Vec::new();
@@ -150,20 +156,36 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
                 }
             }
         }
-        Shape::Decimal => {
+        // A number the API sent as text (V2 decimals, the odd numeric id as a string).
+        Shape::Decimal | Shape::Number | Shape::Integer => {
             if let Value::String(s) = v {
                 let text = s.trim();
-                if text.is_empty() {
-                    *v = Value::Null;
-                } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-                    *v = Value::Number(n);
+                let parsed = if text.is_empty() {
+                    Some(Value::Null)
+                } else if matches!(shape, Shape::Integer) {
+                    text.parse::<i64>().ok().map(Value::from)
                 } else {
-                    bad.push(Unconvertible {
-                        field: path.to_owned(),
-                        value: s.clone(),
-                    });
-                    *v = Value::Null;
+                    text.parse::<f64>()
+                        .ok()
+                        .and_then(Number::from_f64)
+                        .map(Value::Number)
+                };
+                match parsed {
+                    Some(p) => *v = p,
+                    None => {
+                        bad.push(Unconvertible {
+                            field: path.to_owned(),
+                            value: s.clone(),
+                        });
+                        *v = Value::Null;
+                    }
                 }
+            }
+        }
+        // An id or code the API sent as a number where it documents text.
+        Shape::String => {
+            if let Value::Number(n) = v {
+                *v = Value::String(n.to_string());
             }
         }
         Shape::Object(props) => conform_object(props, v, path, bad),
@@ -231,6 +253,14 @@ mod tests {
                 "other": "Tue, 20 Nov 2012 00:00:00 +0000",
             })
         );
+    }
+
+    #[test]
+    fn numbers_and_text_follow_the_declared_type() {
+        static P: &[Prop] = &[("id", Shape::Integer), ("code", Shape::String)];
+        let mut r = json!({"id": "42", "code": 7});
+        assert!(conform(P, &mut r).is_empty());
+        assert_eq!(r, json!({"id": 42, "code": "7"}));
     }
 
     #[test]
