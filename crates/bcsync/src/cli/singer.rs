@@ -1,6 +1,7 @@
 //! Singer tap mode: `bcsync --config tap.json --discover` prints the catalog;
 //! `bcsync --config tap.json [--catalog catalog.json] [--state state.json]` writes SCHEMA,
-//! RECORD and STATE messages to stdout. The config JSON holds `store_hash`,
+//! RECORD and STATE messages to stdout, for exactly the streams and child tables the
+//! catalog selects (all of them without a catalog). The config JSON holds `store_hash`,
 //! `access_token` (or use BIGCOMMERCE_ACCESS_TOKEN) and optionally `base_url`.
 
 use std::path::Path;
