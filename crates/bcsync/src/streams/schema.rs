@@ -196,7 +196,7 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
                 }
             }
         }
-        Shape::Integer | Shape::Number | Shape::String | Shape::Boolean | Shape::Any => {}
+        Shape::Boolean | Shape::Any => {}
     }
 }
 
