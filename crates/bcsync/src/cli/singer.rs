@@ -1,6 +1,7 @@
 //! Singer tap mode: `bcsync --config tap.json --discover` prints the catalog;
 //! `bcsync --config tap.json [--catalog catalog.json] [--state state.json]` writes SCHEMA,
-//! RECORD and STATE messages to stdout. The config JSON holds `store_hash`,
+//! RECORD and STATE messages to stdout, for exactly the streams and child tables the
+//! catalog selects (all of them without a catalog). The config JSON holds `store_hash`,
 //! `access_token` (or use BIGCOMMERCE_ACCESS_TOKEN) and optionally `base_url`.
 
 use std::path::Path;
@@ -25,9 +26,11 @@ struct TapConfig {
     base_url: Option<String>,
 }
 
-/// Streams selected in a Singer catalog: a stream is extracted when it, or one of its
-/// child tables, is marked `selected` (child rows come from their parent's pages).
-fn selected_streams(catalog: &Value) -> Vec<String> {
+/// Streams and child tables selected in a Singer catalog (`selected` on the entry, or in
+/// its breadcrumb-[] metadata). Exactly these are emitted: selecting `customers` alone
+/// emits no `customer_addresses`. A selected child table has its parent's pages read
+/// (its rows come embedded in them) without emitting the parent's records.
+fn selected_tables(catalog: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for entry in catalog["streams"].as_array().into_iter().flatten() {
         let meta = entry["metadata"].as_array().and_then(|m| {
@@ -38,21 +41,24 @@ fn selected_streams(catalog: &Value) -> Vec<String> {
             .as_bool()
             .or_else(|| meta.and_then(|m| m["metadata"]["selected"].as_bool()))
             .unwrap_or(false);
-        if !selected {
-            continue;
-        }
         let name = entry["tap_stream_id"]
             .as_str()
             .or(entry["stream"].as_str())
             .unwrap_or("");
-        let parent = meta
-            .and_then(|m| m["metadata"]["parent-tap-stream-id"].as_str())
-            .unwrap_or(name);
-        if !parent.is_empty() && !out.iter().any(|n| n == parent) {
-            out.push(parent.to_owned());
+        if selected && !name.is_empty() && !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
         }
     }
     out
+}
+
+/// The `&'static` names of selected tables (the catalog's names checked against ours).
+fn static_names(selected: &[String]) -> Vec<&'static str> {
+    bcsync::streams::STREAMS
+        .iter()
+        .flat_map(|s| std::iter::once(s.name).chain(s.children.iter().map(|c| c.name)))
+        .filter(|n| selected.iter().any(|x| x == n))
+        .collect()
 }
 
 pub async fn run(
@@ -84,7 +90,7 @@ pub async fn run(
                 .with_context(|| format!("reading catalog {}", p.display()))?;
             let cat: Value = serde_json::from_str(&text)
                 .with_context(|| format!("catalog {} is not JSON", p.display()))?;
-            let selected = selected_streams(&cat);
+            let selected = selected_tables(&cat);
             if selected.is_empty() {
                 anyhow::bail!(
                     "catalog {} selects no stream; mark streams with \"selected\": true in their metadata",
@@ -94,6 +100,10 @@ pub async fn run(
             selected
         }
         None => Vec::new(),
+    };
+    let options = ExtractOptions {
+        tables: catalog_path.map(|_| static_names(&streams)),
+        ..ExtractOptions::default()
     };
     let singer_state = state.map(read_state_file).transpose()?;
     let counter = Arc::new(RequestCounter::default());
@@ -105,7 +115,7 @@ pub async fn run(
         "singer",
         false,
         singer_state,
-        ExtractOptions::default(),
+        options,
         Progress::hidden(),
     )
     .await?;
@@ -123,15 +133,19 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn selection_maps_children_to_parents() {
+    fn selection_is_exact() {
         let cat = json!({"streams": [
             {"tap_stream_id": "order_lines", "metadata": [{"breadcrumb": [], "metadata": {"selected": true, "parent-tap-stream-id": "orders"}}]},
             {"tap_stream_id": "customers", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]},
             {"tap_stream_id": "brands", "metadata": [{"breadcrumb": [], "metadata": {"selected": false}}]},
         ]});
         assert_eq!(
-            selected_streams(&cat),
-            vec!["orders".to_owned(), "customers".to_owned()]
+            selected_tables(&cat),
+            vec!["order_lines".to_owned(), "customers".to_owned()]
+        );
+        assert_eq!(
+            static_names(&selected_tables(&cat)),
+            vec!["customers", "order_lines"]
         );
     }
 }

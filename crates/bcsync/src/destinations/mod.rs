@@ -49,6 +49,10 @@ pub trait Destination: Send {
     fn describe(&self) -> String;
     /// Prepares tables/files/schemas for the streams of this run.
     fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()>;
+    /// Limits output to these streams and child tables, where each child table is a
+    /// stream of its own (Singer). Table destinations write every child table with its
+    /// stream and ignore this.
+    fn select_tables(&mut self, _tables: &[&'static str]) {}
     /// The committed state of every stream (empty on a first run).
     fn load_state(&mut self) -> Result<State>;
     /// Writes one page and its state, durably and together.

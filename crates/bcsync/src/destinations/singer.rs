@@ -2,7 +2,12 @@
 //! each page (the page's RECORDs come first, so a target that commits on STATE never
 //! acknowledges rows it has not received). stdout carries these messages only; logs go
 //! to stderr. Usable as a Meltano custom extractor (see the README).
+//!
+//! RECORDs are conformed to their SCHEMA ([`schema::conform`]): V2 dates become ISO 8601,
+//! V2 decimal strings numbers. Only the selected streams and child tables are emitted;
+//! the STATE of a stream read only for its child tables is still written.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use serde_json::{Value, json};
@@ -10,13 +15,17 @@ use serde_json::{Value, json};
 use super::{Destination, PageBatch};
 use crate::error::{Error, Result};
 use crate::state::State;
-use crate::streams::{StreamDescriptor, schema};
+use crate::streams::{Prop, StreamDescriptor, schema};
 
 /// Writes Singer messages to any sink (stdout in production, a buffer in tests).
 pub struct SingerDestination<W: Write + Send> {
     out: W,
     state: State,
     extracted_at: String,
+    /// Streams and child tables emitted; `None`: all of those extracted.
+    selected: Option<HashSet<&'static str>>,
+    /// Fields already warned about (one warning per field and run, not per record).
+    warned: HashSet<(&'static str, String)>,
 }
 
 impl SingerDestination<std::io::Stdout> {
@@ -32,7 +41,35 @@ impl<W: Write + Send> SingerDestination<W> {
             out,
             state,
             extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            selected: None,
+            warned: HashSet::new(),
         }
+    }
+
+    fn is_selected(&self, table: &str) -> bool {
+        self.selected.as_ref().is_none_or(|s| s.contains(table))
+    }
+
+    /// One RECORD, conformed to its SCHEMA.
+    fn emit_record(
+        &mut self,
+        table: &'static str,
+        shape: &[Prop],
+        mut record: Value,
+    ) -> Result<()> {
+        for bad in schema::conform(shape, &mut record) {
+            if self.warned.insert((table, bad.field.clone())) {
+                tracing::warn!(
+                    "{table}.{}: {:?} is not a value of the declared type; sent as null",
+                    bad.field,
+                    bad.value
+                );
+            }
+        }
+        let at = &self.extracted_at;
+        let msg =
+            json!({"type": "RECORD", "stream": table, "record": record, "time_extracted": at});
+        self.emit(&msg)
     }
 
     pub fn into_inner(self) -> W {
@@ -70,10 +107,19 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
         "singer:stdout".into()
     }
 
+    fn select_tables(&mut self, tables: &[&'static str]) {
+        self.selected = Some(tables.iter().copied().collect());
+    }
+
     fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()> {
         for s in streams {
-            self.emit(&schema_message(s))?;
+            if self.is_selected(s.name) {
+                self.emit(&schema_message(s))?;
+            }
             for c in s.children {
+                if !self.is_selected(c.name) {
+                    continue;
+                }
                 let key: Vec<&str> = c
                     .key
                     .map(|k| vec![c.parent_column, k])
@@ -89,13 +135,18 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
     }
 
     fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let at = self.extracted_at.clone();
-        for r in &batch.records {
-            self.emit(&json!({"type": "RECORD", "stream": batch.stream.name, "record": r, "time_extracted": at}))?;
+        let stream = batch.stream;
+        if self.is_selected(stream.name) {
+            for r in batch.records {
+                self.emit_record(stream.name, stream.record, r)?;
+            }
         }
-        for c in &batch.children {
-            for r in &c.rows {
-                self.emit(&json!({"type": "RECORD", "stream": c.table.name, "record": r, "time_extracted": at}))?;
+        for c in batch.children {
+            if !self.is_selected(c.table.name) {
+                continue;
+            }
+            for r in c.rows {
+                self.emit_record(c.table.name, c.table.record, r)?;
             }
         }
         if let Some(s) = batch.state {

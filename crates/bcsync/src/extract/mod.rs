@@ -39,6 +39,9 @@ pub struct ExtractOptions {
     pub per_parent_concurrency: usize,
     /// Pages of one full-table V3 list fetched at once once its total is known.
     pub page_concurrency: usize,
+    /// Exactly the streams and child tables to emit (a Singer catalog's selection); `None`:
+    /// the ones the stream names imply ([`crate::streams::emitted_tables`]).
+    pub tables: Option<Vec<&'static str>>,
 }
 
 impl Default for ExtractOptions {
@@ -47,6 +50,7 @@ impl Default for ExtractOptions {
             stream_concurrency: 6,
             per_parent_concurrency: 8,
             page_concurrency: 4,
+            tables: None,
         }
     }
 }
@@ -189,7 +193,12 @@ pub async fn run_to(
     progress: Progress,
 ) -> Result<ExtractSummary> {
     let selected = crate::streams::select(stream_names)?;
-    let dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
+    let mut dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
+    let tables = options
+        .tables
+        .clone()
+        .unwrap_or_else(|| crate::streams::emitted_tables(stream_names));
+    dest.select_tables(&tables);
     let (writer, state, selected) = tokio::task::spawn_blocking(move || -> Result<_> {
         let (writer, state) = DestinationWriter::start(dest, &selected, full_refresh)?;
         Ok((writer, state, selected))

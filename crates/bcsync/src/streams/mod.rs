@@ -10,12 +10,13 @@
 //! in `per_parent_note`.
 
 mod children;
+pub mod records;
 pub mod schema;
 
 use bigcommerce::ApiVersion;
 use serde_json::Value;
 
-pub use schema::FieldType;
+pub use schema::{FieldType, Prop, Shape};
 
 /// How a collection is paged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +63,10 @@ pub struct ChildTable {
     pub extract: fn(&Value) -> Vec<Value>,
     /// The child's own key within a parent, when it has one (`id`).
     pub key: Option<&'static str>,
+    /// Columns SQL destinations promote out of `_raw` (see [`StreamDescriptor::fields`]).
     pub fields: &'static [(&'static str, FieldType)],
+    /// Every field of a row, as the API sends it (the Singer SCHEMA).
+    pub record: &'static [Prop],
 }
 
 /// One BigCommerce collection and everything the engine needs to extract it.
@@ -82,8 +86,12 @@ pub struct StreamDescriptor {
     pub children: &'static [ChildTable],
     /// OAuth scope family needed (for `bcsync check`).
     pub scope: &'static str,
-    /// Top-level fields with their JSON types (the SCHEMA; other fields are allowed).
+    /// Columns SQL destinations promote out of `_raw` into typed columns (the whole
+    /// record stays in `_raw`). Each is a top-level field of `record`.
     pub fields: &'static [(&'static str, FieldType)],
+    /// Every field of a record, nested ones included, as the API sends it: the Singer
+    /// SCHEMA and `discover`'s schema ([`schema`]).
+    pub record: &'static [Prop],
     /// Why this stream costs more than one request per page, when it does.
     pub per_parent_note: Option<&'static str>,
 }
@@ -123,6 +131,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("plan_name", S),
             ("currency", S),
         ],
+        record: records::STORE,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -144,6 +153,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("status", S),
             ("date_modified", D),
         ],
+        record: records::CHANNEL,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -160,6 +170,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_addresses",
                 parent_column: "customer_id",
                 extract: children::customer_addresses,
+                record: records::CUSTOMER_ADDRESS,
                 key: Some("id"),
                 fields: &[
                     ("id", I),
@@ -176,6 +187,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_attribute_values",
                 parent_column: "customer_id",
                 extract: children::customer_attributes,
+                record: records::CUSTOMER_ATTRIBUTE_VALUE,
                 key: Some("attribute_id"),
                 fields: &[
                     ("customer_id", I),
@@ -187,6 +199,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_form_fields",
                 parent_column: "customer_id",
                 extract: children::customer_form_fields,
+                record: records::FORM_FIELD,
                 key: Some("name"),
                 fields: &[("customer_id", I), ("name", S), ("value", J)],
             },
@@ -204,6 +217,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("date_modified", D),
             ("origin_channel_id", I),
         ],
+        record: records::CUSTOMER,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -218,6 +232,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         children: &[],
         scope: "store_v2_customers",
         fields: &[("id", I), ("name", S), ("is_default", B)],
+        record: records::CUSTOMER_GROUP,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -241,6 +256,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_variants",
                 parent_column: "product_id",
                 extract: children::product_variants,
+                record: records::VARIANT,
                 key: Some("id"),
                 fields: &[
                     ("id", I),
@@ -254,6 +270,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_images",
                 parent_column: "product_id",
                 extract: children::product_images,
+                record: records::PRODUCT_IMAGE,
                 key: Some("id"),
                 fields: &[
                     ("id", I),
@@ -266,6 +283,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_custom_fields",
                 parent_column: "product_id",
                 extract: children::product_custom_fields,
+                record: records::PRODUCT_CUSTOM_FIELD,
                 key: Some("id"),
                 fields: &[("id", I), ("product_id", I), ("name", S), ("value", S)],
             },
@@ -284,6 +302,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("date_created", D),
             ("date_modified", D),
         ],
+        record: records::PRODUCT,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -305,6 +324,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("name", S),
             ("is_visible", B),
         ],
+        record: records::CATEGORY,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -319,6 +339,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         children: &[],
         scope: "store_v2_products",
         fields: &[("id", I), ("name", S)],
+        record: records::CATEGORY_TREE,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -334,6 +355,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         children: &[],
         scope: "store_v2_products",
         fields: &[("id", I), ("name", S)],
+        record: records::BRAND,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -355,6 +377,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("amount", S),
             ("num_uses", I),
         ],
+        record: records::COUPON,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -378,6 +401,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "order_lines",
                 parent_column: "order_id",
                 extract: children::order_lines,
+                record: records::ORDER_LINE,
                 key: Some("id"),
                 fields: &[
                     ("id", I),
@@ -394,6 +418,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "order_shipping_addresses",
                 parent_column: "order_id",
                 extract: children::order_shipping_addresses,
+                record: records::ORDER_SHIPPING_ADDRESS,
                 key: Some("id"),
                 fields: &[
                     ("id", I),
@@ -419,6 +444,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("date_created", D),
             ("date_modified", D),
         ],
+        record: records::ORDER,
         per_parent_note: None,
     },
     StreamDescriptor {
@@ -445,6 +471,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("status", S),
             ("date_created", D),
         ],
+        record: records::TRANSACTION,
         per_parent_note: Some(
             "the API lists transactions only per order (GET /v3/orders/{id}/transactions): one request per order \
              modified since the bookmark, plus the order listing itself (1 per 250 orders)",
@@ -470,6 +497,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
             ("total_amount", N),
             ("created", D),
         ],
+        record: records::REFUND,
         per_parent_note: None,
     },
 ];
@@ -479,27 +507,63 @@ pub fn find(name: &str) -> Option<&'static StreamDescriptor> {
     STREAMS.iter().find(|s| s.name == name)
 }
 
-/// Resolves `--streams a,b` (or all when empty), in table order, with a clear error.
+/// The stream a name designates: the stream itself, or the parent of a child table.
+fn owner(name: &str) -> Option<&'static StreamDescriptor> {
+    STREAMS
+        .iter()
+        .find(|s| s.name == name || s.children.iter().any(|c| c.name == name))
+}
+
+/// Resolves `--streams a,b` (or all when empty), in table order, with a clear error. A
+/// child table's name (`order_lines`) selects the stream it comes embedded in.
 pub fn select(names: &[String]) -> crate::Result<Vec<&'static StreamDescriptor>> {
     if names.is_empty() {
         return Ok(STREAMS.iter().collect());
     }
+    let mut owners = Vec::with_capacity(names.len());
     for n in names {
-        if find(n).is_none() {
-            return Err(crate::Error::UnknownStream {
-                name: n.clone(),
-                known: STREAMS
-                    .iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+        match owner(n) {
+            Some(s) => owners.push(s.name),
+            None => {
+                return Err(crate::Error::UnknownStream {
+                    name: n.clone(),
+                    known: STREAMS
+                        .iter()
+                        .flat_map(|s| {
+                            std::iter::once(s.name).chain(s.children.iter().map(|c| c.name))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
         }
     }
     Ok(STREAMS
         .iter()
-        .filter(|s| names.iter().any(|n| n == s.name))
+        .filter(|s| owners.contains(&s.name))
         .collect())
+}
+
+/// The streams and child tables a Singer run emits for `--streams` names (all when
+/// empty): a named stream comes with all its child tables, unless some of its child
+/// tables are named too, then with those only; a child table named without its stream
+/// comes alone (its parent's pages are read, its parent's records are not emitted). A
+/// catalog selects exactly, instead: each stream and child table by its own `selected`.
+pub fn emitted_tables(names: &[String]) -> Vec<&'static str> {
+    let named = |n: &str| names.is_empty() || names.iter().any(|x| x == n);
+    let mut out = Vec::new();
+    for s in STREAMS {
+        let children_named = s.children.iter().any(|c| names.iter().any(|x| x == c.name));
+        if named(s.name) {
+            out.push(s.name);
+        }
+        for c in s.children {
+            if named(c.name) || (named(s.name) && !children_named) {
+                out.push(c.name);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -547,6 +611,51 @@ mod tests {
                 s.name
             );
         }
+    }
+
+    #[test]
+    fn sql_columns_are_declared_fields_of_the_record() {
+        // `fields` picks SQL columns out of the record: each must be a top-level field of
+        // the record's shape (one description of a record, not two that drift apart).
+        for s in STREAMS {
+            let tables = std::iter::once((s.name, s.fields, s.record, None)).chain(
+                s.children
+                    .iter()
+                    .map(|c| (c.name, c.fields, c.record, Some(c.parent_column))),
+            );
+            for (table, fields, record, parent) in tables {
+                for (name, _) in fields {
+                    assert!(
+                        record.iter().any(|(n, _)| n == name) || Some(*name) == parent,
+                        "{table}.{name} is a SQL column but not a field of the record"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn child_tables_select_their_parent_and_limit_what_is_emitted() {
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let picked = select(&names(&["order_lines", "customers"])).unwrap();
+        assert_eq!(
+            picked.iter().map(|s| s.name).collect::<Vec<_>>(),
+            vec!["customers", "orders"]
+        );
+        assert_eq!(
+            emitted_tables(&names(&["customers"])),
+            vec![
+                "customers",
+                "customer_addresses",
+                "customer_attribute_values",
+                "customer_form_fields"
+            ]
+        );
+        assert_eq!(
+            emitted_tables(&names(&["customers", "customer_addresses", "order_lines"])),
+            vec!["customers", "customer_addresses", "order_lines"]
+        );
+        assert_eq!(emitted_tables(&[]).len(), 20);
     }
 
     #[test]
