@@ -183,9 +183,7 @@ pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result
     // once, with its fix, instead of once per stream after an empty database was created.
     // `/v2/time` needs no scope, so a token lacking some scopes still gets to extract the
     // streams it can read.
-    conn.client()?
-        .get(ApiVersion::V2, "/time", &[])
-        .await?;
+    conn.client()?.get(ApiVersion::V2, "/time", &[]).await?;
     let (client, counter) = client_with_counter(&conn)?;
     let to = args
         .to

@@ -584,7 +584,9 @@ impl Destination for SqliteDestination {
                     k = quote_ident(stream.key),
                     s = quote_ident(stream.name),
                 );
-                self.conn.execute(&sql, [now.as_str()]).map_err(self.err())?;
+                self.conn
+                    .execute(&sql, [now.as_str()])
+                    .map_err(self.err())?;
             }
             self.conn
                 .execute(
