@@ -293,8 +293,9 @@ fn base_query(stream: &StreamDescriptor) -> Vec<(String, String)> {
 
 /// Reads one stream, then, if the read was complete (every record the store has was
 /// written since a known time), tells the destination so it can mark the rows it did not
-/// see as deleted. Only a read that returns here completes: a failed or interrupted one
-/// marks nothing.
+/// see as deleted. Only a read that returns `Ok` here completes: a failed or interrupted
+/// one marks nothing, so an interruption must end the read with an error (or drop it),
+/// never with an early `Ok`.
 async fn run_stream(
     client: &Client,
     stream: &'static StreamDescriptor,
