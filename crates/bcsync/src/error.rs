@@ -45,6 +45,20 @@ pub enum Error {
 
     #[error("stream {stream}: the API returned data bcsync cannot read: {detail}")]
     Data { stream: String, detail: String },
+
+    /// `--to` names an SQLite file another program made: bcsync changes nothing in it.
+    #[error(
+        "{} is not a bcsync database (it has tables {tables}); choose a new file for --to",
+        path.display()
+    )]
+    NotBcsyncDatabase { path: PathBuf, tables: String },
+
+    /// Another extraction is writing into the same SQLite file.
+    #[error(
+        "{} is in use by another bcsync extraction ({holder}); wait for it to finish or stop it, then run again",
+        path.display()
+    )]
+    DestinationBusy { path: PathBuf, holder: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use reqwest::Method;
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stream_matches_the_sandbox_record_by_record() {
@@ -268,7 +269,7 @@ async fn multi_page_refunds_are_all_extracted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_deleted_in_the_store_leave_full_table_streams() {
+async fn rows_deleted_in_the_store_are_marked_in_full_table_streams() {
     let sb = sandbox(small_store()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deletes.db");
@@ -301,14 +302,31 @@ async fn rows_deleted_in_the_store_leave_full_table_streams() {
 
     extract(&sb, &to, &streams).await.unwrap();
     let conn = db(&path);
-    assert!(
-        raw_rows(&conn, "brands", "id")
-            == by_id(&list_all(&sb, "v3", "/catalog/brands", "").await, "id")
-    );
-    assert!(
-        raw_rows(&conn, "coupons", "id") == by_id(&list_all(&sb, "v2", "/coupons", "").await, "id")
-    );
-    assert_eq!(count(&conn, "brands") as usize, brands.len() - 1);
-    // Incremental streams are untouched by the clean-up.
+    // The rows not marked deleted are the store's; the deleted ones stay, marked.
+    let live = |table: &str| -> Vec<(i64, Value)> {
+        raw_rows(&conn, table, "id")
+            .into_iter()
+            .filter(|(id, _)| {
+                conn.query_row(
+                    &format!("SELECT \"_deleted_at\" IS NULL FROM \"{table}\" WHERE id = ?1"),
+                    [id],
+                    |r| r.get::<_, bool>(0),
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    assert!(live("brands") == by_id(&list_all(&sb, "v3", "/catalog/brands", "").await, "id"));
+    assert!(live("coupons") == by_id(&list_all(&sb, "v2", "/coupons", "").await, "id"));
+    assert_eq!(count(&conn, "brands") as usize, brands.len());
+    let marked: Vec<i64> = conn
+        .prepare("SELECT id FROM brands WHERE \"_deleted_at\" IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(marked, vec![brand_id]);
+    // Incremental streams are untouched by a plain run.
     assert_eq!(count(&conn, "customers"), 420);
 }

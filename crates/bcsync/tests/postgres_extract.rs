@@ -750,13 +750,20 @@ fn a_key_read_twice_during_a_first_load_is_upserted_not_doubled() {
             vec![(1, "Pending".into(), None), (2, "Shipped".into(), Some(5.5)), (3, "Pending".into(), None), (4, "Refunded".into(), None)]
         );
         let lines: Vec<(i64, i64)> = pg
-            .query(&format!("SELECT order_id, COUNT(*) FROM \"{schema}\".order_lines GROUP BY 1 ORDER BY 1"), &[])
+            .query(&format!("SELECT order_id, COUNT(*) FROM \"{schema}\".order_lines WHERE _deleted_at IS NULL GROUP BY 1 ORDER BY 1"), &[])
             .await
             .unwrap()
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         assert_eq!(lines, vec![(1, 2), (2, 1), (3, 1), (4, 2)]);
+        // The lines order 2 no longer has are marked deleted, not removed.
+        let marked: i64 = pg
+            .query_one(&format!("SELECT COUNT(*) FROM \"{schema}\".order_lines WHERE order_id = 2 AND _deleted_at IS NOT NULL"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(marked, 2);
         // Tabs and backslashes survive COPY's text format.
         let name: String = pg.query_one(&format!("SELECT name FROM \"{schema}\".order_lines WHERE id = 10"), &[]).await.unwrap().get(0);
         assert_eq!(name, "line\t0\\x");
@@ -765,7 +772,7 @@ fn a_key_read_twice_during_a_first_load_is_upserted_not_doubled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_deleted_in_the_store_leave_full_table_streams() {
+async fn rows_deleted_in_the_store_are_marked_in_full_table_streams() {
     let Some(url) = pg_url() else { return };
     let sb = sandbox(small_store()).await;
     let schema = unique_name("del");
@@ -793,14 +800,28 @@ async fn rows_deleted_in_the_store_leave_full_table_streams() {
     assert!(s == 204 || s == 200, "coupon delete: {s}");
 
     extract(&sb, &to, &streams).await.unwrap();
+    // Marked, not removed.
     assert_eq!(
         pg_count(&pg, &schema, "brands").await as usize,
-        brands.len() - 1
+        brands.len()
     );
     assert_eq!(
         pg_count(&pg, &schema, "coupons").await as usize,
-        coupons.len() - 1
+        coupons.len()
     );
+    for (table, id) in [("brands", &brands[0]["id"]), ("coupons", &coupons[0]["id"])] {
+        let marked: Vec<i64> = pg
+            .query(
+                &format!("SELECT id FROM \"{schema}\".\"{table}\" WHERE _deleted_at IS NOT NULL"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(marked, vec![id.as_i64().unwrap()], "{table}");
+    }
     assert_eq!(
         pg_count(&pg, &schema, "customers").await,
         420,

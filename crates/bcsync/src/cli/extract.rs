@@ -179,6 +179,11 @@ pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result
         args.store.store_hash.as_deref(),
         args.store.base_url.as_deref(),
     )?;
+    // One request before the destination is opened: a wrong token or store hash fails here,
+    // once, with its fix, instead of once per stream after an empty database was created.
+    // `/v2/time` needs no scope, so a token lacking some scopes still gets to extract the
+    // streams it can read.
+    conn.client()?.get(ApiVersion::V2, "/time", &[]).await?;
     let (client, counter) = client_with_counter(&conn)?;
     let to = args
         .to

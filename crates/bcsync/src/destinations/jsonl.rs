@@ -4,6 +4,13 @@
 //! start every file is cut back to its committed length, dropping a half-written page.
 //! Files are append-only: a record updated later appears again (consumers keep the last
 //! line per key).
+//!
+//! Every line carries `_bcsync_run`, the id of the run that wrote it (its start time, RFC
+//! 3339 UTC with milliseconds). Full-table streams are re-read whole on every run, so each
+//! run appends a complete snapshot; `_state.json` names, under `snapshots`, the run whose
+//! snapshot of each full-table stream is the latest complete one (a run interrupted mid-way
+//! never becomes current). The current brands are the lines of `brands.jsonl` whose
+//! `_bcsync_run` equals `snapshots.brands`.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -16,6 +23,7 @@ use serde_json::Value;
 use super::{Destination, PageBatch};
 use crate::error::{Error, Result};
 use crate::state::State;
+use crate::streams::Replication;
 use crate::streams::StreamDescriptor;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -25,12 +33,20 @@ struct Committed {
     /// Committed byte length of each data file.
     #[serde(default)]
     lengths: BTreeMap<String, u64>,
+    /// Full-table stream → the run whose snapshot is the latest complete one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    snapshots: BTreeMap<String, String>,
 }
+
+/// The key of the run id on every line.
+pub const RUN_FIELD: &str = "_bcsync_run";
 
 pub struct JsonlDestination {
     dir: PathBuf,
     files: BTreeMap<String, BufWriter<File>>,
     committed: Committed,
+    /// This run's id (its start, RFC 3339 UTC, milliseconds), written on every line.
+    run_id: String,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -54,10 +70,12 @@ impl JsonlDestination {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Committed::default(),
             Err(e) => return Err(io(&state_path)(e)),
         };
+        let run_id = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         Ok(Self {
             dir,
             files: BTreeMap::new(),
             committed,
+            run_id,
         })
     }
 
@@ -79,12 +97,15 @@ impl JsonlDestination {
         Ok(())
     }
 
-    fn append(&mut self, table: &str, rows: &[Value]) -> Result<()> {
+    fn append(&mut self, table: &str, rows: &mut [Value]) -> Result<()> {
         let path = self.dir.join(format!("{table}.jsonl"));
         let Some(w) = self.files.get_mut(table) else {
             return Err(Error::Config(format!("table {table} was not prepared")));
         };
         for r in rows {
+            if let Some(obj) = r.as_object_mut() {
+                obj.insert(RUN_FIELD.to_owned(), Value::String(self.run_id.clone()));
+            }
             serde_json::to_writer(&mut *w, r).map_err(|e| io(&path)(e.into()))?;
             w.write_all(b"\n").map_err(io(&path))?;
         }
@@ -127,10 +148,10 @@ impl Destination for JsonlDestination {
         Ok(self.committed.state.clone())
     }
 
-    fn write(&mut self, batch: PageBatch) -> Result<()> {
-        self.append(batch.stream.name, &batch.records)?;
-        for c in &batch.children {
-            self.append(c.table.name, &c.rows)?;
+    fn write(&mut self, mut batch: PageBatch) -> Result<()> {
+        self.append(batch.stream.name, &mut batch.records)?;
+        for c in &mut batch.children {
+            self.append(c.table.name, &mut c.rows)?;
         }
         if let Some(s) = batch.state {
             self.committed
@@ -144,6 +165,23 @@ impl Destination for JsonlDestination {
     fn reset_state(&mut self, stream: &str) -> Result<()> {
         self.committed.state.bookmarks.remove(stream);
         Ok(())
+    }
+
+    fn complete_read(
+        &mut self,
+        stream: &'static StreamDescriptor,
+        _read_started: &str,
+    ) -> Result<()> {
+        // A full-table stream is read within one run: this run's lines are its snapshot.
+        if stream.replication == Replication::FullTable {
+            self.committed
+                .snapshots
+                .insert(stream.name.to_owned(), self.run_id.clone());
+        }
+        if let Some(s) = self.committed.state.bookmarks.get_mut(stream.name) {
+            s.full_read_started = None;
+        }
+        self.commit()
     }
 
     fn finish(&mut self) -> Result<()> {

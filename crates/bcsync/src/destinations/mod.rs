@@ -59,13 +59,17 @@ pub trait Destination: Send {
     fn write(&mut self, batch: PageBatch) -> Result<()>;
     /// Forgets a stream's state (`--full-refresh`).
     fn reset_state(&mut self, stream: &str) -> Result<()>;
-    /// A full-table stream was read completely: rows not written since `run_started`
-    /// (RFC 3339, UTC, milliseconds) were deleted in the store. Destinations that can
-    /// delete do so; append-only ones (Singer, JSON lines) keep their history.
-    fn complete_full_table(
+    /// `stream` was read completely, and every record the store has was written since
+    /// `read_started` (RFC 3339, UTC, milliseconds): a full-table stream's run, or an
+    /// incremental stream's read from no bookmark (`--full-refresh`). Rows not written
+    /// since then were deleted in the store: SQL destinations mark them (and their child
+    /// rows) with `_deleted_at`, never remove them, and drop
+    /// [`crate::state::FULL_READ_STARTED`] from the stream's saved state in the same
+    /// transaction. Append-only destinations record the completed snapshot their own way.
+    fn complete_read(
         &mut self,
         _stream: &'static StreamDescriptor,
-        _run_started: &str,
+        _read_started: &str,
     ) -> Result<()> {
         Ok(())
     }
@@ -118,7 +122,7 @@ pub fn open_for_store(
 
 enum Command {
     Write(PageBatch),
-    CompleteFullTable(&'static StreamDescriptor),
+    CompleteRead(&'static StreamDescriptor, String),
 }
 
 /// Runs a [`Destination`] on its own thread and feeds it pages with backpressure.
@@ -126,6 +130,9 @@ pub struct DestinationWriter {
     tx: Option<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<Result<()>>>,
     pub describe: String,
+    /// When this run began (RFC 3339, UTC, milliseconds): rows written by this run carry a
+    /// later `_extracted_at`.
+    run_started: String,
 }
 
 impl std::fmt::Debug for DestinationWriter {
@@ -166,8 +173,8 @@ impl DestinationWriter {
                 while let Some(cmd) = rx.blocking_recv() {
                     match cmd {
                         Command::Write(batch) => dest.write(batch)?,
-                        Command::CompleteFullTable(stream) => {
-                            dest.complete_full_table(stream, &run_started)?
+                        Command::CompleteRead(stream, read_started) => {
+                            dest.complete_read(stream, &read_started)?
                         }
                     }
                 }
@@ -179,6 +186,7 @@ impl DestinationWriter {
                 tx: Some(tx),
                 thread: Some(thread),
                 describe,
+                run_started,
             },
             state,
         ))
@@ -197,13 +205,23 @@ impl DestinationWriter {
         })
     }
 
-    /// Marks a full-table stream as completely read (after all its pages, in queue order).
-    pub async fn complete_full_table(&self, stream: &'static StreamDescriptor) -> Result<()> {
+    /// When this run began (RFC 3339, UTC, milliseconds).
+    pub fn run_started(&self) -> &str {
+        &self.run_started
+    }
+
+    /// Marks `stream` as completely read since `read_started` (after all its pages, in
+    /// queue order): see [`Destination::complete_read`].
+    pub async fn complete_read(
+        &self,
+        stream: &'static StreamDescriptor,
+        read_started: String,
+    ) -> Result<()> {
         let tx = self
             .tx
             .as_ref()
             .ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
-        tx.send(Command::CompleteFullTable(stream))
+        tx.send(Command::CompleteRead(stream, read_started))
             .await
             .map_err(|_| {
                 Error::WriterGone(

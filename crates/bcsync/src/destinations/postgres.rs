@@ -12,6 +12,11 @@
 //! parent key, then insert) and the bookmark commit together, which is what makes a
 //! `kill -9` resumable without loss or duplicates.
 //!
+//! Deletes are marks, never removals: every table has `_deleted_at timestamptz` (added to
+//! older tables when missing), set on rows a complete read did not see and on their child
+//! rows, and on child rows their parent no longer has; cleared when a record is written
+//! again (see [`Destination::complete_read`]).
+//!
 //! Rows always travel through `COPY ... FROM STDIN` (text format, rendered here), because
 //! it is several times faster than `INSERT` with parameters:
 //! - first load (the stream's table and its child tables were empty when the run began):
@@ -45,7 +50,7 @@ use tokio_postgres::error::SqlState;
 use super::{ChildRows, Destination, PageBatch};
 use crate::error::Result;
 use crate::pg::{PgSession, PgTarget, default_schema, quote_ident};
-use crate::state::{State, StreamState};
+use crate::state::{FULL_READ_STARTED, State, StreamState};
 use crate::streams::{FieldType, StreamDescriptor};
 
 /// How a column's values are rendered for COPY.
@@ -297,6 +302,9 @@ enum LoadMode {
     Staged,
 }
 
+/// Columns bcsync adds to every table; never filled from a record's fields.
+const META_COLUMNS: [&str; 3] = ["_raw", "_extracted_at", "_deleted_at"];
+
 /// Rows rendered per COPY data message (about 250 KB of orders).
 const COPY_CHUNK_ROWS: usize = 32;
 
@@ -440,10 +448,13 @@ impl PostgresDestination {
         }
         defs.push("\"_raw\" jsonb NOT NULL".into());
         defs.push("\"_extracted_at\" timestamptz NOT NULL".into());
+        defs.push("\"_deleted_at\" timestamptz".into());
+        // The ALTER adds the column to tables made before deletes were marked.
         let mut sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({});",
-            self.qualified(table),
-            defs.join(", ")
+            "CREATE TABLE IF NOT EXISTS {t} ({});
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS \"_deleted_at\" timestamptz;",
+            defs.join(", "),
+            t = self.qualified(table),
         );
         if let Some((p, _)) = parent {
             let _ = write!(
@@ -475,7 +486,7 @@ impl PostgresDestination {
         for r in rows {
             let (table, name, data_type): (String, String, String) = (r.get(0), r.get(1), r.get(2));
             let cols = columns.entry(table).or_default();
-            if name != "_raw" && name != "_extracted_at" {
+            if !META_COLUMNS.contains(&name.as_str()) {
                 cols.push(Column {
                     name,
                     kind: Kind::of_pg(&data_type),
@@ -529,8 +540,7 @@ impl PostgresDestination {
             for row in rows {
                 let Some(obj) = row.as_object() else { continue };
                 for (k, v) in obj {
-                    if k == "_raw"
-                        || k == "_extracted_at"
+                    if META_COLUMNS.contains(&k.as_str())
                         || new.contains_key(k)
                         || known.iter().any(|c| c.name == *k)
                     {
@@ -633,6 +643,8 @@ impl PostgresDestination {
             .chain(["\"_raw\"".to_owned(), "\"_extracted_at\"".to_owned()])
             .filter(|n| *n != key_ident)
             .map(|n| format!("{n} = EXCLUDED.{n}"))
+            // A record written again exists in the store: clear any deletion mark.
+            .chain(["\"_deleted_at\" = NULL".to_owned()])
             .collect();
         let sql = format!(
             "INSERT INTO {} ({list}) SELECT {list} FROM pg_temp.{stage} ON CONFLICT ({}) DO UPDATE SET {}",
@@ -647,10 +659,13 @@ impl PostgresDestination {
         Ok(())
     }
 
-    /// Replaces the children of the page's parents. In a first load ([`LoadMode::Direct`])
-    /// there are none to delete: the child tables were empty when the run began and every
-    /// parent so far arrived once (a second arrival fails the parent COPY, and the page is
-    /// redone staged, with the delete).
+    /// Replaces the children of the page's parents: a child present again is rewritten
+    /// (unmarked), a child the parent no longer has is marked `_deleted_at = now`, and a
+    /// child without a key, which cannot be matched from one read to the next, is replaced
+    /// outright (marking it would keep a stale copy per read). In a first load
+    /// ([`LoadMode::Direct`]) there are none to replace: the child tables were empty when
+    /// the run began and every parent so far arrived once (a second arrival fails the
+    /// parent COPY, and the page is redone staged).
     fn replace_children(&mut self, child: &ChildRows, mode: LoadMode, now: &str) -> PgResult<()> {
         let table = child.table.name;
         let parent = child.table.parent_column;
@@ -663,25 +678,69 @@ impl PostgresDestination {
             && !child.parent_keys.is_empty()
             && let Some(c) = &self.conn
         {
-            let sql = format!(
-                "DELETE FROM {} WHERE {} = ANY($1)",
-                self.qualified(table),
+            let as_text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            // The (parent, key) pairs written now: their old rows are replaced, not marked.
+            let (mut pair_parents, mut pair_keys) = (Vec::new(), Vec::new());
+            if let Some(key) = child.table.key {
+                for row in &child.rows {
+                    if let (Some(p), Some(k)) = (row.get(parent), row.get(key))
+                        && !k.is_null()
+                    {
+                        pair_parents.push(as_text(p));
+                        pair_keys.push(as_text(k));
+                    }
+                }
+            }
+            let replaced = match child.table.key {
+                Some(key) => format!(
+                    "({k} IS NULL OR ({p}::text, {k}::text) IN (SELECT * FROM unnest($2::text[], $3::text[])))",
+                    p = quote_ident(parent),
+                    k = quote_ident(key)
+                ),
+                None => "true".to_owned(),
+            };
+            let qualified = self.qualified(table);
+            let any = if kind == Kind::Int {
+                "ANY($1)"
+            } else {
+                "ANY($1::text[])"
+            };
+            let delete = format!(
+                "DELETE FROM {qualified} WHERE {} = {any} AND {replaced}",
+                quote_ident(parent)
+            );
+            let mark = format!(
+                "UPDATE {qualified} SET \"_deleted_at\" = $2::text::timestamptz WHERE {} = {any} AND \"_deleted_at\" IS NULL",
                 quote_ident(parent)
             );
             let doing = format!("replacing rows of {table}");
+            let now = now.to_owned();
             if kind == Kind::Int {
                 let keys: Vec<i64> = child.parent_keys.iter().filter_map(Value::as_i64).collect();
-                c.block_on(c.client().execute(&sql, &[&keys]))
-                    .map_err(fail(doing))?;
+                c.block_on(async {
+                    if child.table.key.is_some() {
+                        c.client()
+                            .execute(&delete, &[&keys, &pair_parents, &pair_keys])
+                            .await?;
+                    } else {
+                        c.client().execute(&delete, &[&keys]).await?;
+                    }
+                    c.client().execute(&mark, &[&keys, &now]).await
+                })
+                .map_err(fail(doing))?;
             } else {
-                let keys: Vec<String> = child
-                    .parent_keys
-                    .iter()
-                    .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_owned))
-                    .collect();
-                let sql = sql.replace("ANY($1)", "ANY($1::text[])");
-                c.block_on(c.client().execute(&sql, &[&keys]))
-                    .map_err(fail(doing))?;
+                let keys: Vec<String> = child.parent_keys.iter().map(as_text).collect();
+                c.block_on(async {
+                    if child.table.key.is_some() {
+                        c.client()
+                            .execute(&delete, &[&keys, &pair_parents, &pair_keys])
+                            .await?;
+                    } else {
+                        c.client().execute(&delete, &[&keys]).await?;
+                    }
+                    c.client().execute(&mark, &[&keys, &now]).await
+                })
+                .map_err(fail(doing))?;
             }
         }
         let rows: Vec<&Value> = child.rows.iter().collect();
@@ -881,29 +940,60 @@ impl Destination for PostgresDestination {
         Ok(())
     }
 
-    fn complete_full_table(
+    fn complete_read(
         &mut self,
         stream: &'static StreamDescriptor,
-        run_started: &str,
+        read_started: &str,
     ) -> Result<()> {
-        // Rows the store still has were rewritten during this run; older ones were deleted
-        // in the store. (Full-table streams have no child tables.)
+        // Every record the store still has was rewritten since `read_started` (which
+        // cleared its mark); older rows are gone from the store, and their children with
+        // them. One transaction with the state, so a resumed read never marks twice.
         let c = self.conn()?;
-        let sql = format!(
-            "DELETE FROM {} WHERE \"_extracted_at\" < $1::text::timestamptz",
+        let parents = format!(
+            "UPDATE {} SET \"_deleted_at\" = now() WHERE \"_extracted_at\" < $1::text::timestamptz AND \"_deleted_at\" IS NULL",
             self.qualified(stream.name)
         );
+        let children: Vec<String> = stream
+            .children
+            .iter()
+            .map(|child| {
+                format!(
+                    "UPDATE {c} SET \"_deleted_at\" = now() WHERE \"_deleted_at\" IS NULL AND {p} IN
+                     (SELECT {k} FROM {s} WHERE \"_deleted_at\" IS NOT NULL)",
+                    c = self.qualified(child.name),
+                    p = quote_ident(child.parent_column),
+                    k = quote_ident(stream.key),
+                    s = self.qualified(stream.name),
+                )
+            })
+            .collect();
+        let state = format!(
+            "UPDATE {} SET state = state - $1::text WHERE stream = $2",
+            self.qualified("_bcsync_state")
+        );
         let gone = c
-            .block_on(c.client().execute(&sql, &[&run_started]))
+            .block_on(async {
+                let client = c.client();
+                client.batch_execute("BEGIN").await?;
+                let gone = client.execute(&parents, &[&read_started]).await?;
+                for sql in &children {
+                    client.execute(sql, &[]).await?;
+                }
+                client
+                    .execute(&state, &[&FULL_READ_STARTED, &stream.name])
+                    .await?;
+                client.batch_execute("COMMIT").await?;
+                Ok::<_, tokio_postgres::Error>(gone)
+            })
             .map_err(|e| {
-                self.target
-                    .explain(&e, "removing rows deleted in the store")
+                let _ = c.block_on(c.client().batch_execute("ROLLBACK"));
+                self.target.explain(&e, "marking rows deleted in the store")
             })?;
         if gone > 0 {
             tracing::info!(
                 stream = stream.name,
                 rows = gone,
-                "removed rows deleted in the store"
+                "marked rows deleted in the store (_deleted_at)"
             );
         }
         Ok(())

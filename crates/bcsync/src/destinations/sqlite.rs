@@ -2,9 +2,20 @@
 //! typed columns for top-level scalars plus the raw JSON (`_raw`), upsert by key, new
 //! fields added as columns when they first appear, and the stream state in
 //! `_bcsync_state`, committed in the same transaction as the page's rows.
+//!
+//! Deletes are marks, never removals: `_deleted_at` (RFC 3339 UTC) is set on rows a
+//! complete read did not see and on their child rows, and cleared when a record comes back
+//! (see [`Destination::complete_read`]).
+//!
+//! Safety: a file with tables but no `_bcsync_state` belongs to another program and is
+//! refused before anything is written to it; one extraction at a time holds an OS lock on
+//! `FILE.lock` beside the database (freed by the OS when the process dies, so a `kill -9`
+//! never leaves a lock that blocks; the file itself is removed on a normal exit).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
@@ -12,7 +23,7 @@ use serde_json::Value;
 
 use super::{ChildRows, Destination, PageBatch};
 use crate::error::{Error, Result};
-use crate::state::{State, StreamState};
+use crate::state::{FULL_READ_STARTED, State, StreamState};
 use crate::streams::{FieldType, StreamDescriptor};
 
 /// Writes into one SQLite file.
@@ -21,6 +32,126 @@ pub struct SqliteDestination {
     conn: Connection,
     /// Known columns per table, in table order.
     columns: HashMap<String, Vec<String>>,
+    /// Held for the destination's lifetime: one extraction per file.
+    _lock: ExtractionLock,
+}
+
+/// Columns bcsync adds to every table; never filled from a record's fields.
+const META_COLUMNS: [&str; 3] = ["_raw", "_extracted_at", "_deleted_at"];
+
+/// The exclusive lock of one extraction on one SQLite file: an OS lock on `FILE.lock`,
+/// which says who holds it (pid, host, since when) for the message the next one prints.
+struct ExtractionLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl ExtractionLock {
+    fn acquire(db: &Path) -> Result<Self> {
+        let mut name = db.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let path = db.with_file_name(name);
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        // A holder that finishes removes the file; if that happens between our open and our
+        // lock we hold an orphan, so try again on the file now at the path.
+        for _ in 0..5 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {
+                    if !still_at(&file, &path) {
+                        continue;
+                    }
+                    let holder = format!(
+                        "pid {} on {}, since {}",
+                        std::process::id(),
+                        host_name(),
+                        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                    file.set_len(0).map_err(io)?;
+                    file.write_all(holder.as_bytes()).map_err(io)?;
+                    file.flush().map_err(io)?;
+                    return Ok(Self { path, _file: file });
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = holder.trim();
+                    return Err(Error::DestinationBusy {
+                        path: db.to_owned(),
+                        holder: if holder.is_empty() {
+                            "a process that is starting".into()
+                        } else {
+                            holder.to_owned()
+                        },
+                    });
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+            }
+        }
+        Err(Error::DestinationBusy {
+            path: db.to_owned(),
+            holder: "other extractions starting and finishing at this moment".into(),
+        })
+    }
+}
+
+impl Drop for ExtractionLock {
+    fn drop(&mut self) {
+        // Removed while still locked (the file closes, and unlocks, after this), so no one
+        // can lock the old file and believe they hold the lock.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `file` is still the file at `path` (not removed or replaced meanwhile).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+/// This machine's name, for the lock holder's description.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this machine".into())
+}
+
+/// The tables of a database another program made (tables, but no `_bcsync_state`), or
+/// `None` for a new, empty or bcsync database.
+fn foreign_tables(conn: &Connection) -> rusqlite::Result<Option<Vec<String>>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )?;
+    let tables = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if tables.is_empty() || tables.iter().any(|t| t == "_bcsync_state") {
+        Ok(None)
+    } else {
+        Ok(Some(tables))
+    }
 }
 
 /// SQL column type for a JSON value.
@@ -70,6 +201,21 @@ impl SqliteDestination {
             source,
         };
         let conn = Connection::open(&path).map_err(err)?;
+        // Before any change: another program's database is not ours to add tables to.
+        if let Some(tables) = foreign_tables(&conn).map_err(err)? {
+            const SHOWN: usize = 8;
+            let mut list = tables
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if tables.len() > SHOWN {
+                list.push_str(&format!(" and {} more", tables.len() - SHOWN));
+            }
+            return Err(Error::NotBcsyncDatabase { path, tables: list });
+        }
+        let lock = ExtractionLock::acquire(&path)?;
         // WAL + NORMAL: a killed process never loses a committed transaction; only a power
         // cut can lose the last few, which the next incremental run re-reads.
         conn.execute_batch(
@@ -85,6 +231,7 @@ impl SqliteDestination {
             path,
             conn,
             columns: HashMap::new(),
+            _lock: lock,
         })
     }
 
@@ -140,12 +287,21 @@ impl SqliteDestination {
         }
         defs.push("\"_raw\" TEXT NOT NULL".into());
         defs.push("\"_extracted_at\" TEXT NOT NULL".into());
+        defs.push("\"_deleted_at\" TEXT".into());
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {} ({})",
             quote_ident(table),
             defs.join(", ")
         );
         self.conn.execute(&sql, []).map_err(self.err())?;
+        // Databases made before deletes were marked lack the column.
+        if !self.load_columns(table)?.iter().any(|c| c == "_deleted_at") {
+            let sql = format!(
+                "ALTER TABLE {} ADD COLUMN \"_deleted_at\" TEXT",
+                quote_ident(table)
+            );
+            self.conn.execute(&sql, []).map_err(self.err())?;
+        }
         if let Some(p) = parent_column {
             let idx = format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
@@ -195,7 +351,7 @@ impl SqliteDestination {
             .get(table)
             .map(|c| {
                 c.iter()
-                    .filter(|c| *c != "_raw" && *c != "_extracted_at")
+                    .filter(|c| !META_COLUMNS.contains(&c.as_str()))
                     .cloned()
                     .collect()
             })
@@ -225,10 +381,12 @@ impl SqliteDestination {
             placeholders
         );
         if let Some(key) = upsert_key {
+            // A record written again exists in the store: clear any deletion mark.
             let updates: Vec<String> = names
                 .iter()
                 .filter(|n| **n != quote_ident(key))
                 .map(|n| format!("{n} = excluded.{n}"))
+                .chain(["\"_deleted_at\" = NULL".to_owned()])
                 .collect();
             sql.push_str(&format!(
                 " ON CONFLICT({}) DO UPDATE SET {}",
@@ -258,22 +416,56 @@ impl SqliteDestination {
         Ok(())
     }
 
+    /// Replaces the children of the page's parents: a child present again is rewritten
+    /// (unmarked), a child the parent no longer has is marked `_deleted_at = now`, and a
+    /// child without a key, which cannot be matched from one read to the next, is replaced
+    /// outright (marking it would keep a stale copy per read).
     fn replace_children(&mut self, child: &ChildRows, now: &str) -> Result<()> {
         let table = child.table.name;
-        let parent = child.table.parent_column;
-        {
+        let parent = quote_ident(child.table.parent_column);
+        let sqlite_err = |source| Error::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(key) = child.table.key {
             let sql = format!(
-                "DELETE FROM {} WHERE {} = ?",
+                "DELETE FROM {} WHERE {parent} = ?1 AND {} = ?2",
                 quote_ident(table),
-                quote_ident(parent)
+                quote_ident(key)
             );
-            let mut del = self.conn.prepare_cached(&sql).map_err(self.err())?;
+            let mut del = self.conn.prepare_cached(&sql).map_err(sqlite_err)?;
+            for row in &child.rows {
+                if let Some(k) = row.get(key)
+                    && !k.is_null()
+                {
+                    del.execute([to_sql(row.get(child.table.parent_column)), to_sql(Some(k))])
+                        .map_err(sqlite_err)?;
+                }
+            }
+        }
+        let key_is_null = child
+            .table
+            .key
+            .map(|k| format!(" AND {} IS NULL", quote_ident(k)))
+            .unwrap_or_default();
+        let del_sql = format!(
+            "DELETE FROM {} WHERE {parent} = ?1{key_is_null}",
+            quote_ident(table)
+        );
+        let mark_sql = format!(
+            "UPDATE {} SET \"_deleted_at\" = ?2 WHERE {parent} = ?1 AND \"_deleted_at\" IS NULL",
+            quote_ident(table)
+        );
+        {
+            let mut del = self.conn.prepare_cached(&del_sql).map_err(sqlite_err)?;
+            let mut mark = self.conn.prepare_cached(&mark_sql).map_err(sqlite_err)?;
             for key in &child.parent_keys {
-                del.execute([to_sql(Some(key))])
-                    .map_err(|source| Error::Sqlite {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                del.execute([to_sql(Some(key))]).map_err(sqlite_err)?;
+                mark.execute([
+                    to_sql(Some(key)),
+                    ToSqlOutput::Borrowed(ValueRef::Text(now.as_bytes())),
+                ])
+                .map_err(sqlite_err)?;
             }
         }
         self.insert_rows(table, &child.rows, None, now)
@@ -362,26 +554,65 @@ impl Destination for SqliteDestination {
         Ok(())
     }
 
-    fn complete_full_table(
+    fn complete_read(
         &mut self,
         stream: &'static StreamDescriptor,
-        run_started: &str,
+        read_started: &str,
     ) -> Result<()> {
-        // Every row the store still has was rewritten during this run; older ones are gone
-        // from the store. (Full-table streams have no child tables.)
-        let sql = format!(
-            "DELETE FROM {} WHERE \"_extracted_at\" < ?1",
-            quote_ident(stream.name)
-        );
-        let gone = self.conn.execute(&sql, [run_started]).map_err(self.err())?;
-        if gone > 0 {
-            tracing::info!(
-                stream = stream.name,
-                rows = gone,
-                "removed rows deleted in the store"
+        // Every record the store still has was rewritten since `read_started` (which
+        // cleared its mark); older rows are gone from the store, and their children with
+        // them. One transaction with the state, so a resumed read never marks twice.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
+        let result = (|| -> Result<usize> {
+            let sql = format!(
+                "UPDATE {} SET \"_deleted_at\" = ?1 WHERE \"_extracted_at\" < ?2 AND \"_deleted_at\" IS NULL",
+                quote_ident(stream.name)
             );
+            let gone = self
+                .conn
+                .execute(&sql, [now.as_str(), read_started])
+                .map_err(self.err())?;
+            for child in stream.children {
+                let sql = format!(
+                    "UPDATE {c} SET \"_deleted_at\" = ?1 WHERE \"_deleted_at\" IS NULL AND {p} IN
+                     (SELECT {k} FROM {s} WHERE \"_deleted_at\" IS NOT NULL)",
+                    c = quote_ident(child.name),
+                    p = quote_ident(child.parent_column),
+                    k = quote_ident(stream.key),
+                    s = quote_ident(stream.name),
+                );
+                self.conn
+                    .execute(&sql, [now.as_str()])
+                    .map_err(self.err())?;
+            }
+            self.conn
+                .execute(
+                    "UPDATE _bcsync_state SET state = json_remove(state, ?1) WHERE stream = ?2",
+                    [format!("$.{FULL_READ_STARTED}").as_str(), stream.name],
+                )
+                .map_err(self.err())?;
+            Ok(gone)
+        })();
+        match result {
+            Ok(gone) => {
+                self.conn.execute_batch("COMMIT").map_err(self.err())?;
+                if gone > 0 {
+                    tracing::info!(
+                        stream = stream.name,
+                        rows = gone,
+                        "marked rows deleted in the store (_deleted_at)"
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -300,7 +300,39 @@ fn base_query(stream: &StreamDescriptor) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads one stream, then, if the read was complete (every record the store has was
+/// written since a known time), tells the destination so it can mark the rows it did not
+/// see as deleted. Only a read that returns `Ok` here completes: a failed or interrupted
+/// one marks nothing, so an interruption must end the read with an error (or drop it),
+/// never with an early `Ok`.
 async fn run_stream(
+    client: &Client,
+    stream: &'static StreamDescriptor,
+    state: StreamState,
+    writer: &DestinationWriter,
+    options: &ExtractOptions,
+    summary: &mut StreamSummary,
+    bar: &progress::StreamBar,
+) -> Result<()> {
+    let mut state = state;
+    // An incremental read from no bookmark (first run, `--full-refresh`) sees every record.
+    // Its start travels in the committed state, so a later run that resumes it still
+    // completes it with the right time.
+    if stream.is_incremental() && state.bookmark.is_none() && state.full_read_started.is_none() {
+        state.full_read_started = Some(writer.run_started().to_owned());
+    }
+    let read_started = match stream.replication {
+        Replication::FullTable => Some(writer.run_started().to_owned()),
+        Replication::Incremental { .. } => state.full_read_started.clone(),
+    };
+    read_stream(client, stream, state, writer, options, summary, bar).await?;
+    match read_started {
+        Some(started) => writer.complete_read(stream, started).await,
+        None => Ok(()),
+    }
+}
+
+async fn read_stream(
     client: &Client,
     stream: &'static StreamDescriptor,
     state: StreamState,
@@ -335,14 +367,14 @@ async fn run_stream(
             while let Some(page) = rest.try_next().await? {
                 emit(writer, stream, page.items, None, summary, bar, client).await?;
             }
-            writer.complete_full_table(stream).await
+            Ok(())
         }
         (_, Replication::FullTable) => {
             let mut pages = full_table_pages(client, stream);
             while let Some(page) = pages.try_next().await? {
                 emit(writer, stream, page.items, None, summary, bar, client).await?;
             }
-            writer.complete_full_table(stream).await
+            Ok(())
         }
         (Paging::V3Cursor, Replication::Incremental { .. }) => {
             run_cursor_keyset(client, stream, state, writer, summary, bar).await

@@ -29,7 +29,18 @@ pub struct StreamState {
     /// Keys committed with exactly `bookmark`, skipped when re-read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids_at_bookmark: Vec<i64>,
+    /// Set while a read from no bookmark (a first run, `--full-refresh`) is under way: when
+    /// it began (RFC 3339 UTC, milliseconds, as [`FULL_READ_STARTED`]). It is committed with
+    /// every page, so a run that resumes an interrupted full read still knows which rows
+    /// that read has not rewritten; the destination removes it when the read completes and
+    /// marks those rows deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read_started: Option<String>,
 }
+
+/// The JSON key of [`StreamState::full_read_started`], which SQL destinations remove from
+/// the saved state in the transaction that marks the rows a full read did not see.
+pub const FULL_READ_STARTED: &str = "full_read_started";
 
 /// All streams' state, as Singer's `{"bookmarks": {...}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
