@@ -256,7 +256,7 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
             continue;
         }
         let value = cast(kind_of(def.object, &f.field), raw)
-            .map_err(|reason| reject(Some(&f.field), None, reason))?;
+            .map_err(|reason| reject(Some(&f.field), None, order_id_hint(def, &f.field, reason)))?;
         if f.field == def.match_key {
             let text = match &value {
                 Value::String(s) => s.clone(),
@@ -279,11 +279,99 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
     if let Err((field, reason)) = check_payload(def.object, def.mode, &payload) {
         return Err(reject(Some(&field), Some(key), reason));
     }
+    if let Err((field, reason)) = check_lengths(def.object, &payload) {
+        return Err(reject(Some(&field), Some(key), reason));
+    }
     Ok(Mapped {
         row: row.number,
         key,
         payload,
     })
+}
+
+/// An order's `id` is the BigCommerce order id, a whole number: a reference such as
+/// `SO-10023` belongs in `external_order_id`, so the error says how to map it.
+fn order_id_hint(def: &SyncDef, field: &str, reason: String) -> String {
+    if def.object == Object::Orders && field == "id" {
+        format!(
+            "{reason}: an order's id is the BigCommerce order number; to match orders on your own reference, map it to external_order_id and set match_key = \"external_order_id\""
+        )
+    } else {
+        reason
+    }
+}
+
+/// Text length limits the API documents for what it accepts, checked before sending so an
+/// over-long value rejects its row with the limit instead of failing its whole batch.
+/// Each entry: dotted path (`*` = every position of a list), most characters allowed.
+const MAX_LENGTHS: &[(Object, &str, usize)] = &[
+    (Object::Customers, "company", 255),
+    (Object::Customers, "phone", 50),
+    (Object::Products, "sku", 255),
+    (Object::Products, "upc", 14),
+    (Object::Products, "gtin", 14),
+    (Object::Products, "page_title", 255),
+    (Object::Products, "search_keywords", 65_535),
+    (Object::Products, "variants.*.sku", 255),
+];
+
+/// Product custom fields: name and value at most 250 characters each.
+const CUSTOM_FIELD_MAX: usize = 250;
+
+fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, String)> {
+    let too_long = |field: String, max: usize, n: usize| {
+        Err((
+            field,
+            format!("must be at most {max} characters (it has {n}); shorten it in the source"),
+        ))
+    };
+    for &(o, path, max) in MAX_LENGTHS {
+        if o != object {
+            continue;
+        }
+        let (head, tail) = match path.split_once(".*.") {
+            Some((head, tail)) => (head, Some(tail)),
+            None => (path, None),
+        };
+        let values: Vec<(String, &Value)> = match tail {
+            None => p.get(head).map(|v| (head.to_owned(), v)).into_iter().collect(),
+            Some(tail) => p
+                .get(head)
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| {
+                            get_path(item, tail).map(|v| (format!("{head}.{i}.{tail}"), v))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        for (field, v) in values {
+            if let Some(n) = v.as_str().map(|s| s.chars().count())
+                && n > max
+            {
+                return too_long(field, max, n);
+            }
+        }
+    }
+    if object == Object::Products
+        && let Some(Value::Object(fields)) = p.get("custom_fields")
+    {
+        for (name, v) in fields {
+            let n = name.chars().count();
+            if n > CUSTOM_FIELD_MAX {
+                return too_long(format!("custom_fields.{name}"), CUSTOM_FIELD_MAX, n);
+            }
+            let n = v.as_str().map_or(0, |s| s.chars().count());
+            if n > CUSTOM_FIELD_MAX {
+                return too_long(format!("custom_fields.{name}"), CUSTOM_FIELD_MAX, n);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
