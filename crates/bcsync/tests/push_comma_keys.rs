@@ -38,13 +38,14 @@ async fn skus_with_commas_are_found_after_reset_tracking(backend: Backend) {
         .await;
     assert_eq!(out.run.counts["forgotten"], 5);
 
-    let r0 = reads(&sb);
+    let (w0, r0) = (writes(&sb), reads(&sb));
     let out = h.push(&sync, Flags::default()).await;
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
     assert_eq!(out.run.counts.get("created"), None, "{:?}", out.run.counts);
     assert_eq!(out.run.counts["updated"], 5, "{:?}", out.run.counts);
     // One list lookup for the two plain SKUs, one exact lookup per SKU with a comma.
     assert_eq!(reads(&sb) - r0, 1 + 3);
+    assert_eq!(writes(&sb) - w0, 1, "one PUT batch, no POST");
     let products = common::list_all(&sb, "v3", "/catalog/products", "").await;
     let mut found: Vec<&str> = products.iter().map(|p| p["sku"].as_str().unwrap()).collect();
     found.sort_unstable();

@@ -10,8 +10,7 @@ mod push_support;
 use push_support::*;
 use serde_json::{Value, json};
 
-const CUSTOMERS: &str =
-    "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\nfirm = \"company\"\n";
+const CUSTOMERS: &str = "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\nfirm = \"company\"\n";
 
 fn csv(rows: &[(usize, &str)]) -> String {
     let mut s = String::from("mail,given,family,firm\n");

@@ -159,5 +159,8 @@ fn external_id_is_refused_as_read_only() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("read-only") && err.contains("external_order_id"), "{err}");
+    assert!(
+        err.contains("read-only") && err.contains("external_order_id"),
+        "{err}"
+    );
 }

@@ -172,7 +172,9 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
         println!("  {m}");
     }
     if r.dry_run {
-        println!("  before = the store's current values (read now); after = what this run would send");
+        println!(
+            "  before = the store's current values (read now); after = what this run would send"
+        );
         if tty {
             println!(
                 "  {:<8} {:<32} {:>6} {:<28} {:<40} {:<40}",

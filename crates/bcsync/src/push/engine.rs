@@ -817,7 +817,12 @@ async fn find_existing(
         if let Some(f) = page?
             .items
             .into_iter()
-            .filter_map(|o| Some(Found { id: o.get("id")?.as_i64()?, record: o }))
+            .filter_map(|o| {
+                Some(Found {
+                    id: o.get("id")?.as_i64()?,
+                    record: o,
+                })
+            })
             .min_by_key(|f| f.id)
         {
             found.insert(key, f);
@@ -935,7 +940,10 @@ fn lookup_fields(def: &SyncDef) -> Vec<(String, String)> {
     let mut q = Vec::new();
     if def.object == Object::Products {
         let mut fields = vec!["id".to_owned(), def.match_key.clone()];
-        fields.extend(tops.into_iter().filter(|t| !matches!(t.as_str(), "variants" | "custom_fields" | "id")));
+        fields.extend(
+            tops.into_iter()
+                .filter(|t| !matches!(t.as_str(), "variants" | "custom_fields" | "id")),
+        );
         fields.sort();
         fields.dedup();
         q.push(("include_fields".to_owned(), fields.join(",")));
@@ -1031,14 +1039,12 @@ fn project(want: &Value, have: Option<&Value>) -> Value {
                     .collect(),
             )
         }
-        (Value::Array(w), Some(Value::Array(h))) if w.iter().any(Value::is_object) => {
-            Value::Array(
-                w.iter()
-                    .enumerate()
-                    .map(|(i, v)| project(v, h.get(i)))
-                    .collect(),
-            )
-        }
+        (Value::Array(w), Some(Value::Array(h))) if w.iter().any(Value::is_object) => Value::Array(
+            w.iter()
+                .enumerate()
+                .map(|(i, v)| project(v, h.get(i)))
+                .collect(),
+        ),
         (Value::Array(w), Some(Value::Array(h))) => {
             let (mut a, mut b): (Vec<String>, Vec<String>) = (
                 w.iter().map(Value::to_string).collect(),
@@ -1084,10 +1090,9 @@ fn store_before(
     let mut out = Map::new();
     for (k, v) in payload {
         let value = match (object, k.as_str()) {
-            (Object::Customers, "attributes") | (Object::Orders, "products") => known
-                .and_then(|b| b.get(k))
-                .cloned()
-                .unwrap_or(Value::Null),
+            (Object::Customers, "attributes") | (Object::Orders, "products") => {
+                known.and_then(|b| b.get(k)).cloned().unwrap_or(Value::Null)
+            }
             (Object::Products, "custom_fields") => {
                 let named: Map<String, Value> = record
                     .get("custom_fields")
@@ -1553,6 +1558,60 @@ mod tests {
         );
         assert!(p.core_changed(Object::Customers));
         assert!(p.nested_changed("addresses").is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_key_is_asked_once_and_lists_split_back_exactly(
+            keys in proptest::collection::vec("[a-z,]{1,6}", 0..120),
+        ) {
+            let (listed, alone) = partition_keys(&keys);
+            proptest::prop_assert_eq!(listed.len() + alone.len(), keys.len());
+            proptest::prop_assert!(alone.iter().all(|k| k.contains(',')));
+            // What a `:in` list carries splits back into exactly its keys.
+            for chunk in listed.chunks(LOOKUP_BATCH) {
+                let joined = chunk.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+                let back: Vec<&str> = joined.split(',').collect();
+                let want: Vec<&str> = chunk.iter().map(|k| k.as_str()).collect();
+                proptest::prop_assert_eq!(back, want);
+            }
+        }
+    }
+
+    #[test]
+    fn store_agrees_compares_in_the_rows_terms() {
+        let payload = json!({"status_id": 11, "billing_address": {"zip": "78701", "city": "Austin"}, "company": "", "products": [{"name": "x"}]});
+        let record = json!({"id": 5, "status_id": 11, "billing_address": {"zip": "78701", "city": "Austin", "street_1": "1 Main"}, "company": null, "total_inc_tax": "10.0000"});
+        assert!(store_agrees(
+            Object::Orders,
+            payload.as_object().unwrap(),
+            &record
+        ));
+        let changed = json!({"id": 5, "status_id": 10, "billing_address": {"zip": "78701", "city": "Austin"}});
+        assert!(!store_agrees(
+            Object::Orders,
+            payload.as_object().unwrap(),
+            &changed
+        ));
+        // Money: V2 strings and numbers compare as numbers; id lists in any order.
+        assert_eq!(project(&json!(10), Some(&json!("10.0000"))), json!(10));
+        assert_eq!(project(&json!([1, 2]), Some(&json!([2, 1]))), json!([1, 2]));
+        assert_eq!(project(&json!("A"), Some(&json!("B"))), json!("B"));
+    }
+
+    #[test]
+    fn store_before_reads_custom_fields_by_name() {
+        let payload = json!({"name": "Hat", "custom_fields": {"size": "L"}});
+        let record = json!({"id": 1, "name": "Cap", "custom_fields": [{"id": 3, "name": "size", "value": "M"}]});
+        assert_eq!(
+            store_before(
+                Object::Products,
+                payload.as_object().unwrap(),
+                &record,
+                None
+            ),
+            json!({"name": "Cap", "custom_fields": {"size": "M"}})
+        );
     }
 
     #[test]

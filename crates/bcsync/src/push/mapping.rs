@@ -334,7 +334,11 @@ fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, 
             None => (path, None),
         };
         let values: Vec<(String, &Value)> = match tail {
-            None => p.get(head).map(|v| (head.to_owned(), v)).into_iter().collect(),
+            None => p
+                .get(head)
+                .map(|v| (head.to_owned(), v))
+                .into_iter()
+                .collect(),
             Some(tail) => p
                 .get(head)
                 .and_then(Value::as_array)
@@ -563,6 +567,35 @@ mod tests {
         assert_eq!((err.row, err.field.as_deref()), (2, Some("weight")));
         let err = map_row(&d, &fields, &row(3, json!({"sku": "X", "name": "Hat", "kind": "bundle", "w": "1", "p": "1", "cats": null, "v": null}))).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("type"));
+    }
+
+    #[test]
+    fn documented_lengths_reject_the_row_with_the_limit() {
+        let d = def(
+            "products",
+            "sku",
+            "sku = \"sku\"\nname = \"name\"\nkind = \"type\"\nw = \"weight\"\np = \"price\"\nv = \"variants.0.sku\"\ncf = \"custom_fields.note\"\n",
+        );
+        let fields = d.fields().unwrap();
+        let ok = json!({"sku": "A", "name": "Hat", "kind": "physical", "w": "1", "p": "1", "v": "A-S", "cf": "short"});
+        assert!(map_row(&d, &fields, &row(1, ok.clone())).is_ok());
+        let mut long_sku = ok.clone();
+        long_sku["sku"] = json!("S".repeat(256));
+        let err = map_row(&d, &fields, &row(2, long_sku)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("sku"));
+        assert!(
+            err.reason.contains("at most 255 characters (it has 256)"),
+            "{}",
+            err.reason
+        );
+        let mut long_variant = ok.clone();
+        long_variant["v"] = json!("V".repeat(300));
+        let err = map_row(&d, &fields, &row(3, long_variant)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("variants.0.sku"));
+        let mut long_field = ok;
+        long_field["cf"] = json!("c".repeat(251));
+        let err = map_row(&d, &fields, &row(4, long_field)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("custom_fields.note"));
     }
 
     #[test]
