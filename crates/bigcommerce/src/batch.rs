@@ -26,6 +26,7 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures::StreamExt;
 pub use reqwest::Method;
@@ -34,6 +35,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::{Error, ErrorBody, Result};
 use crate::request::{ApiRequest, ApiVersion};
+use crate::retry::{self, RetryPolicy};
 
 /// What happened to one item of a batch write.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,9 +139,32 @@ fn refusal(status: Option<u16>) -> Refusal {
     match status {
         Some(404 | 409 | 413 | 422) => Refusal::Items,
         Some(401 | 403) => Refusal::Halt,
-        Some(s) if (400..500).contains(&s) && s != 408 && s != 429 => Refusal::Request,
+        Some(s) if never_retried_client_error(s) => Refusal::Request,
         _ => Refusal::Unknown,
     }
+}
+
+/// A 4xx the retry rule never retries, even for an idempotent request (all but 408 and
+/// 429): the server refused it without processing it. Asked of [`retry::decide`] so that
+/// rule stays the one place saying which client errors are transient.
+fn never_retried_client_error(status: u16) -> bool {
+    let headers = reqwest::header::HeaderMap::new();
+    let policy = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::ZERO,
+        max_delay: Duration::ZERO,
+    };
+    (400..500).contains(&status)
+        && retry::decide(
+            true,
+            &retry::Outcome::Status {
+                status,
+                headers: &headers,
+            },
+            1,
+            &policy,
+            0.0,
+        ) == retry::Decision::Fail
 }
 
 /// The message for an item refused alone with 413: its size and its longest text, the
@@ -812,6 +837,19 @@ mod tests {
                 .iter()
                 .all(|o| matches!(o, ItemOutcome::Rejected { status: 400, .. }))
         );
+    }
+
+    #[test]
+    fn only_408_and_429_leave_a_client_error_open() {
+        for s in [400, 402, 405, 406, 410, 415, 423] {
+            assert_eq!(refusal(Some(s)), Refusal::Request, "{s}");
+        }
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(refusal(Some(s)), Refusal::Unknown, "{s}");
+        }
+        assert_eq!(refusal(None), Refusal::Unknown);
+        assert_eq!(refusal(Some(403)), Refusal::Halt);
+        assert_eq!(refusal(Some(413)), Refusal::Items);
     }
 
     #[test]
