@@ -164,3 +164,42 @@ fn external_id_is_refused_as_read_only() {
         "{err}"
     );
 }
+
+on_both! {
+#[tokio::test]
+async fn lost_answers_are_found_by_the_reference(backend: Backend) {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
+    h.write("o.csv", &csv(&[("SO-1", 1), ("SO-2", 1), ("SO-3", 1)]));
+    let sync = h.sync(
+        "lost",
+        "orders",
+        "upsert",
+        "external_order_id",
+        "o.csv",
+        MAPPING,
+        "",
+    );
+    // Every order POST is processed, but its answer is cut short: the reference is the
+    // marker that finds it again.
+    common::set_faults(&sb, "truncate@1..,method=POST").await;
+    let out = h.push(&sync, Flags::default()).await;
+    common::clear_faults(&sb).await;
+    assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    assert_eq!(out.run.counts["created"], 3, "{:?}", out.run.counts);
+    assert_eq!(
+        orders_by_reference(&sb).await,
+        vec![
+            ("SO-1".to_owned(), 1),
+            ("SO-2".to_owned(), 1),
+            ("SO-3".to_owned(), 1)
+        ],
+        "no duplicate, no bcsync marker"
+    );
+    let w0 = writes(&sb);
+    h.push(&sync, Flags::default()).await;
+    assert_eq!(writes(&sb), w0);
+}
+}
