@@ -164,7 +164,7 @@ async fn bad_rows_are_rejected_alone_and_retried_next_run(backend: Backend) {
     let mut rows = people(23, "");
     // Row 9 fails local validation (no first name): never sent.
     rows[8].1 = String::new();
-    // Row 17's company is over the API's 255 characters: not checked locally, refused by the API.
+    // Row 17's company is over the API's 255 characters: rejected before sending.
     rows[16].3 = "x".repeat(300);
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync(
@@ -183,7 +183,8 @@ async fn bad_rows_are_rejected_alone_and_retried_next_run(backend: Backend) {
     let dup = out.run.rejected.iter().find(|r| r.row == 5).unwrap();
     assert!(dup.reason.contains("upsert"), "{}", dup.reason);
     let long = out.run.rejected.iter().find(|r| r.row == 17).unwrap();
-    assert!(long.reason.contains("company"), "{}", long.reason);
+    assert_eq!(long.field.as_deref(), Some("company"));
+    assert!(long.reason.contains("at most 255 characters"), "{}", long.reason);
     let invalid = out.run.rejected.iter().find(|r| r.row == 9).unwrap();
     assert_eq!(invalid.field.as_deref(), Some("first_name"));
     assert!(!out.over_threshold);

@@ -140,7 +140,7 @@ async fn attempting_rows_are_looked_up_after_a_crash(backend: Backend) {
     let out = h.push(&sync, Flags::default()).await;
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
     assert_eq!(
-        out.run.counts["recovered_after_crash"], 5,
+        out.run.counts["recovered"], 5,
         "{:?}",
         out.run.counts
     );

@@ -10,11 +10,23 @@
 //! offending items stand alone. With `b` bad items in a chunk of `n`, that costs at most
 //! `1 + 2·b·⌈log2 n⌉` requests, and only `2` when the server names every bad index.
 //!
-//! Other failures (5xx after retries, transport errors, 429 that never cleared) fail the
-//! whole chunk as [`ItemOutcome::Failed`]: for a POST the outcome is then unknown, and the
-//! caller must look the items up before creating them again.
+//! A 413 is narrowed down the same way: a body too large for the API is refused whole,
+//! so splitting leaves only the oversized item(s) rejected, named with their size.
+//!
+//! Any other 4xx but 408/429 means the request was not processed: its items are
+//! [`ItemOutcome::Rejected`] (no retry, no lookup). 401 and 403 (bad token, missing
+//! scope) cannot succeed for any later item either: the write stops there and
+//! [`BatchReport::halt`] carries the error. The first chunk is sent alone before the others
+//! go concurrently, so a refused token costs exactly one write request.
+//!
+//! Only failures that leave the outcome open (5xx after retries, transport errors, 408
+//! and 429 that never cleared) fail the whole chunk as [`ItemOutcome::Failed`]: for a
+//! POST the outcome is then unknown, and the caller must look the items up before
+//! creating them again.
 
 use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use futures::StreamExt;
 pub use reqwest::Method;
@@ -23,13 +35,15 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::{Error, ErrorBody, Result};
 use crate::request::{ApiRequest, ApiVersion};
+use crate::retry::{self, RetryPolicy};
 
 /// What happened to one item of a batch write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemOutcome {
     /// Written; the record as the API returned it (`Value::Null` when it sent none).
     Applied(Value),
-    /// Refused by the API for this item alone (422/409/404 narrowed down to it).
+    /// Not applied, for certain: refused by the API for this item alone (422/409/404/413
+    /// narrowed down to it), or the request carrying it was refused with another 4xx.
     Rejected { status: u16, message: String },
     /// The request carrying it failed as a whole (server error, transport, rate limit).
     /// For a non-idempotent write it may or may not have been applied.
@@ -37,6 +51,9 @@ pub enum ItemOutcome {
         status: Option<u16>,
         message: String,
     },
+    /// Never sent: an earlier request was refused in a way no later one can escape
+    /// (see [`BatchReport::halt`]).
+    NotSent,
 }
 
 impl ItemOutcome {
@@ -50,6 +67,11 @@ impl ItemOutcome {
 pub struct BatchReport {
     pub outcomes: Vec<ItemOutcome>,
     pub requests: u64,
+    /// A 401 or 403: the token cannot make these writes at all, so the write stopped at
+    /// the first refusal (its items [`ItemOutcome::Rejected`], the rest
+    /// [`ItemOutcome::NotSent`]). The caller should stop the run with this error, which
+    /// names the scope to grant.
+    pub halt: Option<Error>,
 }
 
 /// How items travel in a request body.
@@ -100,9 +122,98 @@ impl BatchEndpoint {
     }
 }
 
-/// Statuses that refer to the items of a batch rather than to the request as a whole.
-fn is_item_error(status: Option<u16>) -> bool {
-    matches!(status, Some(404 | 409 | 422))
+/// How a failed request is handled, by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Refers to some items of the batch (404, 409, 422), or to its size (413): narrow down.
+    Items,
+    /// The token cannot do this (401, 403): stop writing.
+    Halt,
+    /// Any other 4xx but 408/429: the request was not processed; its items are rejected.
+    Request,
+    /// 5xx, 408, 429, transport: it may or may not have been applied.
+    Unknown,
+}
+
+fn refusal(status: Option<u16>) -> Refusal {
+    match status {
+        Some(404 | 409 | 413 | 422) => Refusal::Items,
+        Some(401 | 403) => Refusal::Halt,
+        Some(s) if never_retried_client_error(s) => Refusal::Request,
+        _ => Refusal::Unknown,
+    }
+}
+
+/// A 4xx the retry rule never retries, even for an idempotent request (all but 408 and
+/// 429): the server refused it without processing it. Asked of [`retry::decide`] so that
+/// rule stays the one place saying which client errors are transient.
+fn never_retried_client_error(status: u16) -> bool {
+    let headers = reqwest::header::HeaderMap::new();
+    let policy = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::ZERO,
+        max_delay: Duration::ZERO,
+    };
+    (400..500).contains(&status)
+        && retry::decide(
+            true,
+            &retry::Outcome::Status {
+                status,
+                headers: &headers,
+            },
+            1,
+            &policy,
+            0.0,
+        ) == retry::Decision::Fail
+}
+
+/// The message for an item refused alone with 413: its size and its longest text, the
+/// part to shorten.
+fn too_large_message(item: &Value) -> String {
+    let bytes = serde_json::to_vec(item).map_or(0, |b| b.len());
+    let mut longest = (String::new(), 0usize);
+    longest_text("", item, &mut longest);
+    let size = if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    };
+    let field = if longest.0.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (its longest field is {}, {} characters)",
+            longest.0, longest.1
+        )
+    };
+    format!(
+        "the record is too large for one request: {size} as JSON{field}; shorten it and run again"
+    )
+}
+
+/// The dotted path and length of the longest string under `v`.
+fn longest_text(prefix: &str, v: &Value, best: &mut (String, usize)) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        Value::String(s) => {
+            let n = s.chars().count();
+            if n > best.1 {
+                *best = (prefix.to_owned(), n);
+            }
+        }
+        Value::Object(m) => m.iter().for_each(|(k, v)| longest_text(&join(k), v, best)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| longest_text(&join(&i.to_string()), v, best)),
+        _ => {}
+    }
 }
 
 /// The error's message for one item: its own field errors when keyed, else the title.
@@ -165,11 +276,21 @@ where
         .collect();
     let items = &items;
     let send = &send;
-    let results: Vec<(Vec<(usize, ItemOutcome)>, u64)> = futures::stream::iter(chunks)
-        .map(|chunk| async move { write_chunk(items, chunk, send).await })
+    let halt: Mutex<Option<Error>> = Mutex::new(None);
+    let halt = &halt;
+    // The first chunk goes alone: when the token cannot write here, that is the only
+    // write request the run makes.
+    let mut chunks = chunks.into_iter();
+    let mut results: Vec<(Vec<(usize, ItemOutcome)>, u64)> = Vec::new();
+    if let Some(first) = chunks.next() {
+        results.push(write_chunk(items, first, send, halt).await);
+    }
+    let rest: Vec<(Vec<(usize, ItemOutcome)>, u64)> = futures::stream::iter(chunks)
+        .map(|chunk| async move { write_chunk(items, chunk, send, halt).await })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
+    results.extend(rest);
     let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; n];
     let mut requests = 0;
     for (chunk_outcomes, reqs) in results {
@@ -181,14 +302,10 @@ where
     BatchReport {
         outcomes: outcomes
             .into_iter()
-            .map(|o| {
-                o.unwrap_or(ItemOutcome::Failed {
-                    status: None,
-                    message: "not sent".to_owned(),
-                })
-            })
+            .map(|o| o.unwrap_or(ItemOutcome::NotSent))
             .collect(),
         requests,
+        halt: halt.lock().ok().and_then(|mut h| h.take()),
     }
 }
 
@@ -297,6 +414,7 @@ async fn write_chunk<F, Fut>(
     items: &[Value],
     chunk: Vec<usize>,
     send: &F,
+    halt: &Mutex<Option<Error>>,
 ) -> (Vec<(usize, ItemOutcome)>, u64)
 where
     F: Fn(Vec<Value>) -> Fut,
@@ -307,6 +425,10 @@ where
     let mut stack = vec![chunk];
     while let Some(part) = stack.pop() {
         if part.is_empty() {
+            continue;
+        }
+        if halt.lock().map_or(true, |h| h.is_some()) {
+            out.extend(part.iter().map(|&i| (i, ItemOutcome::NotSent)));
             continue;
         }
         let body: Vec<Value> = part.iter().map(|&i| items[i].clone()).collect();
@@ -323,16 +445,15 @@ where
                     out.push((i, ItemOutcome::Applied(rec)));
                 }
             }
-            Err(err) if is_item_error(err.status()) => {
+            Err(err) if refusal(err.status()) == Refusal::Items => {
                 let status = err.status().unwrap_or(422);
                 if part.len() == 1 {
-                    out.push((
-                        part[0],
-                        ItemOutcome::Rejected {
-                            status,
-                            message: item_message(&err, Some(0)),
-                        },
-                    ));
+                    let message = if status == 413 {
+                        too_large_message(&items[part[0]])
+                    } else {
+                        item_message(&err, Some(0))
+                    };
+                    out.push((part[0], ItemOutcome::Rejected { status, message }));
                     continue;
                 }
                 let mut named: Vec<usize> = err
@@ -368,14 +489,26 @@ where
             Err(err) => {
                 let status = err.status();
                 let message = err.to_string();
+                let how = refusal(status);
                 for &i in &part {
                     out.push((
                         i,
-                        ItemOutcome::Failed {
-                            status,
-                            message: message.clone(),
+                        match (how, status) {
+                            (Refusal::Unknown, _) | (_, None) => ItemOutcome::Failed {
+                                status,
+                                message: message.clone(),
+                            },
+                            (_, Some(status)) => ItemOutcome::Rejected {
+                                status,
+                                message: message.clone(),
+                            },
                         },
                     ));
+                }
+                if how == Refusal::Halt
+                    && let Ok(mut h) = halt.lock()
+                {
+                    h.get_or_insert(err);
                 }
             }
         }
@@ -602,6 +735,121 @@ mod tests {
             }
         }
         assert_eq!(report.requests, 3 + 3);
+    }
+
+    #[test]
+    fn forbidden_stops_after_one_request() {
+        let items: Vec<Value> = (0..200).map(|i| json!({"n": i})).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let calls = AtomicU64::new(0);
+        let report = rt.block_on(write_with(items, 10, 4, |_chunk| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            let r: Result<Vec<Value>> =
+                Err(Error::from_status(403, "POST", "/v3/customers", b"", 1));
+            async move { r }
+        }));
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(report.requests, 1);
+        assert_eq!(report.halt.as_ref().and_then(Error::status), Some(403));
+        assert!(
+            report
+                .halt
+                .unwrap()
+                .to_string()
+                .contains("store_v2_customers"),
+            "the error names the scope"
+        );
+        assert!(
+            report.outcomes[..10]
+                .iter()
+                .all(|o| matches!(o, ItemOutcome::Rejected { status: 403, .. }))
+        );
+        assert!(
+            report.outcomes[10..]
+                .iter()
+                .all(|o| *o == ItemOutcome::NotSent)
+        );
+    }
+
+    #[test]
+    fn too_large_bodies_are_narrowed_to_the_big_item() {
+        // Bodies over 1000 bytes are refused whole with 413, as a server's size limit does.
+        let items: Vec<Value> = (0..10)
+            .map(|i| json!({"n": i, "description": if i == 6 { "x".repeat(2000) } else { "short".into() }}))
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let report = rt.block_on(write_with(items, 10, 2, |chunk| {
+            let size = serde_json::to_vec(&chunk).unwrap().len();
+            let r = if size > 1000 {
+                Err(Error::from_status(
+                    413,
+                    "PUT",
+                    "/v3/catalog/products",
+                    b"",
+                    1,
+                ))
+            } else {
+                Ok(chunk)
+            };
+            async move { r }
+        }));
+        for (i, o) in report.outcomes.iter().enumerate() {
+            if i == 6 {
+                let ItemOutcome::Rejected {
+                    status: 413,
+                    message,
+                } = o
+                else {
+                    panic!("{o:?}")
+                };
+                assert!(
+                    message.contains("too large")
+                        && message.contains("description, 2000 characters"),
+                    "{message}"
+                );
+            } else {
+                assert!(o.is_applied(), "{i}: {o:?}");
+            }
+        }
+        assert!(report.requests <= 1 + 2 * 4, "{}", report.requests);
+    }
+
+    #[test]
+    fn other_client_errors_reject_without_unknown_outcome() {
+        let items: Vec<Value> = (0..5).map(|i| json!({"n": i})).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let report = rt.block_on(write_with(items, 10, 1, |_chunk| {
+            let r: Result<Vec<Value>> =
+                Err(Error::from_status(400, "POST", "/v3/customers", b"", 1));
+            async move { r }
+        }));
+        assert_eq!(report.requests, 1);
+        assert!(report.halt.is_none());
+        assert!(
+            report
+                .outcomes
+                .iter()
+                .all(|o| matches!(o, ItemOutcome::Rejected { status: 400, .. }))
+        );
+    }
+
+    #[test]
+    fn only_408_and_429_leave_a_client_error_open() {
+        for s in [400, 402, 405, 406, 410, 415, 423] {
+            assert_eq!(refusal(Some(s)), Refusal::Request, "{s}");
+        }
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(refusal(Some(s)), Refusal::Unknown, "{s}");
+        }
+        assert_eq!(refusal(None), Refusal::Unknown);
+        assert_eq!(refusal(Some(403)), Refusal::Halt);
+        assert_eq!(refusal(Some(413)), Refusal::Items);
     }
 
     #[test]

@@ -176,6 +176,9 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
         eprintln!("sync {}: {m}", def.name);
     }
     if r.dry_run {
+        println!(
+            "  before = the store's current values (read now); after = what this run would send"
+        );
         if tty {
             println!(
                 "  {:<8} {:<32} {:>6} {:<28} {:<40} {:<40}",

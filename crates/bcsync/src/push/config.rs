@@ -6,7 +6,8 @@
 //! name = "crm_customers"
 //! object = "customers"          # customers | products | orders
 //! mode = "upsert"               # insert | update | upsert | mirror
-//! match_key = "email"           # customers: id|email; products: id|sku; orders: id
+//! match_key = "email"           # customers: id|email; products: id|sku;
+//!                               # orders: id|external_order_id
 //! source = { type = "csv", path = "customers.csv" }
 //! skip_nulls = true
 //! on_delete = "nothing"         # nothing | clear | delete (mirror defaults to delete)
@@ -133,7 +134,10 @@ impl SyncDef {
         let keys: &[&str] = match self.object {
             Object::Customers => &["id", "email"],
             Object::Products => &["id", "sku"],
-            Object::Orders => &["id"],
+            // `id` is the BigCommerce order id; `external_order_id` the source's own
+            // reference (any text), written on create and filterable (`external_id` is
+            // read-only).
+            Object::Orders => &["id", "external_order_id"],
         };
         if !keys.contains(&self.match_key.as_str()) {
             return bad(format!(
@@ -168,6 +172,11 @@ impl SyncDef {
             if f.field.split('.').any(str::is_empty) {
                 return bad(format!("field {:?} is not a valid dotted path", f.field));
             }
+            if self.object == Object::Orders && f.field == "external_id" {
+                return bad(
+                    "field \"external_id\" of an order is read-only; map your order reference to \"external_order_id\" instead".into(),
+                );
+            }
             self.check_target(f)?;
         }
         if !fields.iter().any(|f| f.field == self.match_key) {
@@ -178,9 +187,6 @@ impl SyncDef {
         }
         if !(0.0..=100.0).contains(&self.max_delete_percent) {
             return bad("max_delete_percent must be between 0 and 100".into());
-        }
-        if self.object == Object::Orders && self.mode == Mode::Upsert && self.match_key == "id" {
-            // fine: ids known from tracking or the row
         }
         Ok(())
     }

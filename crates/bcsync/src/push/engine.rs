@@ -9,7 +9,17 @@
 //!
 //! Lookups: `email:in` / `sku:in` / `id:in`, [`LOOKUP_BATCH`] keys per GET. 50 keys keep
 //! the URL well under the ~8 KB that proxies accept even for 255-character emails
-//! percent-encoded, and the answer fits in one page of 250.
+//! percent-encoded, and the answer fits in one page of 250. A key holding a comma (the
+//! list separator) is asked for alone with the exact filter (`sku=`); orders are found by
+//! `external_order_id=`, one GET each (V2 has no list filter).
+//!
+//! Recovery: a create left `attempting` by a crashed run is looked up; when the record
+//! found already holds what the row maps to, nothing is sent and it counts as
+//! `recovered` (an update is sent only for fields that really differ).
+//!
+//! Dry run: "before" values are the store's own, read with the same batched lookups
+//! (`id:in`, 50 per GET), so a plan shows what the store holds now, not what bcsync last
+//! sent.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -446,29 +456,33 @@ async fn execute(
     pendings.sort_by_key(|p| p.row);
     let needs_lookup =
         |p: &Pending| p.bc_id.is_none() && (p.unknown_outcome || def.mode != Mode::Insert);
-    if def.object == Object::Orders {
-        // V2 orders have no batched lookup: an order id is the key itself (update mode),
-        // and only creates with an unknown outcome are looked up, by their marker.
+    let by_reference = orders_by_reference(def);
+    if def.object == Object::Orders && !by_reference {
+        // Keyed by BigCommerce id: the key is the order id itself (update mode), and only
+        // creates with an unknown outcome are looked up, by their marker.
         for p in &mut pendings {
             if p.bc_id.is_none() && def.mode == Mode::Update {
                 p.bc_id = p.key.parse().ok();
             }
         }
     }
+    // Records found by lookup, by key: what the store holds now.
+    let mut store_records: HashMap<String, Value> = HashMap::new();
     {
         let wanted: Vec<&Pending> = pendings
             .iter()
-            .filter(|p| needs_lookup(p) && (def.object != Object::Orders || p.unknown_outcome))
+            .filter(|p| {
+                needs_lookup(p)
+                    && (def.object != Object::Orders || by_reference || p.unknown_outcome)
+            })
             .collect();
         let found = find_existing(&run.client, def, &wanted).await?;
         for p in &mut pendings {
             if p.bc_id.is_none()
-                && let Some(id) = found.get(&p.key)
+                && let Some(f) = found.get(&p.key)
             {
-                p.bc_id = Some(*id);
-                if p.unknown_outcome {
-                    run.bump("recovered_after_crash", 1);
-                }
+                p.bc_id = Some(f.id);
+                store_records.insert(p.key.clone(), f.record.clone());
             }
         }
     }
@@ -489,17 +503,48 @@ async fn execute(
             });
         }
     }
-    // In insert mode a found record is an earlier create that did land (its answer was
-    // lost): record it as applied, never update it.
-    let mut recovered = Vec::new();
-    if def.mode == Mode::Insert {
-        let (found, rest): (Vec<Pending>, Vec<Pending>) =
-            updates.into_iter().partition(|p| p.unknown_outcome);
-        updates = rest;
-        recovered = found;
-    }
+    // A found record of a create left `attempting` is an earlier create that did land (its
+    // answer was lost). In insert mode it is recorded as applied, never updated; otherwise
+    // it is updated only when the store's record differs from what the row maps to.
+    let (recovered, rest): (Vec<Pending>, Vec<Pending>) = updates.into_iter().partition(|p| {
+        p.unknown_outcome
+            && (def.mode == Mode::Insert
+                || store_records
+                    .get(&p.key)
+                    .is_some_and(|r| store_agrees(def.object, &p.payload, r)))
+    });
+    updates = rest;
 
     if opts.dry_run {
+        // "before" is what the store holds now, not what bcsync last sent.
+        let missing: Vec<i64> = updates
+            .iter()
+            .filter(|p| !store_records.contains_key(&p.key))
+            .filter_map(|p| p.bc_id)
+            .collect();
+        let by_id = fetch_by_ids(&run.client, def, &missing).await?;
+        for p in &mut updates {
+            let record = store_records
+                .get(&p.key)
+                .or_else(|| p.bc_id.and_then(|id| by_id.get(&id)));
+            if let Some(record) = record {
+                p.before = Some(store_before(
+                    def.object,
+                    &p.payload,
+                    record,
+                    p.before.as_ref(),
+                ));
+            }
+        }
+        for p in &recovered {
+            plan.push(PlannedChange {
+                key: p.key.clone(),
+                row: p.row,
+                op: "recovered".into(),
+                bc_id: p.bc_id,
+                changes: Vec::new(),
+            });
+        }
         for p in &creates {
             plan.push(PlannedChange {
                 key: p.key.clone(),
@@ -548,14 +593,24 @@ async fn execute(
         plan.sort_by(|a, b| (a.row, &a.key).cmp(&(b.row, &b.key)));
         run.bump("would_create", creates.len() as u64);
         run.bump("would_update", updates.len() as u64);
+        run.bump("would_recover", recovered.len() as u64);
         return Ok(());
     }
 
     // 4. Write.
-    let records: Vec<Tracked> = recovered.iter().map(|p| applied(p, p.bc_id)).collect();
-    run.bump("created", records.len() as u64);
-    run.store.put(&def.name, &records)?;
     let mut followups = Vec::new();
+    let mut records = Vec::with_capacity(recovered.len());
+    for p in &recovered {
+        // Sent in full with that create only when the row is as it was then; else its
+        // nested records (addresses, variants) are checked on their own endpoints.
+        let same_row = tracked
+            .get(&p.key)
+            .and_then(|t| t.hash.as_deref())
+            .is_some_and(|h| h == p.hash);
+        records.push(settle(def.object, p, p.bc_id, same_row, &mut followups));
+    }
+    run.bump("recovered", records.len() as u64);
+    run.store.put(&def.name, &records)?;
     if !updates.is_empty() {
         followups.extend(send_updates(run, updates).await?);
     }
@@ -746,14 +801,27 @@ fn order_marker(def: &SyncDef, p: &Pending) -> String {
     }
 }
 
-/// Ids of records that may already exist: batched `:in` lookups for customers and
-/// products; for orders, one `GET /v2/orders?external_order_id=` per order (only creates
-/// with an unknown outcome get here, so these are few).
+/// A record found by lookup.
+#[derive(Debug, Clone)]
+struct Found {
+    id: i64,
+    /// The record as the store returned it (for products, only the mapped fields).
+    record: Value,
+}
+
+/// Whether orders are matched on the source's own reference (`external_order_id`)
+/// rather than on the BigCommerce order id.
+fn orders_by_reference(def: &SyncDef) -> bool {
+    def.object == Object::Orders && def.match_key == "external_order_id"
+}
+
+/// Records that may already exist: batched `:in` lookups for customers and products; for
+/// orders, one `GET /v2/orders?external_order_id=` per order (V2 has no list filter).
 async fn find_existing(
     client: &Client,
     def: &SyncDef,
     pendings: &[&Pending],
-) -> Result<HashMap<String, i64>> {
+) -> Result<HashMap<String, Found>> {
     if def.object != Object::Orders {
         let keys: Vec<String> = pendings.iter().map(|p| p.key.clone()).collect();
         return lookup(client, def, &keys).await;
@@ -772,20 +840,44 @@ async fn find_existing(
         .await;
     let mut found = HashMap::new();
     for (key, page) in results {
-        if let Some(id) = page?
+        // Several orders may carry one reference: the oldest is the one we created first.
+        if let Some(f) = page?
             .items
-            .iter()
-            .filter_map(|o| o.get("id").and_then(Value::as_i64))
-            .min()
+            .into_iter()
+            .filter_map(|o| {
+                Some(Found {
+                    id: o.get("id")?.as_i64()?,
+                    record: o,
+                })
+            })
+            .min_by_key(|f| f.id)
         {
-            found.insert(key, id);
+            found.insert(key, f);
         }
     }
     Ok(found)
 }
 
-/// Resolves keys to ids with batched `:in` lookups.
-async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashMap<String, i64>> {
+/// Splits lookup keys into those that can travel in a comma-separated `:in` list and
+/// those holding a comma, which the list would split: these are asked for one by one
+/// with the exact filter where the endpoint has one ([`exact_filter`]).
+fn partition_keys(keys: &[String]) -> (Vec<&String>, Vec<&String>) {
+    keys.iter().partition(|k| !k.contains(','))
+}
+
+/// The exact-match filter for one key, when the endpoint has one: `sku` and `id` on
+/// products. Customers have only list filters, so an email holding a comma (legal only
+/// quoted, and rare) cannot be looked up and is treated as absent.
+fn exact_filter(def: &SyncDef) -> Option<String> {
+    match (def.object, def.match_key.as_str()) {
+        (Object::Products, key @ ("sku" | "id")) => Some(key.to_owned()),
+        _ => None,
+    }
+}
+
+/// Resolves keys to records with batched `:in` lookups ([`LOOKUP_BATCH`] per GET), and
+/// keys holding a comma one by one with the exact filter.
+async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashMap<String, Found>> {
     let mut found = HashMap::new();
     if keys.is_empty() {
         return Ok(found);
@@ -795,28 +887,27 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
         Object::Products => "/catalog/products",
         Object::Orders => return Ok(found),
     };
-    let filter = format!("{}:in", def.match_key);
-    // Only what matching needs (products take include_fields; customers do not).
-    let extra: Vec<(String, String)> = if def.object == Object::Products {
-        vec![("include_fields".to_owned(), format!("id,{}", def.match_key))]
-    } else {
-        Vec::new()
-    };
-    // A key holding the list separator cannot be asked for; it is then treated as absent.
-    let askable: Vec<&String> = keys.iter().filter(|k| !k.contains(',')).collect();
-    let chunks: Vec<Vec<&String>> = askable
+    let list_filter = format!("{}:in", def.match_key);
+    let extra = lookup_fields(def);
+    let (listed, alone) = partition_keys(keys);
+    let exact = exact_filter(def);
+    let mut queries: Vec<Vec<(String, String)>> = listed
         .chunks(LOOKUP_BATCH)
-        .map(<[&String]>::to_vec)
+        .map(|chunk| {
+            let joined = chunk
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            vec![(list_filter.clone(), joined)]
+        })
         .collect();
+    if let Some(exact) = &exact {
+        queries.extend(alone.iter().map(|k| vec![(exact.clone(), (*k).clone())]));
+    }
     let results: Vec<Result<Vec<Value>>> =
         futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-            futures::stream::iter(chunks.into_iter().map(|chunk| {
-                let joined = chunk
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let mut q = vec![(filter.clone(), joined)];
+            futures::stream::iter(queries.into_iter().map(|mut q| {
                 q.extend(extra.iter().cloned());
                 let client = client.clone();
                 async move {
@@ -836,16 +927,218 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
                 Some(Value::Number(n)) => n.to_string(),
                 _ => continue,
             };
-            if let Some(id) = rec.get("id").and_then(Value::as_i64) {
-                // Several customers may share an email across channels (FACTS 2.3): keep the oldest.
-                found
-                    .entry(normalise_key(&def.match_key, &key_val))
-                    .and_modify(|e: &mut i64| *e = (*e).min(id))
-                    .or_insert(id);
+            let Some(id) = rec.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            // Several customers may share an email across channels (FACTS 2.3): keep the oldest.
+            let key = normalise_key(&def.match_key, &key_val);
+            if found.get(&key).is_none_or(|f: &Found| id < f.id) {
+                found.insert(key, Found { id, record: rec });
             }
         }
     }
     Ok(found)
+}
+
+/// Query parameters that make a lookup return what a comparison with the row needs:
+/// products only their mapped fields (`include_fields`), plus their variants and custom
+/// fields when mapped; customers their addresses when mapped (attribute values are
+/// written after the record and compared on their own endpoint).
+fn lookup_fields(def: &SyncDef) -> Vec<(String, String)> {
+    let mut tops: Vec<String> = def
+        .mapping
+        .values()
+        .filter_map(toml::Value::as_str)
+        .map(|f| f.split('.').next().unwrap_or(f).to_owned())
+        .collect();
+    tops.sort();
+    tops.dedup();
+    let includes: Vec<&str> = match def.object {
+        Object::Customers => ["addresses"]
+            .into_iter()
+            .filter(|i| tops.iter().any(|t| t == i))
+            .collect(),
+        Object::Products => ["variants", "custom_fields"]
+            .into_iter()
+            .filter(|i| tops.iter().any(|t| t == i))
+            .collect(),
+        Object::Orders => Vec::new(),
+    };
+    let mut q = Vec::new();
+    if def.object == Object::Products {
+        let mut fields = vec!["id".to_owned(), def.match_key.clone()];
+        fields.extend(
+            tops.into_iter()
+                .filter(|t| !matches!(t.as_str(), "variants" | "custom_fields" | "id")),
+        );
+        fields.sort();
+        fields.dedup();
+        q.push(("include_fields".to_owned(), fields.join(",")));
+    }
+    if !includes.is_empty() {
+        q.push(("include".to_owned(), includes.join(",")));
+    }
+    q
+}
+
+/// The store's records with these ids: `id:in` lists of [`LOOKUP_BATCH`] for customers and
+/// products, `GET /v2/orders/{id}` for orders (V2 has no id list filter).
+async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<HashMap<i64, Value>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let records: Vec<Result<Vec<Value>>> = match def.object {
+        Object::Customers | Object::Products => {
+            let path = if def.object == Object::Customers {
+                "/customers"
+            } else {
+                "/catalog/products"
+            };
+            let extra = lookup_fields(def);
+            futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+                futures::stream::iter(ids.chunks(LOOKUP_BATCH).map(|chunk| {
+                    let list = chunk
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let mut q = vec![("id:in".to_owned(), list)];
+                    q.extend(extra.iter().cloned());
+                    let client = client.clone();
+                    async move {
+                        Ok(client
+                            .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
+                            .await?
+                            .items)
+                    }
+                })),
+                4,
+            ))
+            .await
+        }
+        Object::Orders => {
+            futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+                futures::stream::iter(ids.iter().map(|id| {
+                    let client = client.clone();
+                    let path = format!("/orders/{id}");
+                    async move {
+                        match client.send(ApiRequest::get(ApiVersion::V2, path)).await {
+                            Ok(resp) => Ok(resp.body.into_iter().collect()),
+                            // Gone from the store: no "before" to show.
+                            Err(e) if e.status() == Some(404) => Ok(Vec::new()),
+                            Err(e) => Err(e.into()),
+                        }
+                    }
+                })),
+                4,
+            ))
+            .await
+        }
+    };
+    for r in records {
+        for rec in r? {
+            if let Some(id) = rec.get("id").and_then(Value::as_i64) {
+                out.insert(id, rec);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `record`'s values at the paths of `want`, in `want`'s shape: objects by key, arrays of
+/// objects by position, numbers and numeric strings compared as numbers (V2 sends money
+/// as strings), an empty text or list equal to a missing value, a list of ids equal in
+/// any order. Equal to `want` exactly when the store already holds what `want` says.
+fn project(want: &Value, have: Option<&Value>) -> Value {
+    let have = have.filter(|h| !h.is_null());
+    let as_f64 = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match (want, have) {
+        (Value::Object(w), h) => {
+            let h = h.and_then(Value::as_object);
+            Value::Object(
+                w.iter()
+                    .map(|(k, v)| (k.clone(), project(v, h.and_then(|h| h.get(k)))))
+                    .collect(),
+            )
+        }
+        (Value::Array(w), Some(Value::Array(h))) if w.iter().any(Value::is_object) => Value::Array(
+            w.iter()
+                .enumerate()
+                .map(|(i, v)| project(v, h.get(i)))
+                .collect(),
+        ),
+        (Value::Array(w), Some(Value::Array(h))) => {
+            let (mut a, mut b): (Vec<String>, Vec<String>) = (
+                w.iter().map(Value::to_string).collect(),
+                h.iter().map(Value::to_string).collect(),
+            );
+            a.sort();
+            b.sort();
+            if a == b {
+                want.clone()
+            } else {
+                Value::Array(h.clone())
+            }
+        }
+        (Value::Array(w), None) if w.is_empty() => want.clone(),
+        (Value::String(w), None) if w.is_empty() => want.clone(),
+        (Value::Number(_), Some(h)) | (Value::String(_), Some(h @ Value::Number(_))) => {
+            match (as_f64(want), as_f64(h)) {
+                (Some(a), Some(b)) if a == b => want.clone(),
+                _ => h.clone(),
+            }
+        }
+        (_, Some(h)) => h.clone(),
+        (_, None) => Value::Null,
+    }
+}
+
+/// Whether the store's record already holds the row's own fields (what its `PUT` would
+/// carry), so an update would change nothing.
+fn store_agrees(object: Object, payload: &Map<String, Value>, record: &Value) -> bool {
+    let core = Value::Object(core_fields(object, payload));
+    project(&core, Some(record)) == core
+}
+
+/// The store's current values at the paths the row maps, for a dry run's "before". Values
+/// the record does not carry in the row's terms (customer attribute values, order lines)
+/// keep what bcsync last sent, `known`.
+fn store_before(
+    object: Object,
+    payload: &Map<String, Value>,
+    record: &Value,
+    known: Option<&Value>,
+) -> Value {
+    let mut out = Map::new();
+    for (k, v) in payload {
+        let value = match (object, k.as_str()) {
+            (Object::Customers, "attributes") | (Object::Orders, "products") => {
+                known.and_then(|b| b.get(k)).cloned().unwrap_or(Value::Null)
+            }
+            (Object::Products, "custom_fields") => {
+                let named: Map<String, Value> = record
+                    .get("custom_fields")
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|f| {
+                                Some((f.get("name")?.as_str()?.to_owned(), f.get("value")?.clone()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                project(v, Some(&Value::Object(named)))
+            }
+            _ => project(v, record.get(k)),
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
 }
 
 /// The payload of an update: the body fields the endpoint accepts, plus `id` for V3.
@@ -926,6 +1219,7 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
             .await
         }
     };
+    let halt = report.halt;
     let mut outcomes = vec![ItemOutcome::Applied(Value::Null); updates.len()];
     for (i, o) in sent.into_iter().zip(report.outcomes) {
         outcomes[i] = o;
@@ -938,6 +1232,10 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 run.bump("updated", 1);
                 records.push(settle(object, p, p.bc_id, false, &mut followups));
             }
+            // The token cannot update these: the run stops with that one error below.
+            ItemOutcome::Rejected {
+                status: 401 | 403, ..
+            } => records.push(rejected_track(p)),
             ItemOutcome::Rejected { status, message } => {
                 // Deleted in the store since it was tracked: forget the id, so the next
                 // run matches it again (and upsert/mirror create it anew).
@@ -968,9 +1266,14 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 });
                 records.push(rejected_track(p));
             }
+            // The run stops (below): the row stays as it was tracked and goes next run.
+            ItemOutcome::NotSent => {}
         }
     }
     run.store.put(&run.def.name, &records)?;
+    if let Some(err) = halt {
+        return Err(err.into());
+    }
     Ok(followups)
 }
 
@@ -1029,6 +1332,10 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
                     run.bump("created", 1);
                     records.push(settle(object, &p, id, true, &mut followups));
                 }
+                // The token cannot create these: the run stops with that one error below.
+                ItemOutcome::Rejected {
+                    status: 401 | 403, ..
+                } => records.push(rejected_track(&p)),
                 ItemOutcome::Rejected { status, message } => {
                     let advice = if def.object == Object::Customers
                         && def.mode == Mode::Insert
@@ -1047,9 +1354,15 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
                     records.push(rejected_track(&p));
                 }
                 ItemOutcome::Failed { message, .. } => unknown.push((p, message)),
+                // Never sent (the run stops below): not created, for certain.
+                ItemOutcome::NotSent => records.push(rejected_track(&p)),
             }
         }
         run.store.put(&def.name, &records)?;
+        if let Some(err) = report.halt {
+            // 401/403: no later request can succeed; what is still open stays open.
+            return Err(err.into());
+        }
         todo = Vec::new();
         if unknown.is_empty() {
             break;
@@ -1059,9 +1372,9 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
         let found = find_existing(&run.client, def, &wanted).await?;
         let mut landed = Vec::new();
         for (p, message) in unknown {
-            if let Some(id) = found.get(&p.key) {
+            if let Some(f) = found.get(&p.key) {
                 run.bump("created", 1);
-                landed.push(settle(object, &p, Some(*id), true, &mut followups));
+                landed.push(settle(object, &p, Some(f.id), true, &mut followups));
             } else if round < RECOVERY_ROUNDS {
                 todo.push(p);
             } else {
@@ -1104,6 +1417,10 @@ async fn send_deletes(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
                     .await
                 {
                     Ok(_) => done.extend(chunk.iter().map(|(k, _)| k.clone())),
+                    Err(e) if stops_run(&e) => {
+                        run.store.remove(&run.def.name, &done)?;
+                        return Err(e.into());
+                    }
                     Err(e) => {
                         for (k, _) in chunk {
                             run.reject(Rejection {
@@ -1126,6 +1443,10 @@ async fn send_deletes(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
                 {
                     Ok(_) => done.push(k.clone()),
                     Err(e) if e.status() == Some(404) => done.push(k.clone()),
+                    Err(e) if stops_run(&e) => {
+                        run.store.remove(&run.def.name, &done)?;
+                        return Err(e.into());
+                    }
                     Err(e) => run.reject(Rejection {
                         row: 0,
                         key: Some(k.clone()),
@@ -1138,6 +1459,12 @@ async fn send_deletes(run: &mut Run<'_>, removed: &[&Tracked]) -> Result<()> {
     }
     run.bump("deleted", done.len() as u64);
     run.store.remove(&run.def.name, &done)
+}
+
+/// A 401 or 403: the token cannot make this request, so no later one of the run can
+/// succeed either.
+fn stops_run(e: &bigcommerce::Error) -> bool {
+    matches!(e.status(), Some(401 | 403))
 }
 
 /// Fields that must never be cleared: the create requirements and the match keys.
@@ -1258,6 +1585,60 @@ mod tests {
         );
         assert!(p.core_changed(Object::Customers));
         assert!(p.nested_changed("addresses").is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_key_is_asked_once_and_lists_split_back_exactly(
+            keys in proptest::collection::vec("[a-z,]{1,6}", 0..120),
+        ) {
+            let (listed, alone) = partition_keys(&keys);
+            proptest::prop_assert_eq!(listed.len() + alone.len(), keys.len());
+            proptest::prop_assert!(alone.iter().all(|k| k.contains(',')));
+            // What a `:in` list carries splits back into exactly its keys.
+            for chunk in listed.chunks(LOOKUP_BATCH) {
+                let joined = chunk.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+                let back: Vec<&str> = joined.split(',').collect();
+                let want: Vec<&str> = chunk.iter().map(|k| k.as_str()).collect();
+                proptest::prop_assert_eq!(back, want);
+            }
+        }
+    }
+
+    #[test]
+    fn store_agrees_compares_in_the_rows_terms() {
+        let payload = json!({"status_id": 11, "billing_address": {"zip": "78701", "city": "Austin"}, "company": "", "products": [{"name": "x"}]});
+        let record = json!({"id": 5, "status_id": 11, "billing_address": {"zip": "78701", "city": "Austin", "street_1": "1 Main"}, "company": null, "total_inc_tax": "10.0000"});
+        assert!(store_agrees(
+            Object::Orders,
+            payload.as_object().unwrap(),
+            &record
+        ));
+        let changed = json!({"id": 5, "status_id": 10, "billing_address": {"zip": "78701", "city": "Austin"}});
+        assert!(!store_agrees(
+            Object::Orders,
+            payload.as_object().unwrap(),
+            &changed
+        ));
+        // Money: V2 strings and numbers compare as numbers; id lists in any order.
+        assert_eq!(project(&json!(10), Some(&json!("10.0000"))), json!(10));
+        assert_eq!(project(&json!([1, 2]), Some(&json!([2, 1]))), json!([1, 2]));
+        assert_eq!(project(&json!("A"), Some(&json!("B"))), json!("B"));
+    }
+
+    #[test]
+    fn store_before_reads_custom_fields_by_name() {
+        let payload = json!({"name": "Hat", "custom_fields": {"size": "L"}});
+        let record = json!({"id": 1, "name": "Cap", "custom_fields": [{"id": 3, "name": "size", "value": "M"}]});
+        assert_eq!(
+            store_before(
+                Object::Products,
+                payload.as_object().unwrap(),
+                &record,
+                None
+            ),
+            json!({"name": "Cap", "custom_fields": {"size": "M"}})
+        );
     }
 
     #[test]

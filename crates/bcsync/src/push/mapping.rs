@@ -234,7 +234,7 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
             continue;
         }
         let value = cast(kind_of(def.object, &f.field), raw)
-            .map_err(|reason| reject(Some(&f.field), None, reason))?;
+            .map_err(|reason| reject(Some(&f.field), None, order_id_hint(def, &f.field, reason)))?;
         if f.field == def.match_key {
             let text = match &value {
                 Value::String(s) => s.clone(),
@@ -257,6 +257,9 @@ pub fn map_row(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Result<Mapped, 
     if let Err((field, reason)) = check_payload(def.object, def.mode, &payload) {
         return Err(reject(Some(&field), Some(key), reason));
     }
+    if let Err((field, reason)) = check_lengths(def.object, &payload) {
+        return Err(reject(Some(&field), Some(key), reason));
+    }
     Ok(Mapped {
         row: row.number,
         key,
@@ -276,6 +279,95 @@ fn check_readable(row: &Row) -> Result<(), Rejection> {
             reason: reason.clone(),
         }),
     }
+}
+
+/// An order's `id` is the BigCommerce order id, a whole number: a reference such as
+/// `SO-10023` belongs in `external_order_id`, so the error says how to map it.
+fn order_id_hint(def: &SyncDef, field: &str, reason: String) -> String {
+    if def.object == Object::Orders && field == "id" {
+        format!(
+            "{reason}: an order's id is the BigCommerce order number; to match orders on your own reference, map it to external_order_id and set match_key = \"external_order_id\""
+        )
+    } else {
+        reason
+    }
+}
+
+/// Text length limits the API documents for what it accepts, checked before sending so an
+/// over-long value rejects its row with the limit instead of failing its whole batch.
+/// Each entry: dotted path (`*` = every position of a list), most characters allowed.
+const MAX_LENGTHS: &[(Object, &str, usize)] = &[
+    (Object::Customers, "company", 255),
+    (Object::Customers, "phone", 50),
+    (Object::Products, "sku", 255),
+    (Object::Products, "upc", 14),
+    (Object::Products, "gtin", 14),
+    (Object::Products, "page_title", 255),
+    (Object::Products, "search_keywords", 65_535),
+    (Object::Products, "variants.*.sku", 255),
+];
+
+/// Product custom fields: name and value at most 250 characters each.
+const CUSTOM_FIELD_MAX: usize = 250;
+
+fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, String)> {
+    let too_long = |field: String, max: usize, n: usize| {
+        Err((
+            field,
+            format!("must be at most {max} characters (it has {n}); shorten it in the source"),
+        ))
+    };
+    for &(o, path, max) in MAX_LENGTHS {
+        if o != object {
+            continue;
+        }
+        let (head, tail) = match path.split_once(".*.") {
+            Some((head, tail)) => (head, Some(tail)),
+            None => (path, None),
+        };
+        let values: Vec<(String, &Value)> = match tail {
+            None => p
+                .get(head)
+                .map(|v| (head.to_owned(), v))
+                .into_iter()
+                .collect(),
+            Some(tail) => p
+                .get(head)
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| {
+                            get_path(item, tail).map(|v| (format!("{head}.{i}.{tail}"), v))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        for (field, v) in values {
+            if let Some(n) = v.as_str().map(|s| s.chars().count())
+                && n > max
+            {
+                return too_long(field, max, n);
+            }
+        }
+    }
+    if object == Object::Products
+        && let Some(Value::Object(fields)) = p.get("custom_fields")
+    {
+        for (name, v) in fields {
+            let n = name.chars().count();
+            if n > CUSTOM_FIELD_MAX {
+                return too_long(format!("custom_fields.{name}"), CUSTOM_FIELD_MAX, n);
+            }
+            let n = v.as_str().map_or(0, |s| s.chars().count());
+            if n > CUSTOM_FIELD_MAX {
+                return too_long(format!("custom_fields.{name}"), CUSTOM_FIELD_MAX, n);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
@@ -470,6 +562,35 @@ mod tests {
         assert_eq!((err.row, err.field.as_deref()), (2, Some("weight")));
         let err = map_row(&d, &fields, &row(3, json!({"sku": "X", "name": "Hat", "kind": "bundle", "w": "1", "p": "1", "cats": null, "v": null}))).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("type"));
+    }
+
+    #[test]
+    fn documented_lengths_reject_the_row_with_the_limit() {
+        let d = def(
+            "products",
+            "sku",
+            "sku = \"sku\"\nname = \"name\"\nkind = \"type\"\nw = \"weight\"\np = \"price\"\nv = \"variants.0.sku\"\ncf = \"custom_fields.note\"\n",
+        );
+        let fields = d.fields().unwrap();
+        let ok = json!({"sku": "A", "name": "Hat", "kind": "physical", "w": "1", "p": "1", "v": "A-S", "cf": "short"});
+        assert!(map_row(&d, &fields, &row(1, ok.clone())).is_ok());
+        let mut long_sku = ok.clone();
+        long_sku["sku"] = json!("S".repeat(256));
+        let err = map_row(&d, &fields, &row(2, long_sku)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("sku"));
+        assert!(
+            err.reason.contains("at most 255 characters (it has 256)"),
+            "{}",
+            err.reason
+        );
+        let mut long_variant = ok.clone();
+        long_variant["v"] = json!("V".repeat(300));
+        let err = map_row(&d, &fields, &row(3, long_variant)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("variants.0.sku"));
+        let mut long_field = ok;
+        long_field["cf"] = json!("c".repeat(251));
+        let err = map_row(&d, &fields, &row(4, long_field)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("custom_fields.note"));
     }
 
     #[test]

@@ -100,9 +100,15 @@ fn fail(run: &mut Run<'_>, p: &Pending, id: i64, reason: String, records: &mut V
     });
 }
 
-/// Records the first failure of each row among `outcomes` (aligned with `owners`).
-fn note(errors: &mut Errors, owners: &[usize], outcomes: Vec<ItemOutcome>, what: &str) {
-    for (&i, o) in owners.iter().zip(outcomes) {
+/// Records the first failure of each row among the report's outcomes (aligned with
+/// `owners`); a report halted by a 401/403 stops the run with that error.
+fn note(
+    errors: &mut Errors,
+    owners: &[usize],
+    report: batch::BatchReport,
+    what: &str,
+) -> Result<()> {
+    for (&i, o) in owners.iter().zip(report.outcomes) {
         let reason = match o {
             ItemOutcome::Applied(_) => continue,
             ItemOutcome::Rejected { status, message } => {
@@ -111,8 +117,13 @@ fn note(errors: &mut Errors, owners: &[usize], outcomes: Vec<ItemOutcome>, what:
             ItemOutcome::Failed { message, .. } => {
                 format!("{what} not written: {message}; retried next run")
             }
+            ItemOutcome::NotSent => format!("{what} not written; retried next run"),
         };
         errors.entry(i).or_insert(reason);
+    }
+    match report.halt {
+        Some(err) => Err(err.into()),
+        None => Ok(()),
     }
 }
 
@@ -218,7 +229,7 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             .concurrency
             .min(limits::CUSTOMER_ADDRESSES_PUT_CONCURRENCY);
         let report = batch::write(&run.client, &ep, puts, concurrency).await;
-        note(errors, &put_owners, report.outcomes, "address update");
+        note(errors, &put_owners, report, "address update")?;
     }
     if !posts.is_empty() {
         let ep = BatchEndpoint::array(
@@ -231,7 +242,7 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             .concurrency
             .min(limits::CUSTOMER_ADDRESSES_POST_CONCURRENCY);
         let report = batch::write(&run.client, &ep, posts, concurrency).await;
-        note(errors, &post_owners, report.outcomes, "address create");
+        note(errors, &post_owners, report, "address create")?;
     }
     Ok(())
 }
@@ -301,7 +312,7 @@ async fn variants(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Error
             limits::VARIANTS_PUT_BATCH,
         );
         let report = batch::write(&run.client, &ep, items, run.concurrency).await;
-        note(errors, &owners, report.outcomes, "variant update");
+        note(errors, &owners, report, "variant update")?;
     }
     Ok(())
 }
@@ -384,7 +395,7 @@ async fn attribute_values(
         },
     )
     .await;
-    note(errors, &owners, report.outcomes, "attribute values");
+    note(errors, &owners, report, "attribute values")?;
     Ok(())
 }
 
