@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use bcsync::extract::run_to as run_extraction;
 
-use super::extract::{catalog, render_summary};
+use super::Interrupt;
+use super::extract::{catalog, finish_run};
 
 #[derive(Debug, Deserialize)]
 struct TapConfig {
@@ -60,6 +61,7 @@ pub async fn run(
     discover: bool,
     catalog_path: Option<&Path>,
     state: Option<&Path>,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
     if discover {
         println!("{}", serde_json::to_string(&catalog())?);
@@ -105,16 +107,14 @@ pub async fn run(
         "singer",
         false,
         singer_state,
-        ExtractOptions::default(),
+        ExtractOptions {
+            cancel: Some(interrupt.token.clone()),
+            ..ExtractOptions::default()
+        },
         Progress::hidden(),
     )
     .await?;
-    eprint!("{}", render_summary(&summary, "singer:stdout"));
-    Ok(if summary.failed().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(finish_run(&summary, "singer:stdout", true, interrupt))
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub struct ExtractOptions {
     pub per_parent_concurrency: usize,
     /// Pages of one full-table V3 list fetched at once once its total is known.
     pub page_concurrency: usize,
+    /// Cancelled on Ctrl-C or SIGTERM: streams stop issuing requests, the writer commits
+    /// what it has, and the summary says `interrupted`.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Default for ExtractOptions {
@@ -47,6 +50,7 @@ impl Default for ExtractOptions {
             stream_concurrency: 6,
             per_parent_concurrency: 8,
             page_concurrency: 4,
+            cancel: None,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct ExtractSummary {
     pub requests: u64,
     pub throttled: u64,
     pub duration: Duration,
+    /// The run was stopped by Ctrl-C or SIGTERM (see [`ExtractOptions::cancel`]).
+    pub interrupted: bool,
 }
 
 impl ExtractSummary {
@@ -128,11 +134,9 @@ pub async fn run(
                     name: s.name.to_owned(),
                     ..Default::default()
                 };
+                let work = run_stream(&client, s, st, &writer, options, &mut summary, &bar);
                 let res = CURRENT_STREAM
-                    .scope(
-                        s.name,
-                        run_stream(&client, s, st, &writer, options, &mut summary, &bar),
-                    )
+                    .scope(s.name, until_cancelled(options.cancel.as_ref(), work))
                     .await;
                 summary.duration = t0.elapsed();
                 summary.requests = counter.get(s.name);
@@ -164,15 +168,35 @@ pub async fn run(
         requests: stats.requests,
         throttled: stats.rate_limited,
         duration: started.elapsed(),
+        interrupted: options.cancel.as_ref().is_some_and(|c| c.is_cancelled()),
     };
     written?;
     // A bad token or a wrong store hash fails every stream the same way: report it once.
-    if let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
+    if !summary.interrupted
+        && let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
         && summary.streams.iter().all(|s| s.error.is_some())
     {
-        return Err(Error::Config(first.error.clone().unwrap_or_default()));
+        return Err(Error::EveryStreamFailed(
+            first.error.clone().unwrap_or_default(),
+        ));
     }
     Ok(summary)
+}
+
+/// Runs `work` unless `cancel` fires first (then `work` is dropped: no new requests, and
+/// a page already handed to the writer is committed with its state as usual).
+async fn until_cancelled<T>(
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match cancel {
+        Some(c) => tokio::select! {
+            biased;
+            () = c.cancelled() => Err(Error::Interrupted),
+            r = work => r,
+        },
+        None => work.await,
+    }
 }
 
 /// Opens the destination `to`, loads its state, and runs the extraction of `stream_names`
