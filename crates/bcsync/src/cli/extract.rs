@@ -184,11 +184,12 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
         "stream", "records", "child rows", "requests", "seconds"
     ));
     for s in &summary.streams {
-        let status = s
-            .error
-            .as_deref()
-            .map(|e| format!("FAILED: {e}"))
-            .unwrap_or_else(|| "ok".into());
+        let interrupted = bcsync::Error::Interrupted.to_string();
+        let status = match s.error.as_deref() {
+            None => "ok".into(),
+            Some(e) if e == interrupted => "interrupted".into(),
+            Some(e) => format!("FAILED: {e}"),
+        };
         out.push_str(&format!(
             "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {status}\n",
             s.name,
@@ -201,13 +202,16 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     let records: u64 = summary.streams.iter().map(|s| s.records).sum();
     let child: u64 = summary.streams.iter().map(|s| s.child_rows).sum();
     out.push_str(&format!(
-        "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {} throttled (429)\n",
+        "{:<16} {:>9} {:>11} {:>9} {:>8.2}\n",
         "total",
         records,
         child,
         summary.requests,
         summary.duration.as_secs_f64(),
-        summary.throttled
+    ));
+    out.push_str(&format!(
+        "{} of the {} requests were throttled (HTTP 429) and retried\n",
+        summary.throttled, summary.requests
     ));
     out
 }

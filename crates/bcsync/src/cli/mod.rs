@@ -52,6 +52,9 @@ pub enum Command {
     /// Check the connection: store name, plan, quota, and which scopes the token has.
     Check(StoreArgs),
     /// List the streams bcsync extracts (--json for a Singer catalog).
+    ///
+    /// The list is built in and the same for every store: --store-hash and --base-url are
+    /// accepted, so the command line of `check` or `extract` works, and not needed.
     Discover(extract::DiscoverArgs),
     /// Extract streams into SQLite (default), Singer on stdout, or JSON lines.
     Extract(extract::ExtractArgs),
