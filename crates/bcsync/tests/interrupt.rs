@@ -123,3 +123,63 @@ async fn ctrl_c_exits_130_with_the_message() {
     assert!(stderr.contains("interrupted; rerun to resume"), "{stderr}");
     assert!(committed_states(&db) > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    common::set_faults(&sb, "slow=1:100").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut csv = String::from("email,first,last\n");
+    for i in 0..200 {
+        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
+    }
+    std::fs::write(dir.join("people.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("bcsync.toml"),
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         source = { type = \"csv\", path = \"people.csv\" }\n\
+         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
+    )
+    .unwrap();
+    let push = || {
+        common::bcsync_in(&sb, dir, &["push"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = push();
+    let t0 = Instant::now();
+    while common::writes(&sb) == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no write in 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        common::output_text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted; rerun to resume"),
+        "{}",
+        common::output_text(&out)
+    );
+    assert!(
+        common::list_all(&sb, "v3", "/customers", "").await.len() < 200,
+        "the signal came after the push had finished: slow the sandbox down more"
+    );
+
+    common::clear_faults(&sb).await;
+    let out = push().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let customers = common::list_all(&sb, "v3", "/customers", "").await;
+    assert_eq!(customers.len(), 200, "every row once, none twice");
+}
