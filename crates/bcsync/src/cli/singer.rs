@@ -71,8 +71,13 @@ pub async fn run(
         config.context("tap mode needs --config tap.json with store_hash and access_token")?;
     let text =
         std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    let tap: TapConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a tap config JSON", config.display()))?;
+    let tap: TapConfig = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a tap config ({}); it is a JSON object with store_hash, access_token and optionally base_url",
+            config.display(),
+            bcsync::error::plain_serde_message(&e.to_string())
+        )
+    })?;
     let file = bcsync::config::FileConfig {
         store_hash: tap.store_hash,
         access_token: tap.access_token,
