@@ -86,7 +86,8 @@ pub fn config_file_error(path: &Path, text: &str, e: &toml::de::Error) -> Error 
     };
     Error::ConfigFile {
         path: path.display().to_string(),
-        detail,
+        // The line may hold a database URL with its password.
+        detail: crate::pg::redact_in(&detail),
     }
 }
 

@@ -59,7 +59,8 @@ fn error_text(e: &anyhow::Error) -> String {
             break;
         }
     }
-    text
+    // A last guard: a message quoting a config line or a value may hold a database URL.
+    bcsync::pg::redact_in(&text)
 }
 
 #[cfg(test)]

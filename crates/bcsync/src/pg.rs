@@ -173,6 +173,34 @@ pub fn redact(spec: &str) -> String {
     out
 }
 
+/// `text` with every URL in it passed through [`redact`]: for messages that quote a line
+/// of a config file or a value, where a URL may sit among other words.
+pub fn redact_in(text: &str) -> String {
+    if !text.contains("://") && !text.contains("password=") {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains("://") || word.contains("password=") {
+            out.push_str(&redact(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | ',' | '<' | '>') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 fn is_secret_parameter(key: &str) -> bool {
     key == "password" || key == "sslpassword"
 }
@@ -830,6 +858,10 @@ mod tests {
         );
         assert_eq!(redact("bcsync-push.db"), "bcsync-push.db");
         assert_eq!(redact("sqlite:out/x.db"), "sqlite:out/x.db");
+        assert_eq!(
+            redact_in("line 2 (`stat = \"postgres://bob:s3cret@h/db\"`): unknown field"),
+            "line 2 (`stat = \"postgres://bob:***@h/db\"`): unknown field"
+        );
         assert_eq!(
             redact("postgres://bob:s3cret@h:notaport/db"),
             "postgres://bob:***@h:notaport/db"

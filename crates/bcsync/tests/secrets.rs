@@ -329,3 +329,45 @@ async fn postgres_urls_never_show_their_password() {
     }
     assert_no_secret_in_files(dir, &["bcsync.toml"], 0);
 }
+
+/// A config line holding a database URL, quoted by an error, loses its password; and so
+/// does any URL a push config error quotes.
+#[test]
+fn config_errors_quoting_a_url_mask_its_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("bcsync.toml"),
+        format!("store_hash = \"abc\"\nstat = \"postgres://bob:{PASSWORD}@127.0.0.1/db\"\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .current_dir(dir)
+        .arg("check")
+        .output()
+        .unwrap();
+    check_output(&["check"], &out);
+    let text = common::output_text(&out);
+    assert!(
+        text.contains("line 2") && text.contains("bob:***@"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.join("bcsync.toml"),
+        format!(
+            "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+             source = {{ type = \"postgres\", url = \"postgres://bob:{PASSWORD}@127.0.0.1/db\", tabel = \"x\" }}\n\
+             [sync.mapping]\nemail = \"email\"\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .current_dir(dir)
+        .env("BIGCOMMERCE_STORE_HASH", "abc")
+        .env("BIGCOMMERCE_ACCESS_TOKEN", TOKEN)
+        .args(["push", "--dry-run"])
+        .output()
+        .unwrap();
+    check_output(&["push", "--dry-run"], &out);
+    assert!(!out.status.success());
+}
