@@ -249,3 +249,45 @@ async fn an_unknown_postgres_url_parameter_is_named() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_already_running_is_not_called_a_configuration_error() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    common::set_faults(&sb, "slow=1:300").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut csv = String::from("email,first,last\n");
+    for i in 0..100 {
+        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
+    }
+    std::fs::write(dir.join("people.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("bcsync.toml"),
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         source = { type = \"csv\", path = \"people.csv\" }\n\
+         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
+    )
+    .unwrap();
+    let first = common::bcsync_in(&sb, dir, &["push"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while common::writes(&sb) == 0 {
+        assert!(t0.elapsed().as_secs() < 60, "the first push never wrote");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = bcsync(&sb, dir, &["push"]);
+    let text = common::output_text(&second);
+    let line = text
+        .lines()
+        .find(|l| l.contains("already running"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    let line = checked(&second, line);
+    assert!(line.contains("wait for it to finish"), "{line}");
+    common::clear_faults(&sb).await;
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success());
+}
