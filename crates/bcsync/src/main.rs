@@ -59,8 +59,9 @@ fn error_text(e: &anyhow::Error) -> String {
             break;
         }
     }
-    // A last guard: a message quoting a config line or a value may hold a database URL.
-    bcsync::pg::redact_in(&text)
+    // Last guards: a message quoting a config line or a value may hold a database URL, and
+    // one relaying a TOML or JSON error may name a Rust type (`expected u64`).
+    bcsync::error::plain_serde_message(&bcsync::pg::redact_in(&text))
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ fn checked(out: &Output, line: String) -> String {
         "None",
         " { ",
         "usize",
+        "u64",
         "expected struct",
         "SqliteFailure",
         "Error {",
@@ -290,4 +291,24 @@ async fn a_push_already_running_is_not_called_a_configuration_error() {
     common::clear_faults(&sb).await;
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success());
+}
+
+#[test]
+fn a_sync_setting_of_the_wrong_form_names_no_rust_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bcsync.toml"),
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         max_rejected = \"ten\"\nsource = { type = \"csv\", path = \"p.csv\" }\n[sync.mapping]\nemail = \"email\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .current_dir(tmp.path())
+        .env("BIGCOMMERCE_STORE_HASH", "abc")
+        .env("BIGCOMMERCE_ACCESS_TOKEN", "t")
+        .args(["push", "--dry-run"])
+        .output()
+        .unwrap();
+    let e = error_of(&out);
+    assert!(e.contains("expected a whole number"), "{e}");
 }
