@@ -168,7 +168,17 @@ pub async fn run(
         requests: stats.requests,
         throttled: stats.rate_limited,
         duration: started.elapsed(),
-        interrupted: options.cancel.as_ref().is_some_and(|c| c.is_cancelled()),
+        interrupted: false,
+    };
+    // Interrupted only if a stream was actually cut short (a signal after the last page
+    // changes nothing).
+    let cut_short = Error::Interrupted.to_string();
+    let summary = ExtractSummary {
+        interrupted: summary
+            .streams
+            .iter()
+            .any(|s| s.error.as_deref() == Some(cut_short.as_str())),
+        ..summary
     };
     written?;
     // A bad token or a wrong store hash fails every stream the same way: report it once.
