@@ -45,7 +45,8 @@ fn the_demo_promises_no_incremental_second_run() {
         !text.contains("the second\nrun is incremental")
             && !text.contains("the second run is incremental")
     );
-    assert!(text.contains("Each `bcsync demo` seeds\na fresh in-process sandbox"));
+    assert!(text.contains("Each `bcsync demo` seeds a fresh in-process sandbox"));
+    assert!(text.contains("It cannot show changes being picked up"));
     let demo =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/cli/demo.rs")).unwrap();
     assert!(!demo.contains("the second run is incremental"));

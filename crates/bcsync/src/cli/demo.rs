@@ -1,8 +1,9 @@
 //! `bcsync demo`: starts a seeded sandbox in-process (Standard plan quota, 150 requests per
 //! window, with windows of 1.5 s instead of 30 s so the demo takes seconds, not minutes),
 //! extracts every stream into `./bcsync-demo.db`, and prints what it did. Every run seeds a
-//! new store, so a second demo run is not incremental (its bookmarks belong to a store that
-//! is gone); incremental runs are for a real store or a `bcsync sandbox` kept running.
+//! fresh store with the same data, so a second run finds its bookmarks current and reads
+//! almost nothing; it cannot show changes being picked up (nothing changes between two
+//! demos): that takes a real store or a `bcsync sandbox` kept running.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,9 +78,10 @@ pub async fn run(args: DemoArgs, interrupt: &Interrupt) -> anyhow::Result<ExitCo
             args.db
         );
         println!(
-            "Each `bcsync demo` seeds a new sandbox store, so a second demo run reads everything again. \
-             Against a real store (or one `bcsync sandbox` kept running), a second `bcsync extract` is \
-             incremental and reads only what changed."
+            "Each `bcsync demo` seeds a fresh sandbox with the same data: run it again and the saved \
+             bookmarks make it read almost nothing (what an unchanged store costs), but no change \
+             happens between two demos. To watch changes being picked up, keep a store running \
+             (`bcsync sandbox`, or a real store) and run `bcsync extract` after changing it."
         );
     }
     sandbox.stop().await;
