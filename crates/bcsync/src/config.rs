@@ -68,12 +68,27 @@ pub fn load(path: Option<&Path>) -> Result<FileConfig> {
         path: path.clone(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| {
-        Error::Config(format!(
-            "{} is not a valid bcsync config: {e}",
-            path.display()
-        ))
-    })
+    toml::from_str(&text).map_err(|e| config_file_error(&path, &text, &e))
+}
+
+/// A TOML or value error in the config file, told as the line that holds it and the form
+/// the value must have (TOML's own text is a multi-line snippet naming Rust types).
+pub fn config_file_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
+    let message = crate::error::plain_serde_message(e.message());
+    let detail = match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} (`{line}`): {message}; fix that line")
+        }
+        None => format!("is not a valid bcsync config: {message}; fix the file"),
+    };
+    Error::ConfigFile {
+        path: path.display().to_string(),
+        // The line may hold a database URL with its password.
+        detail: crate::pg::redact_in(&detail),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -91,18 +106,11 @@ impl FileConfig {
             .map(str::to_owned)
             .or_else(|| env(ENV_STORE_HASH))
             .or_else(|| self.store_hash.clone())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "no store hash: set {ENV_STORE_HASH}, or store_hash in {DEFAULT_CONFIG_FILE}, or pass --store-hash \
-                     (it is the part after /stores/ in your API path)"
-                ))
-            })?;
-        let access_token = env(ENV_ACCESS_TOKEN).map(SecretString::from).or_else(|| self.access_token.clone()).ok_or_else(|| {
-            Error::Config(format!(
-                "no access token: set {ENV_ACCESS_TOKEN} or access_token in {DEFAULT_CONFIG_FILE} \
-                 (create a store-level API account in the control panel to get one)"
-            ))
-        })?;
+            .ok_or(Error::NoStoreHash)?;
+        let access_token = env(ENV_ACCESS_TOKEN)
+            .map(SecretString::from)
+            .or_else(|| self.access_token.clone())
+            .ok_or(Error::NoAccessToken)?;
         let base_url = base_url_flag
             .map(str::to_owned)
             .or_else(|| env(ENV_BASE_URL))
@@ -148,5 +156,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("stor_hash"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_form_names_its_line_and_no_rust_type() {
+        let text = "store_hash = \"abc\"\n[extract]\nstream_concurrency = \"six\"\n";
+        let e = toml::from_str::<FileConfig>(text).unwrap_err();
+        let msg = config_file_error(Path::new("bcsync.toml"), text, &e).to_string();
+        assert!(
+            msg.starts_with("bcsync.toml line 3 (`stream_concurrency = \"six\"`)"),
+            "{msg}"
+        );
+        assert!(msg.contains("expected a whole number"), "{msg}");
+        assert!(!msg.contains("usize") && !msg.contains('\n'), "{msg}");
     }
 }

@@ -35,8 +35,64 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, each cause only when it adds words: our messages already
+/// quote the cause they wrap (a missing file, SQLite's reason), and printing it again
+/// after them reads as a second failure.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let words = cause.to_string();
+        if !words.is_empty() && !text.contains(&words) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&words);
+        }
+        // Our own errors are whole sentences that already say what their cause was.
+        if cause.is::<bcsync::Error>() || cause.is::<bigcommerce::Error>() {
+            break;
+        }
+    }
+    // Last guards: a message quoting a config line or a value may hold a database URL, and
+    // one relaying a TOML or JSON error may name a Rust type (`expected u64`).
+    bcsync::error::plain_serde_message(&bcsync::pg::redact_in(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let inner = anyhow::Error::new(io).context(format!(
+            "cannot read x.toml ({})",
+            std::io::Error::from(std::io::ErrorKind::NotFound)
+        ));
+        let text = error_text(&inner.context("loading the config"));
+        assert_eq!(text.matches("entity not found").count(), 1, "{text}");
+        assert!(
+            text.starts_with("loading the config: cannot read x.toml"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn our_errors_end_the_chain() {
+        let e = bcsync::Error::Io {
+            path: "x.toml".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let text = error_text(&anyhow::Error::new(e).context("reading the config"));
+        assert_eq!(
+            text,
+            "reading the config: x.toml does not exist; check the path"
+        );
     }
 }

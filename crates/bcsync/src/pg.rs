@@ -56,31 +56,153 @@ pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
         let url = std::env::var(ENV_DATABASE_URL)
             .ok()
             .filter(|u| !u.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "{spec:?} needs a connection URL: set {ENV_DATABASE_URL}=postgres://USER@HOST:PORT/DATABASE \
-                     or give the URL itself (postgres://USER@HOST:PORT/DATABASE)"
-                ))
+            .ok_or_else(|| Error::NoDatabaseUrl {
+                spec: spec.to_owned(),
             })?;
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(Error::Config(format!(
-                "{ENV_DATABASE_URL} does not hold a postgres:// URL; set it to postgres://USER@HOST:PORT/DATABASE"
-            )));
+            return Err(Error::DatabaseUrlNotPostgres);
         }
         return Ok(Some(url));
     }
     Ok(None)
 }
 
-/// `spec` fit for an error message: a URL loses its password, whatever its scheme.
-pub fn redact(spec: &str) -> String {
-    match url::Url::parse(spec) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+/// The URL parameters bcsync itself reads.
+const OWN_PARAMETERS: &[&str] = &["schema", "sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+/// The URL parameters passed on to the driver (tokio-postgres's connection-string keys).
+const DRIVER_PARAMETERS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// Why a URL parameter is refused: its name, the closest known one, and the known ones.
+fn unknown_parameter(name: &str) -> String {
+    let known = OWN_PARAMETERS.iter().chain(DRIVER_PARAMETERS);
+    let closest = known
+        .clone()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min();
+    let hint = closest
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+    let list: Vec<&str> = known.copied().collect();
+    format!(
+        "unknown parameter `{name}`{hint}; the parameters understood are {}",
+        list.join(", ")
+    )
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
-        _ => spec.to_owned(),
+        prev = cur;
     }
+    prev[b.len()]
+}
+
+/// `spec` fit for anything a user sees (messages, summaries, reports): a URL's password
+/// and any `password=` parameter become `***`, whatever the scheme, even when the URL is
+/// malformed. The one way bcsync shows a destination, source or state store spec.
+pub fn redact(spec: &str) -> String {
+    if let Ok(mut u) = url::Url::parse(spec)
+        && u.has_host()
+    {
+        if u.password().is_some() {
+            let _ = u.set_password(Some("***"));
+        }
+        if u.query_pairs().any(|(k, _)| is_secret_parameter(&k)) {
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if is_secret_parameter(&k) {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        return u.to_string();
+    }
+    // Not a URL the parser accepts (a bad port, a stray character): mask by hand whatever
+    // sits between `scheme://user:` and the last `@`, and every `password=` value.
+    let mut out = spec.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let auth_start = scheme_end + 3;
+        if let Some(at) = out[auth_start..].rfind('@').map(|i| auth_start + i)
+            && let Some(colon) = out[auth_start..at].find(':').map(|i| auth_start + i)
+        {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    for key in ["password=", "sslpassword="] {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(key).map(|i| from + i + key.len()) {
+            let end = out[i..].find('&').map_or(out.len(), |e| i + e);
+            out.replace_range(i..end, "***");
+            from = i + 3;
+        }
+    }
+    out
+}
+
+/// `text` with every URL in it passed through [`redact`]: for messages that quote a line
+/// of a config file or a value, where a URL may sit among other words.
+pub fn redact_in(text: &str) -> String {
+    if !text.contains("://") && !text.contains("password=") {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains("://") || word.contains("password=") {
+            out.push_str(&redact(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | ',' | '<' | '>') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn is_secret_parameter(key: &str) -> bool {
+    key == "password" || key == "sslpassword"
 }
 
 /// Quotes an identifier (field names come from the API: never trust them).
@@ -161,11 +283,7 @@ impl PgTarget {
     /// name one.
     pub fn parse(url: &str, default_schema: Option<String>) -> Result<Self> {
         // The URL may carry a password: errors here never repeat it.
-        let bad = |why: String| {
-            Error::Config(format!(
-                "the PostgreSQL URL is not valid ({why}); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME&sslmode=MODE]"
-            ))
-        };
+        let bad = |why: String| Error::PostgresUrl { why };
         let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         let mut schema = None;
         let mut sslmode = None;
@@ -179,7 +297,8 @@ impl PgTarget {
                 "sslrootcert" => rootcert = Some(v.into_owned()),
                 "sslcert" => cert = Some(PathBuf::from(&*v)),
                 "sslkey" => key = Some(PathBuf::from(&*v)),
-                _ => rest.push((k.into_owned(), v.into_owned())),
+                k if DRIVER_PARAMETERS.contains(&k) => rest.push((k.to_owned(), v.into_owned())),
+                unknown => return Err(bad(unknown_parameter(unknown))),
             }
         }
         if rest.is_empty() {
@@ -738,6 +857,28 @@ mod tests {
             "postgress://bob:***@h/db"
         );
         assert_eq!(redact("bcsync-push.db"), "bcsync-push.db");
+        assert_eq!(redact("sqlite:out/x.db"), "sqlite:out/x.db");
+        assert_eq!(
+            redact_in("line 2 (`stat = \"postgres://bob:s3cret@h/db\"`): unknown field"),
+            "line 2 (`stat = \"postgres://bob:***@h/db\"`): unknown field"
+        );
+        assert_eq!(
+            redact("postgres://bob:s3cret@h:notaport/db"),
+            "postgres://bob:***@h:notaport/db"
+        );
+        assert_eq!(
+            redact("postgres://bob@h/db?password=s3cret&schema=x"),
+            "postgres://bob@h/db?password=***&schema=x"
+        );
+        let err = PgTarget::parse("postgres://u:s3cret@h/d?shema=x", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown parameter `shema` (did you mean schema?)")
+                && err.contains("sslmode")
+                && !err.contains("s3cret"),
+            "{err}"
+        );
         let err = PgTarget::parse("postgres://u@h/d?schema=s&sslmode=strict", None)
             .unwrap_err()
             .to_string();

@@ -28,6 +28,8 @@ fn help_texts() {
         vec!["demo", "--help"],
         vec!["push", "--help"],
         vec!["runs", "--help"],
+        vec!["discover", "--help"],
+        vec!["check", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);

@@ -1,7 +1,9 @@
 //! `bcsync demo`: starts a seeded sandbox in-process (Standard plan quota, 150 requests per
 //! window, with windows of 1.5 s instead of 30 s so the demo takes seconds, not minutes),
-//! extracts every stream into `./bcsync-demo.db`, and prints what it did. A second run is
-//! incremental and shows how few requests an unchanged store costs.
+//! extracts every stream into `./bcsync-demo.db`, and prints what it did. Every run seeds a
+//! fresh store with the same data, so a second run finds its bookmarks current and reads
+//! almost nothing; it cannot show changes being picked up (nothing changes between two
+//! demos): that takes a real store or a `bcsync sandbox` kept running.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use secrecy::SecretString;
 
 use bcsync::extract::run_to as run_extraction;
 
-use super::extract::render_summary;
+use super::Interrupt;
+use super::extract::finish_run;
 
 /// Shrinks the 30 s rate-limit window: the demo's ~1,000 requests (most of them the
 /// per-order transactions) would otherwise take three minutes at the real pace.
@@ -29,7 +32,7 @@ pub struct DemoArgs {
     pub full_refresh: bool,
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoArgs, interrupt: &Interrupt) -> anyhow::Result<ExitCode> {
     let token = format!("demo-{:016x}", rand_u64());
     let config = SandboxConfig {
         store_hash: "demo".into(),
@@ -53,6 +56,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let counter = Arc::new(RequestCounter::default());
     let client = conn.client()?.with_observer(counter.clone());
     let to = format!("sqlite:{}", args.db);
+    let options = ExtractOptions {
+        cancel: Some(interrupt.token.clone()),
+        ..ExtractOptions::default()
+    };
     let summary = run_extraction(
         client,
         counter,
@@ -60,22 +67,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &to,
         args.full_refresh,
         None,
-        ExtractOptions::default(),
+        options,
         Progress::new(true),
     )
     .await?;
-    print!("{}", render_summary(&summary, &to));
-    println!(
-        "\nOpen it with: sqlite3 {} 'SELECT id, email, date_modified FROM customers LIMIT 5'",
-        args.db
-    );
-    println!("Run `bcsync demo` again: the second run is incremental and reads only what changed.");
+    let code = finish_run(&summary, &to, false, interrupt);
+    if !summary.interrupted {
+        println!(
+            "\nOpen it with: sqlite3 {} 'SELECT id, email, date_modified FROM customers LIMIT 5'",
+            args.db
+        );
+        println!(
+            "Each `bcsync demo` seeds a fresh sandbox with the same data: run it again and the saved \
+             bookmarks make it read almost nothing (what an unchanged store costs), but no change \
+             happens between two demos. To watch changes being picked up, keep a store running \
+             (`bcsync sandbox`, or a real store) and run `bcsync extract` after changing it."
+        );
+    }
     sandbox.stop().await;
-    Ok(if summary.failed().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(code)
 }
 
 /// A random-enough token for a throwaway in-process sandbox (not a credential).

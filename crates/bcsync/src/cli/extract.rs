@@ -13,13 +13,18 @@ use bigcommerce::{ApiVersion, Client};
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::StoreArgs;
+use super::{Interrupt, StoreArgs};
 
+/// `discover` lists the streams bcsync knows; it reads nothing from the store, but takes
+/// the store flags so the command line of `check` or `extract` works with it too.
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
     /// Print a Singer catalog (JSON) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Accepted and not needed: the stream list is the same for every store.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -87,10 +92,21 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&catalog())?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<16} {:<4} {:<8} {:<28} {:<12} children",
-        "stream", "api", "paging", "replication", "scope"
-    );
+    print!("{}", stream_table());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `discover` table: each column as wide as its widest cell.
+fn stream_table() -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "stream".into(),
+        "api".into(),
+        "paging".into(),
+        "replication".into(),
+        "scope".into(),
+        "children".into(),
+    ]];
+    let mut notes: Vec<Option<&str>> = vec![None];
     for s in STREAMS {
         let paging = match s.paging {
             Paging::Single => "single",
@@ -112,36 +128,68 @@ pub fn discover(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
             ApiVersion::V3 => "v3",
         };
         let children: Vec<&str> = s.children.iter().map(|c| c.name).collect();
-        println!(
-            "{:<16} {:<4} {:<8} {:<28} {:<12} {}",
-            s.name,
-            api,
-            paging,
+        rows.push([
+            s.name.to_owned(),
+            api.to_owned(),
+            paging.to_owned(),
             repl,
-            s.scope.trim_start_matches("store_"),
-            children.join(", ")
-        );
-        if let Some(note) = s.per_parent_note {
-            println!("{:<16} note: {note}", "");
+            s.scope.trim_start_matches("store_").to_owned(),
+            children.join(", "),
+        ]);
+        notes.push(s.per_parent_note);
+    }
+    let mut widths = [0usize; 6];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    let mut out = String::new();
+    for (row, note) in rows.iter().zip(notes) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if let Some(note) = note {
+            out.push_str(&format!(
+                "{:<width$}  note: {note}\n",
+                "",
+                width = widths[0]
+            ));
+        }
+    }
+    out
 }
 
 /// Formats the end-of-run table.
 pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     let mut out = String::new();
-    out.push_str(&format!("\nExtracted into {destination}\n"));
+    // The one way a destination is shown: a PostgreSQL URL loses its password.
+    let destination = bcsync::pg::redact(destination);
+    if summary.interrupted {
+        out.push_str(&format!(
+            "\ninterrupted; rerun to resume. Committed so far into {destination}:\n"
+        ));
+    } else {
+        out.push_str(&format!("\nExtracted into {destination}\n"));
+    }
     out.push_str(&format!(
         "{:<16} {:>9} {:>11} {:>9} {:>8}  status\n",
         "stream", "records", "child rows", "requests", "seconds"
     ));
     for s in &summary.streams {
-        let status = s
-            .error
-            .as_deref()
-            .map(|e| format!("FAILED: {e}"))
-            .unwrap_or_else(|| "ok".into());
+        let interrupted = bcsync::Error::Interrupted.to_string();
+        let status = match s.error.as_deref() {
+            None => "ok".into(),
+            Some(e) if e == interrupted => "interrupted".into(),
+            Some(e) => format!("FAILED: {e}"),
+        };
         out.push_str(&format!(
             "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {status}\n",
             s.name,
@@ -154,13 +202,16 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     let records: u64 = summary.streams.iter().map(|s| s.records).sum();
     let child: u64 = summary.streams.iter().map(|s| s.child_rows).sum();
     out.push_str(&format!(
-        "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {} throttled (429)\n",
+        "{:<16} {:>9} {:>11} {:>9} {:>8.2}\n",
         "total",
         records,
         child,
         summary.requests,
         summary.duration.as_secs_f64(),
-        summary.throttled
+    ));
+    out.push_str(&format!(
+        "{} of the {} requests were throttled (HTTP 429) and retried\n",
+        summary.throttled, summary.requests
     ));
     out
 }
@@ -173,7 +224,36 @@ fn client_with_counter(
     Ok((client, counter))
 }
 
-pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result<ExitCode> {
+/// Prints the summary (stderr when interrupted or when stdout carries Singer messages) and
+/// returns the exit code: the signal's, else failure when a stream failed.
+pub fn finish_run(
+    summary: &ExtractSummary,
+    destination: &str,
+    stdout_is_data: bool,
+    interrupt: &Interrupt,
+) -> ExitCode {
+    let table = render_summary(summary, destination);
+    if let Some(code) = interrupt.exit_code().filter(|_| summary.interrupted) {
+        eprint!("{table}");
+        return code;
+    }
+    if stdout_is_data {
+        eprint!("{table}")
+    } else {
+        print!("{table}")
+    }
+    if summary.failed().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub async fn extract(
+    config: Option<&Path>,
+    args: ExtractArgs,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
     let conn = file.connection(
         args.store.store_hash.as_deref(),
@@ -198,6 +278,7 @@ pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result
     if let Some(n) = args.stream_concurrency.or(file.extract.stream_concurrency) {
         options.stream_concurrency = n;
     }
+    options.cancel = Some(interrupt.token.clone());
     let singer = to == "singer";
     let progress = if singer || args.no_progress {
         Progress::hidden()
@@ -215,17 +296,7 @@ pub async fn extract(config: Option<&Path>, args: ExtractArgs) -> anyhow::Result
         progress,
     )
     .await?;
-    let table = render_summary(&summary, &to);
-    if singer {
-        eprint!("{table}")
-    } else {
-        print!("{table}")
-    }
-    Ok(if summary.failed().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(finish_run(&summary, &to, singer, interrupt))
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.

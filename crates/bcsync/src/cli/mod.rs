@@ -11,6 +11,8 @@ mod singer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -50,6 +52,9 @@ pub enum Command {
     /// Check the connection: store name, plan, quota, and which scopes the token has.
     Check(StoreArgs),
     /// List the streams bcsync extracts (--json for a Singer catalog).
+    ///
+    /// The list is built in and the same for every store: --store-hash and --base-url are
+    /// accepted, so the command line of `check` or `extract` works, and not needed.
     Discover(extract::DiscoverArgs),
     /// Extract streams into SQLite (default), Singer on stdout, or JSON lines.
     Extract(extract::ExtractArgs),
@@ -74,14 +79,92 @@ pub struct StoreArgs {
     pub base_url: Option<String>,
 }
 
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code of a run stopped by SIGTERM (128 + SIGTERM).
+pub const EXIT_TERMINATED: u8 = 143;
+/// Exit code of a command line that could not be understood (clap's own code too).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Ctrl-C and SIGTERM. The first one cancels `token` (an extraction then stops issuing
+/// requests, commits what it has and prints its summary); a second one exits at once.
+pub struct Interrupt {
+    pub token: tokio_util::sync::CancellationToken,
+    code: Arc<AtomicU8>,
+}
+
+impl Interrupt {
+    /// Starts listening for the signals.
+    pub fn listen() -> Self {
+        let token = tokio_util::sync::CancellationToken::new();
+        let code = Arc::new(AtomicU8::new(0));
+        let (t, c) = (token.clone(), Arc::clone(&code));
+        tokio::spawn(async move {
+            let first = next_signal().await;
+            c.store(first, Ordering::SeqCst);
+            t.cancel();
+            eprintln!(
+                "stopping: finishing the writes in progress (press Ctrl-C again to quit at once)"
+            );
+            next_signal().await;
+            std::process::exit(i32::from(first));
+        });
+        Self { token, code }
+    }
+
+    /// The exit code for the signal received, if one was.
+    pub fn exit_code(&self) -> Option<ExitCode> {
+        match self.code.load(Ordering::SeqCst) {
+            0 => None,
+            c => Some(ExitCode::from(c)),
+        }
+    }
+
+    /// Resolves when the first signal has arrived.
+    pub async fn received(&self) -> ExitCode {
+        self.token.cancelled().await;
+        self.exit_code().unwrap_or(ExitCode::from(EXIT_INTERRUPTED))
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM and returns the matching exit code.
+async fn next_signal() -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => EXIT_INTERRUPTED,
+                _ = term.recv() => EXIT_TERMINATED,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    EXIT_INTERRUPTED
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Sandbox(args)) => sandbox::run(args).await,
         Some(Command::Check(args)) => extract::check(cli.config.as_deref(), args).await,
         Some(Command::Discover(args)) => extract::discover(args),
-        Some(Command::Extract(args)) => extract::extract(cli.config.as_deref(), args).await,
-        Some(Command::Demo(args)) => demo::run(args).await,
-        Some(Command::Push(args)) => push::run(cli.config.as_deref(), args).await,
+        Some(Command::Extract(args)) => {
+            extract::extract(cli.config.as_deref(), args, &Interrupt::listen()).await
+        }
+        Some(Command::Demo(args)) => demo::run(args, &Interrupt::listen()).await,
+        Some(Command::Push(args)) => {
+            // The push engine commits tracking per batch; stopping it between awaits leaves
+            // what a kill would, which the next run reconciles (creates whose outcome was
+            // not recorded are looked up before anything is sent again).
+            let interrupt = Interrupt::listen();
+            tokio::select! {
+                r = push::run(cli.config.as_deref(), args) => r,
+                code = interrupt.received() => {
+                    eprintln!("interrupted; rerun to resume");
+                    Ok(code)
+                }
+            }
+        }
         Some(Command::Runs(args)) => runs::run(cli.config.as_deref(), args),
         None if cli.discover
             || cli.catalog.is_some()
@@ -93,13 +176,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cli.discover,
                 cli.catalog.as_deref(),
                 cli.state.as_deref(),
+                &Interrupt::listen(),
             )
             .await
         }
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
-            Ok(ExitCode::from(2))
+            Ok(ExitCode::from(EXIT_USAGE))
         }
     }
 }

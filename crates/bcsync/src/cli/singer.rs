@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use bcsync::extract::run_to as run_extraction;
 
-use super::extract::{catalog, render_summary};
+use super::Interrupt;
+use super::extract::{catalog, finish_run};
 
 #[derive(Debug, Deserialize)]
 struct TapConfig {
@@ -66,6 +67,7 @@ pub async fn run(
     discover: bool,
     catalog_path: Option<&Path>,
     state: Option<&Path>,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
     if discover {
         println!("{}", serde_json::to_string(&catalog())?);
@@ -75,8 +77,13 @@ pub async fn run(
         config.context("tap mode needs --config tap.json with store_hash and access_token")?;
     let text =
         std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    let tap: TapConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a tap config JSON", config.display()))?;
+    let tap: TapConfig = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a tap config ({}); it is a JSON object with store_hash, access_token and optionally base_url",
+            config.display(),
+            bcsync::error::plain_serde_message(&e.to_string())
+        )
+    })?;
     let file = bcsync::config::FileConfig {
         store_hash: tap.store_hash,
         access_token: tap.access_token,
@@ -103,6 +110,7 @@ pub async fn run(
     };
     let options = ExtractOptions {
         tables: catalog_path.map(|_| static_names(&streams)),
+        cancel: Some(interrupt.token.clone()),
         ..ExtractOptions::default()
     };
     let singer_state = state.map(read_state_file).transpose()?;
@@ -119,12 +127,7 @@ pub async fn run(
         Progress::hidden(),
     )
     .await?;
-    eprint!("{}", render_summary(&summary, "singer:stdout"));
-    Ok(if summary.failed().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(finish_run(&summary, "singer:stdout", true, interrupt))
 }
 
 #[cfg(test)]

@@ -179,17 +179,16 @@ pub fn read_state_file(path: &std::path::Path) -> Result<State> {
     if text.trim().is_empty() {
         return Ok(State::default());
     }
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        Error::Config(format!(
-            "state file {} is not JSON ({e}); pass the last STATE value",
-            path.display()
-        ))
-    })?;
+    let bad = |detail: String| Error::StateFile {
+        path: path.display().to_string(),
+        detail,
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| bad(format!("is not JSON ({e})")))?;
     let v = v.get("value").cloned().unwrap_or(v);
     serde_json::from_value::<State>(v).map_err(|e| {
-        Error::Config(format!(
-            "state file {} is not a bcsync state ({e})",
-            path.display()
+        bad(format!(
+            "is not a bcsync state ({})",
+            crate::error::plain_serde_message(&e.to_string())
         ))
     })
 }

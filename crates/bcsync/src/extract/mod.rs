@@ -42,6 +42,9 @@ pub struct ExtractOptions {
     /// Exactly the streams and child tables to emit (a Singer catalog's selection); `None`:
     /// the ones the stream names imply ([`crate::streams::emitted_tables`]).
     pub tables: Option<Vec<&'static str>>,
+    /// Cancelled on Ctrl-C or SIGTERM: streams stop issuing requests, the writer commits
+    /// what it has, and the summary says `interrupted`.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Default for ExtractOptions {
@@ -51,6 +54,7 @@ impl Default for ExtractOptions {
             per_parent_concurrency: 8,
             page_concurrency: 4,
             tables: None,
+            cancel: None,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct ExtractSummary {
     pub requests: u64,
     pub throttled: u64,
     pub duration: Duration,
+    /// The run was stopped by Ctrl-C or SIGTERM (see [`ExtractOptions::cancel`]).
+    pub interrupted: bool,
 }
 
 impl ExtractSummary {
@@ -132,11 +138,9 @@ pub async fn run(
                     name: s.name.to_owned(),
                     ..Default::default()
                 };
+                let work = run_stream(&client, s, st, &writer, options, &mut summary, &bar);
                 let res = CURRENT_STREAM
-                    .scope(
-                        s.name,
-                        run_stream(&client, s, st, &writer, options, &mut summary, &bar),
-                    )
+                    .scope(s.name, until_cancelled(options.cancel.as_ref(), work))
                     .await;
                 summary.duration = t0.elapsed();
                 summary.requests = counter.get(s.name);
@@ -168,15 +172,45 @@ pub async fn run(
         requests: stats.requests,
         throttled: stats.rate_limited,
         duration: started.elapsed(),
+        interrupted: false,
+    };
+    // Interrupted only if a stream was actually cut short (a signal after the last page
+    // changes nothing).
+    let cut_short = Error::Interrupted.to_string();
+    let summary = ExtractSummary {
+        interrupted: summary
+            .streams
+            .iter()
+            .any(|s| s.error.as_deref() == Some(cut_short.as_str())),
+        ..summary
     };
     written?;
     // A bad token or a wrong store hash fails every stream the same way: report it once.
-    if let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
+    if !summary.interrupted
+        && let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
         && summary.streams.iter().all(|s| s.error.is_some())
     {
-        return Err(Error::Config(first.error.clone().unwrap_or_default()));
+        return Err(Error::EveryStreamFailed(
+            first.error.clone().unwrap_or_default(),
+        ));
     }
     Ok(summary)
+}
+
+/// Runs `work` unless `cancel` fires first (then `work` is dropped: no new requests, and
+/// a page already handed to the writer is committed with its state as usual).
+async fn until_cancelled<T>(
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match cancel {
+        Some(c) => tokio::select! {
+            biased;
+            () = c.cancelled() => Err(Error::Interrupted),
+            r = work => r,
+        },
+        None => work.await,
+    }
 }
 
 /// Opens the destination `to`, loads its state, and runs the extraction of `stream_names`

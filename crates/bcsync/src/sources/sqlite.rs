@@ -31,8 +31,9 @@ impl Source for SqliteSource {
         }
         let sql = self.sql.clone();
         Ok(spawn_reader(move |tx| {
-            let err = |source| Error::Sqlite {
+            let err = |source| Error::SqliteSource {
                 path: path.clone(),
+                query: sql.clone(),
                 source,
             };
             let conn = rusqlite::Connection::open_with_flags(
