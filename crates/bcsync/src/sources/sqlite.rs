@@ -42,6 +42,14 @@ impl Source for SqliteSource {
             )
             .map_err(err)?;
             let mut stmt = conn.prepare(&sql).map_err(err)?;
+            // A write has no result columns, so the mapped-column check below would report
+            // "no columns at all"; the real problem is that a source only reads.
+            if !stmt.readonly() {
+                return Err(err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some("the statement writes".into()),
+                )));
+            }
             let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
             if !tx.columns_blocking(names.clone()) {
                 return Ok(());
