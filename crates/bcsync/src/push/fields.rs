@@ -14,6 +14,8 @@
 //! `custom_fields.NAME` (products) are named values, not fields: they are checked in
 //! [`super::config`].
 
+use serde_json::{Map, Value};
+
 use super::config::{Mode, Object};
 
 /// The JSON type a field's value is cast to.
@@ -46,13 +48,29 @@ pub struct Field {
     pub name: &'static str,
     pub kind: Kind,
     pub access: Access,
+    /// A secret (a password): sent to the store, but never kept in the tracking store nor
+    /// shown in plans, diffs or reports (shown as [`MASK`]). It still counts in the
+    /// change hash, so a new value is sent.
+    pub secret: bool,
 }
+
+/// How a secret field's value is shown.
+pub const MASK: &str = "••••";
 
 const fn w(name: &'static str, kind: Kind) -> Field {
     Field {
         name,
         kind,
         access: Access::Write,
+        secret: false,
+    }
+}
+
+/// A writable secret (see [`Field::secret`]).
+const fn secret(name: &'static str, kind: Kind) -> Field {
+    Field {
+        secret: true,
+        ..w(name, kind)
     }
 }
 
@@ -61,6 +79,7 @@ const fn ro(name: &'static str, why: &'static str) -> Field {
         name,
         kind: Kind::Text,
         access: Access::ReadOnly(why),
+        secret: false,
     }
 }
 
@@ -82,8 +101,10 @@ const CUSTOMER_ADDRESS: &[Field] = &[
     w("address_type", Text),
 ];
 
-const CUSTOMER_AUTHENTICATION: &[Field] =
-    &[w("force_password_reset", Bool), w("new_password", Text)];
+const CUSTOMER_AUTHENTICATION: &[Field] = &[
+    w("force_password_reset", Bool),
+    secret("new_password", Text),
+];
 
 const STORE_CREDIT: &[Field] = &[w("amount", Number)];
 
@@ -106,11 +127,13 @@ const CUSTOMERS: &[Field] = &[
         name: "origin_channel_id",
         kind: Int,
         access: Access::CreateOnly,
+        secret: false,
     },
     Field {
         name: "registration_ip_address",
         kind: Text,
         access: Access::CreateOnly,
+        secret: false,
     },
     ro("date_created", SET_BY_STORE),
     ro("date_modified", SET_BY_STORE),
@@ -330,6 +353,49 @@ const ORDERS: &[Field] = &[
     ),
     ro("date_modified", SET_BY_STORE),
 ];
+
+/// Whether a flattened payload path (`authentication.new_password`, list items by index)
+/// is a secret field of any object. Payloads carry no object, and no secret's path is a
+/// plain field of another object.
+pub fn is_secret_path(path: &str) -> bool {
+    [Object::Customers, Object::Products, Object::Orders]
+        .into_iter()
+        .any(|o| lookup(o, path).is_some_and(|f| f.secret))
+}
+
+/// `payload` without its secret fields: what may be kept in the tracking store.
+pub fn without_secrets(payload: &Map<String, Value>) -> Map<String, Value> {
+    fn strip(prefix: &str, v: &Value) -> Option<Value> {
+        if !prefix.is_empty() && is_secret_path(prefix) {
+            return None;
+        }
+        let join = |k: &str| {
+            if prefix.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        Some(match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), strip(&join(k), v)?)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, v)| strip(&join(&i.to_string()), v).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            other => other.clone(),
+        })
+    }
+    match strip("", &Value::Object(payload.clone())) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
 
 /// The top-level fields of `object`.
 pub fn table(object: Object) -> &'static [Field] {

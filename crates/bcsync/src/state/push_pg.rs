@@ -245,23 +245,22 @@ impl Drop for PgPushStore {
 }
 
 impl PushStore for PgPushStore {
-    fn lock(&mut self, sync: &str) -> Result<()> {
+    fn try_lock(&mut self, sync: &str) -> Result<bool> {
         let key = lock_key(&self.scope, sync);
-        let got = self.session.run(move |c, t| async move {
+        self.session.run(move |c, t| async move {
             let row = c
                 .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
                 .await
                 .map_err(|e| t.explain(&e, "taking the run lock"))?;
             Ok(row.get::<_, bool>(0))
-        })?;
-        if got {
-            Ok(())
-        } else {
-            Err(self.session.target.err(format!(
-                "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
-                self.scope
-            )))
-        }
+        })
+    }
+
+    fn lock_held_error(&self, sync: &str) -> Error {
+        self.session.target.err(format!(
+            "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
+            self.scope
+        ))
     }
 
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
