@@ -89,3 +89,76 @@ async fn passwords_are_sent_but_never_stored_or_shown() {
         Vec::<String>::new()
     );
 }
+
+/// Every row of every table the state store holds, as text (SQLite: the file's bytes).
+async fn state_text(h: &Harness) -> String {
+    match &h.pg {
+        None => String::from_utf8_lossy(&std::fs::read(h.path("push.db")).unwrap()).into_owned(),
+        Some(pg) => {
+            let client = common::connect(&pg.url).await;
+            let mut text = String::new();
+            for row in client
+                .query(
+                    // The source table `c` is in the scratch schema too: left out.
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_name <> 'c'",
+                    &[&pg.schema],
+                )
+                .await
+                .unwrap()
+            {
+                let table: String = row.get(0);
+                for r in client
+                    .query(
+                        &format!("SELECT t::text FROM \"{}\".\"{table}\" t", pg.schema),
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                {
+                    text.push_str(&r.get::<_, String>(0));
+                    text.push('\n');
+                }
+            }
+            text
+        }
+    }
+}
+
+on_both! {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_state_store_keeps_a_password(backend: Backend) {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let Some(h) = Harness::on(&sb, backend) else {
+        return;
+    };
+    h.write(
+        "c.csv",
+        &format!("mail,given,family,pw\nann@x.io,Ann,Lee,{PASSWORD}\n"),
+    );
+    let sync = h.sync(
+        "crm",
+        "customers",
+        "upsert",
+        "email",
+        "c.csv",
+        "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
+        "",
+    );
+    let plan = h
+        .push(
+            &sync,
+            Flags {
+                dry_run: true,
+                ..Flags::default()
+            },
+        )
+        .await;
+    let shown = serde_json::to_string(&plan.plan).unwrap();
+    assert!(!shown.contains(PASSWORD) && shown.contains("••••"), "{shown}");
+    let out = h.push(&sync, Flags::default()).await;
+    assert_eq!(out.run.counts["created"], 1, "{:?}", out.run);
+    let state = state_text(&h).await;
+    assert!(state.contains("ann@x.io"), "the state store was read: {state}");
+    assert!(!state.contains(PASSWORD), "{state}");
+}
+}
