@@ -186,12 +186,20 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
     assert!(!err.contains("password"), "{err}");
     assert!(second.try_lock("other").unwrap());
     assert!(elsewhere.try_lock("c").unwrap());
+    // A state store in another schema of the same database is another store: its runs
+    // do not share locks with these.
+    let other_schema = unique_name("state");
+    let mut other = open_push_store(&state_url(&url, &other_schema), "store_a").unwrap();
+    assert!(other.try_lock("c").unwrap());
+    drop(other);
     drop(first);
     assert!(second.try_lock("c").unwrap());
     drop((second, elsewhere));
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        drop_schema(&connect(&url).await, &schema).await;
+        let pg = connect(&url).await;
+        drop_schema(&pg, &schema).await;
+        drop_schema(&pg, &other_schema).await;
     });
 }
 
