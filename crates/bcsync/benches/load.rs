@@ -106,7 +106,7 @@ fn make_page(stream: &'static StreamDescriptor, template: &[Value], n: usize) ->
     let state = StreamState {
         bookmark: Some(chrono::Utc::now()),
         ids_at_bookmark: vec![last],
-        full_read_started: None,
+        ..StreamState::default()
     };
     PageBatch {
         stream,

@@ -179,18 +179,27 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
     let mut first = open_push_store(&spec, "store_a").unwrap();
     let mut second = open_push_store(&spec, "store_a").unwrap();
     let mut elsewhere = open_push_store(&spec, "store_b").unwrap();
-    first.lock("c").unwrap();
-    let err = second.lock("c").unwrap_err().to_string();
+    assert!(first.try_lock("c").unwrap());
+    assert!(!second.try_lock("c").unwrap());
+    let err = second.lock_held_error("c").to_string();
     assert!(err.contains("already running"), "{err}");
     assert!(!err.contains("password"), "{err}");
-    second.lock("other").unwrap();
-    elsewhere.lock("c").unwrap();
+    assert!(second.try_lock("other").unwrap());
+    assert!(elsewhere.try_lock("c").unwrap());
+    // A state store in another schema of the same database is another store: its runs
+    // do not share locks with these.
+    let other_schema = unique_name("state");
+    let mut other = open_push_store(&state_url(&url, &other_schema), "store_a").unwrap();
+    assert!(other.try_lock("c").unwrap());
+    drop(other);
     drop(first);
-    second.lock("c").unwrap();
+    assert!(second.try_lock("c").unwrap());
     drop((second, elsewhere));
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        drop_schema(&connect(&url).await, &schema).await;
+        let pg = connect(&url).await;
+        drop_schema(&pg, &schema).await;
+        drop_schema(&pg, &other_schema).await;
     });
 }
 
@@ -517,7 +526,7 @@ async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
     .unwrap();
     {
         let mut store = open_push_store(&spec, "s").unwrap();
-        store.lock("c").unwrap();
+        assert!(store.try_lock("c").unwrap());
         store.put("c", &[applied("k", 3)]).unwrap();
         assert_eq!(store.load("c").unwrap()["k"].bc_id, Some(3));
         store.save_run(&RunRecord::default()).unwrap();

@@ -133,6 +133,13 @@ fn create_rules_are_stated_not_cited() {
             "email, first_name and last_name must all have a value",
         ),
         (
+            "customers",
+            "email",
+            "mail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\ntown = \"addresses.0.city\"\n",
+            json!({"mail": "a@x.io", "given": "Ann", "family": "Lee", "town": "Oslo"}),
+            "first_name, last_name, address1, city and country_code must all have a value",
+        ),
+        (
             "products",
             "sku",
             "sku = \"sku\"\ntitle = \"name\"\n",

@@ -96,7 +96,9 @@ async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
     };
     write_syncs(&h, 120);
     h.load_sources().await;
-    set_faults(&sb, "slow=1:60,method=POST").await;
+    // Slow enough that the run is still writing while a loaded machine starts two more
+    // processes (`runs`, a second push).
+    set_faults(&sb, "slow=1:250,method=POST").await;
     let child = push(&sb, &h).spawn().unwrap();
     wait_for_posts(&sb, 2).await;
     // Recorded at start: visible while it runs.
@@ -105,7 +107,7 @@ async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
 
     // A second run of the same sync is refused while the first holds the lock.
     let second = push(&sb, &h).output().unwrap();
-    assert!(!second.status.success());
+    assert!(!second.status.success(), "{}", common::output_text(&second));
     assert!(
         String::from_utf8_lossy(&second.stderr).contains("already running"),
         "{}",
@@ -126,6 +128,9 @@ async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
         .unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("interrupted") && shown.contains("rerun the sync"), "{shown}");
+    // It never finished: no end time, no duration.
+    assert!(shown.contains("finished  — (interrupted)"), "{shown}");
+    assert!(!shown.contains("duration"), "{shown}");
 
     // The lock of the killed run does not block; the rerun finishes and the killed run
     // stays interrupted.

@@ -159,7 +159,7 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
     let r = &out.run;
     let counts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
-        "sync {} ({:?} {:?}): run {} {}{} — {} — {} requests ({} writes, {} lookups) in {} ms",
+        "sync {} ({} {}): run {} {}{} — {} — {} requests ({} writes, {} lookups) in {} ms",
         def.name,
         def.object,
         def.mode,

@@ -86,7 +86,11 @@ pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
                     status,
                     r.requests,
                     rejected,
-                    r.duration_ms,
+                    if r.finished_at.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        r.duration_ms.to_string()
+                    },
                     counts.join(" ")
                 );
             }
@@ -122,10 +126,16 @@ pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
                     if let Some(m) = &r.message {
                         println!("message   {m}");
                     }
-                    println!(
-                        "started   {}\nfinished  {}\nduration  {} ms",
-                        r.started_at, r.finished_at, r.duration_ms
-                    );
+                    println!("started   {}", r.started_at);
+                    // A run that never finished has no end and no duration to show.
+                    if r.finished_at.is_empty() {
+                        println!("finished  — ({})", r.status);
+                    } else {
+                        println!(
+                            "finished  {}\nduration  {} ms",
+                            r.finished_at, r.duration_ms
+                        );
+                    }
                     println!(
                         "requests  {} ({} writes, {} lookups)",
                         r.requests, r.write_requests, r.lookup_requests

@@ -7,7 +7,7 @@
 //! V2 decimal strings numbers. Only the selected streams and child tables are emitted;
 //! the STATE of a stream read only for its child tables is still written.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 
 use serde_json::{Value, json};
@@ -26,6 +26,9 @@ pub struct SingerDestination<W: Write + Send> {
     selected: Option<HashSet<&'static str>>,
     /// Fields already warned about (one warning per field and run, not per record).
     warned: HashSet<(&'static str, String)>,
+    /// Per stream of this run: the tables it emits (itself and child tables, if selected),
+    /// recorded in its STATE.
+    emitting: BTreeMap<&'static str, Vec<String>>,
 }
 
 impl SingerDestination<std::io::Stdout> {
@@ -43,6 +46,7 @@ impl<W: Write + Send> SingerDestination<W> {
             extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             selected: None,
             warned: HashSet::new(),
+            emitting: BTreeMap::new(),
         }
     }
 
@@ -59,11 +63,7 @@ impl<W: Write + Send> SingerDestination<W> {
     ) -> Result<()> {
         for bad in schema::conform(shape, &mut record) {
             if self.warned.insert((table, bad.field.clone())) {
-                tracing::warn!(
-                    "{table}.{}: {:?} is not a value of the declared type; sent as null",
-                    bad.field,
-                    bad.value
-                );
+                tracing::warn!("{}", conform_warning(table, &bad));
             }
         }
         let at = &self.extracted_at;
@@ -79,6 +79,20 @@ impl<W: Write + Send> SingerDestination<W> {
     fn emit(&mut self, msg: &Value) -> Result<()> {
         serde_json::to_writer(&mut self.out, msg).map_err(|e| io_err(e.into()))?;
         self.out.write_all(b"\n").map_err(io_err)
+    }
+}
+
+/// The warning for a value [`schema::conform`] could not keep as sent.
+fn conform_warning(table: &str, bad: &schema::Unconvertible) -> String {
+    match &bad.rounded_to {
+        None => format!(
+            "{table}.{}: '{}' is not a value of the declared type; sent as null",
+            bad.field, bad.value
+        ),
+        Some(n) => format!(
+            "{table}.{}: '{}' has more digits than a JSON number keeps; sent as {n}",
+            bad.field, bad.value
+        ),
     }
 }
 
@@ -113,6 +127,12 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
 
     fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()> {
         for s in streams {
+            let tables = std::iter::once(s.name)
+                .chain(s.children.iter().map(|c| c.name))
+                .filter(|t| self.is_selected(t))
+                .map(str::to_owned)
+                .collect();
+            self.emitting.insert(s.name, tables);
             if self.is_selected(s.name) {
                 self.emit(&schema_message(s))?;
             }
@@ -131,6 +151,34 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
     }
 
     fn load_state(&mut self) -> Result<State> {
+        for s in self.state.bookmarks.values_mut() {
+            s.full_read_started = None;
+        }
+        // A bookmark only covers the tables emitted by the runs that advanced it: a run
+        // that emits another one (a parent selected after its child table alone) would
+        // never emit the records before the bookmark, so that stream starts over.
+        for (stream, tables) in &self.emitting {
+            let Some(recorded) = self
+                .state
+                .bookmarks
+                .get(*stream)
+                .and_then(|s| s.emitted_tables.as_ref())
+            else {
+                continue;
+            };
+            let new: Vec<&str> = tables
+                .iter()
+                .filter(|t| !recorded.contains(t))
+                .map(String::as_str)
+                .collect();
+            if !new.is_empty() {
+                tracing::warn!(
+                    "{stream}: read from the beginning, as the state's bookmark was reached without emitting {}",
+                    new.join(", ")
+                );
+                self.state.bookmarks.remove(*stream);
+            }
+        }
         Ok(self.state.clone())
     }
 
@@ -149,7 +197,11 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
                 self.emit_record(c.table.name, c.table.record, r)?;
             }
         }
-        if let Some(s) = batch.state {
+        if let Some(mut s) = batch.state {
+            // Where a full read began matters to SQL destinations only (they mark the rows
+            // it did not see); a Singer target has no use for it.
+            s.full_read_started = None;
+            s.emitted_tables = self.emitting.get(stream.name).cloned();
             self.state.bookmarks.insert(batch.stream.name.to_owned(), s);
             let value =
                 serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
@@ -191,4 +243,31 @@ pub fn read_state_file(path: &std::path::Path) -> Result<State> {
             crate::error::plain_serde_message(&e.to_string())
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_show_values_as_text_not_debug() {
+        let bad = schema::Unconvertible {
+            field: "date_shipped".into(),
+            value: "someday \"soon\"".into(),
+            rounded_to: None,
+        };
+        assert_eq!(
+            conform_warning("orders", &bad),
+            "orders.date_shipped: 'someday \"soon\"' is not a value of the declared type; sent as null"
+        );
+        let rounded = schema::Unconvertible {
+            field: "total_inc_tax".into(),
+            value: "12345678901234567890.1234".into(),
+            rounded_to: Some("12345678901234567000".into()),
+        };
+        assert_eq!(
+            conform_warning("orders", &rounded),
+            "orders.total_inc_tax: '12345678901234567890.1234' has more digits than a JSON number keeps; sent as 12345678901234567000"
+        );
+    }
 }

@@ -36,6 +36,17 @@ pub enum Object {
     Orders,
 }
 
+/// The word the TOML uses (`customers`), for messages and summaries.
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Object::Customers => "customers",
+            Object::Products => "products",
+            Object::Orders => "orders",
+        })
+    }
+}
+
 /// How source rows relate to the store's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +59,18 @@ pub enum Mode {
     Upsert,
     /// Upsert, and apply `on_delete` (default `delete`) to records that left the source.
     Mirror,
+}
+
+/// The word the TOML uses (`upsert`), for messages and summaries.
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Insert => "insert",
+            Mode::Update => "update",
+            Mode::Upsert => "upsert",
+            Mode::Mirror => "mirror",
+        })
+    }
 }
 
 /// What happens to a tracked record whose row left the source.
@@ -141,8 +164,10 @@ impl SyncDef {
         };
         if !keys.contains(&self.match_key.as_str()) {
             return bad(format!(
-                "match_key {:?} is not allowed for {:?}; use one of {keys:?}",
-                self.match_key, self.object
+                "match_key \"{}\" is not allowed for {}; use one of: {}",
+                self.match_key,
+                self.object,
+                keys.join(", ")
             ));
         }
         let fields = self.fields()?;
@@ -329,6 +354,9 @@ city = "addresses.0.city"
         let err = parse_syncs(single, Path::new("p.toml"), Path::new("."))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("match_key \"email\" is not allowed"), "{err}");
+        assert!(
+            err.contains("match_key \"email\" is not allowed for products; use one of: id, sku"),
+            "{err}"
+        );
     }
 }

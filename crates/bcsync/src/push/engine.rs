@@ -220,7 +220,7 @@ pub async fn run_sync(
     def.validate()?;
     if !opts.dry_run {
         // Two runs of one sync would interleave creates; a dry run only reads.
-        store.lock(&def.name)?;
+        crate::state::push::take_run_lock(store, &def.name).await?;
     }
     let started = Instant::now();
     let started_at = now();
@@ -331,6 +331,7 @@ async fn execute(
     let mut duplicates: HashMap<String, Vec<u64>> = HashMap::new();
     let mut to_send: HashMap<String, Pending> = HashMap::new();
     let mut source_rows = 0u64;
+    let mut deletes_held_by: Vec<String> = Vec::new();
     while let Some(row) = rows.recv().await {
         let row = row?;
         source_rows += 1;
@@ -338,7 +339,11 @@ async fn execute(
             Ok(m) => m,
             Err(r) => {
                 // An invalid row is still in the source: its record must not count as removed.
-                if let Some(k) = raw_key(def, &fields, &row) {
+                let key = raw_key(def, &fields, &row);
+                if let Some(why) = unsure_row(def, &row, key.as_deref()) {
+                    deletes_held_by.push(why);
+                }
+                if let Some(k) = key {
                     protected.insert(k);
                 }
                 run.bump("invalid", 1);
@@ -418,10 +423,11 @@ async fn execute(
 
     // 2. Removed: tracked and applied, but no longer in the source.
     let on_delete = def.on_delete();
-    let removed: Vec<&Tracked> = tracked
+    let mut removed: Vec<&Tracked> = tracked
         .values()
         .filter(|t| !seen.contains_key(&t.key) && !protected.contains(&t.key) && t.bc_id.is_some())
         .collect();
+    hold_deletes(def, &deletes_held_by, &mut removed);
     run.bump("removed", removed.len() as u64);
     if on_delete != OnDelete::Nothing && !removed.is_empty() && !opts.force {
         let base = tracked
@@ -640,6 +646,44 @@ fn raw_key(def: &SyncDef, fields: &[FieldMap], row: &Row) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
+/// Why a rejected row makes this run's deletes unsafe, if it does: a row the source could
+/// not read in full (a ragged line's cells may be shifted, a non-UTF-8 key differs from the
+/// tracked one), or one without a key, may be a tracked record that would count as removed.
+fn unsure_row(def: &SyncDef, row: &Row, key: Option<&str>) -> Option<String> {
+    match (&row.unreadable, key) {
+        (Some(reason), _) => Some(reason.clone()),
+        (None, None) => Some(format!("row {} has no {}", row.number, def.match_key)),
+        (None, Some(_)) => None,
+    }
+}
+
+/// Skips the delete (or clear) phase of a run in which some rows were unsure (see
+/// [`unsure_row`]), saying so on stderr: the records they hold cannot be told apart from
+/// removed ones. Deletes resume on the next run whose rows all read cleanly.
+fn hold_deletes(def: &SyncDef, unsure: &[String], removed: &mut Vec<&Tracked>) {
+    if unsure.is_empty() || def.on_delete() == OnDelete::Nothing {
+        return;
+    }
+    let shown: Vec<&str> = unsure.iter().take(5).map(String::as_str).collect();
+    let more = unsure.len().saturating_sub(shown.len());
+    let what = if def.on_delete() == OnDelete::Delete {
+        "deletes"
+    } else {
+        "clears"
+    };
+    eprintln!(
+        "sync {}: {what} skipped this run, as some rows could not be read with their key ({}{}); {what} resume on a run where every row reads cleanly",
+        def.name,
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    removed.clear();
+}
+
 fn object_noun(o: Object) -> &'static str {
     match o {
         Object::Customers => "customer",
@@ -654,7 +698,7 @@ pub(super) fn applied(p: &Pending, bc_id: Option<i64>) -> Tracked {
         hash: Some(p.hash.clone()),
         bc_id,
         status: TrackStatus::Applied,
-        fields: Some(Value::Object(p.payload.clone())),
+        fields: Some(Value::Object(super::fields::without_secrets(&p.payload))),
     }
 }
 
@@ -769,7 +813,24 @@ fn diff(before: Option<&Value>, after: &Map<String, Value>) -> Vec<FieldChange> 
             });
         }
     }
+    mask_secrets(&mut out);
     out
+}
+
+/// Secret fields (passwords) are shown masked in plans and diffs.
+fn mask_secrets(changes: &mut [FieldChange]) {
+    let mask = || Value::String(super::fields::MASK.to_owned());
+    for c in changes
+        .iter_mut()
+        .filter(|c| super::fields::is_secret_path(&c.field))
+    {
+        if !c.before.is_null() {
+            c.before = mask();
+        }
+        if !c.after.is_null() {
+            c.after = mask();
+        }
+    }
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {

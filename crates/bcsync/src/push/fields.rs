@@ -14,6 +14,8 @@
 //! `custom_fields.NAME` (products) are named values, not fields: they are checked in
 //! [`super::config`].
 
+use serde_json::{Map, Value};
+
 use super::config::{Mode, Object};
 
 /// The JSON type a field's value is cast to.
@@ -46,13 +48,29 @@ pub struct Field {
     pub name: &'static str,
     pub kind: Kind,
     pub access: Access,
+    /// A secret (a password): sent to the store, but never kept in the tracking store nor
+    /// shown in plans, diffs or reports (shown as [`MASK`]). It still counts in the
+    /// change hash, so a new value is sent.
+    pub secret: bool,
 }
+
+/// How a secret field's value is shown.
+pub const MASK: &str = "••••";
 
 const fn w(name: &'static str, kind: Kind) -> Field {
     Field {
         name,
         kind,
         access: Access::Write,
+        secret: false,
+    }
+}
+
+/// A writable secret (see [`Field::secret`]).
+const fn secret(name: &'static str, kind: Kind) -> Field {
+    Field {
+        secret: true,
+        ..w(name, kind)
     }
 }
 
@@ -61,6 +79,7 @@ const fn ro(name: &'static str, why: &'static str) -> Field {
         name,
         kind: Kind::Text,
         access: Access::ReadOnly(why),
+        secret: false,
     }
 }
 
@@ -82,8 +101,10 @@ const CUSTOMER_ADDRESS: &[Field] = &[
     w("address_type", Text),
 ];
 
-const CUSTOMER_AUTHENTICATION: &[Field] =
-    &[w("force_password_reset", Bool), w("new_password", Text)];
+const CUSTOMER_AUTHENTICATION: &[Field] = &[
+    w("force_password_reset", Bool),
+    secret("new_password", Text),
+];
 
 const STORE_CREDIT: &[Field] = &[w("amount", Number)];
 
@@ -106,11 +127,13 @@ const CUSTOMERS: &[Field] = &[
         name: "origin_channel_id",
         kind: Int,
         access: Access::CreateOnly,
+        secret: false,
     },
     Field {
         name: "registration_ip_address",
         kind: Text,
         access: Access::CreateOnly,
+        secret: false,
     },
     ro("date_created", SET_BY_STORE),
     ro("date_modified", SET_BY_STORE),
@@ -142,6 +165,8 @@ const VARIANTS: &[Field] = &[
     w("width", Number),
     w("height", Number),
     w("depth", Number),
+    w("is_free_shipping", Bool),
+    w("fixed_cost_shipping_price", Number),
     w("inventory_level", Int),
     w("inventory_warning_level", Int),
     w("purchasing_disabled", Bool),
@@ -161,6 +186,10 @@ const VARIANTS: &[Field] = &[
     ro(
         "calculated_price",
         "is computed by BigCommerce from the prices",
+    ),
+    ro(
+        "calculated_weight",
+        "is computed by BigCommerce from the weights",
     ),
 ];
 
@@ -234,36 +263,31 @@ const PRODUCTS: &[Field] = &[
     ro("base_variant_id", SET_BY_STORE),
 ];
 
-const ORDER_ADDRESS: &[Field] = &[
-    w("first_name", Text),
-    w("last_name", Text),
-    w("company", Text),
-    w("street_1", Text),
-    w("street_2", Text),
-    w("city", Text),
-    w("state", Text),
-    w("zip", Text),
-    w("country", Text),
-    w("country_iso2", Text),
-    w("phone", Text),
-    w("email", Text),
-];
+/// The fields of an order address, with `extra` ones: the billing address has these, a
+/// shipping address adds its shipping method. One list, so the two cannot drift apart.
+macro_rules! order_address {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            w("first_name", Text),
+            w("last_name", Text),
+            w("company", Text),
+            w("street_1", Text),
+            w("street_2", Text),
+            w("city", Text),
+            w("state", Text),
+            w("zip", Text),
+            w("country", Text),
+            w("country_iso2", Text),
+            w("phone", Text),
+            w("email", Text),
+            $($extra),*
+        ]
+    };
+}
 
-const ORDER_SHIPPING_ADDRESS: &[Field] = &[
-    w("first_name", Text),
-    w("last_name", Text),
-    w("company", Text),
-    w("street_1", Text),
-    w("street_2", Text),
-    w("city", Text),
-    w("state", Text),
-    w("zip", Text),
-    w("country", Text),
-    w("country_iso2", Text),
-    w("phone", Text),
-    w("email", Text),
-    w("shipping_method", Text),
-];
+const ORDER_ADDRESS: &[Field] = order_address!();
+
+const ORDER_SHIPPING_ADDRESS: &[Field] = order_address!(w("shipping_method", Text));
 
 const PRODUCT_OPTION: &[Field] = &[w("id", Int), w("value", Text)];
 
@@ -330,6 +354,49 @@ const ORDERS: &[Field] = &[
     ),
     ro("date_modified", SET_BY_STORE),
 ];
+
+/// Whether a flattened payload path (`authentication.new_password`, list items by index)
+/// is a secret field of any object. Payloads carry no object, and no secret's path is a
+/// plain field of another object.
+pub fn is_secret_path(path: &str) -> bool {
+    [Object::Customers, Object::Products, Object::Orders]
+        .into_iter()
+        .any(|o| lookup(o, path).is_some_and(|f| f.secret))
+}
+
+/// `payload` without its secret fields: what may be kept in the tracking store.
+pub fn without_secrets(payload: &Map<String, Value>) -> Map<String, Value> {
+    fn strip(prefix: &str, v: &Value) -> Option<Value> {
+        if !prefix.is_empty() && is_secret_path(prefix) {
+            return None;
+        }
+        let join = |k: &str| {
+            if prefix.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        Some(match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), strip(&join(k), v)?)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, v)| strip(&join(&i.to_string()), v).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            other => other.clone(),
+        })
+    }
+    match strip("", &Value::Object(payload.clone())) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
 
 /// The top-level fields of `object`.
 pub fn table(object: Object) -> &'static [Field] {
@@ -575,6 +642,103 @@ mod tests {
             Some(Kind::Number)
         );
         assert_eq!(lookup(Object::Products, "variants.x.price"), None);
+    }
+
+    /// Every field a push writes is one the extraction reads back (its record shape), with
+    /// a compatible type: the two tables describe one API and must not drift apart.
+    /// Secrets are write-only (the API never returns them).
+    #[test]
+    fn every_writable_field_is_in_the_record_shape_with_a_compatible_type() {
+        use crate::streams::records;
+        use crate::streams::schema::{Prop, Shape};
+
+        fn compatible(kind: Kind, shape: &Shape) -> bool {
+            match (kind, shape) {
+                // V2 money, dates and other text are written as text.
+                (Kind::Text, Shape::String | Shape::DateTime | Shape::Decimal | Shape::Any) => true,
+                (Kind::Int, Shape::Integer) => true,
+                (Kind::Number, Shape::Number | Shape::Decimal | Shape::Integer) => true,
+                (Kind::Bool, Shape::Boolean) => true,
+                (Kind::IntList, Shape::Array(item)) => matches!(item, Shape::Integer),
+                (Kind::Object(_), Shape::Object(_)) => true,
+                (Kind::List(_), Shape::Array(item)) => matches!(item, Shape::Object(_)),
+                _ => false,
+            }
+        }
+
+        fn props_of(shape: &Shape) -> Option<&'static [Prop]> {
+            match shape {
+                Shape::Object(p) => Some(p),
+                Shape::Array(item) => props_of(item),
+                _ => None,
+            }
+        }
+
+        /// V2 orders link their lines and shipping addresses (`{url, resource}`) instead
+        /// of embedding them: their rows are those child tables' shapes.
+        fn linked(path: &str) -> Option<&'static [Prop]> {
+            match path {
+                "orders.products" => Some(records::ORDER_LINE),
+                "orders.shipping_addresses" => Some(records::ORDER_SHIPPING_ADDRESS),
+                _ => None,
+            }
+        }
+
+        /// Written but never read back: `brand_name` names (or creates) the brand on a
+        /// write; records carry its `brand_id`.
+        const WRITE_ONLY: &[&str] = &["products.brand_name"];
+
+        fn check(path: &str, fields: &[Field], shape: &[Prop], drift: &mut Vec<String>) {
+            let written = fields.iter().filter(|f| {
+                !matches!(f.access, Access::ReadOnly(_))
+                    && !f.secret
+                    && !WRITE_ONLY.contains(&format!("{path}.{}", f.name).as_str())
+            });
+            for f in written {
+                let here = format!("{path}.{}", f.name);
+                let Some((_, s)) = shape.iter().find(|(n, _)| *n == f.name) else {
+                    drift.push(format!("{here}: not in the record shape"));
+                    continue;
+                };
+                let nested = match f.kind {
+                    Kind::Object(c) | Kind::List(c) => Some(c),
+                    _ => None,
+                };
+                match (nested, linked(&here)) {
+                    (Some(children), Some(rows)) => check(&here, children, rows, drift),
+                    (Some(children), None) if compatible(f.kind, s) => {
+                        check(&here, children, props_of(s).unwrap_or(&[]), drift)
+                    }
+                    (None, _) if compatible(f.kind, s) => {}
+                    _ => drift.push(format!("{here}: written as {:?}, read as {s:?}", f.kind)),
+                }
+            }
+        }
+
+        let mut drift = Vec::new();
+        check(
+            "customers",
+            table(Object::Customers),
+            records::CUSTOMER,
+            &mut drift,
+        );
+        check(
+            "products",
+            table(Object::Products),
+            records::PRODUCT,
+            &mut drift,
+        );
+        check("orders", table(Object::Orders), records::ORDER, &mut drift);
+        // The other way for variants, whose record is what V3 accepts: each field is
+        // either written or says why not.
+        for (name, _) in records::VARIANT {
+            if !VARIANTS.iter().any(|f| f.name == *name) {
+                drift.push(format!(
+                    "products.variants.{name}: read, but not in the push table"
+                ));
+            }
+        }
+        assert!(drift.is_empty(), "{}", drift.join("\n"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use super::config::{FieldMap, Mode, Object, SyncDef};
+use super::fields::Kind;
 use crate::sources::Row;
 
 /// A row that cannot be sent, and why.
@@ -28,24 +29,11 @@ pub struct Mapped {
     pub payload: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    Int,
-    Number,
-    Bool,
-    IntList,
-}
-
 /// The JSON type a field needs, from the object's field table (anything not listed is
 /// text).
 fn kind_of(object: Object, field: &str) -> Kind {
-    use super::fields::Kind as Table;
     match super::fields::lookup(object, field).map(|f| f.kind) {
-        Some(Table::Int) => Kind::Int,
-        Some(Table::Number) => Kind::Number,
-        Some(Table::Bool) => Kind::Bool,
-        Some(Table::IntList) => Kind::IntList,
+        Some(k @ (Kind::Int | Kind::Number | Kind::Bool | Kind::IntList)) => k,
         _ => Kind::Text,
     }
 }
@@ -56,7 +44,8 @@ fn cast(kind: Kind, v: &Value) -> Result<Value, String> {
         _ => None,
     };
     match kind {
-        Kind::Text => Ok(match v {
+        // Nested objects and lists are mapped field by field: a leaf is never one.
+        Kind::Text | Kind::Object(_) | Kind::List(_) => Ok(match v {
             Value::String(_) => v.clone(),
             Value::Number(n) => Value::String(n.to_string()),
             Value::Bool(b) => Value::String(b.to_string()),

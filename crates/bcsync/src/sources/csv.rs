@@ -161,4 +161,30 @@ mod tests {
         assert_eq!(rows[1].values["email"], "b@x.io");
         assert_eq!(rows[2].values["first"], "Cy");
     }
+
+    /// A quoted field spanning lines moves the next records' lines down: a reason names
+    /// the line of the file, not the record's number.
+    #[tokio::test]
+    async fn line_numbers_count_the_lines_of_quoted_multi_line_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(
+            &path,
+            "email,note,last\na@x.io,\"two\nlines\",Lee\nb@x.io,Bob\nc@x.io,\"x\n\ny\",Ray,extra\n",
+        )
+        .unwrap();
+        let src = CsvSource::new(path, b',').open().unwrap();
+        let rows = collect(src).await.unwrap();
+        let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.unreadable.as_deref()).collect();
+        assert_eq!(
+            reasons,
+            [
+                None,
+                Some("line 4 has 2 fields, the header has 3"),
+                Some("line 5 has 4 fields, the header has 3"),
+            ]
+        );
+        assert_eq!(rows[0].values["note"], "two\nlines");
+        assert_eq!(rows.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 2, 3]);
+    }
 }

@@ -36,6 +36,12 @@ pub struct StreamState {
     /// marks those rows deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_read_started: Option<String>,
+    /// Singer only: the tables (the stream and its child tables) whose records the runs
+    /// behind this bookmark emitted. A run emitting a table outside this set starts the
+    /// stream from the beginning: records before the bookmark were never emitted for it.
+    /// Absent in states written before it existed, read as "every table".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emitted_tables: Option<Vec<String>>,
 }
 
 /// The JSON key of [`StreamState::full_read_started`], which SQL destinations remove from

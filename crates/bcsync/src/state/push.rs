@@ -103,9 +103,12 @@ pub struct RunRecord {
 /// BigCommerce store (its scope): tracking calls see only that store's records; run
 /// listings show every store's runs (each names its store).
 pub trait PushStore: Send {
-    /// Takes the run lock of `sync` for this store until the store object is dropped; fails
-    /// with a clear error when another process holds it.
-    fn lock(&mut self, sync: &str) -> Result<()>;
+    /// Tries once to take the run lock of `sync` for this store, held until the store
+    /// object is dropped: `false` when another process holds it. [`take_run_lock`] is the
+    /// way to take it.
+    fn try_lock(&mut self, sync: &str) -> Result<bool>;
+    /// The error saying that another process holds the run lock of `sync`.
+    fn lock_held_error(&self, sync: &str) -> Error;
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>>;
     /// Inserts or replaces these records, in one transaction.
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()>;
@@ -126,6 +129,21 @@ pub trait PushStore: Send {
     /// Runs, newest first (without rejections and request logs).
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
+}
+
+/// Takes the run lock of `sync` (see [`PushStore::try_lock`]), or fails with a clear
+/// error when another process holds it. A lock held for an instant (`bcsync runs` checking
+/// whether a run is alive) is waited for, up to [`LOCK_PATIENCE`], on the async clock: the
+/// wait never blocks a runtime thread.
+pub async fn take_run_lock(store: &mut dyn PushStore, sync: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    while !store.try_lock(sync)? {
+        if started.elapsed() >= LOCK_PATIENCE {
+            return Err(store.lock_held_error(sync));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    Ok(())
 }
 
 /// Status of a run whose record says `running` but whose process is gone.
@@ -219,9 +237,8 @@ struct RunLock {
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl RunLock {
-    /// Takes the lock at `path`, or says it is held.
+    /// Takes the lock at `path`, or says it is held (once: [`take_run_lock`] waits).
     fn take(path: PathBuf) -> std::result::Result<Self, LockError> {
-        let started = std::time::Instant::now();
         loop {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -234,9 +251,6 @@ impl RunLock {
                 // lock: the lock counts only on the file the path still names.
                 Ok(()) if still_named(&file, &path) => return Ok(Self { path, file }),
                 Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_PATIENCE => {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
                 Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held),
                 Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
             }
@@ -490,24 +504,28 @@ pub(crate) fn now() -> String {
 }
 
 impl PushStore for SqlitePushStore {
-    fn lock(&mut self, sync: &str) -> Result<()> {
+    fn try_lock(&mut self, sync: &str) -> Result<bool> {
         if self.locks.contains_key(sync) {
-            return Ok(());
+            return Ok(true);
         }
         let path = self.lock_path(&self.scope, sync);
         match RunLock::take(path.clone()) {
             Ok(lock) => {
                 self.locks.insert(sync.to_owned(), lock);
-                Ok(())
+                Ok(true)
             }
-            Err(LockError::Held) => Err(Error::Config(format!(
-                "sync {sync:?} for store {} is already running against {} (lock {}); wait for it to finish",
-                self.scope,
-                self.path.display(),
-                path.display()
-            ))),
+            Err(LockError::Held) => Ok(false),
             Err(LockError::Io(source)) => Err(Error::Io { path, source }),
         }
+    }
+
+    fn lock_held_error(&self, sync: &str) -> Error {
+        Error::Config(format!(
+            "sync {sync:?} for store {} is already running against {} (lock {}); wait for it to finish",
+            self.scope,
+            self.path.display(),
+            self.lock_path(&self.scope, sync).display()
+        ))
     }
 
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
@@ -725,6 +743,21 @@ impl PushStore for SqlitePushStore {
 mod tests {
     use super::*;
 
+    /// One attempt at the run lock, as a result (the tests hold locks from one thread).
+    trait LockNow {
+        fn lock(&mut self, sync: &str) -> Result<()>;
+    }
+
+    impl<S: PushStore> LockNow for S {
+        fn lock(&mut self, sync: &str) -> Result<()> {
+            if self.try_lock(sync)? {
+                Ok(())
+            } else {
+                Err(self.lock_held_error(sync))
+            }
+        }
+    }
+
     #[test]
     fn tracks_records_and_runs() {
         let dir = tempfile::tempdir().unwrap();
@@ -815,6 +848,39 @@ mod tests {
         c.lock("customers").unwrap();
         drop(a);
         b.lock("customers").unwrap();
+    }
+
+    /// Waiting for a lock held for an instant runs on the async clock: other tasks of a
+    /// single-threaded runtime keep running meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiting_for_the_run_lock_does_not_block_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut holder = SqlitePushStore::open(&path, "s1").unwrap();
+        let mut waiter = SqlitePushStore::open(&path, "s1").unwrap();
+        holder.lock("c").unwrap();
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        let before = ticks.load(std::sync::atomic::Ordering::SeqCst);
+        let err = take_run_lock(&mut waiter, "c").await.unwrap_err();
+        let during = ticks.load(std::sync::atomic::Ordering::SeqCst) - before;
+        ticker.abort();
+        assert!(err.to_string().contains("already running"), "{err}");
+        assert!(
+            during >= 5,
+            "the ticker ran {during} times while the run waited"
+        );
+        drop(holder);
+        take_run_lock(&mut waiter, "c").await.unwrap();
     }
 
     #[test]

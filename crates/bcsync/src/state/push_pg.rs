@@ -223,11 +223,16 @@ impl PgPushStore {
     }
 }
 
-/// The 64-bit advisory-lock key of a (store, sync): a hash, so any names fit, and wide
-/// enough that two different runs practically never share a key.
-fn lock_key(scope: &str, sync: &str) -> i64 {
+/// The 64-bit advisory-lock key of a (state schema, store, sync): a hash, so any names fit,
+/// and wide enough that two different runs practically never share a key. Advisory locks
+/// are database-wide: the schema keeps state stores in different schemas apart.
+fn lock_key(schema: &str, scope: &str, sync: &str) -> i64 {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("bcsync push {}:{scope}:{sync}", scope.len()));
+    let digest = sha2::Sha256::digest(format!(
+        "bcsync push {}:{schema}:{}:{scope}:{sync}",
+        schema.len(),
+        scope.len()
+    ));
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)
@@ -245,23 +250,22 @@ impl Drop for PgPushStore {
 }
 
 impl PushStore for PgPushStore {
-    fn lock(&mut self, sync: &str) -> Result<()> {
-        let key = lock_key(&self.scope, sync);
-        let got = self.session.run(move |c, t| async move {
+    fn try_lock(&mut self, sync: &str) -> Result<bool> {
+        let key = lock_key(&self.session.target.schema, &self.scope, sync);
+        self.session.run(move |c, t| async move {
             let row = c
                 .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
                 .await
                 .map_err(|e| t.explain(&e, "taking the run lock"))?;
             Ok(row.get::<_, bool>(0))
-        })?;
-        if got {
-            Ok(())
-        } else {
-            Err(self.session.target.err(format!(
-                "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
-                self.scope
-            )))
-        }
+        })
+    }
+
+    fn lock_held_error(&self, sync: &str) -> Error {
+        self.session.target.err(format!(
+            "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
+            self.scope
+        ))
     }
 
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
@@ -384,7 +388,7 @@ impl PushStore for PgPushStore {
     fn lock_held(&self, store: &str, sync: &str) -> Result<bool> {
         // pg_locks shows a bigint advisory key as its high and low 32 bits (classid, objid;
         // objsubid 1). Reading it takes no lock, so a run starting now is never refused.
-        let key = lock_key(store, sync);
+        let key = lock_key(&self.session.target.schema, store, sync);
         let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
         self.session.run(move |c, t| async move {
             let row = c

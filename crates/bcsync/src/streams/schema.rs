@@ -16,6 +16,9 @@
 //!   trailing zeros of the API's text do not survive. The same applies to V2's other
 //!   decimal strings (weights, exchange rates, coupon amounts).
 //!
+//! A decimal with more significant digits than a JSON number keeps is sent as the nearest
+//! number, with a warning (once per field and run).
+//!
 //! - A declared type always holds: a number sent as text where a number is declared is
 //!   parsed, a number where text is declared becomes text; a value that cannot be
 //!   converted is sent as null with a warning on stderr (never a RECORD that fails its
@@ -105,12 +108,16 @@ pub fn child_schema(c: &ChildTable) -> Value {
     object_schema(c.record, &[(c.parent_column, Shape::Integer)])
 }
 
-/// A value that could not be made to match its declared type, left as null.
+/// A value that could not be made to match its declared type exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unconvertible {
     /// Dotted path of the field (`consignments.shipping.line_items.price_ex_tax`).
     pub field: String,
+    /// The value as the API sent it (text as is, anything else as JSON).
     pub value: String,
+    /// `None`: sent as null. `Some(n)`: a decimal with more digits than a JSON number
+    /// keeps, sent as the nearest number `n`.
+    pub rounded_to: Option<String>,
 }
 
 /// Rewrites a record in place so that it matches its declared shape: dates to ISO 8601,
@@ -150,6 +157,7 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
                         bad.push(Unconvertible {
                             field: path.to_owned(),
                             value: s.clone(),
+                            rounded_to: None,
                         });
                         *v = Value::Null;
                     }
@@ -171,11 +179,25 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
                         .map(Value::Number)
                 };
                 match parsed {
-                    Some(p) => *v = p,
+                    Some(p) => {
+                        // Rust prints a float without an exponent: comparable digit by digit.
+                        if !matches!(shape, Shape::Integer)
+                            && let Some(f) = p.as_f64()
+                            && !same_decimal(text, &f.to_string())
+                        {
+                            bad.push(Unconvertible {
+                                field: path.to_owned(),
+                                value: s.clone(),
+                                rounded_to: Some(f.to_string()),
+                            });
+                        }
+                        *v = p;
+                    }
                     None => {
                         bad.push(Unconvertible {
                             field: path.to_owned(),
                             value: s.clone(),
+                            rounded_to: None,
                         });
                         *v = Value::Null;
                     }
@@ -188,7 +210,20 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
                 *v = Value::String(n.to_string());
             }
         }
-        Shape::Object(props) => conform_object(props, v, path, bad),
+        Shape::Object(props) => match &*v {
+            Value::Object(_) => conform_object(props, v, path, bad),
+            Value::Null => {}
+            // V2 sends an empty object as `[]`.
+            Value::Array(items) if items.is_empty() => *v = Value::Null,
+            other => {
+                bad.push(Unconvertible {
+                    field: path.to_owned(),
+                    value: other.to_string(),
+                    rounded_to: None,
+                });
+                *v = Value::Null;
+            }
+        },
         Shape::Array(item) => {
             if let Value::Array(items) = v {
                 for i in items {
@@ -197,6 +232,30 @@ fn conform_value(shape: &Shape, v: &mut Value, path: &str, bad: &mut Vec<Unconve
             }
         }
         Shape::Boolean | Shape::Any => {}
+    }
+}
+
+/// Whether the decimal `text` and `formatted` (a number as JSON prints it) are the same
+/// number, written alike but for a sign, leading and trailing zeros. Exponent forms are
+/// taken as equal: bcsync only checks that plain decimals keep all their digits.
+fn same_decimal(text: &str, formatted: &str) -> bool {
+    fn digits(s: &str) -> Option<(bool, String, String)> {
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        if s.contains(['e', 'E']) {
+            return None;
+        }
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let int = int.trim_start_matches('0').to_owned();
+        let frac = frac.trim_end_matches('0').to_owned();
+        let zero = int.is_empty() && frac.is_empty();
+        Some((neg && !zero, int, frac))
+    }
+    match (digits(text), digits(formatted)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
     }
 }
 
@@ -272,6 +331,49 @@ mod tests {
             vec!["total_inc_tax", "lines.at"]
         );
         assert_eq!(r, json!({"total_inc_tax": null, "lines": [{"at": null}]}));
+    }
+
+    #[test]
+    fn an_empty_array_for_an_object_is_null_other_mismatches_are_reported() {
+        static P: &[Prop] = &[
+            ("billing", Shape::Object(&[("zip", Shape::String)])),
+            ("shipping", Shape::Object(&[("zip", Shape::String)])),
+            ("coupon", Shape::Object(&[("code", Shape::String)])),
+            ("kept", Shape::Object(&[("zip", Shape::String)])),
+        ];
+        let mut r = json!({"billing": [], "shipping": [1], "coupon": "x", "kept": {"zip": 7}});
+        let bad = conform(P, &mut r);
+        assert_eq!(
+            bad.iter()
+                .map(|b| (b.field.as_str(), b.value.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("shipping", "[1]"), ("coupon", "\"x\"")]
+        );
+        assert_eq!(
+            r,
+            json!({"billing": null, "shipping": null, "coupon": null, "kept": {"zip": "7"}})
+        );
+    }
+
+    #[test]
+    fn decimals_that_lose_digits_are_reported_as_rounded() {
+        static P: &[Prop] = &[
+            ("small", Shape::Decimal),
+            ("big", Shape::Decimal),
+            ("neg", Shape::Decimal),
+        ];
+        let mut r = json!({
+            "small": " 0012.5000 ",
+            "big": "12345678901234567890.1234",
+            "neg": "-0.0000",
+        });
+        let bad = conform(P, &mut r);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].field, "big");
+        assert_eq!(bad[0].value, "12345678901234567890.1234");
+        assert_eq!(bad[0].rounded_to.as_deref(), Some("12345678901234567000"));
+        assert_eq!(r["small"], json!(12.5));
+        assert!(r["big"].is_number());
     }
 
     #[test]
