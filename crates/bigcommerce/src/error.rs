@@ -332,8 +332,8 @@ pub enum Error {
     /// before any request of this client had an answer from it: not retried, since a
     /// wrong base URL or a missing network does not fix itself.
     #[error(
-        "cannot reach {base_url}: {cause}; check the base URL (--base-url, or base_url in \
-         bcsync.toml) and the network, then try again"
+        "cannot reach {base_url}: {cause}; check the base URL (--base-url, \
+         BIGCOMMERCE_BASE_URL or base_url in bcsync.toml) and the network, then try again"
     )]
     Unreachable { base_url: String, cause: String },
 
