@@ -4,7 +4,13 @@
 //! run for peak memory. Prints requests against the API minimum, wall time against the
 //! quota bound, 429s, CPU seconds and peak RSS.
 //!
-//! `cargo bench -p bcsync --bench extract` (BENCH_QUICK=1 for a small smoke run).
+//! Then the fault cost: a smaller store extracted with every stream, `transactions` (one
+//! request per order) included, clean and under injected faults, with requests, retries
+//! and the sandbox's peak of requests in flight.
+//!
+//! `cargo bench -p bcsync --bench extract` (BENCH_QUICK=1 for a small smoke run;
+//! BENCH_ONLY=faults for the fault cost alone; BENCH_FAULTS to replace its fault specs,
+//! `;`-separated).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
@@ -108,6 +114,7 @@ async fn counts(base: &str) -> serde_json::Value {
 
 struct Run {
     requests: u64,
+    retries: u64,
     throttled: u64,
     wall: Duration,
     records: u64,
@@ -121,6 +128,8 @@ async fn extract(base: &str, streams: &[&str], db: &std::path::Path) -> Run {
     let client = bigcommerce::Client::new(cfg)
         .unwrap()
         .with_observer(counter.clone());
+    // Clones share the stats, so this one still sees every attempt after `run_to` is done.
+    let stats_view = client.clone();
     let names: Vec<String> = streams.iter().map(|s| (*s).to_owned()).collect();
     let t0 = Instant::now();
     let summary = bcsync::extract::run_to(
@@ -150,6 +159,7 @@ async fn extract(base: &str, streams: &[&str], db: &std::path::Path) -> Run {
     let (requests, throttled) = admin_count(base).await;
     Run {
         requests,
+        retries: stats_view.stats().retries,
         throttled,
         wall,
         records: summary.streams.iter().map(|s| s.records).sum(),
@@ -161,9 +171,84 @@ fn pages(n: u64) -> u64 {
     n.div_ceil(250).max(1)
 }
 
+async fn sandbox_stats(base: &str) -> serde_json::Value {
+    reqwest::get(format!("{base}/_sandbox/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The fault cost: the same store extracted (every stream, transactions included) clean
+/// and under each fault spec, each on a fresh sandbox so the fault draws and the quota
+/// window start alike.
+async fn fault_cost(quick: bool, time_scale: f64) {
+    let orders = if quick { 100 } else { 400 };
+    let specs: Vec<String> = std::env::var("BENCH_FAULTS")
+        .map(|v| v.split(';').map(str::to_owned).collect())
+        .unwrap_or_else(|_| {
+            vec![
+                "none".to_owned(),
+                // 16.7% of requests fail: 10% HTTP 500, 6.7% connection resets.
+                "seed=7,500=0.1,reset=0.067".to_owned(),
+                "seed=7,slow=1:500".to_owned(),
+            ]
+        });
+    println!(
+        "\n== fault cost: 1000 customers, 500 products, {orders} orders (3 lines) with their transactions, Standard plan at time scale {time_scale}"
+    );
+    let mut clean: Option<f64> = None;
+    for spec in specs {
+        let sb = start_sandbox(&[
+            "--seed",
+            "13",
+            "--customers",
+            "1000",
+            "--products",
+            "500",
+            "--orders",
+            &orders.to_string(),
+            "--lines",
+            "3",
+            "--plan",
+            "standard",
+            "--time-scale",
+            &time_scale.to_string(),
+            "--faults",
+            &spec,
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let run = extract(&sb.base_url, &[], &dir.path().join("faults.db")).await;
+        let stats = sandbox_stats(&sb.base_url).await;
+        let wall = run.wall.as_secs_f64();
+        let ratio = clean.map_or(String::new(), |c| format!(" ({:.2}x clean)", wall / c));
+        if spec == "none" {
+            clean = Some(wall);
+        }
+        println!(
+            "faults {spec:<28} wall {wall:>7.2} s{ratio}  requests {}  retries {}  429s {}  peak in flight {}  records {} + {}",
+            run.requests,
+            run.retries,
+            run.throttled,
+            stats["peak_in_flight"],
+            run.records,
+            run.child_rows
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "faults") {
+        let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.25);
+        fault_cost(quick, time_scale).await;
+        return;
+    }
     let (customers, products, orders, big_orders) = if quick {
         (1000, 500, 2000, 5000)
     } else {
@@ -261,6 +346,8 @@ async fn main() {
         rerun.wall.as_secs_f64()
     );
     drop(sb);
+
+    fault_cost(quick, time_scale).await;
 
     println!(
         "\n== memory and throughput: `bcsync extract --streams orders` (child process) on {big_orders} orders with 3 lines, unthrottled"

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -150,6 +151,9 @@ struct Inner {
     pacer: Arc<Pacer>,
     concurrency: Arc<Semaphore>,
     stats: Arc<Mutex<ClientStats>>,
+    /// Whether any attempt of this client (or a clone) has had an HTTP answer from the
+    /// host: until then a refused connection means a wrong base URL, not a blip.
+    host_reached: Arc<AtomicBool>,
     observer: Option<Arc<dyn RequestObserver>>,
 }
 
@@ -180,6 +184,8 @@ enum AttemptResult {
     Failed {
         kind: TransportKind,
         cause: String,
+        /// The innermost cause alone, e.g. `Connection refused (os error 111)`.
+        root_cause: String,
     },
 }
 
@@ -252,6 +258,7 @@ impl Client {
                 token_header,
                 pacer: Pacer::new(),
                 stats: Arc::new(Mutex::new(ClientStats::default())),
+                host_reached: Arc::new(AtomicBool::new(false)),
                 observer: None,
             }),
         })
@@ -270,6 +277,7 @@ impl Client {
                 pacer: Arc::clone(&shared.pacer),
                 concurrency: Arc::clone(&shared.concurrency),
                 stats: Arc::clone(&shared.stats),
+                host_reached: Arc::clone(&shared.host_reached),
                 observer: Some(observer),
             }),
         }
@@ -436,6 +444,7 @@ impl Client {
                 AttemptResult::Response {
                     status, headers, ..
                 } => {
+                    inner.host_reached.store(true, Ordering::Relaxed);
                     let rate = RateLimitHeaders::parse(headers);
                     ticket.finish(Some(&rate), *status < 400);
                 }
@@ -453,7 +462,9 @@ impl Client {
             let context = AttemptContext {
                 method: &method,
                 path: &display_path,
+                base_url: &inner.config.base_url,
                 idempotent: req.idempotent,
+                host_reached: inner.host_reached.load(Ordering::Relaxed),
                 attempt,
                 policy: &policy,
             };
@@ -495,7 +506,20 @@ impl Client {
                     if pause_everyone {
                         inner.pacer.pause_until(Instant::now() + after);
                     }
-                    tracing::warn!(%method, path = %display_path, attempt, ?after, pause_everyone, %error, "retrying BigCommerce request");
+                    // One short line per retry; the full error (body, cause chain) is at
+                    // debug level for whoever needs it.
+                    tracing::warn!(
+                        "{}",
+                        retry::log_line(
+                            &method,
+                            &display_path,
+                            &retry_reason(status, &error),
+                            attempt,
+                            policy.max_retries + 1,
+                            after,
+                        )
+                    );
+                    tracing::debug!(%method, path = %display_path, attempt, %error, "retry cause");
                     inner.stats.lock().retries += 1;
                     tokio::time::sleep(after).await;
                 }
@@ -526,6 +550,7 @@ impl Client {
                 return AttemptResult::Failed {
                     kind: transport_kind(&e, false),
                     cause: error_chain(&e),
+                    root_cause: root_cause(&e),
                 };
             }
         };
@@ -540,6 +565,7 @@ impl Client {
             Err(e) => AttemptResult::Failed {
                 kind: transport_kind(&e, true),
                 cause: error_chain(&e),
+                root_cause: root_cause(&e),
             },
         }
     }
@@ -580,6 +606,7 @@ enum Classified {
     Transport {
         kind: TransportKind,
         cause: String,
+        root_cause: String,
     },
     Decode {
         status: u16,
@@ -605,7 +632,10 @@ enum Next {
 struct AttemptContext<'a> {
     method: &'a str,
     path: &'a str,
+    base_url: &'a str,
     idempotent: bool,
+    /// Whether the host has ever answered this client (see [`retry::decide`]).
+    host_reached: bool,
     attempt: u32,
     policy: &'a RetryPolicy,
 }
@@ -615,6 +645,7 @@ fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
     let decide = |outcome: &Outcome<'_>| {
         retry::decide(
             cx.idempotent,
+            cx.host_reached,
             outcome,
             cx.attempt,
             cx.policy,
@@ -650,15 +681,30 @@ fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
             let pause = status == 429 && RateLimitHeaders::parse(&headers).quota_exhausted();
             (decision, error, pause)
         }
-        Classified::Transport { kind, cause } => {
-            let error = Error::Transport {
-                method: cx.method.to_owned(),
-                path: cx.path.to_owned(),
-                attempts: cx.attempt,
-                kind,
-                cause,
+        Classified::Transport {
+            kind,
+            cause,
+            root_cause,
+        } => {
+            let decision = decide(&Outcome::Transport(kind));
+            // The decision refused to retry a connect error only because the host has
+            // never answered: say so, naming the URL, instead of a generic network error.
+            let never_reached = kind == TransportKind::Connect && !cx.host_reached;
+            let error = if decision == Decision::Fail && never_reached {
+                Error::Unreachable {
+                    base_url: cx.base_url.to_owned(),
+                    cause: root_cause,
+                }
+            } else {
+                Error::Transport {
+                    method: cx.method.to_owned(),
+                    path: cx.path.to_owned(),
+                    attempts: cx.attempt,
+                    kind,
+                    cause,
+                }
             };
-            (decide(&Outcome::Transport(kind)), error, false)
+            (decision, error, false)
         }
         Classified::Decode { status, message } => {
             let error = Error::Decode {
@@ -683,9 +729,19 @@ fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
 /// Sorts an attempt's result, also returning the status and headers for the observer.
 fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap>) {
     match result {
-        AttemptResult::Failed { kind, cause } => {
-            (Classified::Transport { kind, cause }, None, None)
-        }
+        AttemptResult::Failed {
+            kind,
+            cause,
+            root_cause,
+        } => (
+            Classified::Transport {
+                kind,
+                cause,
+                root_cause,
+            },
+            None,
+            None,
+        ),
         AttemptResult::Response {
             status,
             headers,
@@ -717,10 +773,15 @@ fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap
                 },
                 // JSON that stops mid-way is a body cut short in transit (a dropped
                 // connection without a Content-Length): worth a retry for GETs.
-                Err(e) if e.is_eof() => Classified::Transport {
-                    kind: TransportKind::TruncatedBody,
-                    cause: format!("the JSON body ended early after {} bytes: {e}", body.len()),
-                },
+                Err(e) if e.is_eof() => {
+                    let cause =
+                        format!("the JSON body ended early after {} bytes: {e}", body.len());
+                    Classified::Transport {
+                        kind: TransportKind::TruncatedBody,
+                        root_cause: cause.clone(),
+                        cause,
+                    }
+                }
                 Err(e) => Classified::Decode {
                     status,
                     message: format!("the body is not valid JSON: {e}"),
@@ -753,6 +814,26 @@ fn transport_kind(e: &reqwest::Error, reading_body: bool) -> TransportKind {
     } else {
         TransportKind::Other
     }
+}
+
+/// Why an attempt is retried, in a few words: `HTTP 503`, or the transport failure's kind
+/// (`connection lost`).
+fn retry_reason(status: Option<u16>, error: &Error) -> String {
+    match (status, error) {
+        (Some(code), _) => format!("HTTP {code}"),
+        (None, Error::Transport { kind, .. }) => kind.to_string(),
+        (None, other) => other.to_string(),
+    }
+}
+
+/// The innermost cause of a reqwest error (`Connection refused (os error 111)`, `failed
+/// to lookup address information: ...`): the part a user can act on.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    last.to_string()
 }
 
 /// The error and its causes, `outer: inner: innermost` (reqwest's top-level message alone

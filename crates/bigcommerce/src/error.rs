@@ -328,6 +328,15 @@ pub enum Error {
         cause: String,
     },
 
+    /// The first connection to the host failed (refused, or the name did not resolve)
+    /// before any request of this client had an answer from it: not retried, since a
+    /// wrong base URL or a missing network does not fix itself.
+    #[error(
+        "cannot reach {base_url}: {cause}; check the base URL (--base-url, \
+         BIGCOMMERCE_BASE_URL or base_url in bcsync.toml) and the network, then try again"
+    )]
+    Unreachable { base_url: String, cause: String },
+
     /// A complete 2xx body that is not the JSON expected.
     #[error(
         "{method} {path}: could not read the response (HTTP {status}): {message}; this is \
@@ -371,7 +380,7 @@ impl Error {
             Error::Api { status, .. } | Error::Server { status, .. } => Some(*status),
             Error::RateLimited { .. } => Some(429),
             Error::Decode { status, .. } => Some(*status),
-            Error::Transport { .. } | Error::Config(_) => None,
+            Error::Transport { .. } | Error::Unreachable { .. } | Error::Config(_) => None,
         }
     }
 
@@ -384,7 +393,10 @@ impl Error {
             | Error::Api { body, .. }
             | Error::RateLimited { body, .. }
             | Error::Server { body, .. } => Some(body),
-            Error::Transport { .. } | Error::Decode { .. } | Error::Config(_) => None,
+            Error::Transport { .. }
+            | Error::Unreachable { .. }
+            | Error::Decode { .. }
+            | Error::Config(_) => None,
         }
     }
 

@@ -13,6 +13,10 @@
 //!   fail in well under a second.
 //! - Transport: a connect error never reached the server, so any request retries;
 //!   timeouts, lost connections and truncated bodies retry only when idempotent.
+//! - Except a connect error (refused, name not resolved) before this client has ever had
+//!   an answer from the host: that is a wrong base URL or no network far more often than
+//!   a blip, so it fails at once instead of retrying for minutes. Once the host has
+//!   answered, connect errors are blips again and retry as above.
 
 use std::time::Duration;
 
@@ -57,9 +61,12 @@ pub const MAX_HEADER_WAIT: Duration = Duration::from_secs(15 * 60);
 pub const RESET_SLACK: Duration = Duration::from_millis(5);
 
 /// Decides whether attempt number `attempt` (1 for the first try) is retried.
-/// `jitter` is a random number in `[0, 1)`; it spreads retries of concurrent requests.
+/// `host_reached` says whether any request of this client has had an HTTP answer from the
+/// host yet. `jitter` is a random number in `[0, 1)`; it spreads retries of concurrent
+/// requests.
 pub fn decide(
     idempotent: bool,
+    host_reached: bool,
     outcome: &Outcome<'_>,
     attempt: u32,
     policy: &RetryPolicy,
@@ -103,7 +110,7 @@ pub fn decide(
         }
         Outcome::Transport(kind) => {
             let retry = match kind {
-                TransportKind::Connect => true,
+                TransportKind::Connect => host_reached,
                 TransportKind::Timeout
                 | TransportKind::ConnectionLost
                 | TransportKind::TruncatedBody => idempotent,
@@ -116,6 +123,23 @@ pub fn decide(
             }
         }
     }
+}
+
+/// The one log line for a retried attempt, e.g.
+/// `GET /v3/orders/7/transactions: HTTP 503 on attempt 1/9, retrying in 1.2 s`.
+/// `path` is without query string; `reason` is the status or the transport failure.
+pub fn log_line(
+    method: &str,
+    path: &str,
+    reason: &str,
+    attempt: u32,
+    max_attempts: u32,
+    after: Duration,
+) -> String {
+    format!(
+        "{method} {path}: {reason} on attempt {attempt}/{max_attempts}, retrying in {:.1} s",
+        after.as_secs_f64()
+    )
 }
 
 /// Exponential backoff with "equal jitter": half of `base * 2^(attempt-1)` (capped at
@@ -158,6 +182,7 @@ mod tests {
         let h = HeaderMap::new();
         decide(
             idempotent,
+            true,
             &Outcome::Status {
                 status: code,
                 headers: &h,
@@ -168,8 +193,15 @@ mod tests {
         )
     }
 
-    fn transport(idempotent: bool, kind: TransportKind) -> Decision {
-        decide(idempotent, &Outcome::Transport(kind), 1, &POLICY, 0.0)
+    fn transport(idempotent: bool, host_reached: bool, kind: TransportKind) -> Decision {
+        decide(
+            idempotent,
+            host_reached,
+            &Outcome::Transport(kind),
+            1,
+            &POLICY,
+            0.0,
+        )
     }
 
     #[test]
@@ -212,25 +244,48 @@ mod tests {
 
     #[test]
     fn transport_table() {
-        let table: &[(TransportKind, bool, bool)] = &[
-            (TransportKind::Connect, true, true),
-            (TransportKind::Connect, false, true),
-            (TransportKind::Timeout, true, true),
-            (TransportKind::Timeout, false, false),
-            (TransportKind::ConnectionLost, true, true),
-            (TransportKind::ConnectionLost, false, false),
-            (TransportKind::TruncatedBody, true, true),
-            (TransportKind::TruncatedBody, false, false),
-            (TransportKind::Other, true, false),
+        // (kind, idempotent, host reached before, retried?)
+        let table: &[(TransportKind, bool, bool, bool)] = &[
+            (TransportKind::Connect, true, true, true),
+            (TransportKind::Connect, false, true, true),
+            // The host never answered: a wrong base URL or no network, fail at once.
+            (TransportKind::Connect, true, false, false),
+            (TransportKind::Connect, false, false, false),
+            (TransportKind::Timeout, true, true, true),
+            (TransportKind::Timeout, true, false, true),
+            (TransportKind::Timeout, false, true, false),
+            (TransportKind::ConnectionLost, true, true, true),
+            (TransportKind::ConnectionLost, true, false, true),
+            (TransportKind::ConnectionLost, false, true, false),
+            (TransportKind::TruncatedBody, true, true, true),
+            (TransportKind::TruncatedBody, false, true, false),
+            (TransportKind::Other, true, true, false),
+            (TransportKind::Other, true, false, false),
         ];
-        for &(kind, idempotent, retried) in table {
-            let d = transport(idempotent, kind);
+        for &(kind, idempotent, host_reached, retried) in table {
+            let d = transport(idempotent, host_reached, kind);
             assert_eq!(
                 matches!(d, Decision::Retry { .. }),
                 retried,
-                "{kind:?} idempotent={idempotent}: {d:?}"
+                "{kind:?} idempotent={idempotent} host_reached={host_reached}: {d:?}"
             );
         }
+    }
+
+    #[test]
+    fn log_line_is_short_and_complete() {
+        let line = log_line(
+            "GET",
+            "/v3/orders/7/transactions",
+            "HTTP 503",
+            1,
+            9,
+            Duration::from_millis(1234),
+        );
+        assert_eq!(
+            line,
+            "GET /v3/orders/7/transactions: HTTP 503 on attempt 1/9, retrying in 1.2 s"
+        );
     }
 
     #[test]
@@ -248,6 +303,7 @@ mod tests {
         ]);
         let d = decide(
             false,
+            true,
             &Outcome::Status {
                 status: 429,
                 headers: &h,
@@ -265,6 +321,7 @@ mod tests {
         // X-Retry-After (seconds) is the fallback when the reset header is missing.
         let h = headers(&[("X-Retry-After", "3")]);
         let d = decide(
+            true,
             true,
             &Outcome::Status {
                 status: 429,
@@ -290,6 +347,7 @@ mod tests {
         ]);
         let d = decide(
             true,
+            true,
             &Outcome::Status {
                 status: 429,
                 headers: &h,
@@ -310,6 +368,7 @@ mod tests {
     fn repeated_429_backs_off_further_than_a_tiny_reset() {
         let h = headers(&[("X-Rate-Limit-Time-Reset-Ms", "1")]);
         let d = decide(
+            true,
             true,
             &Outcome::Status {
                 status: 429,
@@ -374,7 +433,7 @@ mod tests {
             if let Some(ms) = reset_ms {
                 h.insert("x-rate-limit-time-reset-ms", HeaderValue::from(ms));
             }
-            let d = decide(idempotent, &Outcome::Status { status: code, headers: &h }, attempt, &policy, jitter);
+            let d = decide(idempotent, true, &Outcome::Status { status: code, headers: &h }, attempt, &policy, jitter);
             match d {
                 Decision::Fail => {}
                 Decision::Retry { after } => {

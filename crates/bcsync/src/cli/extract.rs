@@ -201,16 +201,23 @@ pub fn render_summary(summary: &ExtractSummary, destination: &str) -> String {
     }
     let records: u64 = summary.streams.iter().map(|s| s.records).sum();
     let child: u64 = summary.streams.iter().map(|s| s.child_rows).sum();
+    let failed = summary.failed().len();
+    let status = if failed == 0 {
+        "ok".to_owned()
+    } else {
+        format!("{failed} failed")
+    };
     out.push_str(&format!(
-        "{:<16} {:>9} {:>11} {:>9} {:>8.2}\n",
+        "{:<16} {:>9} {:>11} {:>9} {:>8.2}  {status}\n",
         "total",
         records,
         child,
         summary.requests,
         summary.duration.as_secs_f64(),
     ));
+    // Below the table, not in its status column: it is about requests, not a status.
     out.push_str(&format!(
-        "{} of the {} requests were throttled (HTTP 429) and retried\n",
+        "{} of {} requests throttled (HTTP 429)\n",
         summary.throttled, summary.requests
     ));
     out
@@ -375,4 +382,32 @@ pub async fn check(config: Option<&Path>, args: StoreArgs) -> anyhow::Result<Exi
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod total_row_tests {
+    use super::*;
+    use bcsync::extract::StreamSummary;
+
+    #[test]
+    fn throttled_count_is_not_in_the_status_column() {
+        let summary = ExtractSummary {
+            streams: vec![StreamSummary {
+                name: "brands".into(),
+                records: 3,
+                ..Default::default()
+            }],
+            requests: 12,
+            throttled: 0,
+            ..Default::default()
+        };
+        let table = render_summary(&summary, "sqlite:x.db");
+        let total = table.lines().find(|l| l.starts_with("total")).unwrap();
+        assert!(total.ends_with("  ok"), "{table}");
+        assert!(!total.contains("throttled"), "{table}");
+        assert!(
+            table.contains("0 of 12 requests throttled (HTTP 429)"),
+            "{table}"
+        );
+    }
 }

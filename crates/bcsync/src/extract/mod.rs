@@ -35,8 +35,11 @@ pub use progress::Progress;
 pub struct ExtractOptions {
     /// Streams extracted at the same time (all inside the one pacer's budget).
     pub stream_concurrency: usize,
-    /// Per-order requests in flight at once (transactions).
-    pub per_parent_concurrency: usize,
+    /// Per-order requests (transactions) started ahead of the oldest unfinished one. Only
+    /// a window: how many are on the wire at once is the client's (its pacer and
+    /// concurrency cap). Wide, so one request backing off does not hold back the others;
+    /// rows are still written in order.
+    pub per_parent_window: usize,
     /// Pages of one full-table V3 list fetched at once once its total is known.
     pub page_concurrency: usize,
     /// Exactly the streams and child tables to emit (a Singer catalog's selection); `None`:
@@ -51,7 +54,7 @@ impl Default for ExtractOptions {
     fn default() -> Self {
         Self {
             stream_concurrency: 6,
-            per_parent_concurrency: 8,
+            per_parent_window: 256,
             page_concurrency: 4,
             tables: None,
             cancel: None,
@@ -631,10 +634,27 @@ async fn run_cursor_keyset(
     }
 }
 
+/// One step of the per-order pipeline, in the order rows are committed.
+enum PerOrderStep {
+    /// Fetch this order's collection.
+    Order(i64),
+    /// Every order of a page of the order list is before this: commit its state.
+    PageEnd(StreamState),
+}
+
+/// What a step produced.
+enum PerOrderDone {
+    Rows(Vec<Value>),
+    PageEnd(StreamState),
+}
+
 /// Per-order collections (transactions): list orders modified since the stream's own
-/// bookmark (keyset, 250 per request, no include), then fetch each order's collection,
-/// several at once inside the pacer's budget. The bookmark moves only after all of a
-/// page's orders were fetched and written.
+/// bookmark (keyset, 250 per request, no include), then fetch each order's collection.
+/// The requests form one ordered window across pages (the next order page is listed
+/// while the previous page's orders are still being fetched), so a request that backs
+/// off holds back only the commit of its page, never the other requests. Results come
+/// out in list order, and a page's rows are written with its state only after all its
+/// orders are in: the bookmark never passes an order whose rows are not committed.
 async fn run_per_order(
     client: &Client,
     stream: &'static StreamDescriptor,
@@ -644,34 +664,64 @@ async fn run_per_order(
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
 ) -> Result<()> {
-    let concurrency = options.per_parent_concurrency.max(1);
+    let window = options.per_parent_window.max(1);
     // The order list drives the keyset (no include: only ids and dates are needed).
-    let mut orders =
-        OffsetKeyset::new(client, stream, ApiVersion::V2, "/orders", Vec::new(), state);
-    while let Some((orders_page, st)) = orders.next_page().await? {
-        let ids: Vec<i64> = orders_page
-            .iter()
-            .filter_map(|o| record_id(o, "id"))
-            .collect();
-        let fetched: Vec<Vec<Value>> = futures::stream::iter(ids)
-            .map(|id| {
+    let orders = OffsetKeyset::new(client, stream, ApiVersion::V2, "/orders", Vec::new(), state);
+    let order_pages = futures::stream::try_unfold(orders, |mut keyset| async move {
+        Ok::<_, Error>(keyset.next_page().await?.map(|page| (page, keyset)))
+    });
+    let steps = order_pages
+        .map_ok(|(orders_page, st)| {
+            let ids: Vec<i64> = orders_page
+                .iter()
+                .filter_map(|o| record_id(o, "id"))
+                .collect();
+            futures::stream::iter(
+                ids.into_iter()
+                    .map(PerOrderStep::Order)
+                    .chain(std::iter::once(PerOrderStep::PageEnd(st)))
+                    .map(Ok::<_, Error>),
+            )
+        })
+        .try_flatten();
+    let mut done = std::pin::pin!(
+        steps
+            .map(|step| {
                 let client = client.clone();
-                let path = stream.path.replace("{id}", &id.to_string());
-                CURRENT_STREAM.scope(stream.name, async move {
-                    let mut rows = Vec::new();
-                    let mut pages =
-                        std::pin::pin!(client.v3_pages(&path, Vec::new(), stream.page_size));
-                    while let Some(p) = pages.try_next().await? {
-                        rows.extend(p.items);
+                async move {
+                    match step? {
+                        PerOrderStep::PageEnd(st) => Ok(PerOrderDone::PageEnd(st)),
+                        PerOrderStep::Order(id) => {
+                            let path = stream.path.replace("{id}", &id.to_string());
+                            CURRENT_STREAM
+                                .scope(stream.name, async move {
+                                    let mut rows = Vec::new();
+                                    let mut pages = std::pin::pin!(client.v3_pages(
+                                        &path,
+                                        Vec::new(),
+                                        stream.page_size
+                                    ));
+                                    while let Some(p) = pages.try_next().await? {
+                                        rows.extend(p.items);
+                                    }
+                                    Ok::<_, Error>(PerOrderDone::Rows(rows))
+                                })
+                                .await
+                        }
                     }
-                    Ok::<_, Error>(rows)
-                })
+                }
             })
-            .buffered(concurrency)
-            .try_collect()
-            .await?;
-        let rows: Vec<Value> = fetched.into_iter().flatten().collect();
-        emit(writer, stream, rows, Some(st), summary, bar, client).await?;
+            .buffered(window)
+    );
+    let mut rows: Vec<Value> = Vec::new();
+    while let Some(step) = done.try_next().await? {
+        match step {
+            PerOrderDone::Rows(r) => rows.extend(r),
+            PerOrderDone::PageEnd(st) => {
+                let page_rows = std::mem::take(&mut rows);
+                emit(writer, stream, page_rows, Some(st), summary, bar, client).await?;
+            }
+        }
     }
     Ok(())
 }

@@ -52,9 +52,14 @@ pub struct StreamBar {
 
 fn quota(client: &Client) -> String {
     let rl = client.rate_limit();
-    match (rl.left, rl.quota) {
-        (Some(l), Some(q)) => format!("quota {l}/{q}"),
-        _ => "quota -".into(),
+    quota_text(rl.left, rl.quota)
+}
+
+/// The quota part of a progress line. Says "left": `0/150` alone reads as "none used".
+fn quota_text(left: Option<u32>, quota: Option<u32>) -> String {
+    match (left, quota) {
+        (Some(l), Some(q)) => format!("quota left {l}/{q}"),
+        _ => "quota left -".into(),
     }
 }
 
@@ -97,5 +102,17 @@ impl StreamBar {
             Some(b) => b.abandon_with_message(format!("FAILED: {msg}")),
             None => tracing::error!(stream = self.name, "{msg}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_reads_as_remaining() {
+        assert_eq!(quota_text(Some(0), Some(150)), "quota left 0/150");
+        assert_eq!(quota_text(Some(149), Some(150)), "quota left 149/150");
+        assert_eq!(quota_text(None, None), "quota left -");
     }
 }
