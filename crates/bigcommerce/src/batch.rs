@@ -157,6 +157,7 @@ fn never_retried_client_error(status: u16) -> bool {
     (400..500).contains(&status)
         && retry::decide(
             true,
+            true,
             &retry::Outcome::Status {
                 status,
                 headers: &headers,
