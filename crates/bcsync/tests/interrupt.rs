@@ -167,13 +167,34 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
         "{}",
         common::output_text(&out)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("interrupted; rerun to resume"),
+        stderr.contains("interrupted; rerun to resume"),
         "{}",
         common::output_text(&out)
     );
+    // The summary so far, on stderr: the run is recorded as interrupted with its counts.
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("sync crm (customers upsert): run "))
+        .unwrap_or_else(|| panic!("no summary in:\n{}", common::output_text(&out)));
     assert!(
-        common::list_all(&sb, "v3", "/customers", "").await.len() < 200,
+        summary.contains(" interrupted — ") && summary.contains("created="),
+        "{summary}"
+    );
+    let landed = common::list_all(&sb, "v3", "/customers", "").await.len();
+    assert!(
+        summary.contains(&format!("created={landed}")),
+        "{summary} but {landed} customers landed"
+    );
+    let runs = common::bcsync_in(&sb, dir, &["runs"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&runs.stdout).contains("interrupted"),
+        "{}",
+        common::output_text(&runs)
+    );
+    assert!(
+        landed < 200,
         "the signal came after the push had finished: slow the sandbox down more"
     );
 

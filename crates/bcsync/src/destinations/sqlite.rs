@@ -499,12 +499,12 @@ impl Destination for SqliteDestination {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.err())?;
         for (stream, json) in rows {
-            let s: StreamState = serde_json::from_str(&json).map_err(|e| {
-                Error::Config(format!(
-                    "the saved state of stream {stream} in {} is unreadable ({e}); run with --full-refresh to start over",
-                    self.path.display()
-                ))
-            })?;
+            let s: StreamState =
+                serde_json::from_str(&json).map_err(|e| Error::UnreadableStreamState {
+                    stream: stream.clone(),
+                    target: self.path.display().to_string(),
+                    detail: crate::error::plain_serde_message(&e.to_string()),
+                })?;
             state.bookmarks.insert(stream, s);
         }
         Ok(state)
@@ -526,8 +526,10 @@ impl Destination for SqliteDestination {
                 self.replace_children(child, &now)?;
             }
             if let Some(state) = &batch.state {
-                let json =
-                    serde_json::to_string(state).map_err(|e| Error::Config(e.to_string()))?;
+                let json = serde_json::to_string(state).map_err(|e| Error::Encode {
+                    what: "the stream state",
+                    detail: e.to_string(),
+                })?;
                 self.conn
                     .execute(
                         "INSERT INTO _bcsync_state (stream, state, updated_at) VALUES (?1, ?2, ?3)

@@ -45,6 +45,11 @@ const RECOVERY_ROUNDS: usize = 4;
 /// Ids per `DELETE ...?id:in=` for customers (products allow 250, FACTS 3.1).
 const CUSTOMERS_DELETE_BATCH: usize = 50;
 
+/// Records written per slot of concurrency between two looks at the interrupt token: an
+/// interrupted push stops within one such slice, and every batch of a slice is full
+/// (10 is the customers batch and the products PUT batch).
+const RECORDS_PER_SLOT: usize = 10;
+
 /// Flags of `bcsync push`.
 #[derive(Debug, Clone, Default)]
 pub struct PushOptions {
@@ -52,6 +57,9 @@ pub struct PushOptions {
     pub full_resync: bool,
     pub reset_tracking: bool,
     pub force: bool,
+    /// Cancelled on Ctrl-C or SIGTERM: the run sends no new batch, finishes the writes in
+    /// progress, and is recorded as `interrupted` with its counts so far.
+    pub interrupt: tokio_util::sync::CancellationToken,
 }
 
 /// One field of a dry-run diff.
@@ -197,6 +205,7 @@ pub(super) struct Run<'a> {
     pub(super) counts: BTreeMap<String, u64>,
     pub(super) rejected: Vec<Rejection>,
     pub(super) concurrency: usize,
+    pub(super) interrupt: tokio_util::sync::CancellationToken,
 }
 
 impl Run<'_> {
@@ -234,6 +243,7 @@ pub async fn run_sync(
         counts: BTreeMap::new(),
         rejected: Vec::new(),
         concurrency: def.concurrency.unwrap_or(4).max(1),
+        interrupt: opts.interrupt.clone(),
     };
     let mut record = RunRecord {
         id: run_id,
@@ -259,9 +269,13 @@ pub async fn run_sync(
     };
     match result {
         Ok(()) => {}
-        Err(Error::Config(msg)) if msg.starts_with("refused:") => {
+        Err(e @ (Error::EmptySourceRefused { .. } | Error::TooManyRemovedRefused { .. })) => {
             record.status = "refused".into();
-            record.message = Some(msg);
+            record.message = Some(e.to_string());
+        }
+        Err(e @ Error::Interrupted) => {
+            record.status = crate::state::push::INTERRUPTED.into();
+            record.message = Some(e.to_string());
         }
         Err(e) => {
             record.status = "failed".into();
@@ -437,23 +451,22 @@ async fn execute(
             .max(1);
         let percent = removed.len() as f64 * 100.0 / base as f64;
         if source_rows == 0 {
-            return Err(Error::Config(format!(
-                "refused: the source returned no rows, so {} records would be {}d; check the source, or pass --force if the store really should be emptied",
-                removed.len(),
-                if on_delete == OnDelete::Delete {
-                    "delete"
+            return Err(Error::EmptySourceRefused {
+                count: removed.len(),
+                action: if on_delete == OnDelete::Delete {
+                    "deleted"
                 } else {
-                    "clear"
-                }
-            )));
+                    "cleared"
+                },
+            });
         }
         if percent > def.max_delete_percent {
-            return Err(Error::Config(format!(
-                "refused: {} of {} tracked records ({percent:.1}%) left the source, above max_delete_percent = {}; check the source, raise the limit, or pass --force",
-                removed.len(),
-                base,
-                def.max_delete_percent
-            )));
+            return Err(Error::TooManyRemovedRefused {
+                removed: removed.len(),
+                tracked: base,
+                percent,
+                limit: def.max_delete_percent,
+            });
         }
     }
 
@@ -617,14 +630,24 @@ async fn execute(
     }
     run.bump("recovered", records.len() as u64);
     run.store.put(&def.name, &records)?;
-    if !updates.is_empty() {
-        followups.extend(send_updates(run, updates).await?);
+    // Written a slice at a time, so an interrupt stops before the next slice; the
+    // sub-resources of records already written still follow, so none is left half done.
+    let slice = RECORDS_PER_SLOT * run.concurrency;
+    let mut updates = updates.into_iter().peekable();
+    while updates.peek().is_some() && !run.interrupt.is_cancelled() {
+        let part: Vec<Pending> = updates.by_ref().take(slice).collect();
+        followups.extend(send_updates(run, part).await?);
     }
-    if !creates.is_empty() {
-        followups.extend(send_creates(run, creates).await?);
+    let mut creates = creates.into_iter().peekable();
+    while creates.peek().is_some() && !run.interrupt.is_cancelled() {
+        let part: Vec<Pending> = creates.by_ref().take(slice).collect();
+        followups.extend(send_creates(run, part).await?);
     }
     if !followups.is_empty() {
         super::subresources::send(run, followups).await?;
+    }
+    if run.interrupt.is_cancelled() {
+        return Err(Error::Interrupted);
     }
     match on_delete {
         OnDelete::Nothing => {}
