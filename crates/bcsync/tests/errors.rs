@@ -257,18 +257,7 @@ async fn a_push_already_running_is_not_called_a_configuration_error() {
     common::set_faults(&sb, "slow=1:300").await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..100 {
-        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
-    }
-    std::fs::write(dir.join("people.csv"), csv).unwrap();
-    std::fs::write(
-        dir.join("bcsync.toml"),
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    )
-    .unwrap();
+    common::write_customers_sync(dir, 100);
     let first = common::bcsync_in(&sb, dir, &["push"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -130,18 +130,7 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
     common::set_faults(&sb, "slow=1:100").await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..200 {
-        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
-    }
-    std::fs::write(dir.join("people.csv"), csv).unwrap();
-    std::fs::write(
-        dir.join("bcsync.toml"),
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    )
-    .unwrap();
+    common::write_customers_sync(dir, 200);
     let push = || {
         common::bcsync_in(&sb, dir, &["push"])
             .stdout(Stdio::piped())

@@ -27,15 +27,7 @@ async fn skus_with_commas_are_found_after_reset_tracking(backend: Backend) {
     let out = h.push(&sync, Flags::default()).await;
     assert_eq!(out.run.counts["created"], 5, "{:?}", out.run);
 
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                reset_tracking: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.reset_tracking(&sync).await;
     assert_eq!(out.run.counts["forgotten"], 5);
 
     let (w0, r0) = (writes(&sb), reads(&sb));

@@ -225,15 +225,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
     let mut rows = people(5, "");
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync("d", "customers", "upsert", "email", "c.csv", MAPPING, "");
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), 0);
     assert_eq!(out.plan.len(), 5);
     assert!(out.plan.iter().all(|p| p.op == "create"));
@@ -241,15 +233,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
     rows[2].1 = "Renamed".into();
     h.write("c.csv", &customers_csv(&rows));
     let w0 = writes(&sb);
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), w0);
     assert_eq!(out.plan.len(), 1);
     let change = &out.plan[0];
@@ -260,15 +244,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
     assert_eq!(change.changes[0].after, Value::from("Renamed"));
 
     // --reset-tracking forgets without sending; the next run matches by email again (no duplicates).
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                reset_tracking: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.reset_tracking(&sync).await;
     assert_eq!(out.run.counts["forgotten"], 5);
     assert_eq!(writes(&sb), w0);
     let out = h.push(&sync, Flags::default()).await;

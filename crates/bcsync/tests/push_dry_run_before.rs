@@ -64,15 +64,7 @@ async fn before_values_come_from_the_store(backend: Backend) {
     rows.push((60, "Source"));
     h.write("c.csv", &csv(&rows));
     let (w0, r0) = (writes(&sb), reads(&sb));
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), w0, "a dry run writes nothing");
     // One email:in lookup for the untracked row, two id:in reads for the 55 tracked ones.
     assert_eq!(reads(&sb) - r0, 3);

@@ -97,14 +97,7 @@ async fn orders_match_on_the_source_reference(backend: Backend) {
     assert_eq!((writes(&sb) - w0, reads(&sb) - r0), (1, 0));
 
     // Tracking forgotten: every order is found again by its reference, none duplicated.
-    h.push(
-        &sync,
-        Flags {
-            reset_tracking: true,
-            ..Flags::default()
-        },
-    )
-    .await;
+    h.reset_tracking(&sync).await;
     rows[2].1 = 11;
     h.write("o.csv", &csv(&rows));
     let out = h.push(&sync, Flags::default()).await;

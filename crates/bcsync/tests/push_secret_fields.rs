@@ -144,15 +144,7 @@ async fn no_state_store_keeps_a_password(backend: Backend) {
         "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
         "",
     );
-    let plan = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let plan = h.dry_run(&sync).await;
     let shown = serde_json::to_string(&plan.plan).unwrap();
     assert!(!shown.contains(PASSWORD) && shown.contains("••••"), "{shown}");
     let out = h.push(&sync, Flags::default()).await;

@@ -10,6 +10,28 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// Runs `extract --streams brands --to sqlite:FILE` in `dir`, which must fail; its output.
+fn refused_extract(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, file: &str) -> String {
+    let to = format!("sqlite:{file}");
+    let out = bcsync_in(
+        sb,
+        dir,
+        &[
+            "extract",
+            "--no-progress",
+            "--streams",
+            "brands",
+            "--to",
+            &to,
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    text
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_programs_database_is_refused_untouched() {
     let sb = sandbox(small_store()).await;
@@ -25,22 +47,7 @@ async fn another_programs_database_is_refused_untouched() {
         .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:crm.db",
-        ],
-    )
-    .output()
-    .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
+    let text = refused_extract(&sb, dir.path(), "crm.db");
     assert!(
         text.contains(
             "crm.db is not a bcsync database (it has tables contacts, deals); choose a new file"
@@ -85,22 +92,7 @@ async fn a_second_extraction_into_a_file_in_use_is_refused_with_the_holder() {
     let spec = format!("sqlite:{}", path.display());
     // This process holds the file, as an extraction in progress does.
     let held = bcsync::destinations::open(&spec, None).unwrap();
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:shared.db",
-        ],
-    )
-    .output()
-    .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
+    let text = refused_extract(&sb, dir.path(), "shared.db");
     assert!(
         text.contains(&format!(
             "shared.db is in use by another bcsync extraction (pid {} on ",

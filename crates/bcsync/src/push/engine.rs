@@ -959,6 +959,28 @@ fn exact_filter(def: &SyncDef) -> Option<String> {
     }
 }
 
+/// The first page (of the largest size) of a V3 list for each query, 4 queries at a time:
+/// the one way lookups read the store.
+async fn first_pages(
+    client: &Client,
+    path: &str,
+    queries: Vec<Vec<(String, String)>>,
+) -> Vec<Result<Vec<Value>>> {
+    futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+        futures::stream::iter(queries.into_iter().map(|q| {
+            let client = client.clone();
+            async move {
+                Ok(client
+                    .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
+                    .await?
+                    .items)
+            }
+        })),
+        4,
+    ))
+    .await
+}
+
 /// Resolves keys to records with batched `:in` lookups ([`LOOKUP_BATCH`] per GET), and
 /// keys holding a comma one by one with the exact filter.
 async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashMap<String, Found>> {
@@ -989,21 +1011,10 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
     if let Some(exact) = &exact {
         queries.extend(alone.iter().map(|k| vec![(exact.clone(), (*k).clone())]));
     }
-    let results: Vec<Result<Vec<Value>>> =
-        futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-            futures::stream::iter(queries.into_iter().map(|mut q| {
-                q.extend(extra.iter().cloned());
-                let client = client.clone();
-                async move {
-                    Ok(client
-                        .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
-                        .await?
-                        .items)
-                }
-            })),
-            4,
-        ))
-        .await;
+    for q in &mut queries {
+        q.extend(extra.iter().cloned());
+    }
+    let results = first_pages(client, path, queries).await;
     for r in results {
         for rec in r? {
             let key_val = match get_path(&rec, &def.match_key) {
@@ -1080,8 +1091,9 @@ async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<Has
                 "/catalog/products"
             };
             let extra = lookup_fields(def);
-            futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-                futures::stream::iter(ids.chunks(LOOKUP_BATCH).map(|chunk| {
+            let queries = ids
+                .chunks(LOOKUP_BATCH)
+                .map(|chunk| {
                     let list = chunk
                         .iter()
                         .map(i64::to_string)
@@ -1089,17 +1101,10 @@ async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<Has
                         .join(",");
                     let mut q = vec![("id:in".to_owned(), list)];
                     q.extend(extra.iter().cloned());
-                    let client = client.clone();
-                    async move {
-                        Ok(client
-                            .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
-                            .await?
-                            .items)
-                    }
-                })),
-                4,
-            ))
-            .await
+                    q
+                })
+                .collect();
+            first_pages(client, path, queries).await
         }
         Object::Orders => {
             futures::StreamExt::collect(futures::StreamExt::buffer_unordered(

@@ -195,6 +195,24 @@ impl Harness {
         self.push_with(&self.client, sync, flags).await
     }
 
+    /// A dry run: the plan, nothing written.
+    pub async fn dry_run(&self, sync: &SyncDef) -> PushOutcome {
+        let flags = Flags {
+            dry_run: true,
+            ..Flags::default()
+        };
+        self.push(sync, flags).await
+    }
+
+    /// `--reset-tracking`: forgets what was sent, sends nothing.
+    pub async fn reset_tracking(&self, sync: &SyncDef) -> PushOutcome {
+        let flags = Flags {
+            reset_tracking: true,
+            ..Flags::default()
+        };
+        self.push(sync, flags).await
+    }
+
     pub async fn push_with(
         &self,
         client: &bigcommerce::Client,
