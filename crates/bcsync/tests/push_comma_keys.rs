@@ -13,8 +13,7 @@ const PRODUCTS: &str = "[sync.mapping]\nsku = \"sku\"\ntitle = \"name\"\nkind = 
 on_both! {
 #[tokio::test]
 async fn skus_with_commas_are_found_after_reset_tracking(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let skus = ["PLAIN-1", "BOLT,M6", "NUT,M6,STEEL", "PLAIN-2", "WASHER, 6mm"];

@@ -23,8 +23,7 @@ fn csv(rows: &[(usize, &str)]) -> String {
 on_both! {
 #[tokio::test]
 async fn before_values_come_from_the_store(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows: Vec<(usize, &str)> = (0..60).map(|i| (i, "Family")).collect();

@@ -127,8 +127,7 @@ async fn state_text(h: &Harness) -> String {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_state_store_keeps_a_password(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((_sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write(

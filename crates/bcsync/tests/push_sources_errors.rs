@@ -56,8 +56,7 @@ async fn ragged_and_non_utf8_rows_are_rejected_and_the_rest_goes_on() {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_column_is_one_error_before_any_row(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut csv = String::from("mail,given,surname\n");

@@ -83,6 +83,17 @@ impl Harness {
         Some(h)
     }
 
+    /// An empty sandbox and a harness on `backend` for it; `None` (and no sandbox
+    /// started) when PostgreSQL tests are not enabled.
+    pub async fn start(backend: Backend) -> Option<(RunningSandbox, Self)> {
+        if backend == Backend::Postgres && crate::common::pg_url().is_none() {
+            return None;
+        }
+        let sb = crate::common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+        let h = Self::on(&sb, backend)?;
+        Some((sb, h))
+    }
+
     /// The state store, as `--state` takes it.
     pub fn state_spec(&self) -> String {
         match &self.pg {
