@@ -10,10 +10,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Runs `extract --streams brands --to sqlite:FILE` in `dir`, which must fail; its output.
-fn refused_extract(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, file: &str) -> String {
+/// `bcsync extract --streams brands --to sqlite:FILE`, run in `dir`.
+fn extract_brands(
+    sb: &bc_sandbox::RunningSandbox,
+    dir: &std::path::Path,
+    file: &str,
+) -> std::process::Command {
     let to = format!("sqlite:{file}");
-    let out = bcsync_in(
+    bcsync_in(
         sb,
         dir,
         &[
@@ -25,8 +29,11 @@ fn refused_extract(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, file:
             &to,
         ],
     )
-    .output()
-    .unwrap();
+}
+
+/// Runs [`extract_brands`], which must fail; its output.
+fn refused_extract(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, file: &str) -> String {
+    let out = extract_brands(sb, dir, file).output().unwrap();
     let text = output_text(&out);
     assert!(!out.status.success(), "{text}");
     text
@@ -109,20 +116,9 @@ async fn a_second_extraction_into_a_file_in_use_is_refused_with_the_holder() {
     assert!(err.contains("in use by another bcsync extraction"), "{err}");
     drop(held);
     assert!(!dir.path().join("shared.db.lock").exists());
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:shared.db",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = extract_brands(&sb, dir.path(), "shared.db")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(count(&db(&path), "brands"), 6);
 }
@@ -133,22 +129,11 @@ async fn a_holder_killed_with_sigkill_blocks_no_one() {
     let dir = tempfile::tempdir().unwrap();
     // Every brands request takes 30 s: the first run is surely mid-way when killed.
     set_faults(&sb, "path=/v3/catalog/brands,slow=1:30000").await;
-    let mut child = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:k.db",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = extract_brands(&sb, dir.path(), "k.db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let lock = dir.path().join("k.db.lock");
     let t0 = Instant::now();
     while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
@@ -163,20 +148,7 @@ async fn a_holder_killed_with_sigkill_blocks_no_one() {
     child.wait().unwrap();
     assert!(lock.exists());
     clear_faults(&sb).await;
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:k.db",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = extract_brands(&sb, dir.path(), "k.db").output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(count(&db(&dir.path().join("k.db")), "brands"), 6);
     assert!(!lock.exists());
