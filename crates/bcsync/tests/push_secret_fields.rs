@@ -34,11 +34,9 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
 async fn passwords_are_sent_but_never_stored_or_shown() {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
     let h = Harness::new(&sb);
-    h.write(
-        "bcsync.toml",
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"c.csv\" }\n\
-         [sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
+    h.write_crm_config(
+        "upsert",
+        "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
     );
     h.write(
         "c.csv",

@@ -52,6 +52,10 @@ pub struct PgScratch {
     pub schema: String,
 }
 
+/// The mapping of the `crm` customer syncs: columns `mail`, `given`, `family`.
+pub const CRM_MAPPING: &str =
+    "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n";
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub client: bigcommerce::Client,
@@ -200,6 +204,18 @@ impl Harness {
         parse_syncs(&text, &self.path("bcsync.toml"), self.dir.path())
             .unwrap()
             .remove(0)
+    }
+
+    /// Writes a `bcsync.toml` for the binary: sync `crm`, customers by email from `c.csv`
+    /// in `mode`, with `mapping` (a `[sync.mapping]` table).
+    pub fn write_crm_config(&self, mode: &str, mapping: &str) {
+        self.write(
+            "bcsync.toml",
+            &format!(
+                "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"{mode}\"\nmatch_key = \"email\"\n\
+                 source = {{ type = \"csv\", path = \"c.csv\" }}\n{mapping}"
+            ),
+        );
     }
 
     pub async fn push(&self, sync: &SyncDef, flags: Flags) -> PushOutcome {
