@@ -857,13 +857,7 @@ fn mask_secrets(changes: &mut [FieldChange]) {
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
+    let join = |k: &str| batch::field_path(prefix, k);
     match v {
         Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
         Value::Array(a) if a.iter().any(|x| x.is_object()) => a
