@@ -368,13 +368,7 @@ pub fn without_secrets(payload: &Map<String, Value>) -> Map<String, Value> {
         if !prefix.is_empty() && is_secret_path(prefix) {
             return None;
         }
-        let join = |k: &str| {
-            if prefix.is_empty() {
-                k.to_owned()
-            } else {
-                format!("{prefix}.{k}")
-            }
-        };
+        let join = |k: &str| bigcommerce::batch::field_path(prefix, k);
         Some(match v {
             Value::Object(m) => Value::Object(
                 m.iter()
