@@ -121,6 +121,96 @@ pub enum Error {
     #[error("{0}")]
     EveryStreamFailed(String),
 
+    /// A `--state` spec that names neither a file nor a PostgreSQL URL.
+    #[error(
+        "state store {:?} not understood; use a file path (sqlite:FILE) or postgres://USER@HOST:PORT/DB",
+        crate::pg::redact(.0)
+    )]
+    BadStateStore(String),
+
+    /// Another push of the same sync and store holds the run lock.
+    #[error(
+        "sync {sync:?} for store {store} is already running against {target}; wait for it to finish, then run again"
+    )]
+    SyncAlreadyRunning {
+        sync: String,
+        store: String,
+        /// The state store, and the lock file when there is one.
+        target: String,
+    },
+
+    /// A saved push run record that bcsync cannot read back.
+    #[error(
+        "run {id} in {target} is not readable ({detail}); it was written by another bcsync version or changed by hand, so use a new state store (--state) to start over"
+    )]
+    UnreadableRun {
+        id: i64,
+        target: String,
+        detail: String,
+    },
+
+    /// The saved extraction state of a stream in a destination cannot be read.
+    #[error(
+        "the saved state of stream {stream} in {target} is not readable ({detail}); run with --full-refresh to rebuild it"
+    )]
+    UnreadableStreamState {
+        stream: String,
+        target: String,
+        detail: String,
+    },
+
+    /// The commit file of a JSON lines destination cannot be read.
+    #[error(
+        "{} is not readable ({detail}); delete it to start the JSON lines destination over",
+        path.display()
+    )]
+    UnreadableJsonlState { path: PathBuf, detail: String },
+
+    /// A CSV source whose header row holds bytes that are not UTF-8.
+    #[error(
+        "{}: the header row, column {column}, is not UTF-8; save the file as UTF-8",
+        path.display()
+    )]
+    CsvHeaderNotUtf8 { path: PathBuf, column: usize },
+
+    /// A CSV source the reader cannot parse at all (not a row-level problem).
+    #[error(
+        "{} is not a readable CSV file ({detail}); check the header row and the quoting",
+        path.display()
+    )]
+    UnreadableCsv { path: PathBuf, detail: String },
+
+    /// Two sync definitions share one name.
+    #[error("two syncs are named {0:?}; rename one, names must be unique")]
+    DuplicateSyncName(String),
+
+    /// A push would delete (or clear) every tracked record because the source returned no rows.
+    #[error(
+        "refused: the source returned no rows, so {count} records would be {action}; check the source, or pass --force if the store really should be emptied"
+    )]
+    EmptySourceRefused { count: usize, action: &'static str },
+
+    /// A push would remove more tracked records than `max_delete_percent` allows.
+    #[error(
+        "refused: {removed} of {tracked} tracked records ({percent:.1}%) left the source, above max_delete_percent = {limit}; check the source, raise the limit, or pass --force"
+    )]
+    TooManyRemovedRefused {
+        removed: usize,
+        tracked: usize,
+        percent: f64,
+        limit: f64,
+    },
+
+    /// bcsync could not serialize its own data: never expected.
+    #[error(
+        "bcsync could not encode {what} ({detail}); this is unexpected, please report it with the command you ran"
+    )]
+    Encode { what: &'static str, detail: String },
+
+    /// An internal step ran out of order: never expected.
+    #[error("{0}; this is a bug in bcsync, please report it with the command you ran")]
+    Internal(String),
+
     /// Ctrl-C or SIGTERM: the run stopped before this stream finished.
     #[error("interrupted; rerun to resume")]
     Interrupted,

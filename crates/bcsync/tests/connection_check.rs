@@ -6,10 +6,17 @@ mod common;
 
 use common::*;
 
-fn error_lines(text: &str) -> Vec<&str> {
-    text.lines()
+/// The output of a failed run and its lines about an error, of which there must be one.
+fn one_error(out: &std::process::Output) -> (String, Vec<String>) {
+    let text = output_text(out);
+    assert!(!out.status.success(), "{text}");
+    let errors: Vec<String> = text
+        .lines()
         .filter(|l| l.to_ascii_lowercase().contains("error"))
-        .collect()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    (text, errors)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,10 +27,7 @@ async fn a_wrong_token_fails_once_and_creates_nothing() {
         .env("BIGCOMMERCE_ACCESS_TOKEN", "not-the-token")
         .output()
         .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
-    let errors = error_lines(&text);
-    assert_eq!(errors.len(), 1, "{text}");
+    let (text, errors) = one_error(&out);
     assert!(
         errors[0].contains("access token was rejected (HTTP 401)"),
         "{text}"
@@ -52,10 +56,7 @@ async fn a_wrong_store_hash_fails_once_and_creates_nothing() {
     .env("BIGCOMMERCE_STORE_HASH", "nosuchstore")
     .output()
     .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
-    let errors = error_lines(&text);
-    assert_eq!(errors.len(), 1, "{text}");
+    let (text, errors) = one_error(&out);
     assert!(errors[0].contains("HTTP 404"), "{text}");
     assert!(errors[0].contains("check the store hash"), "{text}");
     assert!(

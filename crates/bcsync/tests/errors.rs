@@ -257,18 +257,7 @@ async fn a_push_already_running_is_not_called_a_configuration_error() {
     common::set_faults(&sb, "slow=1:300").await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..100 {
-        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
-    }
-    std::fs::write(dir.join("people.csv"), csv).unwrap();
-    std::fs::write(
-        dir.join("bcsync.toml"),
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    )
-    .unwrap();
+    common::write_customers_sync(dir, 100);
     let first = common::bcsync_in(&sb, dir, &["push"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -311,4 +300,76 @@ fn a_sync_setting_of_the_wrong_form_names_no_rust_type() {
         .unwrap();
     let e = error_of(&out);
     assert!(e.contains("expected a whole number"), "{e}");
+}
+
+/// A saved state a destination cannot read back says which stream, which file, and that
+/// `--full-refresh` rebuilds it (it used to be a generic configuration error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_saved_state_names_the_stream_and_the_full_refresh() {
+    let sb = common::sandbox(common::small_store()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let args = [
+        "extract",
+        "--to",
+        "sqlite:copy.db",
+        "--streams",
+        "brands",
+        "--no-progress",
+    ];
+    let first = bcsync(&sb, dir, &args);
+    assert!(first.status.success(), "{}", common::output_text(&first));
+    common::db(&dir.join("copy.db"))
+        .execute(
+            "INSERT OR REPLACE INTO _bcsync_state (stream, state, updated_at) VALUES ('brands', '3', 'now')",
+            [],
+        )
+        .unwrap();
+    let e = error_of(&bcsync(&sb, dir, &args));
+    assert!(
+        e.contains("the saved state of stream brands in")
+            && e.contains("is not readable")
+            && e.contains("run with --full-refresh to rebuild it"),
+        "{e}"
+    );
+}
+
+/// A damaged commit file of a JSON lines destination is named, with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_jsonl_commit_file_says_to_delete_it() {
+    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/_state.json"), "[1, 2").unwrap();
+    let e = error_of(&bcsync(
+        &sb,
+        dir,
+        &["extract", "--to", "jsonl:out", "--no-progress"],
+    ));
+    assert!(
+        e.contains("_state.json is not readable")
+            && e.contains("delete it to start the JSON lines destination over"),
+        "{e}"
+    );
+}
+
+/// Two syncs of one name: its own message, with the fix.
+#[test]
+fn two_syncs_of_one_name_are_told_to_rename_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sync = "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         source = { type = \"csv\", path = \"p.csv\" }\n[sync.mapping]\nemail = \"email\"\n";
+    std::fs::create_dir(tmp.path().join("syncs")).unwrap();
+    std::fs::write(tmp.path().join("syncs/a.toml"), sync).unwrap();
+    std::fs::write(tmp.path().join("syncs/b.toml"), sync).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .current_dir(tmp.path())
+        .env("BIGCOMMERCE_STORE_HASH", "abc")
+        .env("BIGCOMMERCE_ACCESS_TOKEN", "t")
+        .args(["push", "--dry-run", "--syncs", "syncs"])
+        .output()
+        .unwrap();
+    let e = error_of(&out);
+    assert!(e.contains("two syncs are named \"crm\"; rename one"), "{e}");
 }

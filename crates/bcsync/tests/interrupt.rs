@@ -130,18 +130,7 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
     common::set_faults(&sb, "slow=1:100").await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..200 {
-        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
-    }
-    std::fs::write(dir.join("people.csv"), csv).unwrap();
-    std::fs::write(
-        dir.join("bcsync.toml"),
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    )
-    .unwrap();
+    common::write_customers_sync(dir, 200);
     let push = || {
         common::bcsync_in(&sb, dir, &["push"])
             .stdout(Stdio::piped())
@@ -167,13 +156,34 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
         "{}",
         common::output_text(&out)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("interrupted; rerun to resume"),
+        stderr.contains("interrupted; rerun to resume"),
         "{}",
         common::output_text(&out)
     );
+    // The summary so far, on stderr: the run is recorded as interrupted with its counts.
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("sync crm (customers upsert): run "))
+        .unwrap_or_else(|| panic!("no summary in:\n{}", common::output_text(&out)));
     assert!(
-        common::list_all(&sb, "v3", "/customers", "").await.len() < 200,
+        summary.contains(" interrupted — ") && summary.contains("created="),
+        "{summary}"
+    );
+    let landed = common::list_all(&sb, "v3", "/customers", "").await.len();
+    assert!(
+        summary.contains(&format!("created={landed}")),
+        "{summary} but {landed} customers landed"
+    );
+    let runs = common::bcsync_in(&sb, dir, &["runs"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&runs.stdout).contains("interrupted"),
+        "{}",
+        common::output_text(&runs)
+    );
+    assert!(
+        landed < 200,
         "the signal came after the push had finished: slow the sandbox down more"
     );
 

@@ -13,8 +13,7 @@ const PRODUCTS: &str = "[sync.mapping]\nsku = \"sku\"\ntitle = \"name\"\nkind = 
 on_both! {
 #[tokio::test]
 async fn skus_with_commas_are_found_after_reset_tracking(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let skus = ["PLAIN-1", "BOLT,M6", "NUT,M6,STEEL", "PLAIN-2", "WASHER, 6mm"];
@@ -27,15 +26,7 @@ async fn skus_with_commas_are_found_after_reset_tracking(backend: Backend) {
     let out = h.push(&sync, Flags::default()).await;
     assert_eq!(out.run.counts["created"], 5, "{:?}", out.run);
 
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                reset_tracking: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.reset_tracking(&sync).await;
     assert_eq!(out.run.counts["forgotten"], 5);
 
     let (w0, r0) = (writes(&sb), reads(&sb));

@@ -53,8 +53,7 @@ fn sorted(mut v: Vec<(String, String, String, String)>) -> Vec<(String, String, 
 on_both! {
 #[tokio::test]
 async fn upsert_then_unchanged_rerun_then_changes_then_mirror(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows = people(25, "");
@@ -148,8 +147,7 @@ async fn upsert_then_unchanged_rerun_then_changes_then_mirror(backend: Backend) 
 on_both! {
 #[tokio::test]
 async fn bad_rows_are_rejected_alone_and_retried_next_run(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     // An existing customer makes row 5's email a duplicate (422 "<i>.email" from the API).
@@ -218,22 +216,13 @@ async fn bad_rows_are_rejected_alone_and_retried_next_run(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows = people(5, "");
     h.write("c.csv", &customers_csv(&rows));
     let sync = h.sync("d", "customers", "upsert", "email", "c.csv", MAPPING, "");
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), 0);
     assert_eq!(out.plan.len(), 5);
     assert!(out.plan.iter().all(|p| p.op == "create"));
@@ -241,15 +230,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
     rows[2].1 = "Renamed".into();
     h.write("c.csv", &customers_csv(&rows));
     let w0 = writes(&sb);
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), w0);
     assert_eq!(out.plan.len(), 1);
     let change = &out.plan[0];
@@ -260,15 +241,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
     assert_eq!(change.changes[0].after, Value::from("Renamed"));
 
     // --reset-tracking forgets without sending; the next run matches by email again (no duplicates).
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                reset_tracking: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.reset_tracking(&sync).await;
     assert_eq!(out.run.counts["forgotten"], 5);
     assert_eq!(writes(&sb), w0);
     let out = h.push(&sync, Flags::default()).await;
@@ -280,8 +253,7 @@ async fn dry_run_plans_without_writing_and_reset_tracking_forgets(backend: Backe
 on_both! {
 #[tokio::test]
 async fn invalid_and_duplicate_rows_never_delete_or_send(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows = people(10, "");
@@ -330,8 +302,7 @@ async fn invalid_and_duplicate_rows_never_delete_or_send(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn attribute_values_are_upserted_ten_customers_per_call(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let (st, _) = common::api(
@@ -413,8 +384,7 @@ async fn attribute_values_are_upserted_ten_customers_per_call(backend: Backend) 
 on_both! {
 #[tokio::test]
 async fn update_mode_touches_only_existing_and_full_resync_sends_all(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let existing: Vec<Value> = (0..3)
@@ -515,8 +485,7 @@ async fn store_addresses(sb: &bc_sandbox::RunningSandbox) -> Vec<(String, String
 on_both! {
 #[tokio::test]
 async fn address_changes_update_only_the_addresses(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     // A customer already in the store without an address: upsert finds it by email, updates

@@ -23,8 +23,7 @@ fn csv(rows: &[(usize, &str)]) -> String {
 on_both! {
 #[tokio::test]
 async fn before_values_come_from_the_store(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows: Vec<(usize, &str)> = (0..60).map(|i| (i, "Family")).collect();
@@ -64,15 +63,7 @@ async fn before_values_come_from_the_store(backend: Backend) {
     rows.push((60, "Source"));
     h.write("c.csv", &csv(&rows));
     let (w0, r0) = (writes(&sb), reads(&sb));
-    let out = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let out = h.dry_run(&sync).await;
     assert_eq!(writes(&sb), w0, "a dry run writes nothing");
     // One email:in lookup for the untracked row, two id:in reads for the 55 tracked ones.
     assert_eq!(reads(&sb) - r0, 3);

@@ -23,8 +23,7 @@ fn csv(rows: &[(u32, u32, &str)]) -> String {
 on_both! {
 #[tokio::test]
 async fn orders_create_update_status_and_archive(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows: Vec<(u32, u32, &str)> = (1..=6).map(|i| (i, 1, "78701")).collect();
@@ -95,8 +94,7 @@ async fn orders_create_update_status_and_archive(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn update_by_order_id_and_insert_never_updates(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     // insert: creates, then a changed row is left alone.
@@ -144,8 +142,7 @@ async fn update_by_order_id_and_insert_never_updates(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn lost_order_answers_are_found_by_their_marker(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let rows: Vec<(u32, u32, &str)> = (1..=5).map(|i| (i, 1, "78701")).collect();

@@ -42,8 +42,7 @@ async fn orders_by_reference(sb: &bc_sandbox::RunningSandbox) -> Vec<(String, i6
 on_both! {
 #[tokio::test]
 async fn orders_match_on_the_source_reference(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     // An order the other system already sent to the store, before bcsync.
@@ -97,14 +96,7 @@ async fn orders_match_on_the_source_reference(backend: Backend) {
     assert_eq!((writes(&sb) - w0, reads(&sb) - r0), (1, 0));
 
     // Tracking forgotten: every order is found again by its reference, none duplicated.
-    h.push(
-        &sync,
-        Flags {
-            reset_tracking: true,
-            ..Flags::default()
-        },
-    )
-    .await;
+    h.reset_tracking(&sync).await;
     rows[2].1 = 11;
     h.write("o.csv", &csv(&rows));
     let out = h.push(&sync, Flags::default()).await;
@@ -133,8 +125,7 @@ async fn orders_match_on_the_source_reference(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn a_reference_mapped_to_id_says_how_to_map_it(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write("o.csv", &csv(&[("SO-10023", 1)]));
@@ -168,8 +159,7 @@ fn external_id_is_refused_as_read_only() {
 on_both! {
 #[tokio::test]
 async fn lost_answers_are_found_by_the_reference(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write("o.csv", &csv(&[("SO-1", 1), ("SO-2", 1), ("SO-3", 1)]));

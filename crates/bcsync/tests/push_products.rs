@@ -73,8 +73,7 @@ fn sorted(mut v: Vec<P>) -> Vec<P> {
 on_both! {
 #[tokio::test]
 async fn upsert_batches_updates_and_mirror_deletes(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows = products(23);
@@ -131,8 +130,7 @@ async fn upsert_batches_updates_and_mirror_deletes(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn insert_update_modes_and_inline_variants(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let rows = products(4);
@@ -190,8 +188,7 @@ async fn insert_update_modes_and_inline_variants(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn custom_fields_inline_on_create_then_per_field_on_update(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mapping =
@@ -259,8 +256,7 @@ async fn custom_fields_inline_on_create_then_per_field_on_update(backend: Backen
 on_both! {
 #[tokio::test]
 async fn a_product_deleted_in_the_store_is_created_again_by_upsert(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut rows = products(3);
@@ -306,8 +302,7 @@ async fn a_product_deleted_in_the_store_is_created_again_by_upsert(backend: Back
 on_both! {
 #[tokio::test]
 async fn variant_changes_update_only_the_variants_matched_by_sku(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mapping = format!(

@@ -17,8 +17,7 @@ const CUSTOMERS: &str =
 on_both! {
 #[tokio::test]
 async fn landed_creates_are_recovered_without_writes(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut csv = String::from("mail,given,family\n");
@@ -81,8 +80,7 @@ async fn landed_creates_are_recovered_without_writes(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn nothing_to_send_when_every_landed_create_matches(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut csv = String::from("mail,given,family\n");

@@ -86,8 +86,7 @@ fn products_csv(price: u32, big: Option<usize>) -> String {
 on_both! {
 #[tokio::test]
 async fn a_request_too_large_rejects_only_the_oversized_row(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let sync = h.sync(
@@ -150,8 +149,7 @@ async fn a_request_too_large_rejects_only_the_oversized_row(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn documented_lengths_are_checked_before_sending(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut csv = String::from("mail,given,family,firm\n");

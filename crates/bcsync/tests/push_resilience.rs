@@ -53,8 +53,7 @@ fn expected(n: usize, tag: &str) -> Vec<(String, String)> {
 on_both! {
 #[tokio::test]
 async fn lost_answers_are_looked_up_not_created_twice(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write("c.csv", &customers_csv(30, ""));
@@ -97,8 +96,7 @@ on_both! {
 #[tokio::test]
 async fn attempting_rows_are_looked_up_after_a_crash(backend: Backend) {
     // The state a crash leaves: intents recorded, creates landed, outcomes never recorded.
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write("c.csv", &customers_csv(12, ""));
@@ -151,8 +149,7 @@ async fn attempting_rows_are_looked_up_after_a_crash(backend: Backend) {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_run_then_rerun_leaves_no_duplicates(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write("c.csv", &customers_csv(120, ""));
@@ -238,8 +235,7 @@ async fn kill_9_mid_run_then_rerun_leaves_no_duplicates(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn faults_change_nothing_in_the_end_state(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     set_faults(
@@ -313,8 +309,7 @@ async fn faults_change_nothing_in_the_end_state(backend: Backend) {
 on_both! {
 #[tokio::test]
 async fn clear_unsets_exactly_the_mapped_fields(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut text = String::from("mail,given,family,company,phone\n");

@@ -21,15 +21,12 @@ fn customers_csv(n: usize) -> String {
     s
 }
 
-const CUSTOMERS: &str =
-    "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n";
-
 fn write_syncs(h: &Harness, rows: usize) {
     h.write("c.csv", &customers_csv(rows));
     h.write(
         "syncs.toml",
         &format!(
-            "[[sync]]\nname = \"c\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 1\nsource = {}\n{CUSTOMERS}",
+            "[[sync]]\nname = \"c\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 1\nsource = {}\n{CRM_MAPPING}",
             h.source_toml("c.csv")
         ),
     );
@@ -90,8 +87,7 @@ fn run_line(list: &str, id: u32) -> String {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     write_syncs(&h, 120);
@@ -158,13 +154,7 @@ async fn a_push_leaves_no_lock_file_in_the_working_directory() {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
     let h = Harness::new(&sb);
     h.write("c.csv", &customers_csv(3));
-    h.write(
-        "bcsync.toml",
-        &format!(
-            "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-             source = {{ type = \"csv\", path = \"c.csv\" }}\n{CUSTOMERS}"
-        ),
-    );
+    h.write_crm_config("upsert", CRM_MAPPING);
     let out = common::bcsync_in(&sb, h.dir.path(), &["push"])
         .output()
         .unwrap();

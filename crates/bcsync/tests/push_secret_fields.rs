@@ -34,11 +34,9 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
 async fn passwords_are_sent_but_never_stored_or_shown() {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
     let h = Harness::new(&sb);
-    h.write(
-        "bcsync.toml",
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"c.csv\" }\n\
-         [sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
+    h.write_crm_config(
+        "upsert",
+        "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
     );
     h.write(
         "c.csv",
@@ -127,8 +125,7 @@ async fn state_text(h: &Harness) -> String {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_state_store_keeps_a_password(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((_sb, h)) = Harness::start(backend).await else {
         return;
     };
     h.write(
@@ -144,15 +141,7 @@ async fn no_state_store_keeps_a_password(backend: Backend) {
         "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\npw = \"authentication.new_password\"\n",
         "",
     );
-    let plan = h
-        .push(
-            &sync,
-            Flags {
-                dry_run: true,
-                ..Flags::default()
-            },
-        )
-        .await;
+    let plan = h.dry_run(&sync).await;
     let shown = serde_json::to_string(&plan.plan).unwrap();
     assert!(!shown.contains(PASSWORD) && shown.contains("••••"), "{shown}");
     let out = h.push(&sync, Flags::default()).await;

@@ -10,9 +10,6 @@ mod push_support;
 use push_support::*;
 use serde_json::Value;
 
-const CUSTOMERS: &str =
-    "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ragged_and_non_utf8_rows_are_rejected_and_the_rest_goes_on() {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
@@ -26,7 +23,7 @@ async fn ragged_and_non_utf8_rows_are_rejected_and_the_rest_goes_on() {
         "upsert",
         "email",
         "c.csv",
-        CUSTOMERS,
+        CRM_MAPPING,
         "max_rejected = 5\n",
     );
     let out = h.push(&sync, Flags::default()).await;
@@ -56,8 +53,7 @@ async fn ragged_and_non_utf8_rows_are_rejected_and_the_rest_goes_on() {
 on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_column_is_one_error_before_any_row(backend: Backend) {
-    let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
-    let Some(h) = Harness::on(&sb, backend) else {
+    let Some((sb, h)) = Harness::start(backend).await else {
         return;
     };
     let mut csv = String::from("mail,given,surname\n");
@@ -65,7 +61,7 @@ async fn a_missing_column_is_one_error_before_any_row(backend: Backend) {
         csv.push_str(&format!("c{i}@x.io,G{i},F{i}\n"));
     }
     h.write("c.csv", &csv);
-    let sync = h.sync("c", "customers", "upsert", "email", "c.csv", CUSTOMERS, "");
+    let sync = h.sync("c", "customers", "upsert", "email", "c.csv", CRM_MAPPING, "");
     let out = h.push(&sync, Flags::default()).await;
     assert_eq!(out.run.status, "failed", "{:?}", out.run);
     assert!(out.run.rejected.is_empty(), "not one rejection per row: {:?}", out.run.rejected);
@@ -89,7 +85,7 @@ async fn a_sqlite_query_missing_a_mapped_column_names_the_query_columns() {
     drop(conn);
     let text = format!(
         "[[sync]]\nname = \"c\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         source = {{ type = \"sqlite\", path = \"crm.db\", query = \"SELECT mail, given FROM people\" }}\n{CUSTOMERS}"
+         source = {{ type = \"sqlite\", path = \"crm.db\", query = \"SELECT mail, given FROM people\" }}\n{CRM_MAPPING}"
     );
     let sync = bcsync::push::config::parse_syncs(&text, &h.path("bcsync.toml"), h.dir.path())
         .unwrap()
@@ -113,13 +109,7 @@ async fn rejections_go_to_stderr_and_stdout_keeps_the_summary() {
         "c.csv",
         "mail,given,family\na@x.io,Ann,Lee\nb@x.io,,Ray\nc@x.io,Cy\n",
     );
-    h.write(
-        "bcsync.toml",
-        &format!(
-            "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-             source = {{ type = \"csv\", path = \"c.csv\" }}\n{CUSTOMERS}"
-        ),
-    );
+    h.write_crm_config("upsert", CRM_MAPPING);
     let out = common::bcsync_in(&sb, h.dir.path(), &["push"])
         .output()
         .unwrap();

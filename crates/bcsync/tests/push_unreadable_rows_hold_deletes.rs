@@ -29,12 +29,7 @@ fn deletes(sb: &bc_sandbox::RunningSandbox) -> usize {
 async fn unreadable_key_rows_hold_back_deletes() {
     let sb = common::sandbox(bc_sandbox::SeedSpec::empty()).await;
     let h = Harness::new(&sb);
-    h.write(
-        "bcsync.toml",
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"mirror\"\nmatch_key = \"email\"\n\
-         source = { type = \"csv\", path = \"c.csv\" }\n\
-         [sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n",
-    );
+    h.write_crm_config("mirror", CRM_MAPPING);
     let dir = h.dir.path();
     let mut rows: Vec<Vec<u8>> = (0..10).map(person).collect();
     std::fs::write(h.path("c.csv"), csv_bytes(&rows)).unwrap();

@@ -10,6 +10,35 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// `bcsync extract --streams brands --to sqlite:FILE`, run in `dir`.
+fn extract_brands(
+    sb: &bc_sandbox::RunningSandbox,
+    dir: &std::path::Path,
+    file: &str,
+) -> std::process::Command {
+    let to = format!("sqlite:{file}");
+    bcsync_in(
+        sb,
+        dir,
+        &[
+            "extract",
+            "--no-progress",
+            "--streams",
+            "brands",
+            "--to",
+            &to,
+        ],
+    )
+}
+
+/// Runs [`extract_brands`], which must fail; its output.
+fn refused_extract(sb: &bc_sandbox::RunningSandbox, dir: &std::path::Path, file: &str) -> String {
+    let out = extract_brands(sb, dir, file).output().unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    text
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_programs_database_is_refused_untouched() {
     let sb = sandbox(small_store()).await;
@@ -25,22 +54,7 @@ async fn another_programs_database_is_refused_untouched() {
         .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:crm.db",
-        ],
-    )
-    .output()
-    .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
+    let text = refused_extract(&sb, dir.path(), "crm.db");
     assert!(
         text.contains(
             "crm.db is not a bcsync database (it has tables contacts, deals); choose a new file"
@@ -85,22 +99,7 @@ async fn a_second_extraction_into_a_file_in_use_is_refused_with_the_holder() {
     let spec = format!("sqlite:{}", path.display());
     // This process holds the file, as an extraction in progress does.
     let held = bcsync::destinations::open(&spec, None).unwrap();
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:shared.db",
-        ],
-    )
-    .output()
-    .unwrap();
-    let text = output_text(&out);
-    assert!(!out.status.success(), "{text}");
+    let text = refused_extract(&sb, dir.path(), "shared.db");
     assert!(
         text.contains(&format!(
             "shared.db is in use by another bcsync extraction (pid {} on ",
@@ -117,20 +116,9 @@ async fn a_second_extraction_into_a_file_in_use_is_refused_with_the_holder() {
     assert!(err.contains("in use by another bcsync extraction"), "{err}");
     drop(held);
     assert!(!dir.path().join("shared.db.lock").exists());
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:shared.db",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = extract_brands(&sb, dir.path(), "shared.db")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(count(&db(&path), "brands"), 6);
 }
@@ -141,22 +129,11 @@ async fn a_holder_killed_with_sigkill_blocks_no_one() {
     let dir = tempfile::tempdir().unwrap();
     // Every brands request takes 30 s: the first run is surely mid-way when killed.
     set_faults(&sb, "path=/v3/catalog/brands,slow=1:30000").await;
-    let mut child = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:k.db",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = extract_brands(&sb, dir.path(), "k.db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let lock = dir.path().join("k.db.lock");
     let t0 = Instant::now();
     while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
@@ -171,20 +148,7 @@ async fn a_holder_killed_with_sigkill_blocks_no_one() {
     child.wait().unwrap();
     assert!(lock.exists());
     clear_faults(&sb).await;
-    let out = bcsync_in(
-        &sb,
-        dir.path(),
-        &[
-            "extract",
-            "--no-progress",
-            "--streams",
-            "brands",
-            "--to",
-            "sqlite:k.db",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = extract_brands(&sb, dir.path(), "k.db").output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(count(&db(&dir.path().join("k.db")), "brands"), 6);
     assert!(!lock.exists());

@@ -192,15 +192,19 @@ fn too_large_message(item: &Value) -> String {
     )
 }
 
+/// The dotted path of field `key` under `prefix` (`addresses.0.city`), as messages and
+/// diffs name nested fields.
+pub fn field_path(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
 /// The dotted path and length of the longest string under `v`.
 fn longest_text(prefix: &str, v: &Value, best: &mut (String, usize)) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
+    let join = |k: &str| field_path(prefix, k);
     match v {
         Value::String(s) => {
             let n = s.chars().count();

@@ -119,12 +119,6 @@ impl Interrupt {
             c => Some(ExitCode::from(c)),
         }
     }
-
-    /// Resolves when the first signal has arrived.
-    pub async fn received(&self) -> ExitCode {
-        self.token.cancelled().await;
-        self.exit_code().unwrap_or(ExitCode::from(EXIT_INTERRUPTED))
-    }
 }
 
 /// Waits for Ctrl-C or SIGTERM and returns the matching exit code.
@@ -153,16 +147,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo::run(args, &Interrupt::listen()).await,
         Some(Command::Push(args)) => {
-            // The push engine commits tracking per batch; stopping it between awaits leaves
-            // what a kill would, which the next run reconciles (creates whose outcome was
-            // not recorded are looked up before anything is sent again).
+            // The push engine sends no new batch once interrupted, records the run as
+            // interrupted with its counts, and `push::run` prints the summary so far; a
+            // second signal exits at once (what a kill leaves, the next run reconciles).
             let interrupt = Interrupt::listen();
-            tokio::select! {
-                r = push::run(cli.config.as_deref(), args) => r,
-                code = interrupt.received() => {
-                    eprintln!("interrupted; rerun to resume");
-                    Ok(code)
-                }
+            let r = push::run(cli.config.as_deref(), args, &interrupt.token).await;
+            match interrupt.exit_code() {
+                Some(code) if r.is_ok() => Ok(code),
+                _ => r,
             }
         }
         Some(Command::Runs(args)) => runs::run(cli.config.as_deref(), args),

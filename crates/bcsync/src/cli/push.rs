@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bcsync::push::config::{SyncDef, load_syncs, parse_syncs};
 use bcsync::push::engine::{PushOptions, PushOutcome, run_sync};
-use bcsync::state::push::{DEFAULT_PUSH_STATE, open_push_store};
+use bcsync::state::push::{DEFAULT_PUSH_STATE, INTERRUPTED, open_push_store};
 use clap::Args;
 use serde_json::json;
 
@@ -80,7 +80,11 @@ pub fn state_spec(flag: Option<&str>, file: &bcsync::config::FileConfig) -> Stri
         .unwrap_or_else(|| DEFAULT_PUSH_STATE.to_owned())
 }
 
-pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: Option<&Path>,
+    args: PushArgs,
+    interrupt: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<ExitCode> {
     let mut defs = syncs(config, args.syncs.as_deref())?;
     if let Some(name) = &args.sync {
         let known: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
@@ -107,11 +111,18 @@ pub async fn run(config: Option<&Path>, args: PushArgs) -> anyhow::Result<ExitCo
         full_resync: args.full_resync,
         reset_tracking: args.reset_tracking,
         force: args.force,
+        interrupt: interrupt.clone(),
     };
     let mut failed = false;
     let mut outputs = Vec::new();
     for def in &defs {
         let out = run_sync(&client, store.as_mut(), def, &opts).await?;
+        if out.run.status == INTERRUPTED {
+            // stdout may be a pipe nobody reads any more: the summary so far goes to stderr.
+            eprintln!("{}", summary_line(def, &out));
+            eprintln!("interrupted; rerun to resume");
+            return Ok(ExitCode::FAILURE);
+        }
         failed |= out.over_threshold || out.run.status == "refused" || out.run.status == "failed";
         if args.json {
             if let Some(m) = &out.run.message {
@@ -155,10 +166,11 @@ fn short(v: &serde_json::Value) -> String {
     }
 }
 
-fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
+/// The one-line summary of a run: its status, counts and requests.
+fn summary_line(def: &SyncDef, out: &PushOutcome) -> String {
     let r = &out.run;
     let counts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
+    format!(
         "sync {} ({} {}): run {} {}{} — {} — {} requests ({} writes, {} lookups) in {} ms",
         def.name,
         def.object,
@@ -171,7 +183,12 @@ fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
         r.write_requests,
         r.lookup_requests,
         r.duration_ms
-    );
+    )
+}
+
+fn print_human(def: &SyncDef, out: &PushOutcome, tty: bool) {
+    let r = &out.run;
+    println!("{}", summary_line(def, out));
     if let Some(m) = &r.message {
         eprintln!("sync {}: {m}", def.name);
     }

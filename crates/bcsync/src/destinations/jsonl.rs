@@ -61,11 +61,9 @@ impl JsonlDestination {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let state_path = dir.join("_state.json");
         let committed = match std::fs::read_to_string(&state_path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                Error::Config(format!(
-                    "{} is unreadable ({e}); delete it to start over",
-                    state_path.display()
-                ))
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::UnreadableJsonlState {
+                path: state_path.clone(),
+                detail: crate::error::plain_serde_message(&e.to_string()),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Committed::default(),
             Err(e) => return Err(io(&state_path)(e)),
@@ -100,7 +98,9 @@ impl JsonlDestination {
     fn append(&mut self, table: &str, rows: &mut [Value]) -> Result<()> {
         let path = self.dir.join(format!("{table}.jsonl"));
         let Some(w) = self.files.get_mut(table) else {
-            return Err(Error::Config(format!("table {table} was not prepared")));
+            return Err(Error::Internal(format!(
+                "JSON lines table {table} was written before it was prepared"
+            )));
         };
         for r in rows {
             if let Some(obj) = r.as_object_mut() {
@@ -122,8 +122,10 @@ impl JsonlDestination {
         }
         let state_path = self.dir.join("_state.json");
         let tmp = self.dir.join("_state.json.tmp");
-        let json =
-            serde_json::to_vec_pretty(&self.committed).map_err(|e| Error::Config(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&self.committed).map_err(|e| Error::Encode {
+            what: "the JSON lines commit file",
+            detail: e.to_string(),
+        })?;
         std::fs::write(&tmp, json).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &state_path).map_err(io(&state_path))
     }

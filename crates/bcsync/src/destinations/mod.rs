@@ -245,3 +245,52 @@ impl DestinationWriter {
         .map_err(|e| Error::WriterGone(e.to_string()))?
     }
 }
+
+/// The statements that end a full read in an SQL destination: rows of `stream` not
+/// rewritten since the read started get `_deleted_at`, and so do the child rows of every
+/// parent so marked. `table` names a table as the dialect wants it (quoted, qualified);
+/// `now` and `read_started` are the dialect's expressions for those times.
+pub(crate) struct DeletionMarks {
+    pub parents: String,
+    pub children: Vec<String>,
+}
+
+impl DeletionMarks {
+    pub(crate) fn new(
+        stream: &StreamDescriptor,
+        table: impl Fn(&str) -> String,
+        now: &str,
+        read_started: &str,
+    ) -> Self {
+        let parents = format!(
+            "UPDATE {} SET \"_deleted_at\" = {now} WHERE \"_extracted_at\" < {read_started} AND \"_deleted_at\" IS NULL",
+            table(stream.name)
+        );
+        let children = stream
+            .children
+            .iter()
+            .map(|child| {
+                format!(
+                    "UPDATE {c} SET \"_deleted_at\" = {now} WHERE \"_deleted_at\" IS NULL AND {p} IN
+                     (SELECT {k} FROM {s} WHERE \"_deleted_at\" IS NOT NULL)",
+                    c = table(child.name),
+                    p = crate::pg::quote_ident(child.parent_column),
+                    k = crate::pg::quote_ident(stream.key),
+                    s = table(stream.name),
+                )
+            })
+            .collect();
+        Self { parents, children }
+    }
+
+    /// Says how many rows the full read found gone from the store.
+    pub(crate) fn log(stream: &StreamDescriptor, gone: u64) {
+        if gone > 0 {
+            tracing::info!(
+                stream = stream.name,
+                rows = gone,
+                "marked rows deleted in the store (_deleted_at)"
+            );
+        }
+    }
+}

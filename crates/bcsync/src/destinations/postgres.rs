@@ -715,33 +715,36 @@ impl PostgresDestination {
             );
             let doing = format!("replacing rows of {table}");
             let now = now.to_owned();
-            if kind == Kind::Int {
-                let keys: Vec<i64> = child.parent_keys.iter().filter_map(Value::as_i64).collect();
-                c.block_on(async {
-                    if child.table.key.is_some() {
-                        c.client()
-                            .execute(&delete, &[&keys, &pair_parents, &pair_keys])
-                            .await?;
-                    } else {
-                        c.client().execute(&delete, &[&keys]).await?;
-                    }
-                    c.client().execute(&mark, &[&keys, &now]).await
-                })
-                .map_err(fail(doing))?;
+            // The parent keys as the column's type: one statement pair serves both.
+            let keys: Box<dyn tokio_postgres::types::ToSql + Sync> = if kind == Kind::Int {
+                Box::new(
+                    child
+                        .parent_keys
+                        .iter()
+                        .filter_map(Value::as_i64)
+                        .collect::<Vec<i64>>(),
+                )
             } else {
-                let keys: Vec<String> = child.parent_keys.iter().map(as_text).collect();
-                c.block_on(async {
-                    if child.table.key.is_some() {
-                        c.client()
-                            .execute(&delete, &[&keys, &pair_parents, &pair_keys])
-                            .await?;
-                    } else {
-                        c.client().execute(&delete, &[&keys]).await?;
-                    }
-                    c.client().execute(&mark, &[&keys, &now]).await
-                })
-                .map_err(fail(doing))?;
-            }
+                Box::new(
+                    child
+                        .parent_keys
+                        .iter()
+                        .map(as_text)
+                        .collect::<Vec<String>>(),
+                )
+            };
+            let keys = keys.as_ref();
+            c.block_on(async {
+                if child.table.key.is_some() {
+                    c.client()
+                        .execute(&delete, &[keys, &pair_parents, &pair_keys])
+                        .await?;
+                } else {
+                    c.client().execute(&delete, &[keys]).await?;
+                }
+                c.client().execute(&mark, &[keys, &now]).await
+            })
+            .map_err(fail(doing))?;
         }
         let rows: Vec<&Value> = child.rows.iter().collect();
         self.load_rows(table, &rows, None, LoadMode::Direct, now)
@@ -949,24 +952,12 @@ impl Destination for PostgresDestination {
         // cleared its mark); older rows are gone from the store, and their children with
         // them. One transaction with the state, so a resumed read never marks twice.
         let c = self.conn()?;
-        let parents = format!(
-            "UPDATE {} SET \"_deleted_at\" = now() WHERE \"_extracted_at\" < $1::text::timestamptz AND \"_deleted_at\" IS NULL",
-            self.qualified(stream.name)
+        let marks = super::DeletionMarks::new(
+            stream,
+            |t| self.qualified(t),
+            "now()",
+            "$1::text::timestamptz",
         );
-        let children: Vec<String> = stream
-            .children
-            .iter()
-            .map(|child| {
-                format!(
-                    "UPDATE {c} SET \"_deleted_at\" = now() WHERE \"_deleted_at\" IS NULL AND {p} IN
-                     (SELECT {k} FROM {s} WHERE \"_deleted_at\" IS NOT NULL)",
-                    c = self.qualified(child.name),
-                    p = quote_ident(child.parent_column),
-                    k = quote_ident(stream.key),
-                    s = self.qualified(stream.name),
-                )
-            })
-            .collect();
         let state = format!(
             "UPDATE {} SET state = state - $1::text WHERE stream = $2",
             self.qualified("_bcsync_state")
@@ -975,8 +966,8 @@ impl Destination for PostgresDestination {
             .block_on(async {
                 let client = c.client();
                 client.batch_execute("BEGIN").await?;
-                let gone = client.execute(&parents, &[&read_started]).await?;
-                for sql in &children {
+                let gone = client.execute(&marks.parents, &[&read_started]).await?;
+                for sql in &marks.children {
                     client.execute(sql, &[]).await?;
                 }
                 client
@@ -989,13 +980,7 @@ impl Destination for PostgresDestination {
                 let _ = c.block_on(c.client().batch_execute("ROLLBACK"));
                 self.target.explain(&e, "marking rows deleted in the store")
             })?;
-        if gone > 0 {
-            tracing::info!(
-                stream = stream.name,
-                rows = gone,
-                "marked rows deleted in the store (_deleted_at)"
-            );
-        }
+        super::DeletionMarks::log(stream, gone);
         Ok(())
     }
 

@@ -499,12 +499,12 @@ impl Destination for SqliteDestination {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.err())?;
         for (stream, json) in rows {
-            let s: StreamState = serde_json::from_str(&json).map_err(|e| {
-                Error::Config(format!(
-                    "the saved state of stream {stream} in {} is unreadable ({e}); run with --full-refresh to start over",
-                    self.path.display()
-                ))
-            })?;
+            let s: StreamState =
+                serde_json::from_str(&json).map_err(|e| Error::UnreadableStreamState {
+                    stream: stream.clone(),
+                    target: self.path.display().to_string(),
+                    detail: crate::error::plain_serde_message(&e.to_string()),
+                })?;
             state.bookmarks.insert(stream, s);
         }
         Ok(state)
@@ -526,8 +526,10 @@ impl Destination for SqliteDestination {
                 self.replace_children(child, &now)?;
             }
             if let Some(state) = &batch.state {
-                let json =
-                    serde_json::to_string(state).map_err(|e| Error::Config(e.to_string()))?;
+                let json = serde_json::to_string(state).map_err(|e| Error::Encode {
+                    what: "the stream state",
+                    detail: e.to_string(),
+                })?;
                 self.conn
                     .execute(
                         "INSERT INTO _bcsync_state (stream, state, updated_at) VALUES (?1, ?2, ?3)
@@ -566,27 +568,14 @@ impl Destination for SqliteDestination {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
+        let marks = super::DeletionMarks::new(stream, quote_ident, "?1", "?2");
         let result = (|| -> Result<usize> {
-            let sql = format!(
-                "UPDATE {} SET \"_deleted_at\" = ?1 WHERE \"_extracted_at\" < ?2 AND \"_deleted_at\" IS NULL",
-                quote_ident(stream.name)
-            );
             let gone = self
                 .conn
-                .execute(&sql, [now.as_str(), read_started])
+                .execute(&marks.parents, [now.as_str(), read_started])
                 .map_err(self.err())?;
-            for child in stream.children {
-                let sql = format!(
-                    "UPDATE {c} SET \"_deleted_at\" = ?1 WHERE \"_deleted_at\" IS NULL AND {p} IN
-                     (SELECT {k} FROM {s} WHERE \"_deleted_at\" IS NOT NULL)",
-                    c = quote_ident(child.name),
-                    p = quote_ident(child.parent_column),
-                    k = quote_ident(stream.key),
-                    s = quote_ident(stream.name),
-                );
-                self.conn
-                    .execute(&sql, [now.as_str()])
-                    .map_err(self.err())?;
+            for sql in &marks.children {
+                self.conn.execute(sql, [now.as_str()]).map_err(self.err())?;
             }
             self.conn
                 .execute(
@@ -599,13 +588,7 @@ impl Destination for SqliteDestination {
         match result {
             Ok(gone) => {
                 self.conn.execute_batch("COMMIT").map_err(self.err())?;
-                if gone > 0 {
-                    tracing::info!(
-                        stream = stream.name,
-                        rows = gone,
-                        "marked rows deleted in the store (_deleted_at)"
-                    );
-                }
+                super::DeletionMarks::log(stream, gone as u64);
                 Ok(())
             }
             Err(e) => {

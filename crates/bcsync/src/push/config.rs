@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, plain_serde_message};
 use crate::sources::SourceSpec;
 
 /// Which BigCommerce object a sync writes.
@@ -242,12 +242,21 @@ struct SyncFile {
 /// Reads syncs from TOML text: a `[[sync]]` list, or one sync at the top level. Source
 /// paths are resolved against `base`.
 pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef>> {
-    let value: toml::Table = toml::from_str(text)
-        .map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", origin.display())))?;
+    let value: toml::Table = toml::from_str(text).map_err(|e| Error::ConfigFile {
+        path: origin.display().to_string(),
+        detail: format!("is not valid TOML: {}", plain_serde_message(&e.to_string())),
+    })?;
     let raw: Vec<toml::Value> = if value.contains_key("sync") {
-        let file: SyncFile = toml::Value::Table(value)
-            .try_into()
-            .map_err(|e| Error::Config(format!("{}: {e}", origin.display())))?;
+        let file: SyncFile =
+            toml::Value::Table(value)
+                .try_into()
+                .map_err(|e| Error::ConfigFile {
+                    path: origin.display().to_string(),
+                    detail: format!(
+                        "has a [[sync]] list bcsync cannot read: {}",
+                        plain_serde_message(&e.to_string())
+                    ),
+                })?;
         file.sync
     } else if value.contains_key("object") {
         vec![toml::Value::Table(value)]
@@ -256,11 +265,12 @@ pub fn parse_syncs(text: &str, origin: &Path, base: &Path) -> Result<Vec<SyncDef
     };
     let mut out = Vec::new();
     for v in raw {
-        let mut def: SyncDef = v.try_into().map_err(|e| {
-            Error::Config(format!(
-                "{}: a sync definition is invalid: {e}",
-                origin.display()
-            ))
+        let mut def: SyncDef = v.try_into().map_err(|e| Error::ConfigFile {
+            path: origin.display().to_string(),
+            detail: format!(
+                "has a sync definition that is not valid: {}",
+                plain_serde_message(&e.to_string())
+            ),
         })?;
         def.source.rebase(base);
         def.validate()?;
@@ -304,10 +314,7 @@ pub fn load_syncs(path: &Path) -> Result<Vec<SyncDef>> {
     let mut names = BTreeSet::new();
     for s in &out {
         if !names.insert(s.name.clone()) {
-            return Err(Error::Config(format!(
-                "two syncs are named {:?}; names must be unique",
-                s.name
-            )));
+            return Err(Error::DuplicateSyncName(s.name.clone()));
         }
     }
     Ok(out)

@@ -45,6 +45,11 @@ const RECOVERY_ROUNDS: usize = 4;
 /// Ids per `DELETE ...?id:in=` for customers (products allow 250, FACTS 3.1).
 const CUSTOMERS_DELETE_BATCH: usize = 50;
 
+/// Records written per slot of concurrency between two looks at the interrupt token: an
+/// interrupted push stops within one such slice, and every batch of a slice is full
+/// (10 is the customers batch and the products PUT batch).
+const RECORDS_PER_SLOT: usize = 10;
+
 /// Flags of `bcsync push`.
 #[derive(Debug, Clone, Default)]
 pub struct PushOptions {
@@ -52,6 +57,9 @@ pub struct PushOptions {
     pub full_resync: bool,
     pub reset_tracking: bool,
     pub force: bool,
+    /// Cancelled on Ctrl-C or SIGTERM: the run sends no new batch, finishes the writes in
+    /// progress, and is recorded as `interrupted` with its counts so far.
+    pub interrupt: tokio_util::sync::CancellationToken,
 }
 
 /// One field of a dry-run diff.
@@ -197,6 +205,7 @@ pub(super) struct Run<'a> {
     pub(super) counts: BTreeMap<String, u64>,
     pub(super) rejected: Vec<Rejection>,
     pub(super) concurrency: usize,
+    pub(super) interrupt: tokio_util::sync::CancellationToken,
 }
 
 impl Run<'_> {
@@ -234,6 +243,7 @@ pub async fn run_sync(
         counts: BTreeMap::new(),
         rejected: Vec::new(),
         concurrency: def.concurrency.unwrap_or(4).max(1),
+        interrupt: opts.interrupt.clone(),
     };
     let mut record = RunRecord {
         id: run_id,
@@ -259,9 +269,13 @@ pub async fn run_sync(
     };
     match result {
         Ok(()) => {}
-        Err(Error::Config(msg)) if msg.starts_with("refused:") => {
+        Err(e @ (Error::EmptySourceRefused { .. } | Error::TooManyRemovedRefused { .. })) => {
             record.status = "refused".into();
-            record.message = Some(msg);
+            record.message = Some(e.to_string());
+        }
+        Err(e @ Error::Interrupted) => {
+            record.status = crate::state::push::INTERRUPTED.into();
+            record.message = Some(e.to_string());
         }
         Err(e) => {
             record.status = "failed".into();
@@ -437,23 +451,22 @@ async fn execute(
             .max(1);
         let percent = removed.len() as f64 * 100.0 / base as f64;
         if source_rows == 0 {
-            return Err(Error::Config(format!(
-                "refused: the source returned no rows, so {} records would be {}d; check the source, or pass --force if the store really should be emptied",
-                removed.len(),
-                if on_delete == OnDelete::Delete {
-                    "delete"
+            return Err(Error::EmptySourceRefused {
+                count: removed.len(),
+                action: if on_delete == OnDelete::Delete {
+                    "deleted"
                 } else {
-                    "clear"
-                }
-            )));
+                    "cleared"
+                },
+            });
         }
         if percent > def.max_delete_percent {
-            return Err(Error::Config(format!(
-                "refused: {} of {} tracked records ({percent:.1}%) left the source, above max_delete_percent = {}; check the source, raise the limit, or pass --force",
-                removed.len(),
-                base,
-                def.max_delete_percent
-            )));
+            return Err(Error::TooManyRemovedRefused {
+                removed: removed.len(),
+                tracked: base,
+                percent,
+                limit: def.max_delete_percent,
+            });
         }
     }
 
@@ -617,14 +630,24 @@ async fn execute(
     }
     run.bump("recovered", records.len() as u64);
     run.store.put(&def.name, &records)?;
-    if !updates.is_empty() {
-        followups.extend(send_updates(run, updates).await?);
+    // Written a slice at a time, so an interrupt stops before the next slice; the
+    // sub-resources of records already written still follow, so none is left half done.
+    let slice = RECORDS_PER_SLOT * run.concurrency;
+    let mut updates = updates.into_iter().peekable();
+    while updates.peek().is_some() && !run.interrupt.is_cancelled() {
+        let part: Vec<Pending> = updates.by_ref().take(slice).collect();
+        followups.extend(send_updates(run, part).await?);
     }
-    if !creates.is_empty() {
-        followups.extend(send_creates(run, creates).await?);
+    let mut creates = creates.into_iter().peekable();
+    while creates.peek().is_some() && !run.interrupt.is_cancelled() {
+        let part: Vec<Pending> = creates.by_ref().take(slice).collect();
+        followups.extend(send_creates(run, part).await?);
     }
     if !followups.is_empty() {
         super::subresources::send(run, followups).await?;
+    }
+    if run.interrupt.is_cancelled() {
+        return Err(Error::Interrupted);
     }
     match on_delete {
         OnDelete::Nothing => {}
@@ -834,13 +857,7 @@ fn mask_secrets(changes: &mut [FieldChange]) {
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
+    let join = |k: &str| batch::field_path(prefix, k);
     match v {
         Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
         Value::Array(a) if a.iter().any(|x| x.is_object()) => a
@@ -936,6 +953,28 @@ fn exact_filter(def: &SyncDef) -> Option<String> {
     }
 }
 
+/// The first page (of the largest size) of a V3 list for each query, 4 queries at a time:
+/// the one way lookups read the store.
+async fn first_pages(
+    client: &Client,
+    path: &str,
+    queries: Vec<Vec<(String, String)>>,
+) -> Vec<Result<Vec<Value>>> {
+    futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+        futures::stream::iter(queries.into_iter().map(|q| {
+            let client = client.clone();
+            async move {
+                Ok(client
+                    .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
+                    .await?
+                    .items)
+            }
+        })),
+        4,
+    ))
+    .await
+}
+
 /// Resolves keys to records with batched `:in` lookups ([`LOOKUP_BATCH`] per GET), and
 /// keys holding a comma one by one with the exact filter.
 async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashMap<String, Found>> {
@@ -966,21 +1005,10 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
     if let Some(exact) = &exact {
         queries.extend(alone.iter().map(|k| vec![(exact.clone(), (*k).clone())]));
     }
-    let results: Vec<Result<Vec<Value>>> =
-        futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-            futures::stream::iter(queries.into_iter().map(|mut q| {
-                q.extend(extra.iter().cloned());
-                let client = client.clone();
-                async move {
-                    Ok(client
-                        .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
-                        .await?
-                        .items)
-                }
-            })),
-            4,
-        ))
-        .await;
+    for q in &mut queries {
+        q.extend(extra.iter().cloned());
+    }
+    let results = first_pages(client, path, queries).await;
     for r in results {
         for rec in r? {
             let key_val = match get_path(&rec, &def.match_key) {
@@ -1057,8 +1085,9 @@ async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<Has
                 "/catalog/products"
             };
             let extra = lookup_fields(def);
-            futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-                futures::stream::iter(ids.chunks(LOOKUP_BATCH).map(|chunk| {
+            let queries = ids
+                .chunks(LOOKUP_BATCH)
+                .map(|chunk| {
                     let list = chunk
                         .iter()
                         .map(i64::to_string)
@@ -1066,17 +1095,10 @@ async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<Has
                         .join(",");
                     let mut q = vec![("id:in".to_owned(), list)];
                     q.extend(extra.iter().cloned());
-                    let client = client.clone();
-                    async move {
-                        Ok(client
-                            .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
-                            .await?
-                            .items)
-                    }
-                })),
-                4,
-            ))
-            .await
+                    q
+                })
+                .collect();
+            first_pages(client, path, queries).await
         }
         Object::Orders => {
             futures::StreamExt::collect(futures::StreamExt::buffer_unordered(

@@ -74,6 +74,14 @@ const fn secret(name: &'static str, kind: Kind) -> Field {
     }
 }
 
+/// Sent when the record is created, never on updates.
+const fn create_only(name: &'static str, kind: Kind) -> Field {
+    Field {
+        access: Access::CreateOnly,
+        ..w(name, kind)
+    }
+}
+
 const fn ro(name: &'static str, why: &'static str) -> Field {
     Field {
         name,
@@ -123,18 +131,8 @@ const CUSTOMERS: &[Field] = &[
     w("store_credit_amounts", Kind::List(STORE_CREDIT)),
     w("authentication", Kind::Object(CUSTOMER_AUTHENTICATION)),
     w("addresses", Kind::List(CUSTOMER_ADDRESS)),
-    Field {
-        name: "origin_channel_id",
-        kind: Int,
-        access: Access::CreateOnly,
-        secret: false,
-    },
-    Field {
-        name: "registration_ip_address",
-        kind: Text,
-        access: Access::CreateOnly,
-        secret: false,
-    },
+    create_only("origin_channel_id", Int),
+    create_only("registration_ip_address", Text),
     ro("date_created", SET_BY_STORE),
     ro("date_modified", SET_BY_STORE),
     ro(
@@ -370,13 +368,7 @@ pub fn without_secrets(payload: &Map<String, Value>) -> Map<String, Value> {
         if !prefix.is_empty() && is_secret_path(prefix) {
             return None;
         }
-        let join = |k: &str| {
-            if prefix.is_empty() {
-                k.to_owned()
-            } else {
-                format!("{prefix}.{k}")
-            }
-        };
+        let join = |k: &str| bigcommerce::batch::field_path(prefix, k);
         Some(match v {
             Value::Object(m) => Value::Object(
                 m.iter()

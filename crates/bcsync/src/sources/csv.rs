@@ -40,12 +40,9 @@ impl Source for CsvSource {
                     std::str::from_utf8(h)
                         // Spreadsheets often save UTF-8 with a byte-order mark.
                         .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
-                        .map_err(|_| {
-                            Error::Config(format!(
-                                "{}: the header row, column {}, is not UTF-8; save the file as UTF-8",
-                                path.display(),
-                                i + 1
-                            ))
+                        .map_err(|_| Error::CsvHeaderNotUtf8 {
+                            path: path.clone(),
+                            column: i + 1,
                         })
                 })
                 .collect::<crate::Result<Vec<String>>>()?;
@@ -121,10 +118,10 @@ fn csv_error(path: &std::path::Path, e: csv::Error) -> Error {
             path: path.to_owned(),
             source,
         },
-        _ => Error::Config(format!(
-            "{} is not a readable CSV file ({text}); check the header row and the quoting",
-            path.display()
-        )),
+        _ => Error::UnreadableCsv {
+            path: path.to_owned(),
+            detail: text,
+        },
     }
 }
 

@@ -197,10 +197,7 @@ pub fn locate(spec: &str) -> Result<StateLocation> {
     }
     let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
     if path.is_empty() || path.contains("://") {
-        return Err(Error::Config(format!(
-            "state store {:?} not understood; use a file path (sqlite:FILE) or postgres://USER@HOST:PORT/DB",
-            crate::pg::redact(spec)
-        )));
+        return Err(Error::BadStateStore(spec.to_owned()));
     }
     Ok(StateLocation::Sqlite(PathBuf::from(path)))
 }
@@ -441,8 +438,10 @@ impl SqlitePushStore {
         summary.store = self.scope.clone();
         summary.rejected.clear();
         summary.request_log.clear();
-        let summary_json = serde_json::to_string(&summary)
-            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let summary_json = serde_json::to_string(&summary).map_err(|e| Error::Encode {
+            what: "the run record",
+            detail: e.to_string(),
+        })?;
         let tx = self.conn.transaction().map_err(err)?;
         let id = match existing {
             Some(id) => {
@@ -520,12 +519,15 @@ impl PushStore for SqlitePushStore {
     }
 
     fn lock_held_error(&self, sync: &str) -> Error {
-        Error::Config(format!(
-            "sync {sync:?} for store {} is already running against {} (lock {}); wait for it to finish",
-            self.scope,
-            self.path.display(),
-            self.lock_path(&self.scope, sync).display()
-        ))
+        Error::SyncAlreadyRunning {
+            sync: sync.to_owned(),
+            store: self.scope.clone(),
+            target: format!(
+                "{} (lock {})",
+                self.path.display(),
+                self.lock_path(&self.scope, sync).display()
+            ),
+        }
     }
 
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {
@@ -667,12 +669,12 @@ impl PushStore for SqlitePushStore {
         let mut out = Vec::new();
         for r in rows {
             let (id, store, json) = r.map_err(|e| self.err(e))?;
-            let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
-                Error::Config(format!(
-                    "run {id} in {} is unreadable: {e}",
-                    self.path.display()
-                ))
-            })?;
+            let mut rec: RunRecord =
+                serde_json::from_str(&json).map_err(|e| Error::UnreadableRun {
+                    id,
+                    target: self.path.display().to_string(),
+                    detail: crate::error::plain_serde_message(&e.to_string()),
+                })?;
             rec.id = id;
             rec.store = store;
             out.push(rec);
@@ -693,11 +695,10 @@ impl PushStore for SqlitePushStore {
         let Some((store, json)) = found else {
             return Ok(None);
         };
-        let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| {
-            Error::Config(format!(
-                "run {id} in {} is unreadable: {e}",
-                self.path.display()
-            ))
+        let mut rec: RunRecord = serde_json::from_str(&json).map_err(|e| Error::UnreadableRun {
+            id,
+            target: self.path.display().to_string(),
+            detail: crate::error::plain_serde_message(&e.to_string()),
         })?;
         rec.id = id;
         rec.store = store;

@@ -122,8 +122,12 @@ impl PgPushStore {
     }
 
     fn decode_run(t: &PgTarget, id: i64, store: String, summary: Value) -> Result<RunRecord> {
-        let mut rec: RunRecord = serde_json::from_value(summary)
-            .map_err(|e| t.err(format!("run {id} is unreadable: {e}")))?;
+        let mut rec: RunRecord =
+            serde_json::from_value(summary).map_err(|e| Error::UnreadableRun {
+                id,
+                target: t.shown.clone(),
+                detail: crate::error::plain_serde_message(&e.to_string()),
+            })?;
         rec.id = id;
         rec.store = store;
         Ok(rec)
@@ -138,8 +142,10 @@ impl PgPushStore {
         summary.store = self.scope.clone();
         summary.rejected.clear();
         summary.request_log.clear();
-        let summary = serde_json::to_value(&summary)
-            .map_err(|e| Error::Config(format!("cannot encode run record: {e}")))?;
+        let summary = serde_json::to_value(&summary).map_err(|e| Error::Encode {
+            what: "the run record",
+            detail: e.to_string(),
+        })?;
         let p = self.prefix.clone();
         let scope = self.scope.clone();
         let (sync, started_at, status) =
@@ -262,10 +268,11 @@ impl PushStore for PgPushStore {
     }
 
     fn lock_held_error(&self, sync: &str) -> Error {
-        self.session.target.err(format!(
-            "sync {sync:?} for store {} is already running against this state store; wait for it to finish",
-            self.scope
-        ))
+        Error::SyncAlreadyRunning {
+            sync: sync.to_owned(),
+            store: self.scope.clone(),
+            target: self.session.target.shown.clone(),
+        }
     }
 
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>> {

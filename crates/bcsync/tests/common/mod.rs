@@ -345,3 +345,22 @@ pub fn writes(sb: &RunningSandbox) -> usize {
         .filter(|e| e.method != "GET" && !e.path.contains("/_sandbox"))
         .count()
 }
+
+// --- push fixtures shared by binary-level tests (errors.rs, interrupt.rs) ----------------
+
+/// Writes `people.csv` with `rows` customers (`pN@x.io`, FirstN, LastN) and a
+/// `bcsync.toml` whose sync `crm` upserts them by email.
+pub fn write_customers_sync(dir: &Path, rows: usize) {
+    let mut csv = String::from("email,first,last\n");
+    for i in 0..rows {
+        csv.push_str(&format!("p{i}@x.io,First{i},Last{i}\n"));
+    }
+    std::fs::write(dir.join("people.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("bcsync.toml"),
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         source = { type = \"csv\", path = \"people.csv\" }\n\
+         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
+    )
+    .unwrap();
+}

@@ -52,6 +52,10 @@ pub struct PgScratch {
     pub schema: String,
 }
 
+/// The mapping of the `crm` customer syncs: columns `mail`, `given`, `family`.
+pub const CRM_MAPPING: &str =
+    "[sync.mapping]\nmail = \"email\"\ngiven = \"first_name\"\nfamily = \"last_name\"\n";
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub client: bigcommerce::Client,
@@ -81,6 +85,17 @@ impl Harness {
             });
         }
         Some(h)
+    }
+
+    /// An empty sandbox and a harness on `backend` for it; `None` (and no sandbox
+    /// started) when PostgreSQL tests are not enabled.
+    pub async fn start(backend: Backend) -> Option<(RunningSandbox, Self)> {
+        if backend == Backend::Postgres && crate::common::pg_url().is_none() {
+            return None;
+        }
+        let sb = crate::common::sandbox(bc_sandbox::SeedSpec::empty()).await;
+        let h = Self::on(&sb, backend)?;
+        Some((sb, h))
     }
 
     /// The state store, as `--state` takes it.
@@ -191,8 +206,38 @@ impl Harness {
             .remove(0)
     }
 
+    /// Writes a `bcsync.toml` for the binary: sync `crm`, customers by email from `c.csv`
+    /// in `mode`, with `mapping` (a `[sync.mapping]` table).
+    pub fn write_crm_config(&self, mode: &str, mapping: &str) {
+        self.write(
+            "bcsync.toml",
+            &format!(
+                "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"{mode}\"\nmatch_key = \"email\"\n\
+                 source = {{ type = \"csv\", path = \"c.csv\" }}\n{mapping}"
+            ),
+        );
+    }
+
     pub async fn push(&self, sync: &SyncDef, flags: Flags) -> PushOutcome {
         self.push_with(&self.client, sync, flags).await
+    }
+
+    /// A dry run: the plan, nothing written.
+    pub async fn dry_run(&self, sync: &SyncDef) -> PushOutcome {
+        let flags = Flags {
+            dry_run: true,
+            ..Flags::default()
+        };
+        self.push(sync, flags).await
+    }
+
+    /// `--reset-tracking`: forgets what was sent, sends nothing.
+    pub async fn reset_tracking(&self, sync: &SyncDef) -> PushOutcome {
+        let flags = Flags {
+            reset_tracking: true,
+            ..Flags::default()
+        };
+        self.push(sync, flags).await
     }
 
     pub async fn push_with(
