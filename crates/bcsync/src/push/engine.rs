@@ -46,9 +46,11 @@ const RECOVERY_ROUNDS: usize = 4;
 const CUSTOMERS_DELETE_BATCH: usize = 50;
 
 /// Records written per slot of concurrency between two looks at the interrupt token: an
-/// interrupted push stops within one such slice, and every batch of a slice is full
-/// (10 is the customers batch and the products PUT batch).
-const RECORDS_PER_SLOT: usize = 10;
+/// interrupted push stops within one such slice (10 rounds of full batches: 10 is the
+/// customers batch and the products PUT batch). A slice ends with a wait for its slowest
+/// batch and starts with one batch alone, so slices are kept long enough that those two
+/// cost about a tenth of a round each instead of a round per ten records.
+const RECORDS_PER_SLOT: usize = 100;
 
 /// Flags of `bcsync push`.
 #[derive(Debug, Clone, Default)]
