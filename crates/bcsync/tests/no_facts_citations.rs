@@ -1,6 +1,6 @@
-//! User-facing text never cites our API notes ("(FACTS 2.3)"): users do not have them, so
-//! a message states the rule itself (issue 9, item 15). Scans the code of every crate for
-//! FACTS outside comments, and the doc comments that clap turns into `--help`.
+//! User-facing text never cites our API notes ("(docs/api-notes.md §2.3)"): users do not have them,
+//! so a message states the rule itself (issue 9, item 15). Scans the code of every crate for
+//! docs/api-notes.md outside comments, and the doc comments that clap turns into `--help`.
 //! `crates/bcsync/src/push/` is checked by the push tests' owner (issue 9, item 15 there).
 #![allow(clippy::unwrap_used)]
 

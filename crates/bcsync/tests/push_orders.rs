@@ -27,7 +27,7 @@ async fn orders_create_update_status_and_archive(backend: Backend) {
         return;
     };
     let mut rows: Vec<(u32, u32, &str)> = (1..=6).map(|i| (i, 1, "78701")).collect();
-    rows.push((7, 1, "7")); // zip too short (FACTS 6.4): rejected before any request
+    rows.push((7, 1, "7")); // zip too short (docs/api-notes.md §6.4): rejected before any request
     h.write("o.csv", &csv(&rows));
     let sync = h.sync(
         "ord",

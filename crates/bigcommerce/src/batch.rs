@@ -3,11 +3,11 @@
 //!
 //! BigCommerce batch endpoints are all or nothing: one bad item makes the whole batch fail
 //! with 422 (invalid data) or 409 (a clash such as a duplicate SKU), and nothing in it is
-//! written (FACTS 0.3, 2.3, 3.3). To still write every good item, a refused chunk is split:
-//! when the error's `errors` map is keyed by item index (`"3.email"`, `"1"`), the named
+//! written (docs/api-notes.md §0.3, §2.3, §3.3). To still write every good item, a refused chunk is
+//! split: when the error's `errors` map is keyed by item index (`"3.email"`, `"1"`), the named
 //! items are rejected with BigCommerce's own message and the rest is sent again; when it
-//! is not (FACTS 0.3 marks the customers body UNCERTAIN), the chunk is bisected until the
-//! offending items stand alone. With `b` bad items in a chunk of `n`, that costs at most
+//! is not (docs/api-notes.md §0.3 marks the customers body UNCERTAIN), the chunk is bisected until
+//! the offending items stand alone. With `b` bad items in a chunk of `n`, that costs at most
 //! `1 + 2·b·⌈log2 n⌉` requests, and only `2` when the server names every bad index.
 //!
 //! A 413 is narrowed down the same way: a body too large for the API is refused whole,

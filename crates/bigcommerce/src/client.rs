@@ -35,7 +35,7 @@ pub struct ClientConfig {
     pub access_token: SecretString,
     /// `https://api.bigcommerce.com`, or `http://127.0.0.1:PORT` for the sandbox.
     pub base_url: String,
-    /// BigCommerce asks integrations to identify themselves (FACTS 0.1).
+    /// BigCommerce asks integrations to identify themselves (docs/api-notes.md §0.1).
     pub user_agent: String,
     /// Whole-request timeout, body included.
     pub timeout: Duration,
@@ -240,7 +240,7 @@ impl Client {
             .tcp_nodelay(true)
             // Never follow redirects: the token is a custom header that reqwest would
             // forward to any host, and a redirected POST silently becomes a GET. The API
-            // does not redirect in normal use (FACTS 0.2: 301 means "not https" or a
+            // does not redirect in normal use (docs/api-notes.md §0.2: 301 means "not https" or a
             // moved route), so a 3xx is reported as an error instead.
             .redirect(reqwest::redirect::Policy::none())
             .build()

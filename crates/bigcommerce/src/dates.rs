@@ -1,4 +1,4 @@
-//! The API's date formats (FACTS 0.6, 12.4): V2 writes RFC 2822
+//! The API's date formats (docs/api-notes.md §0.6, §12.4): V2 writes RFC 2822
 //! (`Tue, 20 Nov 2012 00:00:00 +0000`), V3 writes ISO 8601 with either `Z` or `+00:00`.
 //! Parsing is lenient (a careful client survives both, plus the odd forms seen in
 //! examples); formatting always writes full timestamps, because a bare date in a V3
@@ -39,8 +39,8 @@ pub fn parse_v3(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses any date the API is known to send: V3 ISO 8601, V2 RFC 2822, the
-/// `2023-07-17 06:30:41` form of V2 customer-group examples (UNCERTAIN in FACTS; read as
-/// UTC), a bare `YYYY-MM-DD` (midnight UTC) or UNIX epoch seconds (webhooks).
+/// `2023-07-17 06:30:41` form of V2 customer-group examples (uncertain, docs/api-notes.md §0.6;
+/// read as UTC), a bare `YYYY-MM-DD` (midnight UTC) or UNIX epoch seconds (webhooks).
 pub fn parse_any(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.is_empty() {

@@ -1,7 +1,7 @@
 //! The crate's one error type. Every variant keeps what a caller needs to act on a failure:
 //! the HTTP status, the method and store-relative path (never the token or the full URL
 //! with credentials), and BigCommerce's own error body, parsed into its V3 object or V2
-//! array shape (FACTS 0.3). Messages say what happened and what to do about it.
+//! array shape (docs/api-notes.md §0.3). Messages say what happened and what to do about it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -210,7 +210,7 @@ fn field_list(body: &ErrorBody) -> String {
     format!(" [{}]", parts.join("; "))
 }
 
-/// What to do about a client error, by status (FACTS 0.2).
+/// What to do about a client error, by status (docs/api-notes.md §0.2).
 fn client_error_advice(status: &u16) -> &'static str {
     match *status {
         300..=399 => {

@@ -8,7 +8,7 @@
 //! - [`dates`]: the V2 (RFC 2822) and V3 (ISO 8601) date formats.
 //! - [`limits`]: page and batch size limits.
 //!
-//! Built from `shared/bigcommerce-api/FACTS.md`, never from what the sandbox happens to do.
+//! Built from `docs/api-notes.md`, never from what the sandbox happens to do.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod batch;

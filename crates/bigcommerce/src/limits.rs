@@ -1,5 +1,5 @@
-//! BigCommerce's documented size limits for pages and write batches (FACTS 0.4, 11.5,
-//! 12.9). Going over any of them gets HTTP 413, so batching code sizes its chunks from
+//! BigCommerce's documented size limits for pages and write batches (docs/api-notes.md §0.4, §11.5,
+//! §12.9). Going over any of them gets HTTP 413, so batching code sizes its chunks from
 //! here and nowhere else.
 
 /// Largest `limit` for paged GETs (V3 where stated, and the working V2 maximum).
@@ -26,16 +26,17 @@ pub const PROMOTION_CODES_DELETE_BATCH: usize = 250;
 /// Items per inventory adjustment.
 pub const INVENTORY_ADJUSTMENTS_BATCH: usize = 2000;
 
-/// Concurrent `PUT /v3/customers` a store accepts before answering 429 (FACTS 0.7).
+/// Concurrent `PUT /v3/customers` a store accepts before answering 429 (docs/api-notes.md §0.7).
 pub const CUSTOMERS_PUT_CONCURRENCY: usize = 3;
-/// Concurrent `GET /v3/catalog/trees/{id}/categories` a store accepts (FACTS 0.7).
+/// Concurrent `GET /v3/catalog/trees/{id}/categories` a store accepts (docs/api-notes.md §0.7).
 pub const TREE_CATEGORIES_GET_CONCURRENCY: usize = 1;
-/// Customer address batches (`POST`/`PUT /v3/customers/addresses`). FACTS gives no number;
-/// we use the customers batch size, which the sandbox enforces. [UNCERTAIN]
+/// Customer address batches (`POST`/`PUT /v3/customers/addresses`). BigCommerce documents no number
+/// (docs/api-notes.md §2.1); we use the customers batch size, which the sandbox enforces.
+/// [UNCERTAIN]
 pub const CUSTOMER_ADDRESSES_BATCH: usize = CUSTOMERS_BATCH;
-/// Concurrent customer address updates (FACTS 0.7).
+/// Concurrent customer address updates (docs/api-notes.md §0.7).
 pub const CUSTOMER_ADDRESSES_PUT_CONCURRENCY: usize = 3;
-/// Concurrent customer address creates (FACTS 0.7).
+/// Concurrent customer address creates (docs/api-notes.md §0.7).
 pub const CUSTOMER_ADDRESSES_POST_CONCURRENCY: usize = 10;
 
 /// Every batch limit by name, for documentation and checks.

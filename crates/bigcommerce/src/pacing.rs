@@ -2,8 +2,8 @@
 //! requests), so a sync spends the store's quota at full speed without ever being refused.
 //!
 //! BigCommerce counts requests per fixed window (30 s for OAuth apps) and reports on every
-//! response how many are left and when the window resets (FACTS 0.7). The quota is shared
-//! with every other app on the store, so `left` can fall on its own.
+//! response how many are left and when the window resets (docs/api-notes.md §0.7). The quota is
+//! shared with every other app on the store, so `left` can fall on its own.
 //!
 //! How the budget is kept:
 //! - `window_left` is the lowest `X-Rate-Limit-Requests-Left` seen in the current window.
@@ -97,7 +97,8 @@ impl RateLimitHeaders {
 
     /// Whether a 429 with these headers means the store's quota is spent: `left` is 0 or
     /// absent. A 429 that still shows requests left comes from something else (a
-    /// per-endpoint concurrency cap, FACTS 0.7), which waiting for the window does not fix.
+    /// per-endpoint concurrency cap, docs/api-notes.md §0.7), which waiting for the window does not
+    /// fix.
     pub fn quota_exhausted(&self) -> bool {
         self.requests_left.is_none_or(|left| left == 0)
     }

@@ -1,5 +1,5 @@
 //! Pagination, in one place: turning one response into a [`Page`] and deciding whether
-//! another page follows, for the three styles the API uses (FACTS 0.4, 12.1-12.2):
+//! another page follows, for the three styles the API uses (docs/api-notes.md §0.4, §12.1-12.2):
 //!
 //! - V3 offset: `{data, meta.pagination}`; more while `current_page < total_pages`
 //!   (`links.next` is not reliable, so it is not consulted).
@@ -21,7 +21,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiResponse;
 
-/// The largest page size BigCommerce documents (FACTS 0.4).
+/// The largest page size BigCommerce documents (docs/api-notes.md §0.4).
 pub const MAX_PAGE_SIZE: u32 = crate::limits::MAX_PAGE_SIZE;
 
 /// One page of a collection.

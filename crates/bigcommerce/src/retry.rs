@@ -2,11 +2,11 @@
 //! which attempt it was and the policy, retry after some delay or fail. Pure (the jitter
 //! comes in as an argument), so it is tested as a table and with proptest.
 //!
-//! Rules (FACTS 0.2, 0.7; CONTRIBUTING):
+//! Rules (docs/api-notes.md §0.2, §0.7; CONTRIBUTING):
 //! - 429: always retry, even a POST (the server refused it without processing), after
 //!   `X-Rate-Limit-Time-Reset-Ms` (or `X-Retry-After` seconds); without headers the store
 //!   is under platform load, so back off exponentially. A 429 whose headers still show
-//!   requests left is a per-endpoint concurrency cap (FACTS 0.7): back off, since the
+//!   requests left is a per-endpoint concurrency cap (docs/api-notes.md §0.7): back off, since the
 //!   window reset is not what frees a slot.
 //! - 408, 5xx except 501: retry idempotent requests only (a POST may have been applied).
 //! - 501 and every other 4xx: fail at once; repeating cannot help, and a bad token must

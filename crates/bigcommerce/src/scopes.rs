@@ -1,4 +1,4 @@
-//! Which OAuth scope family an API path needs (FACTS 0.1), so a 403 can tell the user
+//! Which OAuth scope family an API path needs (docs/api-notes.md §0.1), so a 403 can tell the user
 //! exactly which scope to grant the API account instead of a bare "forbidden".
 
 /// The scope family a store-relative path (`/v2/orders`, `/v3/catalog/products`) needs at

@@ -355,8 +355,8 @@ async fn a_429_with_reset_pauses_every_request_until_the_reset() {
 
 #[tokio::test]
 async fn a_concurrency_cap_429_does_not_wait_for_the_window() {
-    // Quota left but the endpoint's concurrency cap was hit (FACTS 0.7): a short backoff,
-    // not the 25 s until the window resets.
+    // Quota left but the endpoint's concurrency cap was hit (docs/api-notes.md §0.7): a short
+    // backoff, not the 25 s until the window resets.
     let fake = Fake::start(|_, n| {
         let reply = if n == 1 {
             v3_error(429, "Too many concurrent requests")

@@ -1,6 +1,6 @@
 //! The client against the real sandbox (`bc_sandbox`) over HTTP: connection checks,
 //! pacing by the sandbox's rate-limit headers, recovery from injected faults, and paging
-//! of seeded collections. The sandbox is built from FACTS.md independently of this client,
+//! of seeded collections. The sandbox is built from docs/api-notes.md independently of this client,
 //! so agreement here is evidence both read the API the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

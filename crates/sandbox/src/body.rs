@@ -50,7 +50,7 @@ impl FromRequest<Shared> for JsonBody {
 }
 
 /// Takes a JSON array body for a batch endpoint, refusing a non-array (422) and more than
-/// `max` items (413, FACTS 11.5).
+/// `max` items (413, docs/api-notes.md §11.5).
 pub fn batch(v: ApiVersion, body: Value, max: usize) -> Result<Vec<Value>, ApiError> {
     match body {
         Value::Array(items) if items.len() > max => Err(ApiError::batch_too_large(v, max)),

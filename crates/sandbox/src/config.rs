@@ -5,7 +5,7 @@
 use crate::faults::FaultConfig;
 use crate::seed::SeedSpec;
 
-/// Every OAuth scope a connector cares about (FACTS 0.1), at `modify` level.
+/// Every OAuth scope a connector cares about (docs/api-notes.md §0.1), at `modify` level.
 pub const ALL_SCOPES: &[&str] = &[
     "store_v2_customers",
     "store_v2_orders",
@@ -20,7 +20,7 @@ pub const ALL_SCOPES: &[&str] = &[
 ];
 
 /// One API account: its token and the scopes it was granted. A scope ending in
-/// `_read_only` allows only GET/HEAD on that family (FACTS 0.1).
+/// `_read_only` allows only GET/HEAD on that family (docs/api-notes.md §0.1).
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
     pub token: String,
@@ -70,7 +70,7 @@ impl TokenConfig {
     }
 }
 
-/// The store's plan decides its request quota per window (FACTS 0.7).
+/// The store's plan decides its request quota per window (docs/api-notes.md §0.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
     /// Standard and Plus: 150 requests per 30 s.

@@ -1,7 +1,8 @@
-//! Date formats by API generation (FACTS 0.6): V3 is ISO 8601 (`2018-09-05T20:22:19+00:00`),
-//! V2 is RFC 2822 in UTC (`Wed, 05 Sep 2018 20:22:19 +0000`), webhooks use epoch seconds.
-//! Filters accept several forms; a bare date on product `date_modified:min` gets the current
-//! time appended, as the real API does (FACTS 12.4).
+//! Date formats by API generation (docs/api-notes.md §0.6): V3 is ISO 8601
+//! (`2018-09-05T20:22:19+00:00`), V2 is RFC 2822 in UTC (`Wed, 05 Sep 2018 20:22:19 +0000`),
+//! webhooks use epoch seconds. Filters accept several forms; a bare date on product
+//! `date_modified:min` gets the current time appended, as the real API does
+//! (docs/api-notes.md §12.4).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 

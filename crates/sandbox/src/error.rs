@@ -1,4 +1,4 @@
-//! Error responses in the exact shapes BigCommerce uses (FACTS 0.3): V3 is an object
+//! Error responses in the exact shapes BigCommerce uses (docs/api-notes.md §0.3): V3 is an object
 //! `{status, title, type, errors?}`, V2 is an array of `{status, message}`. Every handler
 //! returns `Result<Response, ApiError>` and picks the shape by API version.
 
@@ -103,7 +103,7 @@ impl ApiError {
     pub fn conflict(v: ApiVersion, msg: impl Into<String>) -> Self {
         Self::new(v, StatusCode::CONFLICT, msg)
     }
-    /// 413 for a batch above its limit (FACTS 0.3 example for products).
+    /// 413 for a batch above its limit (docs/api-notes.md §0.3 example for products).
     pub fn batch_too_large(v: ApiVersion, max: usize) -> Self {
         Self::new(
             v,
@@ -114,7 +114,7 @@ impl ApiError {
         )
         .with_errors(Map::new())
     }
-    /// 413 for a `limit` above the maximum page size (FACTS 0.2).
+    /// 413 for a `limit` above the maximum page size (docs/api-notes.md §0.2).
     pub fn limit_too_large(v: ApiVersion, max: u32) -> Self {
         Self::new(
             v,

@@ -5,7 +5,8 @@
 //! # What each kind does
 //! - `500` `502` `503` `504`: that status, in the V2 or V3 error shape of the path.
 //! - `429`: a 429 with **no** `X-Rate-Limit-*` headers, which is how the platform answers
-//!   when the whole store is under load rather than the app over its quota (FACTS 0.7).
+//!   when the whole store is under load rather than the app over its quota
+//!   (docs/api-notes.md §0.7).
 //! - `slow`: waits the delay (real milliseconds, not scaled by `time_scale`), then
 //!   answers normally. Runs inside the concurrency caps, so it holds a capped slot.
 //! - `reset`: the connection is dropped with no usable response (the body stream fails
@@ -514,7 +515,7 @@ fn unit_draw(seed: u64, n: u64) -> f64 {
 pub struct InjectedFault(pub FaultKind);
 
 impl InjectedFault {
-    /// A platform-load 429 carries no `X-Rate-Limit-*` headers (FACTS 0.7).
+    /// A platform-load 429 carries no `X-Rate-Limit-*` headers (docs/api-notes.md §0.7).
     pub fn strips_rate_headers(self) -> bool {
         self.0 == FaultKind::TooManyRequests
     }

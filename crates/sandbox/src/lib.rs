@@ -1,6 +1,6 @@
 //! `bc-sandbox`: a faithful local emulator of the BigCommerce REST Management API.
 //!
-//! Built from `shared/bigcommerce-api/FACTS.md` (section 11 is the checklist, section 12
+//! Built from `docs/api-notes.md` (section 11 is the checklist, section 12
 //! the quirks), never from what our own client happens to send. It serves
 //! `/stores/{hash}/v2/...` and `/stores/{hash}/v3/...` over real HTTP, with auth and
 //! OAuth scopes, per-store rate limits by plan, per-endpoint concurrency caps,

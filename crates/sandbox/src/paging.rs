@@ -1,7 +1,7 @@
-//! Collection responses, the one place that knows the envelopes (FACTS 0.4, 11.1-11.4):
-//! V3 offset pages `{data, meta:{pagination}}`, V3 cursor pages (customers) with the
-//! first-page/cursor/page>1 metadata rules, V2 bare arrays with **204 and no body** for an
-//! empty page, and V3 singles `{data, meta:{}}`.
+//! Collection responses, the one place that knows the envelopes
+//! (docs/api-notes.md §0.4, §11.1-11.4): V3 offset pages `{data, meta:{pagination}}`, V3 cursor
+//! pages (customers) with the first-page/cursor/page>1 metadata rules, V2 bare arrays with **204
+//! and no body** for an empty page, and V3 singles `{data, meta:{}}`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -62,7 +62,7 @@ fn pagination_meta(total: usize, count: usize, page: u32, limit: u32, q: &Query)
 }
 
 /// A V3 offset page over `all` (already filtered and sorted). A page past the end is 200
-/// with `data: []` (FACTS 13.2, our assumption).
+/// with `data: []` (docs/api-notes.md §13.2, our assumption).
 pub fn v3_offset<T>(
     all: &[T],
     page: u32,
@@ -84,7 +84,7 @@ pub fn v3_offset<T>(
 }
 
 /// A V3 sub-collection that answers **204** when empty (product images, reviews, order
-/// transactions: FACTS 0.4), otherwise an offset page.
+/// transactions: docs/api-notes.md §0.4), otherwise an offset page.
 pub fn v3_offset_or_204<T>(
     all: &[T],
     page: u32,
@@ -99,7 +99,7 @@ pub fn v3_offset_or_204<T>(
 }
 
 /// A V2 page: a bare array, or **204 No Content with an empty body** when the page is
-/// empty (FACTS 0.4, 12.1), including a page past the end.
+/// empty (docs/api-notes.md §0.4, §12.1), including a page past the end.
 pub fn v2_list<T>(all: &[T], page: u32, limit: u32, render: impl Fn(&T) -> Value) -> Response {
     let start = (page as usize - 1)
         .saturating_mul(limit as usize)
@@ -130,9 +130,9 @@ pub struct CursorKey {
     pub id: i64,
 }
 
-/// Cursors are opaque base64 strings (FACTS 0.4; real ones look like `eyJpZCI6MjA0fQ`).
-/// Ours hold the sort key and id of the boundary record, so a cursor stays exact while
-/// records are written between pages (keyset pagination).
+/// Cursors are opaque base64 strings (docs/api-notes.md §0.4; real ones look like
+/// `eyJpZCI6MjA0fQ`). Ours hold the sort key and id of the boundary record, so a cursor stays exact
+/// while records are written between pages (keyset pagination).
 pub fn encode_cursor(key: &CursorKey) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(serde_json::to_vec(key).unwrap_or_default())
@@ -146,7 +146,7 @@ pub fn decode_cursor(s: &str) -> Option<CursorKey> {
 }
 
 /// A V3 list with cursor support (customers, form-field values). `all` is filtered and
-/// sorted by `key` (ascending when `descending` is false). Metadata rules (FACTS 0.4):
+/// sorted by `key` (ascending when `descending` is false). Metadata rules (docs/api-notes.md §0.4):
 /// the first page carries both `pagination` and `cursor_pagination`; `page>1` carries only
 /// `pagination`; a `before`/`after` request carries only `cursor_pagination` and ignores
 /// `page`.

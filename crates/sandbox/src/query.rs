@@ -1,5 +1,5 @@
 //! Query-string parsing shared by every handler: BigCommerce filter syntax
-//! (`attr`, `attr:in`, `attr:min`, `attr:max`, `attr:like`, ... FACTS 0.5), page/limit
+//! (`attr`, `attr:in`, `attr:min`, `attr:max`, `attr:like`, ... docs/api-notes.md §0.5), page/limit
 //! with the 413 rule, and typed accessors that turn bad values into 400s of the right shape.
 
 use crate::error::{ApiError, ApiVersion};
@@ -107,7 +107,8 @@ impl Query {
         self.includes().iter().any(|i| i == name)
     }
 
-    /// `page` (1-based, default 1) and `limit` (default 50, 413 above `max`, FACTS 0.4).
+    /// `page` (1-based, default 1) and `limit` (default 50, 413 above `max`,
+    /// docs/api-notes.md §0.4).
     pub fn page_limit(&self, max: u32) -> Result<(u32, u32), ApiError> {
         let page = match self.int("page")? {
             None => 1,

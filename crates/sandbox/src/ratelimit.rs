@@ -1,19 +1,19 @@
-//! Rate limits like a real store (FACTS 0.7): a per-store quota per fixed window by plan,
-//! `X-Rate-Limit-*` headers on every response, 429 with the reset header when the quota
+//! Rate limits like a real store (docs/api-notes.md §0.7): a per-store quota per fixed window by
+//! plan, `X-Rate-Limit-*` headers on every response, 429 with the reset header when the quota
 //! is spent, per-endpoint concurrency caps, and a time scale that shrinks the window.
 //!
-//! Quota: the store has one quota shared by every token (FACTS 0.7: "all apps on a store
-//! share the store's quota"). A window opens at the first request after the previous one
+//! Quota: the store has one quota shared by every token (docs/api-notes.md §0.7: "all apps on a
+//! store share the store's quota"). A window opens at the first request after the previous one
 //! closed and lasts `30 s × time_scale`; each request that passes auth uses one unit. Once
 //! the units are gone every request gets 429 until the window closes. Header values are
 //! in *scaled* milliseconds, so a client that sleeps `X-Rate-Limit-Time-Reset-Ms` waits
 //! exactly as long as the sandbox needs.
 //!
 //! Unlimited plan: no `X-Rate-Limit-*` headers at all. There is no quota to describe, and
-//! a client must cope with absent headers anyway (FACTS 0.7: a 429 may arrive without
+//! a client must cope with absent headers anyway (docs/api-notes.md §0.7: a 429 may arrive without
 //! them), so this exercises that path instead of inventing a large number.
 //!
-//! Concurrency caps (FACTS 0.7 table): an in-flight counter per capped endpoint, taken
+//! Concurrency caps (docs/api-notes.md §0.7 table): an in-flight counter per capped endpoint, taken
 //! before the handler runs and released by a drop guard when the response has been
 //! produced (or the request was abandoned). Over the cap → 429 in the path's error shape,
 //! with the ordinary quota headers but no `X-Retry-After`, since waiting for the window is
@@ -38,7 +38,7 @@ use crate::error::{ApiError, ApiVersion};
 use crate::faults::InjectedFault;
 use crate::state::Shared;
 
-/// The unscaled window of an OAuth app's quota (FACTS 0.7).
+/// The unscaled window of an OAuth app's quota (docs/api-notes.md §0.7).
 pub const BASE_WINDOW_MS: f64 = 30_000.0;
 
 pub const HEADER_WINDOW_MS: HeaderName = HeaderName::from_static("x-rate-limit-time-window-ms");
@@ -285,8 +285,8 @@ pub fn plan_label(plan: Plan) -> String {
     }
 }
 
-/// Endpoints with a concurrency cap (FACTS 0.7). Price-list record endpoints are left out:
-/// the sandbox does not serve price lists.
+/// Endpoints with a concurrency cap (docs/api-notes.md §0.7). Price-list record endpoints are left
+/// out: the sandbox does not serve price lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CappedEndpoint {
     CustomersUpdate,

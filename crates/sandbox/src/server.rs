@@ -52,7 +52,7 @@ async fn method_not_allowed(req: Request) -> Response {
     ApiError::method_not_allowed(ApiVersion::of_path(req.uri().path())).into_response()
 }
 
-/// The OAuth scope family a path needs (FACTS 0.1), `None` for paths any token may use
+/// The OAuth scope family a path needs (docs/api-notes.md §0.1), `None` for paths any token may use
 /// (webhooks need no special scope).
 pub fn required_scope(path: &str) -> Option<&'static str> {
     // path is the part after /stores/{hash}, e.g. /v3/customers or /v2/orders/5/products

@@ -1,6 +1,6 @@
 //! Bad input and bad credentials over real HTTP: each is refused with the right status in
-//! the V2 or V3 error shape of its path (FACTS 0.2, 0.3), and the server keeps answering
-//! afterwards, whatever arrived before.
+//! the V2 or V3 error shape of its path (docs/api-notes.md §0.2, §0.3), and the server keeps
+//! answering afterwards, whatever arrived before.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,4 +1,4 @@
-//! V2 coupons over real HTTP (FACTS 7.1): list, filters, count, create (201), update
+//! V2 coupons over real HTTP (docs/api-notes.md §7.1): list, filters, count, create (201), update
 //! (required fields again; `applies_to` cleared when left out), delete one or many,
 //! uniqueness of name and code (409), validation, 204 on empty pages, 413 above 250.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -162,7 +162,7 @@ async fn customer_object_has_the_documented_fields() {
     assert!(c["authentication"]["force_password_reset"].is_boolean());
     // V3 dates are ISO 8601.
     assert!(c["date_created"].as_str().unwrap().ends_with("+00:00"));
-    // No single-customer GET in V3 (FACTS 2.1).
+    // No single-customer GET in V3 (docs/api-notes.md §2.1).
     assert_v3_error(&api.get("/v3/customers/1").await, 404);
 }
 
@@ -1126,7 +1126,7 @@ async fn addresses_crud_filters_and_duplicates() {
         .get("/v3/customers/addresses?company:in=Initech&customer_id:in=2")
         .await;
     assert_eq!(r.json()["data"].as_array().unwrap().len(), 1);
-    // Address writes leave the customer's date_modified alone (FACTS 9.3).
+    // Address writes leave the customer's date_modified alone (docs/api-notes.md §9.3).
     let customer_after = api.get("/v3/customers?id:in=2").await.json()["data"][0].clone();
     assert_eq!(
         customer_after["date_modified"],

@@ -1,6 +1,6 @@
 //! Orders over real HTTP: the V2 list (bare arrays, 204 on empty pages, 413 above 250,
 //! filters, sorts, includes), count, single-order reads and writes, sub-resources, order
-//! statuses, and the V3 transactions and refunds (FACTS 6, 11, 12).
+//! statuses, and the V3 transactions and refunds (docs/api-notes.md §6, §11, §12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,6 +1,6 @@
-//! Rate limits over real HTTP (FACTS 0.7): quota headers on every authenticated response,
-//! 429 in the V2 and V3 shapes once the quota is spent, recovery after the (scaled) window,
-//! plan quotas, runtime settings, and per-endpoint concurrency caps.
+//! Rate limits over real HTTP (docs/api-notes.md §0.7): quota headers on every authenticated
+//! response, 429 in the V2 and V3 shapes once the quota is spent, recovery after the (scaled)
+//! window, plan quotas, runtime settings, and per-endpoint concurrency caps.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -266,7 +266,7 @@ fn record_id(record: &Value, key: &str) -> Option<i64> {
 
 fn format_bookmark(dt: DateTime<Utc>) -> String {
     // Always a full timestamp with an explicit offset: a bare date would get the current
-    // time appended by the API and skip a day (FACTS 12.4). V2 filters accept ISO too.
+    // time appended by the API and skip a day (docs/api-notes.md §12.4). V2 filters accept ISO too.
     bigcommerce::dates::format_iso(dt)
 }
 
@@ -559,7 +559,8 @@ impl<'a> OffsetKeyset<'a> {
                     .await?
             }
         };
-        // A short page is the last one whatever the metadata says (V2 has none: FACTS 12.2).
+        // A short page is the last one whatever the metadata says (V2 has none:
+        // docs/api-notes.md §12.2).
         let has_more = page.meta.has_more && page.items.len() as u32 >= limit;
         let fresh = filter_new(
             page.items,

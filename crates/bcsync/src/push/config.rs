@@ -80,7 +80,7 @@ pub enum OnDelete {
     Nothing,
     /// Unset the mapped fields (required and key fields excepted).
     Clear,
-    /// Delete the record (V2 orders are archived, FACTS 6.1).
+    /// Delete the record (V2 orders are archived, docs/api-notes.md §6.1).
     Delete,
 }
 

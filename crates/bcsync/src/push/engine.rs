@@ -42,7 +42,7 @@ use crate::state::push::{LoggedRequest, PushStore, RunRecord, TrackStatus, Track
 pub const LOOKUP_BATCH: usize = 50;
 /// Rounds of "look up, then create again" for creates whose answer was lost in this run.
 const RECOVERY_ROUNDS: usize = 4;
-/// Ids per `DELETE ...?id:in=` for customers (products allow 250, FACTS 3.1).
+/// Ids per `DELETE ...?id:in=` for customers (products allow 250, docs/api-notes.md §3.1).
 const CUSTOMERS_DELETE_BATCH: usize = 50;
 
 /// Records written per slot of concurrency between two looks at the interrupt token: an
@@ -172,7 +172,7 @@ impl Pending {
 fn core_fields(object: Object, payload: &Map<String, Value>) -> Map<String, Value> {
     let mut body = payload.clone();
     match object {
-        // Sub-resources cannot change through PUT /customers (FACTS 2.3).
+        // Sub-resources cannot change through PUT /customers (docs/api-notes.md §2.3).
         Object::Customers => {
             body.remove("addresses");
             body.remove("attributes");
@@ -182,8 +182,8 @@ fn core_fields(object: Object, payload: &Map<String, Value>) -> Map<String, Valu
             body.remove("variants");
             body.remove("custom_fields");
         }
-        // A line without an `id` is *added* by PUT /orders/{id} (FACTS 6.4), so lines are
-        // written on create only; the order's own fields (status, addresses...) update.
+        // A line without an `id` is *added* by PUT /orders/{id} (docs/api-notes.md §6.4), so lines
+        // are written on create only; the order's own fields (status, addresses...) update.
         Object::Orders => {
             body.remove("products");
         }
@@ -770,8 +770,8 @@ fn has_entries(payload: &Map<String, Value>, key: &str) -> bool {
         .is_some_and(|m| !m.is_empty())
 }
 
-/// The payload of a create: custom fields travel inline as `[{name, value}]` (FACTS 3.1);
-/// attribute values are written after the customer exists.
+/// The payload of a create: custom fields travel inline as `[{name, value}]`
+/// (docs/api-notes.md §3.1); attribute values are written after the customer exists.
 fn create_body(def: &SyncDef, p: &Pending) -> Value {
     let mut body = p.payload.clone();
     match def.object {
@@ -873,7 +873,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
 }
 
 /// The `external_order_id` of an order bcsync creates: the mapped one, else
-/// `bcsync:<sync>:<key>` (writable on POST and filterable, FACTS 6.2/6.4).
+/// `bcsync:<sync>:<key>` (writable on POST and filterable, docs/api-notes.md §6.2/§6.4).
 fn order_marker(def: &SyncDef, p: &Pending) -> String {
     match p.payload.get("external_order_id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -1021,7 +1021,8 @@ async fn lookup(client: &Client, def: &SyncDef, keys: &[String]) -> Result<HashM
             let Some(id) = rec.get("id").and_then(Value::as_i64) else {
                 continue;
             };
-            // Several customers may share an email across channels (FACTS 2.3): keep the oldest.
+            // Several customers may share an email across channels (docs/api-notes.md §2.3): keep
+            // the oldest.
             let key = normalise_key(&def.match_key, &key_val);
             if found.get(&key).is_none_or(|f: &Found| id < f.id) {
                 found.insert(key, Found { id, record: rec });

@@ -173,7 +173,7 @@ pub fn get_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
-/// Normalises a key for matching: emails and SKUs match case-insensitively (FACTS 3.3
+/// Normalises a key for matching: emails and SKUs match case-insensitively (docs/api-notes.md §3.3
 /// for SKUs; email addresses are stored lower-case by BigCommerce's own forms).
 pub fn normalise_key(match_key: &str, raw: &str) -> String {
     match match_key {
@@ -363,7 +363,7 @@ fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
     p.get(f).and_then(Value::as_str).map(|s| s.chars().count())
 }
 
-/// The create rules of FACTS 2.3, 3.3 and 6.4. Update-only syncs need just the key.
+/// The create rules of docs/api-notes.md §2.3, §3.3 and §6.4. Update-only syncs need just the key.
 fn check_payload(
     object: Object,
     mode: Mode,

@@ -1,7 +1,7 @@
 //! Sub-resources written after their record: customer attribute values (they cannot go
-//! through `PUT /customers`, FACTS 2.3), customer addresses and product variants on update
-//! (created inline with their record; on update they have their own batch endpoints), and
-//! product custom fields on update (FACTS 3.1).
+//! through `PUT /customers`, docs/api-notes.md §2.3), customer addresses and product variants on
+//! update (created inline with their record; on update they have their own batch endpoints), and
+//! product custom fields on update (docs/api-notes.md §3.1).
 //!
 //! Only what changed since the last applied run is sent ([`Pending::nested_changed`],
 //! [`Pending::named_changed`]); a row whose last run did not apply in full sends all.
@@ -17,8 +17,8 @@
 //!   both through [`bigcommerce::batch`] (a 422 rejects the row of the bad address alone).
 //! - Variants (`variants.N.*`): the products' variants come from
 //!   `GET /catalog/variants?product_id:in=` (50 products per request, paged), matched by
-//!   SKU, and updated with `PUT /catalog/variants` in batches of 50 (FACTS 3.4). A mapped
-//!   variant whose SKU the product does not have is rejected: variants are created with
+//!   SKU, and updated with `PUT /catalog/variants` in batches of 50 (docs/api-notes.md §3.4). A
+//!   mapped variant whose SKU the product does not have is rejected: variants are created with
 //!   their product.
 //! - Custom fields: the products' current fields come from `GET /catalog/products?id:in=`
 //!   with `include=custom_fields` (50 ids per request); then one `PUT` per changed field
@@ -253,7 +253,7 @@ async fn variants(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Error
         return Ok(());
     }
     // The variants of the products concerned, by (product, SKU); SKUs match
-    // case-insensitively (FACTS 3.3).
+    // case-insensitively (docs/api-notes.md §3.3).
     let product_ids: Vec<i64> = work.iter().map(|(i, _)| rows[*i].1).collect();
     let mut by_sku: HashMap<(i64, String), i64> = HashMap::new();
     for v in read_by_ids(run, "/catalog/variants", "product_id:in", &product_ids).await? {

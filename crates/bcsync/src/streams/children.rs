@@ -36,7 +36,7 @@ pub fn product_custom_fields(r: &Value) -> Vec<Value> {
 }
 
 /// Shipping consignments of an order, whichever `consignment_structure` the API used
-/// (an object `{shipping: [...]}` or an array of such objects: FACTS 6.2).
+/// (an object `{shipping: [...]}` or an array of such objects: docs/api-notes.md §6.2).
 fn shipping_consignments(order: &Value) -> Vec<&Value> {
     fn take(c: &Value) -> Option<Vec<&Value>> {
         c.get("shipping")

@@ -3,8 +3,8 @@
 //! read incrementally, which child tables come embedded in it, and what its records look
 //! like. The extraction engine has no per-stream code paths beyond what these fields say.
 //!
-//! Request economy (FACTS 0.4, 3.2, 6.2, 12.7): every list uses its maximum page size and
-//! `include=` so children arrive embedded; order lines come inside the orders page
+//! Request economy (docs/api-notes.md §0.4, §3.2, §6.2, §12.7): every list uses its maximum page
+//! size and `include=` so children arrive embedded; order lines come inside the orders page
 //! (`include=consignments.line_items`), never one `/products` call per order. The only
 //! per-parent requests are the ones the API offers no list for, and the descriptor says so
 //! in `per_parent_note`.
@@ -46,7 +46,8 @@ pub enum Replication {
         cursor_field: &'static str,
         /// Query parameter for "at or after" (`date_modified:min`, `min_date_modified`).
         /// Always sent a full ISO 8601 timestamp with an offset: V3 appends the current time
-        /// to a bare date (FACTS 12.4), and V2 order filters accept ISO as well as RFC 2822.
+        /// to a bare date (docs/api-notes.md §12.4), and V2 order filters accept ISO as well as
+        /// RFC 2822.
         min_param: &'static str,
         /// Query pairs that sort ascending by the cursor field (ties by id).
         sort: &'static [(&'static str, &'static str)],
@@ -81,7 +82,7 @@ pub struct StreamDescriptor {
     pub replication: Replication,
     /// Always-sent query pairs (`include=`, structure flags).
     pub query: &'static [(&'static str, &'static str)],
-    /// The largest page the API allows for this list (FACTS 0.4).
+    /// The largest page the API allows for this list (docs/api-notes.md §0.4).
     pub page_size: u32,
     pub children: &'static [ChildTable],
     /// OAuth scope family needed (for `bcsync check`).
@@ -311,7 +312,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         path: "/catalog/trees/categories",
         paging: Paging::V3Offset,
         key: "category_id",
-        // No date filter exists for categories (FACTS 4.2): full re-read, cheap.
+        // No date filter exists for categories (docs/api-notes.md §4.2): full re-read, cheap.
         replication: Replication::FullTable,
         query: &[],
         page_size: 250,
@@ -348,7 +349,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         path: "/catalog/brands",
         paging: Paging::V3Offset,
         key: "id",
-        // No date filter exists for brands (FACTS 4.3).
+        // No date filter exists for brands (docs/api-notes.md §4.3).
         replication: Replication::FullTable,
         query: &[],
         page_size: 250,
@@ -483,9 +484,9 @@ pub static STREAMS: &[StreamDescriptor] = &[
         path: "/orders/payment_actions/refunds",
         paging: Paging::V3Offset,
         key: "id",
-        // The refunds list has a `created:min` filter but no `sort` (FACTS 6.6): a date keyset
-        // over a list in id order can skip refunds whose id and date orders differ, so it is
-        // re-read whole (refunds are few: one request per 250).
+        // The refunds list has a `created:min` filter but no `sort` (docs/api-notes.md §6.6): a
+        // date keyset over a list in id order can skip refunds whose id and date orders differ, so
+        // it is re-read whole (refunds are few: one request per 250).
         replication: Replication::FullTable,
         query: &[],
         page_size: 250,

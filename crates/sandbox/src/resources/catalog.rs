@@ -1,8 +1,8 @@
-//! The V3 catalog (FACTS 3, 4): products with their variants, images, custom fields and
-//! options; categories (legacy API and category trees, one shared table); brands.
+//! The V3 catalog (docs/api-notes.md §3, §4): products with their variants, images, custom fields
+//! and options; categories (legacy API and category trees, one shared table); brands.
 //!
 //! Records live in id-keyed `BTreeMap`s, so lists walk in id order and id-range filters
-//! walk only their range. Uniqueness rules (FACTS 11.7) are kept by lowercase indexes:
+//! walk only their range. Uniqueness rules (docs/api-notes.md §11.7) are kept by lowercase indexes:
 //! product names, SKUs across products and variants, product URLs, brand names. Every
 //! write goes through the methods here so that the indexes never drift from the tables.
 //!
@@ -264,7 +264,7 @@ impl CatalogData {
         true
     }
 
-    /// Adds the base variant of a simple product (FACTS 3.4: every product has one).
+    /// Adds the base variant of a simple product (docs/api-notes.md §3.4: every product has one).
     pub(crate) fn add_base_variant(&mut self, product_id: i64) {
         let id = next(&mut self.ids.variant);
         let Some(p) = self.products.get_mut(&product_id) else {
@@ -366,7 +366,7 @@ impl CatalogData {
         self.brand_names.get(&name.to_lowercase()).copied()
     }
 
-    /// The tree of channel 1, which the legacy categories API shows (FACTS 4.2).
+    /// The tree of channel 1, which the legacy categories API shows (docs/api-notes.md §4.2).
     pub(crate) fn legacy_tree_id(&self) -> Option<i64> {
         self.trees
             .values()

@@ -1,4 +1,4 @@
-//! Channels (V3 `/v3/channels`, FACTS 10): the sales channels of a multi-storefront
+//! Channels (V3 `/v3/channels`, docs/api-notes.md §10): the sales channels of a multi-storefront
 //! store. Channel 1, the default storefront created with the store, always exists and is
 //! always listed. `type` and `platform` are fixed at creation; a PUT that sends them is
 //! answered 200 with them unchanged (ignored silently, as the real API does).
@@ -24,7 +24,7 @@ use crate::state::{Shared, StoreData};
 
 const V3: ApiVersion = ApiVersion::V3;
 
-/// FACTS 13.3: no maximum is documented for channels; 250 is the cap elsewhere.
+/// docs/api-notes.md §13.3: no maximum is documented for channels; 250 is the cap elsewhere.
 const MAX_LIMIT: u32 = 250;
 
 /// The id of the default storefront.
@@ -214,7 +214,7 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
 }
 
 /// `POST /v3/channels`: one channel per call; 200 with the channel (the spec lists 200
-/// for this create; clients must accept 200 and 201 anyway, FACTS 0.2).
+/// for this create; clients must accept 200 and 201 anyway, docs/api-notes.md §0.2).
 async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let Value::Object(obj) = body else {
         return Err(ApiError::unprocessable(

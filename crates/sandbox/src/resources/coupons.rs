@@ -1,11 +1,11 @@
-//! V2 coupons (`/v2/coupons`, FACTS 7.1): list (bare array, 204 when empty, sorted by id,
-//! filters `id`, `code`, `name`, `type`, `exclude_type`, `min_id`, `max_id`), count,
+//! V2 coupons (`/v2/coupons`, docs/api-notes.md §7.1): list (bare array, 204 when empty, sorted by
+//! id, filters `id`, `code`, `name`, `type`, `exclude_type`, `min_id`, `max_id`), count,
 //! create (201), get, update (the same required fields; an omitted `applies_to` is
 //! cleared), delete one, and delete many by `id:in` (or all).
 //!
 //! Name and code are unique (compared case-insensitively, as shoppers type codes in any
-//! case): a clash is 409 (FACTS 11.7). Malformed input (wrong types, missing required or
-//! read-only fields) is 400; well-formed but unacceptable values (too long, bad
+//! case): a clash is 409 (docs/api-notes.md §11.7). Malformed input (wrong types, missing required
+//! or read-only fields) is 400; well-formed but unacceptable values (too long, bad
 //! characters, unknown type) are 422.
 
 use axum::Router;
@@ -27,12 +27,12 @@ use crate::seed::SeedSpec;
 use crate::state::{Shared, StoreData};
 
 const V: ApiVersion = ApiVersion::V2;
-/// As for every V2 list (FACTS 0.4, inferred).
+/// As for every V2 list (docs/api-notes.md §0.4, inferred).
 const MAX_LIMIT: u32 = 250;
 const MAX_NAME: usize = 100;
 const MAX_CODE: usize = 50;
 
-/// The coupon discount types (FACTS 7.1); `Promotion` is read-only (coupons of V3
+/// The coupon discount types (docs/api-notes.md §7.1); `Promotion` is read-only (coupons of V3
 /// promotions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CouponType {
@@ -72,7 +72,7 @@ impl CouponType {
             .find(|t| t.name() == s)
     }
 
-    /// The integer an order's `/coupons` shows for this type (FACTS 6.1).
+    /// The integer an order's `/coupons` shows for this type (docs/api-notes.md §6.1).
     pub fn order_code(self) -> u8 {
         match self {
             CouponType::PerItemDiscount => 0,
@@ -103,7 +103,7 @@ pub struct Coupon {
     pub min_purchase: Money,
     pub expires: Option<DateTime<Utc>>,
     pub enabled: bool,
-    /// `None` once a PUT left it out (FACTS 7.1: it is cleared).
+    /// `None` once a PUT left it out (docs/api-notes.md §7.1: it is cleared).
     pub applies_to: Option<AppliesTo>,
     pub num_uses: i64,
     pub max_uses: i64,
@@ -239,7 +239,7 @@ fn coupon_id(p: &[(String, String)]) -> Result<i64, ApiError> {
         .ok_or_else(not_found)
 }
 
-/// The list filters (FACTS 7.1).
+/// The list filters (docs/api-notes.md §7.1).
 struct CouponFilter {
     id: Option<i64>,
     code: Option<String>,
@@ -375,7 +375,7 @@ fn money_field(map: &Map<String, Value>, key: &str) -> Result<Option<Money>, Api
     }
 }
 
-/// Letters, numbers, whitespace and some punctuation (FACTS 7.1); the exact set is not
+/// Letters, numbers, whitespace and some punctuation (docs/api-notes.md §7.1); the exact set is not
 /// documented, so markup and quote characters are what we refuse.
 fn code_char_ok(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "-_.!#$%&*+=@:;,/()?~^".contains(c)
@@ -530,7 +530,7 @@ fn parse_applies_to(v: &Value) -> Result<AppliesTo, ApiError> {
     Ok(AppliesTo { entity, ids })
 }
 
-/// `POST /v2/coupons`: 201 (FACTS 0.2).
+/// `POST /v2/coupons`: 201 (docs/api-notes.md §0.2).
 async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let input = parse_input(&body)?;
     if body.get("id").is_some_and(|v| !v.is_null()) {
@@ -570,7 +570,7 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
 }
 
 /// `PUT /v2/coupons/{id}`: name, code, type and amount are required again; a missing
-/// `applies_to` clears the stored one (FACTS 7.1).
+/// `applies_to` clears the stored one (docs/api-notes.md §7.1).
 async fn update(
     State(st): State<Shared>,
     Path(p): Path<Vec<(String, String)>>,

@@ -1,5 +1,5 @@
 //! Customers (V3 `/v3/customers`, addresses, attributes, attribute values, form-field
-//! values) and customer groups (V2 `/v2/customer_groups`), FACTS sections 2 and 11.
+//! values) and customer groups (V2 `/v2/customer_groups`), docs/api-notes.md §2 and §11.
 //!
 //! Storage is typed and keyed by id in `BTreeMap`s, so id order comes for free, lookups
 //! are logarithmic and a list request only collects references to its matches. A
@@ -27,18 +27,18 @@ mod list;
 mod seeding;
 mod write;
 
-/// Largest page for every customers list. FACTS 13.3: the spec states no maximum for V3
-/// customers; 250 is the documented cap elsewhere, so a careful client never asks for
+/// Largest page for every customers list. docs/api-notes.md §13.3: the spec states no maximum for
+/// V3 customers; 250 is the documented cap elsewhere, so a careful client never asks for
 /// more and we answer 413 above it.
 pub(crate) const MAX_LIMIT: u32 = 250;
 
-/// Customers per `POST`/`PUT /v3/customers` call (FACTS 2.1, 11.5).
+/// Customers per `POST`/`PUT /v3/customers` call (docs/api-notes.md §2.1, §11.5).
 pub(crate) const MAX_BATCH: usize = 10;
 
 /// The embedded `addresses` and `attributes` arrays have `maxItems: 10` in the schema
-/// (FACTS 2.2). Whether live stores cut off there is open (FACTS 13.10); we do, so a
-/// client that relies on `include=addresses` for a full address book fails in tests rather
-/// than in production.
+/// (docs/api-notes.md §2.2). Whether live stores cut off there is open (docs/api-notes.md §13.10);
+/// we do, so a client that relies on `include=addresses` for a full address book fails in tests
+/// rather than in production.
 pub(crate) const MAX_EMBEDDED: usize = 10;
 
 /// One V3 customer. `customer_group_id` 0 means "no group".
@@ -55,7 +55,7 @@ pub struct Customer {
     pub notes: String,
     pub tax_exempt_category: String,
     pub customer_group_id: i64,
-    /// Blank for customers created through the API (FACTS 2.3).
+    /// Blank for customers created through the API (docs/api-notes.md §2.3).
     pub registration_ip_address: String,
     pub date_created: DateTime<Utc>,
     pub date_modified: DateTime<Utc>,
@@ -64,7 +64,7 @@ pub struct Customer {
     pub store_credit: Vec<f64>,
     /// Set at creation, immutable afterwards.
     pub origin_channel_id: i64,
-    /// `None` = every channel that allows global logins (FACTS 2.3).
+    /// `None` = every channel that allows global logins (docs/api-notes.md §2.3).
     pub channel_ids: Option<Vec<i64>>,
     /// Ids of this customer's addresses, ascending (ids are monotonic).
     pub address_ids: Vec<i64>,
@@ -117,7 +117,8 @@ pub struct Address {
 }
 
 impl Address {
-    /// The address identity tuple (FACTS 2.3): two addresses equal on it are duplicates.
+    /// The address identity tuple (docs/api-notes.md §2.3): two addresses equal on it are
+    /// duplicates.
     pub fn same_identity(&self, other: &Address) -> bool {
         self.customer_id == other.customer_id
             && self.first_name == other.first_name
@@ -205,7 +206,7 @@ pub struct CustomerGroup {
     pub is_default: bool,
     pub is_group_for_guests: bool,
     pub category_access: CategoryAccess,
-    /// Replaced wholesale on PUT (FACTS 2.5), so kept as the JSON the caller sent.
+    /// Replaced wholesale on PUT (docs/api-notes.md §2.5), so kept as the JSON the caller sent.
     pub discount_rules: Vec<Value>,
     pub date_created: DateTime<Utc>,
     pub date_modified: DateTime<Utc>,
@@ -281,7 +282,7 @@ impl CustomersData {
     }
 
     /// The id of a customer other than `except` that already uses `email_lower` on one of
-    /// `channels` (`None` = every channel). Email is unique per channel (FACTS 2.3).
+    /// `channels` (`None` = every channel). Email is unique per channel (docs/api-notes.md §2.3).
     pub(crate) fn email_taken(
         &self,
         email_lower: &str,
@@ -355,8 +356,8 @@ impl CustomersData {
     }
 
     /// Adds an address unless the customer already has one with the same identity tuple
-    /// (FACTS 2.3: duplicates are silently left out). Returns the new id, or `None` for a
-    /// duplicate or an unknown customer.
+    /// (docs/api-notes.md §2.3: duplicates are silently left out). Returns the new id, or `None`
+    /// for a duplicate or an unknown customer.
     pub(crate) fn insert_address(&mut self, mut a: Address) -> Option<i64> {
         let customer_id = a.customer_id;
         let customer = self.customers.get(&customer_id)?;
@@ -441,8 +442,8 @@ impl CustomersData {
         id
     }
 
-    /// Deletes a group and unassigns its customers (FACTS 2.5); that is a write to each of
-    /// those customers, so their `date_modified` moves.
+    /// Deletes a group and unassigns its customers (docs/api-notes.md §2.5); that is a write to
+    /// each of those customers, so their `date_modified` moves.
     pub(crate) fn remove_group(&mut self, id: i64, now: DateTime<Utc>) -> bool {
         if self.groups.remove(&id).is_none() {
             return false;
@@ -465,7 +466,7 @@ impl CustomersData {
             .count()
     }
 
-    /// The V3 customer object (FACTS 2.3), with the requested embedded arrays.
+    /// The V3 customer object (docs/api-notes.md §2.3), with the requested embedded arrays.
     pub(crate) fn render_customer(&self, c: &Customer, inc: &Includes) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), json!(c.id));
@@ -493,8 +494,8 @@ impl CustomersData {
             "accepts_product_review_abandoned_cart_emails".into(),
             json!(c.accepts_product_review_abandoned_cart_emails),
         );
-        // FACTS 2.3 lists store_credit_amounts among the plain response fields, so it is
-        // always present; `include=storecredit` is accepted and changes nothing.
+        // docs/api-notes.md §2.3 lists store_credit_amounts among the plain response fields, so it
+        // is always present; `include=storecredit` is accepted and changes nothing.
         let credit: Vec<Value> = c
             .store_credit
             .iter()

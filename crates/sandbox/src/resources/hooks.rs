@@ -1,4 +1,4 @@
-//! Webhook subscriptions (V3 `/v3/hooks`, FACTS 9.1). Hooks belong to the API account
+//! Webhook subscriptions (V3 `/v3/hooks`, docs/api-notes.md §9.1). Hooks belong to the API account
 //! that created them: every call sees only the hooks of its own client id (the auth layer
 //! puts a [`ClientId`] in the request). Delivery is not done here; [`HooksData::active_for`]
 //! is the one place a delivery feature asks which hooks an event goes to.
@@ -25,10 +25,10 @@ use crate::state::{Shared, StoreData};
 
 const V3: ApiVersion = ApiVersion::V3;
 
-/// FACTS 13.3: no maximum page size is documented for hooks; 250 as elsewhere.
+/// docs/api-notes.md §13.3: no maximum page size is documented for hooks; 250 as elsewhere.
 const MAX_LIMIT: u32 = 250;
 
-/// At most this many hooks per (store, client id, scope) (FACTS 9.1).
+/// At most this many hooks per (store, client id, scope) (docs/api-notes.md §9.1).
 pub const MAX_HOOKS_PER_SCOPE: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,8 @@ impl HooksData {
         self.hooks.get(&id)
     }
 
-    /// Switches a hook off (deliveries exhausted, FACTS 9.4). Returns whether it existed.
+    /// Switches a hook off (deliveries exhausted, docs/api-notes.md §9.4). Returns whether it
+    /// existed.
     pub fn deactivate(&mut self, id: i64, now: DateTime<Utc>) -> bool {
         match self.hooks.get_mut(&id) {
             Some(h) => {
@@ -93,8 +94,8 @@ impl HooksData {
         self.hooks.values().filter(move |h| h.client_id == client)
     }
 
-    /// The (scope, destination) rules of FACTS 9.1 for a hook `id` (0 for a new one) that
-    /// would have `scope` and `destination`: one hook per destination (409), ten per scope.
+    /// The (scope, destination) rules of docs/api-notes.md §9.1 for a hook `id` (0 for a new one)
+    /// that would have `scope` and `destination`: one hook per destination (409), ten per scope.
     fn check_slot(
         &self,
         client: &str,
@@ -115,7 +116,7 @@ impl HooksData {
             ));
         }
         if same_scope.len() >= MAX_HOOKS_PER_SCOPE {
-            // FACTS 9.1 states the limit but not the answer; 422 naming the field.
+            // docs/api-notes.md §9.1 states the limit but not the answer; 422 naming the field.
             return Err(ApiError::unprocessable(V3, "The webhook could not be saved.").with_error(
                 "scope",
                 format!("At most {MAX_HOOKS_PER_SCOPE} webhooks per scope are allowed for one API account."),
@@ -147,7 +148,7 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-/// `destination` must be https on port 443 (FACTS 9.1).
+/// `destination` must be https on port 443 (docs/api-notes.md §9.1).
 fn destination_problem(dest: &str) -> Option<&'static str> {
     let Ok(uri) = dest.parse::<http::Uri>() else {
         return Some("The destination is not a valid URL.");
@@ -229,7 +230,7 @@ fn read_fields(body: Value, creating: bool) -> Result<HookFields, ApiError> {
     })
 }
 
-/// `POST /v3/hooks`: one hook, answered 200 wrapped in `data` (FACTS 9.1, 13.7).
+/// `POST /v3/hooks`: one hook, answered 200 wrapped in `data` (docs/api-notes.md §9.1, §13.7).
 async fn create(
     State(st): State<Shared>,
     Extension(client): Extension<ClientId>,
@@ -332,7 +333,7 @@ async fn update(
     Ok(paging::v3_single(render(h, &st.config.store_hash)))
 }
 
-/// `DELETE /v3/hooks/{id}`: 200 with the deleted hook, not 204 (FACTS 9.1).
+/// `DELETE /v3/hooks/{id}`: 200 with the deleted hook, not 204 (docs/api-notes.md §9.1).
 async fn delete(
     State(st): State<Shared>,
     Extension(client): Extension<ClientId>,

@@ -1,5 +1,6 @@
 //! Orders (V2) with their lines, shipping addresses, coupons, consignments, shipments and
-//! fees, the order statuses, and the V3 payment side: transactions and refunds (FACTS 6).
+//! fees, the order statuses, and the V3 payment side: transactions and refunds
+//! (docs/api-notes.md §6).
 //!
 //! Orders live in one `Vec` in id order: ids only ever grow and orders are archived,
 //! never removed, so a push keeps the vector sorted, a lookup is a binary search, and the

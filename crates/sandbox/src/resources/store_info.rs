@@ -1,7 +1,7 @@
-//! Store information (V2, FACTS 1): `GET /v2/store`, the bare settings object a
+//! Store information (V2, docs/api-notes.md §1): `GET /v2/store`, the bare settings object a
 //! connector calls to test its credentials and learn the store's identity, and
 //! `GET /v2/time`. `id` is the store hash while `store_id` is a number: a classic mix-up
-//! (FACTS 12.5), so both are emitted exactly like that.
+//! (docs/api-notes.md §12.5), so both are emitted exactly like that.
 
 use axum::Router;
 use axum::extract::State;
@@ -119,7 +119,7 @@ async fn store(State(st): State<Shared>) -> ApiResult {
     Ok(v2_object(StatusCode::OK, body))
 }
 
-/// `GET /v2/time`: the credential and connection check (FACTS 1).
+/// `GET /v2/time`: the credential and connection check (docs/api-notes.md §1).
 async fn time() -> ApiResult {
     Ok(v2_object(
         StatusCode::OK,

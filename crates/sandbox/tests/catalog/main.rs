@@ -1,5 +1,5 @@
-//! Integration tests of the V3 catalog over real HTTP (FACTS 3, 4, 11, 12): products,
-//! variants, images, custom fields, categories, category trees, brands and seeding.
+//! Integration tests of the V3 catalog over real HTTP (docs/api-notes.md §3, §4, §11, §12):
+//! products, variants, images, custom fields, categories, category trees, brands and seeding.
 //! One test binary, split by family, so the shared build machine links it once.
 #![allow(clippy::unwrap_used)]
 

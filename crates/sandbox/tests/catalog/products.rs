@@ -205,7 +205,7 @@ async fn every_list_filter_selects_the_right_products() {
         ("id:min=2&id:less=3", &[2]),
         ("sku=mug-blue", &[1]),
         ("sku:in=MUG-RED,GIFT", &[2, 3]),
-        // Variant SKUs are only searchable on /catalog/variants (FACTS 12.6).
+        // Variant SKUs are only searchable on /catalog/variants (docs/api-notes.md §12.6).
         ("sku=GIFT-50", &[]),
         ("name=Red%20Mug", &[2]),
         ("name:like=mug", &[1, 2]),
@@ -280,8 +280,8 @@ async fn date_modified_filters_and_the_bare_date_quirk() {
         400,
     );
 
-    // A bare date gets the request's time of day, not midnight (FACTS 0.6, 12.4): once the
-    // clock has moved past the product's second, "today" no longer finds it.
+    // A bare date gets the request's time of day, not midnight (docs/api-notes.md §0.6, §12.4):
+    // once the clock has moved past the product's second, "today" no longer finds it.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let today = at.format("%Y-%m-%d").to_string();
     if chrono::Utc::now().format("%Y-%m-%d").to_string() == today {
@@ -481,7 +481,7 @@ async fn name_and_sku_clashes_are_409_case_insensitively() {
     assert_v3_error(&r, 409);
     assert!(r.json()["errors"].get("sku").is_some());
 
-    // A variant SKU blocks a product SKU, whatever its case (FACTS 3.3).
+    // A variant SKU blocks a product SKU, whatever its case (docs/api-notes.md §3.3).
     let body = json!({"name": "Shirt", "type": "physical", "weight": 1, "price": 5, "variants": [
         {"sku": "SHIRT-RED", "option_values": [{"option_display_name": "Color", "label": "Red"}]}]});
     assert_eq!(api.post("/v3/catalog/products", body).await.status, 200);

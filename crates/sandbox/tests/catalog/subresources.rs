@@ -243,7 +243,7 @@ async fn store_wide_variants_list_filters() {
     assert_eq!(
         r.json()["data"][0]["id"],
         third["id"],
-        "variant SKUs are found here (FACTS 12.6)"
+        "variant SKUs are found here (docs/api-notes.md §12.6)"
     );
     let r = api.get("/v3/catalog/variants?product_id:in=2,4").await;
     let products: Vec<i64> = r.json()["data"]
@@ -345,7 +345,7 @@ async fn images_answer_204_when_empty_and_keep_one_thumbnail() {
     api.post("/v3/catalog/products", product_body("Vase", "VASE"))
         .await;
     let r = api.get("/v3/catalog/products/1/images").await;
-    assert_eq!(r.status, 204, "no images is 204 (FACTS 12.1)");
+    assert_eq!(r.status, 204, "no images is 204 (docs/api-notes.md §12.1)");
     assert!(r.text.is_empty());
     assert_v3_error(&api.get("/v3/catalog/products/9/images").await, 404);
 

@@ -1,7 +1,7 @@
-//! Brands `/v3/catalog/brands[/{id}]` (FACTS 4.3): list with id/name filters and
+//! Brands `/v3/catalog/brands[/{id}]` (docs/api-notes.md §4.3): list with id/name filters and
 //! `sort=name`; create needs a unique `name` (409); `DELETE ?name=` needs the name filter;
-//! at most 30,000 brands. Brands have no dates and no `date_modified` filter (FACTS 12.10).
-//! Deleting a brand leaves its products with `brand_id: 0`.
+//! at most 30,000 brands. Brands have no dates and no `date_modified` filter
+//! (docs/api-notes.md §12.10). Deleting a brand leaves its products with `brand_id: 0`.
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -22,7 +22,7 @@ use crate::query::Query;
 use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
-/// FACTS 13.3: no stated cap for brands; 250 is the documented cap elsewhere.
+/// docs/api-notes.md §13.3: no stated cap for brands; 250 is the documented cap elsewhere.
 const MAX_LIMIT: u32 = 250;
 const MAX_BRANDS: usize = 30_000;
 
@@ -210,7 +210,7 @@ async fn delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, Strin
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /v3/catalog/brands?name=...` (FACTS 4.3): the name filter is required.
+/// `DELETE /v3/catalog/brands?name=...` (docs/api-notes.md §4.3): the name filter is required.
 async fn delete_by_name(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let Some(name) = q.get("name").filter(|n| !n.is_empty()) else {

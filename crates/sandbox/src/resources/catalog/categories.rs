@@ -1,4 +1,4 @@
-//! Categories, one table behind two APIs (FACTS 4.1, 4.2):
+//! Categories, one table behind two APIs (docs/api-notes.md §4.1, §4.2):
 //! - legacy `/v3/catalog/categories[/{id}]`, which shows only channel 1's tree: POST needs
 //!   `parent_id` and `name`; DELETE needs a filter (422) and refuses categories that
 //!   still hold products (422);
@@ -6,7 +6,7 @@
 //!   needs `category_id` on each item, DELETE answers **202** and unassigns products.
 //!
 //! Names are unique among siblings (409), trees are at most 8 levels deep, and neither
-//! API has a `date_modified` filter (FACTS 4.2, 12.10).
+//! API has a `date_modified` filter (docs/api-notes.md §4.2, §12.10).
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,12 +29,12 @@ use crate::query::Query;
 use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
-/// FACTS 13.3 gives no cap for legacy categories; 250 is the cap of the trees list.
+/// docs/api-notes.md §13.3 gives no cap for legacy categories; 250 is the cap of the trees list.
 const MAX_LIMIT: u32 = 250;
-/// Deepest allowed nesting (FACTS 4.1).
+/// Deepest allowed nesting (docs/api-notes.md §4.1).
 const MAX_DEPTH: usize = 8;
 const MAX_NAME: usize = 50;
-/// Categories per store (FACTS 4.1).
+/// Categories per store (docs/api-notes.md §4.1).
 const MAX_CATEGORIES: usize = 16_000;
 
 pub fn routes() -> Router<Shared> {
@@ -125,9 +125,9 @@ struct Draft {
     is_new: bool,
 }
 
-/// Checks a set of drafts against the store as it would be after them (FACTS 4.1, 4.2):
-/// parents exist in the same tree, no cycles, at most 8 levels (422); names unique among
-/// siblings and customized URLs unique in the tree (409).
+/// Checks a set of drafts against the store as it would be after them
+/// (docs/api-notes.md §4.1, §4.2): parents exist in the same tree, no cycles, at most 8 levels
+/// (422); names unique among siblings and customized URLs unique in the tree (409).
 fn check_drafts(cat: &CatalogData, drafts: &[Draft]) -> Result<(), ApiError> {
     let mut errors = Map::new();
     for d in drafts {
@@ -270,7 +270,7 @@ fn with_products(cat: &CatalogData, ids: &[i64]) -> Vec<i64> {
 
 // ---- legacy API -------------------------------------------------------------------
 
-/// Filters of `GET /v3/catalog/categories` (FACTS 4.2).
+/// Filters of `GET /v3/catalog/categories` (docs/api-notes.md §4.2).
 struct LegacyFilter {
     id: IntFilter,
     name: TextFilter,
@@ -478,7 +478,7 @@ async fn legacy_delete_one(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /v3/catalog/categories?...` (FACTS 4.2): 422 without a filter, 422 when a
+/// `DELETE /v3/catalog/categories?...` (docs/api-notes.md §4.2): 422 without a filter, 422 when a
 /// matched category (or one below it) still holds products.
 async fn legacy_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
@@ -504,7 +504,7 @@ async fn legacy_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Api
 
 // ---- trees API --------------------------------------------------------------------
 
-/// Filters of `GET /v3/catalog/trees/categories` (FACTS 4.1).
+/// Filters of `GET /v3/catalog/trees/categories` (docs/api-notes.md §4.1).
 struct TreeFilter {
     category_id: IntFilter,
     category_uuid: TextFilter,
@@ -590,7 +590,7 @@ fn array_body(body: Value) -> Result<Vec<Value>, ApiError> {
 }
 
 /// `POST /v3/catalog/trees/categories`: each item names `tree_id` or `parent_id`.
-/// Answers **201** (FACTS 0.2, 4.1).
+/// Answers **201** (docs/api-notes.md §0.2, §4.1).
 async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = array_body(body)?;
     let mut data = st.data.write();
@@ -701,8 +701,9 @@ async fn tree_update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
     Ok(v3_batch(StatusCode::OK, out.collect()))
 }
 
-/// `DELETE /v3/catalog/trees/categories?category_id:in=...` answers **202** (FACTS 4.1);
-/// a filter is required. Products keep existing and lose the deleted categories.
+/// `DELETE /v3/catalog/trees/categories?category_id:in=...` answers **202**
+/// (docs/api-notes.md §4.1); a filter is required. Products keep existing and lose the deleted
+/// categories.
 async fn tree_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let filter = TreeFilter::parse(&q)?;

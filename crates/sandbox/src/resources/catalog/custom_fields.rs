@@ -1,4 +1,4 @@
-//! Product custom fields `/v3/catalog/products/{id}/custom-fields[/{id}]` (FACTS 3.1):
+//! Product custom fields `/v3/catalog/products/{id}/custom-fields[/{id}]` (docs/api-notes.md §3.1):
 //! `name` and `value` required, 250 characters each; each name-value pair unique within
 //! its product (409); at most 200 per product. Writes bump the product's `date_modified`.
 

@@ -1,4 +1,4 @@
-//! Typed list filters in BigCommerce's syntax (FACTS 0.5): `attr`, `attr:in`,
+//! Typed list filters in BigCommerce's syntax (docs/api-notes.md §0.5): `attr`, `attr:in`,
 //! `attr:not_in`, `attr:min`, `attr:max`, `attr:greater`, `attr:less`, `attr:like`, and the
 //! `include_fields` / `exclude_fields` projection. Parsed once per request, then applied to
 //! each record by reference.
@@ -179,7 +179,7 @@ pub struct DateFilter {
 
 impl DateFilter {
     /// `bare_date_gets_now_time`: the product quirk where `2024-05-14` means that day at
-    /// the current time of the request, not midnight (FACTS 0.6, 12.4).
+    /// the current time of the request, not midnight (docs/api-notes.md §0.6, §12.4).
     pub fn parse(
         q: &Query,
         attr: &str,
@@ -215,7 +215,7 @@ impl DateFilter {
     }
 }
 
-/// `include_fields` / `exclude_fields` (FACTS 0.5): the id field always stays.
+/// `include_fields` / `exclude_fields` (docs/api-notes.md §0.5): the id field always stays.
 #[derive(Debug, Default, Clone)]
 pub struct FieldSelection {
     include: Option<HashSet<String>>,

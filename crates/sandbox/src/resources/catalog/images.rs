@@ -1,6 +1,6 @@
-//! Product images `/v3/catalog/products/{id}/images[/{image_id}]` (FACTS 3.1): the list
-//! answers **204 when the product has no images** (FACTS 0.4, 12.1); POST takes one image
-//! by `image_url` (≤255 characters); at most 1000 images per product. Image writes bump
+//! Product images `/v3/catalog/products/{id}/images[/{image_id}]` (docs/api-notes.md §3.1): the
+//! list answers **204 when the product has no images** (docs/api-notes.md §0.4, §12.1); POST takes
+//! one image by `image_url` (≤255 characters); at most 1000 images per product. Image writes bump
 //! the product's `date_modified` so incremental syncs with `include=images` see them.
 
 use axum::Router;
@@ -26,7 +26,7 @@ use crate::state::Shared;
 const V3: ApiVersion = ApiVersion::V3;
 const MAX_LIMIT: u32 = 250;
 const MAX_PER_PRODUCT: usize = 1000;
-/// Image types BigCommerce accepts (FACTS 3.1).
+/// Image types BigCommerce accepts (docs/api-notes.md §3.1).
 const IMAGE_TYPES: &[&str] = &["bmp", "gif", "jpeg", "jpg", "png", "wbmp", "xbm", "webp"];
 
 pub fn routes() -> Router<Shared> {

@@ -1,6 +1,6 @@
 //! Reading catalog write bodies into typed records, collecting every problem instead of
-//! stopping at the first, keyed the way BigCommerce keys `errors` (FACTS 0.3): by field
-//! (`price`) on single writes, by index and field (`1.price`) in batches.
+//! stopping at the first, keyed the way BigCommerce keys `errors` (docs/api-notes.md §0.3): by
+//! field (`price`) on single writes, by index and field (`1.price`) in batches.
 //!
 //! Each setter writes its target only when the key is present and valid, so the same code
 //! applies a create (onto defaults) and a partial update (onto a copy of the record).
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 
-/// Largest value BigCommerce accepts for dimensions and weights (FACTS 3.3).
+/// Largest value BigCommerce accepts for dimensions and weights (docs/api-notes.md §3.3).
 pub const MAX_DIMENSION: f64 = 9_999_999_999.0;
 /// Upper bound for money fields; the spec gives none, this only rejects absurd input.
 pub const MAX_MONEY: f64 = 1e12;
@@ -105,7 +105,7 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// A nullable number: `null` means "inherit from the product" (FACTS 3.4).
+    /// A nullable number: `null` means "inherit from the product" (docs/api-notes.md §3.4).
     pub fn opt_number(&mut self, field: &str, min: f64, max: f64, out: &mut Option<f64>) {
         match self.obj.get(field) {
             None => {}

@@ -1,4 +1,4 @@
-//! Typed catalog records (FACTS 3.3, 3.4, 4) and their V3 JSON renderings.
+//! Typed catalog records (docs/api-notes.md §3.3, §3.4, §4) and their V3 JSON renderings.
 //!
 //! Records are plain structs, not JSON maps, so that a 100k-product store seeds fast and
 //! stays small: fields a seeded store leaves at their defaults (SEO text, open-graph
@@ -21,11 +21,11 @@ macro_rules! object {
     }};
 }
 
-/// `product` type (FACTS 3.3).
+/// `product` type (docs/api-notes.md §3.3).
 pub const PRODUCT_TYPES: &[&str] = &["physical", "digital"];
 pub const INVENTORY_TRACKING: &[&str] = &["none", "product", "variant"];
 pub const AVAILABILITY: &[&str] = &["available", "disabled", "preorder"];
-/// Capitalised in bodies, lowercase in the `condition` filter (FACTS 3.3).
+/// Capitalised in bodies, lowercase in the `condition` filter (docs/api-notes.md §3.3).
 pub const CONDITIONS: &[&str] = &["New", "Used", "Refurbished"];
 pub const GIFT_WRAPPING: &[&str] = &["any", "none", "list"];
 pub const OPEN_GRAPH_TYPES: &[&str] = &[
@@ -74,7 +74,8 @@ pub struct Product {
     pub reviews_count: i64,
     pub date_created: DateTime<Utc>,
     pub date_modified: DateTime<Utc>,
-    /// Set on simple products, `None` once the product has option variants (FACTS 3.4).
+    /// Set on simple products, `None` once the product has option variants
+    /// (docs/api-notes.md §3.4).
     pub base_variant_id: Option<i64>,
     /// Every variant of the product (the base one, or the option variants), in id order.
     pub variant_ids: Vec<i64>,
@@ -379,7 +380,7 @@ impl ProductOption {
 }
 
 /// One purchasable SKU of a product. Price and dimension fields are nullable: `None`
-/// means the product's value applies (FACTS 3.4).
+/// means the product's value applies (docs/api-notes.md §3.4).
 #[derive(Debug, Clone, Default)]
 pub struct Variant {
     pub id: i64,
@@ -523,7 +524,7 @@ impl CustomField {
 }
 
 /// One category, shared by the legacy API (channel 1's tree) and the trees API.
-/// Categories carry no dates: neither API has a `date_modified` (FACTS 4.2).
+/// Categories carry no dates: neither API has a `date_modified` (docs/api-notes.md §4.2).
 #[derive(Debug, Clone)]
 pub struct Category {
     pub id: i64,
@@ -637,7 +638,7 @@ fn category_uuid(id: i64) -> String {
 pub struct Tree {
     pub id: i64,
     pub name: String,
-    /// A tree belongs to at most one channel (FACTS 4.1); kept as a list, as rendered.
+    /// A tree belongs to at most one channel (docs/api-notes.md §4.1); kept as a list, as rendered.
     pub channels: Vec<i64>,
 }
 
@@ -647,7 +648,7 @@ impl Tree {
     }
 }
 
-/// Brands carry no dates: there is no `date_modified` filter or field (FACTS 4.3).
+/// Brands carry no dates: there is no `date_modified` filter or field (docs/api-notes.md §4.3).
 #[derive(Debug, Clone)]
 pub struct Brand {
     pub id: i64,

@@ -1,5 +1,5 @@
-//! `/v3/catalog/products` (FACTS 3.1-3.3): the filtered, sorted, projected list with its
-//! `include=` sub-resources; one-product create with inline variants, images and custom
+//! `/v3/catalog/products` (docs/api-notes.md §3.1-3.3): the filtered, sorted, projected list with
+//! its `include=` sub-resources; one-product create with inline variants, images and custom
 //! fields; atomic batch update (10 at most); single get/update/delete; filtered delete
 //! (250 ids at most, a filter required).
 
@@ -30,13 +30,13 @@ use crate::query::Query;
 use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
-/// Page size cap for products (FACTS 0.4).
+/// Page size cap for products (docs/api-notes.md §0.4).
 const MAX_LIMIT: u32 = 250;
-/// `include=options|modifiers` cuts the page to this many products (FACTS 3.2).
+/// `include=options|modifiers` cuts the page to this many products (docs/api-notes.md §3.2).
 const OPTIONS_PAGE: u32 = 10;
-/// Products per `PUT /products` (FACTS 3.1).
+/// Products per `PUT /products` (docs/api-notes.md §3.1).
 const MAX_UPDATE_BATCH: usize = 10;
-/// Ids per `DELETE /products?id:in=` (FACTS 3.1).
+/// Ids per `DELETE /products?id:in=` (docs/api-notes.md §3.1).
 const MAX_DELETE_IDS: usize = 250;
 
 pub fn routes() -> Router<Shared> {
@@ -154,7 +154,7 @@ pub fn render_product(
     Value::Object(m)
 }
 
-/// Every list filter of GET (and DELETE) `/products` (FACTS 3.2).
+/// Every list filter of GET (and DELETE) `/products` (docs/api-notes.md §3.2).
 #[derive(Debug, Default, Clone)]
 struct ProductFilter {
     id: IntFilter,
@@ -202,7 +202,7 @@ impl ProductFilter {
             is_visible: q.bool("is_visible")?,
             is_featured: q.bool("is_featured")?,
             is_free_shipping: q.bool("is_free_shipping")?,
-            // Lowercase in the filter, capitalised in bodies (FACTS 3.3).
+            // Lowercase in the filter, capitalised in bodies (docs/api-notes.md §3.3).
             condition: q
                 .get("condition")
                 .filter(|s| !s.is_empty())
@@ -472,7 +472,7 @@ pub fn product_not_found(id: i64) -> ApiError {
     .with_errors(Map::new())
 }
 
-/// 422 with the collected per-field (or per-index) errors (FACTS 3.3).
+/// 422 with the collected per-field (or per-index) errors (docs/api-notes.md §3.3).
 pub fn invalid(errors: Map<String, Value>) -> ApiError {
     ApiError::unprocessable(V3, "JSON data is missing or invalid").with_errors(errors)
 }
@@ -491,8 +491,8 @@ fn put_error(errors: &mut Map<String, Value>, key: String, msg: impl Into<String
     errors.insert(key, Value::String(msg.into()));
 }
 
-/// Applies the writable product fields present in `input` onto `p` (FACTS 3.3 bounds and
-/// enums). Read-only fields (`id`, dates, `calculated_price`, `base_variant_id`) and
+/// Applies the writable product fields present in `input` onto `p` (docs/api-notes.md §3.3 bounds
+/// and enums). Read-only fields (`id`, dates, `calculated_price`, `base_variant_id`) and
 /// unknown fields are ignored, as the API ignores them.
 fn apply_fields(input: &mut Input, p: &mut Product) {
     input.text("name", 1, 250, &mut p.name);
@@ -604,7 +604,8 @@ fn apply_fields(input: &mut Input, p: &mut Product) {
     }
 }
 
-/// `brand_name` (FACTS 3.3): links an existing brand, or names one to create on commit.
+/// `brand_name` (docs/api-notes.md §3.3): links an existing brand, or names one to create on
+/// commit.
 fn read_brand_name(input: &mut Input, cat: &CatalogData, p: &mut Product) -> Option<String> {
     let mut name = String::new();
     input.text("brand_name", 1, 255, &mut name);
@@ -620,7 +621,8 @@ fn read_brand_name(input: &mut Input, cat: &CatalogData, p: &mut Product) -> Opt
     }
 }
 
-/// Referential clashes the API answers with 409 (FACTS 3.3): unknown categories or brand.
+/// Referential clashes the API answers with 409 (docs/api-notes.md §3.3): unknown categories or
+/// brand.
 fn check_references(
     cat: &CatalogData,
     p: &Product,
@@ -989,7 +991,7 @@ async fn delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, Strin
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /products?id:in=...` (FACTS 3.1): a filter is required; at most 250 ids.
+/// `DELETE /products?id:in=...` (docs/api-notes.md §3.1): a filter is required; at most 250 ids.
 async fn delete_filtered(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let filter = ProductFilter::parse(&q, dates::now())?;

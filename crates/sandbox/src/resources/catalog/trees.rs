@@ -1,5 +1,5 @@
-//! Category trees (FACTS 4.1): `GET/PUT/DELETE /v3/catalog/trees` (upsert batches of 50
-//! at most; `channels` required on create and refused on update; a channel belongs to at
+//! Category trees (docs/api-notes.md §4.1): `GET/PUT/DELETE /v3/catalog/trees` (upsert batches
+//! of 50 at most; `channels` required on create and refused on update; a channel belongs to at
 //! most one tree; DELETE needs `id:in`) and the nested `GET /v3/catalog/trees/{id}/categories`.
 //! Tree 1 is channel 1's, seeded in every store; the legacy categories API shows it.
 
@@ -26,7 +26,7 @@ use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
 const MAX_LIMIT: u32 = 250;
-/// Trees per `PUT /v3/catalog/trees` (FACTS 4.1).
+/// Trees per `PUT /v3/catalog/trees` (docs/api-notes.md §4.1).
 const MAX_BATCH: usize = 50;
 
 pub fn routes() -> Router<Shared> {
@@ -51,7 +51,7 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     Ok(v3_offset(&items, page, limit, &q, |t| t.render()))
 }
 
-/// Upsert (FACTS 4.1): an item with `id` renames that tree and must not carry
+/// Upsert (docs/api-notes.md §4.1): an item with `id` renames that tree and must not carry
 /// `channels`; one without creates a tree and needs `name` and `channels`.
 async fn upsert(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
@@ -132,8 +132,8 @@ fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiE
     Ok(ids)
 }
 
-/// `DELETE /v3/catalog/trees?id:in=` (FACTS 4.1): the filter is required; a deleted tree
-/// takes its categories along.
+/// `DELETE /v3/catalog/trees?id:in=` (docs/api-notes.md §4.1): the filter is required; a deleted
+/// tree takes its categories along.
 async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let Some(ids) = q.int_list("id:in")?.filter(|ids| !ids.is_empty()) else {

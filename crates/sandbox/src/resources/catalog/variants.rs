@@ -1,4 +1,4 @@
-//! Variants (FACTS 3.4): `/v3/catalog/products/{id}/variants[/{variant_id}]` and the
+//! Variants (docs/api-notes.md §3.4): `/v3/catalog/products/{id}/variants[/{variant_id}]` and the
 //! store-wide `/v3/catalog/variants` list and batch upsert (50 at most).
 //!
 //! Option values may be named by ids (`{id, option_id}`, the documented form) or by
@@ -28,11 +28,11 @@ use crate::query::Query;
 use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
-/// Variants per `PUT /v3/catalog/variants` (FACTS 3.4).
+/// Variants per `PUT /v3/catalog/variants` (docs/api-notes.md §3.4).
 const MAX_BATCH: usize = 50;
-/// FACTS 13.3: no stated page cap for variants; 250 is the documented cap elsewhere.
+/// docs/api-notes.md §13.3: no stated page cap for variants; 250 is the documented cap elsewhere.
 const MAX_LIMIT: u32 = 250;
-/// SKUs per product (FACTS 3.4).
+/// SKUs per product (docs/api-notes.md §3.4).
 const MAX_PER_PRODUCT: usize = 600;
 
 pub fn routes() -> Router<Shared> {
@@ -267,7 +267,7 @@ async fn list_for_product(
     Ok(v3_offset(&items, page, limit, &q, |v| render(cat, v, &sel)))
 }
 
-/// Filters of `GET /v3/catalog/variants` (FACTS 3.4).
+/// Filters of `GET /v3/catalog/variants` (docs/api-notes.md §3.4).
 struct VariantFilter {
     id: IntFilter,
     sku: TextFilter,
@@ -482,7 +482,7 @@ enum BatchItem {
     Create(Variant),
 }
 
-/// `PUT /v3/catalog/variants` (FACTS 3.4): an item with `id` updates; one with
+/// `PUT /v3/catalog/variants` (docs/api-notes.md §3.4): an item with `id` updates; one with
 /// `product_id` + `sku` + `option_values` creates. All or nothing.
 async fn upsert_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;

@@ -1,11 +1,11 @@
-//! `/v3/customers/addresses` (FACTS 2.1, 2.3): list with filters, batch create, batch
+//! `/v3/customers/addresses` (docs/api-notes.md §2.1, §2.3): list with filters, batch create, batch
 //! update, delete by `id:in`.
 //!
 //! Addresses are identified by their full tuple: creating an exact duplicate answers 200
 //! and leaves it out of `data`; an update that would duplicate another address changes
 //! nothing and is likewise left out. Address writes do **not** move the customer's
 //! `date_modified`, matching the real `store/customer/updated` webhook, which ignores
-//! address changes (FACTS 9.3); sync address books by their own endpoint.
+//! address changes (docs/api-notes.md §9.3); sync address books by their own endpoint.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -23,8 +23,9 @@ use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
 
-/// Items per address write. FACTS gives no limit for addresses; we use the customers'
-/// 10 so a client batching addresses like customers is never surprised by a live 413.
+/// Items per address write. BigCommerce documents no limit (docs/api-notes.md §2.1) for addresses;
+/// we use the customers' 10 so a client batching addresses like customers is never surprised by a
+/// live 413.
 const MAX_BATCH: usize = 10;
 
 /// `GET /v3/customers/addresses`: filters `customer_id:in`, `id:in`, `company:in`,
@@ -191,7 +192,7 @@ fn apply_patch(ck: &mut Check<'_>, mut a: Address) -> Address {
 }
 
 /// `DELETE /v3/customers/addresses?id:in=...`. `id:in` is a required parameter here
-/// (FACTS 2.1); unlike customers, where a missing filter is a documented no-op 204, a
+/// (docs/api-notes.md §2.1); unlike customers, where a missing filter is a documented no-op 204, a
 /// missing filter is answered 422 so it can never be mistaken for success.
 pub(super) async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);

@@ -1,11 +1,11 @@
-//! Customer attributes and their values (FACTS 2.1, 2.3): `/v3/customers/attributes`
+//! Customer attributes and their values (docs/api-notes.md §2.1, §2.3): `/v3/customers/attributes`
 //! defines typed attributes (at most 50 per store); `/v3/customers/attribute-values` sets
 //! per-customer values as strings, checked against the attribute's type, with an upsert
-//! PUT limited to 10 distinct customers per call (413 above, FACTS 11.5).
+//! PUT limited to 10 distinct customers per call (413 above, docs/api-notes.md §11.5).
 //!
 //! Writing a value does not move the customer's `date_modified`: the real
 //! `store/customer/updated` fires for attribute changes only when they are made in the
-//! control panel (FACTS 9.3), so a sync must read attribute values on their own.
+//! control panel (docs/api-notes.md §9.3), so a sync must read attribute values on their own.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -25,14 +25,14 @@ use crate::state::Shared;
 
 const V3: ApiVersion = ApiVersion::V3;
 
-/// At most this many attributes per store (FACTS 2.3).
+/// At most this many attributes per store (docs/api-notes.md §2.3).
 pub(crate) const MAX_ATTRIBUTES: usize = 50;
 
-/// Distinct customers per attribute-value upsert (FACTS 2.1, 11.5).
+/// Distinct customers per attribute-value upsert (docs/api-notes.md §2.1, §11.5).
 const MAX_VALUE_CUSTOMERS: usize = 10;
 
-/// Items per attribute create/update call. FACTS names no limit; 10 like the other
-/// customer batches.
+/// Items per attribute create/update call. BigCommerce documents no limit
+/// (docs/api-notes.md §2.1); 10 like the other customer batches.
 const MAX_BATCH: usize = 10;
 
 fn render_attribute(a: &Attribute) -> Value {

@@ -1,7 +1,7 @@
 //! Field checks for write bodies. Every batch is validated completely before anything is
 //! written (a batch is all or nothing), so checks collect messages into one `errors` map
 //! instead of returning at the first problem. Keys carry the item's array index
-//! (`"2.first_name"`), the pattern BigCommerce's batch endpoints use (FACTS 0.3).
+//! (`"2.first_name"`), the pattern BigCommerce's batch endpoints use (docs/api-notes.md §0.3).
 //! Also used by channels and hooks, whose bodies are single objects (empty prefix), and
 //! home of [`DateRange`], the date filter every list here shares.
 

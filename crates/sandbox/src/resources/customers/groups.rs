@@ -1,9 +1,9 @@
-//! Customer groups, V2 only (FACTS 2.5): `/v2/customer_groups` list, count, create, and
-//! get/update/delete by id, in V2 shapes: bare arrays and objects, 204 for an empty page,
+//! Customer groups, V2 only (docs/api-notes.md §2.5): `/v2/customer_groups` list, count, create,
+//! and get/update/delete by id, in V2 shapes: bare arrays and objects, 204 for an empty page,
 //! `[{status, message}]` errors.
 //!
-//! Dates: the spec example (`2023-07-17 06:30:41`) is neither V2 nor V3 style and FACTS
-//! 13.11 leaves the real format open; we emit RFC 2822 like every other V2 date, and the
+//! Dates: the spec example (`2023-07-17 06:30:41`) is neither V2 nor V3 style and docs/api-notes.md
+//! §13.11 leaves the real format open; we emit RFC 2822 like every other V2 date, and the
 //! date filters accept every form `dates::parse_filter` knows.
 
 use axum::Json;
@@ -60,7 +60,7 @@ pub(super) async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
     let name_like = q.get("name:like");
     let is_default = q.bool("is_default")?;
     let for_guests = q.bool("is_group_for_guests")?;
-    // V2 customer groups use V3-style date filter names (FACTS 0.5).
+    // V2 customer groups use V3-style date filter names (docs/api-notes.md §0.5).
     let created = DateRange::parse(&q, "date_created")?;
     let modified = DateRange::parse(&q, "date_modified")?;
     let data = st.data.read();
@@ -234,8 +234,9 @@ fn apply(cs: &mut CustomersData, id: i64, f: GroupFields, now: chrono::DateTime<
     g.date_modified = now;
 }
 
-/// `POST /v2/customer_groups`. FACTS does not list this create's status code; 201 is the
-/// general rule for POST (FACTS 0.2) and clients must accept 200 and 201 alike.
+/// `POST /v2/customer_groups`. BigCommerce's spec does not list this create's status code
+/// (docs/api-notes.md §2.5); 201 is the general rule for POST (docs/api-notes.md §0.2) and clients
+/// must accept 200 and 201 alike.
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let now = dates::now();
     let mut data = st.data.write();

@@ -1,5 +1,5 @@
 //! `GET /v3/customers` and `GET /v3/customers/form-field-values`: filters, sorts and
-//! cursor pagination (FACTS 0.4, 2.2).
+//! cursor pagination (docs/api-notes.md §0.4, §2.2).
 //!
 //! A request collects references to its matches, puts in order only the window of them
 //! its page needs (see [`window`]: a linear selection, not a sort of 100k records), and
@@ -88,7 +88,7 @@ impl CustomerFilter {
     }
 }
 
-/// The `sort=` orders FACTS 2.2 lists, plus the default (id ascending).
+/// The `sort=` orders docs/api-notes.md §2.2 lists, plus the default (id ascending).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortField {
     Id,
@@ -291,7 +291,7 @@ pub(super) async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
     )
 }
 
-/// `GET /v3/customers/form-field-values`: cursor-paged like customers (FACTS 2.1).
+/// `GET /v3/customers/form-field-values`: cursor-paged like customers (docs/api-notes.md §2.1).
 /// Only customer form fields are stored; `address_id` filters therefore match nothing.
 pub(super) async fn form_field_values(
     State(st): State<Shared>,

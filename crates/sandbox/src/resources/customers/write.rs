@@ -1,9 +1,9 @@
-//! `POST`, `PUT` and `DELETE /v3/customers` (FACTS 2.1, 2.3, 11.5-11.7).
+//! `POST`, `PUT` and `DELETE /v3/customers` (docs/api-notes.md §2.1, §2.3, §11.5-11.7).
 //!
 //! Batches are all or nothing: every item is checked (fields, email uniqueness per
 //! channel against the store and the rest of the batch, group and channel ids) before
 //! anything is written, and one bad item rejects the whole batch with a 422 whose
-//! `errors` keys name the item: `"<index>.<field>"`. FACTS 13.4 leaves the exact body
+//! `errors` keys name the item: `"<index>.<field>"`. docs/api-notes.md §13.4 leaves the exact body
 //! open; this is the pattern BigCommerce's other batch endpoints use.
 
 use axum::extract::{RawQuery, State};
@@ -25,7 +25,7 @@ use crate::state::Shared;
 const V3: ApiVersion = ApiVersion::V3;
 
 /// Customer-level fields that PUT may change; everything else in the body is read-only
-/// or a sub-resource and is ignored (FACTS 2.3).
+/// or a sub-resource and is ignored (docs/api-notes.md §2.3).
 #[derive(Debug, Default)]
 struct CustomerPatch {
     email: Option<String>,
@@ -154,7 +154,7 @@ fn read_patch(
     p
 }
 
-/// A nested address of a customer create (FACTS 2.3 required fields); problems go to
+/// A nested address of a customer create (docs/api-notes.md §2.3 required fields); problems go to
 /// `errors` keyed by bare field name, for the caller to prefix.
 fn read_nested_address(obj: &Map<String, Value>, errors: &mut Map<String, Value>) -> Address {
     let mut ck = Check::new(obj, "", errors);
@@ -360,7 +360,8 @@ fn read_create(
     }
 }
 
-/// `POST /v3/customers`: 200 with the created customers (the spec lists 200, FACTS 0.2).
+/// `POST /v3/customers`: 200 with the created customers (the spec lists 200,
+/// docs/api-notes.md §0.2).
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
     let now = dates::now();
@@ -492,7 +493,7 @@ pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -
 }
 
 /// `DELETE /v3/customers?id:in=...`: without `id:in` the API answers 204 and deletes
-/// nothing (FACTS 2.1, 11.6); unknown ids are skipped.
+/// nothing (docs/api-notes.md §2.1, §11.6); unknown ids are skipped.
 pub(super) async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     if let Some(ids) = q.int_list("id:in")? {

@@ -4,7 +4,7 @@
 //! Status codes: a body that is not an object, a field of the wrong type, a missing
 //! required field or a read-only field is **400** (a malformed request); a well-formed
 //! value the store cannot accept (unknown product, customer or line, a quantity below 1,
-//! a too-short zip) is **422** (FACTS 0.2: "missing or invalid data").
+//! a too-short zip) is **422** (docs/api-notes.md §0.2: "missing or invalid data").
 
 use serde_json::{Map, Value};
 
@@ -30,7 +30,7 @@ pub(super) fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Obj, ApiError> 
         .ok_or_else(|| bad(format!("{what} must be a JSON object.")))
 }
 
-/// The real API's wording for read-only fields (FACTS 0.3).
+/// The real API's wording for read-only fields (docs/api-notes.md §0.3).
 pub(super) fn reject_read_only(map: &Obj, read_only: &[&str]) -> Result<(), ApiError> {
     match read_only.iter().find(|k| map.contains_key(**k)) {
         Some(k) => Err(bad(format!(
@@ -102,7 +102,7 @@ pub(super) fn array<'a>(map: &'a Obj, key: &str) -> Result<Option<&'a Vec<Value>
     }
 }
 
-/// Money overrides come in pairs (FACTS 6.4): both or neither.
+/// Money overrides come in pairs (docs/api-notes.md §6.4): both or neither.
 pub(super) fn money_pair(
     map: &Obj,
     ex_key: &str,
@@ -144,7 +144,7 @@ pub(super) fn apply_address(a: &mut Address, map: &Obj) -> Result<(), ApiError> 
     if let Some(ff) = array(map, "form_fields")? {
         a.form_fields = ff.clone();
     }
-    // Either country form is enough (FACTS 6.4); fill the other for the common ones.
+    // Either country form is enough (docs/api-notes.md §6.4); fill the other for the common ones.
     if a.country.is_empty() && !a.country_iso2.is_empty() {
         a.country = Text::Borrowed(country_name(&a.country_iso2));
     } else if a.country_iso2.is_empty() && !a.country.is_empty() {
@@ -179,7 +179,7 @@ fn country_iso2(name: &str) -> &'static str {
 }
 
 /// A billing address for a new order: an object with a zip of 2+ characters and a
-/// country (FACTS 6.4).
+/// country (docs/api-notes.md §6.4).
 pub(super) fn billing_address(v: Option<&Value>) -> Result<Address, ApiError> {
     let v = v.filter(|v| !v.is_null()).ok_or_else(|| {
         bad("The field 'billing_address' is required. Send at least first_name, last_name, street_1, city, state, zip, country (or country_iso2) and email.")

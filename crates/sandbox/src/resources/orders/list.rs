@@ -1,4 +1,4 @@
-//! `GET /v2/orders` and `GET /v2/orders/count`: the filters and sorts of FACTS 6.2.
+//! `GET /v2/orders` and `GET /v2/orders/count`: the filters and sorts of docs/api-notes.md §6.2.
 //!
 //! Filtering walks the id-ordered vector (narrowed by `min_id`/`max_id` with binary
 //! searches) and checks cheap typed predicates; only matches are sorted, and with a
@@ -20,10 +20,11 @@ use crate::query::Query;
 use crate::state::Shared;
 
 /// The maximum page size. The orders spec states none; 250 is the documented V2 maximum
-/// elsewhere and what the official Python client always asks for (FACTS 0.4, inferred).
+/// elsewhere and what the official Python client always asks for (docs/api-notes.md §0.4,
+/// inferred).
 pub(super) const MAX_LIMIT: u32 = 250;
 
-/// The list filters of FACTS 6.2, parsed once per request.
+/// The list filters of docs/api-notes.md §6.2, parsed once per request.
 #[derive(Debug, Default)]
 pub(super) struct OrderFilter {
     min_id: Option<i64>,
@@ -53,7 +54,7 @@ impl OrderFilter {
         let date = |key: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
             match q.get(key).filter(|s| !s.trim().is_empty()) {
                 None => Ok(None),
-                // V2 order date filters take RFC 2822 or ISO 8601 (FACTS 0.6).
+                // V2 order date filters take RFC 2822 or ISO 8601 (docs/api-notes.md §0.6).
                 Some(s) => crate::dates::parse_filter(s, now, false).map(Some).ok_or_else(|| {
                     bad(format!(
                         "The filter '{key}' must be a date in RFC 2822 (Thu, 20 Apr 2017 11:32:00 -0400) or ISO 8601 (2017-04-20T11:32:00-04:00) form, URL-encoded ('+' as %2B); got {s:?}."
@@ -92,8 +93,8 @@ impl OrderFilter {
     }
 
     /// Whether `o` passes every given filter (bounds are inclusive). Archived orders are
-    /// left out: FACTS 13.9 leaves open whether the real default list hides them; hiding
-    /// them is what "archive" means to a merchant, and a client that needs them can still
+    /// left out: docs/api-notes.md §13.9 leaves open whether the real default list hides them;
+    /// hiding them is what "archive" means to a merchant, and a client that needs them can still
     /// GET them by id. Status 0 (Incomplete) orders are included.
     pub(super) fn matches(&self, o: &Order) -> bool {
         fn within<T: PartialOrd>(v: T, min: Option<T>, max: Option<T>) -> bool {
@@ -167,7 +168,7 @@ impl SortField {
     }
 }
 
-/// `sort=field[:asc|:desc]` (FACTS 6.2); default id ascending.
+/// `sort=field[:asc|:desc]` (docs/api-notes.md §6.2); default id ascending.
 pub(super) fn parse_sort(q: &Query) -> Result<(SortField, bool), ApiError> {
     let Some(raw) = q.get("sort").filter(|s| !s.is_empty()) else {
         return Ok((SortField::Id, false));
@@ -251,7 +252,8 @@ pub(super) fn select_page<'a>(
     matches
 }
 
-/// `GET /v2/orders`: a bare array, 204 with no body when the page is empty (FACTS 12.1).
+/// `GET /v2/orders`: a bare array, 204 with no body when the page is empty
+/// (docs/api-notes.md §12.1).
 pub(super) async fn list(
     State(st): State<Shared>,
     RawQuery(raw): RawQuery,
@@ -271,7 +273,8 @@ pub(super) async fn list(
     Ok(paging::v2_typed_page(views))
 }
 
-/// `GET /v2/orders/count`: `{statuses:[...], count}` with the list's filters (FACTS 6.1).
+/// `GET /v2/orders/count`: `{statuses:[...], count}` with the list's filters
+/// (docs/api-notes.md §6.1).
 pub(super) async fn count(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = v2_query(raw);
     let filter = OrderFilter::parse(&q)?;

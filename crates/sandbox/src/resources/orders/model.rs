@@ -2,7 +2,7 @@
 //! with their lines takes seconds and a 250-order page renders in about a millisecond.
 //!
 //! Money is fixed-point ([`Money`], ten-thousandths) because V2 shows 4-decimal strings
-//! (FACTS 6.5) and totals must add up exactly; floats would drift.
+//! (docs/api-notes.md §6.5) and totals must add up exactly; floats would drift.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,7 +29,7 @@ impl Money {
         Money(cents.saturating_mul(100))
     }
 
-    /// The value as a float, for V3 bodies where amounts are numbers (FACTS 11.8),
+    /// The value as a float, for V3 bodies where amounts are numbers (docs/api-notes.md §11.8),
     /// rounded to cents as payment amounts are.
     pub fn v3_number(self) -> f64 {
         self.round_cents().0 as f64 / Self::SCALE as f64
@@ -157,7 +157,7 @@ impl fmt::Display for Money {
     }
 }
 
-/// V2 money is a 4-decimal string (FACTS 6.5).
+/// V2 money is a 4-decimal string (docs/api-notes.md §6.5).
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.write_to(&mut [0; 24]))
@@ -192,7 +192,7 @@ impl std::iter::Sum for Money {
     }
 }
 
-/// One of the 15 fixed order statuses (FACTS 6.3).
+/// One of the 15 fixed order statuses (docs/api-notes.md §6.3).
 #[derive(Debug, Clone, Copy)]
 pub struct OrderStatus {
     pub id: u8,
@@ -304,7 +304,7 @@ pub const STATUS_SHIPPED: u8 = 2;
 pub const STATUS_PARTIALLY_SHIPPED: u8 = 3;
 pub const STATUS_REFUNDED: u8 = 4;
 pub const STATUS_PARTIALLY_REFUNDED: u8 = 14;
-/// What an order created without `status_id` gets (FACTS 6.3).
+/// What an order created without `status_id` gets (docs/api-notes.md §6.3).
 pub const STATUS_PENDING: u8 = 1;
 
 pub fn status(id: i64) -> Option<&'static OrderStatus> {
@@ -373,7 +373,7 @@ pub struct Line {
     pub id: i64,
     /// 0 for a custom product.
     pub product_id: i64,
-    /// Absent for custom products (FACTS 6.5).
+    /// Absent for custom products (docs/api-notes.md §6.5).
     pub variant_id: Option<i64>,
     /// The shipping address (consignment) the line ships to; 0 for pickup lines.
     pub order_address_id: i64,
@@ -415,7 +415,7 @@ pub struct OrderCoupon {
     pub coupon_id: i64,
     pub code: Text,
     pub amount: Money,
-    /// 0 per_item_discount .. 5 promotion (FACTS 6.1).
+    /// 0 per_item_discount .. 5 promotion (docs/api-notes.md §6.1).
     pub coupon_type: u8,
     pub discount: Money,
 }
@@ -454,7 +454,7 @@ pub struct Fee {
     pub tax_class_id: Option<i64>,
 }
 
-/// A pickup consignment (consignment-mode orders, FACTS 6.4); its lines have
+/// A pickup consignment (consignment-mode orders, docs/api-notes.md §6.4); its lines have
 /// `order_address_id` 0.
 #[derive(Debug, Clone)]
 pub struct Pickup {
@@ -475,7 +475,7 @@ pub struct Card {
     pub expiry_year: i32,
 }
 
-/// A V3 payment transaction (FACTS 6.6).
+/// A V3 payment transaction (docs/api-notes.md §6.6).
 #[derive(Debug, Clone)]
 pub struct Transaction {
     pub id: i64,

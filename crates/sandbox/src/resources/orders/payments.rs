@@ -1,6 +1,6 @@
-//! The V3 payment side of orders (FACTS 6.6): transactions (200, **204 when none**, 404
-//! for an unknown order; `order_id` a string), refund quotes (201), refunds (201) and the
-//! refund lists with their filters.
+//! The V3 payment side of orders (docs/api-notes.md §6.6): transactions (200, **204 when
+//! none**, 404 for an unknown order; `order_id` a string), refund quotes (201), refunds (201) and
+//! the refund lists with their filters.
 //!
 //! A refund must pay out exactly what its items come to (the quote's amount), and never
 //! more than the order still holds; it records a `refund` transaction, raises the order's
@@ -56,7 +56,7 @@ pub(super) async fn transactions(
     ))
 }
 
-/// Filters of `GET /v3/orders/payment_actions/refunds` (FACTS 6.6).
+/// Filters of `GET /v3/orders/payment_actions/refunds` (docs/api-notes.md §6.6).
 struct RefundFilter {
     order_ids: Option<Vec<i64>>,
     ids: Option<Vec<i64>>,

@@ -1,11 +1,11 @@
 //! JSON shapes of orders and their sub-resources, written straight from the typed records
 //! with hand-written `Serialize` views (no intermediate `serde_json::Value`): a 250-order
 //! page with `include=consignments.line_items` is the hot path of every order sync
-//! (FACTS 6.2) and must render in about a millisecond.
+//! (docs/api-notes.md §6.2) and must render in about a millisecond.
 //!
 //! Field names and order follow the V2 orders spec examples. V2 money is 4-decimal strings
-//! and dates RFC 2822 (FACTS 6.5, 0.6); consignment costs are numbers, as the consignment
-//! schema shows.
+//! and dates RFC 2822 (docs/api-notes.md §6.5, §0.6); consignment costs are numbers, as the
+//! consignment schema shows.
 
 use std::fmt;
 
@@ -19,12 +19,12 @@ use super::model::{
 };
 use crate::query::Query;
 
-/// How `consignments` is embedded when included (FACTS 6.2).
+/// How `consignments` is embedded when included (docs/api-notes.md §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsignmentStructure {
     /// The legacy default: a one-element array holding the same object as the `object`
-    /// structure. FACTS 6.2 only says "arrays"; BigCommerce's announcement of the change
-    /// (developer.bigcommerce.com, "Update to v2 Orders API side-loadable consignment
+    /// structure. docs/api-notes.md §6.2 only says "arrays"; BigCommerce's announcement of the
+    /// change (developer.bigcommerce.com, "Update to v2 Orders API side-loadable consignment
     /// response", August 2025) shows exactly `[{pickups, shipping, downloads, email}]`.
     Array,
     /// `consignment_structure=object`: `{pickups, shipping, downloads, email}`.
@@ -124,7 +124,7 @@ impl Serialize for Concat<'_> {
     }
 }
 
-/// RFC 2822 in UTC (FACTS 0.6), written by hand into a stack buffer: three dates per
+/// RFC 2822 in UTC (docs/api-notes.md §0.6), written by hand into a stack buffer: three dates per
 /// order make `chrono`'s format-string interpreter a visible cost on 250-order pages. The
 /// output is byte-for-byte [`crate::dates::rfc2822`] (checked by a test below).
 struct Rfc2822(DateTime<Utc>);
@@ -172,7 +172,7 @@ impl Serialize for Rfc2822 {
     }
 }
 
-/// `date_shipped` is `""` until the order ships (FACTS 0.6).
+/// `date_shipped` is `""` until the order ships (docs/api-notes.md §0.6).
 struct OptRfc2822(Option<DateTime<Utc>>);
 impl Serialize for OptRfc2822 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -735,7 +735,7 @@ impl Serialize for FeeView<'_> {
 }
 
 /// `/orders/{id}/coupons` entry: `amount` and `discount` are numbers, `type` an integer
-/// (FACTS 6.1).
+/// (docs/api-notes.md §6.1).
 pub fn order_coupon(order_id: i64, c: &OrderCoupon) -> Value {
     json!({
         "id": c.id,
@@ -791,7 +791,7 @@ pub fn shipment(o: &Order, sh: &Shipment) -> Value {
     })
 }
 
-/// A V3 transaction: `order_id` is a **string** and `amount` a number (FACTS 6.6).
+/// A V3 transaction: `order_id` is a **string** and `amount` a number (docs/api-notes.md §6.6).
 pub fn transaction(order_id: i64, t: &Transaction) -> Value {
     let credit_card = t.card.as_ref().map(|c| {
         json!({

@@ -1,4 +1,4 @@
-//! Reads of one order and its sub-resources (FACTS 6.1): products (paged, default 50),
+//! Reads of one order and its sub-resources (docs/api-notes.md §6.1): products (paged, default 50),
 //! shipping addresses, coupons, consignments, fees, shipments (204 when none), shipping
 //! quotes (always 204: API-made orders store no quote), and the order statuses.
 
@@ -44,7 +44,7 @@ pub(super) async fn order(
     Ok((StatusCode::OK, Json(OrderView { order, ctx: &ctx })).into_response())
 }
 
-/// `GET /v2/orders/{id}/products`: paged, default 50 (FACTS 6.1), 204 past the end.
+/// `GET /v2/orders/{id}/products`: paged, default 50 (docs/api-notes.md §6.1), 204 past the end.
 pub(super) async fn products(
     State(st): State<Shared>,
     Path(p): Path<PathParams>,
@@ -116,7 +116,7 @@ pub(super) async fn shipping_address(
         .into_response())
 }
 
-/// Orders created by API or in the control panel store no quote: 204 (FACTS 0.4).
+/// Orders created by API or in the control panel store no quote: 204 (docs/api-notes.md §0.4).
 pub(super) async fn shipping_quotes(
     State(st): State<Shared>,
     Path(p): Path<PathParams>,
@@ -145,7 +145,7 @@ pub(super) async fn consignment_quotes(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /v2/orders/{id}/coupons`: `type` is an integer 0..5 (FACTS 6.1).
+/// `GET /v2/orders/{id}/coupons`: `type` is an integer 0..5 (docs/api-notes.md §6.1).
 pub(super) async fn coupons(
     State(st): State<Shared>,
     Path(p): Path<PathParams>,
@@ -240,7 +240,7 @@ fn status_json(s: &OrderStatus) -> Value {
     })
 }
 
-/// `GET /v2/order_statuses`: the 15 fixed statuses (FACTS 6.3).
+/// `GET /v2/order_statuses`: the 15 fixed statuses (docs/api-notes.md §6.3).
 pub(super) async fn statuses() -> ApiResult {
     Ok(paging::v2_object(
         StatusCode::OK,

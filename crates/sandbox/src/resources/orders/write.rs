@@ -1,5 +1,5 @@
-//! Order writes (FACTS 6.4): `POST /v2/orders` (200, as the spec lists), `PUT` with line
-//! add/update/remove, archive one or all (DELETE never hard-deletes), shipping-address
+//! Order writes (docs/api-notes.md §6.4): `POST /v2/orders` (200, as the spec lists), `PUT` with
+//! line add/update/remove, archive one or all (DELETE never hard-deletes), shipping-address
 //! updates, and shipments (POST 201).
 //!
 //! Every write sets `date_modified` to now, so incremental syncs see it.
@@ -28,7 +28,7 @@ use crate::state::Shared;
 
 const V: ApiVersion = ApiVersion::V2;
 
-/// Fields an order body may not carry, on POST and PUT (FACTS 6.4, 6.5 and the spec's
+/// Fields an order body may not carry, on POST and PUT (docs/api-notes.md §6.4, §6.5 and the spec's
 /// read-only notes). `item_total` is the spelling of the spec's own error example.
 const READ_ONLY: &[&str] = &[
     "id",
@@ -101,7 +101,7 @@ pub(super) async fn create(
     let billing = input::billing_address(map.get("billing_address"))?;
     let products = input::array(map, "products")?;
     let consignments = map.get("consignments").filter(|v| !v.is_null());
-    // The two modes are mutually exclusive (FACTS 6.4).
+    // The two modes are mutually exclusive (docs/api-notes.md §6.4).
     match (products, consignments) {
         (Some(_), Some(_)) => {
             return Err(bad(
@@ -299,7 +299,7 @@ pub(super) async fn update(
         totals_dirty = true;
     }
     if let Some(fees) = input::array(map, "fees")? {
-        // Fees follow full-PUT semantics: the ones left out are deleted (FACTS 6.4).
+        // Fees follow full-PUT semantics: the ones left out are deleted (docs/api-notes.md §6.4).
         order.fees = new_fees(&mut ids, fees, &order.fees)?;
         totals_dirty = true;
     }
@@ -317,7 +317,7 @@ pub(super) async fn update(
     Ok(response)
 }
 
-/// `DELETE /v2/orders/{id}`: archives (FACTS 6.1); 204.
+/// `DELETE /v2/orders/{id}`: archives (docs/api-notes.md §6.1); 204.
 pub(super) async fn archive(State(st): State<Shared>, Path(p): Path<PathParams>) -> ApiResult {
     let id = path_id(&p, "order_id", V)?;
     let mut data = st.data.write();
@@ -327,7 +327,7 @@ pub(super) async fn archive(State(st): State<Shared>, Path(p): Path<PathParams>)
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /v2/orders`: **archives every order** (FACTS 12.11), or the first `limit`
+/// `DELETE /v2/orders`: **archives every order** (docs/api-notes.md §12.11), or the first `limit`
 /// unarchived ones when `limit` is given; 204.
 pub(super) async fn archive_all(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = v2_query(raw);
@@ -352,7 +352,7 @@ pub(super) async fn archive_all(State(st): State<Shared>, RawQuery(raw): RawQuer
 }
 
 /// `PUT /v2/orders/{id}/shipping_addresses/{id}`: does **not** recalculate shipping or
-/// tax (FACTS 6.1).
+/// tax (docs/api-notes.md §6.1).
 pub(super) async fn update_shipping_address(
     State(st): State<Shared>,
     Path(p): Path<PathParams>,
@@ -391,8 +391,8 @@ pub(super) async fn update_shipping_address(
 }
 
 /// `POST /v2/orders/{id}/shipments`: 201; needs `order_address_id` and
-/// `items[{order_product_id, quantity}]` (FACTS 6.4). Shipping every line moves the order
-/// to Shipped, otherwise to Partially Shipped.
+/// `items[{order_product_id, quantity}]` (docs/api-notes.md §6.4). Shipping every line moves the
+/// order to Shipped, otherwise to Partially Shipped.
 pub(super) async fn create_shipment(
     State(st): State<Shared>,
     Path(p): Path<PathParams>,
@@ -790,7 +790,7 @@ fn patch_shipping_address(sa: &mut ShippingAddress, map: &Obj) -> Result<(), Api
 
 /// A new line: a catalog product (`product_id`, with `variant_id` or `product_options`
 /// when it has variants) or a custom product (`name`, `quantity`, `price_inc_tax`,
-/// `price_ex_tax`) (FACTS 6.4).
+/// `price_ex_tax`) (docs/api-notes.md §6.4).
 fn new_line(
     item: &Value,
     index: usize,
@@ -924,7 +924,7 @@ fn parse_options(ids: &mut IdCounters, opts: &[Value]) -> Result<Vec<LineOption>
 }
 
 /// A PUT line item: with `id` it updates that line (PATCH-like; `quantity: 0` removes
-/// it; discounts on a changed line are cleared), without `id` it adds one (FACTS 6.4).
+/// it; discounts on a changed line are cleared), without `id` it adds one (docs/api-notes.md §6.4).
 fn update_or_add_line(
     order: &mut Order,
     item: &Value,
@@ -1013,7 +1013,7 @@ fn update_or_add_line(
 }
 
 /// Pickup consignment mode: `{pickups: [{pickup_method_id, line_items: [...], ...}]}`;
-/// at most one pickup per order (FACTS 6.4).
+/// at most one pickup per order (docs/api-notes.md §6.4).
 fn new_pickup(
     v: &Value,
     catalog: &[ProductRef],
@@ -1048,7 +1048,7 @@ fn new_pickup(
 }
 
 /// Fees from a body: entries with `id` replace the existing fee of that id, the others
-/// are new (FACTS 6.4).
+/// are new (docs/api-notes.md §6.4).
 fn new_fees(ids: &mut IdCounters, items: &[Value], existing: &[Fee]) -> Result<Vec<Fee>, ApiError> {
     items
         .iter()
