@@ -130,7 +130,9 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
     common::set_faults(&sb, "slow=1:100").await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    common::write_customers_sync(dir, 200);
+    // More rows than one interrupt slice (100 per slot of concurrency), so a signal after the
+    // first write lands mid-push.
+    common::write_customers_sync(dir, 1000);
     let push = || {
         common::bcsync_in(&sb, dir, &["push"])
             .stdout(Stdio::piped())
@@ -183,7 +185,7 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
         common::output_text(&runs)
     );
     assert!(
-        landed < 200,
+        landed < 1000,
         "the signal came after the push had finished: slow the sandbox down more"
     );
 
@@ -191,5 +193,5 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
     let out = push().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", common::output_text(&out));
     let customers = common::list_all(&sb, "v3", "/customers", "").await;
-    assert_eq!(customers.len(), 200, "every row once, none twice");
+    assert_eq!(customers.len(), 1000, "every row once, none twice");
 }
