@@ -52,6 +52,9 @@ pub struct Field {
     /// shown in plans, diffs or reports (shown as [`MASK`]). It still counts in the
     /// change hash, so a new value is sent.
     pub secret: bool,
+    /// The most characters the API accepts for this text, where it documents a limit:
+    /// checked before sending, so an over-long value rejects its row, not its batch.
+    pub max_chars: Option<usize>,
 }
 
 /// How a secret field's value is shown.
@@ -63,6 +66,7 @@ const fn w(name: &'static str, kind: Kind) -> Field {
         kind,
         access: Access::Write,
         secret: false,
+        max_chars: None,
     }
 }
 
@@ -88,6 +92,17 @@ const fn ro(name: &'static str, why: &'static str) -> Field {
         kind: Kind::Text,
         access: Access::ReadOnly(why),
         secret: false,
+        max_chars: None,
+    }
+}
+
+impl Field {
+    /// The same field with the API's documented length limit.
+    const fn at_most(self, chars: usize) -> Field {
+        Field {
+            max_chars: Some(chars),
+            ..self
+        }
     }
 }
 
@@ -121,8 +136,8 @@ const CUSTOMERS: &[Field] = &[
     w("email", Text),
     w("first_name", Text),
     w("last_name", Text),
-    w("company", Text),
-    w("phone", Text),
+    w("company", Text).at_most(255),
+    w("phone", Text).at_most(50),
     w("notes", Text),
     w("tax_exempt_category", Text),
     w("customer_group_id", Int),
@@ -153,7 +168,7 @@ const OPTION_VALUE: &[Field] = &[
 ];
 
 const VARIANTS: &[Field] = &[
-    w("sku", Text),
+    w("sku", Text).at_most(255),
     w("price", Number),
     w("sale_price", Number),
     w("retail_price", Number),
@@ -197,7 +212,7 @@ const PRODUCTS: &[Field] = &[
     w("id", Int),
     w("name", Text),
     w("type", Text),
-    w("sku", Text),
+    w("sku", Text).at_most(255),
     w("description", Text),
     w("weight", Number),
     w("width", Number),
@@ -224,10 +239,10 @@ const PRODUCTS: &[Field] = &[
     w("warranty", Text),
     w("bin_picking_number", Text),
     w("layout_file", Text),
-    w("upc", Text),
+    w("upc", Text).at_most(14),
     w("mpn", Text),
-    w("gtin", Text),
-    w("search_keywords", Text),
+    w("gtin", Text).at_most(14),
+    w("search_keywords", Text).at_most(65_535),
     w("availability", Text),
     w("availability_description", Text),
     w("gift_wrapping_options_type", Text),
@@ -237,7 +252,7 @@ const PRODUCTS: &[Field] = &[
     w("is_condition_shown", Bool),
     w("order_quantity_minimum", Int),
     w("order_quantity_maximum", Int),
-    w("page_title", Text),
+    w("page_title", Text).at_most(255),
     w("meta_description", Text),
     w("preorder_release_date", Text),
     w("preorder_message", Text),

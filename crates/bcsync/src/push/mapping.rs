@@ -282,23 +282,9 @@ fn order_id_hint(def: &SyncDef, field: &str, reason: String) -> String {
     }
 }
 
-/// Text length limits the API documents for what it accepts, checked before sending so an
-/// over-long value rejects its row with the limit instead of failing its whole batch.
-/// Each entry: dotted path (`*` = every position of a list), most characters allowed.
-const MAX_LENGTHS: &[(Object, &str, usize)] = &[
-    (Object::Customers, "company", 255),
-    (Object::Customers, "phone", 50),
-    (Object::Products, "sku", 255),
-    (Object::Products, "upc", 14),
-    (Object::Products, "gtin", 14),
-    (Object::Products, "page_title", 255),
-    (Object::Products, "search_keywords", 65_535),
-    (Object::Products, "variants.*.sku", 255),
-];
-
-/// Product custom fields: name and value at most 250 characters each.
-const CUSTOM_FIELD_MAX: usize = 250;
-
+/// Text length limits the API documents (the field tables' `max_chars`), checked before
+/// sending so an over-long value rejects its row with the limit instead of failing its
+/// whole batch.
 fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, String)> {
     let too_long = |field: String, max: usize, n: usize| {
         Err((
@@ -306,40 +292,19 @@ fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, 
             format!("must be at most {max} characters (it has {n}); shorten it in the source"),
         ))
     };
-    for &(o, path, max) in MAX_LENGTHS {
-        if o != object {
-            continue;
+    let mut texts = Vec::new();
+    for (name, v) in p {
+        // Named by the user, not by the API: checked below.
+        if name != "custom_fields" && name != "attributes" {
+            text_leaves(name.clone(), v, &mut texts);
         }
-        let (head, tail) = match path.split_once(".*.") {
-            Some((head, tail)) => (head, Some(tail)),
-            None => (path, None),
-        };
-        let values: Vec<(String, &Value)> = match tail {
-            None => p
-                .get(head)
-                .map(|v| (head.to_owned(), v))
-                .into_iter()
-                .collect(),
-            Some(tail) => p
-                .get(head)
-                .and_then(Value::as_array)
-                .map(|items| {
-                    items
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, item)| {
-                            get_path(item, tail).map(|v| (format!("{head}.{i}.{tail}"), v))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        };
-        for (field, v) in values {
-            if let Some(n) = v.as_str().map(|s| s.chars().count())
-                && n > max
-            {
-                return too_long(field, max, n);
-            }
+    }
+    for (path, text) in texts {
+        let n = text.chars().count();
+        if let Some(max) = super::fields::lookup(object, &path).and_then(|f| f.max_chars)
+            && n > max
+        {
+            return too_long(path, max, n);
         }
     }
     if object == Object::Products
@@ -357,6 +322,27 @@ fn check_lengths(object: Object, p: &Map<String, Value>) -> Result<(), (String, 
         }
     }
     Ok(())
+}
+
+/// Product custom fields: name and value at most 250 characters each.
+const CUSTOM_FIELD_MAX: usize = 250;
+
+/// Every text value under `v`, with its dotted path (`variants.0.sku`).
+fn text_leaves<'a>(path: String, v: &'a Value, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::String(s) => out.push((path, s)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                text_leaves(format!("{path}.{i}"), item, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                text_leaves(format!("{path}.{k}"), item, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn text_len(p: &Map<String, Value>, f: &str) -> Option<usize> {
