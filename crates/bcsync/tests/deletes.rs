@@ -7,33 +7,12 @@
 
 mod common;
 
-use bcsync::extract::{ExtractOptions, ExtractSummary, Progress};
+use bcsync::extract::ExtractSummary;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const STREAMS: &[&str] = &["customers", "products", "orders", "brands"];
-
-async fn try_run(
-    sb: &bc_sandbox::RunningSandbox,
-    to: &str,
-    streams: &[&str],
-    full_refresh: bool,
-) -> bcsync::Result<ExtractSummary> {
-    let (client, counter) = client(sb, sb.token());
-    let names: Vec<String> = streams.iter().map(|s| (*s).to_owned()).collect();
-    bcsync::extract::run_to(
-        client,
-        counter,
-        &names,
-        to,
-        full_refresh,
-        None,
-        ExtractOptions::default(),
-        Progress::hidden(),
-    )
-    .await
-}
 
 async fn run(
     sb: &bc_sandbox::RunningSandbox,
@@ -41,7 +20,7 @@ async fn run(
     streams: &[&str],
     full_refresh: bool,
 ) -> ExtractSummary {
-    try_run(sb, to, streams, full_refresh).await.unwrap()
+    extract_with(sb, to, streams, full_refresh).await.unwrap()
 }
 
 /// Reads a destination's tables the same way on both databases.
@@ -200,7 +179,7 @@ async fn deletes_are_marked(to: &str, dest: Dest) {
 
     // An interrupted --full-refresh marks nothing: orders fail after their first page.
     set_faults(&sb, "path=/v2/orders,500@2..").await;
-    let broken = try_run(&sb, to, &["orders"], true).await;
+    let broken = extract_with(&sb, to, &["orders"], true).await;
     assert!(broken.is_err(), "the faults did not interrupt the read");
     assert!(
         dest.marked("orders", "id").await.is_empty(),

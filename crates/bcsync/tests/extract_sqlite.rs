@@ -110,19 +110,7 @@ async fn every_stream_matches_the_sandbox_record_by_record() {
     assert!(lines >= orders.len(), "seeded orders have lines");
 
     // Transactions: one row per transaction of every order.
-    let mut transactions = 0usize;
-    for o in &orders {
-        let (status, body) = api(
-            &sb,
-            Method::GET,
-            &format!("/v3/orders/{}/transactions", o["id"]),
-            None,
-        )
-        .await;
-        if status == 200 {
-            transactions += body.unwrap()["data"].as_array().unwrap().len();
-        }
-    }
+    let transactions = store_transactions(&sb, &orders).await.len();
     assert_eq!(count(&conn, "transactions") as usize, transactions);
     assert_eq!(count(&conn, "store"), 1);
 }

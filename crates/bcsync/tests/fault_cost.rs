@@ -12,7 +12,6 @@ use bc_sandbox::SeedSpec;
 use bcsync::extract::{ExtractOptions, Progress, RequestCounter};
 use common::*;
 use parking_lot::Mutex;
-use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -139,19 +138,7 @@ async fn a_backing_off_per_order_request_does_not_hold_back_the_others() {
 
     // Every row still arrives.
     let orders = list_all(&sb, "v2", "/orders", "").await;
-    let mut transactions = 0usize;
-    for o in &orders {
-        let (status, body) = api(
-            &sb,
-            Method::GET,
-            &format!("/v3/orders/{}/transactions", o["id"]),
-            None,
-        )
-        .await;
-        if status == 200 {
-            transactions += body.unwrap()["data"].as_array().unwrap().len();
-        }
-    }
+    let transactions = store_transactions(&sb, &orders).await.len();
     assert_eq!(count(&db(&db_path), "transactions") as usize, transactions);
 
     // One short line for the one retry: method, path without query, status, attempt

@@ -349,19 +349,8 @@ async fn faults_change_nothing_in_the_result() {
     clear_faults(&sb).await;
     assert_parents_match(&sb, &pg, &schema).await;
     assert_children_match(&sb, &pg, &schema).await;
-    let mut transactions = Vec::new();
-    for o in list_all(&sb, "v2", "/orders", "").await {
-        let (status, body) = api(
-            &sb,
-            Method::GET,
-            &format!("/v3/orders/{}/transactions", o["id"]),
-            None,
-        )
-        .await;
-        if status == 200 {
-            transactions.extend(body.unwrap()["data"].as_array().unwrap().iter().cloned());
-        }
-    }
+    let orders = list_all(&sb, "v2", "/orders", "").await;
+    let transactions = store_transactions(&sb, &orders).await;
     assert!(!transactions.is_empty());
     assert!(
         pg_raw_rows(&pg, &schema, "transactions", "id").await == by_id(&transactions, "id"),

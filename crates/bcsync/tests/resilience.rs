@@ -65,19 +65,8 @@ async fn faults_change_nothing_in_the_result() {
             "{table} differs from the sandbox after faults"
         );
     }
-    let mut transactions = Vec::new();
-    for o in list_all(&sb, "v2", "/orders", "").await {
-        let (status, body) = api(
-            &sb,
-            Method::GET,
-            &format!("/v3/orders/{}/transactions", o["id"]),
-            None,
-        )
-        .await;
-        if status == 200 {
-            transactions.extend(body.unwrap()["data"].as_array().unwrap().iter().cloned());
-        }
-    }
+    let orders = list_all(&sb, "v2", "/orders", "").await;
+    let transactions = store_transactions(&sb, &orders).await;
     assert!(
         raw_rows(&conn, "transactions", "id") == by_id(&transactions, "id"),
         "transactions differ after faults"

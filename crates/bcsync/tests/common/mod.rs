@@ -77,6 +77,16 @@ pub async fn extract(
     to: &str,
     streams: &[&str],
 ) -> bcsync::Result<ExtractSummary> {
+    extract_with(sb, to, streams, false).await
+}
+
+/// [`extract`], with or without `--full-refresh`.
+pub async fn extract_with(
+    sb: &RunningSandbox,
+    to: &str,
+    streams: &[&str],
+    full_refresh: bool,
+) -> bcsync::Result<ExtractSummary> {
     let (client, counter) = client(sb, sb.token());
     let names: Vec<String> = streams.iter().map(|s| (*s).to_owned()).collect();
     bcsync::extract::run_to(
@@ -84,12 +94,31 @@ pub async fn extract(
         counter,
         &names,
         to,
-        false,
+        full_refresh,
         None,
         ExtractOptions::default(),
         Progress::hidden(),
     )
     .await
+}
+
+/// Every transaction of `orders` in the store, over raw HTTP (the API lists them only per
+/// order).
+pub async fn store_transactions(sb: &RunningSandbox, orders: &[Value]) -> Vec<Value> {
+    let mut transactions = Vec::new();
+    for o in orders {
+        let (status, body) = api(
+            sb,
+            reqwest::Method::GET,
+            &format!("/v3/orders/{}/transactions", o["id"]),
+            None,
+        )
+        .await;
+        if status == 200 {
+            transactions.extend(body.unwrap()["data"].as_array().unwrap().iter().cloned());
+        }
+    }
+    transactions
 }
 
 /// Every record of a collection, read over raw HTTP (V3 pages or V2 pages ending on 204).
