@@ -16,6 +16,7 @@ pub mod body;
 pub mod config;
 pub mod dates;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod paging;
 pub mod query;

@@ -44,6 +44,8 @@ pub struct StoreData {
     pub coupons: coupons::CouponsData,
     pub channels: channels::ChannelsData,
     pub hooks: hooks::HooksData,
+    /// Changes not yet handed to webhook delivery.
+    pub events: crate::events::EventsData,
 }
 
 impl StoreData {
