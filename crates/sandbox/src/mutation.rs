@@ -205,12 +205,12 @@ impl<'a> Tx<'a> {
     /// The variant `id` of product `product_id`, to change; `None` when either is missing
     /// or the variant belongs to another product.
     pub fn variant(&mut self, product_id: i64, id: i64) -> Option<&mut Variant> {
-        if !self
+        if self
             .data
             .catalog
             .variants
             .get(&id)
-            .is_some_and(|v| v.product_id == product_id)
+            .is_none_or(|v| v.product_id != product_id)
         {
             return None;
         }
