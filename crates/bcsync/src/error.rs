@@ -83,6 +83,19 @@ pub enum Error {
     )]
     StateFile { path: String, detail: String },
 
+    /// An argument of a tool operation (a flag of `bcsync orders|products|customers|
+    /// categories|api`, or an MCP tool argument) that cannot be used; nothing was sent.
+    /// `argument` is the field name of the argument struct (`created_since`; the command
+    /// line shows it as `--created-since`), `message` says what is wrong and what to give;
+    /// other arguments it names are in backticks (`` `staff_notes` ``) so each front end
+    /// can spell them its own way.
+    #[error("invalid {argument}: {message}")]
+    InvalidArgument { argument: String, message: String },
+
+    /// A record a tool operation looked up does not exist.
+    #[error("{what} was not found; {fix}")]
+    NotFound { what: String, fix: String },
+
     /// A setting that is wrong; the message names it and says what to write instead.
     #[error("{0}")]
     Config(String),

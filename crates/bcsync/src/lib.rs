@@ -5,6 +5,7 @@
 //! - [`destinations`]: where records go (SQLite, Singer, JSON lines).
 //! - [`state`]: bookmarks that make runs incremental and resumable.
 //! - [`config`]: `bcsync.toml` and environment variables.
+//! - [`tools`]: one operation per resource command, MCP tool and raw request.
 //! - [`pg`]: PostgreSQL connections (URL, TLS, errors) shared by every PostgreSQL part.
 
 pub mod config;
@@ -16,5 +17,6 @@ pub mod push;
 pub mod sources;
 pub mod state;
 pub mod streams;
+pub mod tools;
 
 pub use error::{Error, Result};

@@ -291,6 +291,16 @@ impl Client {
         &self.inner.config
     }
 
+    /// Reads a user-written request target against this client's store and host (see
+    /// [`request::parse_target`]): URLs on other hosts and other stores' paths are refused.
+    pub fn target(&self, target: &str) -> Result<request::Target> {
+        request::parse_target(
+            &self.inner.config.base_url,
+            &self.inner.config.store_hash,
+            target,
+        )
+    }
+
     /// The store's rate limit as last seen.
     pub fn rate_limit(&self) -> RateLimitSnapshot {
         self.inner.pacer.snapshot()

@@ -352,6 +352,12 @@ pub enum Error {
     /// Bad client configuration or arguments; nothing was sent.
     #[error("invalid BigCommerce client configuration: {0}")]
     Config(String),
+
+    /// A request target that cannot be sent to this store as given (a URL on another
+    /// host, a path outside `/v2` and `/v3`); the message names it and the form to use.
+    /// Nothing was sent.
+    #[error("{0}")]
+    InvalidTarget(String),
 }
 
 fn not_found_advice(path: &str) -> &'static str {
@@ -380,7 +386,10 @@ impl Error {
             Error::Api { status, .. } | Error::Server { status, .. } => Some(*status),
             Error::RateLimited { .. } => Some(429),
             Error::Decode { status, .. } => Some(*status),
-            Error::Transport { .. } | Error::Unreachable { .. } | Error::Config(_) => None,
+            Error::Transport { .. }
+            | Error::Unreachable { .. }
+            | Error::Config(_)
+            | Error::InvalidTarget(_) => None,
         }
     }
 
@@ -396,7 +405,8 @@ impl Error {
             Error::Transport { .. }
             | Error::Unreachable { .. }
             | Error::Decode { .. }
-            | Error::Config(_) => None,
+            | Error::Config(_)
+            | Error::InvalidTarget(_) => None,
         }
     }
 

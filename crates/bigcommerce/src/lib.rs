@@ -27,7 +27,11 @@ pub use client::{Client, ClientConfig, ClientStats, RateLimitSnapshot};
 pub use error::{Error, ErrorBody, Result, TransportKind, V2ErrorItem, V3Error};
 pub use observer::{RequestEvent, RequestObserver};
 pub use pagination::{Page, PageMeta};
-pub use request::{ApiRequest, ApiResponse, ApiVersion};
+pub use request::{ApiRequest, ApiResponse, ApiVersion, Target, parse_target};
+
+/// Re-exported so callers can name a method for [`ApiRequest::with_method`] without
+/// depending on reqwest.
+pub use reqwest::Method;
 
 /// Re-exported so callers can build an access token without naming `secrecy` themselves.
 pub use secrecy::SecretString;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -83,6 +83,22 @@ impl ApiRequest {
     /// A DELETE (idempotent).
     pub fn delete(version: ApiVersion, path: impl Into<String>) -> Self {
         Self::new(Method::DELETE, version, path, None, true)
+    }
+
+    /// A request with any method, for callers that take the method from a user (`bcsync
+    /// api`). GET, HEAD, PUT and DELETE are idempotent (repeating them leaves the same
+    /// state), so failures after sending are retried; POST and PATCH are not.
+    pub fn with_method(
+        method: Method,
+        version: ApiVersion,
+        path: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+        );
+        Self::new(method, version, path, body, idempotent)
     }
 
     /// Appends one query parameter (keys such as `date_modified:min` or `id:in` are kept
@@ -175,6 +191,108 @@ pub(crate) fn build_url(
     })
 }
 
+/// A store request as a user writes it, split into what [`ApiRequest`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub version: ApiVersion,
+    /// Store-relative, after the version: `/catalog/products/12`.
+    pub path: String,
+    /// Decoded query pairs (they are encoded again when the URL is built).
+    pub query: Vec<(String, String)>,
+}
+
+/// Reads a request target: `/v3/catalog/products?sku=A1`, `v2/orders/5`,
+/// `/stores/{hash}/v3/...`, or a full URL on the API host this client talks to. A URL on
+/// any other host, another store's path, a path outside `/v2` and `/v3`, or one with `.`
+/// or `..` segments is refused before anything is sent: the token must only ever travel
+/// to the configured store.
+pub fn parse_target(base_url: &str, store_hash: &str, target: &str) -> Result<Target> {
+    let raw = target.trim();
+    let example = "give a store path such as /v3/catalog/products or /v2/orders?status_id=11";
+    if raw.is_empty() {
+        return Err(Error::InvalidTarget(format!(
+            "the request path is empty; {example}"
+        )));
+    }
+    let relative = if raw.starts_with("//") || raw.contains("://") {
+        let url = reqwest::Url::parse(if raw.starts_with("//") {
+            // A scheme-relative URL names a host too.
+            raw.trim_start_matches('/')
+        } else {
+            raw
+        })
+        .map_err(|e| Error::InvalidTarget(format!("{raw:?} is not a URL ({e}); {example}")))?;
+        let base = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Config(format!("base URL {base_url:?} is not a URL ({e})")))?;
+        if url.origin() != base.origin() {
+            return Err(Error::InvalidTarget(format!(
+                "{raw} points at {}, not at the store's API host {}; requests go only to the \
+                 configured store, so {example}",
+                url.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            )));
+        }
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    } else {
+        raw.to_owned()
+    };
+    if relative.contains('#') {
+        return Err(Error::InvalidTarget(format!(
+            "{raw:?} contains '#'; a store path has no fragment, so {example}"
+        )));
+    }
+    let (path, query) = relative.split_once('?').unwrap_or((&relative, ""));
+    let path = format!("/{}", path.trim_start_matches('/'));
+    let path = match path.strip_prefix("/stores/") {
+        Some(rest) => {
+            let (hash, rest) = rest.split_once('/').unwrap_or((rest, ""));
+            if hash != store_hash {
+                return Err(Error::InvalidTarget(format!(
+                    "{raw} names store {hash:?}, but this client is for store {store_hash:?}; \
+                     leave out /stores/HASH and {example}"
+                )));
+            }
+            format!("/{rest}")
+        }
+        None => path,
+    };
+    let (version, rest) = if let Some(rest) = path.strip_prefix("/v2/") {
+        (ApiVersion::V2, rest)
+    } else if let Some(rest) = path.strip_prefix("/v3/") {
+        (ApiVersion::V3, rest)
+    } else {
+        return Err(Error::InvalidTarget(format!(
+            "{raw:?} is not a store API path: it must start with /v2/ or /v3/; {example}"
+        )));
+    };
+    let dot_segment = rest.split('/').any(|seg| {
+        let decoded = percent_decode_str(seg).decode_utf8_lossy();
+        decoded == "." || decoded == ".."
+    });
+    if rest.is_empty() || dot_segment {
+        return Err(Error::InvalidTarget(format!(
+            "{raw:?} has an empty resource or a '.'/'..' segment; {example}"
+        )));
+    }
+    let query = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            (decode(k), decode(v))
+        })
+        .collect();
+    Ok(Target {
+        version,
+        path: format!("/{}", rest.trim_end_matches('/')),
+        query,
+    })
+}
+
 /// Replaces (or adds) `key` in a query list, so paging never sends `page` twice.
 pub(crate) fn set_query(query: &mut Vec<(String, String)>, key: &str, value: String) {
     query.retain(|(k, _)| k != key);
@@ -235,6 +353,70 @@ mod tests {
         assert!(r.idempotent);
         assert_eq!(r.query, vec![("a".to_owned(), "1".to_owned())]);
         assert_eq!(r.display_path(), "/v2/x");
+    }
+
+    #[test]
+    fn targets_stay_on_the_configured_store() {
+        let base = "http://127.0.0.1:8700";
+        let t = parse_target(base, "abc", "/v3/catalog/products?sku=A%201&id:in=1,2").unwrap();
+        assert_eq!(t.version, ApiVersion::V3);
+        assert_eq!(t.path, "/catalog/products");
+        assert_eq!(
+            t.query,
+            vec![
+                ("sku".to_owned(), "A 1".to_owned()),
+                ("id:in".to_owned(), "1,2".to_owned())
+            ]
+        );
+        let t = parse_target(base, "abc", "v2/orders/5/").unwrap();
+        assert_eq!((t.version, t.path.as_str()), (ApiVersion::V2, "/orders/5"));
+        let t = parse_target(base, "abc", "/stores/abc/v2/orders").unwrap();
+        assert_eq!(t.path, "/orders");
+        let t = parse_target(
+            base,
+            "abc",
+            "http://127.0.0.1:8700/stores/abc/v3/customers?limit=1",
+        )
+        .unwrap();
+        assert_eq!(t.path, "/customers");
+        assert_eq!(t.query, vec![("limit".to_owned(), "1".to_owned())]);
+
+        for bad in [
+            "https://evil.example.com/stores/abc/v3/customers",
+            "http://127.0.0.1:8701/stores/abc/v3/customers",
+            "//evil.example.com/v3/customers",
+            "/stores/other/v3/customers",
+            "/v4/customers",
+            "/customers",
+            "",
+            "/v3/",
+            "/v3/catalog/../../x",
+            "/v3/catalog/%2e%2e/x",
+            "/v3/customers#x",
+        ] {
+            let e = parse_target(base, "abc", bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidTarget(_)), "{bad}: {e}");
+        }
+        let e = parse_target(base, "abc", "https://evil.example.com/v3/x").unwrap_err();
+        assert!(e.to_string().contains("evil.example.com"), "{e}");
+        assert!(e.to_string().contains("/v3/catalog/products"), "{e}");
+    }
+
+    #[test]
+    fn any_method_is_idempotent_only_when_repeating_is_safe() {
+        for (m, idem) in [
+            (Method::GET, true),
+            (Method::PUT, true),
+            (Method::DELETE, true),
+            (Method::POST, false),
+            (Method::PATCH, false),
+        ] {
+            assert_eq!(
+                ApiRequest::with_method(m.clone(), ApiVersion::V3, "/x", None).idempotent,
+                idem,
+                "{m}"
+            );
+        }
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! --discover|--catalog` (no subcommand) behaves as a Singer tap, so Meltano can run the
 //! binary as a custom extractor directly.
 
+mod api;
 mod demo;
 mod extract;
+mod output;
 mod push;
+mod resources;
 mod runs;
 mod sandbox;
 mod singer;
@@ -64,6 +67,16 @@ pub enum Command {
     Push(push::PushArgs),
     /// Push run records: `bcsync runs`, `bcsync runs show ID [--format json|csv]`.
     Runs(runs::RunsArgs),
+    /// Orders: list (filters), get (lines, addresses, shipments, coupons), update.
+    Orders(resources::OrdersArgs),
+    /// Products: list (filters), get (by id or any SKU), create, update, delete.
+    Products(resources::ProductsArgs),
+    /// Categories: list a channel's category tree.
+    Categories(resources::CategoriesArgs),
+    /// Customers: list (filters), get (with addresses), create, update.
+    Customers(resources::CustomersArgs),
+    /// A raw request to any V2/V3 path of the store: `bcsync api GET /v3/catalog/brands`.
+    Api(api::ApiArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -158,6 +171,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Runs(args)) => runs::run(cli.config.as_deref(), args),
+        Some(Command::Orders(args)) => resources::orders(cli.config.as_deref(), args).await,
+        Some(Command::Products(args)) => resources::products(cli.config.as_deref(), args).await,
+        Some(Command::Categories(args)) => resources::categories(cli.config.as_deref(), args).await,
+        Some(Command::Customers(args)) => resources::customers(cli.config.as_deref(), args).await,
+        Some(Command::Api(args)) => api::run(cli.config.as_deref(), args).await,
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()
