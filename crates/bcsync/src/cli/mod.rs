@@ -4,6 +4,7 @@
 
 mod demo;
 mod extract;
+mod listen;
 mod push;
 mod runs;
 mod sandbox;
@@ -64,6 +65,10 @@ pub enum Command {
     Push(push::PushArgs),
     /// Push run records: `bcsync runs`, `bcsync runs show ID [--format json|csv]`.
     Runs(runs::RunsArgs),
+    /// Keep a destination current from the store's webhooks (with polling to fill gaps).
+    Listen(listen::ListenArgs),
+    /// What a listener is doing: connected, last event, last sync, lag, inbox, tables, hooks.
+    Status(listen::StatusArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -158,6 +163,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Runs(args)) => runs::run(cli.config.as_deref(), args),
+        Some(Command::Listen(args)) => {
+            listen::listen(cli.config.as_deref(), args, &Interrupt::listen()).await
+        }
+        Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()
