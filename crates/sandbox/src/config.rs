@@ -144,6 +144,10 @@ pub struct SandboxConfig {
     pub seed: SeedSpec,
     /// Largest accepted request body, bytes; larger gets 413.
     pub max_body_bytes: usize,
+    /// Hosts a webhook destination may name with any scheme and port, besides the https
+    /// on port 443 a real store demands and `http://127.0.0.1:*` / `http://localhost:*`
+    /// (for receivers in another network namespace or container).
+    pub allow_hook_hosts: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -156,6 +160,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             seed: SeedSpec::empty(),
             max_body_bytes: 2 * 1024 * 1024,
+            allow_hook_hosts: Vec::new(),
         }
     }
 }

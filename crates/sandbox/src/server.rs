@@ -128,6 +128,8 @@ pub struct RunningSandbox {
     pub state: Shared,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The webhook delivery task; aborted when the sandbox stops.
+    delivery: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningSandbox {
@@ -161,6 +163,9 @@ impl RunningSandbox {
 
     /// Stops accepting connections and waits for the server task.
     pub async fn stop(mut self) {
+        if let Some(d) = self.delivery.take() {
+            d.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -172,6 +177,9 @@ impl RunningSandbox {
 
 impl Drop for RunningSandbox {
     fn drop(&mut self) {
+        if let Some(d) = self.delivery.take() {
+            d.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -197,10 +205,12 @@ pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Resul
             })
             .await;
     });
+    let delivery = tokio::spawn(crate::delivery::run(Arc::clone(&state)));
     Ok(RunningSandbox {
         addr,
         state,
         shutdown: Some(tx),
         task: Some(task),
+        delivery: Some(delivery),
     })
 }

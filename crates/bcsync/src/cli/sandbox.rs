@@ -48,12 +48,18 @@ pub struct SandboxArgs {
     /// Plan: standard, plus, pro, enterprise, enterprise:N (requests per 30 s), unlimited.
     #[arg(long, default_value = "standard")]
     pub plan: String,
-    /// Multiplies the rate-limit window (0.01 turns 30 s into 0.3 s).
+    /// Multiplies the rate-limit window and the webhook retry, window and block times (0.01
+    /// turns 30 s into 0.3 s).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
     /// Faults to inject, e.g. `seed=7,500=0.05,reset=0.02` (see the sandbox docs).
     #[arg(long, default_value = "")]
     pub faults: String,
+    /// A host webhook destinations may name with http or any port (repeatable), e.g. a
+    /// receiver in another container. A real store takes only https on port 443; the
+    /// sandbox also always takes http://127.0.0.1:PORT and http://localhost:PORT.
+    #[arg(long = "allow-hook-host", value_name = "HOST")]
+    pub allow_hook_hosts: Vec<String>,
 }
 
 impl SandboxArgs {
@@ -96,6 +102,7 @@ impl SandboxArgs {
             time_scale: self.time_scale,
             faults: FaultConfig::parse(&self.faults).map_err(anyhow::Error::msg)?,
             seed,
+            allow_hook_hosts: self.allow_hook_hosts.clone(),
             ..SandboxConfig::default()
         })
     }
@@ -124,7 +131,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  API:    {}/v3/... and /v2/...", sandbox.store_url());
     eprintln!(
-        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats",
+        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats, /_sandbox/events, /_sandbox/deliveries",
         sandbox.base_url()
     );
     eprintln!(
