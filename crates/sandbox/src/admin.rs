@@ -12,6 +12,8 @@
 //! | `POST /_sandbox/reset` | re-seeds the store and clears the log and counters |
 //! | `GET/PUT/DELETE /_sandbox/faults` | fault configuration (spec string or JSON) |
 //! | `GET/PUT /_sandbox/ratelimit` | plan and time scale, e.g. `{"plan":"standard","time_scale":0.01}` |
+//! | `GET /_sandbox/carts?state=` | every cart ever made, with `state` (the API has no cart list) |
+//! | `GET/POST/DELETE /_sandbox/simulate` | storefront simulator status (`?since_seq=` adds the action log), start, stop |
 //!
 //! The log is append-only: `push` moves the entry in under a short mutex (no clone), and
 //! statistics are kept incrementally so `stats` never scans the log. Memory is capped: the
@@ -292,6 +294,8 @@ pub fn routes() -> Router<Shared> {
             get(get_faults).put(put_faults).delete(delete_faults),
         )
         .route("/_sandbox/ratelimit", get(get_ratelimit).put(put_ratelimit))
+        .merge(crate::resources::carts::admin_routes())
+        .merge(crate::simulator::admin_routes())
 }
 
 fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -368,6 +372,7 @@ async fn counts(State(st): State<Shared>) -> Response {
 }
 
 async fn reset(State(st): State<Shared>) -> Response {
+    st.simulator.stop();
     st.reset();
     st.limiter.reset();
     st.faults.reset_counts();

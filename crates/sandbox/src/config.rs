@@ -144,6 +144,8 @@ pub struct SandboxConfig {
     pub seed: SeedSpec,
     /// Largest accepted request body, bytes; larger gets 413.
     pub max_body_bytes: usize,
+    /// Storefront traffic to simulate from the start (`--simulate RATE`).
+    pub simulate: Option<crate::simulator::SimulateSpec>,
 }
 
 impl Default for SandboxConfig {
@@ -156,6 +158,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             seed: SeedSpec::empty(),
             max_body_bytes: 2 * 1024 * 1024,
+            simulate: None,
         }
     }
 }

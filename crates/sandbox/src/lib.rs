@@ -18,14 +18,17 @@ pub mod dates;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod internal;
 pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod resources;
 pub mod seed;
 pub mod server;
+pub mod simulator;
 pub mod state;
 
 pub use config::{Plan, SandboxConfig, TokenConfig};
 pub use seed::SeedSpec;
 pub use server::{RunningSandbox, start};
+pub use simulator::SimulateSpec;

@@ -13,7 +13,9 @@ use crate::admin::RequestLog;
 use crate::config::SandboxConfig;
 use crate::faults::FaultInjector;
 use crate::ratelimit::RateLimiter;
-use crate::resources::{catalog, channels, coupons, customers, hooks, orders, store_info};
+use crate::resources::{
+    carts, catalog, channels, coupons, customers, hooks, inventory, orders, store_info,
+};
 
 /// Handle passed to every handler.
 pub type Shared = Arc<AppState>;
@@ -24,6 +26,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub faults: FaultInjector,
     pub log: RequestLog,
+    /// The storefront simulator's run and counters.
+    pub simulator: crate::simulator::Simulator,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,6 +48,8 @@ pub struct StoreData {
     pub coupons: coupons::CouponsData,
     pub channels: channels::ChannelsData,
     pub hooks: hooks::HooksData,
+    pub carts: carts::CartsData,
+    pub inventory: inventory::InventoryData,
     /// Changes not yet handed to webhook delivery.
     pub events: crate::events::EventsData,
 }
@@ -58,6 +64,8 @@ impl StoreData {
         self.coupons.counts(&mut m);
         self.channels.counts(&mut m);
         self.hooks.counts(&mut m);
+        self.carts.counts(&mut m);
+        self.inventory.counts(&mut m);
         m
     }
 }
@@ -70,6 +78,7 @@ impl AppState {
             limiter: RateLimiter::new(config.plan, config.time_scale),
             faults: FaultInjector::new(config.faults.clone()),
             log: RequestLog::default(),
+            simulator: crate::simulator::Simulator::default(),
             data: RwLock::new(data),
             config,
         })
