@@ -14,6 +14,9 @@
 //! | `GET/PUT /_sandbox/ratelimit` | plan and time scale, e.g. `{"plan":"standard","time_scale":0.01}` |
 //! | `GET /_sandbox/carts?state=` | every cart ever made, with `state` (the API has no cart list) |
 //! | `GET/POST/DELETE /_sandbox/simulate` | storefront simulator status (`?since_seq=` adds the action log), start, stop |
+//! | `GET /_sandbox/events?after=SEQ&limit=` | journaled changes (webhook events), oldest first, with millisecond timestamps |
+//! | `GET /_sandbox/deliveries?after=SEQ&hook_id=&limit=` | webhook delivery attempts and outcomes, queue length, blocked domains |
+//! | `POST /_sandbox/hooks/{id}/deactivate` | switches a hook off as the store does when retries run out |
 //!
 //! The log is append-only: `push` moves the entry in under a short mutex (no clone), and
 //! statistics are kept incrementally so `stats` never scans the log. Memory is capped: the
@@ -296,6 +299,68 @@ pub fn routes() -> Router<Shared> {
         .route("/_sandbox/ratelimit", get(get_ratelimit).put(put_ratelimit))
         .merge(crate::resources::carts::admin_routes())
         .merge(crate::simulator::admin_routes())
+        .route("/_sandbox/events", get(list_events))
+        .route("/_sandbox/deliveries", get(list_deliveries))
+        .route("/_sandbox/hooks/{id}/deactivate", post(deactivate_hook))
+}
+
+/// Page size of the event and delivery lists when `limit` is not given.
+const DEFAULT_LIST_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+struct SeqFilter {
+    after: Option<u64>,
+    limit: Option<usize>,
+    hook_id: Option<i64>,
+}
+
+async fn list_events(State(st): State<Shared>, Query(f): Query<SeqFilter>) -> Response {
+    let data = st.data.read();
+    let events: Vec<Value> = data
+        .events
+        .since(f.after.unwrap_or(0), f.limit.unwrap_or(DEFAULT_LIST_LIMIT))
+        .into_iter()
+        .map(crate::events::StoreEvent::render)
+        .collect();
+    Json(json!({
+        "last_seq": data.events.recorded(),
+        "events": events,
+    }))
+    .into_response()
+}
+
+async fn list_deliveries(State(st): State<Shared>, Query(f): Query<SeqFilter>) -> Response {
+    let attempts = st.delivery.attempts(
+        f.after.unwrap_or(0),
+        f.hook_id,
+        f.limit.unwrap_or(DEFAULT_LIST_LIMIT),
+    );
+    let (queued, blocked) = st.delivery.status();
+    Json(json!({
+        "deliveries": attempts,
+        "queued": queued,
+        "blocked_domains": blocked,
+    }))
+    .into_response()
+}
+
+/// Deactivates a hook of any client, through the mutation path, as if its retries had run
+/// out (so receivers can test their repair).
+async fn deactivate_hook(
+    State(st): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let found = st.write(|tx| {
+        let now = tx.now;
+        Ok(tx.data.hooks.deactivate(id, now))
+    });
+    match found {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        _ => admin_error(
+            StatusCode::NOT_FOUND,
+            format!("no hook {id}; GET /stores/{{hash}}/v3/hooks lists the hooks of a token"),
+        ),
+    }
 }
 
 fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {

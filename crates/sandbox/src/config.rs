@@ -146,6 +146,10 @@ pub struct SandboxConfig {
     pub max_body_bytes: usize,
     /// Storefront traffic to simulate from the start (`--simulate RATE`).
     pub simulate: Option<crate::simulator::SimulateSpec>,
+    /// Hosts a webhook destination may name with any scheme and port, besides the https
+    /// on port 443 a real store demands and `http://127.0.0.1:*` / `http://localhost:*`
+    /// (for receivers in another network namespace or container).
+    pub allow_hook_hosts: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -159,6 +163,7 @@ impl Default for SandboxConfig {
             seed: SeedSpec::empty(),
             max_body_bytes: 2 * 1024 * 1024,
             simulate: None,
+            allow_hook_hosts: Vec::new(),
         }
     }
 }

@@ -8,17 +8,21 @@
 //! `/_sandbox/` that tests and benchmarks use to count requests.
 //!
 //! Layout: [`server`] wires the router and middleware; [`state`] holds the store's data;
-//! [`resources`] has one module per resource family (handlers + seeding); [`error`],
+//! [`resources`] has one module per resource family (handlers + seeding); every write goes
+//! through [`mutation`] (the one path that moves `date_modified` and journals [`events`]),
+//! and [`delivery`] posts those events to webhooks; [`error`],
 //! [`query`], [`paging`] and [`dates`] are the shared building blocks every handler uses.
 
 pub mod admin;
 pub mod body;
 pub mod config;
 pub mod dates;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod faults;
 pub mod internal;
+pub mod mutation;
 pub mod paging;
 pub mod query;
 pub mod ratelimit;

@@ -128,6 +128,8 @@ pub struct RunningSandbox {
     pub state: Shared,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The webhook delivery task; aborted when the sandbox stops.
+    delivery: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningSandbox {
@@ -162,6 +164,9 @@ impl RunningSandbox {
     /// Stops accepting connections and the simulator, and waits for the server task.
     pub async fn stop(mut self) {
         self.state.simulator.stop();
+        if let Some(d) = self.delivery.take() {
+            d.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -175,6 +180,9 @@ impl Drop for RunningSandbox {
     fn drop(&mut self) {
         // The simulator holds the store while it runs; a dropped sandbox ends it.
         self.state.simulator.stop();
+        if let Some(d) = self.delivery.take() {
+            d.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -205,10 +213,12 @@ pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Resul
             })
             .await;
     });
+    let delivery = tokio::spawn(crate::delivery::run(Arc::clone(&state)));
     Ok(RunningSandbox {
         addr,
         state,
         shutdown: Some(tx),
         task: Some(task),
+        delivery: Some(delivery),
     })
 }

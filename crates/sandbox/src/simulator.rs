@@ -306,7 +306,9 @@ fn api(
 async fn execute(st: &Shared, router: &Router, plan: &Plan) -> (StatusCode, String) {
     match &plan.step {
         Step::Abandon(id) => {
-            let ok = carts::abandon(&mut st.data.write(), id, crate::dates::now());
+            let ok = st
+                .write(|tx| Ok(carts::abandon(tx.data, id, tx.now)))
+                .unwrap_or(false);
             let status = if ok {
                 StatusCode::OK
             } else {

@@ -11,7 +11,10 @@ use parking_lot::RwLock;
 
 use crate::admin::RequestLog;
 use crate::config::SandboxConfig;
+use crate::delivery::Delivery;
+use crate::error::ApiError;
 use crate::faults::FaultInjector;
+use crate::mutation::Tx;
 use crate::ratelimit::RateLimiter;
 use crate::resources::{
     carts, catalog, channels, coupons, customers, hooks, inventory, orders, store_info,
@@ -28,6 +31,8 @@ pub struct AppState {
     pub log: RequestLog,
     /// The storefront simulator's run and counters.
     pub simulator: crate::simulator::Simulator,
+    /// Webhook delivery: its queue, its log, and the wake-up of its task.
+    pub delivery: Delivery,
 }
 
 impl std::fmt::Debug for AppState {
@@ -79,16 +84,47 @@ impl AppState {
             faults: FaultInjector::new(config.faults.clone()),
             log: RequestLog::default(),
             simulator: crate::simulator::Simulator::default(),
+            delivery: Delivery::default(),
             data: RwLock::new(data),
             config,
         })
     }
 
-    /// Drops all data and re-seeds from the configured seed (admin `reset`).
+    /// The one mutation path (see [`crate::mutation`]): runs `write` on the store's data
+    /// under the write lock; when it succeeds, bumps `date_modified` of what it changed,
+    /// journals the webhook events and wakes delivery. Never hold the result across an
+    /// await: the lock is released before this returns.
+    pub fn write<T>(
+        &self,
+        write: impl FnOnce(&mut Tx<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let now = crate::dates::now();
+        let out = {
+            let mut guard = self.data.write();
+            let mut tx = Tx::new(&mut guard, now);
+            let out = write(&mut tx);
+            if out.is_ok() {
+                tx.commit();
+            }
+            out
+        };
+        if out.is_ok() {
+            self.delivery.wake();
+        }
+        out
+    }
+
+    /// Drops all data and re-seeds from the configured seed (admin `reset`). Hooks go
+    /// too; the event sequence keeps counting.
     pub fn reset(&self) {
         let mut data = StoreData::default();
         crate::seed::generate(&mut data, &self.config.seed, crate::dates::now());
-        *self.data.write() = data;
+        {
+            let mut live = self.data.write();
+            data.events = crate::events::EventsData::continuing(live.events.recorded());
+            *live = data;
+        }
+        self.delivery.clear();
         self.log.clear();
     }
 }

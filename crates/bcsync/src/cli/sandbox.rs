@@ -54,6 +54,11 @@ pub struct SandboxArgs {
     /// Faults to inject, e.g. `seed=7,500=0.05,reset=0.02` (see the sandbox docs).
     #[arg(long, default_value = "")]
     pub faults: String,
+    /// A host webhook destinations may name with http or any port (repeatable), e.g. a
+    /// receiver in another container. A real store takes only https on port 443; the
+    /// sandbox also always takes http://127.0.0.1:PORT and http://localhost:PORT.
+    #[arg(long = "allow-hook-host", value_name = "HOST")]
+    pub allow_hook_hosts: Vec<String>,
 }
 
 impl SandboxArgs {
@@ -96,6 +101,7 @@ impl SandboxArgs {
             time_scale: self.time_scale,
             faults: FaultConfig::parse(&self.faults).map_err(anyhow::Error::msg)?,
             seed,
+            allow_hook_hosts: self.allow_hook_hosts.clone(),
             ..SandboxConfig::default()
         })
     }
@@ -124,7 +130,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  API:    {}/v3/... and /v2/...", sandbox.store_url());
     eprintln!(
-        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats",
+        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats, /_sandbox/events, /_sandbox/deliveries",
         sandbox.base_url()
     );
     eprintln!(

@@ -901,7 +901,8 @@ pub async fn run_sweeper(state: Weak<AppState>) {
             })
         };
         if due {
-            sweep(&mut st.data.write(), at, now, scale);
+            // Through the one mutation path, so delivery wakes for the events.
+            let _ = st.write(|tx| Ok(sweep(tx.data, at, now, scale)));
         }
     }
 }
@@ -1025,14 +1026,17 @@ fn finish_checkout(data: &mut StoreData, id: &str, order_id: Option<i64>, now: D
 /// the API, so it fires the same order events), then the cart is converted. Returns the
 /// order id.
 pub async fn checkout(st: &Shared, id: &str) -> Result<i64, ApiError> {
-    let body = begin_checkout(&mut st.data.write(), id)?;
+    let body = st.write(|tx| begin_checkout(tx.data, id))?;
     let (status, answer) =
         crate::internal::call(st, axum::http::Method::POST, "/v2/orders", Some(body)).await;
     let order_id = answer
         .get("id")
         .and_then(Value::as_i64)
         .filter(|_| status.is_success());
-    finish_checkout(&mut st.data.write(), id, order_id, crate::dates::now());
+    let _ = st.write(|tx| {
+        finish_checkout(tx.data, id, order_id, tx.now);
+        Ok(())
+    });
     order_id.ok_or_else(|| {
         let detail = answer
             .get(0)
@@ -1073,13 +1077,19 @@ fn param<'a>(p: &'a [(String, String)], name: &str) -> &'a str {
 type Params = Vec<(String, String)>;
 
 /// `{data: cart, meta: {}}`, with `redirect_urls` when `include=redirect_urls`.
-fn render_cart(st: &Shared, data: &StoreData, id: &str, q: &Query, status: StatusCode) -> Response {
+fn render_cart(
+    store_hash: &str,
+    data: &StoreData,
+    id: &str,
+    q: &Query,
+    status: StatusCode,
+) -> Response {
     let Some(cart) = data.carts.get(id) else {
         return cart_not_found(id).into_response();
     };
     let mut body = cart.render();
     if q.has_include("redirect_urls") {
-        let base = format!("https://{}.mybigcommerce.com", st.config.store_hash);
+        let base = format!("https://{store_hash}.mybigcommerce.com");
         body["redirect_urls"] = json!({
             "cart_url": format!("{base}/cart.php?action=load&id={id}"),
             "checkout_url": format!("{base}/cart.php?action=loadInCheckout&id={id}"),
@@ -1095,9 +1105,16 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
-    let mut data = st.data.write();
-    let id = create_cart(&mut data, &body, crate::dates::now(), Instant::now())?;
-    Ok(render_cart(&st, &data, &id, &q, StatusCode::CREATED))
+    st.write(|tx| {
+        let id = create_cart(tx.data, &body, tx.now, Instant::now())?;
+        Ok(render_cart(
+            &st.config.store_hash,
+            tx.data,
+            &id,
+            &q,
+            StatusCode::CREATED,
+        ))
+    })
 }
 
 async fn get_one(
@@ -1108,7 +1125,7 @@ async fn get_one(
     let q = Query::parse(raw.as_deref(), V3);
     let data = st.data.read();
     Ok(render_cart(
-        &st,
+        &st.config.store_hash,
         &data,
         param(&p, "cart_id"),
         &q,
@@ -1125,17 +1142,20 @@ async fn update(
 ) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let id = param(&p, "cart_id");
-    let mut data = st.data.write();
-    update_cart_customer(&mut data, id, &body, crate::dates::now(), Instant::now())?;
-    Ok(render_cart(&st, &data, id, &q, StatusCode::CREATED))
+    st.write(|tx| {
+        update_cart_customer(tx.data, id, &body, tx.now, Instant::now())?;
+        Ok(render_cart(
+            &st.config.store_hash,
+            tx.data,
+            id,
+            &q,
+            StatusCode::CREATED,
+        ))
+    })
 }
 
 async fn delete(State(st): State<Shared>, Path(p): Path<Params>) -> ApiResult {
-    delete_cart(
-        &mut st.data.write(),
-        param(&p, "cart_id"),
-        crate::dates::now(),
-    )?;
+    st.write(|tx| delete_cart(tx.data, param(&p, "cart_id"), tx.now))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1147,9 +1167,16 @@ async fn add(
 ) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let id = param(&p, "cart_id");
-    let mut data = st.data.write();
-    add_items(&mut data, id, &body, crate::dates::now(), Instant::now())?;
-    Ok(render_cart(&st, &data, id, &q, StatusCode::CREATED))
+    st.write(|tx| {
+        add_items(tx.data, id, &body, tx.now, Instant::now())?;
+        Ok(render_cart(
+            &st.config.store_hash,
+            tx.data,
+            id,
+            &q,
+            StatusCode::CREATED,
+        ))
+    })
 }
 
 async fn update_line(
@@ -1160,18 +1187,21 @@ async fn update_line(
 ) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let id = param(&p, "cart_id");
-    let mut data = st.data.write();
-    let outcome = update_item(
-        &mut data,
-        id,
-        param(&p, "item_id"),
-        &body,
-        crate::dates::now(),
-        Instant::now(),
-    )?;
-    Ok(match outcome {
-        ItemOutcome::CartKept => render_cart(&st, &data, id, &q, StatusCode::OK),
-        ItemOutcome::CartDeleted => StatusCode::NO_CONTENT.into_response(),
+    st.write(|tx| {
+        let outcome = update_item(
+            tx.data,
+            id,
+            param(&p, "item_id"),
+            &body,
+            tx.now,
+            Instant::now(),
+        )?;
+        Ok(match outcome {
+            ItemOutcome::CartKept => {
+                render_cart(&st.config.store_hash, tx.data, id, &q, StatusCode::OK)
+            }
+            ItemOutcome::CartDeleted => StatusCode::NO_CONTENT.into_response(),
+        })
     })
 }
 
@@ -1183,17 +1213,14 @@ async fn delete_line(
 ) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let id = param(&p, "cart_id");
-    let mut data = st.data.write();
-    let outcome = remove_item(
-        &mut data,
-        id,
-        param(&p, "item_id"),
-        crate::dates::now(),
-        Instant::now(),
-    )?;
-    Ok(match outcome {
-        ItemOutcome::CartKept => render_cart(&st, &data, id, &q, StatusCode::OK),
-        ItemOutcome::CartDeleted => StatusCode::NO_CONTENT.into_response(),
+    st.write(|tx| {
+        let outcome = remove_item(tx.data, id, param(&p, "item_id"), tx.now, Instant::now())?;
+        Ok(match outcome {
+            ItemOutcome::CartKept => {
+                render_cart(&st.config.store_hash, tx.data, id, &q, StatusCode::OK)
+            }
+            ItemOutcome::CartDeleted => StatusCode::NO_CONTENT.into_response(),
+        })
     })
 }
 

@@ -25,7 +25,7 @@ mod custom_fields;
 mod filters;
 mod images;
 mod input;
-mod model;
+pub(crate) mod model;
 mod products;
 mod seeding;
 mod trees;

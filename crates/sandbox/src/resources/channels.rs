@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::body::JsonBody;
 use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging;
 use crate::query::Query;
 use crate::resources::customers::check::{Check, DateRange};
@@ -263,14 +264,17 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
         date_created: now,
         date_modified: now,
     };
-    let mut data = st.data.write();
-    let id = data.channels.insert(channel);
-    let rendered = data
-        .channels
-        .get(id)
-        .map(|c| render(c, None))
-        .unwrap_or(Value::Null);
-    Ok(paging::v3_single(rendered))
+    st.write(|tx| {
+        let id = tx.data.channels.insert(channel);
+        let rendered = tx
+            .data
+            .channels
+            .get(id)
+            .map(|c| render(c, None))
+            .unwrap_or(Value::Null);
+        tx.created(Record::Channel(id));
+        Ok(paging::v3_single(rendered))
+    })
 }
 
 /// `GET /v3/channels/{id}`.
@@ -312,37 +316,47 @@ async fn update(
     let listable = ck.bool("is_listable_from_ui");
     let visible = ck.bool("is_visible");
     let icon_url = ck.string("icon_url", false, 0, 2048);
-    let mut data = st.data.write();
-    let c = id
-        .parse::<i64>()
-        .ok()
-        .and_then(|n| data.channels.channels.get_mut(&n))
-        .ok_or_else(|| not_found(&id))?;
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "The channel could not be updated.").with_errors(errors),
-        );
-    }
-    if let Some(v) = name {
-        c.name = v;
-    }
-    if let Some(v) = status {
-        c.status = v;
-    }
-    if let Some(v) = external_id {
-        c.external_id = v;
-    }
-    if let Some(v) = listable {
-        c.is_listable_from_ui = v;
-    }
-    if let Some(v) = visible {
-        c.is_visible = v;
-    }
-    if let Some(v) = icon_url {
-        c.icon_url = v;
-    }
-    c.date_modified = dates::now();
-    Ok(paging::v3_single(render(c, None)))
+    st.write(|tx| {
+        let n = id
+            .parse::<i64>()
+            .ok()
+            .filter(|n| tx.data.channels.get(*n).is_some())
+            .ok_or_else(|| not_found(&id))?;
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "The channel could not be updated.")
+                    .with_errors(errors),
+            );
+        }
+        tx.updated(Record::Channel(n));
+        let now = tx.now;
+        let c = tx
+            .data
+            .channels
+            .channels
+            .get_mut(&n)
+            .ok_or_else(|| not_found(&id))?;
+        if let Some(v) = name {
+            c.name = v;
+        }
+        if let Some(v) = status {
+            c.status = v;
+        }
+        if let Some(v) = external_id {
+            c.external_id = v;
+        }
+        if let Some(v) = listable {
+            c.is_listable_from_ui = v;
+        }
+        if let Some(v) = visible {
+            c.is_visible = v;
+        }
+        if let Some(v) = icon_url {
+            c.icon_url = v;
+        }
+        c.date_modified = now;
+        Ok(paging::v3_single(render(c, None)))
+    })
 }
 
 pub fn routes() -> Router<Shared> {

@@ -542,31 +542,33 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
         .applies_to
         .clone()
         .ok_or_else(|| bad("The field 'applies_to' is required: {\"entity\": \"categories\", \"ids\": [0]} applies to all."))?;
-    let mut data = st.data.write();
-    let coupons = &mut data.coupons;
-    if let Some(e) = coupons.clash(&input.name, &input.code, None) {
-        return Err(e);
-    }
-    let coupon = Coupon {
-        id: coupons.next_id(),
-        name: input.name,
-        code: input.code,
-        coupon_type: input.coupon_type,
-        amount: input.amount,
-        min_purchase: input.min_purchase.unwrap_or(Money::ZERO),
-        expires: input.expires.flatten(),
-        enabled: input.enabled.unwrap_or(true),
-        applies_to: Some(applies_to),
-        num_uses: 0,
-        max_uses: input.max_uses.unwrap_or(0),
-        max_uses_per_customer: input.max_uses_per_customer.unwrap_or(0),
-        restricted_to: input.restricted_to.unwrap_or_else(|| json!({})),
-        shipping_methods: input.shipping_methods.unwrap_or(Some(Vec::new())),
-        date_created: crate::dates::now(),
-    };
-    let body = render(&coupon);
-    coupons.coupons.push(coupon);
-    Ok(paging::v2_object(StatusCode::CREATED, body))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let coupons = &mut data.coupons;
+        if let Some(e) = coupons.clash(&input.name, &input.code, None) {
+            return Err(e);
+        }
+        let coupon = Coupon {
+            id: coupons.next_id(),
+            name: input.name,
+            code: input.code,
+            coupon_type: input.coupon_type,
+            amount: input.amount,
+            min_purchase: input.min_purchase.unwrap_or(Money::ZERO),
+            expires: input.expires.flatten(),
+            enabled: input.enabled.unwrap_or(true),
+            applies_to: Some(applies_to),
+            num_uses: 0,
+            max_uses: input.max_uses.unwrap_or(0),
+            max_uses_per_customer: input.max_uses_per_customer.unwrap_or(0),
+            restricted_to: input.restricted_to.unwrap_or_else(|| json!({})),
+            shipping_methods: input.shipping_methods.unwrap_or(Some(Vec::new())),
+            date_created: crate::dates::now(),
+        };
+        let body = render(&coupon);
+        coupons.coupons.push(coupon);
+        Ok(paging::v2_object(StatusCode::CREATED, body))
+    })
 }
 
 /// `PUT /v2/coupons/{id}`: name, code, type and amount are required again; a missing
@@ -587,56 +589,60 @@ async fn update(
             "The field 'id' cannot be written to. Please remove it from your request before trying again.",
         ));
     }
-    let mut data = st.data.write();
-    let coupons = &mut data.coupons;
-    if coupons.get(id).is_none() {
-        return Err(not_found());
-    }
-    if let Some(e) = coupons.clash(&input.name, &input.code, Some(id)) {
-        return Err(e);
-    }
-    let Ok(i) = coupons.coupons.binary_search_by_key(&id, |c| c.id) else {
-        return Err(not_found());
-    };
-    let c = &mut coupons.coupons[i];
-    c.name = input.name;
-    c.code = input.code;
-    c.coupon_type = input.coupon_type;
-    c.amount = input.amount;
-    c.applies_to = input.applies_to;
-    if let Some(m) = input.min_purchase {
-        c.min_purchase = m;
-    }
-    if let Some(e) = input.expires {
-        c.expires = e;
-    }
-    if let Some(e) = input.enabled {
-        c.enabled = e;
-    }
-    if let Some(m) = input.max_uses {
-        c.max_uses = m;
-    }
-    if let Some(m) = input.max_uses_per_customer {
-        c.max_uses_per_customer = m;
-    }
-    if let Some(r) = input.restricted_to {
-        c.restricted_to = r;
-    }
-    if let Some(s) = input.shipping_methods {
-        c.shipping_methods = s;
-    }
-    Ok(paging::v2_object(StatusCode::OK, render(c)))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let coupons = &mut data.coupons;
+        if coupons.get(id).is_none() {
+            return Err(not_found());
+        }
+        if let Some(e) = coupons.clash(&input.name, &input.code, Some(id)) {
+            return Err(e);
+        }
+        let Ok(i) = coupons.coupons.binary_search_by_key(&id, |c| c.id) else {
+            return Err(not_found());
+        };
+        let c = &mut coupons.coupons[i];
+        c.name = input.name;
+        c.code = input.code;
+        c.coupon_type = input.coupon_type;
+        c.amount = input.amount;
+        c.applies_to = input.applies_to;
+        if let Some(m) = input.min_purchase {
+            c.min_purchase = m;
+        }
+        if let Some(e) = input.expires {
+            c.expires = e;
+        }
+        if let Some(e) = input.enabled {
+            c.enabled = e;
+        }
+        if let Some(m) = input.max_uses {
+            c.max_uses = m;
+        }
+        if let Some(m) = input.max_uses_per_customer {
+            c.max_uses_per_customer = m;
+        }
+        if let Some(r) = input.restricted_to {
+            c.restricted_to = r;
+        }
+        if let Some(s) = input.shipping_methods {
+            c.shipping_methods = s;
+        }
+        Ok(paging::v2_object(StatusCode::OK, render(c)))
+    })
 }
 
 async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
     let id = coupon_id(&p)?;
-    let mut data = st.data.write();
-    let coupons = &mut data.coupons.coupons;
-    let i = coupons
-        .binary_search_by_key(&id, |c| c.id)
-        .map_err(|_| not_found())?;
-    coupons.remove(i);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let coupons = &mut data.coupons.coupons;
+        let i = coupons
+            .binary_search_by_key(&id, |c| c.id)
+            .map_err(|_| not_found())?;
+        coupons.remove(i);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `DELETE /v2/coupons?id:in=1,2,3`; without `id:in` it deletes every coupon, as the
@@ -644,12 +650,14 @@ async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)
 async fn delete_many(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V);
     let ids = q.int_list("id:in")?;
-    let mut data = st.data.write();
-    match ids {
-        Some(ids) => data.coupons.coupons.retain(|c| !ids.contains(&c.id)),
-        None => data.coupons.coupons.clear(),
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        match ids {
+            Some(ids) => data.coupons.coupons.retain(|c| !ids.contains(&c.id)),
+            None => data.coupons.coupons.clear(),
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 const CODE_CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";

@@ -14,7 +14,6 @@ use rand::rngs::SmallRng;
 use serde_json::{Map, Value, json};
 
 use crate::body::JsonBody;
-use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::paging;
 use crate::query::Query;
@@ -148,16 +147,27 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-/// `destination` must be https on port 443 (docs/api-notes.md §9.1).
-fn destination_problem(dest: &str) -> Option<&'static str> {
+/// `destination` must be https on port 443 (docs/api-notes.md §9.1). The sandbox also
+/// accepts `http://127.0.0.1:*` and `http://localhost:*`, and any scheme and port on the
+/// hosts of `--allow-hook-host` (`allowed`), so tests can run receivers locally or in
+/// another network namespace; every other destination gets the 422 a real store gives.
+fn destination_problem(dest: &str, allowed: &[String]) -> Option<&'static str> {
     let Ok(uri) = dest.parse::<http::Uri>() else {
         return Some("The destination is not a valid URL.");
     };
-    if uri.scheme_str() != Some("https") {
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return Some("The destination must name a host.");
+    };
+    let scheme = uri.scheme_str();
+    if !matches!(scheme, Some("https" | "http")) {
         return Some("The destination must be an https URL.");
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Some("The destination must name a host.");
+    let local = scheme == Some("http") && matches!(host, "127.0.0.1" | "localhost");
+    if local || allowed.iter().any(|a| a.eq_ignore_ascii_case(host)) {
+        return None;
+    }
+    if scheme != Some("https") {
+        return Some("The destination must be an https URL.");
     }
     if uri.port_u16().is_some_and(|p| p != 443) {
         return Some("The destination must use port 443; custom ports are not supported.");
@@ -174,7 +184,7 @@ struct HookFields {
     headers: Option<Option<BTreeMap<String, String>>>,
 }
 
-fn read_fields(body: Value, creating: bool) -> Result<HookFields, ApiError> {
+fn read_fields(body: Value, creating: bool, allowed: &[String]) -> Result<HookFields, ApiError> {
     let Value::Object(obj) = body else {
         return Err(ApiError::unprocessable(
             V3,
@@ -191,7 +201,10 @@ fn read_fields(body: Value, creating: bool) -> Result<HookFields, ApiError> {
         );
     }
     let destination = ck.string("destination", creating, 1, 2048);
-    if let Some(problem) = destination.as_deref().and_then(destination_problem) {
+    if let Some(problem) = destination
+        .as_deref()
+        .and_then(|d| destination_problem(d, allowed))
+    {
         ck.fail("destination", problem);
     }
     let is_active = ck.bool("is_active");
@@ -236,29 +249,30 @@ async fn create(
     Extension(client): Extension<ClientId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let f = read_fields(body, true)?;
+    let f = read_fields(body, true, &st.config.allow_hook_hosts)?;
     let (scope, destination) = (
         f.scope.unwrap_or_default(),
         f.destination.unwrap_or_default(),
     );
-    let mut data = st.data.write();
-    let hooks = &mut data.hooks;
-    hooks.check_slot(&client.0, 0, &scope, &destination)?;
-    let now = dates::now();
-    hooks.last_id += 1;
-    let hook = Hook {
-        id: hooks.last_id,
-        client_id: client.0,
-        scope,
-        destination,
-        is_active: f.is_active.unwrap_or(true),
-        headers: f.headers.unwrap_or(None),
-        created_at: now,
-        updated_at: now,
-    };
-    let out = render(&hook, &st.config.store_hash);
-    hooks.hooks.insert(hook.id, hook);
-    Ok(paging::v3_single(out))
+    st.write(|tx| {
+        let now = tx.now;
+        let hooks = &mut tx.data.hooks;
+        hooks.check_slot(&client.0, 0, &scope, &destination)?;
+        hooks.last_id += 1;
+        let hook = Hook {
+            id: hooks.last_id,
+            client_id: client.0,
+            scope,
+            destination,
+            is_active: f.is_active.unwrap_or(true),
+            headers: f.headers.unwrap_or(None),
+            created_at: now,
+            updated_at: now,
+        };
+        let out = render(&hook, &st.config.store_hash);
+        hooks.hooks.insert(hook.id, hook);
+        Ok(paging::v3_single(out))
+    })
 }
 
 /// `GET /v3/hooks`: the caller's hooks only.
@@ -312,25 +326,27 @@ async fn update(
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let mut data = st.data.write();
-    let hooks = &mut data.hooks;
-    let n = own_id(hooks, &client.0, &id)?;
-    let f = read_fields(body, false)?;
-    let current = hooks.hooks.get(&n).cloned().ok_or_else(|| not_found(&id))?;
-    let scope = f.scope.unwrap_or(current.scope);
-    let destination = f.destination.unwrap_or(current.destination);
-    hooks.check_slot(&client.0, n, &scope, &destination)?;
-    let h = hooks.hooks.get_mut(&n).ok_or_else(|| not_found(&id))?;
-    h.scope = scope;
-    h.destination = destination;
-    if let Some(a) = f.is_active {
-        h.is_active = a;
-    }
-    if let Some(hd) = f.headers {
-        h.headers = hd;
-    }
-    h.updated_at = dates::now();
-    Ok(paging::v3_single(render(h, &st.config.store_hash)))
+    st.write(|tx| {
+        let now = tx.now;
+        let hooks = &mut tx.data.hooks;
+        let n = own_id(hooks, &client.0, &id)?;
+        let f = read_fields(body, false, &st.config.allow_hook_hosts)?;
+        let current = hooks.hooks.get(&n).cloned().ok_or_else(|| not_found(&id))?;
+        let scope = f.scope.unwrap_or(current.scope);
+        let destination = f.destination.unwrap_or(current.destination);
+        hooks.check_slot(&client.0, n, &scope, &destination)?;
+        let h = hooks.hooks.get_mut(&n).ok_or_else(|| not_found(&id))?;
+        h.scope = scope;
+        h.destination = destination;
+        if let Some(a) = f.is_active {
+            h.is_active = a;
+        }
+        if let Some(hd) = f.headers {
+            h.headers = hd;
+        }
+        h.updated_at = now;
+        Ok(paging::v3_single(render(h, &st.config.store_hash)))
+    })
 }
 
 /// `DELETE /v3/hooks/{id}`: 200 with the deleted hook, not 204 (docs/api-notes.md §9.1).
@@ -339,10 +355,12 @@ async fn delete(
     Extension(client): Extension<ClientId>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
-    let mut data = st.data.write();
-    let n = own_id(&data.hooks, &client.0, &id)?;
-    let h = data.hooks.hooks.remove(&n).ok_or_else(|| not_found(&id))?;
-    Ok(paging::v3_single(render(&h, &st.config.store_hash)))
+    st.write(|tx| {
+        let hooks = &mut tx.data.hooks;
+        let n = own_id(hooks, &client.0, &id)?;
+        let h = hooks.hooks.remove(&n).ok_or_else(|| not_found(&id))?;
+        Ok(paging::v3_single(render(&h, &st.config.store_hash)))
+    })
 }
 
 pub fn routes() -> Router<Shared> {
@@ -372,11 +390,42 @@ mod tests {
 
     #[test]
     fn destinations_must_be_https_on_443() {
-        assert_eq!(destination_problem("https://a.example.com/hook"), None);
-        assert_eq!(destination_problem("https://a.example.com:443/hook"), None);
-        assert!(destination_problem("http://a.example.com/hook").is_some());
-        assert!(destination_problem("https://a.example.com:8443/hook").is_some());
-        assert!(destination_problem("https:///nohost").is_some());
-        assert!(destination_problem("no url").is_some());
+        let none: &[String] = &[];
+        assert_eq!(
+            destination_problem("https://a.example.com/hook", none),
+            None
+        );
+        assert_eq!(
+            destination_problem("https://a.example.com:443/hook", none),
+            None
+        );
+        assert!(destination_problem("http://a.example.com/hook", none).is_some());
+        assert!(destination_problem("https://a.example.com:8443/hook", none).is_some());
+        assert!(destination_problem("https:///nohost", none).is_some());
+        assert!(destination_problem("no url", none).is_some());
+        assert!(destination_problem("ftp://a.example.com/hook", none).is_some());
+    }
+
+    #[test]
+    fn the_sandbox_also_takes_local_and_allowed_hosts() {
+        let allowed = vec!["receiver.test".to_owned()];
+        assert_eq!(
+            destination_problem("http://127.0.0.1:9000/h", &allowed),
+            None
+        );
+        assert_eq!(
+            destination_problem("http://localhost:9000/h", &allowed),
+            None
+        );
+        assert_eq!(
+            destination_problem("http://receiver.test:8080/h", &allowed),
+            None
+        );
+        assert_eq!(
+            destination_problem("http://Receiver.TEST/h", &allowed),
+            None
+        );
+        assert!(destination_problem("http://10.0.0.1:8080/h", &allowed).is_some());
+        assert!(destination_problem("http://other.test/h", &allowed).is_some());
     }
 }

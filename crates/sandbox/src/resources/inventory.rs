@@ -627,38 +627,30 @@ fn transaction(id: String) -> Response {
 }
 
 async fn absolute(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let id = adjust(
-        &mut st.data.write(),
-        Method::Absolute,
-        body,
-        crate::dates::now(),
-    )?;
+    let id = st.write(|tx| adjust(tx.data, Method::Absolute, body, tx.now))?;
     Ok(transaction(id))
 }
 
 async fn relative(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let id = adjust(
-        &mut st.data.write(),
-        Method::Relative,
-        body,
-        crate::dates::now(),
-    )?;
+    let id = st.write(|tx| adjust(tx.data, Method::Relative, body, tx.now))?;
     Ok(transaction(id))
 }
 
 async fn post_locations(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_ADJUSTMENTS)?;
-    let mut data = st.data.write();
-    create_locations(&mut data, &items, crate::dates::now())?;
-    let id = data.inventory.next_transaction();
+    let id = st.write(|tx| {
+        create_locations(tx.data, &items, tx.now)?;
+        Ok(tx.data.inventory.next_transaction())
+    })?;
     Ok(transaction(id))
 }
 
 async fn put_locations(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_ADJUSTMENTS)?;
-    let mut data = st.data.write();
-    update_locations(&mut data, &items, crate::dates::now())?;
-    let id = data.inventory.next_transaction();
+    let id = st.write(|tx| {
+        update_locations(tx.data, &items, tx.now)?;
+        Ok(tx.data.inventory.next_transaction())
+    })?;
     Ok(transaction(id))
 }
 
@@ -672,7 +664,11 @@ async fn delete_locations(State(st): State<Shared>, RawQuery(raw): RawQuery) -> 
             "The filter location_id:in is required: the ids of the locations to delete.",
         ));
     };
-    let mut data = st.data.write();
+    st.write(|tx| delete_locations_now(tx.data, ids))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn delete_locations_now(data: &mut StoreData, ids: Vec<i64>) -> Result<(), ApiError> {
     for id in &ids {
         if *id == DEFAULT_LOCATION {
             return Err(field_error(
@@ -698,7 +694,7 @@ async fn delete_locations(State(st): State<Shared>, RawQuery(raw): RawQuery) -> 
         data.inventory.locations.remove(&id);
         data.inventory.elsewhere.retain(|(l, _), _| *l != id);
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 async fn list_locations(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {

@@ -136,28 +136,30 @@ async fn get_one(
 }
 
 async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut input = Input::new(&body, "");
-    input.require(&["name"]);
-    let mut b = Brand::new(0, String::new());
-    apply_fields(&mut input, &mut b);
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    if cat.brands.len() >= MAX_BRANDS {
-        return Err(
-            invalid(Map::new()).with_error("name", "A store can have at most 30,000 brands")
-        );
-    }
-    check_unique(cat, &b)?;
-    b.id = next(&mut cat.ids.brand);
-    if !b.url_customized {
-        b.url = format!("/{}/", slug(&b.name));
-    }
-    let rendered = b.render();
-    cat.insert_brand(b);
-    Ok(v3_single(Value::Object(rendered)))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cat = &mut data.catalog;
+        let mut input = Input::new(&body, "");
+        input.require(&["name"]);
+        let mut b = Brand::new(0, String::new());
+        apply_fields(&mut input, &mut b);
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        if cat.brands.len() >= MAX_BRANDS {
+            return Err(
+                invalid(Map::new()).with_error("name", "A store can have at most 30,000 brands")
+            );
+        }
+        check_unique(cat, &b)?;
+        b.id = next(&mut cat.ids.brand);
+        if !b.url_customized {
+            b.url = format!("/{}/", slug(&b.name));
+        }
+        let rendered = b.render();
+        cat.insert_brand(b);
+        Ok(v3_single(Value::Object(rendered)))
+    })
 }
 
 async fn update(
@@ -166,26 +168,28 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let id = path_id(&id)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut b = cat
-        .brands
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| brand_not_found(id))?;
-    let mut input = Input::new(&body, "");
-    apply_fields(&mut input, &mut b);
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    check_unique(cat, &b)?;
-    if let Some(old) = cat.brands.get(&id) {
-        let old_key = old.name.to_lowercase();
-        cat.brand_names.remove(&old_key);
-    }
-    let rendered = b.render();
-    cat.insert_brand(b);
-    Ok(v3_single(Value::Object(rendered)))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cat = &mut data.catalog;
+        let mut b = cat
+            .brands
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| brand_not_found(id))?;
+        let mut input = Input::new(&body, "");
+        apply_fields(&mut input, &mut b);
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        check_unique(cat, &b)?;
+        if let Some(old) = cat.brands.get(&id) {
+            let old_key = old.name.to_lowercase();
+            cat.brand_names.remove(&old_key);
+        }
+        let rendered = b.render();
+        cat.insert_brand(b);
+        Ok(v3_single(Value::Object(rendered)))
+    })
 }
 
 fn remove_brand(cat: &mut CatalogData, id: i64) -> bool {
@@ -203,11 +207,13 @@ fn remove_brand(cat: &mut CatalogData, id: i64) -> bool {
 
 async fn delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>) -> ApiResult {
     let id = path_id(&id)?;
-    let mut data = st.data.write();
-    if !remove_brand(&mut data.catalog, id) {
-        return Err(brand_not_found(id));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        if !remove_brand(&mut data.catalog, id) {
+            return Err(brand_not_found(id));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `DELETE /v3/catalog/brands?name=...` (docs/api-notes.md §4.3): the name filter is required.
@@ -220,10 +226,12 @@ async fn delete_by_name(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Ap
         )
         .with_error("name", "name is required"));
     };
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    if let Some(id) = cat.brand_by_name(name) {
-        remove_brand(cat, id);
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cat = &mut data.catalog;
+        if let Some(id) = cat.brand_by_name(name) {
+            remove_brand(cat, id);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

@@ -24,6 +24,7 @@ use super::products::{cmp_ci, conflict, invalid};
 use super::{CatalogData, next};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{v3_batch, v3_offset, v3_single};
 use crate::query::Query;
 use crate::state::Shared;
@@ -239,11 +240,12 @@ fn commit(cat: &mut CatalogData, drafts: Vec<Draft>) -> Vec<i64> {
     ids
 }
 
-/// Deletes categories (with their descendants) and unassigns them from products.
-fn remove(cat: &mut CatalogData, ids: &[i64]) {
+/// Deletes categories (with their descendants) and unassigns them from products; returns
+/// the ids deleted.
+fn remove(cat: &mut CatalogData, ids: &[i64]) -> Vec<i64> {
     let doomed: HashSet<i64> = cat.with_descendants(ids).into_iter().collect();
     if doomed.is_empty() {
-        return;
+        return Vec::new();
     }
     for id in &doomed {
         cat.categories.remove(id);
@@ -254,6 +256,9 @@ fn remove(cat: &mut CatalogData, ids: &[i64]) {
             p.categories.retain(|c| !doomed.contains(c));
         }
     }
+    let mut doomed: Vec<i64> = doomed.into_iter().collect();
+    doomed.sort_unstable();
+    doomed
 }
 
 /// Categories holding products, among `ids` (with descendants).
@@ -386,40 +391,45 @@ async fn legacy_get(
 }
 
 async fn legacy_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids = cat.transaction(|cat| {
-        let Some(tree_id) = cat.legacy_tree_id() else {
-            return Err(
-                invalid(Map::new()).with_error("parent_id", "Channel 1 has no category tree")
-            );
-        };
-        if cat.categories.len() >= MAX_CATEGORIES {
-            return Err(invalid(Map::new())
-                .with_error("name", "A store can have at most 16,000 categories"));
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let ids = cat.transaction(|cat| {
+            let Some(tree_id) = cat.legacy_tree_id() else {
+                return Err(
+                    invalid(Map::new()).with_error("parent_id", "Channel 1 has no category tree")
+                );
+            };
+            if cat.categories.len() >= MAX_CATEGORIES {
+                return Err(invalid(Map::new())
+                    .with_error("name", "A store can have at most 16,000 categories"));
+            }
+            let mut input = Input::new(&body, "");
+            input.require(&["name"]);
+            let parent_id = input.req_int("parent_id", 0, i64::MAX);
+            let mut c = Category::new(0, tree_id, parent_id.unwrap_or(0), String::new());
+            apply_fields(&mut input, &mut c, Api::Legacy);
+            if !input.ok() {
+                return Err(invalid(input.errors));
+            }
+            c.id = next(&mut cat.ids.category);
+            let drafts = vec![Draft {
+                key: String::new(),
+                category: c,
+                is_new: true,
+            }];
+            check_drafts(cat, &drafts)?;
+            Ok(commit(cat, drafts))
+        })?;
+        let c = ids
+            .first()
+            .and_then(|id| cat.categories.get(id))
+            .ok_or_else(|| category_not_found(0))?;
+        let resp = v3_single(Value::Object(c.render_legacy()));
+        for id in ids {
+            tx.created(Record::Category(id));
         }
-        let mut input = Input::new(&body, "");
-        input.require(&["name"]);
-        let parent_id = input.req_int("parent_id", 0, i64::MAX);
-        let mut c = Category::new(0, tree_id, parent_id.unwrap_or(0), String::new());
-        apply_fields(&mut input, &mut c, Api::Legacy);
-        if !input.ok() {
-            return Err(invalid(input.errors));
-        }
-        c.id = next(&mut cat.ids.category);
-        let drafts = vec![Draft {
-            key: String::new(),
-            category: c,
-            is_new: true,
-        }];
-        check_drafts(cat, &drafts)?;
-        Ok(commit(cat, drafts))
-    })?;
-    let c = ids
-        .first()
-        .and_then(|id| cat.categories.get(id))
-        .ok_or_else(|| category_not_found(0))?;
-    Ok(v3_single(Value::Object(c.render_legacy())))
+        Ok(resp)
+    })
 }
 
 async fn legacy_update(
@@ -428,24 +438,27 @@ async fn legacy_update(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let id = path_id(&id)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut c = legacy_find(cat, id)?.clone();
-    let mut input = Input::new(&body, "");
-    input.int("parent_id", 0, i64::MAX, &mut c.parent_id);
-    apply_fields(&mut input, &mut c, Api::Legacy);
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    let drafts = vec![Draft {
-        key: String::new(),
-        category: c,
-        is_new: false,
-    }];
-    check_drafts(cat, &drafts)?;
-    commit(cat, drafts);
-    let c = legacy_find(cat, id)?;
-    Ok(v3_single(Value::Object(c.render_legacy())))
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let mut c = legacy_find(cat, id)?.clone();
+        let mut input = Input::new(&body, "");
+        input.int("parent_id", 0, i64::MAX, &mut c.parent_id);
+        apply_fields(&mut input, &mut c, Api::Legacy);
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        let drafts = vec![Draft {
+            key: String::new(),
+            category: c,
+            is_new: false,
+        }];
+        check_drafts(cat, &drafts)?;
+        commit(cat, drafts);
+        let c = legacy_find(cat, id)?;
+        let resp = v3_single(Value::Object(c.render_legacy()));
+        tx.updated(Record::Category(id));
+        Ok(resp)
+    })
 }
 
 fn refuse_if_in_use(cat: &CatalogData, ids: &[i64]) -> Result<(), ApiError> {
@@ -470,12 +483,16 @@ async fn legacy_delete_one(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
     let id = path_id(&id)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    legacy_find(cat, id)?;
-    refuse_if_in_use(cat, &[id])?;
-    remove(cat, &[id]);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        legacy_find(cat, id)?;
+        refuse_if_in_use(cat, &[id])?;
+        let doomed = remove(cat, &[id]);
+        for id in doomed {
+            tx.deleted(Record::Category(id));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `DELETE /v3/catalog/categories?...` (docs/api-notes.md §4.2): 422 without a filter, 422 when a
@@ -490,16 +507,20 @@ async fn legacy_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> Api
         )
         .with_error("id:in", "a filter such as id:in is required"));
     }
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids: Vec<i64> = filter
-        .select(cat, cat.legacy_tree_id())
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    refuse_if_in_use(cat, &ids)?;
-    remove(cat, &ids);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let ids: Vec<i64> = filter
+            .select(cat, cat.legacy_tree_id())
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        refuse_if_in_use(cat, &ids)?;
+        let doomed = remove(cat, &ids);
+        for id in doomed {
+            tx.deleted(Record::Category(id));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 // ---- trees API --------------------------------------------------------------------
@@ -593,45 +614,104 @@ fn array_body(body: Value) -> Result<Vec<Value>, ApiError> {
 /// Answers **201** (docs/api-notes.md §0.2, §4.1).
 async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = array_body(body)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids = cat.transaction(|cat| {
-        if cat.categories.len() + items.len() > MAX_CATEGORIES {
-            return Err(invalid(Map::new())
-                .with_error("body", "A store can have at most 16,000 categories"));
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let ids =
+            cat.transaction(|cat| {
+                if cat.categories.len() + items.len() > MAX_CATEGORIES {
+                    return Err(invalid(Map::new())
+                        .with_error("body", "A store can have at most 16,000 categories"));
+                }
+                let mut errors = Map::new();
+                let mut drafts = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let mut input = Input::new(item, &format!("{i}."));
+                    input.require(&["name"]);
+                    let mut parent_id = 0;
+                    let mut tree_id = 0;
+                    input.int("parent_id", 0, i64::MAX, &mut parent_id);
+                    input.int("tree_id", 1, i64::MAX, &mut tree_id);
+                    if parent_id != 0 {
+                        match cat.categories.get(&parent_id) {
+                            Some(parent) if tree_id == 0 || tree_id == parent.tree_id => {
+                                tree_id = parent.tree_id
+                            }
+                            Some(_) => input
+                                .fail("tree_id", "tree_id differs from the parent category's tree"),
+                            None => input
+                                .fail("parent_id", format!("Category {parent_id} does not exist")),
+                        }
+                    } else if tree_id == 0 {
+                        input.fail("tree_id", "tree_id (or parent_id) is required");
+                    } else if !cat.trees.contains_key(&tree_id) {
+                        input.fail("tree_id", format!("Tree {tree_id} does not exist"));
+                    }
+                    let mut c = Category::new(0, tree_id, parent_id, String::new());
+                    apply_fields(&mut input, &mut c, Api::Trees);
+                    if input.ok() {
+                        c.id = next(&mut cat.ids.category);
+                        drafts.push(Draft {
+                            key: format!("{i}."),
+                            category: c,
+                            is_new: true,
+                        });
+                    }
+                    input.drain_into(&mut errors);
+                }
+                if !errors.is_empty() {
+                    return Err(invalid(errors));
+                }
+                check_drafts(cat, &drafts)?;
+                Ok(commit(cat, drafts))
+            })?;
+        let out: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| cat.categories.get(id))
+            .map(|c| Value::Object(c.render_tree()))
+            .collect();
+        for id in ids {
+            tx.created(Record::Category(id));
         }
+        Ok(v3_batch(StatusCode::CREATED, out))
+    })
+}
+
+/// `PUT /v3/catalog/trees/categories`: every item needs `category_id`; a category may
+/// move under another parent of its own tree.
+async fn tree_update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
+    let items = array_body(body)?;
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
         let mut errors = Map::new();
-        let mut drafts = Vec::with_capacity(items.len());
+        let mut drafts: Vec<Draft> = Vec::with_capacity(items.len());
+        let mut seen: HashMap<i64, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let mut input = Input::new(item, &format!("{i}."));
-            input.require(&["name"]);
-            let mut parent_id = 0;
-            let mut tree_id = 0;
-            input.int("parent_id", 0, i64::MAX, &mut parent_id);
-            input.int("tree_id", 1, i64::MAX, &mut tree_id);
-            if parent_id != 0 {
-                match cat.categories.get(&parent_id) {
-                    Some(parent) if tree_id == 0 || tree_id == parent.tree_id => {
-                        tree_id = parent.tree_id
-                    }
-                    Some(_) => {
-                        input.fail("tree_id", "tree_id differs from the parent category's tree")
-                    }
-                    None => input.fail("parent_id", format!("Category {parent_id} does not exist")),
-                }
-            } else if tree_id == 0 {
-                input.fail("tree_id", "tree_id (or parent_id) is required");
-            } else if !cat.trees.contains_key(&tree_id) {
-                input.fail("tree_id", format!("Tree {tree_id} does not exist"));
+            let Some(id) = input.req_int("category_id", 1, i64::MAX) else {
+                input.drain_into(&mut errors);
+                continue;
+            };
+            let Some(existing) = cat.categories.get(&id) else {
+                input.fail("category_id", format!("Category {id} does not exist"));
+                input.drain_into(&mut errors);
+                continue;
+            };
+            if seen.insert(id, i).is_some() {
+                input.fail("category_id", "The same category appears twice");
             }
-            let mut c = Category::new(0, tree_id, parent_id, String::new());
+            let mut c = existing.clone();
+            input.int("parent_id", 0, i64::MAX, &mut c.parent_id);
+            let mut tree_id = c.tree_id;
+            input.int("tree_id", 1, i64::MAX, &mut tree_id);
+            if tree_id != c.tree_id {
+                input.fail("tree_id", "A category cannot move to another tree");
+            }
             apply_fields(&mut input, &mut c, Api::Trees);
             if input.ok() {
-                c.id = next(&mut cat.ids.category);
                 drafts.push(Draft {
                     key: format!("{i}."),
                     category: c,
-                    is_new: true,
+                    is_new: false,
                 });
             }
             input.drain_into(&mut errors);
@@ -640,65 +720,17 @@ async fn tree_create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiR
             return Err(invalid(errors));
         }
         check_drafts(cat, &drafts)?;
-        Ok(commit(cat, drafts))
-    })?;
-    let out = ids
-        .iter()
-        .filter_map(|id| cat.categories.get(id))
-        .map(|c| Value::Object(c.render_tree()));
-    Ok(v3_batch(StatusCode::CREATED, out.collect()))
-}
-
-/// `PUT /v3/catalog/trees/categories`: every item needs `category_id`; a category may
-/// move under another parent of its own tree.
-async fn tree_update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let items = array_body(body)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut errors = Map::new();
-    let mut drafts: Vec<Draft> = Vec::with_capacity(items.len());
-    let mut seen: HashMap<i64, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        let mut input = Input::new(item, &format!("{i}."));
-        let Some(id) = input.req_int("category_id", 1, i64::MAX) else {
-            input.drain_into(&mut errors);
-            continue;
-        };
-        let Some(existing) = cat.categories.get(&id) else {
-            input.fail("category_id", format!("Category {id} does not exist"));
-            input.drain_into(&mut errors);
-            continue;
-        };
-        if seen.insert(id, i).is_some() {
-            input.fail("category_id", "The same category appears twice");
+        let ids = commit(cat, drafts);
+        let out: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| cat.categories.get(id))
+            .map(|c| Value::Object(c.render_tree()))
+            .collect();
+        for id in ids {
+            tx.updated(Record::Category(id));
         }
-        let mut c = existing.clone();
-        input.int("parent_id", 0, i64::MAX, &mut c.parent_id);
-        let mut tree_id = c.tree_id;
-        input.int("tree_id", 1, i64::MAX, &mut tree_id);
-        if tree_id != c.tree_id {
-            input.fail("tree_id", "A category cannot move to another tree");
-        }
-        apply_fields(&mut input, &mut c, Api::Trees);
-        if input.ok() {
-            drafts.push(Draft {
-                key: format!("{i}."),
-                category: c,
-                is_new: false,
-            });
-        }
-        input.drain_into(&mut errors);
-    }
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
-    check_drafts(cat, &drafts)?;
-    let ids = commit(cat, drafts);
-    let out = ids
-        .iter()
-        .filter_map(|id| cat.categories.get(id))
-        .map(|c| Value::Object(c.render_tree()));
-    Ok(v3_batch(StatusCode::OK, out.collect()))
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// `DELETE /v3/catalog/trees/categories?category_id:in=...` answers **202**
@@ -714,20 +746,25 @@ async fn tree_delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiRe
         )
         .with_error("category_id:in", "a filter is required"));
     }
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids: Vec<i64> = filter.select(cat).iter().map(|c| c.id).collect();
-    remove(cat, &ids);
-    Ok(StatusCode::ACCEPTED.into_response())
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let ids: Vec<i64> = filter.select(cat).iter().map(|c| c.id).collect();
+        let doomed = remove(cat, &ids);
+        for id in doomed {
+            tx.deleted(Record::Category(id));
+        }
+        Ok(StatusCode::ACCEPTED.into_response())
+    })
 }
 
-/// Removes every category of `tree_id` (a deleted tree takes its categories along).
-pub fn remove_tree_categories(cat: &mut CatalogData, tree_id: i64) {
+/// Removes every category of `tree_id` (a deleted tree takes its categories along);
+/// returns the ids deleted.
+pub fn remove_tree_categories(cat: &mut CatalogData, tree_id: i64) -> Vec<i64> {
     let ids: Vec<i64> = cat
         .categories
         .values()
         .filter(|c| c.tree_id == tree_id)
         .map(|c| c.id)
         .collect();
-    remove(cat, &ids);
+    remove(cat, &ids)
 }

@@ -15,7 +15,6 @@ use super::model::CustomField;
 use super::products::{conflict, invalid, product_not_found};
 use super::{CatalogData, next};
 use crate::body::JsonBody;
-use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::paging::{v3_offset, v3_single};
 use crate::query::Query;
@@ -118,42 +117,39 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let pid = path_id(&pid)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let field = cat.transaction(|cat| {
-        let p = cat
-            .products
-            .get(&pid)
-            .ok_or_else(|| product_not_found(pid))?;
-        if p.custom_fields.len() >= MAX_PER_PRODUCT {
-            return Err(invalid(Map::new())
-                .with_error("name", "A product can have at most 200 custom fields"));
-        }
-        let existing: Vec<(String, String)> = p
-            .custom_fields
-            .iter()
-            .map(|f| (f.name.clone(), f.value.clone()))
-            .collect();
-        let mut input = Input::new(&body, "");
-        let field = read_new(&mut input, cat);
-        let Some(field) = field.filter(|_| input.ok()) else {
-            return Err(invalid(input.errors));
-        };
-        if existing
-            .iter()
-            .any(|(n, v)| *n == field.name && *v == field.value)
-        {
-            return Err(duplicate_pair());
-        }
-        Ok(field)
-    })?;
-    let rendered = field.render();
-    if let Some(p) = cat.products.get_mut(&pid) {
+    st.write(|tx| {
+        let field = tx.data.catalog.transaction(|cat| {
+            let p = cat
+                .products
+                .get(&pid)
+                .ok_or_else(|| product_not_found(pid))?;
+            if p.custom_fields.len() >= MAX_PER_PRODUCT {
+                return Err(invalid(Map::new())
+                    .with_error("name", "A product can have at most 200 custom fields"));
+            }
+            let existing: Vec<(String, String)> = p
+                .custom_fields
+                .iter()
+                .map(|f| (f.name.clone(), f.value.clone()))
+                .collect();
+            let mut input = Input::new(&body, "");
+            let field = read_new(&mut input, cat);
+            let Some(field) = field.filter(|_| input.ok()) else {
+                return Err(invalid(input.errors));
+            };
+            if existing
+                .iter()
+                .any(|(n, v)| *n == field.name && *v == field.value)
+            {
+                return Err(duplicate_pair());
+            }
+            Ok(field)
+        })?;
+        let rendered = field.render();
+        let p = tx.product_for::<CustomField>(pid, || product_not_found(pid))?;
         p.custom_fields.push(field);
-        p.date_modified = now;
-    }
-    Ok(v3_single(rendered))
+        Ok(v3_single(rendered))
+    })
 }
 
 async fn update(
@@ -162,35 +158,30 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let (pid, fid) = (path_id(&pid)?, path_id(&fid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let p = data
-        .catalog
-        .products
-        .get_mut(&pid)
-        .ok_or_else(|| product_not_found(pid))?;
-    let pos = p
-        .custom_fields
-        .iter()
-        .position(|f| f.id == fid)
-        .ok_or_else(|| field_not_found(fid))?;
-    let mut field = p.custom_fields[pos].clone();
-    let mut input = Input::new(&body, "");
-    input.text("name", 1, 250, &mut field.name);
-    input.text("value", 1, 250, &mut field.value);
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    if p.custom_fields
-        .iter()
-        .any(|f| f.id != fid && f.name == field.name && f.value == field.value)
-    {
-        return Err(duplicate_pair());
-    }
-    let rendered: Value = field.render();
-    p.custom_fields[pos] = field;
-    p.date_modified = now;
-    Ok(v3_single(rendered))
+    st.write(|tx| {
+        let (p, pos) = tx.product_part::<CustomField>(
+            pid,
+            fid,
+            || product_not_found(pid),
+            || field_not_found(fid),
+        )?;
+        let mut field = p.custom_fields[pos].clone();
+        let mut input = Input::new(&body, "");
+        input.text("name", 1, 250, &mut field.name);
+        input.text("value", 1, 250, &mut field.value);
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        if p.custom_fields
+            .iter()
+            .any(|f| f.id != fid && f.name == field.name && f.value == field.value)
+        {
+            return Err(duplicate_pair());
+        }
+        let rendered: Value = field.render();
+        p.custom_fields[pos] = field;
+        Ok(v3_single(rendered))
+    })
 }
 
 async fn delete(
@@ -198,19 +189,14 @@ async fn delete(
     Path((_, pid, fid)): Path<(String, String, String)>,
 ) -> ApiResult {
     let (pid, fid) = (path_id(&pid)?, path_id(&fid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let p = data
-        .catalog
-        .products
-        .get_mut(&pid)
-        .ok_or_else(|| product_not_found(pid))?;
-    let pos = p
-        .custom_fields
-        .iter()
-        .position(|f| f.id == fid)
-        .ok_or_else(|| field_not_found(fid))?;
-    p.custom_fields.remove(pos);
-    p.date_modified = now;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let (p, pos) = tx.product_part::<CustomField>(
+            pid,
+            fid,
+            || product_not_found(pid),
+            || field_not_found(fid),
+        )?;
+        p.custom_fields.remove(pos);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

@@ -17,7 +17,6 @@ use super::model::{Image, slug};
 use super::products::{invalid, product_not_found};
 use super::{CatalogData, next};
 use crate::body::JsonBody;
-use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::paging::{v3_offset_or_204, v3_single};
 use crate::query::Query;
@@ -175,45 +174,41 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let pid = path_id(&pid)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let image = cat.transaction(|cat| {
-        let count = cat
-            .products
-            .get(&pid)
-            .ok_or_else(|| product_not_found(pid))?
+    st.write(|tx| {
+        let now = tx.now;
+        let image = tx.data.catalog.transaction(|cat| {
+            let count = cat
+                .products
+                .get(&pid)
+                .ok_or_else(|| product_not_found(pid))?
+                .images
+                .len();
+            if body.is_array() {
+                return Err(invalid(Map::new()).with_error("body", "POST takes one image per call"));
+            }
+            let mut input = Input::new(&body, "");
+            let img = read_new(&mut input, cat, pid, now);
+            let Some(img) = img.filter(|_| input.ok()) else {
+                return Err(invalid(input.errors));
+            };
+            if count >= MAX_PER_PRODUCT {
+                return Err(invalid(Map::new())
+                    .with_error("image_url", "A product can have at most 1000 images"));
+            }
+            Ok(img)
+        })?;
+        let iid = image.id;
+        let preferred = image.is_thumbnail.then_some(iid);
+        let p = tx.product_for::<Image>(pid, || product_not_found(pid))?;
+        p.images.push(image);
+        settle_thumbnail(&mut p.images, preferred);
+        let img = p
             .images
-            .len();
-        if body.is_array() {
-            return Err(invalid(Map::new()).with_error("body", "POST takes one image per call"));
-        }
-        let mut input = Input::new(&body, "");
-        let img = read_new(&mut input, cat, pid, now);
-        let Some(img) = img.filter(|_| input.ok()) else {
-            return Err(invalid(input.errors));
-        };
-        if count >= MAX_PER_PRODUCT {
-            return Err(invalid(Map::new())
-                .with_error("image_url", "A product can have at most 1000 images"));
-        }
-        Ok(img)
-    })?;
-    let iid = image.id;
-    let preferred = image.is_thumbnail.then_some(iid);
-    let p = cat
-        .products
-        .get_mut(&pid)
-        .ok_or_else(|| product_not_found(pid))?;
-    p.images.push(image);
-    settle_thumbnail(&mut p.images, preferred);
-    p.date_modified = now;
-    let img = p
-        .images
-        .iter()
-        .find(|i| i.id == iid)
-        .ok_or_else(|| image_not_found(iid))?;
-    Ok(v3_single(img.render(pid)))
+            .iter()
+            .find(|i| i.id == iid)
+            .ok_or_else(|| image_not_found(iid))?;
+        Ok(v3_single(img.render(pid)))
+    })
 }
 
 async fn update(
@@ -222,31 +217,23 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let (pid, iid) = (path_id(&pid)?, path_id(&iid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let p = data
-        .catalog
-        .products
-        .get_mut(&pid)
-        .ok_or_else(|| product_not_found(pid))?;
-    let pos = p
-        .images
-        .iter()
-        .position(|i| i.id == iid)
-        .ok_or_else(|| image_not_found(iid))?;
-    let mut img = p.images[pos].clone();
-    let mut input = Input::new(&body, "");
-    apply_fields(&mut input, &mut img);
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    img.date_modified = now;
-    // Unmarking the only thumbnail leaves the first image as the thumbnail.
-    let preferred = img.is_thumbnail.then_some(iid);
-    p.images[pos] = img;
-    settle_thumbnail(&mut p.images, preferred);
-    p.date_modified = now;
-    Ok(v3_single(p.images[pos].render(pid)))
+    st.write(|tx| {
+        let now = tx.now;
+        let (p, pos) =
+            tx.product_part::<Image>(pid, iid, || product_not_found(pid), || image_not_found(iid))?;
+        let mut img = p.images[pos].clone();
+        let mut input = Input::new(&body, "");
+        apply_fields(&mut input, &mut img);
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        img.date_modified = now;
+        // Unmarking the only thumbnail leaves the first image as the thumbnail.
+        let preferred = img.is_thumbnail.then_some(iid);
+        p.images[pos] = img;
+        settle_thumbnail(&mut p.images, preferred);
+        Ok(v3_single(p.images[pos].render(pid)))
+    })
 }
 
 async fn delete(
@@ -254,22 +241,13 @@ async fn delete(
     Path((_, pid, iid)): Path<(String, String, String)>,
 ) -> ApiResult {
     let (pid, iid) = (path_id(&pid)?, path_id(&iid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let p = data
-        .catalog
-        .products
-        .get_mut(&pid)
-        .ok_or_else(|| product_not_found(pid))?;
-    let pos = p
-        .images
-        .iter()
-        .position(|i| i.id == iid)
-        .ok_or_else(|| image_not_found(iid))?;
-    p.images.remove(pos);
-    settle_thumbnail(&mut p.images, None);
-    p.date_modified = now;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let (p, pos) =
+            tx.product_part::<Image>(pid, iid, || product_not_found(pid), || image_not_found(iid))?;
+        p.images.remove(pos);
+        settle_thumbnail(&mut p.images, None);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 #[cfg(test)]

@@ -381,7 +381,7 @@ impl ProductOption {
 
 /// One purchasable SKU of a product. Price and dimension fields are nullable: `None`
 /// means the product's value applies (docs/api-notes.md §3.4).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Variant {
     pub id: i64,
     pub product_id: i64,

@@ -25,6 +25,7 @@ use super::{CatalogData, SkuOwner, custom_fields, images, next, variants};
 use crate::body::{JsonBody, batch};
 use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{v3_batch, v3_offset, v3_single};
 use crate::query::Query;
 use crate::state::Shared;
@@ -672,17 +673,22 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
             "POST /v3/catalog/products takes one product object per call; use PUT for batches of updates",
         ));
     }
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let id = cat.transaction(|cat| create_product(cat, &body, now))?;
-    let p = cat.products.get(&id).ok_or_else(|| product_not_found(id))?;
-    Ok(v3_single(render_product(
-        cat,
-        p,
-        Includes::created(),
-        &FieldSelection::default(),
-    )))
+    st.write(|tx| {
+        let now = tx.now;
+        let id = tx
+            .data
+            .catalog
+            .transaction(|cat| create_product(cat, &body, now))?;
+        tx.created(Record::Product(id));
+        let cat = &tx.data.catalog;
+        let p = cat.products.get(&id).ok_or_else(|| product_not_found(id))?;
+        Ok(v3_single(render_product(
+            cat,
+            p,
+            Includes::created(),
+            &FieldSelection::default(),
+        )))
+    })
 }
 
 /// Validates and stores one new product with its inline sub-resources; all or nothing.
@@ -822,73 +828,80 @@ async fn update_one(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let id = path_id(&id)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    if !cat.products.contains_key(&id) {
-        return Err(product_not_found(id));
-    }
-    if !body.is_object() {
-        return Err(invalid(Map::new()).with_error("body", "must be a JSON object"));
-    }
-    let ids = cat.transaction(|cat| update_products(cat, &[(id, &body)], false, now))?;
-    let p = ids
-        .first()
-        .and_then(|id| cat.products.get(id))
-        .ok_or_else(|| product_not_found(id))?;
-    Ok(v3_single(render_product(
-        cat,
-        p,
-        Includes::default(),
-        &FieldSelection::default(),
-    )))
+    st.write(|tx| {
+        let now = tx.now;
+        if !tx.data.catalog.products.contains_key(&id) {
+            return Err(product_not_found(id));
+        }
+        if !body.is_object() {
+            return Err(invalid(Map::new()).with_error("body", "must be a JSON object"));
+        }
+        tx.updated(Record::Product(id));
+        let cat = &mut tx.data.catalog;
+        let ids = cat.transaction(|cat| update_products(cat, &[(id, &body)], false, now))?;
+        let p = ids
+            .first()
+            .and_then(|id| cat.products.get(id))
+            .ok_or_else(|| product_not_found(id))?;
+        Ok(v3_single(render_product(
+            cat,
+            p,
+            Includes::default(),
+            &FieldSelection::default(),
+        )))
+    })
 }
 
 async fn update_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_UPDATE_BATCH)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut errors = Map::new();
-    let mut missing = Map::new();
-    let mut seen = HashSet::new();
-    let mut targets: Vec<(i64, &Value)> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        match item.get("id").and_then(Value::as_i64) {
-            None => put_error(
-                &mut errors,
-                format!("{i}.id"),
-                "id is required on every item of a batch update",
-            ),
-            Some(id) if !seen.insert(id) => {
-                put_error(&mut errors, format!("{i}.id"), "The same id appears twice")
+    st.write(|tx| {
+        let now = tx.now;
+        let cat = &tx.data.catalog;
+        let mut errors = Map::new();
+        let mut missing = Map::new();
+        let mut seen = HashSet::new();
+        let mut targets: Vec<(i64, &Value)> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item.get("id").and_then(Value::as_i64) {
+                None => put_error(
+                    &mut errors,
+                    format!("{i}.id"),
+                    "id is required on every item of a batch update",
+                ),
+                Some(id) if !seen.insert(id) => {
+                    put_error(&mut errors, format!("{i}.id"), "The same id appears twice")
+                }
+                Some(id) if !cat.products.contains_key(&id) => put_error(
+                    &mut missing,
+                    format!("{i}.id"),
+                    format!("Product {id} was not found"),
+                ),
+                Some(id) => targets.push((id, item)),
             }
-            Some(id) if !cat.products.contains_key(&id) => put_error(
-                &mut missing,
-                format!("{i}.id"),
-                format!("Product {id} was not found"),
-            ),
-            Some(id) => targets.push((id, item)),
         }
-    }
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            V3,
-            StatusCode::NOT_FOUND,
-            "One or more products were not found.",
-        )
-        .with_errors(missing));
-    }
-    let ids = cat.transaction(|cat| update_products(cat, &targets, true, now))?;
-    let sel = FieldSelection::default();
-    let out = ids
-        .iter()
-        .filter_map(|id| cat.products.get(id))
-        .map(|p| render_product(cat, p, Includes::default(), &sel));
-    Ok(v3_batch(StatusCode::OK, out.collect()))
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::new(
+                V3,
+                StatusCode::NOT_FOUND,
+                "One or more products were not found.",
+            )
+            .with_errors(missing));
+        }
+        for (id, _) in &targets {
+            tx.updated(Record::Product(*id));
+        }
+        let cat = &mut tx.data.catalog;
+        let ids = cat.transaction(|cat| update_products(cat, &targets, true, now))?;
+        let sel = FieldSelection::default();
+        let out = ids
+            .iter()
+            .filter_map(|id| cat.products.get(id))
+            .map(|p| render_product(cat, p, Includes::default(), &sel));
+        Ok(v3_batch(StatusCode::OK, out.collect()))
+    })
 }
 
 /// Applies each `(id, body)` onto a copy of its product, checks the whole request
@@ -984,11 +997,14 @@ fn update_products(
 
 async fn delete_one(State(st): State<Shared>, Path((_, id)): Path<(String, String)>) -> ApiResult {
     let id = path_id(&id)?;
-    let mut data = st.data.write();
-    if !data.catalog.remove_product(id) {
-        return Err(product_not_found(id));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        if !tx.data.catalog.products.contains_key(&id) {
+            return Err(product_not_found(id));
+        }
+        tx.deleted(Record::Product(id));
+        tx.data.catalog.remove_product(id);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `DELETE /products?id:in=...` (docs/api-notes.md §3.1): a filter is required; at most 250 ids.
@@ -1010,11 +1026,16 @@ async fn delete_filtered(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
     {
         return Err(ApiError::batch_too_large(V3, MAX_DELETE_IDS));
     }
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids: Vec<i64> = filter.select(cat).iter().map(|p| p.id).collect();
-    for id in ids {
-        cat.remove_product(id);
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let ids: Vec<i64> = filter
+            .select(&tx.data.catalog)
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        for id in ids {
+            tx.deleted(Record::Product(id));
+            tx.data.catalog.remove_product(id);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

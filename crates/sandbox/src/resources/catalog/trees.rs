@@ -20,6 +20,7 @@ use super::products::invalid;
 use super::{CatalogData, next};
 use crate::body::{JsonBody, batch};
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{v3_batch, v3_offset};
 use crate::query::Query;
 use crate::state::Shared;
@@ -55,14 +56,16 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
 /// `channels`; one without creates a tree and needs `name` and `channels`.
 async fn upsert(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids = cat.transaction(|cat| upsert_trees(cat, &items))?;
-    let out = ids
-        .iter()
-        .filter_map(|id| cat.trees.get(id))
-        .map(Tree::render);
-    Ok(v3_batch(StatusCode::OK, out.collect()))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cat = &mut data.catalog;
+        let ids = cat.transaction(|cat| upsert_trees(cat, &items))?;
+        let out = ids
+            .iter()
+            .filter_map(|id| cat.trees.get(id))
+            .map(Tree::render);
+        Ok(v3_batch(StatusCode::OK, out.collect()))
+    })
 }
 
 fn upsert_trees(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiError> {
@@ -143,14 +146,18 @@ async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult 
         )
         .with_error("id:in", "id:in is required"));
     };
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    for id in ids {
-        if cat.trees.remove(&id).is_some() {
-            remove_tree_categories(cat, id);
+    st.write(|tx| {
+        let mut doomed = Vec::new();
+        for id in ids {
+            if tx.data.catalog.trees.remove(&id).is_some() {
+                doomed.extend(remove_tree_categories(&mut tx.data.catalog, id));
+            }
         }
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+        for id in doomed {
+            tx.deleted(Record::Category(id));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// The tree as nested nodes `{id, parent_id, depth, path, name, is_visible, url,

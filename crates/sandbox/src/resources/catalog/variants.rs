@@ -12,7 +12,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::filters::{FieldSelection, IntFilter, TextFilter, path_id};
@@ -21,8 +20,8 @@ use super::model::{OptionValue, Product, ProductOption, Variant};
 use super::products::{conflict, invalid, product_not_found};
 use super::{CatalogData, SkuOwner, next};
 use crate::body::{JsonBody, batch};
-use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{v3_batch, v3_offset, v3_single};
 use crate::query::Query;
 use crate::state::Shared;
@@ -350,76 +349,71 @@ async fn get_one(
     Ok(v3_single(render(cat, v, &sel)))
 }
 
-/// Bumps the product's `date_modified`: a variant write is a write to its product, so
-/// `date_modified:min` syncs with `include=variants` see it.
-fn touch(cat: &mut CatalogData, pid: i64, now: DateTime<Utc>) {
-    if let Some(p) = cat.products.get_mut(&pid) {
-        p.date_modified = now;
-    }
-}
-
 async fn create_one(
     State(st): State<Shared>,
     Path((_, pid)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let pid = path_id(&pid)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let vid = cat.transaction(|cat| {
-        let mut p = cat
-            .products
-            .get(&pid)
-            .cloned()
-            .ok_or_else(|| product_not_found(pid))?;
-        let mut input = Input::new(&body, "");
-        let v = read_new(&mut input, cat, &mut p);
-        let mut errors = Map::new();
-        input.drain_into(&mut errors);
-        let Some(mut v) = v.filter(|_| errors.is_empty()) else {
-            return Err(invalid(errors));
-        };
-        let option_count = if p.base_variant_id.is_some() {
-            0
-        } else {
-            p.variant_ids.len()
-        };
-        if option_count >= MAX_PER_PRODUCT {
-            return Err(
-                invalid(Map::new()).with_error("sku", "A product can have at most 600 SKUs")
-            );
-        }
-        let mut conflicts = Map::new();
-        if cat.sku_holder(&v.sku).is_some() {
-            conflicts.insert(
-                "sku".into(),
-                Value::String(format!("The SKU {:?} is already in use", v.sku)),
-            );
-        }
-        if combination_taken(cat, &p, &v.option_values) {
-            conflicts.insert(
-                "option_values".into(),
-                Value::String("A variant with these option values already exists".into()),
-            );
-        }
-        if !conflicts.is_empty() {
-            return Err(conflict(conflicts));
-        }
-        v.id = next(&mut cat.ids.variant);
-        let id = v.id;
-        if let Some(live) = cat.products.get_mut(&pid) {
-            live.options = p.options;
-            live.date_modified = now;
-        }
-        cat.insert_option_variant(v);
-        Ok(id)
-    })?;
-    let v = cat
-        .variants
-        .get(&vid)
-        .ok_or_else(|| variant_not_found(vid))?;
-    Ok(v3_single(render(cat, v, &FieldSelection::default())))
+    st.write(|tx| {
+        let cat = &mut tx.data.catalog;
+        let vid = cat.transaction(|cat| {
+            let mut p = cat
+                .products
+                .get(&pid)
+                .cloned()
+                .ok_or_else(|| product_not_found(pid))?;
+            let mut input = Input::new(&body, "");
+            let v = read_new(&mut input, cat, &mut p);
+            let mut errors = Map::new();
+            input.drain_into(&mut errors);
+            let Some(mut v) = v.filter(|_| errors.is_empty()) else {
+                return Err(invalid(errors));
+            };
+            let option_count = if p.base_variant_id.is_some() {
+                0
+            } else {
+                p.variant_ids.len()
+            };
+            if option_count >= MAX_PER_PRODUCT {
+                return Err(
+                    invalid(Map::new()).with_error("sku", "A product can have at most 600 SKUs")
+                );
+            }
+            let mut conflicts = Map::new();
+            if cat.sku_holder(&v.sku).is_some() {
+                conflicts.insert(
+                    "sku".into(),
+                    Value::String(format!("The SKU {:?} is already in use", v.sku)),
+                );
+            }
+            if combination_taken(cat, &p, &v.option_values) {
+                conflicts.insert(
+                    "option_values".into(),
+                    Value::String("A variant with these option values already exists".into()),
+                );
+            }
+            if !conflicts.is_empty() {
+                return Err(conflict(conflicts));
+            }
+            v.id = next(&mut cat.ids.variant);
+            let id = v.id;
+            if let Some(live) = cat.products.get_mut(&pid) {
+                live.options = p.options;
+            }
+            cat.insert_option_variant(v);
+            Ok(id)
+        })?;
+        // The product's date_modified moves at commit: a variant write is a write to its
+        // product, so `date_modified:min` syncs with `include=variants` see it.
+        tx.created(Record::Variant(vid));
+        let cat = &tx.data.catalog;
+        let v = cat
+            .variants
+            .get(&vid)
+            .ok_or_else(|| variant_not_found(vid))?;
+        Ok(v3_single(render(cat, v, &FieldSelection::default())))
+    })
 }
 
 async fn update_one(
@@ -428,34 +422,35 @@ async fn update_one(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let (pid, vid) = (path_id(&pid)?, path_id(&vid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let mut v = find(cat, pid, vid)?.clone();
-    let mut input = Input::new(&body, "");
-    apply_fields(&mut input, &mut v);
-    if input.has("sku") && v.sku.is_empty() && !v.is_base() {
-        input.fail("sku", "sku must be 1 to 255 characters long");
-    }
-    if !input.ok() {
-        return Err(invalid(input.errors));
-    }
-    let me = if v.is_base() {
-        SkuOwner::Product(pid)
-    } else {
-        SkuOwner::Variant(vid)
-    };
-    if !cat.sku_free_for(&v.sku, me, |_| false) {
-        return Err(conflict(Map::new())
-            .with_error("sku", format!("The SKU {:?} is already in use", v.sku)));
-    }
-    cat.replace_variants(vec![v]);
-    touch(cat, pid, now);
-    let v = cat
-        .variants
-        .get(&vid)
-        .ok_or_else(|| variant_not_found(vid))?;
-    Ok(v3_single(render(cat, v, &FieldSelection::default())))
+    st.write(|tx| {
+        let cat = &tx.data.catalog;
+        let mut v = find(cat, pid, vid)?.clone();
+        let mut input = Input::new(&body, "");
+        apply_fields(&mut input, &mut v);
+        if input.has("sku") && v.sku.is_empty() && !v.is_base() {
+            input.fail("sku", "sku must be 1 to 255 characters long");
+        }
+        if !input.ok() {
+            return Err(invalid(input.errors));
+        }
+        let me = if v.is_base() {
+            SkuOwner::Product(pid)
+        } else {
+            SkuOwner::Variant(vid)
+        };
+        if !cat.sku_free_for(&v.sku, me, |_| false) {
+            return Err(conflict(Map::new())
+                .with_error("sku", format!("The SKU {:?} is already in use", v.sku)));
+        }
+        tx.updated(Record::Variant(vid));
+        let cat = &mut tx.data.catalog;
+        cat.replace_variants(vec![v]);
+        let v = cat
+            .variants
+            .get(&vid)
+            .ok_or_else(|| variant_not_found(vid))?;
+        Ok(v3_single(render(cat, v, &FieldSelection::default())))
+    })
 }
 
 async fn delete_one(
@@ -463,17 +458,15 @@ async fn delete_one(
     Path((_, pid, vid)): Path<(String, String, String)>,
 ) -> ApiResult {
     let (pid, vid) = (path_id(&pid)?, path_id(&vid)?);
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    if find(cat, pid, vid)?.is_base() {
-        return Err(
-            invalid(Map::new()).with_error("id", "The base variant of a product cannot be deleted")
-        );
-    }
-    cat.remove_option_variant(vid);
-    touch(cat, pid, now);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        if find(&tx.data.catalog, pid, vid)?.is_base() {
+            return Err(invalid(Map::new())
+                .with_error("id", "The base variant of a product cannot be deleted"));
+        }
+        tx.deleted(Record::Variant(vid));
+        tx.data.catalog.remove_option_variant(vid);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// One item of a variants batch, validated.
@@ -486,23 +479,30 @@ enum BatchItem {
 /// `product_id` + `sku` + `option_values` creates. All or nothing.
 async fn upsert_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cat = &mut data.catalog;
-    let ids = cat.transaction(|cat| upsert(cat, &items, now))?;
-    let sel = FieldSelection::default();
-    let out = ids
-        .iter()
-        .filter_map(|id| cat.variants.get(id))
-        .map(|v| render(cat, v, &sel));
-    Ok(v3_batch(StatusCode::OK, out.collect()))
+    st.write(|tx| {
+        let existing: HashSet<i64> = items
+            .iter()
+            .filter_map(|i| i.get("id").and_then(Value::as_i64))
+            .filter(|id| tx.data.catalog.variants.contains_key(id))
+            .collect();
+        for id in &existing {
+            tx.updated(Record::Variant(*id));
+        }
+        let ids = tx.data.catalog.transaction(|cat| upsert(cat, &items))?;
+        for id in ids.iter().filter(|id| !existing.contains(id)) {
+            tx.created(Record::Variant(*id));
+        }
+        let cat = &tx.data.catalog;
+        let sel = FieldSelection::default();
+        let out = ids
+            .iter()
+            .filter_map(|id| cat.variants.get(id))
+            .map(|v| render(cat, v, &sel));
+        Ok(v3_batch(StatusCode::OK, out.collect()))
+    })
 }
 
-fn upsert(
-    cat: &mut CatalogData,
-    items: &[Value],
-    now: DateTime<Utc>,
-) -> Result<Vec<i64>, ApiError> {
+fn upsert(cat: &mut CatalogData, items: &[Value]) -> Result<Vec<i64>, ApiError> {
     let mut errors = Map::new();
     let mut missing = Map::new();
     // Products that gain options in this request, edited as copies until commit.
@@ -625,18 +625,15 @@ fn upsert(
     let mut ids = Vec::with_capacity(parsed.len());
     let mut updates = Vec::new();
     let mut creates = Vec::new();
-    let mut touched = Vec::new();
     for item in parsed {
         match item {
             BatchItem::Update(v) => {
                 ids.push(v.id);
-                touched.push(v.product_id);
                 updates.push(v);
             }
             BatchItem::Create(mut v) => {
                 v.id = next(&mut cat.ids.variant);
                 ids.push(v.id);
-                touched.push(v.product_id);
                 creates.push(v);
             }
         }
@@ -644,9 +641,6 @@ fn upsert(
     cat.replace_variants(updates);
     for v in creates {
         cat.insert_option_variant(v);
-    }
-    for pid in touched {
-        touch(cat, pid, now);
     }
     Ok(ids)
 }

@@ -17,6 +17,7 @@ use super::write::read_address_fields;
 use super::{Address, MAX_LIMIT, render_address};
 use crate::body::{JsonBody, batch};
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{self, v3_batch};
 use crate::query::Query;
 use crate::state::Shared;
@@ -76,85 +77,110 @@ pub(super) async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
 /// `POST /v3/customers/addresses`: all or nothing; duplicates silently dropped.
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let mut errors = Map::new();
-    let objs = objects(&items, &mut errors);
-    let mut drafts = Vec::with_capacity(items.len());
-    for (i, obj) in objs.into_iter().enumerate() {
-        let Some(obj) = obj else { continue };
-        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-        let customer_id = ck.int("customer_id", true);
-        let mut a = read_address_fields(&mut ck, true);
-        if let Some(cid) = customer_id {
-            if !cs.exists(cid) {
-                ck.fail("customer_id", format!("The customer {cid} does not exist."));
+    st.write(|tx| {
+        let cs = &mut tx.data.customers;
+        let mut errors = Map::new();
+        let objs = objects(&items, &mut errors);
+        let mut drafts = Vec::with_capacity(items.len());
+        for (i, obj) in objs.into_iter().enumerate() {
+            let Some(obj) = obj else { continue };
+            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+            let customer_id = ck.int("customer_id", true);
+            let mut a = read_address_fields(&mut ck, true);
+            if let Some(cid) = customer_id {
+                if !cs.exists(cid) {
+                    ck.fail("customer_id", format!("The customer {cid} does not exist."));
+                }
+                a.customer_id = cid;
             }
-            a.customer_id = cid;
+            drafts.push(a);
         }
-        drafts.push(a);
-    }
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "Create customer addresses failed.").with_errors(errors),
-        );
-    }
-    let created: Vec<i64> = drafts
-        .into_iter()
-        .filter_map(|a| cs.insert_address(a))
-        .collect();
-    let out = created
-        .iter()
-        .filter_map(|id| cs.addresses.get(id))
-        .map(|a| render_address(a, false))
-        .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "Create customer addresses failed.")
+                    .with_errors(errors),
+            );
+        }
+        let created: Vec<i64> = drafts
+            .into_iter()
+            .filter_map(|a| cs.insert_address(a))
+            .collect();
+        let out: Vec<_> = created
+            .iter()
+            .filter_map(|id| cs.addresses.get(id))
+            .map(|a| render_address(a, false))
+            .collect();
+        let records: Vec<Record> = created
+            .iter()
+            .filter_map(|id| cs.addresses.get(id))
+            .map(|a| Record::CustomerAddress {
+                id: a.id,
+                customer_id: a.customer_id,
+            })
+            .collect();
+        for r in records {
+            tx.created(r);
+        }
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// `PUT /v3/customers/addresses`: partial updates by `id`; `customer_id` cannot move an
 /// address to another customer and is ignored.
 pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let mut errors = Map::new();
-    let objs = objects(&items, &mut errors);
-    let mut updated = Vec::with_capacity(items.len());
-    for (i, obj) in objs.into_iter().enumerate() {
-        let Some(obj) = obj else { continue };
-        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-        let Some(id) = ck.int("id", true) else {
-            continue;
-        };
-        let Some(current) = cs.addresses.get(&id) else {
-            ck.fail("id", format!("The address {id} does not exist."));
-            continue;
-        };
-        updated.push(apply_patch(&mut ck, current.clone()));
-    }
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "Update customer addresses failed.").with_errors(errors),
-        );
-    }
-    let mut out = Vec::with_capacity(updated.len());
-    for a in updated {
-        let Some(customer) = cs.customers.get(&a.customer_id) else {
-            continue;
-        };
-        let duplicate = customer
-            .address_ids
-            .iter()
-            .filter(|id| **id != a.id)
-            .filter_map(|id| cs.addresses.get(id))
-            .any(|other| other.same_identity(&a));
-        if duplicate {
-            continue;
+    st.write(|tx| {
+        let cs = &mut tx.data.customers;
+        let mut errors = Map::new();
+        let objs = objects(&items, &mut errors);
+        let mut updated = Vec::with_capacity(items.len());
+        for (i, obj) in objs.into_iter().enumerate() {
+            let Some(obj) = obj else { continue };
+            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+            let Some(id) = ck.int("id", true) else {
+                continue;
+            };
+            let Some(current) = cs.addresses.get(&id) else {
+                ck.fail("id", format!("The address {id} does not exist."));
+                continue;
+            };
+            updated.push(apply_patch(&mut ck, current.clone()));
         }
-        out.push(render_address(&a, false));
-        cs.addresses.insert(a.id, a);
-    }
-    Ok(v3_batch(StatusCode::OK, out))
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "Update customer addresses failed.")
+                    .with_errors(errors),
+            );
+        }
+        let mut out = Vec::with_capacity(updated.len());
+        let mut changed = Vec::with_capacity(updated.len());
+        for a in updated {
+            let Some(customer) = cs.customers.get(&a.customer_id) else {
+                continue;
+            };
+            let duplicate = customer
+                .address_ids
+                .iter()
+                .filter(|id| **id != a.id)
+                .filter_map(|id| cs.addresses.get(id))
+                .any(|other| other.same_identity(&a));
+            if duplicate {
+                continue;
+            }
+            out.push(render_address(&a, false));
+            if cs.addresses.get(&a.id) != Some(&a) {
+                changed.push(Record::CustomerAddress {
+                    id: a.id,
+                    customer_id: a.customer_id,
+                });
+            }
+            cs.addresses.insert(a.id, a);
+        }
+        for r in changed {
+            tx.updated(r);
+        }
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// Where an updatable string field lives in an [`Address`].
@@ -200,9 +226,15 @@ pub(super) async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) ->
         return Err(ApiError::unprocessable(V3, "The filter id:in is required.")
             .with_error("id:in", "Name the addresses to delete with id:in=1,2,3."));
     };
-    let mut data = st.data.write();
-    for id in ids {
-        data.customers.remove_address(id);
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        for id in ids {
+            let Some(customer_id) = tx.data.customers.addresses.get(&id).map(|a| a.customer_id)
+            else {
+                continue;
+            };
+            tx.deleted(Record::CustomerAddress { id, customer_id });
+            tx.data.customers.remove_address(id);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

@@ -97,56 +97,59 @@ pub(super) async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> A
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
     let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let mut errors = Map::new();
-    let objs = objects(&items, &mut errors);
-    let mut taken: HashSet<String> = cs
-        .attributes
-        .values()
-        .map(|a| a.name.to_lowercase())
-        .collect();
-    let mut drafts = Vec::new();
-    for (i, obj) in objs.into_iter().enumerate() {
-        let Some(obj) = obj else { continue };
-        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-        let name = ck.string("name", true, 1, 255);
-        let kind = ck
-            .one_of("type", true, &["string", "number", "date"])
-            .and_then(|t| AttributeType::parse(&t));
-        if let Some(n) = &name
-            && !taken.insert(n.to_lowercase())
-        {
-            ck.fail("name", format!("An attribute named {n:?} already exists."));
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cs = &mut data.customers;
+        let mut errors = Map::new();
+        let objs = objects(&items, &mut errors);
+        let mut taken: HashSet<String> = cs
+            .attributes
+            .values()
+            .map(|a| a.name.to_lowercase())
+            .collect();
+        let mut drafts = Vec::new();
+        for (i, obj) in objs.into_iter().enumerate() {
+            let Some(obj) = obj else { continue };
+            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+            let name = ck.string("name", true, 1, 255);
+            let kind = ck
+                .one_of("type", true, &["string", "number", "date"])
+                .and_then(|t| AttributeType::parse(&t));
+            if let Some(n) = &name
+                && !taken.insert(n.to_lowercase())
+            {
+                ck.fail("name", format!("An attribute named {n:?} already exists."));
+            }
+            if cs.attributes.len() + drafts.len() + 1 > MAX_ATTRIBUTES {
+                ck.fail(
+                    "name",
+                    format!("A store can have at most {MAX_ATTRIBUTES} customer attributes."),
+                );
+            }
+            if let (Some(name), Some(kind)) = (name, kind) {
+                drafts.push(Attribute {
+                    id: 0,
+                    name,
+                    kind,
+                    date_created: now,
+                    date_modified: now,
+                });
+            }
         }
-        if cs.attributes.len() + drafts.len() + 1 > MAX_ATTRIBUTES {
-            ck.fail(
-                "name",
-                format!("A store can have at most {MAX_ATTRIBUTES} customer attributes."),
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "Create customer attributes failed.")
+                    .with_errors(errors),
             );
         }
-        if let (Some(name), Some(kind)) = (name, kind) {
-            drafts.push(Attribute {
-                id: 0,
-                name,
-                kind,
-                date_created: now,
-                date_modified: now,
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "Create customer attributes failed.").with_errors(errors),
-        );
-    }
-    let ids: Vec<i64> = drafts.into_iter().map(|a| cs.insert_attribute(a)).collect();
-    let out = ids
-        .iter()
-        .filter_map(|id| cs.attributes.get(id))
-        .map(render_attribute)
-        .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+        let ids: Vec<i64> = drafts.into_iter().map(|a| cs.insert_attribute(a)).collect();
+        let out = ids
+            .iter()
+            .filter_map(|id| cs.attributes.get(id))
+            .map(render_attribute)
+            .collect();
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// `PUT /v3/customers/attributes`: `[{id, name}]`. The type of an attribute is fixed
@@ -154,64 +157,69 @@ pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -
 pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
     let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let mut errors = Map::new();
-    let objs = objects(&items, &mut errors);
-    let mut changes = Vec::new();
-    for (i, obj) in objs.into_iter().enumerate() {
-        let Some(obj) = obj else { continue };
-        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-        let Some(id) = ck.int("id", true) else {
-            continue;
-        };
-        let name = ck.string("name", false, 1, 255);
-        if !cs.attributes.contains_key(&id) {
-            ck.fail("id", format!("The attribute {id} does not exist."));
-            continue;
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cs = &mut data.customers;
+        let mut errors = Map::new();
+        let objs = objects(&items, &mut errors);
+        let mut changes = Vec::new();
+        for (i, obj) in objs.into_iter().enumerate() {
+            let Some(obj) = obj else { continue };
+            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+            let Some(id) = ck.int("id", true) else {
+                continue;
+            };
+            let name = ck.string("name", false, 1, 255);
+            if !cs.attributes.contains_key(&id) {
+                ck.fail("id", format!("The attribute {id} does not exist."));
+                continue;
+            }
+            if let Some(n) = &name {
+                let lower = n.to_lowercase();
+                let clash = cs
+                    .attributes
+                    .values()
+                    .any(|a| a.id != id && a.name.to_lowercase() == lower)
+                    || changes.iter().any(|(other, on): &(i64, Option<String>)| {
+                        *other != id && on.as_ref().is_some_and(|o| o.to_lowercase() == lower)
+                    });
+                if clash {
+                    ck.fail("name", format!("An attribute named {n:?} already exists."));
+                }
+            }
+            changes.push((id, name));
         }
-        if let Some(n) = &name {
-            let lower = n.to_lowercase();
-            let clash = cs
-                .attributes
-                .values()
-                .any(|a| a.id != id && a.name.to_lowercase() == lower)
-                || changes.iter().any(|(other, on): &(i64, Option<String>)| {
-                    *other != id && on.as_ref().is_some_and(|o| o.to_lowercase() == lower)
-                });
-            if clash {
-                ck.fail("name", format!("An attribute named {n:?} already exists."));
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "Update customer attributes failed.")
+                    .with_errors(errors),
+            );
+        }
+        let mut out = Vec::new();
+        for (id, name) in changes {
+            if let Some(a) = cs.attributes.get_mut(&id) {
+                if let Some(n) = name {
+                    a.name = n;
+                }
+                a.date_modified = now;
+                out.push(render_attribute(a));
             }
         }
-        changes.push((id, name));
-    }
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "Update customer attributes failed.").with_errors(errors),
-        );
-    }
-    let mut out = Vec::new();
-    for (id, name) in changes {
-        if let Some(a) = cs.attributes.get_mut(&id) {
-            if let Some(n) = name {
-                a.name = n;
-            }
-            a.date_modified = now;
-            out.push(render_attribute(a));
-        }
-    }
-    Ok(v3_batch(StatusCode::OK, out))
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// `DELETE /v3/customers/attributes?id:in=...`: also deletes the attributes' values.
 pub(super) async fn delete(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let ids = require_ids(&q)?;
-    let mut data = st.data.write();
-    for id in ids {
-        data.customers.remove_attribute(id);
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        for id in ids {
+            data.customers.remove_attribute(id);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `GET /v3/customers/attribute-values`: filters `customer_id:in`, `attribute_id:in`;
@@ -277,65 +285,69 @@ pub(super) async fn upsert_values(State(st): State<Shared>, JsonBody(body): Json
         .with_errors(Map::new()));
     }
     let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let mut errors = Map::new();
-    let objs = objects(&items, &mut errors);
-    let mut writes = Vec::new();
-    for (i, obj) in objs.into_iter().enumerate() {
-        let Some(obj) = obj else { continue };
-        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-        let aid = ck.int("attribute_id", true);
-        let cid = ck.int("customer_id", true);
-        let value = ck.string("value", true, 0, 255);
-        if let Some(c) = cid.filter(|c| !cs.exists(*c)) {
-            ck.fail("customer_id", format!("The customer {c} does not exist."));
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cs = &mut data.customers;
+        let mut errors = Map::new();
+        let objs = objects(&items, &mut errors);
+        let mut writes = Vec::new();
+        for (i, obj) in objs.into_iter().enumerate() {
+            let Some(obj) = obj else { continue };
+            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+            let aid = ck.int("attribute_id", true);
+            let cid = ck.int("customer_id", true);
+            let value = ck.string("value", true, 0, 255);
+            if let Some(c) = cid.filter(|c| !cs.exists(*c)) {
+                ck.fail("customer_id", format!("The customer {c} does not exist."));
+            }
+            let attr = aid.and_then(|a| cs.attributes.get(&a));
+            if let (Some(a), None) = (aid, attr) {
+                ck.fail("attribute_id", format!("The attribute {a} does not exist."));
+            }
+            if let (Some(attr), Some(v)) = (attr, &value)
+                && !attr.kind.accepts(v)
+            {
+                ck.fail(
+                    "value",
+                    format!(
+                        "The value {v:?} is not a valid {} for attribute {}.",
+                        attr.kind.name(),
+                        attr.id
+                    ),
+                );
+            }
+            if let (Some(a), Some(c), Some(v)) = (aid, cid, value) {
+                writes.push((c, a, v));
+            }
         }
-        let attr = aid.and_then(|a| cs.attributes.get(&a));
-        if let (Some(a), None) = (aid, attr) {
-            ck.fail("attribute_id", format!("The attribute {a} does not exist."));
-        }
-        if let (Some(attr), Some(v)) = (attr, &value)
-            && !attr.kind.accepts(v)
-        {
-            ck.fail(
-                "value",
-                format!(
-                    "The value {v:?} is not a valid {} for attribute {}.",
-                    attr.kind.name(),
-                    attr.id
-                ),
+        if !errors.is_empty() {
+            return Err(
+                ApiError::unprocessable(V3, "Upsert customer attribute values failed.")
+                    .with_errors(errors),
             );
         }
-        if let (Some(a), Some(c), Some(v)) = (aid, cid, value) {
-            writes.push((c, a, v));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(
-            ApiError::unprocessable(V3, "Upsert customer attribute values failed.")
-                .with_errors(errors),
-        );
-    }
-    let keys: Vec<(i64, i64)> = writes
-        .into_iter()
-        .map(|(c, a, v)| cs.upsert_attribute_value(c, a, v, now))
-        .collect();
-    let out = keys
-        .iter()
-        .filter_map(|k| cs.attribute_values.get(k))
-        .map(render_value)
-        .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+        let keys: Vec<(i64, i64)> = writes
+            .into_iter()
+            .map(|(c, a, v)| cs.upsert_attribute_value(c, a, v, now))
+            .collect();
+        let out = keys
+            .iter()
+            .filter_map(|k| cs.attribute_values.get(k))
+            .map(render_value)
+            .collect();
+        Ok(v3_batch(StatusCode::OK, out))
+    })
 }
 
 /// `DELETE /v3/customers/attribute-values?id:in=...`.
 pub(super) async fn delete_values(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V3);
     let ids: HashSet<i64> = require_ids(&q)?.into_iter().collect();
-    let mut data = st.data.write();
-    data.customers
-        .attribute_values
-        .retain(|_, v| !ids.contains(&v.id));
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        data.customers
+            .attribute_values
+            .retain(|_, v| !ids.contains(&v.id));
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

@@ -17,6 +17,7 @@ use super::{CategoryAccess, CustomerGroup, CustomersData, MAX_LIMIT};
 use crate::body::JsonBody;
 use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging::{self, v2_object};
 use crate::query::{Query, like};
 use crate::state::Shared;
@@ -239,25 +240,27 @@ fn apply(cs: &mut CustomersData, id: i64, f: GroupFields, now: chrono::DateTime<
 /// must accept 200 and 201 alike.
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let f = read_fields(&body, cs, 0, true)?;
-    let id = cs.insert_group(CustomerGroup {
-        id: 0,
-        name: String::new(),
-        is_default: false,
-        is_group_for_guests: false,
-        category_access: CategoryAccess {
-            kind: "all".into(),
-            categories: Vec::new(),
-        },
-        discount_rules: Vec::new(),
-        date_created: now,
-        date_modified: now,
-    });
-    apply(cs, id, f, now);
-    let g = find(cs, &id.to_string())?;
-    Ok((StatusCode::CREATED, Json(render(g))).into_response())
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cs = &mut data.customers;
+        let f = read_fields(&body, cs, 0, true)?;
+        let id = cs.insert_group(CustomerGroup {
+            id: 0,
+            name: String::new(),
+            is_default: false,
+            is_group_for_guests: false,
+            category_access: CategoryAccess {
+                kind: "all".into(),
+                categories: Vec::new(),
+            },
+            discount_rules: Vec::new(),
+            date_created: now,
+            date_modified: now,
+        });
+        apply(cs, id, f, now);
+        let g = find(cs, &id.to_string())?;
+        Ok((StatusCode::CREATED, Json(render(g))).into_response())
+    })
 }
 
 /// `PUT /v2/customer_groups/{id}`: partial; `discount_rules` replaced wholesale.
@@ -267,12 +270,14 @@ pub(super) async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let gid = find(cs, &id)?.id;
-    let f = read_fields(&body, cs, gid, false)?;
-    apply(cs, gid, f, now);
-    Ok(v2_object(StatusCode::OK, render(find(cs, &id)?)))
+    st.write(|tx| {
+        let data = &mut *tx.data;
+        let cs = &mut data.customers;
+        let gid = find(cs, &id)?.id;
+        let f = read_fields(&body, cs, gid, false)?;
+        apply(cs, gid, f, now);
+        Ok(v2_object(StatusCode::OK, render(find(cs, &id)?)))
+    })
 }
 
 /// `DELETE /v2/customer_groups/{id}`: 204; the group's customers become group-less.
@@ -280,10 +285,22 @@ pub(super) async fn delete(
     State(st): State<Shared>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
-    let now = dates::now();
-    let mut data = st.data.write();
-    let cs = &mut data.customers;
-    let gid = find(cs, &id)?.id;
-    cs.remove_group(gid, now);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let gid = find(&tx.data.customers, &id)?.id;
+        // Unassigning a group's customers is a write to each of them.
+        let members: Vec<i64> = tx
+            .data
+            .customers
+            .customers
+            .values()
+            .filter(|c| c.customer_group_id == gid)
+            .map(|c| c.id)
+            .collect();
+        for cid in members {
+            tx.updated(Record::Customer(cid));
+        }
+        let now = tx.now;
+        tx.data.customers.remove_group(gid, now);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }

@@ -22,6 +22,7 @@ use super::render;
 use super::{PathParams, path_id, v3_query};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging;
 use crate::query::Query;
 use crate::state::Shared;
@@ -395,9 +396,9 @@ pub(super) async fn create_refund(
     let map = body
         .as_object()
         .ok_or_else(|| unprocessable("The request body must be a JSON object."))?;
-    let now = crate::dates::now();
-    let mut guard = st.data.write();
-    let orders = &mut guard.orders;
+    st.write(|tx| {
+    let now = tx.now;
+    let orders = &mut tx.data.orders;
     let order = orders.get(id).ok_or_else(|| order_missing(id))?;
     let computed = compute(order, map)?;
     let (total, uses_override) = match map
@@ -467,7 +468,8 @@ pub(super) async fn create_refund(
             offline,
         })
         .collect();
-    let Some(order) = orders.get_mut(id) else {
+    tx.created(Record::OrderRefund { id: refund_id, order_id: id });
+    let Some(order) = tx.order(id) else {
         return Err(order_missing(id));
     };
     for (line_id, q) in &computed.line_quantities {
@@ -502,7 +504,6 @@ pub(super) async fn create_refund(
         order.status_id = STATUS_PARTIALLY_REFUNDED;
         order.payment_status = "partially refunded";
     }
-    order.date_modified = now;
     let refund = Refund {
         id: refund_id,
         order_id: id,
@@ -516,8 +517,9 @@ pub(super) async fn create_refund(
         transaction_id,
     };
     let body = render::refund(&refund);
-    orders.refunds.push(refund);
+    tx.data.orders.refunds.push(refund);
     Ok(paging::v3_single_status(StatusCode::CREATED, body))
+    })
 }
 
 /// A guest order cannot be refunded to store credit (the spec's own 422 example).

@@ -21,6 +21,7 @@ use super::render::{OrderView, RenderCtx, ShippingAddressView};
 use super::{IdCounters, PathParams, order_not_found, path_id, v2_base, v2_query};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
+use crate::mutation::Record;
 use crate::paging;
 use crate::resources::catalog::ProductRef;
 use crate::resources::channels::ChannelsData;
@@ -124,77 +125,79 @@ pub(super) async fn create(
         ));
     }
 
-    let now = crate::dates::now();
-    let mut guard = st.data.write();
-    let data = &mut *guard;
-    let customer_id = input::int(map, "customer_id")?.unwrap_or(0);
-    if customer_id != 0 && !data.customers.exists(customer_id) {
-        return Err(invalid(format!(
-            "The customer {customer_id} does not exist. Use customer_id 0 for a guest order."
-        )));
-    }
-    check_channel(&data.channels, map)?;
-    let catalog = data.catalog.product_refs();
-    let orders = &mut data.orders;
-    let mut ids = orders.ids.clone();
-    let id = ids.next_order();
-    let mut order = Order::new(id, now);
-    order.customer_id = customer_id;
-    order.billing_address = billing;
-    apply_scalars(&mut order, map, true)?;
-    if let Some(s) = input::int(map, "status_id")? {
-        order.status_id = valid_status(s)?;
-    }
-    if let Some(d) = date_created(map)? {
-        order.date_created = d;
-    }
+    st.write(|tx| {
+        let now = tx.now;
+        let data = &mut *tx.data;
+        let customer_id = input::int(map, "customer_id")?.unwrap_or(0);
+        if customer_id != 0 && !data.customers.exists(customer_id) {
+            return Err(invalid(format!(
+                "The customer {customer_id} does not exist. Use customer_id 0 for a guest order."
+            )));
+        }
+        check_channel(&data.channels, map)?;
+        let catalog = data.catalog.product_refs();
+        let orders = &mut data.orders;
+        let mut ids = orders.ids.clone();
+        let id = ids.next_order();
+        let mut order = Order::new(id, now);
+        order.customer_id = customer_id;
+        order.billing_address = billing;
+        apply_scalars(&mut order, map, true)?;
+        if let Some(s) = input::int(map, "status_id")? {
+            order.status_id = valid_status(s)?;
+        }
+        if let Some(d) = date_created(map)? {
+            order.date_created = d;
+        }
 
-    if let Some(products) = products {
-        // Legacy mode: lines ship to the first shipping address (a copy of the billing
-        // address when none is given, so every physical line has a consignment).
-        let addresses = input::array(map, "shipping_addresses")?;
-        match addresses.filter(|a| !a.is_empty()) {
-            Some(addresses) => {
-                for a in addresses {
-                    let sa = new_shipping_address(&mut ids, a)?;
+        if let Some(products) = products {
+            // Legacy mode: lines ship to the first shipping address (a copy of the billing
+            // address when none is given, so every physical line has a consignment).
+            let addresses = input::array(map, "shipping_addresses")?;
+            match addresses.filter(|a| !a.is_empty()) {
+                Some(addresses) => {
+                    for a in addresses {
+                        let sa = new_shipping_address(&mut ids, a)?;
+                        order.shipping_addresses.push(sa);
+                    }
+                }
+                None => {
+                    let sa = ShippingAddress {
+                        id: ids.next_address(),
+                        address: Address {
+                            form_fields: Vec::new(),
+                            ..order.billing_address.clone()
+                        },
+                        shipping_method: Cow::Borrowed("None"),
+                        cost_tax_class_id: 2,
+                        handling_cost_tax_class_id: 2,
+                        ..ShippingAddress::default()
+                    };
                     order.shipping_addresses.push(sa);
                 }
             }
-            None => {
-                let sa = ShippingAddress {
-                    id: ids.next_address(),
-                    address: Address {
-                        form_fields: Vec::new(),
-                        ..order.billing_address.clone()
-                    },
-                    shipping_method: Cow::Borrowed("None"),
-                    cost_tax_class_id: 2,
-                    handling_cost_tax_class_id: 2,
-                    ..ShippingAddress::default()
-                };
-                order.shipping_addresses.push(sa);
+            let address_id = order.shipping_addresses.first().map_or(0, |a| a.id);
+            for (i, item) in products.iter().enumerate() {
+                let line = new_line(item, i, &catalog, &mut ids, address_id)?;
+                order.lines.push(line);
             }
+        } else if let Some(c) = consignments {
+            let pickup = new_pickup(c, &catalog, &mut ids, &mut order.lines)?;
+            order.pickup = Some(Box::new(pickup));
         }
-        let address_id = order.shipping_addresses.first().map_or(0, |a| a.id);
-        for (i, item) in products.iter().enumerate() {
-            let line = new_line(item, i, &catalog, &mut ids, address_id)?;
-            order.lines.push(line);
+        if let Some(fees) = input::array(map, "fees")? {
+            order.fees = new_fees(&mut ids, fees, &[])?;
         }
-    } else if let Some(c) = consignments {
-        let pickup = new_pickup(c, &catalog, &mut ids, &mut order.lines)?;
-        order.pickup = Some(Box::new(pickup));
-    }
-    if let Some(fees) = input::array(map, "fees")? {
-        order.fees = new_fees(&mut ids, fees, &[])?;
-    }
-    apply_costs(&mut order, map)?;
-    order.recompute_totals();
-    apply_total_overrides(&mut order, map)?;
-    order.date_modified = now;
-    let response = render(&order, &ctx);
-    orders.ids = ids;
-    orders.push(order);
-    Ok(response)
+        apply_costs(&mut order, map)?;
+        order.recompute_totals();
+        apply_total_overrides(&mut order, map)?;
+        order.date_modified = now;
+        let response = render(&order, &ctx);
+        orders.ids = ids;
+        orders.push(order);
+        tx.created(Record::Order(id));
+        Ok(response)
+    })
 }
 
 /// `PUT /v2/orders/{id}`.
@@ -215,9 +218,9 @@ pub(super) async fn update(
             "Updating consignments is not supported by the sandbox; update 'products' instead.",
         ));
     }
-    let now = crate::dates::now();
-    let mut guard = st.data.write();
-    let data = &mut *guard;
+    st.write(|tx| {
+    let now = tx.now;
+    let data = &mut *tx.data;
     if let Some(c) = input::int(map, "customer_id")?
         && c != 0
         && !data.customers.exists(c)
@@ -311,20 +314,21 @@ pub(super) async fn update(
     order.date_modified = now;
     let response = render(&order, &ctx);
     orders.ids = ids;
-    if let Some(slot) = orders.get_mut(id) {
+    if let Some(slot) = tx.order(id) {
         *slot = order;
     }
     Ok(response)
+    })
 }
 
 /// `DELETE /v2/orders/{id}`: archives (docs/api-notes.md §6.1); 204.
 pub(super) async fn archive(State(st): State<Shared>, Path(p): Path<PathParams>) -> ApiResult {
     let id = path_id(&p, "order_id", V)?;
-    let mut data = st.data.write();
-    let order = data.orders.get_mut(id).ok_or_else(order_not_found)?;
-    order.is_deleted = true;
-    order.date_modified = crate::dates::now();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let order = tx.order(id).ok_or_else(order_not_found)?;
+        order.is_deleted = true;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `DELETE /v2/orders`: **archives every order** (docs/api-notes.md §12.11), or the first `limit`
@@ -336,19 +340,23 @@ pub(super) async fn archive_all(State(st): State<Shared>, RawQuery(raw): RawQuer
         Some(l) => usize::try_from(l).unwrap_or(usize::MAX),
         None => usize::MAX,
     };
-    let now = crate::dates::now();
-    let mut data = st.data.write();
-    for o in data
-        .orders
-        .orders
-        .iter_mut()
-        .filter(|o| !o.is_deleted)
-        .take(limit)
-    {
-        o.is_deleted = true;
-        o.date_modified = now;
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let ids: Vec<i64> = tx
+            .data
+            .orders
+            .orders
+            .iter()
+            .filter(|o| !o.is_deleted)
+            .take(limit)
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            if let Some(o) = tx.order(id) {
+                o.is_deleted = true;
+            }
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// `PUT /v2/orders/{id}/shipping_addresses/{id}`: does **not** recalculate shipping or
@@ -364,30 +372,30 @@ pub(super) async fn update_shipping_address(
     let base = v2_base(&headers, &st.config.store_hash);
     let map = input::object(&body, "The shipping address")?;
     input::reject_read_only(map, ADDRESS_READ_ONLY)?;
-    let mut data = st.data.write();
-    let order = data.orders.get_mut(id).ok_or_else(order_not_found)?;
-    let sa = order
-        .shipping_addresses
-        .iter_mut()
-        .find(|a| a.id == address_id)
-        .ok_or_else(order_not_found)?;
-    let mut updated = sa.clone();
-    patch_shipping_address(&mut updated, map)?;
-    *sa = updated;
-    order.date_modified = crate::dates::now();
-    let order = &*order;
-    let address = order
-        .shipping_address(address_id)
-        .ok_or_else(order_not_found)?;
-    Ok((
-        StatusCode::OK,
-        Json(ShippingAddressView {
-            order,
-            address,
-            base: &base,
-        }),
-    )
-        .into_response())
+    st.write(|tx| {
+        let order = tx.order(id).ok_or_else(order_not_found)?;
+        let sa = order
+            .shipping_addresses
+            .iter_mut()
+            .find(|a| a.id == address_id)
+            .ok_or_else(order_not_found)?;
+        let mut updated = sa.clone();
+        patch_shipping_address(&mut updated, map)?;
+        *sa = updated;
+        let order = &*order;
+        let address = order
+            .shipping_address(address_id)
+            .ok_or_else(order_not_found)?;
+        Ok((
+            StatusCode::OK,
+            Json(ShippingAddressView {
+                order,
+                address,
+                base: &base,
+            }),
+        )
+            .into_response())
+    })
 }
 
 /// `POST /v2/orders/{id}/shipments`: 201; needs `order_address_id` and
@@ -410,8 +418,8 @@ pub(super) async fn create_shipment(
             "shipping_provider_display_name",
         ],
     )?;
-    let mut guard = st.data.write();
-    let orders = &mut guard.orders;
+    st.write(|tx| {
+    let orders = &mut tx.data.orders;
     let order = orders.get(id).ok_or_else(order_not_found)?;
     let address_id = input::required_int(map, "order_address_id", "to create a shipment")?;
     if order.shipping_address(address_id).is_none() {
@@ -465,7 +473,9 @@ pub(super) async fn create_shipment(
     patch_shipment(&mut shipment, map)?;
     // Valid: only now take an id.
     shipment.id = orders.ids.next_shipment();
-    let order = orders.get_mut(id).ok_or_else(order_not_found)?;
+    let shipment_id = shipment.id;
+    tx.created(Record::Shipment { id: shipment_id, order_id: id });
+    let order = tx.order(id).ok_or_else(order_not_found)?;
     for item in &shipment.items {
         if let Some(line) = order
             .lines
@@ -482,7 +492,6 @@ pub(super) async fn create_shipment(
     } else {
         order.status_id = STATUS_PARTIALLY_SHIPPED;
     }
-    order.date_modified = now;
     order.shipments.push(shipment);
     let order = &*order;
     let body = order
@@ -491,6 +500,7 @@ pub(super) async fn create_shipment(
         .map(|sh| super::render::shipment(order, sh))
         .unwrap_or(Value::Null);
     Ok(paging::v2_object(StatusCode::CREATED, body))
+    })
 }
 
 /// `PUT /v2/orders/{id}/shipments/{id}`: tracking and address fields; items are fixed.
@@ -513,34 +523,38 @@ pub(super) async fn update_shipment(
             "shipping_provider_display_name",
         ],
     )?;
-    let mut data = st.data.write();
-    let order = data.orders.get_mut(id).ok_or_else(order_not_found)?;
-    if let Some(aid) = input::int(map, "order_address_id")?
-        && order.shipping_address(aid).is_none()
-    {
-        return Err(invalid(format!(
-            "The order address {aid} is not a shipping address of order {id}."
-        )));
-    }
-    let sh = order
-        .shipments
-        .iter_mut()
-        .find(|s| s.id == shipment_id)
-        .ok_or_else(order_not_found)?;
-    let mut updated = sh.clone();
-    patch_shipment(&mut updated, map)?;
-    *sh = updated;
-    order.date_modified = crate::dates::now();
-    let order = &*order;
-    let sh = order
-        .shipments
-        .iter()
-        .find(|s| s.id == shipment_id)
-        .ok_or_else(order_not_found)?;
-    Ok(paging::v2_object(
-        StatusCode::OK,
-        super::render::shipment(order, sh),
-    ))
+    st.write(|tx| {
+        tx.updated(Record::Shipment {
+            id: shipment_id,
+            order_id: id,
+        });
+        let order = tx.order(id).ok_or_else(order_not_found)?;
+        if let Some(aid) = input::int(map, "order_address_id")?
+            && order.shipping_address(aid).is_none()
+        {
+            return Err(invalid(format!(
+                "The order address {aid} is not a shipping address of order {id}."
+            )));
+        }
+        let sh = order
+            .shipments
+            .iter_mut()
+            .find(|s| s.id == shipment_id)
+            .ok_or_else(order_not_found)?;
+        let mut updated = sh.clone();
+        patch_shipment(&mut updated, map)?;
+        *sh = updated;
+        let order = &*order;
+        let sh = order
+            .shipments
+            .iter()
+            .find(|s| s.id == shipment_id)
+            .ok_or_else(order_not_found)?;
+        Ok(paging::v2_object(
+            StatusCode::OK,
+            super::render::shipment(order, sh),
+        ))
+    })
 }
 
 pub(super) async fn delete_shipment(
@@ -549,17 +563,21 @@ pub(super) async fn delete_shipment(
 ) -> ApiResult {
     let id = path_id(&p, "order_id", V)?;
     let shipment_id = path_id(&p, "shipment_id", V)?;
-    let mut data = st.data.write();
-    let order = data.orders.get_mut(id).ok_or_else(order_not_found)?;
-    let pos = order
-        .shipments
-        .iter()
-        .position(|s| s.id == shipment_id)
-        .ok_or_else(order_not_found)?;
-    let sh = order.shipments.remove(pos);
-    unship(order, &sh);
-    order.date_modified = crate::dates::now();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        tx.deleted(Record::Shipment {
+            id: shipment_id,
+            order_id: id,
+        });
+        let order = tx.order(id).ok_or_else(order_not_found)?;
+        let pos = order
+            .shipments
+            .iter()
+            .position(|s| s.id == shipment_id)
+            .ok_or_else(order_not_found)?;
+        let sh = order.shipments.remove(pos);
+        unship(order, &sh);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 pub(super) async fn delete_shipments(
@@ -567,13 +585,28 @@ pub(super) async fn delete_shipments(
     Path(p): Path<PathParams>,
 ) -> ApiResult {
     let id = path_id(&p, "order_id", V)?;
-    let mut data = st.data.write();
-    let order = data.orders.get_mut(id).ok_or_else(order_not_found)?;
-    for sh in std::mem::take(&mut order.shipments) {
-        unship(order, &sh);
-    }
-    order.date_modified = crate::dates::now();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    st.write(|tx| {
+        let shipments: Vec<i64> = tx
+            .data
+            .orders
+            .get(id)
+            .ok_or_else(order_not_found)?
+            .shipments
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        for sid in shipments {
+            tx.deleted(Record::Shipment {
+                id: sid,
+                order_id: id,
+            });
+        }
+        let order = tx.order(id).ok_or_else(order_not_found)?;
+        for sh in std::mem::take(&mut order.shipments) {
+            unship(order, &sh);
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
 }
 
 /// Gives a deleted shipment's quantities back to the lines.
