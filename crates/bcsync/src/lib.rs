@@ -3,6 +3,7 @@
 //! - [`streams`]: the stream descriptor table (what to extract and how).
 //! - [`extract`]: the engine that reads streams through the API client.
 //! - [`destinations`]: where records go (SQLite, Singer, JSON lines).
+//! - [`listen`]: `bcsync listen`, webhooks applied through the same destinations.
 //! - [`state`]: bookmarks that make runs incremental and resumable.
 //! - [`config`]: `bcsync.toml` and environment variables.
 //! - [`tools`]: one operation per resource command, MCP tool and raw request.
@@ -12,6 +13,7 @@ pub mod config;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod listen;
 pub mod pg;
 pub mod push;
 pub mod sources;

@@ -30,6 +30,8 @@ fn help_texts() {
         vec!["runs", "--help"],
         vec!["discover", "--help"],
         vec!["check", "--help"],
+        vec!["listen", "--help"],
+        vec!["status", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);

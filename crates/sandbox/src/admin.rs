@@ -12,6 +12,8 @@
 //! | `POST /_sandbox/reset` | re-seeds the store and clears the log and counters |
 //! | `GET/PUT/DELETE /_sandbox/faults` | fault configuration (spec string or JSON) |
 //! | `GET/PUT /_sandbox/ratelimit` | plan and time scale, e.g. `{"plan":"standard","time_scale":0.01}` |
+//! | `GET /_sandbox/carts?state=` | every cart ever made, with `state` (the API has no cart list) |
+//! | `GET/POST/DELETE /_sandbox/simulate` | storefront simulator status (`?since_seq=` adds the action log), start, stop |
 //! | `GET /_sandbox/events?after=SEQ&limit=` | journaled changes (webhook events), oldest first, with millisecond timestamps |
 //! | `GET /_sandbox/deliveries?after=SEQ&hook_id=&limit=` | webhook delivery attempts and outcomes, queue length, blocked domains |
 //! | `POST /_sandbox/hooks/{id}/deactivate` | switches a hook off as the store does when retries run out |
@@ -295,6 +297,8 @@ pub fn routes() -> Router<Shared> {
             get(get_faults).put(put_faults).delete(delete_faults),
         )
         .route("/_sandbox/ratelimit", get(get_ratelimit).put(put_ratelimit))
+        .merge(crate::resources::carts::admin_routes())
+        .merge(crate::simulator::admin_routes())
         .route("/_sandbox/events", get(list_events))
         .route("/_sandbox/deliveries", get(list_deliveries))
         .route("/_sandbox/hooks/{id}/deactivate", post(deactivate_hook))
@@ -433,6 +437,7 @@ async fn counts(State(st): State<Shared>) -> Response {
 }
 
 async fn reset(State(st): State<Shared>) -> Response {
+    st.simulator.stop();
     st.reset();
     st.limiter.reset();
     st.faults.reset_counts();

@@ -144,6 +144,8 @@ pub struct SandboxConfig {
     pub seed: SeedSpec,
     /// Largest accepted request body, bytes; larger gets 413.
     pub max_body_bytes: usize,
+    /// Storefront traffic to simulate from the start (`--simulate RATE`).
+    pub simulate: Option<crate::simulator::SimulateSpec>,
     /// Hosts a webhook destination may name with any scheme and port, besides the https
     /// on port 443 a real store demands and `http://127.0.0.1:*` / `http://localhost:*`
     /// (for receivers in another network namespace or container).
@@ -160,6 +162,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             seed: SeedSpec::empty(),
             max_body_bytes: 2 * 1024 * 1024,
+            simulate: None,
             allow_hook_hosts: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod internal;
 pub mod mutation;
 pub mod paging;
 pub mod query;
@@ -28,8 +29,10 @@ pub mod ratelimit;
 pub mod resources;
 pub mod seed;
 pub mod server;
+pub mod simulator;
 pub mod state;
 
 pub use config::{Plan, SandboxConfig, TokenConfig};
 pub use seed::SeedSpec;
 pub use server::{RunningSandbox, start};
+pub use simulator::SimulateSpec;

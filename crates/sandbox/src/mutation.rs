@@ -92,6 +92,9 @@ pub struct Tx<'a> {
     /// The store clock for this write (whole seconds); every record it touches gets it.
     pub now: DateTime<Utc>,
     entries: Vec<Entry>,
+    /// Events stated directly by families the [`Record`]s do not model (carts,
+    /// inventory locations), journaled after the records' own.
+    announced: Vec<(String, Value)>,
 }
 
 /// A record kept in a list on its product (images, custom fields): what
@@ -134,6 +137,7 @@ impl<'a> Tx<'a> {
             data,
             now,
             entries: Vec::new(),
+            announced: Vec::new(),
         }
     }
 
@@ -166,6 +170,13 @@ impl<'a> Tx<'a> {
             change: Change::Deleted,
             before,
         });
+    }
+
+    /// Journals `scope` with payload `data` when the write succeeds, for a family the
+    /// [`Record`]s do not model; like the records' events, nothing is journaled when the
+    /// write fails.
+    pub fn announce(&mut self, scope: &str, data: Value) {
+        self.announced.push((scope.to_owned(), data));
     }
 
     /// The customer `id`, to change.
@@ -291,13 +302,21 @@ impl<'a> Tx<'a> {
     /// Bumps `date_modified` of what changed and journals the webhook events. Called by
     /// [`crate::state::AppState::write`] once the write has succeeded.
     pub fn commit(self) {
-        let Tx { data, now, entries } = self;
+        let Tx {
+            data,
+            now,
+            entries,
+            announced,
+        } = self;
         let mut out = Journal::default();
         for e in merge(entries) {
             commit_one(data, now, &e, &mut out);
         }
         for (scope, payload) in out.events {
             data.events.emit(scope, payload, now);
+        }
+        for (scope, payload) in announced {
+            data.events.emit(&scope, payload, now);
         }
     }
 }

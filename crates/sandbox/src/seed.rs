@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use crate::resources::{catalog, channels, coupons, customers, orders, store_info};
+use crate::resources::{carts, catalog, channels, coupons, customers, orders, store_info};
 use crate::state::StoreData;
 
 /// How big a store to generate.
@@ -97,4 +97,5 @@ pub fn generate(data: &mut StoreData, spec: &SeedSpec, now: DateTime<Utc>) {
     catalog::seed(data, spec, &mut rng, now);
     coupons::seed(data, spec, &mut rng, now);
     orders::seed(data, spec, &mut rng, now);
+    carts::seed(data, spec.seed);
 }

@@ -161,8 +161,9 @@ impl RunningSandbox {
             .unwrap_or("")
     }
 
-    /// Stops accepting connections and waits for the server task.
+    /// Stops accepting connections and the simulator, and waits for the server task.
     pub async fn stop(mut self) {
+        self.state.simulator.stop();
         if let Some(d) = self.delivery.take() {
             d.abort();
         }
@@ -177,6 +178,8 @@ impl RunningSandbox {
 
 impl Drop for RunningSandbox {
     fn drop(&mut self) {
+        // The simulator holds the store while it runs; a dropped sandbox ends it.
+        self.state.simulator.stop();
         if let Some(d) = self.delivery.take() {
             d.abort();
         }
@@ -198,6 +201,11 @@ pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Resul
     let addr = listener.local_addr()?;
     let app = router(Arc::clone(&state));
     let (tx, rx) = oneshot::channel::<()>();
+    // Abandonment and expiry of carts run on their own clock (docs/api-notes.md §8).
+    tokio::spawn(resources::carts::run_sweeper(Arc::downgrade(&state)));
+    if let Some(spec) = state.config.simulate.clone() {
+        crate::simulator::start(&state, spec).map_err(std::io::Error::other)?;
+    }
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(async {

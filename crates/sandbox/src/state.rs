@@ -16,7 +16,9 @@ use crate::error::ApiError;
 use crate::faults::FaultInjector;
 use crate::mutation::Tx;
 use crate::ratelimit::RateLimiter;
-use crate::resources::{catalog, channels, coupons, customers, hooks, orders, store_info};
+use crate::resources::{
+    carts, catalog, channels, coupons, customers, hooks, inventory, orders, store_info,
+};
 
 /// Handle passed to every handler.
 pub type Shared = Arc<AppState>;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub faults: FaultInjector,
     pub log: RequestLog,
+    /// The storefront simulator's run and counters.
+    pub simulator: crate::simulator::Simulator,
     /// Webhook delivery: its queue, its log, and the wake-up of its task.
     pub delivery: Delivery,
 }
@@ -49,6 +53,8 @@ pub struct StoreData {
     pub coupons: coupons::CouponsData,
     pub channels: channels::ChannelsData,
     pub hooks: hooks::HooksData,
+    pub carts: carts::CartsData,
+    pub inventory: inventory::InventoryData,
     /// Changes not yet handed to webhook delivery.
     pub events: crate::events::EventsData,
 }
@@ -63,6 +69,8 @@ impl StoreData {
         self.coupons.counts(&mut m);
         self.channels.counts(&mut m);
         self.hooks.counts(&mut m);
+        self.carts.counts(&mut m);
+        self.inventory.counts(&mut m);
         m
     }
 }
@@ -75,6 +83,7 @@ impl AppState {
             limiter: RateLimiter::new(config.plan, config.time_scale),
             faults: FaultInjector::new(config.faults.clone()),
             log: RequestLog::default(),
+            simulator: crate::simulator::Simulator::default(),
             delivery: Delivery::default(),
             data: RwLock::new(data),
             config,

@@ -5,6 +5,7 @@
 mod api;
 mod demo;
 mod extract;
+mod listen;
 mod output;
 mod push;
 mod resources;
@@ -77,6 +78,10 @@ pub enum Command {
     Customers(resources::CustomersArgs),
     /// A raw request to any V2/V3 path of the store: `bcsync api GET /v3/catalog/brands`.
     Api(api::ApiArgs),
+    /// Keep a destination current from the store's webhooks (with polling to fill gaps).
+    Listen(listen::ListenArgs),
+    /// What a listener is doing: connected, last event, last sync, lag, inbox, tables, hooks.
+    Status(listen::StatusArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -176,6 +181,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Categories(args)) => resources::categories(cli.config.as_deref(), args).await,
         Some(Command::Customers(args)) => resources::customers(cli.config.as_deref(), args).await,
         Some(Command::Api(args)) => api::run(cli.config.as_deref(), args).await,
+        Some(Command::Listen(args)) => {
+            listen::listen(cli.config.as_deref(), args, &Interrupt::listen()).await
+        }
+        Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()

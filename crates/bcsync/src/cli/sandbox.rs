@@ -48,7 +48,8 @@ pub struct SandboxArgs {
     /// Plan: standard, plus, pro, enterprise, enterprise:N (requests per 30 s), unlimited.
     #[arg(long, default_value = "standard")]
     pub plan: String,
-    /// Multiplies the rate-limit window (0.01 turns 30 s into 0.3 s).
+    /// Multiplies the rate-limit window and the webhook retry, window and block times (0.01
+    /// turns 30 s into 0.3 s).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
     /// Faults to inject, e.g. `seed=7,500=0.05,reset=0.02` (see the sandbox docs).

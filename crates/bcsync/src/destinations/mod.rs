@@ -73,6 +73,19 @@ pub trait Destination: Send {
     ) -> Result<()> {
         Ok(())
     }
+    /// The store says these records of `stream` are gone (a webhook named a deleted
+    /// customer or product, an archived order, a cart that no longer exists, or a
+    /// reconciliation listing ids found them missing): SQL destinations set `_deleted_at`
+    /// on their rows and on their child rows (never remove them); returns how many parent
+    /// rows were newly marked. Destinations without tables ignore it.
+    fn mark_deleted(&mut self, _stream: &'static StreamDescriptor, _keys: &[Value]) -> Result<u64> {
+        Ok(0)
+    }
+    /// Keys of the rows of `stream` not marked deleted (deletion reconciliation compares
+    /// them with the ids the store lists). Destinations without tables have none.
+    fn live_keys(&mut self, _stream: &'static StreamDescriptor) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
     /// Flushes everything; called once at the end of a run.
     fn finish(&mut self) -> Result<()>;
 }
@@ -123,6 +136,15 @@ pub fn open_for_store(
 enum Command {
     Write(PageBatch),
     CompleteRead(&'static StreamDescriptor, String),
+    MarkDeleted(&'static StreamDescriptor, Vec<Value>),
+    /// Answers with the committed state, after every command queued before it.
+    LoadState(tokio::sync::oneshot::Sender<Result<State>>),
+    LiveKeys(
+        &'static StreamDescriptor,
+        tokio::sync::oneshot::Sender<Result<Vec<Value>>>,
+    ),
+    /// Answers once every command queued before it is durable.
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Runs a [`Destination`] on its own thread and feeds it pages with backpressure.
@@ -176,6 +198,18 @@ impl DestinationWriter {
                         Command::CompleteRead(stream, read_started) => {
                             dest.complete_read(stream, &read_started)?
                         }
+                        Command::MarkDeleted(stream, keys) => {
+                            dest.mark_deleted(stream, &keys)?;
+                        }
+                        Command::LoadState(reply) => {
+                            let _ = reply.send(dest.load_state());
+                        }
+                        Command::LiveKeys(stream, reply) => {
+                            let _ = reply.send(dest.live_keys(stream));
+                        }
+                        Command::Barrier(reply) => {
+                            let _ = reply.send(());
+                        }
                     }
                 }
                 dest.finish()
@@ -228,6 +262,62 @@ impl DestinationWriter {
                     "the destination failed; its error follows at the end of the run".into(),
                 )
             })
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Command>> {
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::WriterGone("writer already finished".into()))
+    }
+
+    async fn send(&self, cmd: Command) -> Result<()> {
+        self.sender()?.send(cmd).await.map_err(|_| {
+            Error::WriterGone(
+                "the destination failed; its error follows at the end of the run".into(),
+            )
+        })
+    }
+
+    /// Marks records of `stream` deleted in the store (after everything queued before):
+    /// see [`Destination::mark_deleted`].
+    pub async fn mark_deleted(
+        &self,
+        stream: &'static StreamDescriptor,
+        keys: Vec<Value>,
+    ) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::MarkDeleted(stream, keys)).await
+    }
+
+    /// The committed state of every stream, read after everything queued before: a
+    /// long-running writer (`bcsync listen`) starts each gap poll from it.
+    pub async fn load_state(&self) -> Result<State> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::LoadState(tx)).await?;
+        rx.await.map_err(|_| {
+            Error::WriterGone("the destination failed; its error follows at the end".into())
+        })?
+    }
+
+    /// Keys of `stream`'s rows not marked deleted, after everything queued before.
+    pub async fn live_keys(&self, stream: &'static StreamDescriptor) -> Result<Vec<Value>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::LiveKeys(stream, tx)).await?;
+        rx.await.map_err(|_| {
+            Error::WriterGone("the destination failed; its error follows at the end".into())
+        })?
+    }
+
+    /// Waits until everything queued before is written (committed): what `listen` waits
+    /// for before it marks inbox events applied.
+    pub async fn barrier(&self) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Barrier(tx)).await?;
+        rx.await.map_err(|_| {
+            Error::WriterGone("the destination failed; its error follows at the end".into())
+        })
     }
 
     /// Closes the queue, waits for every page to be written, and returns the writer's

@@ -598,6 +598,79 @@ impl Destination for SqliteDestination {
         }
     }
 
+    fn mark_deleted(&mut self, stream: &'static StreamDescriptor, keys: &[Value]) -> Result<u64> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
+        let result = (|| -> Result<u64> {
+            let mut gone = 0u64;
+            let parent = format!(
+                "UPDATE {} SET \"_deleted_at\" = ?1 WHERE {} = ?2 AND \"_deleted_at\" IS NULL",
+                quote_ident(stream.name),
+                quote_ident(stream.key)
+            );
+            let children: Vec<String> = stream
+                .children
+                .iter()
+                .map(|c| {
+                    format!(
+                        "UPDATE {} SET \"_deleted_at\" = ?1 WHERE {} = ?2 AND \"_deleted_at\" IS NULL",
+                        quote_ident(c.name),
+                        quote_ident(c.parent_column)
+                    )
+                })
+                .collect();
+            for key in keys {
+                let k = to_sql(Some(key));
+                let now_sql = ToSqlOutput::Borrowed(ValueRef::Text(now.as_bytes()));
+                gone += self
+                    .conn
+                    .execute(&parent, [now_sql, k])
+                    .map_err(self.err())? as u64;
+                for sql in &children {
+                    let now_sql = ToSqlOutput::Borrowed(ValueRef::Text(now.as_bytes()));
+                    self.conn
+                        .execute(sql, [now_sql, to_sql(Some(key))])
+                        .map_err(self.err())?;
+                }
+            }
+            Ok(gone)
+        })();
+        match result {
+            Ok(gone) => {
+                self.conn.execute_batch("COMMIT").map_err(self.err())?;
+                super::DeletionMarks::log(stream, gone);
+                Ok(gone)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn live_keys(&mut self, stream: &'static StreamDescriptor) -> Result<Vec<Value>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE \"_deleted_at\" IS NULL",
+            quote_ident(stream.key),
+            quote_ident(stream.name)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let keys = stmt
+            .query_map([], |r| {
+                Ok(match r.get_ref(0)? {
+                    ValueRef::Integer(i) => Value::from(i),
+                    ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                    _ => Value::Null,
+                })
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        Ok(keys)
+    }
+
     fn finish(&mut self) -> Result<()> {
         // Fold the WAL back so the file is complete on its own (e.g. to copy it elsewhere).
         self.conn

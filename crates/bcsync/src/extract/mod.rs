@@ -126,27 +126,54 @@ pub async fn run(
     options: &ExtractOptions,
     progress: &Progress,
 ) -> Result<ExtractSummary> {
+    let summary = run_streams(client, counter, streams, &writer, state, options, progress).await;
+    let written = writer.finish().await;
+    written?;
+    // A bad token or a wrong store hash fails every stream the same way: report it once.
+    if !summary.interrupted
+        && let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
+        && summary.streams.iter().all(|s| s.error.is_some())
+    {
+        return Err(Error::EveryStreamFailed(
+            first.error.clone().unwrap_or_default(),
+        ));
+    }
+    Ok(summary)
+}
+
+/// Runs the streams into a writer that outlives them: [`run`] finishes it afterwards;
+/// `bcsync listen` keeps one writer for its whole life and polls through it. A failed
+/// stream is reported in its summary, never as an error here.
+pub async fn run_streams(
+    client: &Client,
+    counter: Arc<RequestCounter>,
+    streams: &[&'static StreamDescriptor],
+    writer: &DestinationWriter,
+    state: State,
+    options: &ExtractOptions,
+    progress: &Progress,
+) -> ExtractSummary {
     let started = Instant::now();
-    let writer = Arc::new(writer);
+    let requests_before = client.stats();
     let results: Vec<StreamSummary> = futures::stream::iter(streams.iter().copied())
         .map(|s| {
             let client = client.clone();
-            let writer = Arc::clone(&writer);
             let counter = Arc::clone(&counter);
             let st = state.stream(s.name);
             let bar = progress.stream(s.name);
             async move {
                 let t0 = Instant::now();
+                let before = counter.get(s.name);
                 let mut summary = StreamSummary {
                     name: s.name.to_owned(),
                     ..Default::default()
                 };
-                let work = run_stream(&client, s, st, &writer, options, &mut summary, &bar);
+                let work = run_stream(&client, s, st, writer, options, &mut summary, &bar);
                 let res = CURRENT_STREAM
                     .scope(s.name, until_cancelled(options.cancel.as_ref(), work))
                     .await;
                 summary.duration = t0.elapsed();
-                summary.requests = counter.get(s.name);
+                summary.requests = counter.get(s.name) - before;
                 match res {
                     Ok(()) => bar.finish(&summary, &client),
                     Err(e) => {
@@ -160,9 +187,6 @@ pub async fn run(
         .buffer_unordered(options.stream_concurrency.max(1))
         .collect()
         .await;
-    let writer =
-        Arc::try_unwrap(writer).map_err(|_| Error::WriterGone("writer still shared".into()))?;
-    let written = writer.finish().await;
     let mut by_name: HashMap<String, StreamSummary> =
         results.into_iter().map(|s| (s.name.clone(), s)).collect();
     let ordered: Vec<StreamSummary> = streams
@@ -170,34 +194,19 @@ pub async fn run(
         .filter_map(|s| by_name.remove(s.name))
         .collect();
     let stats = client.stats();
-    let summary = ExtractSummary {
-        streams: ordered,
-        requests: stats.requests,
-        throttled: stats.rate_limited,
-        duration: started.elapsed(),
-        interrupted: false,
-    };
     // Interrupted only if a stream was actually cut short (a signal after the last page
     // changes nothing).
     let cut_short = Error::Interrupted.to_string();
-    let summary = ExtractSummary {
-        interrupted: summary
-            .streams
-            .iter()
-            .any(|s| s.error.as_deref() == Some(cut_short.as_str())),
-        ..summary
-    };
-    written?;
-    // A bad token or a wrong store hash fails every stream the same way: report it once.
-    if !summary.interrupted
-        && let Some(first) = summary.streams.iter().find(|s| s.error.is_some())
-        && summary.streams.iter().all(|s| s.error.is_some())
-    {
-        return Err(Error::EveryStreamFailed(
-            first.error.clone().unwrap_or_default(),
-        ));
+    let interrupted = ordered
+        .iter()
+        .any(|s| s.error.as_deref() == Some(cut_short.as_str()));
+    ExtractSummary {
+        streams: ordered,
+        requests: stats.requests - requests_before.requests,
+        throttled: stats.rate_limited - requests_before.rate_limited,
+        duration: started.elapsed(),
+        interrupted,
     }
-    Ok(summary)
 }
 
 /// Runs `work` unless `cancel` fires first (then `work` is dropped: no new requests, and
@@ -271,7 +280,7 @@ fn format_bookmark(dt: DateTime<Utc>) -> String {
 }
 
 /// Splits a page of parents into the batch the destination writes.
-fn to_batch(
+pub(crate) fn to_batch(
     stream: &'static StreamDescriptor,
     records: Vec<Value>,
     state: Option<StreamState>,

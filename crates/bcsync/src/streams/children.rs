@@ -101,6 +101,25 @@ pub fn order_shipping_addresses(order: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// Lines of a cart: every kind of `line_items` (physical, digital, custom, gift
+/// certificates), each tagged with its kind in `item_type`.
+pub fn cart_items(r: &Value) -> Vec<Value> {
+    let Some(lines) = r.get("line_items").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (kind, items) in lines {
+        for item in items.as_array().into_iter().flatten() {
+            let mut item = item.clone();
+            if let Some(obj) = item.as_object_mut() {
+                obj.insert("item_type".into(), Value::String(kind.clone()));
+            }
+            out.push(item);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

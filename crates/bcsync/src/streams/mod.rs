@@ -111,6 +111,51 @@ const V3_INCREMENTAL: Replication = Replication::Incremental {
     sort: &[("sort", "date_modified:asc")],
 };
 
+/// Carts: not a stream (the API has no cart list, docs/api-notes.md §8), so never
+/// extracted; `bcsync listen` fills this table from the cart webhooks, one
+/// `GET /v3/carts/{id}` per changed cart, through the same destination code.
+pub static CARTS: StreamDescriptor = StreamDescriptor {
+    name: "carts",
+    version: ApiVersion::V3,
+    path: "/carts/{id}",
+    paging: Paging::Single,
+    key: "id",
+    replication: Replication::FullTable,
+    query: &[],
+    page_size: 1,
+    children: &[ChildTable {
+        name: "cart_items",
+        parent_column: "cart_id",
+        extract: children::cart_items,
+        record: records::CART_ITEM,
+        key: Some("id"),
+        fields: &[
+            ("id", S),
+            ("cart_id", S),
+            ("item_type", S),
+            ("product_id", I),
+            ("variant_id", I),
+            ("quantity", I),
+            ("sale_price", N),
+        ],
+    }],
+    scope: "store_cart",
+    fields: &[
+        ("id", S),
+        ("customer_id", I),
+        ("email", S),
+        ("cart_amount", N),
+        ("state", S),
+        ("abandoned_at", D),
+        ("converted_at", D),
+        ("order_id", I),
+        ("created_time", D),
+        ("updated_time", D),
+    ],
+    record: records::CART,
+    per_parent_note: None,
+};
+
 /// The stream table: every stream bcsync extracts.
 pub static STREAMS: &[StreamDescriptor] = &[
     StreamDescriptor {

@@ -763,3 +763,43 @@ pub static REFUND: &[Prop] = &[
         ])),
     ),
 ];
+
+// --- carts (V3, webhooks only) -------------------------------------------------------
+
+/// A cart as `GET /v3/carts/{id}` returns it (docs/api-notes.md §8), plus the state
+/// `bcsync listen` adds from the cart webhooks.
+pub static CART: &[Prop] = &[
+    ("id", S),
+    ("customer_id", I),
+    ("channel_id", I),
+    ("email", S),
+    ("currency", ANY),
+    ("base_amount", N),
+    ("discount_amount", N),
+    ("cart_amount", N),
+    ("tax_included", B),
+    ("line_items", ANY),
+    ("created_time", D),
+    ("updated_time", D),
+    ("version", I),
+    ("state", S),
+    ("abandoned_at", D),
+    ("converted_at", D),
+    ("order_id", I),
+];
+
+/// One line of a cart: a physical, digital, custom or gift-certificate item
+/// (`item_type` says which).
+pub static CART_ITEM: &[Prop] = &[
+    ("id", S),
+    ("item_type", S),
+    ("product_id", I),
+    ("variant_id", I),
+    ("sku", S),
+    ("name", S),
+    ("quantity", I),
+    ("list_price", N),
+    ("sale_price", N),
+    ("extended_list_price", N),
+    ("extended_sale_price", N),
+];

@@ -6,11 +6,13 @@ use axum::Router;
 
 use crate::state::Shared;
 
+pub mod carts;
 pub mod catalog;
 pub mod channels;
 pub mod coupons;
 pub mod customers;
 pub mod hooks;
+pub mod inventory;
 pub mod orders;
 pub mod store_info;
 
@@ -24,4 +26,6 @@ pub fn routes() -> Router<Shared> {
         .merge(coupons::routes())
         .merge(channels::routes())
         .merge(hooks::routes())
+        .merge(carts::routes())
+        .merge(inventory::routes())
 }

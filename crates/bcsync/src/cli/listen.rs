@@ -1,0 +1,204 @@
+//! `bcsync listen` (keep a destination current from webhooks) and `bcsync status`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bcsync::extract::RequestCounter;
+use bcsync::listen::{self, ListenOptions, ListenTarget};
+use bigcommerce::ApiVersion;
+use clap::Args;
+
+use super::{Interrupt, StoreArgs};
+
+/// A duration: `90` (seconds), `90s`, `5m`, `1h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0 && n.is_finite())
+        .map(|n| Duration::from_secs_f64(n * f64::from(mult)))
+        .ok_or_else(|| format!("{s:?} is not a duration; write e.g. 30s, 5m or 1h"))
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Destination: sqlite:PATH (default sqlite:bcsync.db) or postgres://USER@HOST/DB (postgres alone: DATABASE_URL).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Address the receiver listens on (put a TLS reverse proxy in front: the store only posts to https on port 443).
+    #[arg(long, default_value = "127.0.0.1:8780")]
+    pub bind: SocketAddr,
+    /// Public https URL the store posts to, e.g. https://hooks.example.com/webhooks (else BCSYNC_PUBLIC_URL). Without it no hooks are registered.
+    #[arg(long, env = "BCSYNC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How often the list streams are polled incrementally to fill gaps.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// How often deletions are reconciled by listing ids.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
+    /// How often the hooks are checked (is_active) and repaired.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub hook_check_interval: Duration,
+    /// How long a burst of events may gather before it is fetched (one read per record).
+    #[arg(long, default_value = "300ms", value_parser = parse_millis)]
+    pub coalesce: Duration,
+    /// File holding the webhook secret (generated if absent; BCSYNC_WEBHOOK_SECRET overrides). Default: beside the SQLite file, or ./bcsync-STORE.webhook-secret.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Remove the hooks listen registered, then exit.
+    #[arg(long)]
+    pub unregister: bool,
+}
+
+/// `300ms`, or a duration as [`parse_duration`] reads it.
+fn parse_millis(s: &str) -> Result<Duration, String> {
+    match s.trim().strip_suffix("ms") {
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("{s:?} is not a duration; write e.g. 300ms or 1s")),
+        None => parse_duration(s),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Destination the listener writes to, as `listen --to` takes it.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn listen(
+    config: Option<&Path>,
+    args: ListenArgs,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitCode> {
+    let file = bcsync::config::load(config)?;
+    let conn = file.connection(
+        args.store.store_hash.as_deref(),
+        args.store.base_url.as_deref(),
+    )?;
+    let counter = Arc::new(RequestCounter::default());
+    let client = conn.client()?.with_observer(counter.clone());
+    // One request first: a wrong token or store hash fails here, with its fix.
+    client.get(ApiVersion::V2, "/time", &[]).await?;
+    if args.unregister {
+        let n = listen::hooks::unregister(&client).await?;
+        eprintln!("removed {n} webhook(s) bcsync listen had registered");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let to = args
+        .to
+        .or(file.extract.to.clone())
+        .unwrap_or_else(|| "sqlite:bcsync.db".into());
+    let target = ListenTarget::parse(&to, &conn.store_hash)?;
+    let secret_file = args
+        .secret_file
+        .unwrap_or_else(|| target.default_secret_file(&conn.store_hash));
+    let secret = listen::load_or_create_secret(&secret_file)?;
+    if args.public_url.is_none() {
+        tracing::warn!(
+            "no --public-url: no webhooks are registered, only deliveries from hooks made elsewhere are received (polling still runs)"
+        );
+    }
+    let options = ListenOptions {
+        bind: args.bind,
+        public_url: args.public_url,
+        poll_interval: args.poll_interval,
+        reconcile_interval: args.reconcile_interval,
+        hook_check_interval: args.hook_check_interval,
+        apply: listen::ApplyOptions {
+            coalesce: args.coalesce,
+            ..Default::default()
+        },
+    };
+    let running = listen::start(
+        client,
+        counter,
+        target,
+        secret,
+        options,
+        interrupt.token.clone(),
+    )
+    .await?;
+    eprintln!(
+        "listening on http://{}/webhooks for store {} (Ctrl-C stops after applying what was received)",
+        running.addr, conn.store_hash
+    );
+    running.wait().await?;
+    Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
+}
+
+pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let file = bcsync::config::load(config)?;
+    let store_hash = args
+        .store
+        .store_hash
+        .clone()
+        .or_else(|| std::env::var(bcsync::config::ENV_STORE_HASH).ok())
+        .or_else(|| file.store_hash.clone())
+        .ok_or(bcsync::Error::NoStoreHash)?;
+    let to = args
+        .to
+        .or(file.extract.to.clone())
+        .unwrap_or_else(|| "sqlite:bcsync.db".into());
+    let target = ListenTarget::parse(&to, &store_hash)?;
+    let mut status = listen::status::read(&target, &store_hash).await?;
+    // Hook health needs the store; without a token it is left out, not guessed.
+    if let Ok(conn) = file.connection(
+        args.store.store_hash.as_deref(),
+        args.store.base_url.as_deref(),
+    ) && let Ok(client) = conn.client()
+    {
+        let inbox = target.open_inbox().await?;
+        let url = inbox.meta("public_url").await?;
+        match listen::hooks::list(&client).await {
+            Ok(hooks) => {
+                status.hooks = listen::hooks::health(&hooks, url.as_deref())
+                    .into_iter()
+                    .map(|(s, h)| (s, h.to_owned()))
+                    .collect();
+            }
+            Err(e) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", listen::status::render(&status));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_millis("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,406 @@
+//! The apply loop: turns inbox events into rows. Events carry only ids, so each changed
+//! record is read again through the one client (its pacer and retries) and written through
+//! the destination writer `extract` uses (one write path: same tables, same upsert, same
+//! child replacement, same `_deleted_at` marks).
+//!
+//! Request economy (the Standard plan allows 150 requests per 30 s, docs/api-notes.md
+//! §0.7): the loop waits a short coalescing window after the first event so a burst
+//! gathers, takes every pending event at once, keeps one fetch per record (ten updates to
+//! one order are one read), and batches the reads: customers and products 50 ids per
+//! `id:in=` request, orders by id range (`min_id`/`max_id`, V2 has no `id:in`), carts one
+//! `GET /v3/carts/{id}` each (the API has no cart list, docs/api-notes.md §8).
+//!
+//! A record asked for and not returned is gone from the store: it is marked deleted, as
+//! the events for deletions (customers, products, carts) and archivals (orders) mark
+//! theirs without a read. Events are marked applied only after the destination committed
+//! their rows, so a `kill -9` at any point re-applies (idempotently) rather than loses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bigcommerce::{ApiRequest, ApiVersion, Client};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::{Change, Resource};
+use super::inbox::{Inbox, PendingEvent};
+use crate::destinations::DestinationWriter;
+use crate::error::{Error, Result};
+use crate::extract::to_batch;
+use crate::streams::{CARTS, STREAMS, StreamDescriptor};
+
+/// Ids per `id:in=` read (docs/api-notes.md §0.5 lists no cap; 50 keeps URLs short, as push does).
+const IDS_PER_READ: usize = 50;
+/// Widest id range read in one V2 orders request: one page of the largest size.
+const ORDER_RANGE: i64 = 250;
+/// Cart reads in flight at once (each is one request through the pacer).
+const CART_READS: usize = 8;
+
+pub(crate) fn stream(name: &str) -> Result<&'static StreamDescriptor> {
+    STREAMS
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::Internal(format!("stream {name} is missing from the table")))
+}
+
+/// How the apply loop behaves.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// How long a burst may gather after its first event before it is fetched.
+    pub coalesce: Duration,
+    /// Events taken from the inbox per round.
+    pub batch: i64,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            coalesce: Duration::from_millis(300),
+            batch: 2000,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone)]
+pub struct RoundSummary {
+    pub events: usize,
+    pub records: usize,
+    pub requests: u64,
+}
+
+pub struct Applier {
+    pub client: Client,
+    pub writer: Arc<DestinationWriter>,
+    pub inbox: Inbox,
+    pub wake: Arc<Notify>,
+    pub options: ApplyOptions,
+    /// While a gap poll runs: the records applied meanwhile (see [`PollWindow`]).
+    pub poll_window: PollWindow,
+}
+
+/// Records applied while a gap poll runs. A poll page read before an event's fetch can
+/// reach the writer after it and put the older copy back (or clear a deletion mark), so
+/// the poller applies these records once more after its own pages are committed.
+#[derive(Debug, Default, Clone)]
+pub struct PollWindow(Arc<parking_lot::Mutex<Option<Plans>>>);
+
+impl PollWindow {
+    pub fn open(&self) {
+        *self.0.lock() = Some(Plans::new());
+    }
+
+    /// Closes the window and returns what was applied while it was open.
+    pub fn close(&self) -> Plans {
+        self.0.lock().take().unwrap_or_default()
+    }
+
+    fn record(&self, plans: &Plans) {
+        if let Some(seen) = self.0.lock().as_mut() {
+            seen.extend(plans.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+    }
+}
+
+/// The last change seen per record.
+pub type Plans = BTreeMap<(Resource, String), Plan>;
+
+impl std::fmt::Debug for Applier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applier")
+            .field("inbox", &self.inbox)
+            .finish()
+    }
+}
+
+/// The last change a round saw for one record.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    change: Change,
+    /// Epoch seconds of the event that set `change`.
+    at: i64,
+}
+
+impl Applier {
+    /// Applies events until `stop` is cancelled, then drains what is pending and returns.
+    pub async fn run(&self, stop: CancellationToken) -> Result<()> {
+        let mut failures = 0u32;
+        loop {
+            let pending = self.inbox.pending(self.options.batch).await?;
+            if pending.is_empty() {
+                if stop.is_cancelled() {
+                    return Ok(());
+                }
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = stop.cancelled() => {}
+                }
+                // Let a burst gather: one read then serves all of it.
+                if !stop.is_cancelled() {
+                    tokio::time::sleep(self.options.coalesce).await;
+                }
+                continue;
+            }
+            match self.apply(&pending).await {
+                Ok(round) => {
+                    failures = 0;
+                    tracing::debug!(
+                        events = round.events,
+                        records = round.records,
+                        requests = round.requests,
+                        "applied webhook events"
+                    );
+                }
+                Err(e) => {
+                    failures += 1;
+                    // Left pending: the next round tries again, after a pause that grows.
+                    let pause = Duration::from_secs(u64::from(failures.min(6)) * 5);
+                    tracing::warn!("applying webhook events failed (retrying in {pause:?}): {e}");
+                    if stop.is_cancelled() && failures > 3 {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Applies one batch of events: reads, writes, waits for the commit, marks them applied.
+    pub async fn apply(&self, events: &[PendingEvent]) -> Result<RoundSummary> {
+        let before = self.client.stats().requests;
+        let mut plans = Plans::new();
+        for e in events {
+            if let Some(t) = &e.target {
+                plans.insert(
+                    (t.resource, t.id.clone()),
+                    Plan {
+                        change: t.change,
+                        at: e.created_at,
+                    },
+                );
+            }
+        }
+        let records = self.apply_plans(&plans).await?;
+        let done: Vec<(i64, i64)> = events.iter().map(|e| (e.seq, e.generation)).collect();
+        self.inbox.mark_applied(&done).await?;
+        self.inbox
+            .set_meta("last_applied_at", &chrono::Utc::now().to_rfc3339())
+            .await?;
+        Ok(RoundSummary {
+            events: events.len(),
+            records,
+            requests: self.client.stats().requests - before,
+        })
+    }
+
+    /// Reads and writes what `plans` say, and waits until the destination committed it.
+    /// Returns the records written.
+    pub async fn apply_plans(&self, plans: &Plans) -> Result<usize> {
+        let of = |r: Resource| -> Vec<(String, Plan)> {
+            plans
+                .iter()
+                .filter(|((res, _), _)| *res == r)
+                .map(|((_, id), p)| (id.clone(), *p))
+                .collect()
+        };
+        let (customers, products, orders, carts) = tokio::try_join!(
+            self.apply_by_ids(stream("customers")?, "/customers", of(Resource::Customer)),
+            self.apply_by_ids(
+                stream("products")?,
+                "/catalog/products",
+                of(Resource::Product)
+            ),
+            self.apply_orders(of(Resource::Order)),
+            self.apply_carts(of(Resource::Cart)),
+        )?;
+        self.writer.barrier().await?;
+        self.poll_window.record(plans);
+        Ok(customers + products + orders + carts)
+    }
+
+    /// Customers and products: `id:in=` reads of 50 ids; ids not returned are gone.
+    async fn apply_by_ids(
+        &self,
+        stream: &'static StreamDescriptor,
+        path: &str,
+        plans: Vec<(String, Plan)>,
+    ) -> Result<usize> {
+        let mut gone: Vec<Value> = Vec::new();
+        let mut wanted: Vec<i64> = Vec::new();
+        for (id, plan) in plans {
+            let Ok(n) = id.parse::<i64>() else { continue };
+            match plan.change {
+                Change::Gone => gone.push(json!(n)),
+                _ => wanted.push(n),
+            }
+        }
+        let mut written = 0;
+        for chunk in wanted.chunks(IDS_PER_READ) {
+            let ids = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q: Vec<(String, String)> = stream
+                .query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            q.push(("id:in".into(), ids));
+            q.push(("limit".into(), "250".into()));
+            let resp = self.client.get(ApiVersion::V3, path, &q).await?;
+            let records: Vec<Value> = resp
+                .body
+                .as_ref()
+                .and_then(|b| b.get("data"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let found: BTreeSet<i64> = records
+                .iter()
+                .filter_map(|r| r.get(stream.key).and_then(Value::as_i64))
+                .collect();
+            gone.extend(
+                chunk
+                    .iter()
+                    .filter(|id| !found.contains(id))
+                    .map(|id| json!(id)),
+            );
+            written += records.len();
+            if !records.is_empty() {
+                self.writer.write(to_batch(stream, records, None)).await?;
+            }
+        }
+        self.writer.mark_deleted(stream, gone).await?;
+        Ok(written)
+    }
+
+    /// Orders: V2 has no `id:in`, so ids are read as ranges (`min_id`/`max_id`), one page
+    /// each; an order in range and not listed was archived (the list leaves archived
+    /// orders out).
+    async fn apply_orders(&self, plans: Vec<(String, Plan)>) -> Result<usize> {
+        let stream = stream("orders")?;
+        let mut gone: Vec<Value> = Vec::new();
+        let mut wanted: Vec<i64> = Vec::new();
+        for (id, plan) in plans {
+            let Ok(n) = id.parse::<i64>() else { continue };
+            match plan.change {
+                Change::Gone => gone.push(json!(n)),
+                _ => wanted.push(n),
+            }
+        }
+        wanted.sort_unstable();
+        let mut written = 0;
+        let mut i = 0;
+        while i < wanted.len() {
+            let first = wanted[i];
+            let mut j = i;
+            while j + 1 < wanted.len() && wanted[j + 1] - first < ORDER_RANGE {
+                j += 1;
+            }
+            let last = wanted[j];
+            let mut q: Vec<(String, String)> = stream
+                .query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            q.push(("min_id".into(), first.to_string()));
+            q.push(("max_id".into(), last.to_string()));
+            let page = self
+                .client
+                .v2_page("/orders", &q, 1, ORDER_RANGE as u32)
+                .await?;
+            let found: BTreeSet<i64> = page
+                .items
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                .collect();
+            gone.extend(
+                wanted[i..=j]
+                    .iter()
+                    .filter(|id| !found.contains(id))
+                    .map(|id| json!(id)),
+            );
+            written += page.items.len();
+            if !page.items.is_empty() {
+                self.writer
+                    .write(to_batch(stream, page.items, None))
+                    .await?;
+            }
+            i = j + 1;
+        }
+        self.writer.mark_deleted(stream, gone).await?;
+        Ok(written)
+    }
+
+    /// Carts: one read each. The row gets the state the events told (`active`,
+    /// `abandoned`, `converted`); a cart that no longer exists is marked deleted, except a
+    /// converted one, whose last known copy is kept with its order id.
+    async fn apply_carts(&self, plans: Vec<(String, Plan)>) -> Result<usize> {
+        let reads = futures::stream::iter(plans)
+            .map(|(id, plan)| async move {
+                if plan.change == Change::Gone {
+                    return Ok::<_, Error>((id, plan, None));
+                }
+                let req = ApiRequest::get(ApiVersion::V3, format!("/carts/{id}")).query(
+                    "include",
+                    "line_items.physical_items.options,line_items.digital_items.options",
+                );
+                match self.client.send(req).await {
+                    Ok(resp) => Ok((id, plan, resp.body.and_then(|b| b.get("data").cloned()))),
+                    Err(e) if e.status() == Some(404) => Ok((id, plan, None)),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .buffer_unordered(CART_READS)
+            .collect::<Vec<_>>()
+            .await;
+        let mut records = Vec::new();
+        let mut gone = Vec::new();
+        for r in reads {
+            let (id, plan, cart) = r?;
+            let at = chrono::DateTime::from_timestamp(plan.at, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let cart = match (cart, plan.change) {
+                (Some(c), _) => Some(c),
+                // Converted carts leave the API; keep the last copy we wrote.
+                (None, Change::CartConverted(_)) => self
+                    .inbox
+                    .meta(&format!("cart:{id}"))
+                    .await?
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                    .or_else(|| Some(json!({ "id": id }))),
+                (None, _) => None,
+            };
+            let Some(mut cart) = cart else {
+                gone.push(Value::String(id));
+                continue;
+            };
+            if let Some(obj) = cart.as_object_mut() {
+                let (state, abandoned, converted, order) = match plan.change {
+                    Change::CartAbandoned => ("abandoned", at.clone(), None, None),
+                    Change::CartConverted(order) => ("converted", None, at.clone(), order),
+                    _ => ("active", None, None, None),
+                };
+                obj.insert("state".into(), json!(state));
+                obj.insert("abandoned_at".into(), json!(abandoned));
+                obj.insert("converted_at".into(), json!(converted));
+                obj.insert("order_id".into(), json!(order));
+            }
+            self.inbox
+                .set_meta(&format!("cart:{id}"), &cart.to_string())
+                .await?;
+            records.push(cart);
+        }
+        let written = records.len();
+        if !records.is_empty() {
+            self.writer.write(to_batch(&CARTS, records, None)).await?;
+        }
+        self.writer.mark_deleted(&CARTS, gone).await?;
+        Ok(written)
+    }
+}

@@ -1,0 +1,506 @@
+//! The durable inbox: every accepted delivery is committed here before the receiver
+//! answers 200, and the apply loop works from it. So an acknowledged event survives a
+//! `kill -9`, and the acknowledgement never waits behind the destination's page
+//! transactions: SQLite gets a file of its own beside the destination (`NAME-inbox.db`,
+//! WAL with `synchronous=FULL`), PostgreSQL a table of its own (`_bcsync_inbox` in the
+//! store's schema) on a connection of its own (default `synchronous_commit`).
+//!
+//! One row per `(store, hash)`: a redelivery (same hash, docs/api-notes.md §9.4) adds
+//! nothing. It bumps the row's `generation` and clears `applied_at`, though: two changes
+//! to one record in the same second can carry the same hash, so a repeated hash that
+//! arrives after its record was fetched (or while it is being fetched) schedules one more
+//! fetch. The apply loop marks a row applied only at the generation it read.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::delivery::{Change, Delivery, Resource, Target, target_of};
+use crate::error::{Error, Result};
+use crate::pg::{PgTarget, quote_ident};
+
+/// What the inbox made of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// A new event.
+    New,
+    /// A redelivery of an event not yet applied: nothing new was written.
+    Duplicate,
+    /// A repeated hash after its record was fetched: one more fetch is scheduled.
+    Refetch,
+}
+
+/// An event waiting to be applied.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub seq: i64,
+    pub generation: i64,
+    pub target: Option<Target>,
+    /// Epoch seconds (the store's `created_at`).
+    pub created_at: i64,
+}
+
+/// Depth and times, for `bcsync status`.
+#[derive(Debug, Clone, Default)]
+pub struct InboxStats {
+    pub pending: i64,
+    pub total: i64,
+    /// Epoch seconds of the newest event received.
+    pub last_event_at: Option<i64>,
+    /// The oldest pending event's `created_at` (epoch seconds): what lag is measured from.
+    pub oldest_pending_at: Option<i64>,
+}
+
+/// The inbox of one destination.
+#[derive(Clone)]
+pub enum Inbox {
+    Sqlite {
+        path: PathBuf,
+        conn: Arc<Mutex<Connection>>,
+    },
+    Postgres {
+        target: Box<PgTarget>,
+        client: Arc<tokio_postgres::Client>,
+        events: String,
+        meta: String,
+    },
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+const SQLITE_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        store_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        resource TEXT,
+        record_id TEXT,
+        change TEXT,
+        created_at INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        applied_at TEXT,
+        UNIQUE (store_hash, hash)
+    );
+    CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE applied_at IS NULL;
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The inbox file beside a SQLite destination: `shop.db` → `shop-inbox.db`.
+pub fn sqlite_path_for(destination: &Path) -> PathBuf {
+    let stem = destination
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bcsync".into());
+    destination.with_file_name(format!("{stem}-inbox.db"))
+}
+
+type TargetColumns = (Option<&'static str>, Option<String>, Option<String>);
+
+fn target_columns(target: &Option<Target>) -> TargetColumns {
+    match target {
+        Some(t) => (
+            Some(t.resource.as_str()),
+            Some(t.id.clone()),
+            Some(t.change.to_text()),
+        ),
+        None => (None, None, None),
+    }
+}
+
+fn target_from(
+    resource: Option<String>,
+    id: Option<String>,
+    change: Option<String>,
+) -> Option<Target> {
+    Some(Target {
+        resource: Resource::parse(resource.as_deref()?)?,
+        id: id?,
+        change: Change::parse(change.as_deref()?)?,
+    })
+}
+
+impl Inbox {
+    /// Opens (creating) the SQLite inbox at `path`.
+    pub fn open_sqlite(path: &Path) -> Result<Self> {
+        let err = |source| Error::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        // FULL: an event we acknowledged survives even a power cut, not only a kill.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+        )
+        .map_err(err)?;
+        conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
+        Ok(Self::Sqlite {
+            path: path.to_owned(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Opens (creating) the PostgreSQL inbox in `target`'s schema, on its own connection.
+    pub async fn open_postgres(target: &PgTarget) -> Result<Self> {
+        let client = target.connect("opening the webhook inbox").await?;
+        let schema = quote_ident(&target.schema);
+        let events = format!("{schema}.{}", quote_ident("_bcsync_inbox"));
+        let meta = format!("{schema}.{}", quote_ident("_bcsync_listen_meta"));
+        let sql = format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {events} (
+                seq bigserial PRIMARY KEY,
+                store_hash text NOT NULL,
+                hash text NOT NULL,
+                scope text NOT NULL,
+                resource text,
+                record_id text,
+                change text,
+                created_at bigint NOT NULL,
+                received_at timestamptz NOT NULL DEFAULT now(),
+                payload jsonb NOT NULL,
+                generation bigint NOT NULL DEFAULT 0,
+                applied_at timestamptz,
+                UNIQUE (store_hash, hash)
+             );
+             CREATE INDEX IF NOT EXISTS _bcsync_inbox_pending ON {events} (seq) WHERE applied_at IS NULL;
+             CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);"
+        );
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
+        Ok(Self::Postgres {
+            target: Box::new(target.clone()),
+            client: Arc::new(client),
+            events,
+            meta,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Inbox::Sqlite { path, .. } => format!("sqlite:{}", path.display()),
+            Inbox::Postgres { target, events, .. } => format!("{} {events}", target.shown),
+        }
+    }
+
+    async fn sqlite<T: Send + 'static>(
+        conn: &Arc<Mutex<Connection>>,
+        path: &Path,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = Arc::clone(conn);
+        let p = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock();
+            work(&mut c).map_err(|source| Error::Sqlite { path: p, source })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("inbox task failed: {e}")))?
+    }
+
+    /// Commits a delivery (durably) and says what it was. `body` is the payload as received.
+    pub async fn accept(&self, store_hash: &str, d: &Delivery, body: &str) -> Result<Accepted> {
+        let target = target_of(&d.scope, &d.data);
+        let (resource, record_id, change) = target_columns(&target);
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let (store, hash, scope, created, body) = (
+                    store_hash.to_owned(),
+                    d.hash.clone(),
+                    d.scope.clone(),
+                    d.created_at,
+                    body.to_owned(),
+                );
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let prev: Option<Option<String>> = tx
+                        .query_row(
+                            "SELECT applied_at FROM events WHERE store_hash = ?1 AND hash = ?2",
+                            params![store, hash],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    let outcome = match prev {
+                        None => {
+                            tx.execute(
+                                "INSERT INTO events (store_hash, hash, scope, resource, record_id, change, created_at, received_at, payload)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                params![store, hash, scope, resource, record_id, change, created, now_text(), body],
+                            )?;
+                            Accepted::New
+                        }
+                        Some(applied) => {
+                            tx.execute(
+                                "UPDATE events SET generation = generation + 1, applied_at = NULL
+                                 WHERE store_hash = ?1 AND hash = ?2",
+                                params![store, hash],
+                            )?;
+                            if applied.is_some() {
+                                Accepted::Refetch
+                            } else {
+                                Accepted::Duplicate
+                            }
+                        }
+                    };
+                    tx.commit()?;
+                    Ok(outcome)
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let payload: serde_json::Value = serde_json::from_str(body).map_err(|e| {
+                    Error::Internal(format!("an accepted delivery is not JSON: {e}"))
+                })?;
+                // The CTE sees the row as it was before this statement.
+                let sql = format!(
+                    "WITH prev AS (SELECT applied_at FROM {events} WHERE store_hash = $1 AND hash = $2)
+                     INSERT INTO {events} (store_hash, hash, scope, resource, record_id, change, created_at, payload)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (store_hash, hash) DO UPDATE
+                        SET generation = {events}.generation + 1, applied_at = NULL
+                     RETURNING (xmax = 0) AS inserted, (SELECT applied_at IS NOT NULL FROM prev) AS was_applied"
+                );
+                let row = client
+                    .query_one(
+                        &sql,
+                        &[
+                            &store_hash,
+                            &d.hash,
+                            &d.scope,
+                            &resource,
+                            &record_id,
+                            &change,
+                            &d.created_at,
+                            &payload,
+                        ],
+                    )
+                    .await
+                    .map_err(|e| target.explain(&e, "writing a webhook event to the inbox"))?;
+                let inserted: bool = row.get(0);
+                let was_applied: Option<bool> = row.get(1);
+                Ok(if inserted {
+                    Accepted::New
+                } else if was_applied == Some(true) {
+                    Accepted::Refetch
+                } else {
+                    Accepted::Duplicate
+                })
+            }
+        }
+    }
+
+    /// The oldest `limit` events not yet applied, in arrival order.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<PendingEvent>> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                Self::sqlite(conn, path, move |c| {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT seq, generation, resource, record_id, change, created_at FROM events
+                         WHERE applied_at IS NULL ORDER BY seq LIMIT ?1",
+                    )?;
+                    let rows = stmt
+                        .query_map([limit], |r| {
+                            Ok(PendingEvent {
+                                seq: r.get(0)?,
+                                generation: r.get(1)?,
+                                target: target_from(r.get(2)?, r.get(3)?, r.get(4)?),
+                                created_at: r.get(5)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    Ok(rows)
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let sql = format!(
+                    "SELECT seq, generation, resource, record_id, change, created_at FROM {events}
+                     WHERE applied_at IS NULL ORDER BY seq LIMIT $1"
+                );
+                let rows = client
+                    .query(&sql, &[&limit])
+                    .await
+                    .map_err(|e| target.explain(&e, "reading the webhook inbox"))?;
+                Ok(rows
+                    .iter()
+                    .map(|r| PendingEvent {
+                        seq: r.get(0),
+                        generation: r.get(1),
+                        target: target_from(r.get(2), r.get(3), r.get(4)),
+                        created_at: r.get(5),
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Marks events applied, each only at the generation it was read with (a redelivery
+    /// since then keeps it pending for one more fetch).
+    pub async fn mark_applied(&self, done: &[(i64, i64)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let done = done.to_vec();
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction()?;
+                    {
+                        let now = now_text();
+                        let mut stmt = tx.prepare_cached(
+                            "UPDATE events SET applied_at = ?1 WHERE seq = ?2 AND generation = ?3",
+                        )?;
+                        for (seq, generation) in done {
+                            stmt.execute(params![now, seq, generation])?;
+                        }
+                    }
+                    tx.commit()
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
+                let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
+                let sql = format!(
+                    "UPDATE {events} e SET applied_at = now()
+                     FROM unnest($1::bigint[], $2::bigint[]) AS d(seq, generation)
+                     WHERE e.seq = d.seq AND e.generation = d.generation"
+                );
+                client
+                    .execute(&sql, &[&seqs, &gens])
+                    .await
+                    .map_err(|e| target.explain(&e, "marking webhook events applied"))?;
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn stats(&self) -> Result<InboxStats> {
+        const SQL: &str = "SELECT
+                (SELECT count(*) FROM {e} WHERE applied_at IS NULL),
+                (SELECT count(*) FROM {e}),
+                (SELECT max(created_at) FROM {e}),
+                (SELECT min(created_at) FROM {e} WHERE applied_at IS NULL)";
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                Self::sqlite(conn, path, move |c| {
+                    c.query_row(&SQL.replace("{e}", "events"), [], |r| {
+                        Ok(InboxStats {
+                            pending: r.get(0)?,
+                            total: r.get(1)?,
+                            last_event_at: r.get(2)?,
+                            oldest_pending_at: r.get(3)?,
+                        })
+                    })
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let r = client
+                    .query_one(&SQL.replace("{e}", events), &[])
+                    .await
+                    .map_err(|e| target.explain(&e, "reading the webhook inbox"))?;
+                Ok(InboxStats {
+                    pending: r.get(0),
+                    total: r.get(1),
+                    last_event_at: r.get(2),
+                    oldest_pending_at: r.get(3),
+                })
+            }
+        }
+    }
+
+    /// Saves a small piece of listener state (last poll, hook health) beside the events.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let (k, v) = (key.to_owned(), value.to_owned());
+                Self::sqlite(conn, path, move |c| {
+                    c.execute(
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        params![k, v],
+                    )
+                    .map(|_| ())
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                meta,
+                ..
+            } => {
+                let sql = format!(
+                    "INSERT INTO {meta} (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                );
+                client
+                    .execute(&sql, &[&key, &value])
+                    .await
+                    .map_err(|e| target.explain(&e, "saving listener state"))?;
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let k = key.to_owned();
+                Self::sqlite(conn, path, move |c| {
+                    c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                        .optional()
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                meta,
+                ..
+            } => {
+                let sql = format!("SELECT value FROM {meta} WHERE key = $1");
+                let row = client
+                    .query_opt(&sql, &[&key])
+                    .await
+                    .map_err(|e| target.explain(&e, "reading listener state"))?;
+                Ok(row.map(|r| r.get(0)))
+            }
+        }
+    }
+}

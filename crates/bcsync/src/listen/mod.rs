@@ -1,0 +1,528 @@
+//! `bcsync listen`: keeps a destination current from the store's webhooks.
+//!
+//! ```text
+//!  store ──POST──► receiver (axum) ── secret + store hash + shape ──► inbox (durable) ──200
+//!                                                                      │  wake
+//!                                                                      ▼
+//!  one Client (pacer) ◄── reads: id:in / id ranges / carts ── apply loop (coalesced rounds)
+//!        │                                                             │
+//!        └─ gap poll (incremental extraction, every --poll-interval) ──►  DestinationWriter
+//!        └─ deletion reconciliation (ids only, every --reconcile-interval)   (the one
+//!        └─ hook watch (is_active, repair, then a poll to backfill)          write path)
+//! ```
+//!
+//! - [`delivery`]: payloads, authentication, what each scope asks us to read again.
+//! - [`inbox`]: where accepted events wait, durably, until their rows are committed.
+//! - [`receiver`]: the HTTP side; never calls the store.
+//! - [`apply`]: events → reads → rows, through the extraction's destination writer.
+//! - [`hooks`]: registering, reconciling and removing our hooks.
+//! - [`reconcile`]: deletion reconciliation from id-only listings.
+
+pub mod apply;
+pub mod delivery;
+pub mod hooks;
+pub mod inbox;
+pub mod receiver;
+pub mod reconcile;
+pub mod status;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bigcommerce::Client;
+use secrecy::SecretString;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::destinations::DestinationWriter;
+use crate::error::{Error, Result};
+use crate::extract::{ExtractOptions, Progress, RequestCounter};
+use crate::pg::{PgTarget, default_schema};
+use crate::streams::{CARTS, StreamDescriptor};
+
+pub use apply::ApplyOptions;
+pub use inbox::Inbox;
+
+/// The environment variable that holds the webhook secret.
+pub const ENV_WEBHOOK_SECRET: &str = "BCSYNC_WEBHOOK_SECRET";
+
+/// The list streams a gap poll reads incrementally: the ones webhooks keep current.
+pub const POLLED_STREAMS: &[&str] = &["customers", "products", "orders"];
+
+/// Where `listen` writes: a SQLite file or a PostgreSQL schema, and its inbox.
+#[derive(Debug, Clone)]
+pub enum ListenTarget {
+    Sqlite { path: PathBuf },
+    Postgres { url: String, target: Box<PgTarget> },
+}
+
+impl ListenTarget {
+    /// Parses `--to` for `listen`: only table destinations can hold deletion marks and
+    /// carts.
+    pub fn parse(spec: &str, store_hash: &str) -> Result<Self> {
+        if let Some(url) = crate::pg::url_from_spec(spec)? {
+            let target = PgTarget::parse(&url, Some(default_schema(store_hash)))?;
+            return Ok(Self::Postgres {
+                url,
+                target: Box::new(target),
+            });
+        }
+        let path = spec.strip_prefix("sqlite:").map(PathBuf::from).or_else(|| {
+            (spec.ends_with(".db") || spec.ends_with(".sqlite")).then(|| PathBuf::from(spec))
+        });
+        match path {
+            Some(path) => Ok(Self::Sqlite { path }),
+            None => Err(Error::Config(format!(
+                "listen writes into tables, so --to must be sqlite:PATH or postgres://USER@HOST/DB, not {:?}",
+                crate::pg::redact(spec)
+            ))),
+        }
+    }
+
+    pub async fn open_inbox(&self) -> Result<Inbox> {
+        match self {
+            Self::Sqlite { path } => Inbox::open_sqlite(&inbox::sqlite_path_for(path)),
+            Self::Postgres { target, .. } => Inbox::open_postgres(target).await,
+        }
+    }
+
+    /// Where a generated secret is kept: beside the SQLite file, or in the working
+    /// directory for PostgreSQL (never in a database).
+    pub fn default_secret_file(&self, store_hash: &str) -> PathBuf {
+        match self {
+            Self::Sqlite { path } => {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "bcsync".into());
+                path.with_file_name(format!("{stem}.webhook-secret"))
+            }
+            Self::Postgres { .. } => PathBuf::from(format!("bcsync-{store_hash}.webhook-secret")),
+        }
+    }
+}
+
+/// The webhook secret: `BCSYNC_WEBHOOK_SECRET`, else the secret file, else a new random
+/// one written to the secret file (mode 0600). Never printed.
+pub fn load_or_create_secret(file: &Path) -> Result<SecretString> {
+    if let Ok(s) = std::env::var(ENV_WEBHOOK_SECRET)
+        && !s.trim().is_empty()
+    {
+        return Ok(SecretString::from(s.trim().to_owned()));
+    }
+    let io = |source| Error::Io {
+        path: file.to_owned(),
+        source,
+    };
+    match std::fs::read_to_string(file) {
+        Ok(s) if !s.trim().is_empty() => return Ok(SecretString::from(s.trim().to_owned())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(file).map_err(io)?;
+    f.write_all(secret.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    tracing::info!(file = %file.display(), "generated a webhook secret and saved it");
+    Ok(SecretString::from(secret))
+}
+
+/// How `listen` runs.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    pub bind: SocketAddr,
+    /// The public https URL the store posts to (our hooks' destination); `None`: receive
+    /// only, register nothing (hooks are managed elsewhere).
+    pub public_url: Option<String>,
+    pub poll_interval: Duration,
+    pub reconcile_interval: Duration,
+    pub hook_check_interval: Duration,
+    pub apply: ApplyOptions,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8780)),
+            public_url: None,
+            poll_interval: Duration::from_secs(300),
+            reconcile_interval: Duration::from_secs(3600),
+            hook_check_interval: Duration::from_secs(60),
+            apply: ApplyOptions::default(),
+        }
+    }
+}
+
+/// A listener running in this process.
+pub struct RunningListener {
+    pub addr: SocketAddr,
+    pub inbox: Inbox,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl std::fmt::Debug for RunningListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningListener")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl RunningListener {
+    /// Stops taking deliveries, applies what the inbox holds, and closes the destination.
+    pub async fn shutdown(self) -> Result<()> {
+        self.stop.cancel();
+        self.task
+            .await
+            .map_err(|e| Error::Internal(format!("listener task failed: {e}")))?
+    }
+
+    /// Waits until the listener ends by itself (an error) or `stop` is cancelled.
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .map_err(|e| Error::Internal(format!("listener task failed: {e}")))?
+    }
+
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+fn streams_written() -> Result<Vec<&'static StreamDescriptor>> {
+    let mut v: Vec<&'static StreamDescriptor> = POLLED_STREAMS
+        .iter()
+        .map(|n| apply::stream(n))
+        .collect::<Result<_>>()?;
+    v.push(&CARTS);
+    Ok(v)
+}
+
+/// Starts the receiver, the apply loop, the gap poller, the deletion reconciler and the
+/// hook watcher for one store. `client` should carry `counter` as its observer.
+pub async fn start(
+    client: Client,
+    counter: Arc<RequestCounter>,
+    target: ListenTarget,
+    secret: SecretString,
+    options: ListenOptions,
+    stop: CancellationToken,
+) -> Result<RunningListener> {
+    let store = client.store_hash().to_owned();
+    let inbox = target.open_inbox().await?;
+    let dest = match &target {
+        ListenTarget::Sqlite { path } => {
+            crate::destinations::open(&format!("sqlite:{}", path.display()), None)?
+        }
+        ListenTarget::Postgres { url, .. } => {
+            crate::destinations::open_for_store(url, None, &store)?
+        }
+    };
+    let streams = streams_written()?;
+    let writer =
+        tokio::task::spawn_blocking(move || DestinationWriter::start(dest, &streams, false))
+            .await
+            .map_err(|e| Error::WriterGone(e.to_string()))??
+            .0;
+    let writer = Arc::new(writer);
+    let wake = Arc::new(Notify::new());
+    let receiver_state = Arc::new(receiver::ReceiverState {
+        secret: secret.clone(),
+        stores: HashSet::from([store.clone()]),
+        inbox: inbox.clone(),
+        wake: Arc::clone(&wake),
+        counts: Arc::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|e| {
+            Error::Config(format!(
+                "could not listen on {}: {e}; choose another address with --bind",
+                options.bind
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(url) = &options.public_url {
+        let done = hooks::reconcile(&client, url, &secret).await?;
+        report_hooks(&store, &done);
+    }
+    inbox
+        .set_meta("listening_since", &chrono::Utc::now().to_rfc3339())
+        .await?;
+    inbox.set_meta("store_hash", &store).await?;
+    if let Some(url) = &options.public_url {
+        inbox.set_meta("public_url", url).await?;
+    }
+    let ctx = Arc::new(Context {
+        client,
+        counter,
+        writer: Arc::clone(&writer),
+        inbox: inbox.clone(),
+        options: options.clone(),
+        secret,
+        poll_now: Notify::new(),
+        poll_window: apply::PollWindow::default(),
+    });
+    let task = {
+        let stop = stop.clone();
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            // The receiver stops first (no new acknowledgements), then the others.
+            let receiving = CancellationToken::new();
+            let server = {
+                let receiving = receiving.clone();
+                tokio::spawn(async move {
+                    axum::serve(listener, receiver::router(receiver_state))
+                        .with_graceful_shutdown(async move { receiving.cancelled().await })
+                        .await
+                })
+            };
+            let applier = apply::Applier {
+                client: ctx.client.clone(),
+                writer: Arc::clone(&ctx.writer),
+                inbox: inbox.clone(),
+                wake,
+                options: ctx.options.apply.clone(),
+                poll_window: ctx.poll_window.clone(),
+            };
+            let background = CancellationToken::new();
+            // The poller runs the extraction engine, whose borrowing stream combinators the
+            // compiler cannot prove `Send` for `tokio::spawn`; a blocking thread drives it
+            // on this runtime instead (its requests and timers still run here).
+            let poller = {
+                let (ctx, stop) = (Arc::clone(&ctx), background.clone());
+                let rt = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || rt.block_on(poll_loop(ctx, stop)))
+            };
+            let watcher = tokio::spawn(hook_loop(Arc::clone(&ctx), background.clone()));
+            let draining = CancellationToken::new();
+            let apply_task = {
+                let draining = draining.clone();
+                tokio::spawn(async move { applier.run(draining).await })
+            };
+            stop.cancelled().await;
+            receiving.cancel();
+            let _ = server.await;
+            background.cancel();
+            let _ = poller.await;
+            let _ = watcher.await;
+            draining.cancel();
+            let applied = apply_task
+                .await
+                .map_err(|e| Error::Internal(format!("apply task failed: {e}")))?;
+            drop(ctx);
+            let writer = Arc::try_unwrap(writer)
+                .map_err(|_| Error::WriterGone("writer still shared at shutdown".into()))?;
+            writer.finish().await?;
+            applied
+        })
+    };
+    Ok(RunningListener {
+        addr,
+        inbox,
+        stop,
+        task,
+    })
+}
+
+fn report_hooks(store: &str, done: &hooks::Reconciled) {
+    for s in &done.created {
+        tracing::info!(store, scope = %s, "registered webhook");
+    }
+    for s in &done.updated {
+        tracing::info!(store, scope = %s, "updated webhook (destination or secret)");
+    }
+    for s in &done.reactivated {
+        tracing::warn!(store, scope = %s, "webhook was deactivated by the store; re-activated it");
+    }
+    if done.removed_duplicates > 0 {
+        tracing::info!(
+            store,
+            n = done.removed_duplicates,
+            "removed duplicate webhooks"
+        );
+    }
+}
+
+/// What the background loops share.
+struct Context {
+    client: Client,
+    counter: Arc<RequestCounter>,
+    writer: Arc<DestinationWriter>,
+    inbox: Inbox,
+    options: ListenOptions,
+    secret: SecretString,
+    /// Wakes the poller at once (a repaired hook needs its gap backfilled).
+    poll_now: Notify,
+    poll_window: apply::PollWindow,
+}
+
+/// Whether polling may spend requests now: at most half of each quota window goes to it,
+/// so event reads always find budget (docs/api-notes.md §0.7). Without rate-limit headers
+/// (no quota known yet, or an unlimited plan) it may.
+fn polling_allowed(client: &Client) -> bool {
+    let rl = client.rate_limit();
+    match (rl.left, rl.quota) {
+        (Some(left), Some(quota)) => left.saturating_mul(2) >= quota,
+        _ => true,
+    }
+}
+
+/// Gap filling: on start and every `--poll-interval` (or when a hook was repaired), the
+/// incremental extraction of the list streams from their bookmarks, through the shared
+/// writer. A change a missed webhook should have brought costs latency, never data.
+async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
+    let mut last_reconcile: Option<tokio::time::Instant> = None;
+    loop {
+        if polling_allowed(&ctx.client) {
+            match poll_once(&ctx, &stop).await {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(
+                    "gap poll failed (next one in {:?}): {e}",
+                    ctx.options.poll_interval
+                ),
+            }
+        } else {
+            tracing::info!("gap poll postponed: more than half of this quota window is spent");
+        }
+        if last_reconcile.is_none_or(|t| t.elapsed() >= ctx.options.reconcile_interval)
+            && !stop.is_cancelled()
+        {
+            match reconcile::run(&ctx.client, &ctx.writer, &stop).await {
+                Ok(n) => {
+                    last_reconcile = Some(tokio::time::Instant::now());
+                    let _ = ctx
+                        .inbox
+                        .set_meta("last_reconcile_at", &chrono::Utc::now().to_rfc3339())
+                        .await;
+                    if n > 0 {
+                        tracing::info!(rows = n, "deletion reconciliation marked rows deleted");
+                    }
+                }
+                Err(e) => tracing::warn!("deletion reconciliation failed: {e}"),
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(ctx.options.poll_interval) => {}
+            () = ctx.poll_now.notified() => {}
+        }
+    }
+}
+
+async fn poll_once(ctx: &Context, stop: &CancellationToken) -> Result<()> {
+    let streams: Vec<&'static StreamDescriptor> = POLLED_STREAMS
+        .iter()
+        .map(|n| apply::stream(n))
+        .collect::<Result<_>>()?;
+    ctx.poll_window.open();
+    let result = poll_streams(ctx, stop, &streams).await;
+    // Records applied from events while the poll ran may have been overwritten by an
+    // older copy from a poll page: apply them once more, now that the poll is committed.
+    let again = ctx.poll_window.close();
+    if !again.is_empty() {
+        let applier = apply::Applier {
+            client: ctx.client.clone(),
+            writer: Arc::clone(&ctx.writer),
+            inbox: ctx.inbox.clone(),
+            wake: Arc::default(),
+            options: ctx.options.apply.clone(),
+            poll_window: apply::PollWindow::default(),
+        };
+        applier.apply_plans(&again).await?;
+    }
+    result
+}
+
+async fn poll_streams(
+    ctx: &Context,
+    stop: &CancellationToken,
+    streams: &[&'static StreamDescriptor],
+) -> Result<()> {
+    let state = ctx.writer.load_state().await?;
+    let options = ExtractOptions {
+        // One stream and one page at a time: polling is the background, event reads come
+        // first.
+        stream_concurrency: 1,
+        page_concurrency: 1,
+        per_parent_window: 1,
+        tables: None,
+        cancel: Some(stop.clone()),
+    };
+    let summary = crate::extract::run_streams(
+        &ctx.client,
+        Arc::clone(&ctx.counter),
+        streams,
+        &ctx.writer,
+        state,
+        &options,
+        &Progress::hidden(),
+    )
+    .await;
+    ctx.writer.barrier().await?;
+    if let Some(failed) = summary.streams.iter().find(|s| s.error.is_some()) {
+        return Err(Error::Config(format!(
+            "stream {}: {}",
+            failed.name,
+            failed.error.clone().unwrap_or_default()
+        )));
+    }
+    let now = chrono::Utc::now().to_rfc3339();
+    ctx.inbox.set_meta("last_sync_at", &now).await?;
+    ctx.inbox.set_meta("heartbeat_at", &now).await?;
+    tracing::debug!(requests = summary.requests, "gap poll done");
+    Ok(())
+}
+
+/// Watches our hooks: every `--hook-check-interval`, reconcile; a hook found missing or
+/// deactivated is repaired, and a poll backfills what it may have missed.
+async fn hook_loop(ctx: Arc<Context>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(ctx.options.hook_check_interval) => {}
+        }
+        let _ = ctx
+            .inbox
+            .set_meta("heartbeat_at", &chrono::Utc::now().to_rfc3339())
+            .await;
+        let Some(url) = ctx.options.public_url.clone() else {
+            continue;
+        };
+        match hooks::reconcile(&ctx.client, &url, &ctx.secret).await {
+            Ok(done) => {
+                report_hooks(ctx.client.store_hash(), &done);
+                let _ = ctx
+                    .inbox
+                    .set_meta("hooks_checked_at", &chrono::Utc::now().to_rfc3339())
+                    .await;
+                if done.repaired() {
+                    let _ = ctx
+                        .inbox
+                        .set_meta("hooks_repaired_at", &chrono::Utc::now().to_rfc3339())
+                        .await;
+                    ctx.poll_now.notify_one();
+                }
+            }
+            Err(e) => tracing::warn!("checking webhooks failed: {e}"),
+        }
+    }
+}

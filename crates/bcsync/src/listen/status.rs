@@ -1,0 +1,201 @@
+//! `bcsync status`: what a listener's inbox and destination say about one store:
+//! connected or not, last event, last successful sync, lag, inbox depth, counts per
+//! table, and (when the store can be asked) hook health.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{ListenTarget, inbox};
+use crate::error::{Error, Result};
+use crate::pg::quote_ident;
+
+/// A listener that has not written its heartbeat for this long is not running.
+const HEARTBEAT_STALE: Duration = Duration::from_secs(180);
+
+/// Rows of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCount {
+    pub table: String,
+    pub rows: i64,
+    pub deleted: i64,
+}
+
+/// Everything `status` shows for one store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub store_hash: String,
+    pub connected: bool,
+    pub heartbeat_at: Option<String>,
+    pub last_event_at: Option<String>,
+    pub last_applied_at: Option<String>,
+    pub last_sync_at: Option<String>,
+    pub last_reconcile_at: Option<String>,
+    pub lag_seconds: i64,
+    pub inbox_pending: i64,
+    pub inbox_total: i64,
+    pub tables: Vec<TableCount>,
+    pub hooks_repaired_at: Option<String>,
+    /// Per scope: active, deactivated, missing, other destination (filled by the caller
+    /// when the store could be asked).
+    pub hooks: Vec<(String, String)>,
+}
+
+fn epoch_text(t: Option<i64>) -> Option<String> {
+    t.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Reads the status from the inbox and the destination tables (no API call).
+pub async fn read(target: &ListenTarget, store_hash: &str) -> Result<Status> {
+    if let ListenTarget::Sqlite { path } = target {
+        let inbox_path = inbox::sqlite_path_for(path);
+        if !inbox_path.exists() {
+            return Err(Error::Config(format!(
+                "{} does not exist: `bcsync listen` has not run for this destination (start it with `bcsync listen --to sqlite:{}`)",
+                inbox_path.display(),
+                path.display()
+            )));
+        }
+    }
+    let inbox = target.open_inbox().await?;
+    let stats = inbox.stats().await?;
+    let heartbeat = inbox.meta("heartbeat_at").await?;
+    let connected = heartbeat
+        .as_deref()
+        .and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok())
+        .is_some_and(|h| {
+            (chrono::Utc::now() - h.with_timezone(&chrono::Utc))
+                .to_std()
+                .is_ok_and(|age| age < HEARTBEAT_STALE)
+        });
+    let lag = stats
+        .oldest_pending_at
+        .map(|t| (chrono::Utc::now().timestamp() - t).max(0))
+        .unwrap_or(0);
+    let tables = table_counts(target).await?;
+    Ok(Status {
+        store_hash: store_hash.to_owned(),
+        connected,
+        heartbeat_at: heartbeat,
+        last_event_at: epoch_text(stats.last_event_at),
+        last_applied_at: inbox.meta("last_applied_at").await?,
+        last_sync_at: inbox.meta("last_sync_at").await?,
+        last_reconcile_at: inbox.meta("last_reconcile_at").await?,
+        lag_seconds: lag,
+        inbox_pending: stats.pending,
+        inbox_total: stats.total,
+        tables,
+        hooks_repaired_at: inbox.meta("hooks_repaired_at").await?,
+        hooks: Vec::new(),
+    })
+}
+
+fn table_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let streams = super::POLLED_STREAMS
+        .iter()
+        .filter_map(|n| super::apply::stream(n).ok())
+        .chain(std::iter::once(&crate::streams::CARTS));
+    for s in streams {
+        names.push(s.name);
+        names.extend(s.children.iter().map(|c| c.name));
+    }
+    names
+}
+
+async fn table_counts(target: &ListenTarget) -> Result<Vec<TableCount>> {
+    let mut out = Vec::new();
+    match target {
+        ListenTarget::Sqlite { path } => {
+            let path = path.clone();
+            let names = table_names();
+            let rows = tokio::task::spawn_blocking(move || -> Result<Vec<TableCount>> {
+                let err = |source| Error::Sqlite {
+                    path: path.clone(),
+                    source,
+                };
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .map_err(err)?;
+                let mut v = Vec::new();
+                for t in names {
+                    let sql = format!(
+                        "SELECT count(*), count(\"_deleted_at\") FROM {}",
+                        quote_ident(t)
+                    );
+                    // A table not created yet has no rows.
+                    if let Ok((rows, deleted)) =
+                        conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                    {
+                        v.push(TableCount {
+                            table: t.to_owned(),
+                            rows,
+                            deleted,
+                        });
+                    }
+                }
+                Ok(v)
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+            out = rows;
+        }
+        ListenTarget::Postgres { target, .. } => {
+            let client = target.connect("reading table counts").await?;
+            for t in table_names() {
+                let sql = format!(
+                    "SELECT count(*), count(\"_deleted_at\") FROM {}.{}",
+                    quote_ident(&target.schema),
+                    quote_ident(t)
+                );
+                if let Ok(r) = client.query_one(&sql, &[]).await {
+                    out.push(TableCount {
+                        table: t.to_owned(),
+                        rows: r.get(0),
+                        deleted: r.get(1),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The status as text, one fact per line.
+pub fn render(s: &Status) -> String {
+    let or_never = |v: &Option<String>| v.clone().unwrap_or_else(|| "never".into());
+    let mut out = format!(
+        "store            {}\nlistener         {}\nlast event       {}\nlast applied     {}\nlast sync        {}\nlast reconcile   {}\nlag              {} s\ninbox            {} pending of {} received\n",
+        s.store_hash,
+        if s.connected {
+            "running".to_owned()
+        } else {
+            format!("not running (last heartbeat {})", or_never(&s.heartbeat_at))
+        },
+        or_never(&s.last_event_at),
+        or_never(&s.last_applied_at),
+        or_never(&s.last_sync_at),
+        or_never(&s.last_reconcile_at),
+        s.lag_seconds,
+        s.inbox_pending,
+        s.inbox_total,
+    );
+    for (scope, state) in &s.hooks {
+        out.push_str(&format!("hook             {scope:<20} {state}\n"));
+    }
+    if let Some(at) = &s.hooks_repaired_at {
+        out.push_str(&format!(
+            "gap              hooks were repaired at {at}: carts changed while they were down cannot be recovered (the API has no cart list); everything else was backfilled by polling\n"
+        ));
+    }
+    for t in &s.tables {
+        out.push_str(&format!(
+            "table            {:<28} {:>9} rows {:>7} deleted\n",
+            t.table, t.rows, t.deleted
+        ));
+    }
+    out
+}

@@ -1,0 +1,101 @@
+//! The apply loop's request economy over real HTTP: a burst of events costs one read per
+//! record family, not one per event (ten updates to one order: one fetch; ten customers:
+//! one `id:in` read).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod listen_support;
+
+use std::sync::Arc;
+
+use bcsync::destinations::{self, DestinationWriter};
+use bcsync::listen::apply::{Applier, ApplyOptions};
+use bcsync::listen::delivery::Delivery;
+use bcsync::listen::inbox::Inbox;
+use bcsync::streams::{CARTS, STREAMS, StreamDescriptor};
+use listen_support::common;
+use listen_support::payload;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_burst_is_read_once_per_record_and_batched() {
+    let sb = common::sandbox(common::small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let inbox = Inbox::open_sqlite(&dir.path().join("shop-inbox.db")).unwrap();
+    let hash = sb.store_hash().to_owned();
+    let orders = common::list_all(&sb, "v2", "/orders", "").await;
+    let order_id = orders[3]["id"].as_i64().unwrap();
+    let mut n = 0;
+    let mut accept = |scope: &str, data: serde_json::Value| {
+        n += 1;
+        let body = payload(&hash, scope, data, n);
+        let d: Delivery = serde_json::from_value(body.clone()).unwrap();
+        (d, body.to_string())
+    };
+    let mut deliveries = Vec::new();
+    for _ in 0..10 {
+        deliveries.push(accept(
+            "store/order/updated",
+            json!({"type": "order", "id": order_id}),
+        ));
+    }
+    for id in 1..=10 {
+        deliveries.push(accept(
+            "store/customer/updated",
+            json!({"type": "customer", "id": id}),
+        ));
+    }
+    for id in 1..=3 {
+        deliveries.push(accept(
+            "store/sku/inventory/updated",
+            json!({"type": "sku", "id": 1000 + id, "sku": {"product_id": id, "variant_id": 1}}),
+        ));
+    }
+    for (d, body) in &deliveries {
+        inbox.accept(&hash, d, body).await.unwrap();
+    }
+    let (client, _) = common::client(&sb, sb.token());
+    let dest = destinations::open(&format!("sqlite:{}", db.display()), None).unwrap();
+    let streams: Vec<&'static StreamDescriptor> = STREAMS
+        .iter()
+        .filter(|s| ["customers", "products", "orders"].contains(&s.name))
+        .chain(std::iter::once(&CARTS))
+        .collect();
+    let (writer, _) =
+        tokio::task::spawn_blocking(move || DestinationWriter::start(dest, &streams, false))
+            .await
+            .unwrap()
+            .unwrap();
+    let writer = Arc::new(writer);
+    let applier = Applier {
+        client: client.clone(),
+        writer: Arc::clone(&writer),
+        inbox: inbox.clone(),
+        wake: Arc::default(),
+        options: ApplyOptions::default(),
+        poll_window: Default::default(),
+    };
+    let pending = inbox.pending(1000).await.unwrap();
+    assert_eq!(pending.len(), 23);
+    let round = applier.apply(&pending).await.unwrap();
+    assert_eq!(round.events, 23);
+    assert_eq!(
+        round.requests, 3,
+        "one read each for the order, the ten customers and the three products"
+    );
+    assert_eq!(inbox.stats().await.unwrap().pending, 0);
+    drop(applier);
+    Arc::try_unwrap(writer).unwrap().finish().await.unwrap();
+    let conn = common::db(&db);
+    assert_eq!(common::count(&conn, "customers"), 10);
+    assert_eq!(common::count(&conn, "products"), 3);
+    assert_eq!(common::count(&conn, "orders"), 1);
+    let lines: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM order_lines WHERE order_id = ?1",
+            [order_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(lines > 0, "the order's lines came with it");
+}

@@ -1,0 +1,336 @@
+//! `bcsync listen` killed with SIGKILL three times while the store changes and delivers
+//! events (retrying refused deliveries, as the store does): afterwards the tables equal a
+//! full extraction of the store, deletions marked, no duplicates, nothing lost. Once on a
+//! healthy store API and once with 10% injected faults.
+//!
+//! Deliveries are POSTed here in the documented shape (docs/api-notes.md §9.2), one per
+//! store change, until the sandbox delivers webhooks itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod listen_support;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use bc_sandbox::{RunningSandbox, SeedSpec};
+use listen_support::common::{self, api};
+use listen_support::{SECRET, payload};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn seed() -> SeedSpec {
+    SeedSpec {
+        seed: 5,
+        customers: 60,
+        addresses_per_customer: 1,
+        customer_groups: 2,
+        products: 40,
+        variants_per_product: 2,
+        images_per_product: 1,
+        custom_fields_per_product: 1,
+        categories: 3,
+        brands: 2,
+        orders: 80,
+        lines_per_order: 2,
+        coupons: 2,
+        history_days: 10,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_listener(sb: &RunningSandbox, dir: &Path, port: u16) -> Child {
+    common::bcsync_in(
+        sb,
+        dir,
+        &[
+            "listen",
+            "--to",
+            "sqlite:shop.db",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--poll-interval",
+            "1h",
+            "--reconcile-interval",
+            "1h",
+            "--coalesce",
+            "50ms",
+        ],
+    )
+    .env("BCSYNC_WEBHOOK_SECRET", SECRET)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
+}
+
+/// POSTs a delivery; `false` when the listener is down or did not acknowledge.
+async fn try_deliver(addr: SocketAddr, body: &Value) -> bool {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks"))
+        .header("X-Bcsync-Secret", SECRET)
+        .timeout(Duration::from_secs(5))
+        .body(body.to_string())
+        .send()
+        .await;
+    matches!(resp, Ok(r) if r.status().as_u16() == 200)
+}
+
+/// One store change and the event it fires.
+async fn change(sb: &RunningSandbox, i: u64, orders: &[i64]) -> Value {
+    let hash = sb.store_hash().to_owned();
+    let (scope, data) = match i % 6 {
+        0 => {
+            let id = 1 + (i % 50);
+            let (s, _) = api(
+                sb,
+                Method::PUT,
+                "/v3/customers",
+                Some(json!([{"id": id, "first_name": format!("N{i}")}])),
+            )
+            .await;
+            assert_eq!(s, 200);
+            (
+                "store/customer/updated",
+                json!({"type": "customer", "id": id}),
+            )
+        }
+        1 => {
+            let id = 1 + (i % 35);
+            let (s, _) = api(
+                sb,
+                Method::PUT,
+                "/v3/catalog/products",
+                Some(json!([{"id": id, "price": 10.0 + i as f64}])),
+            )
+            .await;
+            assert_eq!(s, 200);
+            (
+                "store/product/updated",
+                json!({"type": "product", "id": id}),
+            )
+        }
+        2 => {
+            let id = orders[(i as usize) % 40];
+            let (s, _) = api(
+                sb,
+                Method::PUT,
+                &format!("/v2/orders/{id}"),
+                Some(json!({"status_id": 2 + (i % 9)})),
+            )
+            .await;
+            assert_eq!(s, 200);
+            (
+                "store/order/statusUpdated",
+                json!({"type": "order", "id": id}),
+            )
+        }
+        3 => {
+            let (s, body) = api(sb, Method::POST, "/v3/customers", Some(json!([{"email": format!("c{i}@crash.test"), "first_name": "C", "last_name": format!("{i}")}]))).await;
+            assert_eq!(s, 200);
+            let id = body.unwrap()["data"][0]["id"].as_i64().unwrap();
+            (
+                "store/customer/created",
+                json!({"type": "customer", "id": id}),
+            )
+        }
+        4 => {
+            let id = 51 + (i / 6) % 9;
+            let (s, _) = api(
+                sb,
+                Method::DELETE,
+                &format!("/v3/customers?id:in={id}"),
+                None,
+            )
+            .await;
+            assert!(s < 300 || s == 404, "{s}");
+            (
+                "store/customer/deleted",
+                json!({"type": "customer", "id": id}),
+            )
+        }
+        _ => {
+            let id = orders[40 + (i as usize / 6) % 30];
+            let (s, _) = api(sb, Method::DELETE, &format!("/v2/orders/{id}"), None).await;
+            assert!(s < 300 || s == 404);
+            ("store/order/archived", json!({"type": "order", "id": id}))
+        }
+    };
+    payload(&hash, scope, data, i)
+}
+
+fn pending(dir: &Path) -> i64 {
+    let path = dir.join("shop-inbox.db");
+    if !path.exists() {
+        return -1;
+    }
+    let conn = common::db(&path);
+    conn.query_row(
+        "SELECT count(*) FROM events WHERE applied_at IS NULL",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(-1)
+}
+
+fn rows(db: &Path, table: &str, key: &str, live: bool) -> BTreeMap<i64, Value> {
+    let conn = common::db(db);
+    let filter = if live {
+        "WHERE _deleted_at IS NULL"
+    } else {
+        "WHERE _deleted_at IS NOT NULL"
+    };
+    let mut stmt = conn
+        .prepare(&format!("SELECT \"{key}\", _raw FROM \"{table}\" {filter}"))
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (k, raw) = r.unwrap();
+            (k, serde_json::from_str(&raw).unwrap())
+        })
+        .collect()
+}
+
+fn live_children(db: &Path, table: &str) -> Vec<String> {
+    let conn = common::db(db);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT _raw FROM \"{table}\" WHERE _deleted_at IS NULL"
+        ))
+        .unwrap();
+    let mut v: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+async fn run_with_kills(faults: Option<&str>) {
+    let sb = common::sandbox(seed()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let orders: Vec<i64> = common::list_all(&sb, "v2", "/orders", "")
+        .await
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
+    assert!(orders.len() >= 70);
+    if let Some(spec) = faults {
+        common::set_faults(&sb, spec).await;
+    }
+    let mut child = spawn_listener(&sb, dir.path(), port);
+    let mut undelivered: VecDeque<Value> = VecDeque::new();
+    let actions = 60u64;
+    for i in 0..actions {
+        undelivered.push_back(change(&sb, i, &orders).await);
+        // Deliver what is waiting; what the listener refuses or misses stays for later.
+        while let Some(e) = undelivered.front() {
+            if try_deliver(addr, e).await {
+                undelivered.pop_front();
+            } else {
+                break;
+            }
+        }
+        if i % 20 == 10 {
+            // SIGKILL: no shutdown, no drain.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            child = spawn_listener(&sb, dir.path(), port);
+        }
+    }
+    // Retry what was refused while the listener was down, as the store does.
+    for _ in 0..600 {
+        while let Some(e) = undelivered.front() {
+            if try_deliver(addr, e).await {
+                undelivered.pop_front();
+            } else {
+                break;
+            }
+        }
+        if undelivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(undelivered.is_empty(), "the listener never came back");
+    for _ in 0..1800 {
+        if pending(dir.path()) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending(dir.path()), 0, "every acknowledged event applied");
+    // A graceful stop (SIGTERM) drains and closes the destination.
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap();
+    if faults.is_some() {
+        common::clear_faults(&sb).await;
+    }
+    let full = dir.path().join("full.db");
+    common::extract(
+        &sb,
+        &format!("sqlite:{}", full.display()),
+        &["customers", "products", "orders"],
+    )
+    .await
+    .unwrap();
+    let listened = dir.path().join("shop.db");
+    for table in ["customers", "products", "orders"] {
+        let live = rows(&listened, table, "id", true);
+        let expected = rows(&full, table, "id", true);
+        assert_eq!(
+            live.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{table}: live keys"
+        );
+        for (k, v) in &expected {
+            assert_eq!(&live[k], v, "{table} {k}");
+        }
+        for k in rows(&listened, table, "id", false).keys() {
+            assert!(
+                !expected.contains_key(k),
+                "{table} {k} is marked deleted but exists"
+            );
+        }
+    }
+    for child_table in ["customer_addresses", "order_lines", "product_variants"] {
+        assert_eq!(
+            live_children(&listened, child_table),
+            live_children(&full, child_table),
+            "{child_table}"
+        );
+    }
+    let marked_customers = rows(&listened, "customers", "id", false).len();
+    assert!(
+        marked_customers >= 5,
+        "deleted customers are marked ({marked_customers})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_kills_lose_nothing_acknowledged() {
+    run_with_kills(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_kills_under_ten_percent_faults_lose_nothing() {
+    run_with_kills(Some("seed=9,500=0.04,503=0.03,reset=0.03,path=/v3/customers,path=/v3/catalog/products,path=/v2/orders,method=GET")).await;
+}

@@ -1,0 +1,94 @@
+//! `bcsync listen` into PostgreSQL over real HTTP: the inbox is a table on a connection of
+//! its own; forged deliveries change nothing, a redelivery is one event, events update
+//! and mark rows in the same tables `extract` writes.
+//!
+//! The server comes from `BCSYNC_TEST_POSTGRES_URL`; unset, the test says so and skips
+//! (under CI=true it fails instead).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod listen_support;
+
+use listen_support::common::{self, api};
+use listen_support::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn events_land_in_postgres_and_forgeries_do_not() {
+    let Some(url) = common::pg_url() else { return };
+    let schema = common::unique_name("listen");
+    let pg = common::connect(&url).await;
+    let sb = common::sandbox(bc_sandbox::SeedSpec {
+        customers: 20,
+        products: 10,
+        orders: 15,
+        ..common::small_store()
+    })
+    .await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let to = format!("{url}{sep}schema={schema}");
+    let l = start(&sb, &to, quiet_options()).await;
+    wait_first_poll(&l).await;
+    let hash = sb.store_hash().to_owned();
+    let q = |id: i64| {
+        format!(
+            "SELECT _raw->>'first_name', _deleted_at IS NOT NULL FROM \"{schema}\".customers WHERE id = {id}"
+        )
+    };
+    let (s, _) = api(
+        &sb,
+        Method::PUT,
+        "/v3/customers",
+        Some(json!([{"id": 1, "first_name": "Pg"}, {"id": 2, "first_name": "Forged"}])),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let forged = payload(
+        &hash,
+        "store/customer/updated",
+        json!({"type": "customer", "id": 2}),
+        9,
+    );
+    assert_eq!(post(l.addr, Some("nope"), forged.to_string()).await, 401);
+    assert_eq!(post(l.addr, Some(SECRET), "not json").await, 400);
+    let e1 = payload(
+        &hash,
+        "store/customer/updated",
+        json!({"type": "customer", "id": 1}),
+        1,
+    );
+    assert_eq!(deliver(l.addr, &e1).await, 200);
+    assert_eq!(deliver(l.addr, &e1).await, 200);
+    let (s, _) = api(&sb, Method::DELETE, "/v3/customers?id:in=3", None).await;
+    assert!(s < 300);
+    let e2 = payload(
+        &hash,
+        "store/customer/deleted",
+        json!({"type": "customer", "id": 3}),
+        2,
+    );
+    assert_eq!(deliver(l.addr, &e2).await, 200);
+    wait_applied(&l, 2).await;
+    assert_eq!(l.inbox.stats().await.unwrap().total, 2);
+    l.shutdown().await.unwrap();
+    let r1 = pg.query_one(&q(1), &[]).await.unwrap();
+    assert_eq!(r1.get::<_, String>(0), "Pg");
+    let r2 = pg.query_one(&q(2), &[]).await.unwrap();
+    assert_ne!(
+        r2.get::<_, String>(0),
+        "Forged",
+        "a forged event changed nothing"
+    );
+    let r3 = pg.query_one(&q(3), &[]).await.unwrap();
+    assert!(r3.get::<_, bool>(1), "the deleted customer is marked");
+    let dup: i64 = pg
+        .query_one(
+            &format!("SELECT count(*) FROM \"{schema}\".customers WHERE id = 1"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(dup, 1);
+    common::drop_schema(&pg, &schema).await;
+}
