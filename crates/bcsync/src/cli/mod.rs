@@ -5,6 +5,7 @@
 mod api;
 mod demo;
 mod extract;
+mod mcp;
 mod output;
 mod push;
 mod resources;
@@ -77,6 +78,8 @@ pub enum Command {
     Customers(resources::CustomersArgs),
     /// A raw request to any V2/V3 path of the store: `bcsync api GET /v3/catalog/brands`.
     Api(api::ApiArgs),
+    /// Serve the store's operations as MCP tools for AI agents (stdio, or --http ADDR).
+    Mcp(mcp::McpArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -176,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Categories(args)) => resources::categories(cli.config.as_deref(), args).await,
         Some(Command::Customers(args)) => resources::customers(cli.config.as_deref(), args).await,
         Some(Command::Api(args)) => api::run(cli.config.as_deref(), args).await,
+        Some(Command::Mcp(args)) => mcp::run(cli.config.as_deref(), args).await,
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()
