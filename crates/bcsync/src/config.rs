@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub base_url: Option<String>,
     /// Push state store (tracking and run records), as `bcsync push --state` takes it.
     pub state: Option<String>,
+    /// Bearer token `bcsync mcp --http` requires (else `BCSYNC_MCP_TOKEN`, else generated).
+    pub mcp_token: Option<SecretString>,
     #[serde(default)]
     pub extract: ExtractSection,
     /// `[[sync]]` tables for `bcsync push` (parsed by `push::config`).
@@ -126,12 +128,18 @@ impl FileConfig {
 impl StoreConnection {
     /// A client for this store.
     pub fn client(&self) -> Result<bigcommerce::Client> {
-        let mut cfg =
+        Ok(bigcommerce::Client::new(self.client_config())?)
+    }
+
+    /// The client configuration for this store with the default patience, for callers
+    /// that tune it (`bcsync mcp` waits less for rate limits).
+    pub fn client_config(&self) -> bigcommerce::ClientConfig {
+        let cfg =
             bigcommerce::ClientConfig::new(self.store_hash.clone(), self.access_token.clone());
-        if let Some(url) = &self.base_url {
-            cfg = cfg.with_base_url(url.clone());
+        match &self.base_url {
+            Some(url) => cfg.with_base_url(url.clone()),
+            None => cfg,
         }
-        Ok(bigcommerce::Client::new(cfg)?)
     }
 }
 

@@ -227,6 +227,10 @@ pub enum Error {
     /// Ctrl-C or SIGTERM: the run stopped before this stream finished.
     #[error("interrupted; rerun to resume")]
     Interrupted,
+
+    /// The MCP session (stdio) or listener (HTTP) failed; the message says which and why.
+    #[error("bcsync mcp: {0}")]
+    Mcp(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

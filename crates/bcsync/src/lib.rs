@@ -7,6 +7,7 @@
 //! - [`state`]: bookmarks that make runs incremental and resumable.
 //! - [`config`]: `bcsync.toml` and environment variables.
 //! - [`tools`]: one operation per resource command, MCP tool and raw request.
+//! - [`mcp`]: `bcsync mcp`, the operations as MCP tools for AI agents.
 //! - [`pg`]: PostgreSQL connections (URL, TLS, errors) shared by every PostgreSQL part.
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod listen;
+pub mod mcp;
 pub mod pg;
 pub mod push;
 pub mod sources;

@@ -46,6 +46,12 @@ pub struct ClientConfig {
     pub retry_max_delay: Duration,
     /// Requests in flight at once across all clones of the client.
     pub max_concurrency: usize,
+    /// The longest one retry may wait. `None` (the default) waits whatever the store asks.
+    /// An interactive caller (an MCP tool call) sets it: a retry that would wait longer ends
+    /// the request with its error instead, a 429 carrying the wait it asked for
+    /// ([`Error::retry_after`]), so the caller can report "retry after N s" instead of
+    /// sleeping for minutes.
+    pub max_retry_wait: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -66,6 +72,7 @@ impl ClientConfig {
             retry_base_delay: Duration::from_secs(1),
             retry_max_delay: Duration::from_secs(60),
             max_concurrency: 8,
+            max_retry_wait: None,
         }
     }
 
@@ -98,6 +105,7 @@ impl fmt::Debug for ClientConfig {
             .field("retry_base_delay", &self.retry_base_delay)
             .field("retry_max_delay", &self.retry_max_delay)
             .field("max_concurrency", &self.max_concurrency)
+            .field("max_retry_wait", &self.max_retry_wait)
             .finish()
     }
 }
@@ -478,7 +486,21 @@ impl Client {
                 attempt,
                 policy: &policy,
             };
-            let next = next_step(classified, &context);
+            let next = match next_step(classified, &context) {
+                // Too long a wait for this caller: fail now, saying how long it would be.
+                // The pause still applies to everyone, so the next call sees it at once.
+                Next::Retry {
+                    after,
+                    error,
+                    pause_everyone,
+                } if inner.config.max_retry_wait.is_some_and(|max| after > max) => {
+                    if pause_everyone {
+                        inner.pacer.pause_until(Instant::now() + after);
+                    }
+                    Next::Fail(error.with_retry_after(after))
+                }
+                next => next,
+            };
 
             if let Some(observer) = &inner.observer {
                 let (error, will_retry) = match &next {

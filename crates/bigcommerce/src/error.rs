@@ -192,6 +192,14 @@ fn headline(body: &ErrorBody) -> String {
     }
 }
 
+/// `after 12.5 s` when the wait is known, else `later`.
+fn retry_after_text(after: &Option<std::time::Duration>) -> String {
+    match after {
+        Some(d) => format!("after {:.1} s", d.as_secs_f64()),
+        None => "later".to_owned(),
+    }
+}
+
 /// Renders an optional title for a message: `: <title>` or nothing.
 fn title_suffix(title: &Option<String>) -> String {
     title
@@ -288,17 +296,21 @@ pub enum Error {
         body: ErrorBody,
     },
 
-    /// 429 on every attempt: the store's shared quota stayed exhausted.
+    /// 429 on every attempt: the store's shared quota stayed exhausted. `retry_after` is set
+    /// when the client gave up because the next retry would have waited longer than
+    /// [`crate::ClientConfig::max_retry_wait`].
     #[error(
         "{method} {path}: still rate limited (HTTP 429) after {attempts} attempts{}; the store's \
-         request quota is shared with other apps, so lower the concurrency or try again later",
-        headline(.body)
+         request quota is shared with other apps, so lower the concurrency or try again {}",
+        headline(.body),
+        retry_after_text(.retry_after)
     )]
     RateLimited {
         method: String,
         path: String,
         attempts: u32,
         body: ErrorBody,
+        retry_after: Option<std::time::Duration>,
     },
 
     /// 5xx on the last attempt (after retries, or at once for 501 and non-idempotent writes).
@@ -423,6 +435,35 @@ impl Error {
         self.body().map(ErrorBody::field_errors).unwrap_or_default()
     }
 
+    /// How long the store asked to wait before this request may be tried again, when the
+    /// client stopped retrying because the wait was longer than it may wait.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Marks a 429 as given up with `after` still to wait (other errors are unchanged).
+    pub(crate) fn with_retry_after(self, after: std::time::Duration) -> Self {
+        match self {
+            Error::RateLimited {
+                method,
+                path,
+                attempts,
+                body,
+                ..
+            } => Error::RateLimited {
+                method,
+                path,
+                attempts,
+                body,
+                retry_after: Some(after),
+            },
+            other => other,
+        }
+    }
+
     /// Builds the error for a non-success HTTP status (after the retry decision said fail).
     pub(crate) fn from_status(
         status: u16,
@@ -448,6 +489,7 @@ impl Error {
                 path,
                 attempts,
                 body,
+                retry_after: None,
             },
             s if s >= 500 => Error::Server {
                 status: s,

@@ -850,3 +850,38 @@ async fn pacing_leaves_room_for_another_app_on_the_store() {
     assert_eq!(client.stats().rate_limited, 0, "{:?}", client.stats());
     assert_eq!(fake.count(), 60);
 }
+
+#[tokio::test]
+async fn a_wait_longer_than_max_retry_wait_fails_at_once_with_the_wait() {
+    // A spent quota with 20 s to the reset: a caller that may wait 1 s gets the wait back.
+    let fake = Fake::start(|_, _| {
+        v3_error(429, "Too many requests")
+            .header("X-Rate-Limit-Time-Reset-Ms", 20000)
+            .header("X-Rate-Limit-Requests-Left", 0)
+            .header("X-Rate-Limit-Requests-Quota", 150)
+            .header("X-Rate-Limit-Time-Window-Ms", 30000)
+    })
+    .await;
+    let client = Client::new(ClientConfig {
+        max_retry_wait: Some(Duration::from_secs(1)),
+        ..config(&fake.base_url())
+    })
+    .unwrap();
+    let err = client
+        .get(ApiVersion::V3, "/catalog/products", &[])
+        .await
+        .unwrap_err();
+    let after = err.retry_after().expect("the wait is reported");
+    assert!(
+        after >= Duration::from_secs(19) && after <= Duration::from_secs(21),
+        "{after:?}"
+    );
+    assert!(
+        matches!(err, Error::RateLimited { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("try again after 20.0 s"), "{err}");
+    assert_eq!(fake.seen().len(), 1, "no retry was sent");
+    // The pause holds for everyone: the client's snapshot shows it.
+    assert!(client.rate_limit().paused_for.is_some());
+}

@@ -6,6 +6,7 @@ mod api;
 mod demo;
 mod extract;
 mod listen;
+mod mcp;
 mod output;
 mod push;
 mod resources;
@@ -78,6 +79,8 @@ pub enum Command {
     Customers(resources::CustomersArgs),
     /// A raw request to any V2/V3 path of the store: `bcsync api GET /v3/catalog/brands`.
     Api(api::ApiArgs),
+    /// Serve the store's operations as MCP tools for AI agents (stdio, or --http ADDR).
+    Mcp(mcp::McpArgs),
     /// Keep a destination current from the store's webhooks (with polling to fill gaps).
     Listen(listen::ListenArgs),
     /// What a listener is doing: connected, last event, last sync, lag, inbox, tables, hooks.
@@ -181,6 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Categories(args)) => resources::categories(cli.config.as_deref(), args).await,
         Some(Command::Customers(args)) => resources::customers(cli.config.as_deref(), args).await,
         Some(Command::Api(args)) => api::run(cli.config.as_deref(), args).await,
+        Some(Command::Mcp(args)) => mcp::run(cli.config.as_deref(), args).await,
         Some(Command::Listen(args)) => {
             listen::listen(cli.config.as_deref(), args, &Interrupt::listen()).await
         }

@@ -183,6 +183,12 @@ fn format_cursor(offset: u64) -> String {
     format!("{CURSOR_PREFIX}{offset}")
 }
 
+/// The cursor for the records after the first `returned` of those `cursor` starts at
+/// (the MCP server caps a result and resumes inside it).
+pub(crate) fn cursor_after(cursor: Option<&str>, returned: usize) -> Result<String> {
+    Ok(format_cursor(parse_cursor(cursor)? + returned as u64))
+}
+
 /// Reads `path` page by page from the record `cursor` points at until `limit` records
 /// (`None`: all of them) are in hand, with a cursor for the rest. Pages are as large as
 /// the limit allows (at most 250), so a listing costs `limit / 250` requests, plus one
