@@ -495,7 +495,7 @@ async fn products_by_filters_and_by_variant_sku_then_create_update_delete() {
     std::fs::write(
         dir.join("new.json"),
         r#"{"name": "Tool Test Lamp", "type": "physical", "weight": 1.5, "price": 20,
-            "variants": [{"sku": "LAMP-RED", "option_values": []}]}"#,
+            "sku": "LAMP-1", "custom_fields": [{"name": "bulb", "value": "E27"}]}"#,
     )
     .unwrap();
     let created = json_of(&sb, dir, &["products", "create", "--data", "@new.json"]);

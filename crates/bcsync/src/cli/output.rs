@@ -78,11 +78,17 @@ pub fn write_one(out: &mut impl Write, format: Format, record: &Value) -> io::Re
             let Some(map) = record.as_object() else {
                 return writeln!(out, "{}", cell(record));
             };
-            let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+            let is_list = |v: &Value| v.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let width = map
+                .iter()
+                .filter(|(_, v)| !is_list(v))
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
             let mut nested = Vec::new();
             for (key, value) in map {
                 match value {
-                    Value::Array(items) if items.iter().any(Value::is_object) => {
+                    Value::Array(items) if is_list(value) => {
                         nested.push((key, items));
                     }
                     _ => writeln!(out, "{key:<width$}  {}", cell(value))?,
