@@ -529,27 +529,25 @@ fn plan_order(data: &StoreData, rng: &mut SmallRng, sub: u32, seed: u64, k: u64)
     if sub >= 40
         && let Some(id) = live(rng)
     {
-        {
-            if sub < 92 {
-                let status = *pick(rng, STATUSES);
-                return api(
-                    f,
-                    "order_status_changed",
-                    Method::PUT,
-                    format!("/v2/orders/{id}"),
-                    Some(json!({ "status_id": status })),
-                    Some(id.to_string()),
-                );
-            }
+        if sub < 92 {
+            let status = *pick(rng, STATUSES);
             return api(
                 f,
-                "order_archived",
-                Method::DELETE,
+                "order_status_changed",
+                Method::PUT,
                 format!("/v2/orders/{id}"),
-                None,
+                Some(json!({ "status_id": status })),
                 Some(id.to_string()),
             );
         }
+        return api(
+            f,
+            "order_archived",
+            Method::DELETE,
+            format!("/v2/orders/{id}"),
+            None,
+            Some(id.to_string()),
+        );
     }
     if data.catalog.products.is_empty() {
         return plan_product_create(rng, seed, k);

@@ -316,3 +316,79 @@ async fn checkout_converts_the_cart_into_an_order() {
     let counts = api.admin(Method::GET, "/_sandbox/counts", None).await;
     assert_eq!(counts.json()["carts_converted"], 1);
 }
+
+/// The journal (`/_sandbox/events`) after `after`: `(scope, data)` pairs.
+async fn events_after(api: &common::Api, after: u64) -> Vec<(String, Value)> {
+    let r = api
+        .admin(
+            Method::GET,
+            &format!("/_sandbox/events?after={after}"),
+            None,
+        )
+        .await;
+    r.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["scope"].as_str().unwrap().to_owned(), e["data"].clone()))
+        .collect()
+}
+
+async fn last_event(api: &common::Api) -> u64 {
+    let r = api
+        .admin(Method::GET, "/_sandbox/events?after=0&limit=0", None)
+        .await;
+    r.json()["last_seq"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn cart_writes_journal_their_webhook_events() {
+    let api = common::start_seeded(small_store()).await;
+    let (pid, _) = simple_product(&api).await;
+    let start = last_event(&api).await;
+    let created = api
+        .post(
+            "/v3/carts",
+            json!({"customer_id": 1, "line_items": [{"product_id": pid, "quantity": 1}]}),
+        )
+        .await;
+    let id = created.json()["data"]["id"].as_str().unwrap().to_owned();
+    let line = created.json()["data"]["line_items"]["physical_items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.put(
+        &format!("/v3/carts/{id}/items/{line}"),
+        json!({"line_item": {"quantity": 2}}),
+    )
+    .await;
+    let placed = api
+        .post(&format!("/v3/checkouts/{id}/orders"), json!({}))
+        .await;
+    let order_id = placed.json()["data"]["id"].as_i64().unwrap();
+
+    let events = events_after(&api, start).await;
+    let cart = json!({"type": "cart", "id": id});
+    let item = json!({"type": "cart_line_item", "id": line, "cartId": id});
+    let scopes: Vec<&str> = events.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        scopes,
+        [
+            "store/cart/created",
+            "store/cart/updated",
+            "store/cart/lineItem/created",
+            "store/cart/lineItem/updated",
+            "store/cart/updated",
+            "store/order/created",
+            "store/cart/converted",
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[0].1, cart);
+    assert_eq!(events[2].1, item);
+    assert_eq!(events[5].1, json!({"type": "order", "id": order_id}));
+    assert_eq!(
+        events[6].1,
+        json!({"type": "cart", "id": id, "orderId": order_id})
+    );
+}

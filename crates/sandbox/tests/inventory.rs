@@ -1,12 +1,13 @@
 //! Inventory over real HTTP (docs/api-notes.md §5): absolute and relative adjustments
 //! change the catalog's `inventory_level` (product or variant, by tracking), all items of
-//! a request or none; locations; the inventory item lists. The events each adjustment
-//! records are checked by the unit tests beside `resources/inventory.rs`.
+//! a request or none; locations; the inventory item lists; the webhook events each
+//! adjustment journals (read back through `/_sandbox/events`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use bc_sandbox::SeedSpec;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 fn store() -> SeedSpec {
@@ -240,4 +241,62 @@ async fn variant_tracked_products_are_adjusted_by_variant() {
         items.json()["data"][0]["locations"][0]["available_to_sell"],
         33
     );
+}
+
+#[tokio::test]
+async fn adjustments_journal_the_inventory_scopes() {
+    let api = common::start_seeded(store()).await;
+    let (pid, _) = first_product(&api).await;
+    let last = api
+        .admin(Method::GET, "/_sandbox/events?after=0&limit=0", None)
+        .await
+        .json()["last_seq"]
+        .as_u64()
+        .unwrap();
+    api.put(
+        "/v3/inventory/adjustments/absolute",
+        json!({"items": [{"location_id": 1, "product_id": pid, "quantity": 8}]}),
+    )
+    .await;
+    api.post(
+        "/v3/inventory/adjustments/relative",
+        json!({"items": [{"location_id": 1, "product_id": pid, "quantity": -8}]}),
+    )
+    .await;
+    let r = api
+        .admin(Method::GET, &format!("/_sandbox/events?after={last}"), None)
+        .await;
+    let events: Vec<(String, Value)> = r.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["scope"].as_str().unwrap().to_owned(), e["data"].clone()))
+        .collect();
+    let inventory: Vec<&Value> = events
+        .iter()
+        .filter(|(s, _)| s == "store/product/inventory/updated")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(
+        inventory,
+        [
+            &json!({"type": "product", "id": pid, "inventory": {"product_id": pid, "method": "absolute", "value": 8}}),
+            &json!({"type": "product", "id": pid, "inventory": {"product_id": pid, "method": "relative", "value": -8}}),
+        ],
+        "{events:?}"
+    );
+    let stock: Vec<&str> = events
+        .iter()
+        .filter(|(s, _)| s.starts_with("store/channel/"))
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(
+        stock,
+        [
+            "store/channel/*/inventory/product/stock_changed",
+            "store/channel/*/inventory/product/stock_changed",
+            "store/channel/*/inventory/product/out_of_stock_reached",
+        ]
+    );
+    assert!(!events.iter().any(|(s, _)| s.starts_with("store/sku/")));
 }

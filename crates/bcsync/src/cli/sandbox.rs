@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bc_sandbox::faults::FaultConfig;
-use bc_sandbox::{Plan, SandboxConfig, SeedSpec, TokenConfig};
+use bc_sandbox::{Plan, SandboxConfig, SeedSpec, SimulateSpec, TokenConfig};
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
@@ -48,8 +48,9 @@ pub struct SandboxArgs {
     /// Plan: standard, plus, pro, enterprise, enterprise:N (requests per 30 s), unlimited.
     #[arg(long, default_value = "standard")]
     pub plan: String,
-    /// Multiplies the rate-limit window and the webhook retry, window and block times (0.01
-    /// turns 30 s into 0.3 s).
+    /// Multiplies the store's clock: the rate-limit window, the webhook retry, window and
+    /// block times, and the hour after which an idle cart counts as abandoned (0.01 turns
+    /// 30 s into 0.3 s).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
     /// Faults to inject, e.g. `seed=7,500=0.05,reset=0.02` (see the sandbox docs).
@@ -60,6 +61,14 @@ pub struct SandboxArgs {
     /// sandbox also always takes http://127.0.0.1:PORT and http://localhost:PORT.
     #[arg(long = "allow-hook-host", value_name = "HOST")]
     pub allow_hook_hosts: Vec<String>,
+    /// Simulate storefront traffic at RATE store actions per second from the start: carts,
+    /// orders, customers, products and stock, each firing its webhooks (status, stop and
+    /// other runs under /_sandbox/simulate).
+    #[arg(long, value_name = "RATE")]
+    pub simulate: Option<f64>,
+    /// Seed of the simulated traffic: the same seed on the same store gives the same actions.
+    #[arg(long, default_value_t = 1, requires = "simulate")]
+    pub simulate_seed: u64,
 }
 
 impl SandboxArgs {
@@ -89,6 +98,18 @@ impl SandboxArgs {
                 self.time_scale
             );
         }
+        let simulate = match self.simulate {
+            Some(rate) => {
+                let spec = SimulateSpec {
+                    seed: self.simulate_seed,
+                    ..SimulateSpec::endless(rate)
+                };
+                spec.validate()
+                    .map_err(|e| anyhow::anyhow!("--simulate: {e}"))?;
+                Some(spec)
+            }
+            None => None,
+        };
         let tokens = self
             .tokens
             .iter()
@@ -103,6 +124,7 @@ impl SandboxArgs {
             faults: FaultConfig::parse(&self.faults).map_err(anyhow::Error::msg)?,
             seed,
             allow_hook_hosts: self.allow_hook_hosts.clone(),
+            simulate,
             ..SandboxConfig::default()
         })
     }
@@ -140,6 +162,14 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         sandbox.token(),
         sandbox.base_url()
     );
+    if let Some(spec) = &sandbox.state.config.simulate {
+        eprintln!(
+            "  simulating {} store actions per second (seed {}): {}/_sandbox/simulate",
+            spec.rate,
+            spec.seed,
+            sandbox.base_url()
+        );
+    }
     eprintln!("  stop with Ctrl-C");
     tokio::signal::ctrl_c()
         .await
