@@ -272,9 +272,12 @@ pub fn parse_target(base_url: &str, store_hash: &str, target: &str) -> Result<Ta
         let decoded = percent_decode_str(seg).decode_utf8_lossy();
         decoded == "." || decoded == ".."
     });
-    if rest.is_empty() || dot_segment {
+    // URL parsers read a backslash as a slash, so `a\..\..` would climb out of the store's
+    // path as `..` segments do; no store path contains one.
+    let backslash = percent_decode_str(rest).decode_utf8_lossy().contains('\\');
+    if rest.is_empty() || dot_segment || backslash {
         return Err(Error::InvalidTarget(format!(
-            "{raw:?} has an empty resource or a '.'/'..' segment; {example}"
+            "{raw:?} has an empty resource, a backslash or a '.'/'..' segment; {example}"
         )));
     }
     let query = query
@@ -392,6 +395,8 @@ mod tests {
             "/v3/",
             "/v3/catalog/../../x",
             "/v3/catalog/%2e%2e/x",
+            "/v3/a\\..\\..\\stores\\other\\v3\\customers",
+            "/v3/a%5C..%5Cx",
             "/v3/customers#x",
         ] {
             let e = parse_target(base, "abc", bad).unwrap_err();

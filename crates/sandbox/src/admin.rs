@@ -541,11 +541,15 @@ async fn put_ratelimit(State(st): State<Shared>, body: Bytes) -> Response {
         },
         (None, Some(quota)) => Some(Plan::Enterprise { quota }),
     };
-    if let Some(scale) = update.time_scale.filter(|s| !(s.is_finite() && *s > 0.0)) {
+    if let Some(scale) = update
+        .time_scale
+        .filter(|s| !(*s > 0.0 && *s <= crate::config::MAX_TIME_SCALE))
+    {
         return admin_error(
             StatusCode::BAD_REQUEST,
             format!(
-                "time_scale must be a positive number (0.01 turns 30 s windows into 300 ms), got {scale}"
+                "time_scale must be a positive number up to {} (0.01 turns 30 s windows into 300 ms), got {scale}",
+                crate::config::MAX_TIME_SCALE
             ),
         );
     }

@@ -131,6 +131,10 @@ impl Plan {
     }
 }
 
+/// Largest accepted `time_scale`: 1000 stretches a 30 s window to over eight hours, and
+/// anything far larger overflows the durations built from it.
+pub const MAX_TIME_SCALE: f64 = 1000.0;
+
 /// Everything a sandbox needs to start.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {

@@ -79,11 +79,12 @@ impl SimulateSpec {
                 self.rate
             ));
         }
+        // A year bounds it: far larger values overflow the run's deadline.
         if let Some(d) = self.duration_secs
-            && !(d.is_finite() && d > 0.0)
+            && !(d > 0.0 && d <= 366.0 * 86_400.0)
         {
             return Err(format!(
-                "duration_secs must be a positive number of seconds; got {d}"
+                "duration_secs must be a positive number of seconds, at most a year (31622400); got {d}"
             ));
         }
         Ok(())

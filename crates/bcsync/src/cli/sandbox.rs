@@ -92,9 +92,10 @@ impl SandboxArgs {
         if let Some(n) = self.lines {
             seed.lines_per_order = n;
         }
-        if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
+        if !(self.time_scale > 0.0 && self.time_scale <= bc_sandbox::config::MAX_TIME_SCALE) {
             anyhow::bail!(
-                "--time-scale must be a positive number (e.g. 0.01); got {}",
+                "--time-scale must be a positive number up to {} (e.g. 0.01); got {}",
+                bc_sandbox::config::MAX_TIME_SCALE,
                 self.time_scale
             );
         }

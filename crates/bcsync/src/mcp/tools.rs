@@ -114,7 +114,8 @@ pub fn schema<T: JsonSchema + 'static, const FIELDS: bool, const TOKEN: bool>() 
 pub async fn run(call: &Call<'_>) -> ToolResult {
     match call.tool {
         LIST_ORDERS => {
-            let p = parse::<ops::ListOrders>(call)?;
+            let mut p = parse::<ops::ListOrders>(call)?;
+            cap_limit(&mut p.args.limit);
             let listing = ops::list_orders(&call.client, &p.args)
                 .await
                 .map_err(|e| op_error(call, e))?;
@@ -137,7 +138,8 @@ pub async fn run(call: &Call<'_>) -> ToolResult {
             record_reply(call, order, p.fields)
         }
         LIST_PRODUCTS => {
-            let p = parse::<ops::ListProducts>(call)?;
+            let mut p = parse::<ops::ListProducts>(call)?;
+            cap_limit(&mut p.args.limit);
             let listing = ops::list_products(&call.client, &p.args)
                 .await
                 .map_err(|e| op_error(call, e))?;
@@ -187,7 +189,8 @@ pub async fn run(call: &Call<'_>) -> ToolResult {
             Ok(capped(body, call.options.max_result_bytes))
         }
         LIST_CUSTOMERS => {
-            let p = parse::<ops::ListCustomers>(call)?;
+            let mut p = parse::<ops::ListCustomers>(call)?;
+            cap_limit(&mut p.args.limit);
             let listing = ops::list_customers(&call.client, &p.args)
                 .await
                 .map_err(|e| op_error(call, e))?;
@@ -419,7 +422,10 @@ async fn delete_product(call: &Call<'_>) -> ToolResult {
 }
 
 async fn raw_api_request(call: &Call<'_>) -> ToolResult {
-    let p = parse::<ops::RawRequest>(call)?;
+    let mut p = parse::<ops::RawRequest>(call)?;
+    if p.args.paginate {
+        cap_limit(&mut p.args.limit);
+    }
     let (method, target) = p.args.check(&call.client).map_err(|e| op_error(call, e))?;
     if method != Method::GET && !call.options.allow_writes {
         return Err(ToolError::refused(
@@ -462,15 +468,45 @@ async fn raw_api_request(call: &Call<'_>) -> ToolResult {
     let resp = ops::raw_request(&call.client, &p.args)
         .await
         .map_err(|e| op_error(call, e))?;
-    let body = match &p.fields {
+    let mut body = match &p.fields {
         Some(f) => select_in_body(&resp.body, f),
         None => resp.body,
     };
+    redact_hook_headers(&mut body);
     let mut out = json!({ "status": resp.status, "body": body });
     if let Some(next) = resp.next_cursor {
         out["next_cursor"] = json!(next);
     }
     Ok(capped(out, call.options.max_result_bytes))
+}
+
+/// The most records one list call reads for an agent: a page of the API's largest size.
+/// More comes through `next_cursor`, so one call never reads the whole store.
+const MAX_LIST_LIMIT: u32 = 250;
+
+/// Bounds an agent's `limit` (none means the default); 0 is left for the operation to
+/// refuse with its own message.
+fn cap_limit(limit: &mut Option<u32>) {
+    *limit = Some(limit.unwrap_or(ops::DEFAULT_LIMIT).min(MAX_LIST_LIMIT));
+}
+
+/// Webhook objects carry their custom headers, and a receiver's secret lives there (`bcsync
+/// listen` authenticates deliveries by one): an agent reading `/v3/hooks` sees the hooks
+/// but never the header values.
+fn redact_hook_headers(body: &mut Value) {
+    match body {
+        Value::Array(items) => items.iter_mut().for_each(redact_hook_headers),
+        Value::Object(map) => {
+            let is_hook = map.contains_key("scope") && map.contains_key("destination");
+            if is_hook && let Some(Value::Object(headers)) = map.get_mut("headers") {
+                for value in headers.values_mut() {
+                    *value = json!("[redacted]");
+                }
+            }
+            map.values_mut().for_each(redact_hook_headers);
+        }
+        _ => {}
+    }
 }
 
 fn query_text(query: &[(String, String)]) -> String {
@@ -597,6 +633,29 @@ fn is_write(call: &Call<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hook_header_values_never_reach_an_agent() {
+        let mut body = serde_json::json!({"data": [
+            {"id": 1, "scope": "store/order/*", "destination": "https://x/h",
+             "headers": {"X-Bcsync-Secret": "s3cret"}},
+            {"id": 2, "scope": "store/cart/*", "destination": "https://x/h", "headers": null}
+        ]});
+        super::redact_hook_headers(&mut body);
+        assert_eq!(body["data"][0]["headers"]["X-Bcsync-Secret"], "[redacted]");
+        assert!(body["data"][1]["headers"].is_null());
+        assert!(!body.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn an_agents_limit_is_bounded() {
+        let mut limit = Some(1_000_000);
+        super::cap_limit(&mut limit);
+        assert_eq!(limit, Some(super::MAX_LIST_LIMIT));
+        let mut none = None;
+        super::cap_limit(&mut none);
+        assert_eq!(none, Some(crate::tools::DEFAULT_LIMIT));
+    }
+
     use super::*;
 
     #[test]

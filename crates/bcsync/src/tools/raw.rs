@@ -146,17 +146,45 @@ impl RawRequest {
 }
 
 /// Whether a DELETE on `target` acts on a whole collection: its last path segment is a
-/// name, not an id (ids contain digits: numbers, UUIDs), and no query parameter but
-/// `limit`/`page` narrows it (docs/api-notes.md §12.11: `DELETE /v2/orders` archives
-/// every order; a subscribers DELETE without a filter deletes all).
+/// name, not an id (ids contain digits: numbers, UUIDs), and nothing narrows it.
+///
+/// V2 collection DELETEs take no filter at all (docs/api-notes.md §6.1: `DELETE /v2/orders`
+/// archives every order whatever the query says), so any query still means the whole
+/// collection. On V3 only a real filter narrows it: an operator key (`id:in`, `date:min`)
+/// or a named filter; `limit`, `page`, `include`, `sort` and the like select nothing
+/// (docs/api-notes.md §12.11: a subscribers DELETE without a filter deletes all).
 pub fn deletes_collection(target: &Target) -> bool {
     let last = target.path.rsplit('/').next().unwrap_or_default();
-    let names_a_record = last.bytes().any(|b| b.is_ascii_digit());
-    let filtered = target
-        .query
-        .iter()
-        .any(|(k, v)| !matches!(k.as_str(), "limit" | "page") && !v.trim().is_empty());
-    !names_a_record && !filtered
+    if last.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    if target.version == ApiVersion::V2 {
+        return true;
+    }
+    const V3_FILTERS: &[&str] = &[
+        "id",
+        "email",
+        "name",
+        "sku",
+        "brand_id",
+        "category_id",
+        "product_id",
+        "customer_id",
+        "order_id",
+        "first_name",
+        "last_name",
+        "source",
+        "channel_id",
+        "status",
+        "type",
+        "keyword",
+        "date_created",
+        "date_modified",
+    ];
+    let filtered = target.query.iter().any(|(k, v)| {
+        !v.trim().is_empty() && (k.contains(':') || V3_FILTERS.contains(&k.as_str()))
+    });
+    !filtered
 }
 
 fn collection_note(target: &Target) -> &'static str {
@@ -258,6 +286,9 @@ mod tests {
         for whole in [
             "/v2/orders",
             "/v2/orders?limit=5",
+            "/v2/orders?status_id=11",
+            "/v3/customers/subscribers?include=consents",
+            "/v3/catalog/products?sort=name&direction=asc",
             "/v3/customers/subscribers",
             "/v2/orders/12/shipments",
             "/v3/catalog/products",
