@@ -375,6 +375,20 @@ struct Context {
     poll_window: apply::PollWindow,
 }
 
+impl Context {
+    /// An applier for the background loops' own reads (outside the poll window).
+    fn applier(&self) -> apply::Applier {
+        apply::Applier {
+            client: self.client.clone(),
+            writer: Arc::clone(&self.writer),
+            inbox: self.inbox.clone(),
+            wake: Arc::default(),
+            options: self.options.apply.clone(),
+            poll_window: apply::PollWindow::default(),
+        }
+    }
+}
+
 /// Whether polling may spend requests now: at most half of each quota window goes to it,
 /// so event reads always find budget (docs/api-notes.md §0.7). Without rate-limit headers
 /// (no quota known yet, or an unlimited plan) it may.
@@ -406,7 +420,7 @@ async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
         if last_reconcile.is_none_or(|t| t.elapsed() >= ctx.options.reconcile_interval)
             && !stop.is_cancelled()
         {
-            match reconcile::run(&ctx.client, &ctx.writer, &stop).await {
+            match reconcile::run(&ctx.applier(), &stop).await {
                 Ok(n) => {
                     last_reconcile = Some(tokio::time::Instant::now());
                     let _ = ctx
@@ -414,7 +428,10 @@ async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
                         .set_meta("last_reconcile_at", &chrono::Utc::now().to_rfc3339())
                         .await;
                     if n > 0 {
-                        tracing::info!(rows = n, "deletion reconciliation marked rows deleted");
+                        tracing::info!(
+                            rows = n,
+                            "deletion reconciliation read again the rows its listings missed"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!("deletion reconciliation failed: {e}"),
@@ -439,15 +456,7 @@ async fn poll_once(ctx: &Context, stop: &CancellationToken) -> Result<()> {
     // older copy from a poll page: apply them once more, now that the poll is committed.
     let again = ctx.poll_window.close();
     if !again.is_empty() {
-        let applier = apply::Applier {
-            client: ctx.client.clone(),
-            writer: Arc::clone(&ctx.writer),
-            inbox: ctx.inbox.clone(),
-            wake: Arc::default(),
-            options: ctx.options.apply.clone(),
-            poll_window: apply::PollWindow::default(),
-        };
-        applier.apply_plans(&again).await?;
+        ctx.applier().apply_plans(&again).await?;
     }
     result
 }
