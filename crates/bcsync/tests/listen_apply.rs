@@ -99,3 +99,83 @@ async fn a_burst_is_read_once_per_record_and_batched() {
         .unwrap();
     assert!(lines > 0, "the order's lines came with it");
 }
+
+/// A token without the carts scope: every cart read is a 403. The cart event is parked
+/// with the reason (shown by `bcsync status`), and the customer event beside it is
+/// applied in the same round instead of the round failing over and over.
+#[tokio::test]
+async fn a_read_refused_for_good_parks_its_events_and_the_rest_apply() {
+    use bc_sandbox::{SandboxConfig, TokenConfig};
+    let sb = common::sandbox_with(SandboxConfig {
+        seed: common::small_store(),
+        tokens: vec![
+            TokenConfig::full("full-token"),
+            TokenConfig::parse("no-carts:store_v2_customers,store_v2_orders,store_v2_products")
+                .unwrap(),
+        ],
+        ..SandboxConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let inbox = Inbox::open_sqlite(&dir.path().join("shop-inbox.db")).unwrap();
+    let hash = sb.store_hash().to_owned();
+    for (n, (scope, data)) in [
+        (
+            "store/cart/updated",
+            json!({"type": "cart", "id": "6c4d4ab8-0e4a-4a8a-9d1e-1f1b2c3d4e5f"}),
+        ),
+        (
+            "store/customer/updated",
+            json!({"type": "customer", "id": 5}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = payload(&hash, scope, data, n as u64);
+        let d: Delivery = serde_json::from_value(body.clone()).unwrap();
+        inbox.accept(&hash, &d, &body.to_string()).await.unwrap();
+    }
+    let (client, _) = common::client(&sb, "no-carts");
+    let dest = destinations::open(&format!("sqlite:{}", db.display()), None).unwrap();
+    let streams: Vec<&'static StreamDescriptor> = STREAMS
+        .iter()
+        .filter(|s| ["customers", "products", "orders"].contains(&s.name))
+        .chain(std::iter::once(&CARTS))
+        .collect();
+    let (writer, _) =
+        tokio::task::spawn_blocking(move || DestinationWriter::start(dest, &streams, false))
+            .await
+            .unwrap()
+            .unwrap();
+    let writer = Arc::new(writer);
+    let applier = Applier {
+        client,
+        writer: Arc::clone(&writer),
+        inbox: inbox.clone(),
+        wake: Arc::default(),
+        options: ApplyOptions::default(),
+        poll_window: Default::default(),
+    };
+    let pending = inbox.pending(100).await.unwrap();
+    let round = applier.apply(&pending).await.unwrap();
+    assert_eq!(round.records, 1, "the customer was written");
+    let stats = inbox.stats().await.unwrap();
+    assert_eq!(stats.pending, 0, "nothing is left to stall the queue");
+    assert_eq!(stats.parked, 1);
+    assert!(
+        stats.parked_reason.as_deref().unwrap().contains("403"),
+        "{:?}",
+        stats.parked_reason
+    );
+    assert!(inbox.pending(100).await.unwrap().is_empty());
+    drop(applier);
+    Arc::try_unwrap(writer).unwrap().finish().await.unwrap();
+    assert_eq!(common::count(&common::db(&db), "customers"), 1);
+    let target =
+        bcsync::listen::ListenTarget::parse(&format!("sqlite:{}", db.display()), &hash).unwrap();
+    let status = bcsync::listen::status::read(&target, &hash).await.unwrap();
+    let text = bcsync::listen::status::render(&status);
+    assert!(text.contains("parked           1 event(s)"), "{text}");
+}

@@ -40,6 +40,12 @@ const ORDER_RANGE: i64 = 250;
 /// Cart reads in flight at once (each is one request through the pacer).
 const CART_READS: usize = 8;
 
+/// Whether the store will never answer this read (400, 403, 422: a missing OAuth scope, a
+/// request it rejects), so retrying it would only stall the inbox.
+fn refused_for_good(e: &Error) -> bool {
+    matches!(e, Error::Api(api) if matches!(api.status(), Some(400 | 403 | 422)))
+}
+
 pub(crate) fn stream(name: &str) -> Result<&'static StreamDescriptor> {
     STREAMS
         .iter()
@@ -195,9 +201,51 @@ impl Applier {
                 );
             }
         }
-        let records = self.apply_plans(&plans).await?;
-        let done: Vec<(i64, i64)> = events.iter().map(|e| (e.seq, e.generation)).collect();
+        // Each record family stands alone: one the store refuses for good is parked, one
+        // that failed for now stays pending, and the others are applied regardless.
+        let mut records = 0;
+        let mut parked: Vec<(Resource, String)> = Vec::new();
+        let mut retry: Vec<Resource> = Vec::new();
+        let mut failure: Option<Error> = None;
+        for (resource, outcome) in self.apply_each(&plans).await? {
+            match outcome {
+                Ok(n) => records += n,
+                Err(e) if refused_for_good(&e) => {
+                    tracing::warn!(
+                        resource = resource.as_str(),
+                        "the store refused a read for good; its events are parked (see `bcsync status`): {e}"
+                    );
+                    parked.push((resource, format!("reading {}s: {e}", resource.as_str())));
+                }
+                Err(e) => {
+                    retry.push(resource);
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        let of = |r: Resource| -> Vec<(i64, i64)> {
+            events
+                .iter()
+                .filter(|e| e.target.as_ref().is_some_and(|t| t.resource == r))
+                .map(|e| (e.seq, e.generation))
+                .collect()
+        };
+        let done: Vec<(i64, i64)> = events
+            .iter()
+            .filter(|e| {
+                e.target.as_ref().is_none_or(|t| {
+                    !retry.contains(&t.resource) && !parked.iter().any(|(r, _)| *r == t.resource)
+                })
+            })
+            .map(|e| (e.seq, e.generation))
+            .collect();
         self.inbox.mark_applied(&done).await?;
+        for (resource, reason) in &parked {
+            self.inbox.park(&of(*resource), reason).await?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         self.inbox
             .set_meta("last_applied_at", &chrono::Utc::now().to_rfc3339())
             .await?;
@@ -211,6 +259,16 @@ impl Applier {
     /// Reads and writes what `plans` say, and waits until the destination committed it.
     /// Returns the records written.
     pub async fn apply_plans(&self, plans: &Plans) -> Result<usize> {
+        let mut written = 0;
+        for (_, outcome) in self.apply_each(plans).await? {
+            written += outcome?;
+        }
+        Ok(written)
+    }
+
+    /// [`Self::apply_plans`], with each record family's outcome apart (the error is the
+    /// destination's when it could not commit).
+    async fn apply_each(&self, plans: &Plans) -> Result<Vec<(Resource, Result<usize>)>> {
         let of = |r: Resource| -> Vec<(String, Plan)> {
             plans
                 .iter()
@@ -218,19 +276,21 @@ impl Applier {
                 .map(|((_, id), p)| (id.clone(), *p))
                 .collect()
         };
-        let (customers, products, orders, carts) = tokio::try_join!(
-            self.apply_by_ids(stream("customers")?, "/customers", of(Resource::Customer)),
-            self.apply_by_ids(
-                stream("products")?,
-                "/catalog/products",
-                of(Resource::Product)
-            ),
+        let (customer_stream, product_stream) = (stream("customers")?, stream("products")?);
+        let (customers, products, orders, carts) = tokio::join!(
+            self.apply_by_ids(customer_stream, "/customers", of(Resource::Customer)),
+            self.apply_by_ids(product_stream, "/catalog/products", of(Resource::Product)),
             self.apply_orders(of(Resource::Order)),
             self.apply_carts(of(Resource::Cart)),
-        )?;
+        );
         self.writer.barrier().await?;
         self.poll_window.record(plans);
-        Ok(customers + products + orders + carts)
+        Ok(vec![
+            (Resource::Customer, customers),
+            (Resource::Product, products),
+            (Resource::Order, orders),
+            (Resource::Cart, carts),
+        ])
     }
 
     /// Customers and products: `id:in=` reads of 50 ids; ids not returned are gone.

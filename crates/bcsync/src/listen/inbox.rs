@@ -10,6 +10,11 @@
 //! to one record in the same second can carry the same hash, so a repeated hash that
 //! arrives after its record was fetched (or while it is being fetched) schedules one more
 //! fetch. The apply loop marks a row applied only at the generation it read.
+//!
+//! An event whose read the store refuses for good (400, 403, 422: a missing scope, a
+//! request it will never accept) is *parked* with the reason instead: it leaves the
+//! pending queue, so it cannot stall the events behind it, and `bcsync status` shows it.
+//! A redelivery of a parked event un-parks it (one more try).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +56,10 @@ pub struct InboxStats {
     pub last_event_at: Option<i64>,
     /// The oldest pending event's `created_at` (epoch seconds): what lag is measured from.
     pub oldest_pending_at: Option<i64>,
+    /// Events parked because the store refused their read for good.
+    pub parked: i64,
+    /// The reason of the most recently parked event.
+    pub parked_reason: Option<String>,
 }
 
 /// The inbox of one destination.
@@ -88,6 +97,7 @@ const SQLITE_SCHEMA: &str = "
         payload TEXT NOT NULL,
         generation INTEGER NOT NULL DEFAULT 0,
         applied_at TEXT,
+        parked TEXT,
         UNIQUE (store_hash, hash)
     );
     CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE applied_at IS NULL;
@@ -146,6 +156,19 @@ impl Inbox {
         )
         .map_err(err)?;
         conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
+        // Inboxes made before parking existed lack the column.
+        let has_parked: bool = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'parked'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if !has_parked {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN parked TEXT")
+                .map_err(err)?;
+        }
         Ok(Self::Sqlite {
             path: path.to_owned(),
             conn: Arc::new(Mutex::new(conn)),
@@ -173,8 +196,10 @@ impl Inbox {
                 payload jsonb NOT NULL,
                 generation bigint NOT NULL DEFAULT 0,
                 applied_at timestamptz,
+                parked text,
                 UNIQUE (store_hash, hash)
              );
+             ALTER TABLE {events} ADD COLUMN IF NOT EXISTS parked text;
              CREATE INDEX IF NOT EXISTS _bcsync_inbox_pending ON {events} (seq) WHERE applied_at IS NULL;
              CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);"
         );
@@ -245,7 +270,7 @@ impl Inbox {
                         }
                         Some(applied) => {
                             tx.execute(
-                                "UPDATE events SET generation = generation + 1, applied_at = NULL
+                                "UPDATE events SET generation = generation + 1, applied_at = NULL, parked = NULL
                                  WHERE store_hash = ?1 AND hash = ?2",
                                 params![store, hash],
                             )?;
@@ -276,7 +301,7 @@ impl Inbox {
                      INSERT INTO {events} (store_hash, hash, scope, resource, record_id, change, created_at, payload)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (store_hash, hash) DO UPDATE
-                        SET generation = {events}.generation + 1, applied_at = NULL
+                        SET generation = {events}.generation + 1, applied_at = NULL, parked = NULL
                      RETURNING (xmax = 0) AS inserted, (SELECT applied_at IS NOT NULL FROM prev) AS was_applied"
                 );
                 let row = client
@@ -315,7 +340,7 @@ impl Inbox {
                 Self::sqlite(conn, path, move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT seq, generation, resource, record_id, change, created_at FROM events
-                         WHERE applied_at IS NULL ORDER BY seq LIMIT ?1",
+                         WHERE applied_at IS NULL AND parked IS NULL ORDER BY seq LIMIT ?1",
                     )?;
                     let rows = stmt
                         .query_map([limit], |r| {
@@ -339,7 +364,7 @@ impl Inbox {
             } => {
                 let sql = format!(
                     "SELECT seq, generation, resource, record_id, change, created_at FROM {events}
-                     WHERE applied_at IS NULL ORDER BY seq LIMIT $1"
+                     WHERE applied_at IS NULL AND parked IS NULL ORDER BY seq LIMIT $1"
                 );
                 let rows = client
                     .query(&sql, &[&limit])
@@ -404,12 +429,59 @@ impl Inbox {
         }
     }
 
+    /// Parks events (each at the generation it was read with) with `reason`: they leave
+    /// the pending queue until a redelivery.
+    pub async fn park(&self, done: &[(i64, i64)], reason: &str) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let (done, reason) = (done.to_vec(), reason.to_owned());
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction()?;
+                    {
+                        let mut stmt = tx.prepare_cached(
+                            "UPDATE events SET parked = ?1 WHERE seq = ?2 AND generation = ?3",
+                        )?;
+                        for (seq, generation) in done {
+                            stmt.execute(params![reason, seq, generation])?;
+                        }
+                    }
+                    tx.commit()
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
+                let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
+                let sql = format!(
+                    "UPDATE {events} e SET parked = $3
+                     FROM unnest($1::bigint[], $2::bigint[]) AS d(seq, generation)
+                     WHERE e.seq = d.seq AND e.generation = d.generation"
+                );
+                client
+                    .execute(&sql, &[&seqs, &gens, &reason])
+                    .await
+                    .map_err(|e| target.explain(&e, "parking webhook events"))?;
+                Ok(())
+            }
+        }
+    }
+
     pub async fn stats(&self) -> Result<InboxStats> {
         const SQL: &str = "SELECT
-                (SELECT count(*) FROM {e} WHERE applied_at IS NULL),
+                (SELECT count(*) FROM {e} WHERE applied_at IS NULL AND parked IS NULL),
                 (SELECT count(*) FROM {e}),
                 (SELECT max(created_at) FROM {e}),
-                (SELECT min(created_at) FROM {e} WHERE applied_at IS NULL)";
+                (SELECT min(created_at) FROM {e} WHERE applied_at IS NULL AND parked IS NULL),
+                (SELECT count(*) FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL),
+                (SELECT parked FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL ORDER BY seq DESC LIMIT 1)";
         match self {
             Inbox::Sqlite { path, conn } => {
                 Self::sqlite(conn, path, move |c| {
@@ -419,6 +491,8 @@ impl Inbox {
                             total: r.get(1)?,
                             last_event_at: r.get(2)?,
                             oldest_pending_at: r.get(3)?,
+                            parked: r.get(4)?,
+                            parked_reason: r.get(5)?,
                         })
                     })
                 })
@@ -439,6 +513,8 @@ impl Inbox {
                     total: r.get(1),
                     last_event_at: r.get(2),
                     oldest_pending_at: r.get(3),
+                    parked: r.get(4),
+                    parked_reason: r.get(5),
                 })
             }
         }
