@@ -101,11 +101,6 @@ pub async fn listen(
     let client = conn.client()?.with_observer(counter.clone());
     // One request first: a wrong token or store hash fails here, with its fix.
     client.get(ApiVersion::V2, "/time", &[]).await?;
-    if args.unregister {
-        let n = listen::hooks::unregister(&client).await?;
-        eprintln!("removed {n} webhook(s) bcsync listen had registered");
-        return Ok(ExitCode::SUCCESS);
-    }
     let to = args
         .to
         .or(file.extract.to.clone())
@@ -114,6 +109,19 @@ pub async fn listen(
     let secret_file = args
         .secret_file
         .unwrap_or_else(|| target.default_secret_file(&conn.store_hash));
+    if args.unregister {
+        // Ours are the hooks carrying our secret; other listeners' stay.
+        let Some(secret) = listen::load_secret(&secret_file)? else {
+            anyhow::bail!(
+                "no webhook secret in {} or {}: bcsync recognises its hooks by that secret, so nothing was removed; pass the --to (or --secret-file) the listener used",
+                secret_file.display(),
+                listen::ENV_WEBHOOK_SECRET
+            );
+        };
+        let n = listen::hooks::unregister(&client, &secret).await?;
+        eprintln!("removed {n} webhook(s) this listener had registered");
+        return Ok(ExitCode::SUCCESS);
+    }
     let secret = listen::load_or_create_secret(&secret_file)?;
     if args.public_url.is_none() {
         tracing::warn!(
@@ -171,14 +179,22 @@ pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<E
     {
         let inbox = target.open_inbox().await?;
         let url = inbox.meta("public_url").await?;
-        match listen::hooks::list(&client).await {
-            Ok(hooks) => {
-                status.hooks = listen::hooks::health(&hooks, url.as_deref())
+        // Without the listener's secret no hook can be told to be its own.
+        let secret = listen::load_secret(&target.default_secret_file(&store_hash))?;
+        match (secret, listen::hooks::list(&client).await) {
+            (None, _) => {
+                status.hooks = vec![(
+                    "(all)".into(),
+                    "unknown: the webhook secret was not found (set BCSYNC_WEBHOOK_SECRET)".into(),
+                )];
+            }
+            (Some(secret), Ok(hooks)) => {
+                status.hooks = listen::hooks::health(&hooks, &secret, url.as_deref())
                     .into_iter()
                     .map(|(s, h)| (s, h.to_owned()))
                     .collect();
             }
-            Err(e) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
+            (Some(_), Err(e)) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
         }
     }
     if args.json {

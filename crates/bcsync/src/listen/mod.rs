@@ -105,24 +105,34 @@ impl ListenTarget {
     }
 }
 
-/// The webhook secret: `BCSYNC_WEBHOOK_SECRET`, else the secret file, else a new random
-/// one written to the secret file (mode 0600). Never printed.
-pub fn load_or_create_secret(file: &Path) -> Result<SecretString> {
+/// The webhook secret if there is one: `BCSYNC_WEBHOOK_SECRET`, else the secret file.
+pub fn load_secret(file: &Path) -> Result<Option<SecretString>> {
     if let Ok(s) = std::env::var(ENV_WEBHOOK_SECRET)
         && !s.trim().is_empty()
     {
-        return Ok(SecretString::from(s.trim().to_owned()));
+        return Ok(Some(SecretString::from(s.trim().to_owned())));
+    }
+    match std::fs::read_to_string(file) {
+        Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_owned()))),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: file.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The webhook secret: `BCSYNC_WEBHOOK_SECRET`, else the secret file, else a new random
+/// one written to the secret file (mode 0600). Never printed.
+pub fn load_or_create_secret(file: &Path) -> Result<SecretString> {
+    if let Some(secret) = load_secret(file)? {
+        return Ok(secret);
     }
     let io = |source| Error::Io {
         path: file.to_owned(),
         source,
     };
-    match std::fs::read_to_string(file) {
-        Ok(s) if !s.trim().is_empty() => return Ok(SecretString::from(s.trim().to_owned())),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
