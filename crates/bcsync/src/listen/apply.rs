@@ -139,6 +139,19 @@ impl Plan {
             at,
         }
     }
+
+    /// Whether this later-arriving event's plan replaces `earlier`. Deliveries are not
+    /// ordered (docs/api-notes.md §9.4), so an end state is never undone by an event that
+    /// arrives after it: a cart's conversion beats everything (its order id would be
+    /// lost), a deletion beats updates.
+    fn supersedes(&self, earlier: &Plan) -> bool {
+        let rank = |c: Change| match c {
+            Change::Changed | Change::CartAbandoned => 0,
+            Change::Gone => 1,
+            Change::CartConverted(_) => 2,
+        };
+        rank(self.change) >= rank(earlier.change)
+    }
 }
 
 impl Applier {
@@ -192,13 +205,18 @@ impl Applier {
         let mut plans = Plans::new();
         for e in events {
             if let Some(t) = &e.target {
-                plans.insert(
-                    (t.resource, t.id.clone()),
-                    Plan {
-                        change: t.change,
-                        at: e.created_at,
-                    },
-                );
+                let plan = Plan {
+                    change: t.change,
+                    at: e.created_at,
+                };
+                plans
+                    .entry((t.resource, t.id.clone()))
+                    .and_modify(|p| {
+                        if plan.supersedes(p) {
+                            *p = plan;
+                        }
+                    })
+                    .or_insert(plan);
             }
         }
         // Each record family stands alone: one the store refuses for good is parked, one
@@ -458,37 +476,56 @@ impl Applier {
         let mut gone = Vec::new();
         for r in reads {
             let (id, plan, cart) = r?;
+            let key = format!("cart:{id}");
+            let saved = self
+                .inbox
+                .meta(&key)
+                .await?
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            let was_converted = saved
+                .as_ref()
+                .is_some_and(|c| c.get("state") == Some(&json!("converted")));
             let at = chrono::DateTime::from_timestamp(plan.at, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             let cart = match (cart, plan.change) {
-                (Some(c), _) => Some(c),
+                (Some(c), _) => c,
+                (None, Change::Gone) => {
+                    gone.push(Value::String(id));
+                    self.inbox.delete_meta(&key).await?;
+                    continue;
+                }
+                // A converted cart leaves the API: a late event about it (deliveries are
+                // unordered) finds nothing to read, and its row keeps the converted state.
+                (None, _) if was_converted => continue,
                 // Converted carts leave the API; keep the last copy we wrote.
-                (None, Change::CartConverted(_)) => self
-                    .inbox
-                    .meta(&format!("cart:{id}"))
-                    .await?
-                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                    .or_else(|| Some(json!({ "id": id }))),
-                (None, _) => None,
+                (None, Change::CartConverted(_)) => saved.unwrap_or_else(|| json!({ "id": id })),
+                (None, _) => {
+                    gone.push(Value::String(id));
+                    self.inbox.delete_meta(&key).await?;
+                    continue;
+                }
             };
-            let Some(mut cart) = cart else {
-                gone.push(Value::String(id));
-                continue;
+            let mut cart = cart;
+            let (state, abandoned, converted, order) = match plan.change {
+                Change::CartAbandoned => ("abandoned", at.clone(), None, None),
+                Change::CartConverted(order) => ("converted", None, at.clone(), order),
+                _ => ("active", None, None, None),
             };
             if let Some(obj) = cart.as_object_mut() {
-                let (state, abandoned, converted, order) = match plan.change {
-                    Change::CartAbandoned => ("abandoned", at.clone(), None, None),
-                    Change::CartConverted(order) => ("converted", None, at.clone(), order),
-                    _ => ("active", None, None, None),
-                };
                 obj.insert("state".into(), json!(state));
                 obj.insert("abandoned_at".into(), json!(abandoned));
                 obj.insert("converted_at".into(), json!(converted));
                 obj.insert("order_id".into(), json!(order));
             }
-            self.inbox
-                .set_meta(&format!("cart:{id}"), &cart.to_string())
-                .await?;
+            // The copy is kept only while the cart may still convert (its last state is
+            // then all the API leaves us); a converted cart keeps a marker without the
+            // shopper's data, so late events about it are recognised.
+            let keep = if state == "converted" {
+                json!({ "state": "converted" })
+            } else {
+                cart.clone()
+            };
+            self.inbox.set_meta(&key, &keep.to_string()).await?;
             records.push(cart);
         }
         let written = records.len();

@@ -554,6 +554,33 @@ impl Inbox {
         }
     }
 
+    /// Forgets a piece of listener state (a saved cart copy no longer needed).
+    pub async fn delete_meta(&self, key: &str) -> Result<()> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let k = key.to_owned();
+                Self::sqlite(conn, path, move |c| {
+                    c.execute("DELETE FROM meta WHERE key = ?1", [k])
+                        .map(|_| ())
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                meta,
+                ..
+            } => {
+                let sql = format!("DELETE FROM {meta} WHERE key = $1");
+                client
+                    .execute(&sql, &[&key])
+                    .await
+                    .map_err(|e| target.explain(&e, "forgetting listener state"))?;
+                Ok(())
+            }
+        }
+    }
+
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
         match self {
             Inbox::Sqlite { path, conn } => {
