@@ -13,6 +13,9 @@ use clap::Args;
 
 use super::{Interrupt, StoreArgs};
 
+/// The longest interval accepted (a year): anything longer is a typo.
+const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A duration: `90` (seconds), `90s`, `5m`, `1h`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -22,12 +25,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Some((i, 'h')) => (&s[..i], 3600),
         _ => (s, 1),
     };
-    num.trim()
+    let n = num
+        .trim()
         .parse::<f64>()
         .ok()
         .filter(|n| *n > 0.0 && n.is_finite())
-        .map(|n| Duration::from_secs_f64(n * f64::from(mult)))
-        .ok_or_else(|| format!("{s:?} is not a duration; write e.g. 30s, 5m or 1h"))
+        .ok_or_else(|| format!("{s:?} is not a duration; write e.g. 30s, 5m or 1h"))?;
+    // A duration too long to represent would panic in `from_secs_f64`.
+    Duration::try_from_secs_f64(n * f64::from(mult))
+        .ok()
+        .filter(|d| *d <= MAX_INTERVAL)
+        .ok_or_else(|| format!("{s:?} is too long; write at most 365 days (e.g. 8760h)"))
 }
 
 #[derive(Debug, Args)]
@@ -216,5 +224,15 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_millis("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_a_panic() {
+        for s in ["1e20", "1e300s", "1e20m", "9000000h"] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains("too long") && e.contains(s), "{s}: {e}");
+        }
+        assert!(parse_millis("1e20").is_err());
+        assert_eq!(parse_duration("8760h").unwrap(), MAX_INTERVAL);
     }
 }
