@@ -15,6 +15,10 @@
 //! request it will never accept) is *parked* with the reason instead: it leaves the
 //! pending queue, so it cannot stall the events behind it, and `bcsync status` shows it.
 //! A redelivery of a parked event un-parks it (one more try).
+//!
+//! Applied events are pruned after [`KEEP_APPLIED`]: the store retries a delivery for
+//! about 48 hours (docs/api-notes.md §9.4), so a redelivery still finds its row and adds
+//! nothing; older rows only grow the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +29,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::delivery::{Change, Delivery, Resource, Target, target_of};
 use crate::error::{Error, Result};
 use crate::pg::{PgTarget, quote_ident};
+
+/// How long applied events are kept: the store's retry span (about 48 h,
+/// docs/api-notes.md §9.4) plus a day of margin.
+pub const KEEP_APPLIED: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 /// What the inbox made of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,6 +433,53 @@ impl Inbox {
                     .await
                     .map_err(|e| target.explain(&e, "marking webhook events applied"))?;
                 Ok(())
+            }
+        }
+    }
+
+    /// Deletes events applied before `cutoff`, and the saved copies of carts that have no
+    /// event left (idle since): the inbox keeps what de-duplication and late cart events
+    /// need, not every event forever (nor shoppers' carts). Returns the events deleted.
+    pub async fn prune(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        const CARTS_SQL: &str = "DELETE FROM {m} WHERE key LIKE 'cart:%'
+             AND substr(key, 6) NOT IN
+                 (SELECT record_id FROM {e} WHERE resource = 'cart' AND record_id IS NOT NULL)";
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction()?;
+                    let n = tx.execute(
+                        "DELETE FROM events WHERE applied_at IS NOT NULL AND applied_at < ?1",
+                        [cutoff],
+                    )?;
+                    tx.execute(
+                        &CARTS_SQL.replace("{m}", "meta").replace("{e}", "events"),
+                        [],
+                    )?;
+                    tx.commit()?;
+                    Ok(n as u64)
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                meta,
+            } => {
+                let sql = format!(
+                    "DELETE FROM {events} WHERE applied_at IS NOT NULL AND applied_at < $1"
+                );
+                let n = client
+                    .execute(&sql, &[&cutoff])
+                    .await
+                    .map_err(|e| target.explain(&e, "pruning the webhook inbox"))?;
+                client
+                    .execute(&CARTS_SQL.replace("{m}", meta).replace("{e}", events), &[])
+                    .await
+                    .map_err(|e| target.explain(&e, "pruning saved carts"))?;
+                Ok(n)
             }
         }
     }

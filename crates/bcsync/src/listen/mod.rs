@@ -427,6 +427,13 @@ async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
         } else {
             tracing::info!("gap poll postponed: more than half of this quota window is spent");
         }
+        if let Ok(keep) = chrono::Duration::from_std(inbox::KEEP_APPLIED) {
+            match ctx.inbox.prune(chrono::Utc::now() - keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(events = n, "pruned applied webhook events"),
+                Err(e) => tracing::warn!("pruning the webhook inbox failed: {e}"),
+            }
+        }
         if last_reconcile.is_none_or(|t| t.elapsed() >= ctx.options.reconcile_interval)
             && !stop.is_cancelled()
         {
