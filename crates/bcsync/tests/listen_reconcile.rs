@@ -149,3 +149,58 @@ async fn reconciliation_marks_only_what_a_direct_read_confirms_gone() {
     assert!(deleted(&db, "products", "id", removed).is_some());
     assert!(deleted(&db, "orders", "id", archived).is_some());
 }
+
+/// Reconciliation is background work: with more than half of the quota window spent it
+/// waits before each page (event reads keep their budget) instead of listing at once.
+#[tokio::test]
+async fn reconciliation_waits_for_budget_before_each_page() {
+    let sb = common::sandbox_with(common::standard_plan(
+        bc_sandbox::SeedSpec {
+            customers: 5,
+            products: 5,
+            orders: 5,
+            ..common::small_store()
+        },
+        1.0,
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    // Spend most of this 30 s window with the same token, then let our client see it.
+    for _ in 0..100 {
+        let (s, _) = common::api(&sb, reqwest::Method::GET, "/v2/time", None).await;
+        assert_eq!(s, 200);
+    }
+    let (client, _) = common::client(&sb, sb.token());
+    client
+        .get(bigcommerce::ApiVersion::V2, "/time", &[])
+        .await
+        .unwrap();
+    let rl = client.rate_limit();
+    assert!(
+        rl.left.unwrap() * 2 < rl.quota.unwrap(),
+        "{:?} of {:?} left",
+        rl.left,
+        rl.quota
+    );
+    let inbox = Inbox::open_sqlite(&dir.path().join("shop-inbox.db")).unwrap();
+    let a = applier(client.clone(), &db, &inbox).await;
+    let before = client.stats().requests;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        stopper.cancel();
+    });
+    let outcome = bcsync::listen::reconcile::run(&a, &stop).await;
+    assert!(
+        matches!(outcome, Err(bcsync::Error::Interrupted)),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        client.stats().requests,
+        before,
+        "no listing page while the window is more than half spent"
+    );
+    finish(a).await;
+}

@@ -404,10 +404,31 @@ impl Context {
 /// (no quota known yet, or an unlimited plan) it may.
 fn polling_allowed(client: &Client) -> bool {
     let rl = client.rate_limit();
+    // A window that has reset since the last response is whole again.
+    if rl.reset.is_some_and(|r| r.is_zero()) {
+        return true;
+    }
     match (rl.left, rl.quota) {
         (Some(left), Some(quota)) => left.saturating_mul(2) >= quota,
         _ => true,
     }
+}
+
+/// Waits until polling may spend a request ([`polling_allowed`]), or `stop` fires
+/// ([`Error::Interrupted`]). Background listings call it before every page.
+pub(crate) async fn wait_for_budget(client: &Client, stop: &CancellationToken) -> Result<()> {
+    while !polling_allowed(client) {
+        let pause = client
+            .rate_limit()
+            .reset
+            .unwrap_or(Duration::from_secs(1))
+            .clamp(Duration::from_millis(50), Duration::from_secs(5));
+        tokio::select! {
+            () = stop.cancelled() => return Err(Error::Interrupted),
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Gap filling: on start and every `--poll-interval` (or when a hook was repaired), the

@@ -31,6 +31,20 @@ fn key_text(v: &Value) -> Option<String> {
     }
 }
 
+/// The next page of a listing, once polling may spend the request (at most half of each
+/// quota window goes to background reads, docs/api-notes.md §0.7).
+async fn next_page<S>(
+    pages: &mut std::pin::Pin<&mut S>,
+    client: &bigcommerce::Client,
+    stop: &CancellationToken,
+) -> Result<Option<bigcommerce::Page<Value>>>
+where
+    S: futures::Stream<Item = bigcommerce::Result<bigcommerce::Page<Value>>>,
+{
+    super::wait_for_budget(client, stop).await?;
+    Ok(pages.try_next().await?)
+}
+
 /// Runs one reconciliation of customers, products and orders; returns the candidates
 /// (rows missing from the listings) that were read again by id.
 pub async fn run(applier: &Applier, stop: &CancellationToken) -> Result<u64> {
@@ -56,19 +70,19 @@ pub async fn run(applier: &Applier, stop: &CancellationToken) -> Result<u64> {
         match *name {
             "customers" => {
                 let mut pages = std::pin::pin!(client.v3_cursor_pages("/customers", ids_only, 250));
-                while let Some(p) = pages.try_next().await? {
+                while let Some(p) = next_page(&mut pages, client, stop).await? {
                     add(p.items);
                 }
             }
             "products" => {
                 let mut pages = std::pin::pin!(client.v3_pages("/catalog/products", ids_only, 250));
-                while let Some(p) = pages.try_next().await? {
+                while let Some(p) = next_page(&mut pages, client, stop).await? {
                     add(p.items);
                 }
             }
             _ => {
                 let mut pages = std::pin::pin!(client.v2_pages("/orders", Vec::new(), 250));
-                while let Some(p) = pages.try_next().await? {
+                while let Some(p) = next_page(&mut pages, client, stop).await? {
                     add(p.items);
                 }
             }
