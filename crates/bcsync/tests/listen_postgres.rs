@@ -103,7 +103,7 @@ async fn the_postgres_inbox_parks_and_prunes() {
     let to = format!("{url}{sep}schema={schema}");
     let target = bcsync::listen::ListenTarget::parse(&to, "abc123").unwrap();
     let inbox = target.open_inbox().await.unwrap();
-    let mut accept = async |n: u64, scope: &str, data: serde_json::Value| {
+    let accept = async |n: u64, scope: &str, data: serde_json::Value| {
         let body = payload("abc123", scope, data, n);
         let d: bcsync::listen::delivery::Delivery = serde_json::from_value(body.clone()).unwrap();
         inbox.accept("abc123", &d, &body.to_string()).await.unwrap();
