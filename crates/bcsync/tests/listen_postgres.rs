@@ -162,3 +162,48 @@ async fn the_postgres_inbox_parks_and_prunes() {
     );
     common::drop_schema(&pg, &schema).await;
 }
+
+/// The server drops the inbox's connection (restart, failover): the inbox reconnects
+/// instead of refusing every later delivery.
+#[tokio::test]
+async fn the_postgres_inbox_reconnects_after_a_dropped_connection() {
+    let Some(url) = common::pg_url() else { return };
+    let schema = common::unique_name("listen_reconnect");
+    let pg = common::connect(&url).await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let to = format!("{url}{sep}schema={schema}");
+    let target = bcsync::listen::ListenTarget::parse(&to, "abc123").unwrap();
+    let inbox = target.open_inbox().await.unwrap();
+    let accept = async |n: u64| {
+        let body = payload(
+            "abc123",
+            "store/customer/updated",
+            json!({"type": "customer", "id": n}),
+            n,
+        );
+        let d: bcsync::listen::delivery::Delivery = serde_json::from_value(body.clone()).unwrap();
+        inbox.accept("abc123", &d, &body.to_string()).await
+    };
+    accept(1).await.unwrap();
+    // Only this test's connection mentions its schema.
+    let killed = pg
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
+            &[&schema],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1, "the inbox's connection was found");
+    let mut accepted = false;
+    for _ in 0..100 {
+        if accept(2).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "the inbox never reconnected");
+    assert_eq!(inbox.stats().await.unwrap().total, 2);
+    common::drop_schema(&pg, &schema).await;
+}

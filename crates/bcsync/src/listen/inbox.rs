@@ -79,7 +79,8 @@ pub enum Inbox {
     },
     Postgres {
         target: Box<PgTarget>,
-        client: Arc<tokio_postgres::Client>,
+        /// Replaced by a new connection when the server dropped it.
+        client: PgConn,
         events: String,
         meta: String,
     },
@@ -150,7 +151,25 @@ fn target_from(
     })
 }
 
+/// The inbox's PostgreSQL connection, shared and replaceable.
+type PgConn = Arc<tokio::sync::Mutex<Arc<tokio_postgres::Client>>>;
+
 impl Inbox {
+    /// The inbox's PostgreSQL connection, reconnected first when the server dropped it (a
+    /// restart, a failover, an idle timeout): without this every later delivery would be
+    /// refused until the store deactivated the hooks.
+    async fn pg(target: &PgTarget, conn: &PgConn) -> Result<Arc<tokio_postgres::Client>> {
+        let mut current = conn.lock().await;
+        if current.is_closed() {
+            tracing::warn!(
+                "the webhook inbox lost its PostgreSQL connection ({}); reconnecting",
+                target.shown
+            );
+            *current = Arc::new(target.connect("reconnecting to the webhook inbox").await?);
+        }
+        Ok(Arc::clone(&current))
+    }
+
     /// Opens (creating) the SQLite inbox at `path`.
     pub fn open_sqlite(path: &Path) -> Result<Self> {
         let err = |source| Error::Sqlite {
@@ -217,7 +236,7 @@ impl Inbox {
             .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
         Ok(Self::Postgres {
             target: Box::new(target.clone()),
-            client: Arc::new(client),
+            client: Arc::new(tokio::sync::Mutex::new(Arc::new(client))),
             events,
             meta,
         })
@@ -300,6 +319,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let payload: serde_json::Value = serde_json::from_str(body).map_err(|e| {
                     Error::Internal(format!("an accepted delivery is not JSON: {e}"))
                 })?;
@@ -370,6 +390,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!(
                     "SELECT seq, generation, resource, record_id, change, created_at FROM {events}
                      WHERE applied_at IS NULL AND parked IS NULL ORDER BY seq LIMIT $1"
@@ -421,6 +442,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
                 let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
                 let sql = format!(
@@ -468,6 +490,7 @@ impl Inbox {
                 events,
                 meta,
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!(
                     "DELETE FROM {events} WHERE applied_at IS NOT NULL AND applied_at < $1"
                 );
@@ -513,6 +536,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
                 let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
                 let sql = format!(
@@ -559,6 +583,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let r = client
                     .query_one(&SQL.replace("{e}", events), &[])
                     .await
@@ -596,6 +621,7 @@ impl Inbox {
                 meta,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!(
                     "INSERT INTO {meta} (key, value) VALUES ($1, $2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -626,6 +652,7 @@ impl Inbox {
                 meta,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!("DELETE FROM {meta} WHERE key = $1");
                 client
                     .execute(&sql, &[&key])
@@ -652,6 +679,7 @@ impl Inbox {
                 meta,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!("SELECT value FROM {meta} WHERE key = $1");
                 let row = client
                     .query_opt(&sql, &[&key])
