@@ -1,7 +1,8 @@
 //! Hook upkeep over real HTTP: `listen` registers one hook per scope family, finds them
 //! again after a restart (no duplicates), moves them to a new public URL in place,
 //! re-activates a hook the store deactivated, explains the per-scope limit, and
-//! `--unregister` removes its own hooks and no others.
+//! `--unregister` removes its own hooks and no others; a second listener's hooks (same
+//! header, another secret) are never rewritten or deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod listen_support;
@@ -114,7 +115,9 @@ async fn hooks_are_reconciled_across_restarts_and_repaired() {
     assert_eq!(ids(&repaired), ids(&first));
     // --unregister removes ours only.
     let (client, _) = common::client(&sb, sb.token());
-    let removed = bcsync::listen::hooks::unregister(&client).await.unwrap();
+    let removed = bcsync::listen::hooks::unregister(&client, &SECRET.to_owned().into())
+        .await
+        .unwrap();
     assert_eq!(removed, SCOPES.len());
     let left = hooks(&sb).await;
     assert_eq!(left.len(), 1);
@@ -154,4 +157,52 @@ async fn the_hook_limit_is_explained() {
         err.contains("store/cart/*") && err.contains("at most 10"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn another_listeners_hooks_are_left_alone() {
+    let sb = common::sandbox(seed()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let to = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let theirs = "https://other-listener.example.com/webhooks";
+    for scope in SCOPES {
+        let (s, _) = api(
+            &sb,
+            Method::POST,
+            "/v3/hooks",
+            Some(json!({
+                "scope": scope,
+                "destination": theirs,
+                "is_active": true,
+                "headers": {"X-Bcsync-Secret": "another-listeners-secret"},
+            })),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let before = hooks(&sb).await;
+    let url = "https://hooks.example.com/webhooks";
+    let mut options = quiet_options();
+    options.public_url = Some(url.into());
+    let l = start(&sb, &to, options).await;
+    l.shutdown().await.unwrap();
+    let after = hooks(&sb).await;
+    for h in &before {
+        assert!(
+            after.contains(h),
+            "the other listener's hook {h} was changed or removed"
+        );
+    }
+    let mine: Vec<&Value> = after
+        .iter()
+        .filter(|h| h["headers"]["X-Bcsync-Secret"] == SECRET)
+        .collect();
+    assert_eq!(mine.len(), SCOPES.len());
+    assert!(mine.iter().all(|h| h["destination"] == url));
+    let (client, _) = common::client(&sb, sb.token());
+    let removed = bcsync::listen::hooks::unregister(&client, &SECRET.to_owned().into())
+        .await
+        .unwrap();
+    assert_eq!(removed, SCOPES.len());
+    assert_eq!(hooks(&sb).await, before, "only ours were removed");
 }

@@ -13,6 +13,9 @@ use clap::Args;
 
 use super::{Interrupt, StoreArgs};
 
+/// The longest interval accepted (a year): anything longer is a typo.
+const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A duration: `90` (seconds), `90s`, `5m`, `1h`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -22,12 +25,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Some((i, 'h')) => (&s[..i], 3600),
         _ => (s, 1),
     };
-    num.trim()
+    let n = num
+        .trim()
         .parse::<f64>()
         .ok()
         .filter(|n| *n > 0.0 && n.is_finite())
-        .map(|n| Duration::from_secs_f64(n * f64::from(mult)))
-        .ok_or_else(|| format!("{s:?} is not a duration; write e.g. 30s, 5m or 1h"))
+        .ok_or_else(|| format!("{s:?} is not a duration; write e.g. 30s, 5m or 1h"))?;
+    // A duration too long to represent would panic in `from_secs_f64`.
+    Duration::try_from_secs_f64(n * f64::from(mult))
+        .ok()
+        .filter(|d| *d <= MAX_INTERVAL)
+        .ok_or_else(|| format!("{s:?} is too long; write at most 365 days (e.g. 8760h)"))
 }
 
 #[derive(Debug, Args)]
@@ -101,11 +109,6 @@ pub async fn listen(
     let client = conn.client()?.with_observer(counter.clone());
     // One request first: a wrong token or store hash fails here, with its fix.
     client.get(ApiVersion::V2, "/time", &[]).await?;
-    if args.unregister {
-        let n = listen::hooks::unregister(&client).await?;
-        eprintln!("removed {n} webhook(s) bcsync listen had registered");
-        return Ok(ExitCode::SUCCESS);
-    }
     let to = args
         .to
         .or(file.extract.to.clone())
@@ -114,6 +117,19 @@ pub async fn listen(
     let secret_file = args
         .secret_file
         .unwrap_or_else(|| target.default_secret_file(&conn.store_hash));
+    if args.unregister {
+        // Ours are the hooks carrying our secret; other listeners' stay.
+        let Some(secret) = listen::load_secret(&secret_file)? else {
+            anyhow::bail!(
+                "no webhook secret in {} or {}: bcsync recognises its hooks by that secret, so nothing was removed; pass the --to (or --secret-file) the listener used",
+                secret_file.display(),
+                listen::ENV_WEBHOOK_SECRET
+            );
+        };
+        let n = listen::hooks::unregister(&client, &secret).await?;
+        eprintln!("removed {n} webhook(s) this listener had registered");
+        return Ok(ExitCode::SUCCESS);
+    }
     let secret = listen::load_or_create_secret(&secret_file)?;
     if args.public_url.is_none() {
         tracing::warn!(
@@ -171,14 +187,22 @@ pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<E
     {
         let inbox = target.open_inbox().await?;
         let url = inbox.meta("public_url").await?;
-        match listen::hooks::list(&client).await {
-            Ok(hooks) => {
-                status.hooks = listen::hooks::health(&hooks, url.as_deref())
+        // Without the listener's secret no hook can be told to be its own.
+        let secret = listen::load_secret(&target.default_secret_file(&store_hash))?;
+        match (secret, listen::hooks::list(&client).await) {
+            (None, _) => {
+                status.hooks = vec![(
+                    "(all)".into(),
+                    "unknown: the webhook secret was not found (set BCSYNC_WEBHOOK_SECRET)".into(),
+                )];
+            }
+            (Some(secret), Ok(hooks)) => {
+                status.hooks = listen::hooks::health(&hooks, &secret, url.as_deref())
                     .into_iter()
                     .map(|(s, h)| (s, h.to_owned()))
                     .collect();
             }
-            Err(e) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
+            (Some(_), Err(e)) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
         }
     }
     if args.json {
@@ -200,5 +224,15 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_millis("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_a_panic() {
+        for s in ["1e20", "1e300s", "1e20m", "9000000h"] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains("too long") && e.contains(s), "{s}: {e}");
+        }
+        assert!(parse_millis("1e20").is_err());
+        assert_eq!(parse_duration("8760h").unwrap(), MAX_INTERVAL);
     }
 }

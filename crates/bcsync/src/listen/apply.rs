@@ -10,7 +10,8 @@
 //! `id:in=` request, orders by id range (`min_id`/`max_id`, V2 has no `id:in`), carts one
 //! `GET /v3/carts/{id}` each (the API has no cart list, docs/api-notes.md §8).
 //!
-//! A record asked for and not returned is gone from the store: it is marked deleted, as
+//! A record asked for and not returned is gone from the store (for orders: confirmed
+//! archived or missing by a read by id): it is marked deleted, as
 //! the events for deletions (customers, products, carts) and archivals (orders) mark
 //! theirs without a read. Events are marked applied only after the destination committed
 //! their rows, so a `kill -9` at any point re-applies (idempotently) rather than loses.
@@ -38,6 +39,12 @@ const IDS_PER_READ: usize = 50;
 const ORDER_RANGE: i64 = 250;
 /// Cart reads in flight at once (each is one request through the pacer).
 const CART_READS: usize = 8;
+
+/// Whether the store will never answer this read (400, 403, 422: a missing OAuth scope, a
+/// request it rejects), so retrying it would only stall the inbox.
+fn refused_for_good(e: &Error) -> bool {
+    matches!(e, Error::Api(api) if matches!(api.status(), Some(400 | 403 | 422)))
+}
 
 pub(crate) fn stream(name: &str) -> Result<&'static StreamDescriptor> {
     STREAMS
@@ -124,6 +131,29 @@ pub struct Plan {
     at: i64,
 }
 
+impl Plan {
+    /// A record to read again (created or changed at `at`, epoch seconds).
+    pub fn changed(at: i64) -> Self {
+        Self {
+            change: Change::Changed,
+            at,
+        }
+    }
+
+    /// Whether this later-arriving event's plan replaces `earlier`. Deliveries are not
+    /// ordered (docs/api-notes.md §9.4), so an end state is never undone by an event that
+    /// arrives after it: a cart's conversion beats everything (its order id would be
+    /// lost), a deletion beats updates.
+    fn supersedes(&self, earlier: &Plan) -> bool {
+        let rank = |c: Change| match c {
+            Change::Changed | Change::CartAbandoned => 0,
+            Change::Gone => 1,
+            Change::CartConverted(_) => 2,
+        };
+        rank(self.change) >= rank(earlier.change)
+    }
+}
+
 impl Applier {
     /// Applies events until `stop` is cancelled, then drains what is pending and returns.
     pub async fn run(&self, stop: CancellationToken) -> Result<()> {
@@ -175,18 +205,65 @@ impl Applier {
         let mut plans = Plans::new();
         for e in events {
             if let Some(t) = &e.target {
-                plans.insert(
-                    (t.resource, t.id.clone()),
-                    Plan {
-                        change: t.change,
-                        at: e.created_at,
-                    },
-                );
+                let plan = Plan {
+                    change: t.change,
+                    at: e.created_at,
+                };
+                plans
+                    .entry((t.resource, t.id.clone()))
+                    .and_modify(|p| {
+                        if plan.supersedes(p) {
+                            *p = plan;
+                        }
+                    })
+                    .or_insert(plan);
             }
         }
-        let records = self.apply_plans(&plans).await?;
-        let done: Vec<(i64, i64)> = events.iter().map(|e| (e.seq, e.generation)).collect();
+        // Each record family stands alone: one the store refuses for good is parked, one
+        // that failed for now stays pending, and the others are applied regardless.
+        let mut records = 0;
+        let mut parked: Vec<(Resource, String)> = Vec::new();
+        let mut retry: Vec<Resource> = Vec::new();
+        let mut failure: Option<Error> = None;
+        for (resource, outcome) in self.apply_each(&plans).await? {
+            match outcome {
+                Ok(n) => records += n,
+                Err(e) if refused_for_good(&e) => {
+                    tracing::warn!(
+                        resource = resource.as_str(),
+                        "the store refused a read for good; its events are parked (see `bcsync status`): {e}"
+                    );
+                    parked.push((resource, format!("reading {}s: {e}", resource.as_str())));
+                }
+                Err(e) => {
+                    retry.push(resource);
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        let of = |r: Resource| -> Vec<(i64, i64)> {
+            events
+                .iter()
+                .filter(|e| e.target.as_ref().is_some_and(|t| t.resource == r))
+                .map(|e| (e.seq, e.generation))
+                .collect()
+        };
+        let done: Vec<(i64, i64)> = events
+            .iter()
+            .filter(|e| {
+                e.target.as_ref().is_none_or(|t| {
+                    !retry.contains(&t.resource) && !parked.iter().any(|(r, _)| *r == t.resource)
+                })
+            })
+            .map(|e| (e.seq, e.generation))
+            .collect();
         self.inbox.mark_applied(&done).await?;
+        for (resource, reason) in &parked {
+            self.inbox.park(&of(*resource), reason).await?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         self.inbox
             .set_meta("last_applied_at", &chrono::Utc::now().to_rfc3339())
             .await?;
@@ -200,6 +277,16 @@ impl Applier {
     /// Reads and writes what `plans` say, and waits until the destination committed it.
     /// Returns the records written.
     pub async fn apply_plans(&self, plans: &Plans) -> Result<usize> {
+        let mut written = 0;
+        for (_, outcome) in self.apply_each(plans).await? {
+            written += outcome?;
+        }
+        Ok(written)
+    }
+
+    /// [`Self::apply_plans`], with each record family's outcome apart (the error is the
+    /// destination's when it could not commit).
+    async fn apply_each(&self, plans: &Plans) -> Result<Vec<(Resource, Result<usize>)>> {
         let of = |r: Resource| -> Vec<(String, Plan)> {
             plans
                 .iter()
@@ -207,19 +294,21 @@ impl Applier {
                 .map(|((_, id), p)| (id.clone(), *p))
                 .collect()
         };
-        let (customers, products, orders, carts) = tokio::try_join!(
-            self.apply_by_ids(stream("customers")?, "/customers", of(Resource::Customer)),
-            self.apply_by_ids(
-                stream("products")?,
-                "/catalog/products",
-                of(Resource::Product)
-            ),
+        let (customer_stream, product_stream) = (stream("customers")?, stream("products")?);
+        let (customers, products, orders, carts) = tokio::join!(
+            self.apply_by_ids(customer_stream, "/customers", of(Resource::Customer)),
+            self.apply_by_ids(product_stream, "/catalog/products", of(Resource::Product)),
             self.apply_orders(of(Resource::Order)),
             self.apply_carts(of(Resource::Cart)),
-        )?;
+        );
         self.writer.barrier().await?;
         self.poll_window.record(plans);
-        Ok(customers + products + orders + carts)
+        Ok(vec![
+            (Resource::Customer, customers),
+            (Resource::Product, products),
+            (Resource::Order, orders),
+            (Resource::Cart, carts),
+        ])
     }
 
     /// Customers and products: `id:in=` reads of 50 ids; ids not returned are gone.
@@ -280,8 +369,8 @@ impl Applier {
     }
 
     /// Orders: V2 has no `id:in`, so ids are read as ranges (`min_id`/`max_id`), one page
-    /// each; an order in range and not listed was archived (the list leaves archived
-    /// orders out).
+    /// each; an order in range and not listed is read by id, and marked only when that
+    /// read says it is archived (`is_deleted`) or gone (404).
     async fn apply_orders(&self, plans: Vec<(String, Plan)>) -> Result<usize> {
         let stream = stream("orders")?;
         let mut gone: Vec<Value> = Vec::new();
@@ -294,6 +383,11 @@ impl Applier {
             }
         }
         wanted.sort_unstable();
+        let include: Vec<(String, String)> = stream
+            .query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut written = 0;
         let mut i = 0;
         while i < wanted.len() {
@@ -303,11 +397,7 @@ impl Applier {
                 j += 1;
             }
             let last = wanted[j];
-            let mut q: Vec<(String, String)> = stream
-                .query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
+            let mut q = include.clone();
             q.push(("min_id".into(), first.to_string()));
             q.push(("max_id".into(), last.to_string()));
             let page = self
@@ -319,17 +409,40 @@ impl Applier {
                 .iter()
                 .filter_map(|r| r.get("id").and_then(Value::as_i64))
                 .collect();
-            gone.extend(
-                wanted[i..=j]
-                    .iter()
-                    .filter(|id| !found.contains(id))
-                    .map(|id| json!(id)),
-            );
-            written += page.items.len();
-            if !page.items.is_empty() {
-                self.writer
-                    .write(to_batch(stream, page.items, None))
-                    .await?;
+            let mut items = page.items;
+            // UNCERTAIN (docs/api-notes.md §6.2, §13.9): whether the default list leaves
+            // out only archived orders or also status 0 (Incomplete) ones. An order missing
+            // from the range is therefore read by id: only an archived (`is_deleted`) or
+            // missing one is marked; a live one the list hid is written.
+            for id in wanted[i..=j].iter().filter(|id| !found.contains(id)) {
+                match self
+                    .client
+                    .get(ApiVersion::V2, &format!("/orders/{id}"), &include)
+                    .await
+                {
+                    Ok(resp) => match resp.body {
+                        Some(order) if order.get("is_deleted") != Some(&json!(true)) => {
+                            let status = order.get("status_id").cloned().unwrap_or_default();
+                            tracing::info!(
+                                order = id,
+                                %status,
+                                "the order list left out a live order; read it by id"
+                            );
+                            items.push(order);
+                        }
+                        Some(_) => gone.push(json!(id)),
+                        None => tracing::warn!(
+                            order = id,
+                            "the order list left out an order and reading it by id returned nothing; its row is left as it is"
+                        ),
+                    },
+                    Err(e) if e.status() == Some(404) => gone.push(json!(id)),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            written += items.len();
+            if !items.is_empty() {
+                self.writer.write(to_batch(stream, items, None)).await?;
             }
             i = j + 1;
         }
@@ -363,37 +476,56 @@ impl Applier {
         let mut gone = Vec::new();
         for r in reads {
             let (id, plan, cart) = r?;
+            let key = format!("cart:{id}");
+            let saved = self
+                .inbox
+                .meta(&key)
+                .await?
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            let was_converted = saved
+                .as_ref()
+                .is_some_and(|c| c.get("state") == Some(&json!("converted")));
             let at = chrono::DateTime::from_timestamp(plan.at, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             let cart = match (cart, plan.change) {
-                (Some(c), _) => Some(c),
+                (Some(c), _) => c,
+                (None, Change::Gone) => {
+                    gone.push(Value::String(id));
+                    self.inbox.delete_meta(&key).await?;
+                    continue;
+                }
+                // A converted cart leaves the API: a late event about it (deliveries are
+                // unordered) finds nothing to read, and its row keeps the converted state.
+                (None, _) if was_converted => continue,
                 // Converted carts leave the API; keep the last copy we wrote.
-                (None, Change::CartConverted(_)) => self
-                    .inbox
-                    .meta(&format!("cart:{id}"))
-                    .await?
-                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                    .or_else(|| Some(json!({ "id": id }))),
-                (None, _) => None,
+                (None, Change::CartConverted(_)) => saved.unwrap_or_else(|| json!({ "id": id })),
+                (None, _) => {
+                    gone.push(Value::String(id));
+                    self.inbox.delete_meta(&key).await?;
+                    continue;
+                }
             };
-            let Some(mut cart) = cart else {
-                gone.push(Value::String(id));
-                continue;
+            let mut cart = cart;
+            let (state, abandoned, converted, order) = match plan.change {
+                Change::CartAbandoned => ("abandoned", at.clone(), None, None),
+                Change::CartConverted(order) => ("converted", None, at.clone(), order),
+                _ => ("active", None, None, None),
             };
             if let Some(obj) = cart.as_object_mut() {
-                let (state, abandoned, converted, order) = match plan.change {
-                    Change::CartAbandoned => ("abandoned", at.clone(), None, None),
-                    Change::CartConverted(order) => ("converted", None, at.clone(), order),
-                    _ => ("active", None, None, None),
-                };
                 obj.insert("state".into(), json!(state));
                 obj.insert("abandoned_at".into(), json!(abandoned));
                 obj.insert("converted_at".into(), json!(converted));
                 obj.insert("order_id".into(), json!(order));
             }
-            self.inbox
-                .set_meta(&format!("cart:{id}"), &cart.to_string())
-                .await?;
+            // The copy is kept only while the cart may still convert (its last state is
+            // then all the API leaves us); a converted cart keeps a marker without the
+            // shopper's data, so late events about it are recognised.
+            let keep = if state == "converted" {
+                json!({ "state": "converted" })
+            } else {
+                cart.clone()
+            };
+            self.inbox.set_meta(&key, &keep.to_string()).await?;
             records.push(cart);
         }
         let written = records.len();

@@ -1,11 +1,13 @@
 //! The hooks `listen` registers (docs/api-notes.md §9.1), and their upkeep: one hook per
 //! scope family, pointing at the public URL, carrying our secret header.
 //!
-//! Our hooks are the ones with the secret header ([`SECRET_HEADER`]) among the hooks of
-//! the API account (a token sees only its own account's hooks). Reconciling is
-//! idempotent: a restart finds its hooks and creates none; a hook whose destination or
-//! secret changed is updated in place; a deactivated hook (deliveries failed for about
-//! 48 hours, docs/api-notes.md §9.4) is re-activated; a second hook of ours for one scope is
+//! Our hooks are the ones whose secret header ([`SECRET_HEADER`]) carries *our* secret,
+//! among the hooks of the API account (a token sees only its own account's hooks). A hook
+//! with the header and another secret belongs to another listener (another destination or
+//! machine on the same account): it is never rewritten or deleted. Reconciling is
+//! idempotent: a restart finds its hooks and creates none; a hook whose destination
+//! changed is updated in place; a deactivated hook (deliveries failed for about 48 hours,
+//! docs/api-notes.md §9.4) is re-activated; a second hook of ours for one scope is
 //! deleted. `--unregister` deletes ours and nothing else.
 
 use std::collections::BTreeMap;
@@ -45,13 +47,8 @@ pub struct Hook {
 }
 
 impl Hook {
-    fn is_ours(&self) -> bool {
-        self.headers
-            .as_ref()
-            .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case(SECRET_HEADER)))
-    }
-
-    fn secret_is(&self, secret: &SecretString) -> bool {
+    /// Whether this hook carries our secret, i.e. is ours.
+    pub fn is_ours(&self, secret: &SecretString) -> bool {
         self.headers.as_ref().is_some_and(|h| {
             h.iter().any(|(k, v)| {
                 k.eq_ignore_ascii_case(SECRET_HEADER)
@@ -133,13 +130,13 @@ pub async fn reconcile(
     for scope in SCOPES {
         let mut ours: Vec<&Hook> = hooks
             .iter()
-            .filter(|h| h.scope == *scope && h.is_ours())
+            .filter(|h| h.scope == *scope && h.is_ours(secret))
             .collect();
         // Keep the one already pointing here, else any of ours (its destination is updated).
         ours.sort_by_key(|h| (h.destination != destination, !h.is_active, h.id));
         match ours.split_first() {
             Some((keep, extra)) => {
-                let right = keep.destination == destination && keep.secret_is(secret);
+                let right = keep.destination == destination;
                 if !keep.is_active {
                     done.reactivated.push((*scope).to_owned());
                 }
@@ -194,11 +191,11 @@ pub async fn reconcile(
     Ok(done)
 }
 
-/// Deletes every hook of ours (and no other). Returns how many.
-pub async fn unregister(client: &Client) -> Result<usize> {
+/// Deletes every hook of ours, the ones carrying `secret` (and no other). Returns how many.
+pub async fn unregister(client: &Client, secret: &SecretString) -> Result<usize> {
     let hooks = list(client).await?;
     let mut n = 0;
-    for h in hooks.iter().filter(|h| h.is_ours()) {
+    for h in hooks.iter().filter(|h| h.is_ours(secret)) {
         client
             .send(ApiRequest::delete(
                 ApiVersion::V3,
@@ -210,15 +207,19 @@ pub async fn unregister(client: &Client) -> Result<usize> {
     Ok(n)
 }
 
-/// Hook health for `status`: per scope, whether an active hook of ours points at
-/// `destination`.
-pub fn health(hooks: &[Hook], destination: Option<&str>) -> Vec<(String, &'static str)> {
+/// Hook health for `status`: per scope, whether an active hook of ours (carrying
+/// `secret`) points at `destination`.
+pub fn health(
+    hooks: &[Hook],
+    secret: &SecretString,
+    destination: Option<&str>,
+) -> Vec<(String, &'static str)> {
     SCOPES
         .iter()
         .map(|scope| {
             let ours: Vec<&Hook> = hooks
                 .iter()
-                .filter(|h| h.scope == *scope && h.is_ours())
+                .filter(|h| h.scope == *scope && h.is_ours(secret))
                 .collect();
             let state = if ours.is_empty() {
                 "missing"

@@ -10,6 +10,15 @@
 //! to one record in the same second can carry the same hash, so a repeated hash that
 //! arrives after its record was fetched (or while it is being fetched) schedules one more
 //! fetch. The apply loop marks a row applied only at the generation it read.
+//!
+//! An event whose read the store refuses for good (400, 403, 422: a missing scope, a
+//! request it will never accept) is *parked* with the reason instead: it leaves the
+//! pending queue, so it cannot stall the events behind it, and `bcsync status` shows it.
+//! A redelivery of a parked event un-parks it (one more try).
+//!
+//! Applied events are pruned after [`KEEP_APPLIED`]: the store retries a delivery for
+//! about 48 hours (docs/api-notes.md §9.4), so a redelivery still finds its row and adds
+//! nothing; older rows only grow the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +29,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::delivery::{Change, Delivery, Resource, Target, target_of};
 use crate::error::{Error, Result};
 use crate::pg::{PgTarget, quote_ident};
+
+/// How long applied events are kept: the store's retry span (about 48 h,
+/// docs/api-notes.md §9.4) plus a day of margin.
+pub const KEEP_APPLIED: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 /// What the inbox made of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +64,10 @@ pub struct InboxStats {
     pub last_event_at: Option<i64>,
     /// The oldest pending event's `created_at` (epoch seconds): what lag is measured from.
     pub oldest_pending_at: Option<i64>,
+    /// Events parked because the store refused their read for good.
+    pub parked: i64,
+    /// The reason of the most recently parked event.
+    pub parked_reason: Option<String>,
 }
 
 /// The inbox of one destination.
@@ -62,7 +79,8 @@ pub enum Inbox {
     },
     Postgres {
         target: Box<PgTarget>,
-        client: Arc<tokio_postgres::Client>,
+        /// Replaced by a new connection when the server dropped it.
+        client: PgConn,
         events: String,
         meta: String,
     },
@@ -88,6 +106,7 @@ const SQLITE_SCHEMA: &str = "
         payload TEXT NOT NULL,
         generation INTEGER NOT NULL DEFAULT 0,
         applied_at TEXT,
+        parked TEXT,
         UNIQUE (store_hash, hash)
     );
     CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE applied_at IS NULL;
@@ -132,7 +151,25 @@ fn target_from(
     })
 }
 
+/// The inbox's PostgreSQL connection, shared and replaceable.
+type PgConn = Arc<tokio::sync::Mutex<Arc<tokio_postgres::Client>>>;
+
 impl Inbox {
+    /// The inbox's PostgreSQL connection, reconnected first when the server dropped it (a
+    /// restart, a failover, an idle timeout): without this every later delivery would be
+    /// refused until the store deactivated the hooks.
+    async fn pg(target: &PgTarget, conn: &PgConn) -> Result<Arc<tokio_postgres::Client>> {
+        let mut current = conn.lock().await;
+        if current.is_closed() {
+            tracing::warn!(
+                "the webhook inbox lost its PostgreSQL connection ({}); reconnecting",
+                target.shown
+            );
+            *current = Arc::new(target.connect("reconnecting to the webhook inbox").await?);
+        }
+        Ok(Arc::clone(&current))
+    }
+
     /// Opens (creating) the SQLite inbox at `path`.
     pub fn open_sqlite(path: &Path) -> Result<Self> {
         let err = |source| Error::Sqlite {
@@ -146,6 +183,19 @@ impl Inbox {
         )
         .map_err(err)?;
         conn.execute_batch(SQLITE_SCHEMA).map_err(err)?;
+        // Inboxes made before parking existed lack the column.
+        let has_parked: bool = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'parked'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if !has_parked {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN parked TEXT")
+                .map_err(err)?;
+        }
         Ok(Self::Sqlite {
             path: path.to_owned(),
             conn: Arc::new(Mutex::new(conn)),
@@ -173,8 +223,10 @@ impl Inbox {
                 payload jsonb NOT NULL,
                 generation bigint NOT NULL DEFAULT 0,
                 applied_at timestamptz,
+                parked text,
                 UNIQUE (store_hash, hash)
              );
+             ALTER TABLE {events} ADD COLUMN IF NOT EXISTS parked text;
              CREATE INDEX IF NOT EXISTS _bcsync_inbox_pending ON {events} (seq) WHERE applied_at IS NULL;
              CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);"
         );
@@ -184,7 +236,7 @@ impl Inbox {
             .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
         Ok(Self::Postgres {
             target: Box::new(target.clone()),
-            client: Arc::new(client),
+            client: Arc::new(tokio::sync::Mutex::new(Arc::new(client))),
             events,
             meta,
         })
@@ -245,7 +297,7 @@ impl Inbox {
                         }
                         Some(applied) => {
                             tx.execute(
-                                "UPDATE events SET generation = generation + 1, applied_at = NULL
+                                "UPDATE events SET generation = generation + 1, applied_at = NULL, parked = NULL
                                  WHERE store_hash = ?1 AND hash = ?2",
                                 params![store, hash],
                             )?;
@@ -267,6 +319,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let payload: serde_json::Value = serde_json::from_str(body).map_err(|e| {
                     Error::Internal(format!("an accepted delivery is not JSON: {e}"))
                 })?;
@@ -276,7 +329,7 @@ impl Inbox {
                      INSERT INTO {events} (store_hash, hash, scope, resource, record_id, change, created_at, payload)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (store_hash, hash) DO UPDATE
-                        SET generation = {events}.generation + 1, applied_at = NULL
+                        SET generation = {events}.generation + 1, applied_at = NULL, parked = NULL
                      RETURNING (xmax = 0) AS inserted, (SELECT applied_at IS NOT NULL FROM prev) AS was_applied"
                 );
                 let row = client
@@ -315,7 +368,7 @@ impl Inbox {
                 Self::sqlite(conn, path, move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT seq, generation, resource, record_id, change, created_at FROM events
-                         WHERE applied_at IS NULL ORDER BY seq LIMIT ?1",
+                         WHERE applied_at IS NULL AND parked IS NULL ORDER BY seq LIMIT ?1",
                     )?;
                     let rows = stmt
                         .query_map([limit], |r| {
@@ -337,9 +390,10 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!(
                     "SELECT seq, generation, resource, record_id, change, created_at FROM {events}
-                     WHERE applied_at IS NULL ORDER BY seq LIMIT $1"
+                     WHERE applied_at IS NULL AND parked IS NULL ORDER BY seq LIMIT $1"
                 );
                 let rows = client
                     .query(&sql, &[&limit])
@@ -388,6 +442,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
                 let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
                 let sql = format!(
@@ -404,12 +459,108 @@ impl Inbox {
         }
     }
 
+    /// Deletes events applied before `cutoff`, and the saved copies of carts that have no
+    /// event left (idle since): the inbox keeps what de-duplication and late cart events
+    /// need, not every event forever (nor shoppers' carts). Returns the events deleted.
+    pub async fn prune(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        const CARTS_SQL: &str = "DELETE FROM {m} WHERE key LIKE 'cart:%'
+             AND substr(key, 6) NOT IN
+                 (SELECT record_id FROM {e} WHERE resource = 'cart' AND record_id IS NOT NULL)";
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction()?;
+                    let n = tx.execute(
+                        "DELETE FROM events WHERE applied_at IS NOT NULL AND applied_at < ?1",
+                        [cutoff],
+                    )?;
+                    tx.execute(
+                        &CARTS_SQL.replace("{m}", "meta").replace("{e}", "events"),
+                        [],
+                    )?;
+                    tx.commit()?;
+                    Ok(n as u64)
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                meta,
+            } => {
+                let client = Self::pg(target, client).await?;
+                let sql = format!(
+                    "DELETE FROM {events} WHERE applied_at IS NOT NULL AND applied_at < $1"
+                );
+                let n = client
+                    .execute(&sql, &[&cutoff])
+                    .await
+                    .map_err(|e| target.explain(&e, "pruning the webhook inbox"))?;
+                client
+                    .execute(&CARTS_SQL.replace("{m}", meta).replace("{e}", events), &[])
+                    .await
+                    .map_err(|e| target.explain(&e, "pruning saved carts"))?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// Parks events (each at the generation it was read with) with `reason`: they leave
+    /// the pending queue until a redelivery.
+    pub async fn park(&self, done: &[(i64, i64)], reason: &str) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let (done, reason) = (done.to_vec(), reason.to_owned());
+                Self::sqlite(conn, path, move |c| {
+                    let tx = c.transaction()?;
+                    {
+                        let mut stmt = tx.prepare_cached(
+                            "UPDATE events SET parked = ?1 WHERE seq = ?2 AND generation = ?3",
+                        )?;
+                        for (seq, generation) in done {
+                            stmt.execute(params![reason, seq, generation])?;
+                        }
+                    }
+                    tx.commit()
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let client = Self::pg(target, client).await?;
+                let seqs: Vec<i64> = done.iter().map(|d| d.0).collect();
+                let gens: Vec<i64> = done.iter().map(|d| d.1).collect();
+                let sql = format!(
+                    "UPDATE {events} e SET parked = $3
+                     FROM unnest($1::bigint[], $2::bigint[]) AS d(seq, generation)
+                     WHERE e.seq = d.seq AND e.generation = d.generation"
+                );
+                client
+                    .execute(&sql, &[&seqs, &gens, &reason])
+                    .await
+                    .map_err(|e| target.explain(&e, "parking webhook events"))?;
+                Ok(())
+            }
+        }
+    }
+
     pub async fn stats(&self) -> Result<InboxStats> {
         const SQL: &str = "SELECT
-                (SELECT count(*) FROM {e} WHERE applied_at IS NULL),
+                (SELECT count(*) FROM {e} WHERE applied_at IS NULL AND parked IS NULL),
                 (SELECT count(*) FROM {e}),
                 (SELECT max(created_at) FROM {e}),
-                (SELECT min(created_at) FROM {e} WHERE applied_at IS NULL)";
+                (SELECT min(created_at) FROM {e} WHERE applied_at IS NULL AND parked IS NULL),
+                (SELECT count(*) FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL),
+                (SELECT parked FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL ORDER BY seq DESC LIMIT 1)";
         match self {
             Inbox::Sqlite { path, conn } => {
                 Self::sqlite(conn, path, move |c| {
@@ -419,6 +570,8 @@ impl Inbox {
                             total: r.get(1)?,
                             last_event_at: r.get(2)?,
                             oldest_pending_at: r.get(3)?,
+                            parked: r.get(4)?,
+                            parked_reason: r.get(5)?,
                         })
                     })
                 })
@@ -430,6 +583,7 @@ impl Inbox {
                 events,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let r = client
                     .query_one(&SQL.replace("{e}", events), &[])
                     .await
@@ -439,6 +593,8 @@ impl Inbox {
                     total: r.get(1),
                     last_event_at: r.get(2),
                     oldest_pending_at: r.get(3),
+                    parked: r.get(4),
+                    parked_reason: r.get(5),
                 })
             }
         }
@@ -465,6 +621,7 @@ impl Inbox {
                 meta,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!(
                     "INSERT INTO {meta} (key, value) VALUES ($1, $2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -473,6 +630,34 @@ impl Inbox {
                     .execute(&sql, &[&key, &value])
                     .await
                     .map_err(|e| target.explain(&e, "saving listener state"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets a piece of listener state (a saved cart copy no longer needed).
+    pub async fn delete_meta(&self, key: &str) -> Result<()> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let k = key.to_owned();
+                Self::sqlite(conn, path, move |c| {
+                    c.execute("DELETE FROM meta WHERE key = ?1", [k])
+                        .map(|_| ())
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                meta,
+                ..
+            } => {
+                let client = Self::pg(target, client).await?;
+                let sql = format!("DELETE FROM {meta} WHERE key = $1");
+                client
+                    .execute(&sql, &[&key])
+                    .await
+                    .map_err(|e| target.explain(&e, "forgetting listener state"))?;
                 Ok(())
             }
         }
@@ -494,6 +679,7 @@ impl Inbox {
                 meta,
                 ..
             } => {
+                let client = Self::pg(target, client).await?;
                 let sql = format!("SELECT value FROM {meta} WHERE key = $1");
                 let row = client
                     .query_opt(&sql, &[&key])

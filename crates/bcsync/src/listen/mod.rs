@@ -105,24 +105,34 @@ impl ListenTarget {
     }
 }
 
-/// The webhook secret: `BCSYNC_WEBHOOK_SECRET`, else the secret file, else a new random
-/// one written to the secret file (mode 0600). Never printed.
-pub fn load_or_create_secret(file: &Path) -> Result<SecretString> {
+/// The webhook secret if there is one: `BCSYNC_WEBHOOK_SECRET`, else the secret file.
+pub fn load_secret(file: &Path) -> Result<Option<SecretString>> {
     if let Ok(s) = std::env::var(ENV_WEBHOOK_SECRET)
         && !s.trim().is_empty()
     {
-        return Ok(SecretString::from(s.trim().to_owned()));
+        return Ok(Some(SecretString::from(s.trim().to_owned())));
+    }
+    match std::fs::read_to_string(file) {
+        Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_owned()))),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: file.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The webhook secret: `BCSYNC_WEBHOOK_SECRET`, else the secret file, else a new random
+/// one written to the secret file (mode 0600). Never printed.
+pub fn load_or_create_secret(file: &Path) -> Result<SecretString> {
+    if let Some(secret) = load_secret(file)? {
+        return Ok(secret);
     }
     let io = |source| Error::Io {
         path: file.to_owned(),
         source,
     };
-    match std::fs::read_to_string(file) {
-        Ok(s) if !s.trim().is_empty() => return Ok(SecretString::from(s.trim().to_owned())),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -375,15 +385,50 @@ struct Context {
     poll_window: apply::PollWindow,
 }
 
+impl Context {
+    /// An applier for the background loops' own reads (outside the poll window).
+    fn applier(&self) -> apply::Applier {
+        apply::Applier {
+            client: self.client.clone(),
+            writer: Arc::clone(&self.writer),
+            inbox: self.inbox.clone(),
+            wake: Arc::default(),
+            options: self.options.apply.clone(),
+            poll_window: apply::PollWindow::default(),
+        }
+    }
+}
+
 /// Whether polling may spend requests now: at most half of each quota window goes to it,
 /// so event reads always find budget (docs/api-notes.md §0.7). Without rate-limit headers
 /// (no quota known yet, or an unlimited plan) it may.
 fn polling_allowed(client: &Client) -> bool {
     let rl = client.rate_limit();
+    // A window that has reset since the last response is whole again.
+    if rl.reset.is_some_and(|r| r.is_zero()) {
+        return true;
+    }
     match (rl.left, rl.quota) {
         (Some(left), Some(quota)) => left.saturating_mul(2) >= quota,
         _ => true,
     }
+}
+
+/// Waits until polling may spend a request ([`polling_allowed`]), or `stop` fires
+/// ([`Error::Interrupted`]). Background listings call it before every page.
+pub(crate) async fn wait_for_budget(client: &Client, stop: &CancellationToken) -> Result<()> {
+    while !polling_allowed(client) {
+        let pause = client
+            .rate_limit()
+            .reset
+            .unwrap_or(Duration::from_secs(1))
+            .clamp(Duration::from_millis(50), Duration::from_secs(5));
+        tokio::select! {
+            () = stop.cancelled() => return Err(Error::Interrupted),
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Gap filling: on start and every `--poll-interval` (or when a hook was repaired), the
@@ -403,10 +448,17 @@ async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
         } else {
             tracing::info!("gap poll postponed: more than half of this quota window is spent");
         }
+        if let Ok(keep) = chrono::Duration::from_std(inbox::KEEP_APPLIED) {
+            match ctx.inbox.prune(chrono::Utc::now() - keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(events = n, "pruned applied webhook events"),
+                Err(e) => tracing::warn!("pruning the webhook inbox failed: {e}"),
+            }
+        }
         if last_reconcile.is_none_or(|t| t.elapsed() >= ctx.options.reconcile_interval)
             && !stop.is_cancelled()
         {
-            match reconcile::run(&ctx.client, &ctx.writer, &stop).await {
+            match reconcile::run(&ctx.applier(), &stop).await {
                 Ok(n) => {
                     last_reconcile = Some(tokio::time::Instant::now());
                     let _ = ctx
@@ -414,7 +466,10 @@ async fn poll_loop(ctx: Arc<Context>, stop: CancellationToken) {
                         .set_meta("last_reconcile_at", &chrono::Utc::now().to_rfc3339())
                         .await;
                     if n > 0 {
-                        tracing::info!(rows = n, "deletion reconciliation marked rows deleted");
+                        tracing::info!(
+                            rows = n,
+                            "deletion reconciliation read again the rows its listings missed"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!("deletion reconciliation failed: {e}"),
@@ -439,15 +494,7 @@ async fn poll_once(ctx: &Context, stop: &CancellationToken) -> Result<()> {
     // older copy from a poll page: apply them once more, now that the poll is committed.
     let again = ctx.poll_window.close();
     if !again.is_empty() {
-        let applier = apply::Applier {
-            client: ctx.client.clone(),
-            writer: Arc::clone(&ctx.writer),
-            inbox: ctx.inbox.clone(),
-            wake: Arc::default(),
-            options: ctx.options.apply.clone(),
-            poll_window: apply::PollWindow::default(),
-        };
-        applier.apply_plans(&again).await?;
+        ctx.applier().apply_plans(&again).await?;
     }
     result
 }

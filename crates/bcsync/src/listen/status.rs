@@ -34,6 +34,9 @@ pub struct Status {
     pub lag_seconds: i64,
     pub inbox_pending: i64,
     pub inbox_total: i64,
+    /// Events set aside because the store refused their read for good.
+    pub inbox_parked: i64,
+    pub parked_reason: Option<String>,
     pub tables: Vec<TableCount>,
     pub hooks_repaired_at: Option<String>,
     /// Per scope: active, deactivated, missing, other destination (filled by the caller
@@ -85,6 +88,8 @@ pub async fn read(target: &ListenTarget, store_hash: &str) -> Result<Status> {
         lag_seconds: lag,
         inbox_pending: stats.pending,
         inbox_total: stats.total,
+        inbox_parked: stats.parked,
+        parked_reason: stats.parked_reason.clone(),
         tables,
         hooks_repaired_at: inbox.meta("hooks_repaired_at").await?,
         hooks: Vec::new(),
@@ -183,6 +188,13 @@ pub fn render(s: &Status) -> String {
         s.inbox_pending,
         s.inbox_total,
     );
+    if s.inbox_parked > 0 {
+        out.push_str(&format!(
+            "parked           {} event(s) the store refused to read ({}); fix the cause (e.g. grant the API account the missing scope): later events for these records are applied as usual\n",
+            s.inbox_parked,
+            s.parked_reason.as_deref().unwrap_or("no reason kept")
+        ));
+    }
     for (scope, state) in &s.hooks {
         out.push_str(&format!("hook             {scope:<20} {state}\n"));
     }

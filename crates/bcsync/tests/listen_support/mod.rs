@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+pub mod proxy;
+
 #[path = "../common/mod.rs"]
 pub mod common;
 
