@@ -93,8 +93,9 @@ async fn a_run_killed_mid_way_shows_as_interrupted(backend: Backend) {
     write_syncs(&h, 120);
     h.load_sources().await;
     // Slow enough that the run is still writing while a loaded machine starts two more
-    // processes (`runs`, a second push).
-    set_faults(&sb, "slow=1:250,method=POST").await;
+    // processes (`runs`, a second push): at 250 ms a POST, a run on a machine busy with two
+    // builds finished first. It is killed mid-way, so the delay costs the test nothing.
+    set_faults(&sb, "slow=1:1500,method=POST").await;
     let child = push(&sb, &h).spawn().unwrap();
     wait_for_posts(&sb, 2).await;
     // Recorded at start: visible while it runs.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     Listing, Paging, check_id, check_limit, collect, collect_all, data_object, date_filter,
-    invalid, json_kind, non_blank, pair, parse_date,
+    invalid, json_kind, non_blank, pair, parse_date, update_fields,
 };
 use crate::error::{Error, Result};
 use crate::tools::products::parse_data_arg;
@@ -203,15 +203,7 @@ pub struct UpdateCustomer {
 /// Updates a customer (`PUT /v3/customers` with a one-item array); returns it as saved.
 pub async fn update_customer(client: &Client, args: &UpdateCustomer) -> Result<Value> {
     let id = check_id("id", args.id)?;
-    let mut body = data_object(&args.data)?.clone();
-    if let Some(v) = body.remove("id")
-        && v.as_u64() != Some(id)
-    {
-        return Err(invalid(
-            "data",
-            format!("has id {v}, but the customer to update is {id}; leave id out of data"),
-        ));
-    }
+    let mut body = update_fields(&args.data, id, "customer")?;
     for read_only in ["addresses", "attributes"] {
         if body.contains_key(read_only) {
             return Err(invalid(

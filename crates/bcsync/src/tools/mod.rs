@@ -119,6 +119,25 @@ pub(crate) fn check_id(argument: &str, id: u64) -> Result<u64> {
     Ok(id)
 }
 
+/// The `data` of an update of record `id` (a `what`, e.g. "customer"): its fields, without
+/// an `id`, which may only repeat the record's own.
+pub(crate) fn update_fields(
+    data: &Value,
+    id: u64,
+    what: &str,
+) -> Result<serde_json::Map<String, Value>> {
+    let mut body = data_object(data)?.clone();
+    if let Some(v) = body.remove("id")
+        && v.as_u64() != Some(id)
+    {
+        return Err(invalid(
+            "data",
+            format!("has id {v}, but the {what} to update is {id}; leave id out of data"),
+        ));
+    }
+    Ok(body)
+}
+
 /// A `data` argument: a JSON object with at least one field.
 pub(crate) fn data_object(data: &Value) -> Result<&serde_json::Map<String, Value>> {
     match data {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     Listing, Paging, check_id, check_limit, collect, data_object, invalid, json_kind, non_blank,
-    pair, v3_data,
+    pair, update_fields, v3_data,
 };
 use crate::error::{Error, Result};
 
@@ -293,15 +293,7 @@ pub struct UpdateProduct {
 /// Updates a product (`PUT /v3/catalog/products/{id}`); returns it as saved.
 pub async fn update_product(client: &Client, args: &UpdateProduct) -> Result<Value> {
     let id = check_id("id", args.id)?;
-    let mut body = data_object(&args.data)?.clone();
-    if let Some(v) = body.remove("id")
-        && v.as_u64() != Some(id)
-    {
-        return Err(invalid(
-            "data",
-            format!("has id {v}, but the product to update is {id}; leave id out of data"),
-        ));
-    }
+    let body = update_fields(&args.data, id, "product")?;
     let resp = client
         .send(ApiRequest::put(
             ApiVersion::V3,
