@@ -440,25 +440,23 @@ async fn raw_api_request(call: &Call<'_>) -> ToolResult {
     if method == Method::DELETE {
         match &p.token {
             None => {
+                // The one preview of a raw write (tools::preview_raw_request): the checked
+                // path and what it holds now, summarised for the agent.
+                let look = ops::preview_raw_request(&call.client, &p.args)
+                    .await
+                    .map_err(|e| op_error(call, e))?;
                 let display = format!(
-                    "DELETE /{}{}{}",
-                    target.version,
-                    target.path,
+                    "DELETE {}{}",
+                    look["path"].as_str().unwrap_or_default(),
                     query_text(&target.query)
                 );
-                // What the path holds now, read with a GET of the same target.
-                let look = ops::RawRequest {
-                    method: "GET".to_owned(),
-                    path: p.args.path.clone(),
-                    ..ops::RawRequest::default()
-                };
-                let holds = match ops::raw_request(&call.client, &look).await {
-                    Ok(resp) => describe(&resp.body),
-                    Err(e) => json!({ "could_not_read": e.to_string() }),
-                };
                 return Ok(preview(
                     call,
-                    json!({ "action": display, "currently_there": holds }),
+                    json!({
+                        "action": display,
+                        "deletes_collection": look["deletes_collection"],
+                        "currently_there": describe(&look["current"]),
+                    }),
                     "send the DELETE",
                 ));
             }
