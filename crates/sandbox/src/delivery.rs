@@ -93,6 +93,18 @@ pub struct AttemptRecord {
     /// When the next attempt is due, for failed and deferred ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
+    /// How long the receiver took to answer (sent to response headers), for attempts
+    /// that were sent: what the store's timeout measures, and the benchmarks report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_in_ms: Option<u64>,
+}
+
+/// What the receiver answered to one attempt.
+#[derive(Debug)]
+struct Answer {
+    status: Option<u16>,
+    error: Option<String>,
+    answered_in_ms: u64,
 }
 
 /// Success measurement of one (client id, domain).
@@ -351,6 +363,7 @@ fn dispatch(st: &Shared, a: Attempt, hook: Option<Hook>, now: Instant, scale: f6
         status: None,
         error: None,
         retry_in_ms,
+        answered_in_ms: None,
     };
     let Some(hook) = hook.filter(|h| h.is_active) else {
         let mut inner = st.delivery.inner.lock();
@@ -389,29 +402,31 @@ fn dispatch(st: &Shared, a: Attempt, hook: Option<Hook>, now: Instant, scale: f6
         for (name, value) in hook.headers.iter().flatten() {
             req = req.header(name.as_str(), value.as_str());
         }
+        let sent = Instant::now();
         let result = req.body(a.body.as_ref().clone()).send().await;
+        let answered_in_ms = ms(sent.elapsed());
         let (status, error) = match result {
             Ok(resp) => (Some(resp.status().as_u16()), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        let ok = status.is_some_and(|s| (200..300).contains(&s));
-        finish(&st, a, &hook, key, ok, status, error, scale);
+        let answer = Answer {
+            status,
+            error,
+            answered_in_ms,
+        };
+        finish(&st, a, &hook, key, answer, scale);
     });
 }
 
 /// Records an outcome: the domain window, the log, and a retry, a block or a
 /// deactivation when it failed.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    st: &Shared,
-    a: Attempt,
-    hook: &Hook,
-    key: (String, String),
-    ok: bool,
-    status: Option<u16>,
-    error: Option<String>,
-    scale: f64,
-) {
+fn finish(st: &Shared, a: Attempt, hook: &Hook, key: (String, String), answer: Answer, scale: f64) {
+    let Answer {
+        status,
+        error,
+        answered_in_ms,
+    } = answer;
+    let ok = status.is_some_and(|s| (200..300).contains(&s));
     let now = Instant::now();
     let retry_wait = if ok {
         None
@@ -470,6 +485,7 @@ fn finish(
             status,
             error,
             retry_in_ms: retry_wait.map(ms),
+            answered_in_ms: Some(answered_in_ms),
         };
         st.delivery.log(&mut inner, r);
         if let Some(wait) = retry_wait {

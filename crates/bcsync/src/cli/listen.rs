@@ -63,6 +63,9 @@ pub struct ListenArgs {
     /// How long a burst of events may gather before it is fetched (one read per record).
     #[arg(long, default_value = "300ms", value_parser = parse_millis)]
     pub coalesce: Duration,
+    /// The longest a burst may gather when the store's quota is tight: reads are spread so event reads stay within half the quota (this bounds the added latency).
+    #[arg(long, default_value = "1700ms", value_parser = parse_millis)]
+    pub coalesce_max: Duration,
     /// File holding the webhook secret (generated if absent; BCSYNC_WEBHOOK_SECRET overrides). Default: beside the SQLite file, or ./bcsync-STORE.webhook-secret.
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
@@ -144,6 +147,7 @@ pub async fn listen(
         hook_check_interval: args.hook_check_interval,
         apply: listen::ApplyOptions {
             coalesce: args.coalesce,
+            coalesce_max: args.coalesce_max,
             ..Default::default()
         },
     };

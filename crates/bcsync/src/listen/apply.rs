@@ -40,6 +40,19 @@ const ORDER_RANGE: i64 = 250;
 /// Cart reads in flight at once (each is one request through the pacer).
 const CART_READS: usize = 8;
 
+/// How many range reads (ids within [`ORDER_RANGE`] of a range's first) sorted `ids` take.
+fn id_ranges(ids: &[i64]) -> usize {
+    let mut ranges = 0;
+    let mut first: Option<i64> = None;
+    for &id in ids {
+        if first.is_none_or(|f| id - f >= ORDER_RANGE) {
+            ranges += 1;
+            first = Some(id);
+        }
+    }
+    ranges
+}
+
 /// Whether the store will never answer this read (400, 403, 422: a missing OAuth scope, a
 /// request it rejects), so retrying it would only stall the inbox.
 fn refused_for_good(e: &Error) -> bool {
@@ -56,8 +69,11 @@ pub(crate) fn stream(name: &str) -> Result<&'static StreamDescriptor> {
 /// How the apply loop behaves.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
-    /// How long a burst may gather after its first event before it is fetched.
+    /// How long a burst may gather after its first event before it is fetched, at least.
     pub coalesce: Duration,
+    /// The longest a burst may gather when the store's quota is tight (see
+    /// [`next_window`]).
+    pub coalesce_max: Duration,
     /// Events taken from the inbox per round.
     pub batch: i64,
 }
@@ -66,9 +82,36 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         Self {
             coalesce: Duration::from_millis(300),
+            coalesce_max: Duration::from_millis(1700),
             batch: 2000,
         }
     }
+}
+
+/// Share of the store's request rate event reads aim to stay within: the other half is
+/// for gap polls, reconciliation and the store's other apps (docs/api-notes.md §0.7).
+const EVENT_READ_SHARE: f64 = 0.5;
+
+/// How long the next burst gathers. A round costs about one read per record family and
+/// one per cart whatever the number of events in it, so gathering longer is what keeps a
+/// busy store's reads within [`EVENT_READ_SHARE`] of its quota: after a round of `spent`
+/// requests, the next waits until that spending fits the share's rate, between
+/// `coalesce` and `coalesce_max` (which bounds the latency). Without a known quota
+/// (unlimited plans) the short window is kept.
+pub fn next_window(
+    options: &ApplyOptions,
+    spent: u64,
+    rate_limit: &bigcommerce::RateLimitSnapshot,
+) -> Duration {
+    let (Some(quota), Some(window)) = (rate_limit.quota, rate_limit.window) else {
+        return options.coalesce;
+    };
+    if quota == 0 || window.is_zero() {
+        return options.coalesce;
+    }
+    let rate = f64::from(quota) / window.as_secs_f64() * EVENT_READ_SHARE;
+    let fits = Duration::from_secs_f64(spent as f64 / rate);
+    fits.clamp(options.coalesce, options.coalesce_max.max(options.coalesce))
 }
 
 /// What one round did.
@@ -158,6 +201,7 @@ impl Applier {
     /// Applies events until `stop` is cancelled, then drains what is pending and returns.
     pub async fn run(&self, stop: CancellationToken) -> Result<()> {
         let mut failures = 0u32;
+        let mut window = self.options.coalesce;
         loop {
             let pending = self.inbox.pending(self.options.batch).await?;
             if pending.is_empty() {
@@ -171,13 +215,14 @@ impl Applier {
                 }
                 // Let a burst gather: one read then serves all of it.
                 if !stop.is_cancelled() {
-                    tokio::time::sleep(self.options.coalesce).await;
+                    tokio::time::sleep(window).await;
                 }
                 continue;
             }
             match self.apply(&pending).await {
                 Ok(round) => {
                     failures = 0;
+                    window = next_window(&self.options, round.requests, &self.client.rate_limit());
                     tracing::debug!(
                         events = round.events,
                         records = round.records,
@@ -375,11 +420,15 @@ impl Applier {
         let stream = stream("orders")?;
         let mut gone: Vec<Value> = Vec::new();
         let mut wanted: Vec<i64> = Vec::new();
+        let mut earliest: Option<i64> = None;
         for (id, plan) in plans {
             let Ok(n) = id.parse::<i64>() else { continue };
             match plan.change {
                 Change::Gone => gone.push(json!(n)),
-                _ => wanted.push(n),
+                _ => {
+                    wanted.push(n);
+                    earliest = Some(earliest.map_or(plan.at, |e: i64| e.min(plan.at)));
+                }
             }
         }
         wanted.sort_unstable();
@@ -389,6 +438,24 @@ impl Applier {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let mut written = 0;
+        // Changes spread over ids (status changes of old orders beside new ones) would
+        // take a range read each: one date-window read (orders modified since the
+        // earliest event, oldest first) usually brings them all at once, and what it
+        // misses goes on to the range reads.
+        if let (Some(at), true) = (earliest, id_ranges(&wanted) > 1) {
+            let found = self.read_orders_since(stream, &include, at).await?;
+            if let Some(items) = found {
+                let seen: BTreeSet<i64> = items
+                    .iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                    .collect();
+                wanted.retain(|id| !seen.contains(id));
+                written += items.len();
+                if !items.is_empty() {
+                    self.writer.write(to_batch(stream, items, None)).await?;
+                }
+            }
+        }
         let mut i = 0;
         while i < wanted.len() {
             let first = wanted[i];
@@ -450,6 +517,42 @@ impl Applier {
         Ok(written)
     }
 
+    /// One page of the orders modified at or after `at` (epoch seconds, less a second
+    /// for clock rounding), oldest first; `None` when the stream has no date filter.
+    async fn read_orders_since(
+        &self,
+        stream: &'static StreamDescriptor,
+        include: &[(String, String)],
+        at: i64,
+    ) -> Result<Option<Vec<Value>>> {
+        let crate::streams::Replication::Incremental {
+            min_param, sort, ..
+        } = stream.replication
+        else {
+            return Ok(None);
+        };
+        let Some(since) = chrono::DateTime::from_timestamp(at - 1, 0) else {
+            return Ok(None);
+        };
+        let mut q = include.to_vec();
+        q.push((min_param.to_owned(), since.to_rfc3339()));
+        q.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let page = self
+            .client
+            .v2_page("/orders", &q, 1, ORDER_RANGE as u32)
+            .await?;
+        Ok(Some(page.items))
+    }
+
+    /// The copy of a cart kept since its last read (see [`Self::apply_carts`]).
+    async fn saved_cart(&self, id: &str) -> Result<Option<Value>> {
+        Ok(self
+            .inbox
+            .meta(&format!("cart:{id}"))
+            .await?
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok()))
+    }
+
     /// Carts: one read each. The row gets the state the events told (`active`,
     /// `abandoned`, `converted`); a cart that no longer exists is marked deleted, except a
     /// converted one, whose last known copy is kept with its order id.
@@ -458,6 +561,17 @@ impl Applier {
             .map(|(id, plan)| async move {
                 if plan.change == Change::Gone {
                     return Ok::<_, Error>((id, plan, None));
+                }
+                // Abandonment and conversion change no line: the copy saved at the last
+                // read is the cart (a converted cart has left the API anyway), so the
+                // read is spared when there is one.
+                if matches!(
+                    plan.change,
+                    Change::CartAbandoned | Change::CartConverted(_)
+                ) && let Some(saved) = self.saved_cart(&id).await?
+                    && saved.get("state") != Some(&json!("converted"))
+                {
+                    return Ok((id, plan, Some(saved)));
                 }
                 let req = ApiRequest::get(ApiVersion::V3, format!("/carts/{id}")).query(
                     "include",
@@ -477,11 +591,7 @@ impl Applier {
         for r in reads {
             let (id, plan, cart) = r?;
             let key = format!("cart:{id}");
-            let saved = self
-                .inbox
-                .meta(&key)
-                .await?
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            let saved = self.saved_cart(&id).await?;
             let was_converted = saved
                 .as_ref()
                 .is_some_and(|c| c.get("state") == Some(&json!("converted")));

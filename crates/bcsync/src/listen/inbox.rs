@@ -459,6 +459,39 @@ impl Inbox {
         }
     }
 
+    /// Puts every event applied at or after `since` back in the pending queue, to be
+    /// applied again (idempotently): what a gap poll interrupted by a crash may have
+    /// overwritten with older copies. Returns how many were reopened.
+    pub async fn reopen_applied_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        match self {
+            Inbox::Sqlite { path, conn } => {
+                let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                Self::sqlite(conn, path, move |c| {
+                    c.execute(
+                        "UPDATE events SET applied_at = NULL WHERE applied_at IS NOT NULL AND applied_at >= ?1",
+                        [since],
+                    )
+                    .map(|n| n as u64)
+                })
+                .await
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => {
+                let client = Self::pg(target, client).await?;
+                let sql = format!(
+                    "UPDATE {events} SET applied_at = NULL WHERE applied_at IS NOT NULL AND applied_at >= $1"
+                );
+                client.execute(&sql, &[&since]).await.map_err(|e| {
+                    target.explain(&e, "reopening webhook events after an interrupted poll")
+                })
+            }
+        }
+    }
+
     /// Deletes events applied before `cutoff`, and the saved copies of carts that have no
     /// event left (idle since): the inbox keeps what de-duplication and late cart events
     /// need, not every event forever (nor shoppers' carts). Returns the events deleted.

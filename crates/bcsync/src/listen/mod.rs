@@ -274,6 +274,7 @@ pub async fn start(
         let done = hooks::reconcile(&client, url, &secret).await?;
         report_hooks(&store, &done);
     }
+    recover_interrupted_poll(&inbox).await?;
     inbox
         .set_meta("listening_since", &chrono::Utc::now().to_rfc3339())
         .await?;
@@ -488,15 +489,47 @@ async fn poll_once(ctx: &Context, stop: &CancellationToken) -> Result<()> {
         .iter()
         .map(|n| apply::stream(n))
         .collect::<Result<_>>()?;
+    // The window of events a poll page may undo is kept in the inbox too, so a crash
+    // mid-poll (which loses the in-memory window) re-applies them on the next start.
+    recover_interrupted_poll(&ctx.inbox).await?;
+    let since = chrono::Utc::now() - POLL_MARK_MARGIN;
+    ctx.inbox.set_meta(POLL_MARK, &since.to_rfc3339()).await?;
     ctx.poll_window.open();
     let result = poll_streams(ctx, stop, &streams).await;
     // Records applied from events while the poll ran may have been overwritten by an
-    // older copy from a poll page: apply them once more, now that the poll is committed.
+    // older copy from a poll page (or lost their deletion mark): apply them once more,
+    // now that the poll is committed.
     let again = ctx.poll_window.close();
     if !again.is_empty() {
         ctx.applier().apply_plans(&again).await?;
     }
+    ctx.inbox.delete_meta(POLL_MARK).await?;
     result
+}
+
+/// Inbox state key: set while a gap poll runs, to the earliest time an event applied
+/// during it may have been applied.
+const POLL_MARK: &str = "gap_poll_started_at";
+/// Taken off the poll's start time before it is saved: PostgreSQL stamps `applied_at`
+/// with the database clock, which may run behind ours. Re-applying a few more events than
+/// needed only costs reads.
+const POLL_MARK_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// After a gap poll that did not finish (a crash, a failed re-apply), puts the events
+/// applied since it started back in the queue: its pages may have overwritten them with
+/// older copies, and the in-memory list of them is gone.
+async fn recover_interrupted_poll(inbox: &Inbox) -> Result<()> {
+    let Some(mark) = inbox.meta(POLL_MARK).await? else {
+        return Ok(());
+    };
+    if let Ok(since) = chrono::DateTime::parse_from_rfc3339(&mark) {
+        let reopened = inbox.reopen_applied_since(since.to_utc()).await?;
+        tracing::info!(
+            reopened,
+            "a gap poll was interrupted: applying again the events applied while it ran"
+        );
+    }
+    inbox.delete_meta(POLL_MARK).await
 }
 
 async fn poll_streams(
