@@ -16,7 +16,7 @@ use super::check::{Check, objects};
 use super::{Address, Customer, CustomersData, FormField, Includes, MAX_BATCH};
 use crate::body::{JsonBody, batch};
 use crate::error::{ApiError, ApiResult, ApiVersion};
-use crate::mutation::Record;
+use crate::mutation::{Record, Tx};
 use crate::paging::v3_batch;
 use crate::query::Query;
 use crate::resources::channels::ChannelsData;
@@ -364,13 +364,33 @@ fn read_create(
 /// docs/api-notes.md §0.2).
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    st.write(|tx| {
+    let ids = st.write(|tx| create_customers(tx, &items))?;
+    let data = st.data.read();
+    let cs = &data.customers;
+    let inc = Includes {
+        addresses: true,
+        attributes: true,
+        form_fields: false,
+    };
+    let out = ids
+        .iter()
+        .filter_map(|id| cs.customers.get(id))
+        .map(|c| cs.render_customer(c, &inc))
+        .collect();
+    Ok(v3_batch(StatusCode::OK, out))
+}
+
+/// Checks and stores V3-shaped customer items (all or nothing) and returns their new ids;
+/// shared by `POST /v3/customers` and `POST /v2/customers`, which translates its body first.
+/// Errors are V3-shaped, keyed `"<index>.<field>"`.
+pub(super) fn create_customers(tx: &mut Tx<'_>, items: &[Value]) -> Result<Vec<i64>, ApiError> {
+    {
         let now = tx.now;
         let data = &mut *tx.data;
         let cs = &mut data.customers;
 
         let mut errors = Map::new();
-        let objs = objects(&items, &mut errors);
+        let objs = objects(items, &mut errors);
         let mut drafts = Vec::with_capacity(items.len());
         let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
         for (i, obj) in objs.into_iter().enumerate() {
@@ -387,12 +407,6 @@ pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -
             return Err(ApiError::unprocessable(V3, "Create customers failed.").with_errors(errors));
         }
 
-        let inc = Includes {
-            addresses: true,
-            attributes: true,
-            form_fields: false,
-        };
-        let mut out = Vec::with_capacity(drafts.len());
         let mut created = Vec::with_capacity(drafts.len());
         for d in drafts {
             let id = cs.insert_customer(d.customer);
@@ -404,26 +418,39 @@ pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -
             for (aid, value) in d.attributes {
                 cs.upsert_attribute_value(id, aid, value, now);
             }
-            if let Some(c) = cs.customers.get(&id) {
-                out.push(cs.render_customer(c, &inc));
-            }
         }
-        for id in created {
-            tx.created(Record::Customer(id));
+        for id in &created {
+            tx.created(Record::Customer(*id));
         }
-        Ok(v3_batch(StatusCode::OK, out))
-    })
+        Ok(created)
+    }
 }
 
 /// `PUT /v3/customers`: partial updates of existing customers, each item naming its `id`.
 pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let ids = st.write(|tx| {
+    let ids = st.write(|tx| update_customers(tx, &items))?;
+    // date_modified moves at commit; render after it.
+    let data = st.data.read();
+    let cs = &data.customers;
+    let inc = Includes::default();
+    let out = ids
+        .iter()
+        .filter_map(|id| cs.customers.get(id))
+        .map(|c| cs.render_customer(c, &inc))
+        .collect();
+    Ok(v3_batch(StatusCode::OK, out))
+}
+
+/// Checks and applies V3-shaped partial updates, each naming its `id` (all or nothing), and
+/// returns the ids changed; shared by `PUT /v3/customers` and `PUT /v2/customers/{id}`.
+pub(super) fn update_customers(tx: &mut Tx<'_>, items: &[Value]) -> Result<Vec<i64>, ApiError> {
+    {
         let data = &*tx.data;
         let cs = &data.customers;
 
         let mut errors = Map::new();
-        let objs = objects(&items, &mut errors);
+        let objs = objects(items, &mut errors);
         let mut patches = Vec::with_capacity(items.len());
         let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
         for (i, obj) in objs.into_iter().enumerate() {
@@ -488,17 +515,7 @@ pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -
             ids.push(id);
         }
         Ok(ids)
-    })?;
-    // date_modified moves at commit; render after it.
-    let data = st.data.read();
-    let cs = &data.customers;
-    let inc = Includes::default();
-    let out = ids
-        .iter()
-        .filter_map(|id| cs.customers.get(id))
-        .map(|c| cs.render_customer(c, &inc))
-        .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+    }
 }
 
 /// `DELETE /v3/customers?id:in=...`: without `id:in` the API answers 204 and deletes
