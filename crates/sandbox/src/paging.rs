@@ -34,7 +34,7 @@ pub fn v2_object(status: StatusCode, data: Value) -> Response {
 
 /// The V2 serializer's rendering of a record: every map that is empty (at any depth) becomes
 /// an empty JSON **array** `[]`, as the store's V2 serializer writes an empty associative
-/// array (docs/api-notes.md §12.13; e.g. a coupon's `restricted_to`). Every V2 body built as
+/// array (docs/api-notes.md §12.16; e.g. a coupon's `restricted_to`). Every V2 body built as
 /// a `Value` passes through here ([`v2_object`], [`v2_list`]); the typed order views hold
 /// no maps that can be empty.
 pub fn v2_shape(v: Value) -> Value {

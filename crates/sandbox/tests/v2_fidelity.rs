@@ -1,5 +1,5 @@
 //! V2 shapes as the real store renders them, over real HTTP: an empty map is `[]` in every
-//! V2 body (docs/api-notes.md §12.13), archived orders are listed with `is_deleted=true` and
+//! V2 body (docs/api-notes.md §12.16), archived orders are listed with `is_deleted=true` and
 //! counted the same way (§6.7), and unknown query parameters are ignored on V2 and V3
 //! lists alike (§0.5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -44,7 +44,11 @@ fn render(c: &Customer, base: &str) -> Value {
         "last_name": c.last_name,
         "email": c.email,
         "phone": c.phone,
-        "form_fields": Value::Null,
+        "form_fields": c
+            .form_fields
+            .iter()
+            .map(|f| json!({ "name": f.name, "value": f.value }))
+            .collect::<Vec<_>>(),
         "date_created": dates::rfc2822(c.date_created),
         "date_modified": dates::rfc2822(c.date_modified),
         "store_credit": format!("{credit:.4}"),
@@ -322,7 +326,7 @@ pub(super) async fn get_one(
     Ok(v2_object(StatusCode::OK, render(c, &base)))
 }
 
-/// `POST /v2/customers`: one customer; 201 with it.
+/// `POST /v2/customers`: one customer; 200 with it (the spec lists 200, docs/api-notes.md §2.6).
 pub(super) async fn create(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -338,7 +342,7 @@ pub(super) async fn create(
         .first()
         .and_then(|id| data.customers.customers.get(id))
         .ok_or_else(|| ApiError::not_found(V2))?;
-    Ok(v2_object(StatusCode::CREATED, render(c, &base)))
+    Ok(v2_object(StatusCode::OK, render(c, &base)))
 }
 
 /// `PUT /v2/customers/{id}`: a partial update; 200 with the customer.
@@ -445,7 +449,7 @@ pub(super) async fn get_address(
     Ok(v2_object(StatusCode::OK, render_address(a)))
 }
 
-/// `POST /v2/customers/{id}/addresses`: 201. V2 requires `phone`, `state`, `zip` and
+/// `POST /v2/customers/{id}/addresses`: 200, as the spec lists. V2 requires `phone`, `state`, `zip` and
 /// `country` besides the V3 required fields (docs/api-notes.md §2.6). An exact duplicate of
 /// an existing address is a 409: V3 drops it silently, but a V2 create must answer with
 /// one object.
@@ -497,7 +501,7 @@ pub(super) async fn create_address(
             .addresses
             .get(&aid)
             .ok_or_else(|| ApiError::not_found(V2))?;
-        Ok(v2_object(StatusCode::CREATED, render_address(a)))
+        Ok(v2_object(StatusCode::OK, render_address(a)))
     })
 }
 
