@@ -172,24 +172,6 @@ fn render(p: &Product, base: &str) -> Value {
     out
 }
 
-/// A V3-shaped validation error retold in the V2 shape (one message per error).
-fn as_v2(e: ApiError) -> ApiError {
-    if e.version == V2 {
-        return e;
-    }
-    let mut message = e.title.clone();
-    if let Some(errors) = &e.errors {
-        let details: Vec<String> = errors
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
-            .collect();
-        if !details.is_empty() {
-            message = format!("{message} {}", details.join("; "));
-        }
-    }
-    ApiError::new(V2, e.status, message)
-}
-
 /// Translates a V2 product body into V3 fields: decimal strings become numbers and the V2
 /// `inventory_tracking` names become V3's. Other fields share their names.
 fn to_v3(body: &Value) -> Result<Value, ApiError> {
@@ -387,7 +369,7 @@ async fn create(
             .data
             .catalog
             .transaction(|cat| create_product(cat, &v3, now))
-            .map_err(as_v2)?;
+            .map_err(ApiError::into_v2)?;
         tx.created(Record::Product(id));
         let p = tx
             .data
@@ -417,7 +399,7 @@ async fn update(
         tx.updated(Record::Product(id));
         let cat = &mut tx.data.catalog;
         cat.transaction(|cat| update_products(cat, &[(id, &v3)], false, now))
-            .map_err(as_v2)?;
+            .map_err(ApiError::into_v2)?;
         let p = cat
             .products
             .get(&id)

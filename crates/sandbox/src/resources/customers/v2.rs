@@ -85,25 +85,6 @@ fn render_address(a: &Address) -> Value {
     })
 }
 
-/// A V3-shaped validation error retold in the V2 shape: V2 errors carry one message, so
-/// the per-field messages are folded into it (batch index prefixes dropped).
-fn as_v2(e: ApiError) -> ApiError {
-    let mut message = e.title.clone();
-    if let Some(errors) = &e.errors {
-        let details: Vec<String> = errors
-            .iter()
-            .map(|(k, v)| {
-                let field = k.strip_prefix("0.").unwrap_or(k);
-                format!("{field}: {}", v.as_str().unwrap_or_default())
-            })
-            .collect();
-        if !details.is_empty() {
-            message = format!("{message} {}", details.join("; "));
-        }
-    }
-    ApiError::new(V2, e.status, message)
-}
-
 fn body_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
     body.as_object()
         .ok_or_else(|| ApiError::bad_request(V2, "The request body must be a JSON object."))
@@ -335,7 +316,7 @@ pub(super) async fn create(
     let item = Value::Object(to_v3_customer(body_object(&body)?)?);
     let ids = st
         .write(|tx| create_customers(tx, std::slice::from_ref(&item)))
-        .map_err(as_v2)?;
+        .map_err(ApiError::into_v2)?;
     let base = v2_base(&headers, &st.config.store_hash);
     let data = st.data.read();
     let c = ids
@@ -360,7 +341,7 @@ pub(super) async fn update(
         if !tx.data.customers.exists(id) {
             return Err(ApiError::not_found(V2));
         }
-        update_customers(tx, std::slice::from_ref(&item)).map_err(as_v2)
+        update_customers(tx, std::slice::from_ref(&item)).map_err(ApiError::into_v2)
     })?;
     let base = v2_base(&headers, &st.config.store_hash);
     let data = st.data.read();
@@ -479,9 +460,9 @@ pub(super) async fn create_address(
         }
         let mut a = read_address_fields(&mut ck, true);
         if !errors.is_empty() {
-            return Err(as_v2(
-                ApiError::unprocessable(V2, "The address is not valid.").with_errors(errors),
-            ));
+            return Err(ApiError::unprocessable(V2, "The address is not valid.")
+                .with_errors(errors)
+                .into_v2());
         }
         a.customer_id = cid;
         let cs = &mut tx.data.customers;
@@ -519,9 +500,9 @@ pub(super) async fn update_address(
         let mut ck = Check::new(&v3, "", &mut errors);
         let a = apply_patch(&mut ck, current.clone());
         if !errors.is_empty() {
-            return Err(as_v2(
-                ApiError::unprocessable(V2, "The address is not valid.").with_errors(errors),
-            ));
+            return Err(ApiError::unprocessable(V2, "The address is not valid.")
+                .with_errors(errors)
+                .into_v2());
         }
         let cs = &tx.data.customers;
         let duplicate = cs
