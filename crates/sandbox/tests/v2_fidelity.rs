@@ -1,7 +1,7 @@
 //! V2 shapes as the real store renders them, over real HTTP: an empty map is `[]` in every
 //! V2 body (docs/api-notes.md §12.16), archived orders are listed with `is_deleted=true` and
-//! counted the same way (§6.7), and unknown query parameters are ignored on V2 and V3
-//! lists alike (§0.5).
+//! counted the same way (§6.7), unknown query parameters are ignored on V2 and V3
+//! lists alike (§0.5), and V2 products are the V3 records in V2 shapes (§3.5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -226,4 +226,76 @@ async fn unknown_query_parameters_are_ignored() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn products_v2_are_the_v3_records_in_v2_shapes() {
+    let api = start_seeded(seeded()).await;
+    let count = api.get("/v2/products/count").await;
+    assert_eq!(count.json()["count"], 10);
+    let r = api.get("/v2/products?limit=4&page=1").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = &r.json()[0];
+    assert!(
+        first["price"]
+            .as_str()
+            .unwrap()
+            .ends_with(|c: char| c.is_ascii_digit())
+    );
+    chrono::DateTime::parse_from_rfc2822(first["date_modified"].as_str().unwrap()).unwrap();
+    let id = first["id"].as_i64().unwrap();
+    assert_eq!(first["skus"]["resource"], format!("/products/{id}/skus"));
+    assert_eq!(api.get("/v2/products?limit=4&page=4").await.status, 204);
+    let r = api
+        .get(&format!("/v2/products?min_id={id}&max_id={id}"))
+        .await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+
+    let category = first["categories"][0].as_i64().unwrap();
+    let c = api
+        .post(
+            "/v2/products",
+            json!({
+                "name": "V2 Kettle",
+                "type": "physical",
+                "price": "15.00",
+                "weight": "2",
+                "categories": [category],
+                "availability": "available",
+                "inventory_tracking": "simple"
+            }),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    assert_eq!(c.json()["price"], "15.0000");
+    assert_eq!(c.json()["inventory_tracking"], "simple");
+    let pid = c.json()["id"].as_i64().unwrap();
+    let v3 = api.get(&format!("/v3/catalog/products/{pid}")).await;
+    assert_eq!(v3.json()["data"]["inventory_tracking"], "product");
+    assert_eq!(v3.json()["data"]["price"], 15.0);
+
+    let u = api
+        .put(
+            &format!("/v2/products/{pid}"),
+            json!({"sale_price": "12.5"}),
+        )
+        .await;
+    assert_eq!(u.status, 200, "{}", u.text);
+    assert_eq!(u.json()["calculated_price"], "12.5000");
+    // V3 rules hold: a duplicate name is refused, in the V2 error shape.
+    let dup = api
+        .post(
+            "/v2/products",
+            json!({
+                "name": "V2 Kettle", "type": "physical", "price": "1", "weight": "1",
+                "categories": [category], "availability": "available"
+            }),
+        )
+        .await;
+    common::assert_v2_error(&dup, 409);
+    common::assert_v2_error(
+        &api.post("/v2/products", json!({"name": "No price"})).await,
+        400,
+    );
+    common::assert_v2_error(&api.get("/v2/products/999999").await, 404);
 }
