@@ -64,6 +64,28 @@ impl ApiError {
         self
     }
 
+    /// The same error in the V2 shape, for V2 routes that run V3 checks (V2 customers and
+    /// products): a V2 body carries one message, so the per-field `errors` are folded into
+    /// it, a single-item batch's `0.` prefix dropped.
+    pub fn into_v2(self) -> Self {
+        let mut message = self.title;
+        if let Some(errors) = &self.errors {
+            let details: Vec<String> = errors
+                .iter()
+                .map(|(k, v)| {
+                    let field = k.strip_prefix("0.").unwrap_or(k);
+                    format!("{field}: {}", v.as_str().unwrap_or_default())
+                })
+                .collect();
+            if !details.is_empty() {
+                message = format!("{message} {}", details.join("; "));
+            }
+        }
+        let mut v2 = Self::new(ApiVersion::V2, self.status, message);
+        v2.headers = self.headers;
+        v2
+    }
+
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self

@@ -27,9 +27,23 @@ pub fn v3_batch(status: StatusCode, data: Vec<Value>) -> Response {
     (status, Json(json!({ "data": data, "meta": {} }))).into_response()
 }
 
-/// A bare V2 object.
+/// A bare V2 object, in the store's V2 shape ([`v2_shape`]).
 pub fn v2_object(status: StatusCode, data: Value) -> Response {
-    (status, Json(data)).into_response()
+    (status, Json(v2_shape(data))).into_response()
+}
+
+/// The V2 serializer's rendering of a record: every map that is empty (at any depth) becomes
+/// an empty JSON **array** `[]`, as the store's V2 serializer writes an empty associative
+/// array (docs/api-notes.md §12.16; e.g. a coupon's `restricted_to`). Every V2 body built as
+/// a `Value` passes through here ([`v2_object`], [`v2_list`]); the typed order views hold
+/// no maps that can be empty.
+pub fn v2_shape(v: Value) -> Value {
+    match v {
+        Value::Object(m) if m.is_empty() => Value::Array(Vec::new()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, v2_shape(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(v2_shape).collect()),
+        other => other,
+    }
 }
 
 fn pagination_meta(total: usize, count: usize, page: u32, limit: u32, q: &Query) -> Value {
@@ -108,7 +122,10 @@ pub fn v2_list<T>(all: &[T], page: u32, limit: u32, render: impl Fn(&T) -> Value
     if start >= end {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let data: Vec<Value> = all[start..end].iter().map(render).collect();
+    let data: Vec<Value> = all[start..end]
+        .iter()
+        .map(|t| v2_shape(render(t)))
+        .collect();
     (StatusCode::OK, Json(Value::Array(data))).into_response()
 }
 

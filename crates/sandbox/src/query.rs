@@ -98,6 +98,25 @@ impl Query {
         }
     }
 
+    /// A V2 date filter (`min_date_created`, `max_date_modified`, ...): RFC 2822 or ISO 8601,
+    /// as the V2 orders and customers lists take them (docs/api-notes.md §0.6); the other
+    /// forms `dates::parse_filter` knows are accepted too. Garbage is a 400 naming the filter.
+    pub fn v2_date(&self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        match self.get(key).filter(|s| !s.trim().is_empty()) {
+            None => Ok(None),
+            Some(s) => crate::dates::parse_filter(s, crate::dates::now(), false)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        self.v(),
+                        format!(
+                            "The filter '{key}' must be a date in RFC 2822 (Thu, 20 Apr 2017 11:32:00 -0400) or ISO 8601 (2017-04-20T11:32:00-04:00) form, URL-encoded ('+' as %2B); got {s:?}."
+                        ),
+                    )
+                }),
+        }
+    }
+
     /// `include=a,b` as a list (empty when absent).
     pub fn includes(&self) -> Vec<String> {
         self.list("include").unwrap_or_default()

@@ -27,6 +27,7 @@ mod images;
 mod input;
 pub(crate) mod model;
 mod products;
+mod products_v2;
 mod seeding;
 mod trees;
 mod variants;
@@ -434,6 +435,7 @@ impl CatalogData {
 pub fn routes() -> Router<Shared> {
     Router::new()
         .merge(products::routes())
+        .merge(products_v2::routes())
         .merge(variants::routes())
         .merge(images::routes())
         .merge(custom_fields::routes())

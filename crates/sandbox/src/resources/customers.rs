@@ -25,6 +25,7 @@ pub(crate) mod check;
 mod groups;
 mod list;
 mod seeding;
+mod v2;
 mod write;
 
 /// Largest page for every customers list. docs/api-notes.md §13.3: the spec states no maximum for
@@ -637,6 +638,26 @@ pub fn routes() -> Router<Shared> {
         .route(
             "/v3/customers/form-field-values",
             get(list::form_field_values),
+        )
+        .route("/v2/customers", get(v2::list).post(v2::create))
+        .route("/v2/customers/count", get(v2::count))
+        .route(
+            "/v2/customers/{id}",
+            get(v2::get_one).put(v2::update).delete(v2::delete),
+        )
+        .route(
+            "/v2/customers/{id}/addresses",
+            get(v2::list_addresses).post(v2::create_address),
+        )
+        .route(
+            "/v2/customers/{id}/addresses/count",
+            get(v2::count_addresses),
+        )
+        .route(
+            "/v2/customers/{id}/addresses/{address_id}",
+            get(v2::get_address)
+                .put(v2::update_address)
+                .delete(v2::delete_address),
         )
         .route(
             "/v2/customer_groups",

@@ -692,7 +692,7 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
 }
 
 /// Validates and stores one new product with its inline sub-resources; all or nothing.
-fn create_product(
+pub(super) fn create_product(
     cat: &mut CatalogData,
     body: &Value,
     now: DateTime<Utc>,
@@ -907,7 +907,7 @@ async fn update_batch(State(st): State<Shared>, JsonBody(body): JsonBody) -> Api
 /// Applies each `(id, body)` onto a copy of its product, checks the whole request
 /// (422 for bad fields, 409 for clashes), then commits all or nothing. `indexed` keys
 /// errors by item index (`1.price`) as batch endpoints do.
-fn update_products(
+pub(super) fn update_products(
     cat: &mut CatalogData,
     targets: &[(i64, &Value)],
     indexed: bool,

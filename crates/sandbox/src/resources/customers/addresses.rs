@@ -187,7 +187,7 @@ pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -
 type StringSlot = fn(&mut Address) -> &mut String;
 
 /// Applies the fields present in an update body to a copy of the address.
-fn apply_patch(ck: &mut Check<'_>, mut a: Address) -> Address {
+pub(super) fn apply_patch(ck: &mut Check<'_>, mut a: Address) -> Address {
     let fields: [(&str, usize, usize, StringSlot); 10] = [
         ("first_name", 1, 255, |a| &mut a.first_name),
         ("last_name", 1, 255, |a| &mut a.last_name),

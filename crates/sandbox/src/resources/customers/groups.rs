@@ -6,7 +6,6 @@
 //! §13.11 leaves the real format open; we emit RFC 2822 like every other V2 date, and the
 //! date filters accept every form `dates::parse_filter` knows.
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -259,7 +258,7 @@ pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -
         });
         apply(cs, id, f, now);
         let g = find(cs, &id.to_string())?;
-        Ok((StatusCode::CREATED, Json(render(g))).into_response())
+        Ok(v2_object(StatusCode::CREATED, render(g)))
     })
 }
 

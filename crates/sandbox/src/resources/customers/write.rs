@@ -16,7 +16,7 @@ use super::check::{Check, objects};
 use super::{Address, Customer, CustomersData, FormField, Includes, MAX_BATCH};
 use crate::body::{JsonBody, batch};
 use crate::error::{ApiError, ApiResult, ApiVersion};
-use crate::mutation::Record;
+use crate::mutation::{Record, Tx};
 use crate::paging::v3_batch;
 use crate::query::Query;
 use crate::resources::channels::ChannelsData;
@@ -364,131 +364,70 @@ fn read_create(
 /// docs/api-notes.md §0.2).
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    st.write(|tx| {
-        let now = tx.now;
-        let data = &mut *tx.data;
-        let cs = &mut data.customers;
+    let ids = st.write(|tx| create_customers(tx, &items))?;
+    let data = st.data.read();
+    let cs = &data.customers;
+    let inc = Includes {
+        addresses: true,
+        attributes: true,
+        form_fields: false,
+    };
+    let out = ids
+        .iter()
+        .filter_map(|id| cs.customers.get(id))
+        .map(|c| cs.render_customer(c, &inc))
+        .collect();
+    Ok(v3_batch(StatusCode::OK, out))
+}
 
-        let mut errors = Map::new();
-        let objs = objects(&items, &mut errors);
-        let mut drafts = Vec::with_capacity(items.len());
-        let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
-        for (i, obj) in objs.into_iter().enumerate() {
-            let Some(obj) = obj else { continue };
-            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-            let d = read_create(&mut ck, cs, &data.channels, &pending, now);
-            pending.push((
-                d.customer.email.to_lowercase(),
-                d.customer.channel_ids.clone(),
-            ));
-            drafts.push(d);
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::unprocessable(V3, "Create customers failed.").with_errors(errors));
-        }
+/// Checks and stores V3-shaped customer items (all or nothing) and returns their new ids;
+/// shared by `POST /v3/customers` and `POST /v2/customers`, which translates its body first.
+/// Errors are V3-shaped, keyed `"<index>.<field>"`.
+pub(super) fn create_customers(tx: &mut Tx<'_>, items: &[Value]) -> Result<Vec<i64>, ApiError> {
+    let now = tx.now;
+    let data = &mut *tx.data;
+    let cs = &mut data.customers;
 
-        let inc = Includes {
-            addresses: true,
-            attributes: true,
-            form_fields: false,
-        };
-        let mut out = Vec::with_capacity(drafts.len());
-        let mut created = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            let id = cs.insert_customer(d.customer);
-            created.push(id);
-            for mut a in d.addresses {
-                a.customer_id = id;
-                cs.insert_address(a);
-            }
-            for (aid, value) in d.attributes {
-                cs.upsert_attribute_value(id, aid, value, now);
-            }
-            if let Some(c) = cs.customers.get(&id) {
-                out.push(cs.render_customer(c, &inc));
-            }
+    let mut errors = Map::new();
+    let objs = objects(items, &mut errors);
+    let mut drafts = Vec::with_capacity(items.len());
+    let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
+    for (i, obj) in objs.into_iter().enumerate() {
+        let Some(obj) = obj else { continue };
+        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+        let d = read_create(&mut ck, cs, &data.channels, &pending, now);
+        pending.push((
+            d.customer.email.to_lowercase(),
+            d.customer.channel_ids.clone(),
+        ));
+        drafts.push(d);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::unprocessable(V3, "Create customers failed.").with_errors(errors));
+    }
+
+    let mut created = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let id = cs.insert_customer(d.customer);
+        created.push(id);
+        for mut a in d.addresses {
+            a.customer_id = id;
+            cs.insert_address(a);
         }
-        for id in created {
-            tx.created(Record::Customer(id));
+        for (aid, value) in d.attributes {
+            cs.upsert_attribute_value(id, aid, value, now);
         }
-        Ok(v3_batch(StatusCode::OK, out))
-    })
+    }
+    for id in &created {
+        tx.created(Record::Customer(*id));
+    }
+    Ok(created)
 }
 
 /// `PUT /v3/customers`: partial updates of existing customers, each item naming its `id`.
 pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
-    let ids = st.write(|tx| {
-        let data = &*tx.data;
-        let cs = &data.customers;
-
-        let mut errors = Map::new();
-        let objs = objects(&items, &mut errors);
-        let mut patches = Vec::with_capacity(items.len());
-        let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
-        for (i, obj) in objs.into_iter().enumerate() {
-            let Some(obj) = obj else { continue };
-            let mut ck = Check::new(obj, format!("{i}."), &mut errors);
-            let id = ck.int("id", true);
-            let p = read_patch(&mut ck, false, cs, &data.channels);
-            let Some(id) = id else { continue };
-            let Some(current) = cs.customers.get(&id) else {
-                ck.fail("id", format!("The customer {id} does not exist."));
-                continue;
-            };
-            if p.email.is_some() || p.channel_ids.is_some() {
-                let email = p.email.clone().unwrap_or_else(|| current.email.clone());
-                let channels = p
-                    .channel_ids
-                    .clone()
-                    .unwrap_or_else(|| current.channel_ids.clone());
-                check_email_unique(&mut ck, cs, &pending, &email, channels.as_deref(), id);
-                pending.push((email.to_lowercase(), channels));
-            }
-            patches.push((id, p));
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::unprocessable(V3, "Update customers failed.").with_errors(errors));
-        }
-
-        let mut ids = Vec::with_capacity(patches.len());
-        for (id, p) in patches {
-            if let Some(email) = p.email {
-                tx.data.customers.set_email(id, email);
-            }
-            let Some(c) = tx.customer(id) else {
-                continue;
-            };
-            let set = |dst: &mut String, v: Option<String>| {
-                if let Some(v) = v {
-                    *dst = v;
-                }
-            };
-            set(&mut c.first_name, p.first_name);
-            set(&mut c.last_name, p.last_name);
-            set(&mut c.company, p.company);
-            set(&mut c.phone, p.phone);
-            set(&mut c.notes, p.notes);
-            set(&mut c.tax_exempt_category, p.tax_exempt_category);
-            if let Some(g) = p.customer_group_id {
-                c.customer_group_id = g;
-            }
-            if let Some(b) = p.accepts_emails {
-                c.accepts_product_review_abandoned_cart_emails = b;
-            }
-            if let Some(b) = p.force_password_reset {
-                c.force_password_reset = b;
-            }
-            if let Some(s) = p.store_credit {
-                c.store_credit = s;
-            }
-            if let Some(ch) = p.channel_ids {
-                c.channel_ids = ch;
-            }
-            ids.push(id);
-        }
-        Ok(ids)
-    })?;
+    let ids = st.write(|tx| update_customers(tx, &items))?;
     // date_modified moves at commit; render after it.
     let data = st.data.read();
     let cs = &data.customers;
@@ -499,6 +438,80 @@ pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -
         .map(|c| cs.render_customer(c, &inc))
         .collect();
     Ok(v3_batch(StatusCode::OK, out))
+}
+
+/// Checks and applies V3-shaped partial updates, each naming its `id` (all or nothing), and
+/// returns the ids changed; shared by `PUT /v3/customers` and `PUT /v2/customers/{id}`.
+pub(super) fn update_customers(tx: &mut Tx<'_>, items: &[Value]) -> Result<Vec<i64>, ApiError> {
+    let data = &*tx.data;
+    let cs = &data.customers;
+
+    let mut errors = Map::new();
+    let objs = objects(items, &mut errors);
+    let mut patches = Vec::with_capacity(items.len());
+    let mut pending: Vec<(String, Option<Vec<i64>>)> = Vec::new();
+    for (i, obj) in objs.into_iter().enumerate() {
+        let Some(obj) = obj else { continue };
+        let mut ck = Check::new(obj, format!("{i}."), &mut errors);
+        let id = ck.int("id", true);
+        let p = read_patch(&mut ck, false, cs, &data.channels);
+        let Some(id) = id else { continue };
+        let Some(current) = cs.customers.get(&id) else {
+            ck.fail("id", format!("The customer {id} does not exist."));
+            continue;
+        };
+        if p.email.is_some() || p.channel_ids.is_some() {
+            let email = p.email.clone().unwrap_or_else(|| current.email.clone());
+            let channels = p
+                .channel_ids
+                .clone()
+                .unwrap_or_else(|| current.channel_ids.clone());
+            check_email_unique(&mut ck, cs, &pending, &email, channels.as_deref(), id);
+            pending.push((email.to_lowercase(), channels));
+        }
+        patches.push((id, p));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::unprocessable(V3, "Update customers failed.").with_errors(errors));
+    }
+
+    let mut ids = Vec::with_capacity(patches.len());
+    for (id, p) in patches {
+        if let Some(email) = p.email {
+            tx.data.customers.set_email(id, email);
+        }
+        let Some(c) = tx.customer(id) else {
+            continue;
+        };
+        let set = |dst: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut c.first_name, p.first_name);
+        set(&mut c.last_name, p.last_name);
+        set(&mut c.company, p.company);
+        set(&mut c.phone, p.phone);
+        set(&mut c.notes, p.notes);
+        set(&mut c.tax_exempt_category, p.tax_exempt_category);
+        if let Some(g) = p.customer_group_id {
+            c.customer_group_id = g;
+        }
+        if let Some(b) = p.accepts_emails {
+            c.accepts_product_review_abandoned_cart_emails = b;
+        }
+        if let Some(b) = p.force_password_reset {
+            c.force_password_reset = b;
+        }
+        if let Some(s) = p.store_credit {
+            c.store_credit = s;
+        }
+        if let Some(ch) = p.channel_ids {
+            c.channel_ids = ch;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 /// `DELETE /v3/customers?id:in=...`: without `id:in` the API answers 204 and deletes
