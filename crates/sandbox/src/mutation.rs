@@ -53,6 +53,8 @@ pub enum Record {
     Variant(i64),
     Category(i64),
     Channel(i64),
+    /// A newsletter subscriber (`store/subscriber/*`).
+    Subscriber(i64),
     /// A record no webhook scope covers (brands, coupons, groups, attributes, trees,
     /// hooks): written through the path, announced to nobody.
     Unannounced,
@@ -449,6 +451,14 @@ fn commit_one(data: &mut StoreData, now: DateTime<Utc>, e: &Entry, out: &mut Jou
                 Change::Deleted => return,
             };
             out.push(scope, json!({"type": "channel", "id": id}));
+        }
+        Record::Subscriber(id) => {
+            let scope = match e.change {
+                Change::Created => "store/subscriber/created",
+                Change::Updated => "store/subscriber/updated",
+                Change::Deleted => "store/subscriber/deleted",
+            };
+            out.push(scope, json!({"type": "subscriber", "id": id}));
         }
         Record::Unannounced => {}
     }

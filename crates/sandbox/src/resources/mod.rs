@@ -14,7 +14,10 @@ pub mod customers;
 pub mod hooks;
 pub mod inventory;
 pub mod orders;
+pub mod pages;
+pub mod promotions;
 pub mod store_info;
+pub mod subscribers;
 
 /// Every API route of the store.
 pub fn routes() -> Router<Shared> {
@@ -28,4 +31,7 @@ pub fn routes() -> Router<Shared> {
         .merge(hooks::routes())
         .merge(carts::routes())
         .merge(inventory::routes())
+        .merge(subscribers::routes())
+        .merge(pages::routes())
+        .merge(promotions::routes())
 }
