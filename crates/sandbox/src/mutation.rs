@@ -55,6 +55,13 @@ pub enum Record {
     Channel(i64),
     /// A newsletter subscriber (`store/subscriber/*`).
     Subscriber(i64),
+    /// A metafield on a record; its scope family depends on the record's kind
+    /// (docs/api-notes.md §9.3, §15).
+    Metafield {
+        id: i64,
+        owner: crate::resources::metafields::Owner,
+        resource_id: i64,
+    },
     /// A record no webhook scope covers (brands, coupons, groups, attributes, trees,
     /// hooks): written through the path, announced to nobody.
     Unannounced,
@@ -459,6 +466,23 @@ fn commit_one(data: &mut StoreData, now: DateTime<Utc>, e: &Entry, out: &mut Jou
                 Change::Deleted => "store/subscriber/deleted",
             };
             out.push(scope, json!({"type": "subscriber", "id": id}));
+        }
+        Record::Metafield {
+            id,
+            owner,
+            resource_id,
+        } => {
+            let Some(scope) = owner.scope(e.change) else {
+                return;
+            };
+            out.push(
+                scope,
+                json!({
+                    "metafield_id": id,
+                    "resource_id": resource_id.to_string(),
+                    "resource_type": owner.resource_type(),
+                }),
+            );
         }
         Record::Unannounced => {}
     }

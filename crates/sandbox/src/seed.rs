@@ -7,8 +7,8 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 use crate::resources::{
-    carts, catalog, channels, coupons, customers, orders, pages, promotions, store_info,
-    subscribers,
+    carts, catalog, channels, coupons, customers, metafields, orders, pages, promotions,
+    store_info, subscribers,
 };
 use crate::state::StoreData;
 
@@ -106,4 +106,5 @@ pub fn generate(data: &mut StoreData, spec: &SeedSpec, now: DateTime<Utc>) {
     subscribers::seed(data, spec, now);
     pages::seed(data, spec);
     promotions::seed(data, spec, now);
+    metafields::seed(data, spec, now);
 }

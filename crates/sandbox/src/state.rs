@@ -17,8 +17,8 @@ use crate::faults::FaultInjector;
 use crate::mutation::Tx;
 use crate::ratelimit::RateLimiter;
 use crate::resources::{
-    carts, catalog, channels, coupons, customers, hooks, inventory, orders, pages, promotions,
-    store_info, subscribers,
+    carts, catalog, channels, coupons, customers, hooks, inventory, metafields, orders, pages,
+    promotions, store_info, subscribers,
 };
 
 /// Handle passed to every handler.
@@ -59,6 +59,7 @@ pub struct StoreData {
     pub subscribers: subscribers::SubscribersData,
     pub pages: pages::PagesData,
     pub promotions: promotions::PromotionsData,
+    pub metafields: metafields::MetafieldsData,
     /// Changes not yet handed to webhook delivery.
     pub events: crate::events::EventsData,
 }
@@ -78,6 +79,7 @@ impl StoreData {
         self.subscribers.counts(&mut m);
         self.pages.counts(&mut m);
         self.promotions.counts(&mut m);
+        self.metafields.counts(&mut m);
         m
     }
 }

@@ -13,6 +13,7 @@ pub mod coupons;
 pub mod customers;
 pub mod hooks;
 pub mod inventory;
+pub mod metafields;
 pub mod orders;
 pub mod pages;
 pub mod promotions;
@@ -34,4 +35,5 @@ pub fn routes() -> Router<Shared> {
         .merge(subscribers::routes())
         .merge(pages::routes())
         .merge(promotions::routes())
+        .merge(metafields::routes())
 }
