@@ -63,7 +63,7 @@ pub fn catalog() -> Value {
             "key_properties": [s.key],
             "metadata": [{"breadcrumb": [], "metadata": {
                 "inclusion": "available",
-                "selected-by-default": true,
+                "selected-by-default": s.on_request.is_none(),
                 "table-key-properties": [s.key],
                 "forced-replication-method": method,
                 "valid-replication-keys": keys,
@@ -122,6 +122,10 @@ fn stream_table() -> String {
                 ..
             } => format!("incremental {cursor_field} ({min_param})"),
             Replication::FullTable => "full table".into(),
+        };
+        let repl = match s.on_request {
+            Some(alias) => format!("{repl}, only with --streams {alias}"),
+            None => repl,
         };
         let api = match s.version {
             ApiVersion::V2 => "v2",
