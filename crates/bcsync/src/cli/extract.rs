@@ -316,7 +316,7 @@ const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
         "store_v2_customers",
         ApiVersion::V3,
         "/customers",
-        "customers, customer groups",
+        "customers, customer groups, subscribers",
     ),
     (
         "store_v2_products",
@@ -331,7 +331,24 @@ const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
         "/orders/payment_actions/refunds",
         "transactions, refunds",
     ),
-    ("store_v2_marketing", ApiVersion::V2, "/coupons", "coupons"),
+    (
+        "store_v2_marketing",
+        ApiVersion::V2,
+        "/coupons",
+        "coupons, promotions",
+    ),
+    (
+        "store_v2_content",
+        ApiVersion::V3,
+        "/content/pages",
+        "pages",
+    ),
+    (
+        "store_inventory",
+        ApiVersion::V3,
+        "/inventory/items",
+        "inventory_items",
+    ),
     (
         "store_channel_settings",
         ApiVersion::V3,

@@ -827,9 +827,41 @@ pub static PROMOTION: &[Prop] = &[
     ("display_name", S),
     ("redemption_type", S),
     ("channels", Shape::Array(&Shape::Object(&[("id", I)]))),
-    // Free-form structures (customer conditions, rules, notifications): kept as JSON.
-    ("customer", ANY),
-    ("rules", Shape::Array(&ANY)),
+    (
+        "customer",
+        Shape::Object(&[
+            ("group_ids", INTS),
+            ("minimum_order_count", I),
+            ("excluded_group_ids", INTS),
+            ("segments", ANY),
+        ]),
+    ),
+    // A rule's condition, and the other kinds of action, are trees of many forms: kept
+    // as JSON.
+    (
+        "rules",
+        Shape::Array(&Shape::Object(&[
+            (
+                "action",
+                Shape::Object(&[
+                    (
+                        "cart_value",
+                        Shape::Object(&[(
+                            "discount",
+                            Shape::Object(&[("percentage_amount", S), ("fixed_amount", S)]),
+                        )]),
+                    ),
+                    ("cart_items", ANY),
+                    ("shipping", ANY),
+                    ("gift_item", ANY),
+                    ("fixed_price_set", ANY),
+                ]),
+            ),
+            ("condition", ANY),
+            ("apply_once", B),
+            ("stop", B),
+        ])),
+    ),
     ("notifications", Shape::Array(&ANY)),
     ("current_uses", I),
     ("max_uses", I),
