@@ -248,8 +248,8 @@ fn apply(body: &Value, p: &mut Promotion, creating: bool) -> Result<(), ApiError
     let obj = body
         .as_object()
         .ok_or_else(|| invalid("body", "the promotion must be a JSON object"))?;
-    for read_only in ["id", "current_uses", "created_from"] {
-        if creating && obj.contains_key(read_only) && read_only != "id" {
+    for read_only in ["current_uses", "created_from"] {
+        if creating && obj.contains_key(read_only) {
             return Err(invalid(read_only, format!("{read_only} is read-only")));
         }
     }
@@ -604,7 +604,7 @@ async fn delete_code(State(st): State<Shared>, Path(p): Path<Vec<(String, String
     let cid = path_int(&p, "code_id")?;
     st.write(|tx| {
         let promos = &mut tx.data.promotions;
-        if !promos.codes.get(&cid).is_some_and(|c| c.promotion_id == id) {
+        if promos.codes.get(&cid).is_none_or(|c| c.promotion_id != id) {
             return Err(not_found());
         }
         promos.codes.remove(&cid);
