@@ -320,6 +320,9 @@ impl<'a> Tx<'a> {
         let mut out = Journal::default();
         for e in merge(entries) {
             commit_one(data, now, &e, &mut out);
+            if e.change == Change::Deleted {
+                forget_metafields(data, e.record);
+            }
         }
         for (scope, payload) in out.events {
             data.events.emit(scope, payload, now);
@@ -374,6 +377,27 @@ impl Journal {
 fn stock_on_product(p: &Product) -> bool {
     p.inventory_tracking == "product"
         || (p.inventory_tracking != "none" && p.base_variant_id.is_some())
+}
+
+/// A deleted record takes its metafields with it (docs/api-notes.md §15). Orders are
+/// archived, not deleted, and keep theirs.
+fn forget_metafields(data: &mut StoreData, record: Record) {
+    use crate::resources::metafields::Owner;
+    let owner = match record {
+        Record::Product(id) => (Owner::Product, id),
+        Record::Variant(id) => (Owner::Variant, id),
+        Record::Category(id) => (Owner::Category, id),
+        Record::Customer(id) => (Owner::Customer, id),
+        _ => return,
+    };
+    data.metafields.forget(owner.0, owner.1);
+    if let Record::Product(_) = record {
+        // Its variants went with it.
+        let variants = &data.catalog.variants;
+        data.metafields
+            .fields
+            .retain(|_, m| m.owner != Owner::Variant || variants.contains_key(&m.resource_id));
+    }
 }
 
 fn touch_product(data: &mut StoreData, id: i64, now: DateTime<Utc>) {

@@ -307,3 +307,41 @@ async fn other_clients_see_what_the_permission_set_allows() {
     .await;
     assert_eq!(r.status, 200, "another client has its own 250: {}", r.text);
 }
+
+#[tokio::test]
+async fn a_deleted_record_takes_its_metafields() {
+    let api = store().await;
+    let r = api
+        .post(
+            "/v3/catalog/products/3/metafields",
+            field("a", "b", "write"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let variant = api.get("/v3/catalog/products/3/variants").await.json()["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = api
+        .post(
+            &format!("/v3/catalog/products/3/variants/{variant}/metafields"),
+            field("a", "b", "write"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(api.delete("/v3/catalog/products/3").await.status, 204);
+    for path in [
+        "/v3/catalog/products/metafields",
+        "/v3/catalog/variants/metafields",
+    ] {
+        let r = api.get(&format!("{path}?limit=250")).await;
+        assert!(
+            r.json()["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["resource_id"] != 3 && m["resource_id"] != variant),
+            "{path}: {}",
+            r.text
+        );
+    }
+}

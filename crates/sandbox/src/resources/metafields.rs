@@ -159,6 +159,12 @@ impl MetafieldsData {
     pub fn counts(&self, m: &mut Map<String, Value>) {
         m.insert("metafields".into(), self.fields.len().into());
     }
+
+    /// Drops the metafields of a deleted record.
+    pub fn forget(&mut self, owner: Owner, resource_id: i64) {
+        self.fields
+            .retain(|_, m| m.owner != owner || m.resource_id != resource_id);
+    }
 }
 
 pub fn render(m: &Metafield) -> Value {
