@@ -80,9 +80,17 @@ fn undeclared(record: &Value, schema: &Value, path: &str, out: &mut Vec<String>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_key_is_declared_and_every_record_validates() {
     let sb = Arc::new(sandbox(store()).await);
+    // Every stream by name, so the on-request ones (metafields) are checked too.
+    let every: Vec<&str> = bcsync::streams::STREAMS.iter().map(|s| s.name).collect();
+    let every = every.join(",");
     let msgs = tokio::task::spawn_blocking({
         let sb = sb.clone();
-        move || messages(&run(&sb, &["extract", "--to", "singer"]))
+        move || {
+            messages(&run(
+                &sb,
+                &["extract", "--to", "singer", "--streams", &every],
+            ))
+        }
     })
     .await
     .unwrap();

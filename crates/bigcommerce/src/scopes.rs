@@ -27,6 +27,7 @@ pub fn scope_for_path(path: &str) -> Option<&'static str> {
         "channels" => Some("store_channel_settings"),
         "carts" => Some("store_cart"),
         "inventory" => Some("store_inventory"),
+        "content" => Some("store_v2_content"),
         _ => None,
     }
 }
@@ -67,6 +68,7 @@ mod tests {
             ("/v2/store", Some("store_v2_information")),
             ("/v2/time", Some("store_v2_information")),
             ("/v3/channels", Some("store_channel_settings")),
+            ("/v3/content/pages", Some("store_v2_content")),
             ("/v3/hooks", None),
             ("orders", Some("store_v2_orders")),
         ];

@@ -17,6 +17,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "store_channel_listings",
     "store_cart",
     "store_inventory",
+    "store_v2_content",
 ];
 
 /// One API account: its token and the scopes it was granted. A scope ending in

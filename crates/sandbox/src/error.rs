@@ -24,7 +24,7 @@ impl ApiVersion {
     }
 }
 
-const V3_ERROR_TYPE: &str =
+pub(crate) const V3_ERROR_TYPE: &str =
     "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
 
 /// An error answer. Build it with the helpers below; it renders itself.

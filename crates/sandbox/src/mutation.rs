@@ -53,6 +53,15 @@ pub enum Record {
     Variant(i64),
     Category(i64),
     Channel(i64),
+    /// A newsletter subscriber (`store/subscriber/*`).
+    Subscriber(i64),
+    /// A metafield on a record; its scope family depends on the record's kind
+    /// (docs/api-notes.md §9.3, §15).
+    Metafield {
+        id: i64,
+        owner: crate::resources::metafields::Owner,
+        resource_id: i64,
+    },
     /// A record no webhook scope covers (brands, coupons, groups, attributes, trees,
     /// hooks): written through the path, announced to nobody.
     Unannounced,
@@ -311,6 +320,9 @@ impl<'a> Tx<'a> {
         let mut out = Journal::default();
         for e in merge(entries) {
             commit_one(data, now, &e, &mut out);
+            if e.change == Change::Deleted {
+                forget_metafields(data, e.record);
+            }
         }
         for (scope, payload) in out.events {
             data.events.emit(scope, payload, now);
@@ -365,6 +377,27 @@ impl Journal {
 fn stock_on_product(p: &Product) -> bool {
     p.inventory_tracking == "product"
         || (p.inventory_tracking != "none" && p.base_variant_id.is_some())
+}
+
+/// A deleted record takes its metafields with it (docs/api-notes.md §15). Orders are
+/// archived, not deleted, and keep theirs.
+fn forget_metafields(data: &mut StoreData, record: Record) {
+    use crate::resources::metafields::Owner;
+    let owner = match record {
+        Record::Product(id) => (Owner::Product, id),
+        Record::Variant(id) => (Owner::Variant, id),
+        Record::Category(id) => (Owner::Category, id),
+        Record::Customer(id) => (Owner::Customer, id),
+        _ => return,
+    };
+    data.metafields.forget(owner.0, owner.1);
+    if let Record::Product(_) = record {
+        // Its variants went with it.
+        let variants = &data.catalog.variants;
+        data.metafields
+            .fields
+            .retain(|_, m| m.owner != Owner::Variant || variants.contains_key(&m.resource_id));
+    }
 }
 
 fn touch_product(data: &mut StoreData, id: i64, now: DateTime<Utc>) {
@@ -449,6 +482,31 @@ fn commit_one(data: &mut StoreData, now: DateTime<Utc>, e: &Entry, out: &mut Jou
                 Change::Deleted => return,
             };
             out.push(scope, json!({"type": "channel", "id": id}));
+        }
+        Record::Subscriber(id) => {
+            let scope = match e.change {
+                Change::Created => "store/subscriber/created",
+                Change::Updated => "store/subscriber/updated",
+                Change::Deleted => "store/subscriber/deleted",
+            };
+            out.push(scope, json!({"type": "subscriber", "id": id}));
+        }
+        Record::Metafield {
+            id,
+            owner,
+            resource_id,
+        } => {
+            let Some(scope) = owner.scope(e.change) else {
+                return;
+            };
+            out.push(
+                scope,
+                json!({
+                    "metafield_id": id,
+                    "resource_id": resource_id.to_string(),
+                    "resource_type": owner.resource_type(),
+                }),
+            );
         }
         Record::Unannounced => {}
     }

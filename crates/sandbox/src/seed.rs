@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use crate::resources::{carts, catalog, channels, coupons, customers, orders, store_info};
+use crate::resources::{
+    carts, catalog, channels, coupons, customers, metafields, orders, pages, promotions,
+    store_info, subscribers,
+};
 use crate::state::StoreData;
 
 /// How big a store to generate.
@@ -98,4 +101,10 @@ pub fn generate(data: &mut StoreData, spec: &SeedSpec, now: DateTime<Utc>) {
     coupons::seed(data, spec, &mut rng, now);
     orders::seed(data, spec, &mut rng, now);
     carts::seed(data, spec.seed);
+    // Families added later derive their records from the spec alone (no draw from `rng`),
+    // so the records above stay what they always were.
+    subscribers::seed(data, spec, now);
+    pages::seed(data, spec);
+    promotions::seed(data, spec, now);
+    metafields::seed(data, spec, now);
 }

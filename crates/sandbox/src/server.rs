@@ -76,6 +76,7 @@ pub fn required_scope(path: &str) -> Option<&'static str> {
         "channels" => Some("store_channel_settings"),
         "carts" => Some("store_cart"),
         "inventory" => Some("store_inventory"),
+        "content" => Some("store_v2_content"),
         _ => None,
     }
 }

@@ -17,7 +17,8 @@ use crate::faults::FaultInjector;
 use crate::mutation::Tx;
 use crate::ratelimit::RateLimiter;
 use crate::resources::{
-    carts, catalog, channels, coupons, customers, hooks, inventory, orders, store_info,
+    carts, catalog, channels, coupons, customers, hooks, inventory, metafields, orders, pages,
+    promotions, store_info, subscribers,
 };
 
 /// Handle passed to every handler.
@@ -55,6 +56,10 @@ pub struct StoreData {
     pub hooks: hooks::HooksData,
     pub carts: carts::CartsData,
     pub inventory: inventory::InventoryData,
+    pub subscribers: subscribers::SubscribersData,
+    pub pages: pages::PagesData,
+    pub promotions: promotions::PromotionsData,
+    pub metafields: metafields::MetafieldsData,
     /// Changes not yet handed to webhook delivery.
     pub events: crate::events::EventsData,
 }
@@ -71,6 +76,10 @@ impl StoreData {
         self.hooks.counts(&mut m);
         self.carts.counts(&mut m);
         self.inventory.counts(&mut m);
+        self.subscribers.counts(&mut m);
+        self.pages.counts(&mut m);
+        self.promotions.counts(&mut m);
+        self.metafields.counts(&mut m);
         m
     }
 }

@@ -63,7 +63,7 @@ pub fn catalog() -> Value {
             "key_properties": [s.key],
             "metadata": [{"breadcrumb": [], "metadata": {
                 "inclusion": "available",
-                "selected-by-default": true,
+                "selected-by-default": s.on_request.is_none(),
                 "table-key-properties": [s.key],
                 "forced-replication-method": method,
                 "valid-replication-keys": keys,
@@ -122,6 +122,10 @@ fn stream_table() -> String {
                 ..
             } => format!("incremental {cursor_field} ({min_param})"),
             Replication::FullTable => "full table".into(),
+        };
+        let repl = match s.on_request {
+            Some(alias) => format!("{repl}, only with --streams {alias}"),
+            None => repl,
         };
         let api = match s.version {
             ApiVersion::V2 => "v2",
@@ -312,7 +316,7 @@ const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
         "store_v2_customers",
         ApiVersion::V3,
         "/customers",
-        "customers, customer groups",
+        "customers, customer groups, subscribers",
     ),
     (
         "store_v2_products",
@@ -327,7 +331,24 @@ const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
         "/orders/payment_actions/refunds",
         "transactions, refunds",
     ),
-    ("store_v2_marketing", ApiVersion::V2, "/coupons", "coupons"),
+    (
+        "store_v2_marketing",
+        ApiVersion::V2,
+        "/coupons",
+        "coupons, promotions",
+    ),
+    (
+        "store_v2_content",
+        ApiVersion::V3,
+        "/content/pages",
+        "pages",
+    ),
+    (
+        "store_inventory",
+        ApiVersion::V3,
+        "/inventory/items",
+        "inventory_items",
+    ),
     (
         "store_channel_settings",
         ApiVersion::V3,

@@ -325,6 +325,10 @@ async fn emit(
     bar: &progress::StreamBar,
     client: &Client,
 ) -> Result<()> {
+    let records = match stream.rows {
+        Some(split) => records.iter().flat_map(split).collect(),
+        None => records,
+    };
     summary.records += records.len() as u64;
     summary.pages += 1;
     let batch = to_batch(stream, records, state);

@@ -120,6 +120,30 @@ pub fn cart_items(r: &Value) -> Vec<Value> {
     out
 }
 
+/// One row per location of an inventory item (`/v3/inventory/items`, docs/api-notes.md §5):
+/// the item's identity beside that location's stock, keyed `"{variant_id}@{location_id}"`
+/// (a variant holds stock once per location).
+pub fn inventory_item_locations(item: &Value) -> Vec<Value> {
+    let identity = item.get("identity").cloned().unwrap_or(Value::Null);
+    let variant = identity.get("variant_id").cloned().unwrap_or(Value::Null);
+    array_field(item, "locations")
+        .into_iter()
+        .map(|mut loc| {
+            let location = loc.get("location_id").cloned().unwrap_or(Value::Null);
+            if let Some(obj) = loc.as_object_mut() {
+                obj.insert("id".into(), Value::String(format!("{variant}@{location}")));
+                for field in ["product_id", "variant_id", "sku", "sku_id"] {
+                    obj.insert(
+                        field.into(),
+                        identity.get(field).cloned().unwrap_or(Value::Null),
+                    );
+                }
+            }
+            loc
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +164,19 @@ mod tests {
             assert_eq!(addrs[0]["id"], 7);
             assert!(addrs[0].get("line_items").is_none());
         }
+    }
+
+    #[test]
+    fn inventory_items_split_per_location() {
+        let item = json!({"identity": {"sku": "A", "variant_id": 7, "product_id": 3, "sku_id": 9},
+            "locations": [{"location_id": 1, "available_to_sell": 4}, {"location_id": 2, "available_to_sell": 0}]});
+        let rows = inventory_item_locations(&item);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["id"], "7@1");
+        assert_eq!(rows[1]["id"], "7@2");
+        assert_eq!(rows[1]["product_id"], 3);
+        assert_eq!(rows[1]["sku"], "A");
+        assert_eq!(rows[0]["available_to_sell"], 4);
     }
 
     #[test]

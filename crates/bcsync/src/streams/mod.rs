@@ -95,11 +95,22 @@ pub struct StreamDescriptor {
     pub record: &'static [Prop],
     /// Why this stream costs more than one request per page, when it does.
     pub per_parent_note: Option<&'static str>,
+    /// When one API item holds several rows of the table (an inventory item holds one
+    /// stock level per location): splits each item into its rows, which carry `key`.
+    pub rows: Option<fn(&Value) -> Vec<Value>>,
+    /// Read only when asked for, by its name or by this one (`products.metafields`):
+    /// tables that cost requests most users do not want.
+    pub on_request: Option<&'static str>,
 }
 
 impl StreamDescriptor {
     pub fn is_incremental(&self) -> bool {
         matches!(self.replication, Replication::Incremental { .. })
+    }
+
+    /// Whether `name` designates this stream (its name, or its on-request name).
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.on_request == Some(name)
     }
 }
 
@@ -154,6 +165,8 @@ pub static CARTS: StreamDescriptor = StreamDescriptor {
     ],
     record: records::CART,
     per_parent_note: None,
+    rows: None,
+    on_request: None,
 };
 
 /// The stream table: every stream bcsync extracts.
@@ -179,6 +192,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::STORE,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "channels",
@@ -201,6 +216,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::CHANNEL,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "customers",
@@ -265,6 +282,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::CUSTOMER,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "customer_groups",
@@ -280,6 +299,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         fields: &[("id", I), ("name", S), ("is_default", B)],
         record: records::CUSTOMER_GROUP,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "products",
@@ -350,6 +371,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::PRODUCT,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "categories",
@@ -372,6 +395,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::CATEGORY,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "category_trees",
@@ -387,6 +412,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         fields: &[("id", I), ("name", S)],
         record: records::CATEGORY_TREE,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "brands",
@@ -403,6 +430,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         fields: &[("id", I), ("name", S)],
         record: records::BRAND,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "coupons",
@@ -425,6 +454,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::COUPON,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "orders",
@@ -492,6 +523,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::ORDER,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "transactions",
@@ -522,6 +555,8 @@ pub static STREAMS: &[StreamDescriptor] = &[
             "the API lists transactions only per order (GET /v3/orders/{id}/transactions): one request per order \
              modified since the bookmark, plus the order listing itself (1 per 250 orders)",
         ),
+        rows: None,
+        on_request: None,
     },
     StreamDescriptor {
         name: "refunds",
@@ -545,8 +580,184 @@ pub static STREAMS: &[StreamDescriptor] = &[
         ],
         record: records::REFUND,
         per_parent_note: None,
+        rows: None,
+        on_request: None,
     },
+    StreamDescriptor {
+        name: "subscribers",
+        version: ApiVersion::V3,
+        path: "/customers/subscribers",
+        paging: Paging::V3Offset,
+        key: "id",
+        // The list has date filters but no documented sort (docs/api-notes.md §2.4): a date
+        // keyset over a list in id order could skip records, so it is re-read whole.
+        replication: Replication::FullTable,
+        query: &[],
+        page_size: 250,
+        children: &[],
+        scope: "store_v2_customers",
+        fields: &[
+            ("id", I),
+            ("email", S),
+            ("first_name", S),
+            ("last_name", S),
+            ("source", S),
+            ("channel_id", I),
+            ("consents", J),
+            ("date_created", D),
+            ("date_modified", D),
+        ],
+        record: records::SUBSCRIBER,
+        per_parent_note: None,
+        rows: None,
+        on_request: None,
+    },
+    StreamDescriptor {
+        name: "promotions",
+        version: ApiVersion::V3,
+        path: "/promotions",
+        paging: Paging::V3Offset,
+        key: "id",
+        // No modification date to filter on (docs/api-notes.md §7.2).
+        replication: Replication::FullTable,
+        query: &[],
+        page_size: 250,
+        children: &[],
+        scope: "store_v2_marketing",
+        fields: &[
+            ("id", I),
+            ("name", S),
+            ("redemption_type", S),
+            ("status", S),
+            ("current_uses", I),
+            ("start_date", D),
+            ("end_date", D),
+            ("priority", I),
+        ],
+        record: records::PROMOTION,
+        per_parent_note: None,
+        rows: None,
+        on_request: None,
+    },
+    StreamDescriptor {
+        name: "pages",
+        version: ApiVersion::V3,
+        path: "/content/pages",
+        paging: Paging::V3Offset,
+        key: "id",
+        // Pages carry no dates (docs/api-notes.md §14).
+        replication: Replication::FullTable,
+        query: &[("include", "body")],
+        page_size: 250,
+        children: &[],
+        scope: "store_v2_content",
+        fields: &[
+            ("id", I),
+            ("channel_id", I),
+            ("name", S),
+            ("type", S),
+            ("is_visible", B),
+            ("url", S),
+        ],
+        record: records::PAGE,
+        per_parent_note: None,
+        rows: None,
+        on_request: None,
+    },
+    StreamDescriptor {
+        name: "inventory_items",
+        version: ApiVersion::V3,
+        path: "/inventory/items",
+        paging: Paging::V3Offset,
+        key: "id",
+        // No date filter on inventory items (docs/api-notes.md §5).
+        replication: Replication::FullTable,
+        query: &[],
+        page_size: 250,
+        children: &[],
+        scope: "store_inventory",
+        fields: &[
+            ("id", S),
+            ("product_id", I),
+            ("variant_id", I),
+            ("sku", S),
+            ("location_id", I),
+            ("location_code", S),
+            ("available_to_sell", I),
+            ("total_inventory_onhand", I),
+        ],
+        record: records::INVENTORY_ITEM_LOCATION,
+        per_parent_note: None,
+        rows: Some(children::inventory_item_locations),
+        on_request: None,
+    },
+    metafields(
+        "product_metafields",
+        "products.metafields",
+        "/catalog/products/metafields",
+        "store_v2_products",
+    ),
+    metafields(
+        "variant_metafields",
+        "variants.metafields",
+        "/catalog/variants/metafields",
+        "store_v2_products",
+    ),
+    metafields(
+        "category_metafields",
+        "categories.metafields",
+        "/catalog/categories/metafields",
+        "store_v2_products",
+    ),
+    metafields(
+        "customer_metafields",
+        "customers.metafields",
+        "/customers/metafields",
+        "store_v2_customers",
+    ),
+    metafields(
+        "order_metafields",
+        "orders.metafields",
+        "/orders/metafields",
+        "store_v2_orders",
+    ),
 ];
+
+/// The metafields of one kind of record, read through its collection route (one paged
+/// read for every record, docs/api-notes.md §15) and only when asked for.
+const fn metafields(
+    name: &'static str,
+    on_request: &'static str,
+    path: &'static str,
+    scope: &'static str,
+) -> StreamDescriptor {
+    StreamDescriptor {
+        name,
+        version: ApiVersion::V3,
+        path,
+        paging: Paging::V3Offset,
+        key: "id",
+        // Metafield lists filter by key and namespace, not by date.
+        replication: Replication::FullTable,
+        query: &[],
+        page_size: 250,
+        children: &[],
+        scope,
+        fields: &[
+            ("id", I),
+            ("resource_id", I),
+            ("namespace", S),
+            ("key", S),
+            ("value", S),
+            ("permission_set", S),
+            ("date_modified", D),
+        ],
+        record: records::METAFIELD,
+        per_parent_note: None,
+        rows: None,
+        on_request: Some(on_request),
+    }
+}
 
 /// Looks a stream up by name.
 pub fn find(name: &str) -> Option<&'static StreamDescriptor> {
@@ -557,14 +768,14 @@ pub fn find(name: &str) -> Option<&'static StreamDescriptor> {
 fn owner(name: &str) -> Option<&'static StreamDescriptor> {
     STREAMS
         .iter()
-        .find(|s| s.name == name || s.children.iter().any(|c| c.name == name))
+        .find(|s| s.answers_to(name) || s.children.iter().any(|c| c.name == name))
 }
 
 /// Resolves `--streams a,b` (or all when empty), in table order, with a clear error. A
 /// child table's name (`order_lines`) selects the stream it comes embedded in.
 pub fn select(names: &[String]) -> crate::Result<Vec<&'static StreamDescriptor>> {
     if names.is_empty() {
-        return Ok(STREAMS.iter().collect());
+        return Ok(STREAMS.iter().filter(|s| s.on_request.is_none()).collect());
     }
     let mut owners = Vec::with_capacity(names.len());
     for n in names {
@@ -576,7 +787,9 @@ pub fn select(names: &[String]) -> crate::Result<Vec<&'static StreamDescriptor>>
                     known: STREAMS
                         .iter()
                         .flat_map(|s| {
-                            std::iter::once(s.name).chain(s.children.iter().map(|c| c.name))
+                            std::iter::once(s.name)
+                                .chain(s.on_request)
+                                .chain(s.children.iter().map(|c| c.name))
                         })
                         .collect::<Vec<_>>()
                         .join(", "),
@@ -593,12 +806,19 @@ pub fn select(names: &[String]) -> crate::Result<Vec<&'static StreamDescriptor>>
 /// The streams and child tables a Singer run emits for `--streams` names (all when
 /// empty): a named stream comes with all its child tables, unless some of its child
 /// tables are named too, then with those only; a child table named without its stream
-/// comes alone (its parent's pages are read, its parent's records are not emitted). A
-/// catalog selects exactly, instead: each stream and child table by its own `selected`.
+/// comes alone (its parent's pages are read, its parent's records are not emitted). An
+/// on-request stream comes only when named. A catalog selects exactly, instead: each
+/// stream and child table by its own `selected`.
 pub fn emitted_tables(names: &[String]) -> Vec<&'static str> {
     let named = |n: &str| names.is_empty() || names.iter().any(|x| x == n);
     let mut out = Vec::new();
     for s in STREAMS {
+        if s.on_request.is_some() {
+            if names.iter().any(|x| s.answers_to(x)) {
+                out.push(s.name);
+            }
+            continue;
+        }
         let children_named = s.children.iter().any(|c| names.iter().any(|x| x == c.name));
         if named(s.name) {
             out.push(s.name);
@@ -701,7 +921,28 @@ mod tests {
             emitted_tables(&names(&["customers", "customer_addresses", "order_lines"])),
             vec!["customers", "customer_addresses", "order_lines"]
         );
-        assert_eq!(emitted_tables(&[]).len(), 20);
+        assert_eq!(emitted_tables(&[]).len(), 24);
+    }
+
+    #[test]
+    fn metafield_tables_come_only_when_asked_for() {
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(select(&[]).unwrap().iter().all(|s| s.on_request.is_none()));
+        assert!(!emitted_tables(&[]).contains(&"product_metafields"));
+        let picked = select(&names(&["products.metafields", "order_metafields"])).unwrap();
+        assert_eq!(
+            picked.iter().map(|s| s.name).collect::<Vec<_>>(),
+            vec!["product_metafields", "order_metafields"]
+        );
+        assert_eq!(
+            emitted_tables(&names(&["products", "products.metafields"]))
+                .into_iter()
+                .filter(|t| t.contains("metafields"))
+                .collect::<Vec<_>>(),
+            vec!["product_metafields"]
+        );
+        let err = select(&names(&["products.nope"])).unwrap_err().to_string();
+        assert!(err.contains("customers.metafields"), "{err}");
     }
 
     #[test]

@@ -803,3 +803,139 @@ pub static CART_ITEM: &[Prop] = &[
     ("extended_list_price", N),
     ("extended_sale_price", N),
 ];
+
+// --- newsletter subscribers (V3, docs/api-notes.md §2.4) ----------------------------
+
+pub static SUBSCRIBER: &[Prop] = &[
+    ("id", I),
+    ("email", S),
+    ("first_name", S),
+    ("last_name", S),
+    ("source", S),
+    ("order_id", I),
+    ("channel_id", I),
+    ("consents", STRINGS),
+    ("date_created", D),
+    ("date_modified", D),
+];
+
+// --- promotions (V3, docs/api-notes.md §7.2) ----------------------------------------
+
+pub static PROMOTION: &[Prop] = &[
+    ("id", I),
+    ("name", S),
+    ("display_name", S),
+    ("redemption_type", S),
+    ("channels", Shape::Array(&Shape::Object(&[("id", I)]))),
+    (
+        "customer",
+        Shape::Object(&[
+            ("group_ids", INTS),
+            ("minimum_order_count", I),
+            ("excluded_group_ids", INTS),
+            ("segments", ANY),
+        ]),
+    ),
+    // A rule's condition, and the other kinds of action, are trees of many forms: kept
+    // as JSON.
+    (
+        "rules",
+        Shape::Array(&Shape::Object(&[
+            (
+                "action",
+                Shape::Object(&[
+                    (
+                        "cart_value",
+                        Shape::Object(&[(
+                            "discount",
+                            Shape::Object(&[("percentage_amount", S), ("fixed_amount", S)]),
+                        )]),
+                    ),
+                    ("cart_items", ANY),
+                    ("shipping", ANY),
+                    ("gift_item", ANY),
+                    ("fixed_price_set", ANY),
+                ]),
+            ),
+            ("condition", ANY),
+            ("apply_once", B),
+            ("stop", B),
+        ])),
+    ),
+    ("notifications", Shape::Array(&ANY)),
+    ("current_uses", I),
+    ("max_uses", I),
+    ("status", S),
+    ("start_date", D),
+    ("end_date", D),
+    ("stop", B),
+    ("can_be_used_with_other_promotions", B),
+    ("currency_code", S),
+    ("priority", I),
+    ("created_from", S),
+];
+
+// --- content pages (V3, docs/api-notes.md §14) --------------------------------------
+
+pub static PAGE: &[Prop] = &[
+    ("id", I),
+    ("channel_id", I),
+    ("name", S),
+    ("is_visible", B),
+    ("parent_id", I),
+    ("sort_order", I),
+    ("type", S),
+    ("is_homepage", B),
+    ("is_customers_only", B),
+    ("meta_title", S),
+    ("meta_keywords", S),
+    ("meta_description", S),
+    ("search_keywords", S),
+    ("url", S),
+    ("body", S),
+    ("email", S),
+    ("contact_fields", S),
+    ("link", S),
+    ("feed", S),
+];
+
+// --- inventory items (V3, docs/api-notes.md §5), one row per item and location --------
+
+pub static INVENTORY_ITEM_LOCATION: &[Prop] = &[
+    ("id", S),
+    ("product_id", I),
+    ("variant_id", I),
+    ("sku", S),
+    ("sku_id", I),
+    ("location_id", I),
+    ("location_code", S),
+    ("location_name", S),
+    ("available_to_sell", I),
+    ("total_inventory_onhand", I),
+    ("location_enabled", B),
+    (
+        "settings",
+        Shape::Object(&[
+            ("safety_stock", I),
+            ("is_in_stock", B),
+            ("warning_level", I),
+            ("bin_picking_number", S),
+        ]),
+    ),
+];
+
+// --- metafields (V3, docs/api-notes.md §15) -----------------------------------------
+
+pub static METAFIELD: &[Prop] = &[
+    ("id", I),
+    ("key", S),
+    ("value", S),
+    ("namespace", S),
+    ("permission_set", S),
+    ("resource_type", S),
+    ("resource_id", I),
+    ("description", S),
+    ("owner_client_id", S),
+    ("date_created", D),
+    ("date_modified", D),
+];

@@ -24,7 +24,7 @@ mod categories;
 mod custom_fields;
 mod filters;
 mod images;
-mod input;
+pub(crate) mod input;
 pub(crate) mod model;
 mod products;
 mod products_v2;

@@ -13,8 +13,12 @@ pub mod coupons;
 pub mod customers;
 pub mod hooks;
 pub mod inventory;
+pub mod metafields;
 pub mod orders;
+pub mod pages;
+pub mod promotions;
 pub mod store_info;
+pub mod subscribers;
 
 /// Every API route of the store.
 pub fn routes() -> Router<Shared> {
@@ -28,4 +32,8 @@ pub fn routes() -> Router<Shared> {
         .merge(hooks::routes())
         .merge(carts::routes())
         .merge(inventory::routes())
+        .merge(subscribers::routes())
+        .merge(pages::routes())
+        .merge(promotions::routes())
+        .merge(metafields::routes())
 }
