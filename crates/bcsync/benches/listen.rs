@@ -22,7 +22,8 @@
 //!
 //! `cargo bench -p bcsync --bench listen` (about 8 minutes per destination;
 //! `BENCH_QUICK=1` for a 40 s steady phase and a 15 s burst, to check the harness).
-//! `BCSYNC_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` adds PostgreSQL.
+//! `BCSYNC_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` adds PostgreSQL;
+//! `BENCH_FAULTS=slow=1:300` makes the store answer every request 300 ms late.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
@@ -80,6 +81,15 @@ fn seed() -> SeedSpec {
         coupons: 4,
         history_days: 60,
     }
+}
+
+/// `BENCH_FAULTS` in the sandbox's `--faults` grammar, e.g. `slow=1:300` for a store
+/// answering every request 300 ms late, as a real one does.
+fn faults() -> bc_sandbox::faults::FaultConfig {
+    std::env::var("BENCH_FAULTS")
+        .ok()
+        .map(|spec| bc_sandbox::faults::FaultConfig::parse(&spec).expect("BENCH_FAULTS"))
+        .unwrap_or_default()
 }
 
 /// Where the listener writes, and how the bench reads its inbox back.
@@ -231,6 +241,7 @@ async fn run_destination(dest: Dest) {
         plan: Plan::Standard,
         time_scale: 1.0,
         seed: seed(),
+        faults: faults(),
         ..SandboxConfig::default()
     };
     let sb = bc_sandbox::start(config, "127.0.0.1:0".parse().unwrap())
@@ -466,7 +477,10 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        println!("bcsync listen: Standard quota (150 requests per 30 s window, real time), gap poll every {POLL_INTERVAL}");
+        println!(
+            "bcsync listen: Standard quota (150 requests per 30 s window, real time), gap poll every {POLL_INTERVAL}, faults: {}",
+            std::env::var("BENCH_FAULTS").unwrap_or_else(|_| "none".into())
+        );
         run_destination(Dest::Sqlite {
             dir: tempfile::tempdir().unwrap(),
         })
