@@ -23,11 +23,12 @@
 //! `cargo bench -p bcsync --bench listen` (about 8 minutes per destination;
 //! `BENCH_QUICK=1` for a 40 s steady phase and a 15 s burst, to check the harness).
 //! `BCSYNC_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` adds PostgreSQL;
-//! `BENCH_FAULTS=slow=1:300` makes the store answer every request 300 ms late.
+//! `BENCH_FAULTS=slow=1:300` makes the store answer every request 300 ms late;
+//! `BENCH_COALESCE_MAX=2500ms` sets the listener's `--coalesce-max`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,6 +91,12 @@ fn faults() -> bc_sandbox::faults::FaultConfig {
         .ok()
         .map(|spec| bc_sandbox::faults::FaultConfig::parse(&spec).expect("BENCH_FAULTS"))
         .unwrap_or_default()
+}
+
+/// `BENCH_COALESCE_MAX` (e.g. `2500ms`): the listener's `--coalesce-max`, to show the
+/// trade between latency and requests; its default otherwise.
+fn coalesce_max() -> String {
+    std::env::var("BENCH_COALESCE_MAX").unwrap_or_else(|_| "1700ms".into())
 }
 
 /// Where the listener writes, and how the bench reads its inbox back.
@@ -217,6 +224,7 @@ fn clock_ticks_per_sec() -> f64 {
 }
 
 struct PhaseFigures {
+    routes: BTreeMap<String, u64>,
     actions: u64,
     events: usize,
     applied: usize,
@@ -285,6 +293,8 @@ async fn run_destination(dest: Dest) {
             &format!("http://127.0.0.1:{port}/webhooks"),
             "--poll-interval",
             POLL_INTERVAL,
+            "--coalesce-max",
+            &coalesce_max(),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::from(
@@ -333,6 +343,7 @@ async fn run_destination(dest: Dest) {
             .last()
             .map_or(0, |a| a.seq);
         let requests_before = sb.state.log.total();
+        let last_seq_before = sb.state.log.entries().last().map_or(0, |e| e.seq);
         let status_429_before = sb.state.log.count_status(429) as u64;
         let (ticks_before, _) = proc_usage(pid);
         let wall = Instant::now();
@@ -396,9 +407,31 @@ async fn run_destination(dest: Dest) {
                 n_applied += 1;
             }
         }
+        let mut routes: BTreeMap<String, u64> = BTreeMap::new();
+        for e in sb
+            .state
+            .log
+            .entries()
+            .iter()
+            .filter(|e| e.seq > last_seq_before)
+        {
+            let route = bc_sandbox::admin::route_key(&e.method, &e.path);
+            let kind = if e.query.contains("id:in") {
+                " (id:in)"
+            } else if e.query.contains("min_date_modified") || e.query.contains("date_modified:min")
+            {
+                " (date window)"
+            } else if e.query.contains("min_id") {
+                " (id range)"
+            } else {
+                ""
+            };
+            *routes.entry(format!("{route}{kind}")).or_default() += 1;
+        }
         results.push((
             phase,
             PhaseFigures {
+                routes,
                 actions,
                 events: delivered.len(),
                 applied: n_applied,
@@ -448,6 +481,14 @@ async fn run_destination(dest: Dest) {
             100.0 * f.status_429 as f64 / f.requests.max(1) as f64,
             100.0 * f.cpu
         );
+        let mut routes: Vec<_> = f.routes.iter().collect();
+        routes.sort_by(|a, b| b.1.cmp(a.1));
+        let shown: Vec<String> = routes
+            .iter()
+            .take(8)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        println!("       requests by route: {}", shown.join(", "));
     }
     println!("listener peak RSS {:.1} MiB", peak_rss as f64 / 1024.0);
 }
@@ -478,7 +519,8 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         println!(
-            "bcsync listen: Standard quota (150 requests per 30 s window, real time), gap poll every {POLL_INTERVAL}, faults: {}",
+            "bcsync listen: Standard quota (150 requests per 30 s window, real time), gap poll every {POLL_INTERVAL}, --coalesce-max {}, faults: {}",
+            coalesce_max(),
             std::env::var("BENCH_FAULTS").unwrap_or_else(|_| "none".into())
         );
         run_destination(Dest::Sqlite {

@@ -13,18 +13,7 @@ use serde_json::{Value, json};
 
 /// Live rows `(key, _raw)` of a table, sorted by key.
 fn live_rows(conn: &rusqlite::Connection, table: &str) -> Vec<(i64, Value)> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT id, _raw FROM \"{table}\" WHERE _deleted_at IS NULL ORDER BY id"
-        ))
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        .unwrap()
-        .map(|r| {
-            let (k, raw) = r.unwrap();
-            (k, serde_json::from_str(&raw).unwrap())
-        })
-        .collect()
+    raw_rows_where(conn, table, "id", "WHERE _deleted_at IS NULL")
 }
 
 /// The sandbox's inventory items as `(variant@location, available, product, sku)`.

@@ -4,20 +4,22 @@
 //! healthy store API and once with 10% injected faults.
 //!
 //! Deliveries are POSTed here in the documented shape (docs/api-notes.md §9.2), one per
-//! store change, until the sandbox delivers webhooks itself.
+//! store change, so each kill falls at a known point of the sequence;
+//! listen_simulated_crash.rs does the same under the sandbox's own deliveries and traffic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod listen_support;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use bc_sandbox::{RunningSandbox, SeedSpec};
 use listen_support::common::{self, api};
-use listen_support::{SECRET, payload};
+use listen_support::{
+    SECRET, assert_equals_full_extraction, free_port, payload, pending_events, rows_by_key,
+    spawn_listener,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -38,39 +40,6 @@ fn seed() -> SeedSpec {
         coupons: 2,
         history_days: 10,
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_listener(sb: &RunningSandbox, dir: &Path, port: u16) -> Child {
-    common::bcsync_in(
-        sb,
-        dir,
-        &[
-            "listen",
-            "--to",
-            "sqlite:shop.db",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--poll-interval",
-            "1h",
-            "--reconcile-interval",
-            "1h",
-            "--coalesce",
-            "50ms",
-        ],
-    )
-    .env("BCSYNC_WEBHOOK_SECRET", SECRET)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
 }
 
 /// POSTs a delivery; `false` when the listener is down or did not acknowledge.
@@ -168,55 +137,6 @@ async fn change(sb: &RunningSandbox, i: u64, orders: &[i64]) -> Value {
     payload(&hash, scope, data, i)
 }
 
-fn pending(dir: &Path) -> i64 {
-    let path = dir.join("shop-inbox.db");
-    if !path.exists() {
-        return -1;
-    }
-    let conn = common::db(&path);
-    conn.query_row(
-        "SELECT count(*) FROM events WHERE applied_at IS NULL",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(-1)
-}
-
-fn rows(db: &Path, table: &str, key: &str, live: bool) -> BTreeMap<i64, Value> {
-    let conn = common::db(db);
-    let filter = if live {
-        "WHERE _deleted_at IS NULL"
-    } else {
-        "WHERE _deleted_at IS NOT NULL"
-    };
-    let mut stmt = conn
-        .prepare(&format!("SELECT \"{key}\", _raw FROM \"{table}\" {filter}"))
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        .unwrap()
-        .map(|r| {
-            let (k, raw) = r.unwrap();
-            (k, serde_json::from_str(&raw).unwrap())
-        })
-        .collect()
-}
-
-fn live_children(db: &Path, table: &str) -> Vec<String> {
-    let conn = common::db(db);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT _raw FROM \"{table}\" WHERE _deleted_at IS NULL"
-        ))
-        .unwrap();
-    let mut v: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 async fn run_with_kills(faults: Option<&str>) {
     let sb = common::sandbox(seed()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -231,7 +151,7 @@ async fn run_with_kills(faults: Option<&str>) {
     if let Some(spec) = faults {
         common::set_faults(&sb, spec).await;
     }
-    let mut child = spawn_listener(&sb, dir.path(), port);
+    let mut child = spawn_listener(&sb, dir.path(), port, &["--coalesce", "50ms"]);
     let mut undelivered: VecDeque<Value> = VecDeque::new();
     let actions = 60u64;
     for i in 0..actions {
@@ -248,7 +168,7 @@ async fn run_with_kills(faults: Option<&str>) {
             // SIGKILL: no shutdown, no drain.
             child.kill().unwrap();
             child.wait().unwrap();
-            child = spawn_listener(&sb, dir.path(), port);
+            child = spawn_listener(&sb, dir.path(), port, &["--coalesce", "50ms"]);
         }
     }
     // Retry what was refused while the listener was down, as the store does.
@@ -267,12 +187,16 @@ async fn run_with_kills(faults: Option<&str>) {
     }
     assert!(undelivered.is_empty(), "the listener never came back");
     for _ in 0..1800 {
-        if pending(dir.path()) == 0 {
+        if pending_events(dir.path()) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(pending(dir.path()), 0, "every acknowledged event applied");
+    assert_eq!(
+        pending_events(dir.path()),
+        0,
+        "every acknowledged event applied"
+    );
     // A graceful stop (SIGTERM) drains and closes the destination.
     let pid = child.id().to_string();
     let status = std::process::Command::new("kill")
@@ -293,32 +217,8 @@ async fn run_with_kills(faults: Option<&str>) {
     .await
     .unwrap();
     let listened = dir.path().join("shop.db");
-    for table in ["customers", "products", "orders"] {
-        let live = rows(&listened, table, "id", true);
-        let expected = rows(&full, table, "id", true);
-        assert_eq!(
-            live.keys().collect::<Vec<_>>(),
-            expected.keys().collect::<Vec<_>>(),
-            "{table}: live keys"
-        );
-        for (k, v) in &expected {
-            assert_eq!(&live[k], v, "{table} {k}");
-        }
-        for k in rows(&listened, table, "id", false).keys() {
-            assert!(
-                !expected.contains_key(k),
-                "{table} {k} is marked deleted but exists"
-            );
-        }
-    }
-    for child_table in ["customer_addresses", "order_lines", "product_variants"] {
-        assert_eq!(
-            live_children(&listened, child_table),
-            live_children(&full, child_table),
-            "{child_table}"
-        );
-    }
-    let marked_customers = rows(&listened, "customers", "id", false).len();
+    assert_equals_full_extraction(&listened, &full);
+    let marked_customers = rows_by_key(&listened, "customers", false).len();
     assert!(
         marked_customers >= 5,
         "deleted customers are marked ({marked_customers})"

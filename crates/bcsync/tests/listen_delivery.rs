@@ -14,14 +14,6 @@ use listen_support::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_deliveries_carts_and_a_repaired_hook() {
     let sb = common::sandbox(bc_sandbox::SeedSpec {
@@ -100,29 +92,7 @@ async fn sandbox_deliveries_carts_and_a_repaired_hook() {
     for field in ["id", "customer_id", "cart_amount", "base_amount"] {
         assert_eq!(ours[field], theirs[field], "{field}");
     }
-    let lines: Vec<(String, i64)> = {
-        let conn = common::db(&db);
-        let mut stmt = conn
-            .prepare("SELECT id, quantity FROM cart_items WHERE cart_id = ?1 AND _deleted_at IS NULL ORDER BY id")
-            .unwrap();
-        stmt.query_map([&cart_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
-    let mut expected: Vec<(String, i64)> = theirs["line_items"]["physical_items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["id"].as_str().unwrap().to_owned(),
-                i["quantity"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    expected.sort();
-    assert_eq!(lines, expected);
+    assert_eq!(our_cart_lines(&db, &cart_id), their_cart_lines(&theirs));
 
     // The store deactivates the customer hook; the change made meanwhile is backfilled.
     let (s, hooks) = api(&sb, Method::GET, "/v3/hooks?limit=250", None).await;

@@ -63,7 +63,7 @@ pub struct ListenArgs {
     /// How long a burst of events may gather before it is fetched (one read per record).
     #[arg(long, default_value = "300ms", value_parser = parse_millis)]
     pub coalesce: Duration,
-    /// The longest a burst may gather when the store's quota is tight: reads are spread so event reads stay within half the quota (this bounds the added latency).
+    /// The longest a burst may gather when the store's quota is tight: reads are spread so event reads stay within 45% of the quota (this bounds the added latency).
     #[arg(long, default_value = "1700ms", value_parser = parse_millis)]
     pub coalesce_max: Duration,
     /// File holding the webhook secret (generated if absent; BCSYNC_WEBHOOK_SECRET overrides). Default: beside the SQLite file, or ./bcsync-STORE.webhook-secret.

@@ -3,7 +3,9 @@
 //! `kill -9`, and the acknowledgement never waits behind the destination's page
 //! transactions: SQLite gets a file of its own beside the destination (`NAME-inbox.db`,
 //! WAL with `synchronous=FULL`), PostgreSQL a table of its own (`_bcsync_inbox` in the
-//! store's schema) on a connection of its own (default `synchronous_commit`).
+//! store's schema) on a connection of its own (default `synchronous_commit`). SQLite
+//! deliveries that arrive together are committed together (one transaction, one fsync:
+//! group commit), so a burst's acknowledgements do not queue behind each other's fsyncs.
 //!
 //! One row per `(store, hash)`: a redelivery (same hash, docs/api-notes.md §9.4) adds
 //! nothing. It bumps the row's `generation` and clears `applied_at`, though: two changes
@@ -76,6 +78,8 @@ pub enum Inbox {
     Sqlite {
         path: PathBuf,
         conn: Arc<Mutex<Connection>>,
+        /// Deliveries waiting for the connection (see [`Inbox::accept`]).
+        accepts: Arc<Mutex<Vec<AcceptJob>>>,
     },
     Postgres {
         target: Box<PgTarget>,
@@ -154,6 +158,74 @@ fn target_from(
 /// The inbox's PostgreSQL connection, shared and replaceable.
 type PgConn = Arc<tokio::sync::Mutex<Arc<tokio_postgres::Client>>>;
 
+/// A delivery to commit, with where to send the outcome.
+#[derive(Debug)]
+pub struct AcceptJob {
+    row: AcceptRow,
+    reply: tokio::sync::oneshot::Sender<rusqlite::Result<Accepted>>,
+}
+
+/// The columns of one delivery.
+#[derive(Debug)]
+struct AcceptRow {
+    store: String,
+    hash: String,
+    scope: String,
+    resource: Option<&'static str>,
+    record_id: Option<String>,
+    change: Option<String>,
+    created: i64,
+    body: String,
+}
+
+/// Writes one delivery inside an open transaction: a new row, or a redelivery's new
+/// generation.
+fn accept_row(tx: &rusqlite::Transaction<'_>, r: &AcceptRow) -> rusqlite::Result<Accepted> {
+    let prev: Option<Option<String>> = tx
+        .query_row(
+            "SELECT applied_at FROM events WHERE store_hash = ?1 AND hash = ?2",
+            params![r.store, r.hash],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(match prev {
+        None => {
+            tx.execute(
+                "INSERT INTO events (store_hash, hash, scope, resource, record_id, change, created_at, received_at, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![r.store, r.hash, r.scope, r.resource, r.record_id, r.change, r.created, now_text(), r.body],
+            )?;
+            Accepted::New
+        }
+        Some(applied) => {
+            tx.execute(
+                "UPDATE events SET generation = generation + 1, applied_at = NULL, parked = NULL
+                 WHERE store_hash = ?1 AND hash = ?2",
+                params![r.store, r.hash],
+            )?;
+            if applied.is_some() {
+                Accepted::Refetch
+            } else {
+                Accepted::Duplicate
+            }
+        }
+    })
+}
+
+/// The same failure for every delivery of a group commit (`rusqlite::Error` is not
+/// `Clone`): SQLite's own code is kept, so messages and hints stay right.
+fn copy_sqlite_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
 impl Inbox {
     /// The inbox's PostgreSQL connection, reconnected first when the server dropped it (a
     /// restart, a failover, an idle timeout): without this every later delivery would be
@@ -199,6 +271,7 @@ impl Inbox {
         Ok(Self::Sqlite {
             path: path.to_owned(),
             conn: Arc::new(Mutex::new(conn)),
+            accepts: Arc::default(),
         })
     }
 
@@ -269,49 +342,66 @@ impl Inbox {
         let target = target_of(&d.scope, &d.data);
         let (resource, record_id, change) = target_columns(&target);
         match self {
-            Inbox::Sqlite { path, conn } => {
-                let (store, hash, scope, created, body) = (
-                    store_hash.to_owned(),
-                    d.hash.clone(),
-                    d.scope.clone(),
-                    d.created_at,
-                    body.to_owned(),
-                );
+            Inbox::Sqlite {
+                path,
+                conn,
+                accepts,
+            } => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                accepts.lock().push(AcceptJob {
+                    row: AcceptRow {
+                        store: store_hash.to_owned(),
+                        hash: d.hash.clone(),
+                        scope: d.scope.clone(),
+                        resource,
+                        record_id,
+                        change,
+                        created: d.created_at,
+                        body: body.to_owned(),
+                    },
+                    reply,
+                });
+                // Group commit: whoever gets the connection commits every delivery queued
+                // by then in one transaction, so a burst pays one fsync, not one each,
+                // and no acknowledgement queues behind a line of fsyncs.
+                let queue = Arc::clone(accepts);
                 Self::sqlite(conn, path, move |c| {
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let prev: Option<Option<String>> = tx
-                        .query_row(
-                            "SELECT applied_at FROM events WHERE store_hash = ?1 AND hash = ?2",
-                            params![store, hash],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    let outcome = match prev {
-                        None => {
-                            tx.execute(
-                                "INSERT INTO events (store_hash, hash, scope, resource, record_id, change, created_at, received_at, payload)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                params![store, hash, scope, resource, record_id, change, created, now_text(), body],
-                            )?;
-                            Accepted::New
-                        }
-                        Some(applied) => {
-                            tx.execute(
-                                "UPDATE events SET generation = generation + 1, applied_at = NULL, parked = NULL
-                                 WHERE store_hash = ?1 AND hash = ?2",
-                                params![store, hash],
-                            )?;
-                            if applied.is_some() {
-                                Accepted::Refetch
-                            } else {
-                                Accepted::Duplicate
+                    let jobs = std::mem::take(&mut *queue.lock());
+                    if jobs.is_empty() {
+                        return Ok(());
+                    }
+                    let result = (|| {
+                        let tx =
+                            c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                        let outcomes = jobs
+                            .iter()
+                            .map(|j| accept_row(&tx, &j.row))
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        tx.commit()?;
+                        Ok::<_, rusqlite::Error>(outcomes)
+                    })();
+                    match result {
+                        Ok(outcomes) => {
+                            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                                let _ = job.reply.send(Ok(outcome));
                             }
                         }
-                    };
-                    tx.commit()?;
-                    Ok(outcome)
+                        Err(e) => {
+                            for job in jobs {
+                                let _ = job.reply.send(Err(copy_sqlite_error(&e)));
+                            }
+                        }
+                    }
+                    Ok(())
                 })
-                .await
+                .await?;
+                answer
+                    .await
+                    .map_err(|_| Error::Internal("the inbox dropped a delivery".into()))?
+                    .map_err(|source| Error::Sqlite {
+                        path: path.clone(),
+                        source,
+                    })
             }
             Inbox::Postgres {
                 target,
@@ -364,7 +454,7 @@ impl Inbox {
     /// The oldest `limit` events not yet applied, in arrival order.
     pub async fn pending(&self, limit: i64) -> Result<Vec<PendingEvent>> {
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 Self::sqlite(conn, path, move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT seq, generation, resource, record_id, change, created_at FROM events
@@ -419,7 +509,7 @@ impl Inbox {
             return Ok(());
         }
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 let done = done.to_vec();
                 Self::sqlite(conn, path, move |c| {
                     let tx = c.transaction()?;
@@ -464,7 +554,7 @@ impl Inbox {
     /// overwritten with older copies. Returns how many were reopened.
     pub async fn reopen_applied_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<u64> {
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                 Self::sqlite(conn, path, move |c| {
                     c.execute(
@@ -500,7 +590,7 @@ impl Inbox {
              AND substr(key, 6) NOT IN
                  (SELECT record_id FROM {e} WHERE resource = 'cart' AND record_id IS NOT NULL)";
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                 Self::sqlite(conn, path, move |c| {
                     let tx = c.transaction()?;
@@ -547,7 +637,7 @@ impl Inbox {
             return Ok(());
         }
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 let (done, reason) = (done.to_vec(), reason.to_owned());
                 Self::sqlite(conn, path, move |c| {
                     let tx = c.transaction()?;
@@ -595,7 +685,7 @@ impl Inbox {
                 (SELECT count(*) FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL),
                 (SELECT parked FROM {e} WHERE applied_at IS NULL AND parked IS NOT NULL ORDER BY seq DESC LIMIT 1)";
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 Self::sqlite(conn, path, move |c| {
                     c.query_row(&SQL.replace("{e}", "events"), [], |r| {
                         Ok(InboxStats {
@@ -633,18 +723,38 @@ impl Inbox {
         }
     }
 
-    /// Saves a small piece of listener state (last poll, hook health) beside the events.
+    /// Saves a piece of listener state.
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.update_meta(vec![(key.to_owned(), Some(value.to_owned()))])
+            .await
+    }
+
+    /// Forgets a piece of listener state (a saved cart copy no longer needed).
+    pub async fn delete_meta(&self, key: &str) -> Result<()> {
+        self.update_meta(vec![(key.to_owned(), None)]).await
+    }
+
+    /// Saves (`Some`) and forgets (`None`) pieces of listener state in one transaction:
+    /// a round's cart copies cost one commit, not one each.
+    pub async fn update_meta(&self, changes: Vec<(String, Option<String>)>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         match self {
-            Inbox::Sqlite { path, conn } => {
-                let (k, v) = (key.to_owned(), value.to_owned());
+            Inbox::Sqlite { path, conn, .. } => {
                 Self::sqlite(conn, path, move |c| {
-                    c.execute(
-                        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        params![k, v],
-                    )
-                    .map(|_| ())
+                    let tx = c.transaction()?;
+                    for (k, v) in &changes {
+                        match v {
+                            Some(v) => tx.execute(
+                                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                params![k, v],
+                            )?,
+                            None => tx.execute("DELETE FROM meta WHERE key = ?1", [k])?,
+                        };
+                    }
+                    tx.commit()
                 })
                 .await
             }
@@ -655,12 +765,21 @@ impl Inbox {
                 ..
             } => {
                 let client = Self::pg(target, client).await?;
+                let (set, forget): (Vec<_>, Vec<_>) =
+                    changes.into_iter().partition(|(_, v)| v.is_some());
+                let (keys, values): (Vec<String>, Vec<String>) = set
+                    .into_iter()
+                    .map(|(k, v)| (k, v.unwrap_or_default()))
+                    .unzip();
+                let forget: Vec<String> = forget.into_iter().map(|(k, _)| k).collect();
+                // One statement, so one commit, whatever the mix.
                 let sql = format!(
-                    "INSERT INTO {meta} (key, value) VALUES ($1, $2)
+                    "WITH gone AS (DELETE FROM {meta} WHERE key = ANY($3))
+                     INSERT INTO {meta} (key, value) SELECT * FROM unnest($1::text[], $2::text[])
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                 );
                 client
-                    .execute(&sql, &[&key, &value])
+                    .execute(&sql, &[&keys, &values, &forget])
                     .await
                     .map_err(|e| target.explain(&e, "saving listener state"))?;
                 Ok(())
@@ -668,37 +787,9 @@ impl Inbox {
         }
     }
 
-    /// Forgets a piece of listener state (a saved cart copy no longer needed).
-    pub async fn delete_meta(&self, key: &str) -> Result<()> {
-        match self {
-            Inbox::Sqlite { path, conn } => {
-                let k = key.to_owned();
-                Self::sqlite(conn, path, move |c| {
-                    c.execute("DELETE FROM meta WHERE key = ?1", [k])
-                        .map(|_| ())
-                })
-                .await
-            }
-            Inbox::Postgres {
-                target,
-                client,
-                meta,
-                ..
-            } => {
-                let client = Self::pg(target, client).await?;
-                let sql = format!("DELETE FROM {meta} WHERE key = $1");
-                client
-                    .execute(&sql, &[&key])
-                    .await
-                    .map_err(|e| target.explain(&e, "forgetting listener state"))?;
-                Ok(())
-            }
-        }
-    }
-
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
         match self {
-            Inbox::Sqlite { path, conn } => {
+            Inbox::Sqlite { path, conn, .. } => {
                 let k = key.to_owned();
                 Self::sqlite(conn, path, move |c| {
                     c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))

@@ -192,9 +192,19 @@ pub fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
 
 /// `(key, raw JSON)` of every row, sorted by key.
 pub fn raw_rows(conn: &rusqlite::Connection, table: &str, key: &str) -> Vec<(i64, Value)> {
+    raw_rows_where(conn, table, key, "")
+}
+
+/// `(key, raw JSON)` of the rows `filter` (an SQL `WHERE ...`, or empty) keeps, by key.
+pub fn raw_rows_where(
+    conn: &rusqlite::Connection,
+    table: &str,
+    key: &str,
+    filter: &str,
+) -> Vec<(i64, Value)> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT \"{key}\", _raw FROM \"{table}\" ORDER BY \"{key}\""
+            "SELECT \"{key}\", _raw FROM \"{table}\" {filter} ORDER BY \"{key}\""
         ))
         .unwrap();
     stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
@@ -208,8 +218,13 @@ pub fn raw_rows(conn: &rusqlite::Connection, table: &str, key: &str) -> Vec<(i64
 
 /// Every row of a child table as raw JSON, sorted for comparison.
 pub fn child_rows(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    child_rows_where(conn, table, "")
+}
+
+/// The rows of a child table `filter` keeps, as raw JSON, sorted for comparison.
+pub fn child_rows_where(conn: &rusqlite::Connection, table: &str, filter: &str) -> Vec<String> {
     let mut stmt = conn
-        .prepare(&format!("SELECT _raw FROM \"{table}\""))
+        .prepare(&format!("SELECT _raw FROM \"{table}\" {filter}"))
         .unwrap();
     let mut rows: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))

@@ -135,3 +135,147 @@ pub fn row(db: &Path, table: &str, key: &str, id: i64) -> Option<(Value, Option<
     )
     .ok()
 }
+
+/// A port free now, for a listener whose address must be known before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `bcsync listen` as a child process on `port`, into `dir/shop.db`, with the test secret,
+/// nothing periodic, and `extra` arguments (e.g. `--public-url`, `--coalesce`).
+pub fn spawn_listener(
+    sb: &RunningSandbox,
+    dir: &Path,
+    port: u16,
+    extra: &[&str],
+) -> std::process::Child {
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "listen",
+        "--to",
+        "sqlite:shop.db",
+        "--bind",
+        &bind,
+        "--poll-interval",
+        "1h",
+        "--reconcile-interval",
+        "1h",
+    ];
+    args.extend_from_slice(extra);
+    common::bcsync_in(sb, dir, &args)
+        .env("BCSYNC_WEBHOOK_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Events of `dir/shop-inbox.db` not applied yet (parked ones aside); -1 before the
+/// inbox exists.
+pub fn pending_events(dir: &Path) -> i64 {
+    let path = dir.join("shop-inbox.db");
+    if !path.exists() {
+        return -1;
+    }
+    common::db(&path)
+        .query_row(
+            "SELECT count(*) FROM events WHERE applied_at IS NULL AND parked IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1)
+}
+
+/// Rows of `table` by key (as text), live or marked deleted.
+pub fn rows_by_key(
+    db: &Path,
+    table: &str,
+    live: bool,
+) -> std::collections::BTreeMap<String, Value> {
+    let conn = common::db(db);
+    let filter = if live { "IS NULL" } else { "IS NOT NULL" };
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT CAST(id AS TEXT), _raw FROM \"{table}\" WHERE _deleted_at {filter}"
+        ))
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (k, raw) = r.unwrap();
+            (k, serde_json::from_str(&raw).unwrap())
+        })
+        .collect()
+}
+
+/// Live rows of a child table as raw JSON, sorted for comparison.
+pub fn live_children(db: &Path, table: &str) -> Vec<String> {
+    common::child_rows_where(&common::db(db), table, "WHERE _deleted_at IS NULL")
+}
+
+/// A cart's live lines in `cart_items` as (line id, quantity), sorted.
+pub fn our_cart_lines(db: &Path, cart: &str) -> Vec<(String, i64)> {
+    let conn = common::db(db);
+    let mut stmt = conn
+        .prepare("SELECT id, quantity FROM cart_items WHERE cart_id = ?1 AND _deleted_at IS NULL ORDER BY id")
+        .unwrap();
+    stmt.query_map([cart], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// A cart's lines as the API renders them, as (line id, quantity), sorted.
+pub fn their_cart_lines(cart: &Value) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = ["physical_items", "digital_items"]
+        .iter()
+        .flat_map(|kind| {
+            cart["line_items"][kind]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts the listener's customers, products and orders (and their children) equal a
+/// full extraction: the same live rows, and no row marked deleted that still exists.
+pub fn assert_equals_full_extraction(listened: &Path, full: &Path) {
+    for table in ["customers", "products", "orders"] {
+        let live = rows_by_key(listened, table, true);
+        let expected = rows_by_key(full, table, true);
+        assert_eq!(
+            live.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{table}: live keys"
+        );
+        for (k, v) in &expected {
+            assert_eq!(&live[k], v, "{table} {k}");
+        }
+        for k in rows_by_key(listened, table, false).keys() {
+            assert!(
+                !expected.contains_key(k),
+                "{table} {k} is marked deleted but exists"
+            );
+        }
+    }
+    for child_table in ["customer_addresses", "order_lines", "product_variants"] {
+        assert_eq!(
+            live_children(listened, child_table),
+            live_children(full, child_table),
+            "{child_table}"
+        );
+    }
+}
