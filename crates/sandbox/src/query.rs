@@ -117,6 +117,25 @@ impl Query {
         }
     }
 
+    /// `direction=asc|desc` (default asc) as "descending"; anything else is a 400 naming
+    /// the parameter.
+    pub fn descending(&self) -> Result<bool, ApiError> {
+        match self.get("direction").unwrap_or("asc") {
+            "asc" | "" => Ok(false),
+            "desc" => Ok(true),
+            other => Err(ApiError::bad_request(
+                self.v(),
+                format!("The parameter 'direction' must be asc or desc; got {other:?}."),
+            )),
+        }
+    }
+
+    /// A required list of integers (`id:in` on a bulk delete): `None` when absent or empty,
+    /// so the caller answers the omission in its resource's own words.
+    pub fn required_ids(&self, key: &str) -> Result<Option<Vec<i64>>, ApiError> {
+        Ok(self.int_list(key)?.filter(|ids| !ids.is_empty()))
+    }
+
     /// `include=a,b` as a list (empty when absent).
     pub fn includes(&self) -> Vec<String> {
         self.list("include").unwrap_or_default()
@@ -161,6 +180,14 @@ impl Query {
             .cloned()
             .collect()
     }
+}
+
+/// The integer path parameter `name` (from a `Path<Vec<(String, String)>>`); `None` when
+/// it is absent or not an integer, which handlers answer with their 404.
+pub fn path_int(p: &[(String, String)], name: &str) -> Option<i64> {
+    p.iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 fn decode(s: &str) -> String {

@@ -7,7 +7,7 @@ mod common;
 
 use bc_sandbox::SeedSpec;
 use chrono::DateTime;
-use common::{Api, assert_v2_error, start_seeded};
+use common::{Api, assert_v2_error, ids_of, start_seeded};
 use serde_json::{Value, json};
 
 fn seeded(coupons: usize) -> SeedSpec {
@@ -26,15 +26,6 @@ fn coupon(name: &str, code: &str) -> Value {
         "amount": "5.00",
         "applies_to": { "entity": "categories", "ids": [0] }
     })
-}
-
-fn ids(r: &common::Resp) -> Vec<i64> {
-    r.json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect()
 }
 
 async fn list_all(api: &Api, query: &str) -> Vec<Value> {
@@ -104,7 +95,7 @@ async fn coupon_filters() {
     let all = list_all(&api, "").await;
     let pick = &all[7];
     let code = pick["code"].as_str().unwrap();
-    let one = |r: &common::Resp| ids(r);
+    let one = |r: &common::Resp| ids_of(r.json());
     assert_eq!(
         one(&api
             .get(&format!("/v2/coupons?code={}", code.to_lowercase()))

@@ -99,14 +99,8 @@ async fn per_record_routes_on_every_owner() {
         422,
     );
 
-    let r = api.admin(Method::GET, "/_sandbox/events", None).await;
-    let scopes: Vec<String> = r.json()["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["scope"].as_str().unwrap().to_owned())
-        .filter(|s| s.contains("metafield"))
-        .collect();
+    let mut scopes = api.event_scopes().await;
+    scopes.retain(|s| s.contains("metafield"));
     for s in [
         "store/product/metafield/created",
         "store/product/variant/metafield/updated",

@@ -7,7 +7,7 @@
 mod common;
 
 use bc_sandbox::SeedSpec;
-use common::{assert_v3_error, start_seeded};
+use common::{assert_v3_error, data_ids, start_seeded};
 use serde_json::{Value, json};
 
 fn store() -> SeedSpec {
@@ -16,15 +16,6 @@ fn store() -> SeedSpec {
         coupons: 20,
         ..SeedSpec::empty()
     }
-}
-
-fn ids(v: &Value) -> Vec<i64> {
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_i64().unwrap())
-        .collect()
 }
 
 fn promo(name: &str, redemption: &str) -> Value {
@@ -41,21 +32,21 @@ async fn seeded_list_filters_and_sorts() {
     let api = start_seeded(store()).await;
     let r = api.get("/v3/promotions").await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(ids(r.json()), vec![1, 2, 3, 4]);
+    assert_eq!(data_ids(r.json()), vec![1, 2, 3, 4]);
     let p = &r.json()["data"][1];
     assert_eq!(p["redemption_type"], "coupon");
     assert!(p["rules"].as_array().is_some_and(|r| !r.is_empty()));
     let r = api.get("/v3/promotions?redemption_type=automatic").await;
-    assert_eq!(ids(r.json()), vec![1, 3]);
+    assert_eq!(data_ids(r.json()), vec![1, 3]);
     let r = api.get("/v3/promotions?code=promo2x1").await;
-    assert_eq!(ids(r.json()), vec![2]);
+    assert_eq!(data_ids(r.json()), vec![2]);
     let r = api
         .get("/v3/promotions?sort=id&direction=desc&limit=2")
         .await;
-    assert_eq!(ids(r.json()), vec![4, 3]);
+    assert_eq!(data_ids(r.json()), vec![4, 3]);
     assert_eq!(r.json()["meta"]["pagination"]["total_pages"], 2);
     let r = api.get("/v3/promotions?id=3").await;
-    assert_eq!(ids(r.json()), vec![3]);
+    assert_eq!(data_ids(r.json()), vec![3]);
     assert_v3_error(&api.get("/v3/promotions?sort=colour").await, 400);
     assert_v3_error(&api.get("/v3/promotions?limit=251").await, 413);
 }

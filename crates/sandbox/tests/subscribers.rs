@@ -7,9 +7,8 @@
 mod common;
 
 use bc_sandbox::SeedSpec;
-use common::{assert_v3_error, start_seeded};
-use reqwest::Method;
-use serde_json::{Value, json};
+use common::{assert_v3_error, data_ids, start_seeded};
+use serde_json::json;
 
 fn store() -> SeedSpec {
     SeedSpec {
@@ -19,15 +18,6 @@ fn store() -> SeedSpec {
     }
 }
 
-fn ids(v: &Value) -> Vec<i64> {
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_i64().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn seeded_list_pages_and_filters() {
     let api = start_seeded(store()).await;
@@ -35,7 +25,7 @@ async fn seeded_list_pages_and_filters() {
     assert_eq!(r.status, 200, "{}", r.text);
     let b = r.json();
     assert_eq!(b["meta"]["pagination"]["total"], 10);
-    assert_eq!(ids(b), vec![1, 2, 3, 4]);
+    assert_eq!(data_ids(b), vec![1, 2, 3, 4]);
     let first = &b["data"][0];
     for f in [
         "email",
@@ -54,10 +44,10 @@ async fn seeded_list_pages_and_filters() {
     let r = api
         .get(&format!("/v3/customers/subscribers?email={email}"))
         .await;
-    assert_eq!(ids(r.json()), vec![1]);
+    assert_eq!(data_ids(r.json()), vec![1]);
 
     let r = api.get("/v3/customers/subscribers?id:in=2,5,99").await;
-    assert_eq!(ids(r.json()), vec![2, 5]);
+    assert_eq!(data_ids(r.json()), vec![2, 5]);
 
     // A modified-since window keeps exactly the records at or after it.
     let all = api.get("/v3/customers/subscribers?limit=250").await;
@@ -161,15 +151,8 @@ async fn create_update_delete_with_events() {
         404,
     );
 
-    let r = api.admin(Method::GET, "/_sandbox/events", None).await;
-    let scopes: Vec<String> = r.json()["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["scope"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        scopes,
+        api.event_scopes().await,
         vec![
             "store/subscriber/created",
             "store/subscriber/created",
@@ -186,7 +169,7 @@ async fn delete_by_filter_and_delete_all() {
     assert_eq!(r.status, 204);
     let r = api.get("/v3/customers/subscribers").await;
     assert_eq!(r.json()["meta"]["pagination"]["total"], 7);
-    assert!(!ids(r.json()).contains(&1));
+    assert!(!data_ids(r.json()).contains(&1));
     // No filter: every subscriber goes (docs/api-notes.md §2.4).
     let r = api.delete("/v3/customers/subscribers").await;
     assert_eq!(r.status, 204);

@@ -28,7 +28,7 @@ use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::mutation::{Change, Record};
 use crate::paging::{self, CursorKey, sortable_int};
-use crate::query::Query;
+use crate::query::{Query, path_int};
 use crate::seed::SeedSpec;
 use crate::server::ClientId;
 use crate::state::{Shared, StoreData};
@@ -201,9 +201,9 @@ fn owner_routes(owner: Owner, record: &str, collection: &str) -> Router<Shared> 
         .route(
             collection,
             get(move |st, q, c| list_collection(owner, st, q, c))
-                .post(move |st, c, b| batch_create(owner, st, c, b))
-                .put(move |st, c, b| batch_update(owner, st, c, b))
-                .delete(move |st, c, b| batch_delete(owner, st, c, b)),
+                .post(move |st, c, b| batch(owner, BatchWrite::Create, st, c, b))
+                .put(move |st, c, b| batch(owner, BatchWrite::Update, st, c, b))
+                .delete(move |st, c, b| batch(owner, BatchWrite::Delete, st, c, b)),
         )
 }
 
@@ -238,12 +238,6 @@ pub fn routes() -> Router<Shared> {
 
 type PathParams = Path<Vec<(String, String)>>;
 
-fn param(p: &[(String, String)], name: &str) -> Option<i64> {
-    p.iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.parse().ok())
-}
-
 fn not_found(what: &str) -> ApiError {
     ApiError::new(
         V,
@@ -258,8 +252,8 @@ fn record_of(owner: Owner, data: &StoreData, p: &[(String, String)]) -> Result<i
     let missing = || not_found(owner.resource_type());
     let id = match owner {
         Owner::Variant => {
-            let pid = param(p, "id").ok_or_else(missing)?;
-            let vid = param(p, "variant_id").ok_or_else(missing)?;
+            let pid = path_int(p, "id").ok_or_else(missing)?;
+            let vid = path_int(p, "variant_id").ok_or_else(missing)?;
             if data
                 .catalog
                 .variants
@@ -270,8 +264,8 @@ fn record_of(owner: Owner, data: &StoreData, p: &[(String, String)]) -> Result<i
             }
             vid
         }
-        Owner::Order => param(p, "order_id").ok_or_else(missing)?,
-        _ => param(p, "id").ok_or_else(missing)?,
+        Owner::Order => path_int(p, "order_id").ok_or_else(missing)?,
+        _ => path_int(p, "id").ok_or_else(missing)?,
     };
     if owner.exists(data, id) {
         Ok(id)
@@ -297,16 +291,7 @@ impl Filter {
                     .map(|s| vec![s.to_owned()])
             })
         };
-        let descending = match q.get("direction").unwrap_or("asc") {
-            "asc" | "" => false,
-            "desc" => true,
-            other => {
-                return Err(ApiError::bad_request(
-                    V,
-                    format!("The parameter 'direction' must be asc or desc; got {other:?}."),
-                ));
-            }
-        };
+        let descending = q.descending()?;
         Ok(Self {
             keys: either("key", "key:in"),
             namespaces: either("namespace", "namespace:in"),
@@ -360,6 +345,20 @@ fn page(data: &StoreData, owner: Owner, record: Option<i64>, q: &Query, client: 
     )
 }
 
+/// A list of one record's metafields (`path` names the record) or of every record's.
+fn list(
+    owner: Owner,
+    st: &Shared,
+    path: Option<&[(String, String)]>,
+    raw: Option<&str>,
+    client: &ClientId,
+) -> ApiResult {
+    let q = Query::parse(raw, V);
+    let data = st.data.read();
+    let record = path.map(|p| record_of(owner, &data, p)).transpose()?;
+    page(&data, owner, record, &q, &client.0)
+}
+
 async fn list_record(
     owner: Owner,
     State(st): State<Shared>,
@@ -367,10 +366,7 @@ async fn list_record(
     RawQuery(raw): RawQuery,
     Extension(client): Extension<ClientId>,
 ) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V);
-    let data = st.data.read();
-    let record = record_of(owner, &data, &p)?;
-    page(&data, owner, Some(record), &q, &client.0)
+    list(owner, &st, Some(p.as_slice()), raw.as_deref(), &client)
 }
 
 async fn list_collection(
@@ -379,19 +375,19 @@ async fn list_collection(
     RawQuery(raw): RawQuery,
     Extension(client): Extension<ClientId>,
 ) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V);
-    let data = st.data.read();
-    page(&data, owner, None, &q, &client.0)
+    list(owner, &st, None, raw.as_deref(), &client)
 }
 
+/// The metafield a per-record route names (`.../{id}/metafields/{metafield_id}`): its
+/// record must exist and the metafield must hang on it and be visible to `client`.
 fn metafield_in(
     data: &StoreData,
     owner: Owner,
-    record: i64,
     p: &[(String, String)],
     client: &str,
 ) -> Result<i64, ApiError> {
-    let id = param(p, "metafield_id").ok_or_else(|| not_found("metafield"))?;
+    let record = record_of(owner, data, p)?;
+    let id = path_int(p, "metafield_id").ok_or_else(|| not_found("metafield"))?;
     match data.metafields.fields.get(&id) {
         Some(m) if m.owner == owner && m.resource_id == record && m.visible_to(client) => Ok(id),
         _ => Err(not_found("metafield")),
@@ -405,8 +401,7 @@ async fn get_one(
     Extension(client): Extension<ClientId>,
 ) -> ApiResult {
     let data = st.data.read();
-    let record = record_of(owner, &data, &p)?;
-    let id = metafield_in(&data, owner, record, &p, &client.0)?;
+    let id = metafield_in(&data, owner, &p, &client.0)?;
     let m = data
         .metafields
         .fields
@@ -635,8 +630,7 @@ async fn update_one(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let out = st.write(|tx| {
-        let record = record_of(owner, tx.data, &p)?;
-        let id = metafield_in(tx.data, owner, record, &p, &client.0)?;
+        let id = metafield_in(tx.data, owner, &p, &client.0)?;
         update_in(tx, owner, id, &body, &client.0).map_err(Refusal::into_error)
     })?;
     Ok(paging::v3_single(out))
@@ -649,8 +643,7 @@ async fn delete_one(
     Extension(client): Extension<ClientId>,
 ) -> ApiResult {
     st.write(|tx| {
-        let record = record_of(owner, tx.data, &p)?;
-        let id = metafield_in(tx.data, owner, record, &p, &client.0)?;
+        let id = metafield_in(tx.data, owner, &p, &client.0)?;
         delete_in(tx, owner, id, &client.0).map_err(Refusal::into_error)
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -708,55 +701,52 @@ fn run_batch(
     Ok(batch_answer(total, done, failed))
 }
 
-async fn batch_create(
-    owner: Owner,
-    State(st): State<Shared>,
-    Extension(client): Extension<ClientId>,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    run_batch(&st, body, |tx, item| {
-        let resource_id = item
-            .get("resource_id")
-            .and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .ok_or_else(|| Refusal::invalid("resource_id is required"))?;
-        create_in(tx, owner, resource_id, item, &client.0)
-    })
+/// The write a collection route's `POST`, `PUT` or `DELETE` makes of each batch item.
+#[derive(Debug, Clone, Copy)]
+enum BatchWrite {
+    /// Items are new metafields, each naming its `resource_id`.
+    Create,
+    /// Items are changes, each naming the metafield's `id`.
+    Update,
+    /// Items are bare metafield ids.
+    Delete,
 }
 
-async fn batch_update(
-    owner: Owner,
-    State(st): State<Shared>,
-    Extension(client): Extension<ClientId>,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    run_batch(&st, body, |tx, item| {
-        let id = item
-            .get("id")
-            .and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .ok_or_else(|| Refusal::invalid("id is required"))?;
-        update_in(tx, owner, id, item, &client.0)
-    })
+/// An integer field of a batch item, given as a number or a numeric string.
+fn item_int(item: &Value, field: &str) -> Result<i64, Refusal> {
+    item.get(field)
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .ok_or_else(|| Refusal::invalid(format!("{field} is required")))
 }
 
-/// `DELETE` on a collection route: the body is an array of metafield ids.
-async fn batch_delete(
+/// A batch write on a collection route.
+async fn batch(
     owner: Owner,
+    write: BatchWrite,
     State(st): State<Shared>,
     Extension(client): Extension<ClientId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    run_batch(&st, body, |tx, item| {
-        let id = item
-            .as_i64()
-            .ok_or_else(|| Refusal::invalid("each item must be a metafield id"))?;
-        delete_in(tx, owner, id, &client.0)?;
-        Ok(Value::from(id))
+    let client = &client.0;
+    run_batch(&st, body, |tx, item| match write {
+        BatchWrite::Create => {
+            let resource_id = item_int(item, "resource_id")?;
+            create_in(tx, owner, resource_id, item, client)
+        }
+        BatchWrite::Update => {
+            let id = item_int(item, "id")?;
+            update_in(tx, owner, id, item, client)
+        }
+        BatchWrite::Delete => {
+            let id = item
+                .as_i64()
+                .ok_or_else(|| Refusal::invalid("each item must be a metafield id"))?;
+            delete_in(tx, owner, id, client)?;
+            Ok(Value::from(id))
+        }
     })
 }
 

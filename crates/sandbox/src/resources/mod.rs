@@ -19,6 +19,7 @@ pub mod pages;
 pub mod promotions;
 pub mod store_info;
 pub mod subscribers;
+pub mod v2_records;
 
 /// Every API route of the store.
 pub fn routes() -> Router<Shared> {

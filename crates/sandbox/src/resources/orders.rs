@@ -232,11 +232,7 @@ pub(crate) type PathParams = Vec<(String, String)>;
 /// An integer path parameter; anything else names no record, so it is a 404 in the
 /// route's error shape.
 pub(crate) fn path_id(params: &PathParams, name: &str, v: ApiVersion) -> Result<i64, ApiError> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, val)| val.parse::<i64>().ok())
-        .ok_or_else(|| ApiError::not_found(v))
+    crate::query::path_int(params, name).ok_or_else(|| ApiError::not_found(v))
 }
 
 pub(crate) fn v2_query(raw: Option<String>) -> Query {

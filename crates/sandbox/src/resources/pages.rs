@@ -23,6 +23,7 @@ use crate::mutation::Record;
 use crate::paging;
 use crate::query::{Query, like};
 use crate::resources::catalog::input::Input;
+use crate::resources::orders::path_id;
 use crate::seed::SeedSpec;
 use crate::state::{Shared, StoreData};
 
@@ -130,13 +131,6 @@ fn not_found() -> ApiError {
     ApiError::not_found(V)
 }
 
-fn page_id(p: &[(String, String)]) -> Result<i64, ApiError> {
-    p.iter()
-        .find(|(k, _)| k == "page_id")
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(not_found)
-}
-
 fn with_body(q: &Query) -> bool {
     q.has_include("body")
 }
@@ -171,7 +165,7 @@ async fn get_one(
     Path(p): Path<Vec<(String, String)>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let id = page_id(&p)?;
+    let id = path_id(&p, "page_id", V)?;
     let q = Query::parse(raw.as_deref(), V);
     let data = st.data.read();
     let page = data.pages.pages.get(&id).ok_or_else(not_found)?;
@@ -262,6 +256,61 @@ fn invalid(errors: Map<String, Value>) -> ApiError {
     ApiError::unprocessable(V, "Input is invalid").with_errors(errors)
 }
 
+/// The 404 of a write that names a page that does not exist.
+fn no_page(id: i64) -> ApiError {
+    ApiError::new(
+        V,
+        StatusCode::NOT_FOUND,
+        format!("A Page was not found with an ID of {id}"),
+    )
+}
+
+/// The error key of `field` in item `i`: bare for a single-object body, `"{i}.{field}"`
+/// for an array (an empty `field` gives the item's prefix, `"{i}."`).
+fn item_key(single: bool, i: usize, field: &str) -> String {
+    if single {
+        field.to_owned()
+    } else {
+        format!("{i}.{field}")
+    }
+}
+
+/// Applies each item onto its starting page (defaults on create, the record on update)
+/// and checks names against the store and the earlier items: the pages to write, or every
+/// error at once.
+fn apply_all(
+    data: &PagesData,
+    starts: Vec<(&Value, Page)>,
+    single: bool,
+    creating: bool,
+) -> Result<Vec<Page>, ApiError> {
+    let mut errors = Map::new();
+    let mut pages = Vec::with_capacity(starts.len());
+    for (i, (item, mut p)) in starts.into_iter().enumerate() {
+        apply(
+            item,
+            &item_key(single, i, ""),
+            &mut p,
+            creating,
+            &mut errors,
+        );
+        pages.push(p);
+    }
+    for i in 0..pages.len() {
+        if name_taken(data, &pages, i) {
+            errors.insert(
+                item_key(single, i, "name"),
+                "a page with this name already exists".into(),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(pages)
+    } else {
+        Err(invalid(errors))
+    }
+}
+
 fn answer(status: StatusCode, pages: Vec<Value>, single: bool) -> axum::response::Response {
     match (single, pages.as_slice()) {
         (true, [one]) => paging::v3_single_status(status, one.clone()),
@@ -278,35 +327,18 @@ async fn create(
     let q = Query::parse(raw.as_deref(), V);
     let (items, single) = items(body)?;
     let out = st.write(|tx| {
-        let mut errors = Map::new();
-        let mut pages = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let prefix = if single {
-                String::new()
-            } else {
-                format!("{i}.")
-            };
-            let mut p = Page {
-                channel_id: 1,
-                page_type: "page",
-                ..Page::default()
-            };
-            apply(item, &prefix, &mut p, true, &mut errors);
-            pages.push(p);
-        }
-        for i in 0..pages.len() {
-            if name_taken(&tx.data.pages, &pages, i) {
-                let key = if single {
-                    "name".to_owned()
-                } else {
-                    format!("{i}.name")
+        let starts = items
+            .iter()
+            .map(|item| {
+                let defaults = Page {
+                    channel_id: 1,
+                    page_type: "page",
+                    ..Page::default()
                 };
-                errors.insert(key, "a page with this name already exists".into());
-            }
-        }
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
+                (item, defaults)
+            })
+            .collect();
+        let pages = apply_all(&tx.data.pages, starts, single, true)?;
         let mut out = Vec::with_capacity(pages.len());
         for mut p in pages {
             p.id = tx.data.pages.next_id();
@@ -330,37 +362,20 @@ fn write_updates(
     body: bool,
 ) -> Result<Vec<Value>, ApiError> {
     st.write(|tx| {
-        let mut errors = Map::new();
-        let mut pages = Vec::with_capacity(updates.len());
-        for (i, (id, item)) in updates.iter().enumerate() {
-            let Some(mut p) = tx.data.pages.pages.get(id).cloned() else {
-                return Err(ApiError::new(
-                    V,
-                    StatusCode::NOT_FOUND,
-                    format!("A Page was not found with an ID of {id}"),
-                ));
-            };
-            let prefix = if single {
-                String::new()
-            } else {
-                format!("{i}.")
-            };
-            apply(item, &prefix, &mut p, false, &mut errors);
-            pages.push(p);
-        }
-        for i in 0..pages.len() {
-            if name_taken(&tx.data.pages, &pages, i) {
-                let key = if single {
-                    "name".to_owned()
-                } else {
-                    format!("{i}.name")
-                };
-                errors.insert(key, "a page with this name already exists".into());
-            }
-        }
-        if !errors.is_empty() {
-            return Err(invalid(errors));
-        }
+        let starts = updates
+            .iter()
+            .map(|(id, item)| {
+                let record = tx
+                    .data
+                    .pages
+                    .pages
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| no_page(*id))?;
+                Ok((item, record))
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let pages = apply_all(&tx.data.pages, starts, single, false)?;
         let mut out = Vec::with_capacity(pages.len());
         for p in pages {
             tx.updated(Record::Unannounced);
@@ -382,13 +397,8 @@ async fn update_many(
     let mut updates = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let Some(id) = item.get("id").and_then(Value::as_i64) else {
-            let key = if single {
-                "id".to_owned()
-            } else {
-                format!("{i}.id")
-            };
             return Err(ApiError::unprocessable(V, "Input is invalid")
-                .with_error(key, "missing the required field: id"));
+                .with_error(item_key(single, i, "id"), "missing the required field: id"));
         };
         updates.push((id, item));
     }
@@ -403,14 +413,14 @@ async fn update_one(
     RawQuery(raw): RawQuery,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = page_id(&p)?;
+    let id = path_id(&p, "page_id", V)?;
     let q = Query::parse(raw.as_deref(), V);
     let out = write_updates(&st, vec![(id, body)], true, with_body(&q))?;
     Ok(answer(StatusCode::OK, out, true))
 }
 
 async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = page_id(&p)?;
+    let id = path_id(&p, "page_id", V)?;
     st.write(|tx| {
         if tx.data.pages.pages.remove(&id).is_none() {
             return Err(not_found());
@@ -425,13 +435,10 @@ async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)
 /// deleted, and an unknown id then answers 404 (docs/api-notes.md §14).
 async fn delete_many(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref(), V);
-    let ids = q
-        .int_list("id:in")?
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| {
-            ApiError::unprocessable(V, "Input is invalid")
-                .with_error("id:in", "missing the required field: id")
-        })?;
+    let ids = q.required_ids("id:in")?.ok_or_else(|| {
+        ApiError::unprocessable(V, "Input is invalid")
+            .with_error("id:in", "missing the required field: id")
+    })?;
     let missing = st.write(|tx| {
         let mut missing = None;
         for id in &ids {
@@ -444,11 +451,7 @@ async fn delete_many(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiRe
         Ok(missing)
     })?;
     match missing {
-        Some(id) => Err(ApiError::new(
-            V,
-            StatusCode::NOT_FOUND,
-            format!("A Page was not found with an ID of {id}"),
-        )),
+        Some(id) => Err(no_page(id)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }

@@ -23,9 +23,10 @@ use serde_json::{Map, Value, json};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, ApiVersion};
-use crate::mutation::Record;
+use crate::mutation::{Change, Record};
 use crate::paging::{self, CursorKey, sortable_int};
 use crate::query::{Query, like};
+use crate::resources::orders::path_id;
 use crate::seed::SeedSpec;
 use crate::state::{Shared, StoreData};
 
@@ -149,15 +150,19 @@ fn not_found() -> ApiError {
     ApiError::not_found(V)
 }
 
-fn path_int(p: &[(String, String)], name: &str) -> Result<i64, ApiError> {
-    p.iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(not_found)
-}
-
 fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
     ApiError::unprocessable(V, "The promotion is not valid.").with_error(field, msg)
+}
+
+/// The `id:in` of a bulk delete: required, and at most `max` ids.
+fn ids_to_delete(raw: Option<&str>, max: usize) -> Result<Vec<i64>, ApiError> {
+    let ids = Query::parse(raw, V)
+        .required_ids("id:in")?
+        .ok_or_else(|| invalid("id:in", "id:in is required"))?;
+    if ids.len() > max {
+        return Err(ApiError::batch_too_large(V, max));
+    }
+    Ok(ids)
 }
 
 /// `GET /v3/promotions`.
@@ -169,16 +174,7 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     let (name, code, currency) = (text("name"), text("code"), text("currency_code"));
     let (redemption, status, query) = (text("redemption_type"), text("status"), text("query"));
     let channels = q.int_list("channels")?;
-    let descending = match q.get("direction").unwrap_or("asc") {
-        "asc" | "" => false,
-        "desc" => true,
-        other => {
-            return Err(ApiError::bad_request(
-                V,
-                format!("The parameter 'direction' must be asc or desc; got {other:?}."),
-            ));
-        }
-    };
+    let descending = q.descending()?;
     let sort = q.get("sort").filter(|s| !s.is_empty()).unwrap_or("id");
     if !["id", "name", "priority", "start_date"].contains(&sort) {
         return Err(ApiError::bad_request(
@@ -223,7 +219,7 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
 }
 
 async fn get_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
+    let id = path_id(&p, "promotion_id", V)?;
     let data = st.data.read();
     let promo = data.promotions.promotions.get(&id).ok_or_else(not_found)?;
     Ok(paging::v3_single(render(promo)))
@@ -369,11 +365,30 @@ fn apply(body: &Value, p: &mut Promotion, creating: bool) -> Result<(), ApiError
     Ok(())
 }
 
+/// Runs one write on the promotions and their codes, noted as `change` of an unannounced
+/// record (no webhook scope covers promotions), and answers the record `write` returns as
+/// a V3 single with `status`.
+fn write_one(
+    st: &Shared,
+    change: Change,
+    status: StatusCode,
+    write: impl FnOnce(&mut PromotionsData, DateTime<Utc>) -> Result<Value, ApiError>,
+) -> ApiResult {
+    let out = st.write(|tx| {
+        let out = write(&mut tx.data.promotions, tx.now)?;
+        match change {
+            Change::Created => tx.created(Record::Unannounced),
+            Change::Updated => tx.updated(Record::Unannounced),
+            Change::Deleted => tx.deleted(Record::Unannounced),
+        }
+        Ok(out)
+    })?;
+    Ok(paging::v3_single_status(status, out))
+}
+
 /// `POST /v3/promotions` (201).
 async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
-    let out = st.write(|tx| {
-        let now = tx.now;
-        let promos = &mut tx.data.promotions;
+    write_one(&st, Change::Created, StatusCode::CREATED, |promos, now| {
         let mut p = Promotion {
             id: promos.last_id + 1,
             name: String::new(),
@@ -397,10 +412,8 @@ async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult
         promos.last_id = p.id;
         let out = render(&p);
         promos.promotions.insert(p.id, p);
-        tx.created(Record::Unannounced);
         Ok(out)
-    })?;
-    Ok(paging::v3_single_status(StatusCode::CREATED, out))
+    })
 }
 
 /// `PUT /v3/promotions/{id}`: the fields given change, the rest stay.
@@ -409,17 +422,14 @@ async fn update(
     Path(p): Path<Vec<(String, String)>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
-    let out = st.write(|tx| {
-        let promos = &mut tx.data.promotions;
+    let id = path_id(&p, "promotion_id", V)?;
+    write_one(&st, Change::Updated, StatusCode::OK, |promos, _| {
         let mut p = promos.promotions.get(&id).cloned().ok_or_else(not_found)?;
         apply(&body, &mut p, false)?;
         let out = render(&p);
         promos.promotions.insert(id, p);
-        tx.updated(Record::Unannounced);
         Ok(out)
-    })?;
-    Ok(paging::v3_single(out))
+    })
 }
 
 fn cannot_delete() -> &'static str {
@@ -427,7 +437,7 @@ fn cannot_delete() -> &'static str {
 }
 
 async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
+    let id = path_id(&p, "promotion_id", V)?;
     st.write(|tx| {
         let promos = &mut tx.data.promotions;
         if !promos.promotions.contains_key(&id) {
@@ -446,14 +456,7 @@ async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)
 /// `DELETE /v3/promotions?id:in=` (≤50, required): deletes what it can, then reports each
 /// failure by index (`"0.id"`, `"1.error"`) in a 422.
 async fn delete_many(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V);
-    let ids = q
-        .int_list("id:in")?
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| invalid("id:in", "id:in is required"))?;
-    if ids.len() > MAX_DELETE {
-        return Err(ApiError::batch_too_large(V, MAX_DELETE));
-    }
+    let ids = ids_to_delete(raw.as_deref(), MAX_DELETE)?;
     let errors = st.write(|tx| {
         let mut errors = Map::new();
         for (i, id) in ids.iter().enumerate() {
@@ -482,7 +485,7 @@ async fn list_codes(
     Path(p): Path<Vec<(String, String)>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
+    let id = path_id(&p, "promotion_id", V)?;
     let q = Query::parse(raw.as_deref(), V);
     let data = st.data.read();
     if !data.promotions.promotions.contains_key(&id) {
@@ -513,10 +516,8 @@ async fn create_code(
     Path(p): Path<Vec<(String, String)>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
-    let out = st.write(|tx| {
-        let now = tx.now;
-        let promos = &mut tx.data.promotions;
+    let id = path_id(&p, "promotion_id", V)?;
+    write_one(&st, Change::Created, StatusCode::CREATED, |promos, now| {
         let promo = promos.promotions.get(&id).ok_or_else(not_found)?;
         if promo.redemption_type != "coupon" {
             return Err(invalid(
@@ -558,10 +559,8 @@ async fn create_code(
         };
         let out = render_code(&c);
         promos.codes.insert(c.id, c);
-        tx.created(Record::Unannounced);
         Ok(out)
-    })?;
-    Ok(paging::v3_single_status(StatusCode::CREATED, out))
+    })
 }
 
 /// `DELETE /v3/promotions/{id}/codes?id:in=` (≤250, required).
@@ -570,15 +569,8 @@ async fn delete_codes(
     Path(p): Path<Vec<(String, String)>>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
-    let q = Query::parse(raw.as_deref(), V);
-    let ids = q
-        .int_list("id:in")?
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| invalid("id:in", "id:in is required"))?;
-    if ids.len() > MAX_CODE_DELETE {
-        return Err(ApiError::batch_too_large(V, MAX_CODE_DELETE));
-    }
+    let id = path_id(&p, "promotion_id", V)?;
+    let ids = ids_to_delete(raw.as_deref(), MAX_CODE_DELETE)?;
     st.write(|tx| {
         let promos = &mut tx.data.promotions;
         if !promos.promotions.contains_key(&id) {
@@ -600,8 +592,8 @@ async fn delete_codes(
 }
 
 async fn delete_code(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = path_int(&p, "promotion_id")?;
-    let cid = path_int(&p, "code_id")?;
+    let id = path_id(&p, "promotion_id", V)?;
+    let cid = path_id(&p, "code_id", V)?;
     st.write(|tx| {
         let promos = &mut tx.data.promotions;
         if promos.codes.get(&cid).is_none_or(|c| c.promotion_id != id) {

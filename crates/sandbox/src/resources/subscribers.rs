@@ -26,6 +26,7 @@ use crate::mutation::Record;
 use crate::paging;
 use crate::query::Query;
 use crate::resources::customers::check::DateRange;
+use crate::resources::orders::path_id;
 use crate::seed::SeedSpec;
 use crate::state::{Shared, StoreData};
 
@@ -110,13 +111,6 @@ fn not_found() -> ApiError {
     ApiError::not_found(V)
 }
 
-fn subscriber_id(p: &[(String, String)]) -> Result<i64, ApiError> {
-    p.iter()
-        .find(|(k, _)| k == "subscriber_id")
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(not_found)
-}
-
 /// The list (and delete) filters of docs/api-notes.md §2.4.
 struct Filter {
     email: Option<String>,
@@ -185,7 +179,7 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
 }
 
 async fn get_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = subscriber_id(&p)?;
+    let id = path_id(&p, "subscriber_id", V)?;
     let data = st.data.read();
     let s = data
         .subscribers
@@ -329,7 +323,7 @@ async fn update(
     Path(p): Path<Vec<(String, String)>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = subscriber_id(&p)?;
+    let id = path_id(&p, "subscriber_id", V)?;
     let out = st.write(|tx| {
         let mut s = tx
             .data
@@ -352,7 +346,7 @@ async fn update(
 }
 
 async fn delete_one(State(st): State<Shared>, Path(p): Path<Vec<(String, String)>>) -> ApiResult {
-    let id = subscriber_id(&p)?;
+    let id = path_id(&p, "subscriber_id", V)?;
     st.write(|tx| {
         if !tx.data.subscribers.subscribers.contains_key(&id) {
             return Err(not_found());

@@ -114,6 +114,24 @@ impl Api {
         self.call(Method::DELETE, path, None).await
     }
 
+    /// The journal's events (`/_sandbox/events`), oldest first.
+    pub async fn events(&self) -> Vec<Value> {
+        let r = self.admin(Method::GET, "/_sandbox/events", None).await;
+        r.json()["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no events: {}", r.text))
+            .clone()
+    }
+
+    /// The scope of each journal event, oldest first.
+    pub async fn event_scopes(&self) -> Vec<String> {
+        self.events()
+            .await
+            .iter()
+            .map(|e| e["scope"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Raw request to any URL path on the sandbox (e.g. `/_sandbox/requests`).
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let url = format!("{}{}", self.sandbox.base_url(), path);
@@ -137,6 +155,21 @@ impl Api {
             text,
         }
     }
+}
+
+/// The `id` of each item of a JSON array (a V2 list body).
+pub fn ids_of(items: &Value) -> Vec<i64> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The `id` of each record of a V3 list body (`{data: [...]}`).
+pub fn data_ids(body: &Value) -> Vec<i64> {
+    ids_of(&body["data"])
 }
 
 /// Asserts a V3 error body: `{status, title, type}` with the given status.

@@ -12,24 +12,21 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::CatalogData;
 use super::model::Product;
 use super::products::{create_product, update_products};
 use crate::body::JsonBody;
 use crate::dates;
 use crate::error::{ApiError, ApiResult, ApiVersion};
 use crate::mutation::Record;
-use crate::paging::{self, v2_object};
+use crate::paging::v2_object;
 use crate::query::Query;
 use crate::resources::orders::v2_base;
-use crate::state::Shared;
+use crate::resources::v2_records::{self, Bounds, record_id, text_filter, within};
+use crate::state::{Shared, StoreData};
 
 const V2: ApiVersion = ApiVersion::V2;
-/// Page size cap, as V3 products and every other V2 list (docs/api-notes.md §0.4).
-const MAX_LIMIT: u32 = 250;
 
 /// Fields V2 sends as decimal strings and V3 takes as numbers.
 const DECIMAL_FIELDS: [&str; 10] = [
@@ -205,14 +202,9 @@ fn to_v3(body: &Value) -> Result<Value, ApiError> {
     Ok(Value::Object(v3))
 }
 
-fn product_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().map_err(|_| ApiError::not_found(V2))
-}
-
 /// The V2 list filters (docs/api-notes.md §3.5), parsed once per request.
 struct Filter {
-    min_id: Option<i64>,
-    max_id: Option<i64>,
+    bounds: Bounds,
     name: Option<String>,
     sku: Option<String>,
     brand_id: Option<i64>,
@@ -222,13 +214,12 @@ struct Filter {
     availability: Option<String>,
     min_price: Option<f64>,
     max_price: Option<f64>,
-    created: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-    modified: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 }
 
-impl Filter {
+impl v2_records::Filter for Filter {
+    type Record = Product;
+
     fn parse(q: &Query) -> Result<Self, ApiError> {
-        let text = |k: &str| q.get(k).filter(|s| !s.is_empty()).map(str::to_lowercase);
         let num = |k: &str| -> Result<Option<f64>, ApiError> {
             match q.get(k).filter(|s| !s.is_empty()) {
                 None => Ok(None),
@@ -241,34 +232,28 @@ impl Filter {
             }
         };
         Ok(Self {
-            min_id: q.int("min_id")?,
-            max_id: q.int("max_id")?,
-            name: text("name"),
-            sku: text("sku"),
+            bounds: Bounds::parse(q)?,
+            name: text_filter(q, "name"),
+            sku: text_filter(q, "sku"),
             brand_id: q.int("brand_id")?,
             category: q.int("category")?,
             is_visible: q.bool("is_visible")?,
             is_featured: q.bool("is_featured")?,
-            availability: text("availability"),
+            availability: text_filter(q, "availability"),
             min_price: num("min_price")?,
             max_price: num("max_price")?,
-            created: (
-                q.v2_date("min_date_created")?,
-                q.v2_date("max_date_created")?,
-            ),
-            modified: (
-                q.v2_date("min_date_modified")?,
-                q.v2_date("max_date_modified")?,
-            ),
         })
     }
 
+    fn select<'a>(&self, data: &'a StoreData) -> Vec<&'a Product> {
+        self.bounds
+            .select(&data.catalog.products, |p| self.matches(p))
+    }
+}
+
+impl Filter {
     fn matches(&self, p: &Product) -> bool {
-        fn within<T: PartialOrd>(v: T, min: Option<T>, max: Option<T>) -> bool {
-            min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)
-        }
-        within(p.date_created, self.created.0, self.created.1)
-            && within(p.date_modified, self.modified.0, self.modified.1)
+        self.bounds.dates_match(p.date_created, p.date_modified)
             && within(p.price, self.min_price, self.max_price)
             && self
                 .name
@@ -287,38 +272,14 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|a| p.availability == a)
     }
-
-    /// Matches in id order.
-    fn select<'a>(&self, cat: &'a CatalogData) -> Vec<&'a Product> {
-        let lo = self.min_id.unwrap_or(i64::MIN);
-        let hi = self.max_id.unwrap_or(i64::MAX);
-        if lo > hi {
-            return Vec::new();
-        }
-        cat.products
-            .range(lo..=hi)
-            .map(|(_, p)| p)
-            .filter(|p| self.matches(p))
-            .collect()
-    }
 }
 
 async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery, headers: HeaderMap) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V2);
-    let (page, limit) = q.page_limit(MAX_LIMIT)?;
-    let filter = Filter::parse(&q)?;
-    let base = v2_base(&headers, &st.config.store_hash);
-    let data = st.data.read();
-    let matches = filter.select(&data.catalog);
-    Ok(paging::v2_list(&matches, page, limit, |p| render(p, &base)))
+    v2_records::list::<Filter>(&st, raw.as_deref(), &headers, render)
 }
 
 async fn count(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V2);
-    let filter = Filter::parse(&q)?;
-    let data = st.data.read();
-    let n = filter.select(&data.catalog).len();
-    Ok(v2_object(StatusCode::OK, json!({ "count": n })))
+    v2_records::count::<Filter>(&st, raw.as_deref())
 }
 
 async fn get_one(
@@ -326,7 +287,7 @@ async fn get_one(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let id = product_id(&id)?;
+    let id = record_id(&id)?;
     let base = v2_base(&headers, &st.config.store_hash);
     let data = st.data.read();
     let p = data
@@ -388,7 +349,7 @@ async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = product_id(&id)?;
+    let id = record_id(&id)?;
     let v3 = to_v3(&body)?;
     let base = v2_base(&headers, &st.config.store_hash);
     st.write(|tx| {

@@ -13,7 +13,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::addresses::apply_patch;
@@ -27,7 +26,8 @@ use crate::mutation::Record;
 use crate::paging::{self, v2_object};
 use crate::query::Query;
 use crate::resources::orders::v2_base;
-use crate::state::Shared;
+use crate::resources::v2_records::{self, Bounds, record_id, text_filter};
+use crate::state::{Shared, StoreData};
 
 const V2: ApiVersion = ApiVersion::V2;
 
@@ -190,22 +190,15 @@ fn to_v3_address(v2: &Map<String, Value>) -> Map<String, Value> {
     v3
 }
 
-fn customer_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().map_err(|_| ApiError::not_found(V2))
-}
-
 fn find<'a>(cs: &'a CustomersData, id: &str) -> Result<&'a Customer, ApiError> {
     cs.customers
-        .get(&customer_id(id)?)
+        .get(&record_id(id)?)
         .ok_or_else(|| ApiError::not_found(V2))
 }
 
 /// The list filters of docs/api-notes.md §2.6, parsed once per request.
 struct Filter {
-    min_id: Option<i64>,
-    max_id: Option<i64>,
-    created: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-    modified: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    bounds: Bounds,
     email: Option<String>,
     company: Option<String>,
     first_name: Option<String>,
@@ -213,41 +206,33 @@ struct Filter {
     customer_group_id: Option<i64>,
 }
 
-impl Filter {
+impl v2_records::Filter for Filter {
+    type Record = Customer;
+
     fn parse(q: &Query) -> Result<Self, ApiError> {
-        let text = |k: &str| q.get(k).filter(|s| !s.is_empty()).map(str::to_lowercase);
         Ok(Self {
-            min_id: q.int("min_id")?,
-            max_id: q.int("max_id")?,
-            created: (
-                q.v2_date("min_date_created")?,
-                q.v2_date("max_date_created")?,
-            ),
-            modified: (
-                q.v2_date("min_date_modified")?,
-                q.v2_date("max_date_modified")?,
-            ),
-            email: text("email"),
-            company: text("company"),
-            first_name: text("first_name"),
-            last_name: text("last_name"),
+            bounds: Bounds::parse(q)?,
+            email: text_filter(q, "email"),
+            company: text_filter(q, "company"),
+            first_name: text_filter(q, "first_name"),
+            last_name: text_filter(q, "last_name"),
             customer_group_id: q.int("customer_group_id")?,
         })
     }
 
+    fn select<'a>(&self, data: &'a StoreData) -> Vec<&'a Customer> {
+        self.bounds
+            .select(&data.customers.customers, |c| self.matches(c))
+    }
+}
+
+impl Filter {
     /// Bounds are inclusive; text filters match whole values, ignoring case.
     fn matches(&self, c: &Customer) -> bool {
-        fn within(
-            v: DateTime<Utc>,
-            (min, max): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-        ) -> bool {
-            min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)
-        }
         let same = |want: &Option<String>, have: &str| {
             want.as_deref().is_none_or(|w| have.to_lowercase() == w)
         };
-        within(c.date_created, self.created)
-            && within(c.date_modified, self.modified)
+        self.bounds.dates_match(c.date_created, c.date_modified)
             && self.email.as_deref().is_none_or(|e| c.email_lower == e)
             && same(&self.company, &c.company)
             && same(&self.first_name, &c.first_name)
@@ -255,19 +240,6 @@ impl Filter {
             && self
                 .customer_group_id
                 .is_none_or(|g| c.customer_group_id == g)
-    }
-
-    fn select<'a>(&self, cs: &'a CustomersData) -> Vec<&'a Customer> {
-        let lo = self.min_id.unwrap_or(i64::MIN);
-        let hi = self.max_id.unwrap_or(i64::MAX);
-        if lo > hi {
-            return Vec::new();
-        }
-        cs.customers
-            .range(lo..=hi)
-            .map(|(_, c)| c)
-            .filter(|c| self.matches(c))
-            .collect()
     }
 }
 
@@ -277,22 +249,12 @@ pub(super) async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V2);
-    let (page, limit) = q.page_limit(MAX_LIMIT)?;
-    let filter = Filter::parse(&q)?;
-    let base = v2_base(&headers, &st.config.store_hash);
-    let data = st.data.read();
-    let matches = filter.select(&data.customers);
-    Ok(paging::v2_list(&matches, page, limit, |c| render(c, &base)))
+    v2_records::list::<Filter>(&st, raw.as_deref(), &headers, render)
 }
 
 /// `GET /v2/customers/count`: `{count}` under the list's filters.
 pub(super) async fn count(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
-    let q = Query::parse(raw.as_deref(), V2);
-    let filter = Filter::parse(&q)?;
-    let data = st.data.read();
-    let n = filter.select(&data.customers).len();
-    Ok(v2_object(StatusCode::OK, json!({ "count": n })))
+    v2_records::count::<Filter>(&st, raw.as_deref())
 }
 
 /// `GET /v2/customers/{id}`.
@@ -333,7 +295,7 @@ pub(super) async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let id = customer_id(&id)?;
+    let id = record_id(&id)?;
     let mut item = to_v3_customer(body_object(&body)?)?;
     item.insert("id".into(), json!(id));
     let item = Value::Object(item);
@@ -358,7 +320,7 @@ pub(super) async fn delete(
     State(st): State<Shared>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
-    let id = customer_id(&id)?;
+    let id = record_id(&id)?;
     st.write(|tx| {
         if !tx.data.customers.exists(id) {
             return Err(ApiError::not_found(V2));
@@ -440,7 +402,7 @@ pub(super) async fn create_address(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let obj = body_object(&body)?;
-    let cid = customer_id(&id)?;
+    let cid = record_id(&id)?;
     let v3 = to_v3_address(obj);
     st.write(|tx| {
         if !tx.data.customers.exists(cid) {

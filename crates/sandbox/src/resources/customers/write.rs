@@ -8,7 +8,7 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -365,19 +365,25 @@ fn read_create(
 pub(super) async fn create(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
     let ids = st.write(|tx| create_customers(tx, &items))?;
-    let data = st.data.read();
-    let cs = &data.customers;
     let inc = Includes {
         addresses: true,
         attributes: true,
         form_fields: false,
     };
+    Ok(written(&st, &ids, &inc))
+}
+
+/// The answer of a batch write: the customers `ids` as they are after the commit (which
+/// moves `date_modified`), rendered with `inc`.
+fn written(st: &Shared, ids: &[i64], inc: &Includes) -> Response {
+    let data = st.data.read();
+    let cs = &data.customers;
     let out = ids
         .iter()
         .filter_map(|id| cs.customers.get(id))
-        .map(|c| cs.render_customer(c, &inc))
+        .map(|c| cs.render_customer(c, inc))
         .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+    v3_batch(StatusCode::OK, out)
 }
 
 /// Checks and stores V3-shaped customer items (all or nothing) and returns their new ids;
@@ -428,16 +434,7 @@ pub(super) fn create_customers(tx: &mut Tx<'_>, items: &[Value]) -> Result<Vec<i
 pub(super) async fn update(State(st): State<Shared>, JsonBody(body): JsonBody) -> ApiResult {
     let items = batch(V3, body, MAX_BATCH)?;
     let ids = st.write(|tx| update_customers(tx, &items))?;
-    // date_modified moves at commit; render after it.
-    let data = st.data.read();
-    let cs = &data.customers;
-    let inc = Includes::default();
-    let out = ids
-        .iter()
-        .filter_map(|id| cs.customers.get(id))
-        .map(|c| cs.render_customer(c, &inc))
-        .collect();
-    Ok(v3_batch(StatusCode::OK, out))
+    Ok(written(&st, &ids, &Includes::default()))
 }
 
 /// Checks and applies V3-shaped partial updates, each naming its `id` (all or nothing), and
