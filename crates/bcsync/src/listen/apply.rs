@@ -224,6 +224,15 @@ impl Applier {
                 Ok(round) => {
                     failures = 0;
                     window = next_window(&self.options, round.requests, &self.client.rate_limit());
+                    // The next round gathers for `window` too, even when events already
+                    // wait: on a busy store they then share reads instead of each round
+                    // taking a few, which is what keeps the reads within the share.
+                    if !stop.is_cancelled() {
+                        tokio::select! {
+                            () = tokio::time::sleep(window) => {}
+                            () = stop.cancelled() => {}
+                        }
+                    }
                     tracing::debug!(
                         events = round.events,
                         records = round.records,
