@@ -24,7 +24,8 @@
 //! `BENCH_QUICK=1` for a 40 s steady phase and a 15 s burst, to check the harness).
 //! `BCSYNC_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` adds PostgreSQL;
 //! `BENCH_FAULTS=slow=1:300` makes the store answer every request 300 ms late;
-//! `BENCH_COALESCE_MAX=2500ms` sets the listener's `--coalesce-max`.
+//! `BENCH_COALESCE_MAX=2500ms` sets the listener's `--coalesce-max`; `BENCH_PHASES=steady`
+//! runs one phase.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
@@ -51,7 +52,8 @@ struct Phase {
 
 fn phases() -> Vec<Phase> {
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
-    vec![
+    let only = std::env::var("BENCH_PHASES").ok();
+    let mut all = vec![
         Phase {
             name: "steady",
             rate: 5.0,
@@ -62,7 +64,11 @@ fn phases() -> Vec<Phase> {
             rate: 40.0,
             secs: if quick { 15.0 } else { 60.0 },
         },
-    ]
+    ];
+    if let Some(only) = only {
+        all.retain(|p| only.split(',').any(|n| n.trim() == p.name));
+    }
+    all
 }
 
 fn seed() -> SeedSpec {

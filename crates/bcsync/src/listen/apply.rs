@@ -220,16 +220,18 @@ impl Applier {
                 }
                 continue;
             }
+            let started = tokio::time::Instant::now();
             match self.apply(&pending).await {
                 Ok(round) => {
                     failures = 0;
                     window = next_window(&self.options, round.requests, &self.client.rate_limit());
-                    // The next round gathers for `window` too, even when events already
-                    // wait: on a busy store they then share reads instead of each round
-                    // taking a few, which is what keeps the reads within the share.
+                    // The next round starts `window` after this one did, even when events
+                    // already wait: on a busy store they then share reads instead of each
+                    // round taking a few, which keeps the reads within the share. A round
+                    // that took longer (a slow destination) has waited enough.
                     if !stop.is_cancelled() {
                         tokio::select! {
-                            () = tokio::time::sleep(window) => {}
+                            () = tokio::time::sleep_until(started + window) => {}
                             () = stop.cancelled() => {}
                         }
                     }
