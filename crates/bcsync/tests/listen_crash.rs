@@ -208,16 +208,7 @@ async fn run_with_kills(faults: Option<&str>) {
     if faults.is_some() {
         common::clear_faults(&sb).await;
     }
-    let full = dir.path().join("full.db");
-    common::extract(
-        &sb,
-        &format!("sqlite:{}", full.display()),
-        &["customers", "products", "orders"],
-    )
-    .await
-    .unwrap();
-    let listened = dir.path().join("shop.db");
-    assert_equals_full_extraction(&listened, &full);
+    let listened = assert_equals_full_extraction(&sb, dir.path()).await;
     let marked_customers = rows_by_key(&listened, "customers", false).len();
     assert!(
         marked_customers >= 5,

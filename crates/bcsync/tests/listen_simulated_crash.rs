@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bc_sandbox::{SandboxConfig, SeedSpec, SimulateSpec};
-use listen_support::common;
 use listen_support::{
     assert_equals_full_extraction, free_port, our_cart_lines, pending_events, rows_by_key,
     spawn_listener, their_cart_lines,
@@ -116,16 +115,7 @@ async fn three_kills_under_simulated_traffic_lose_nothing() {
     );
     child.wait().unwrap();
 
-    let full = dir.path().join("full.db");
-    common::extract(
-        &sb,
-        &format!("sqlite:{}", full.display()),
-        &["customers", "products", "orders"],
-    )
-    .await
-    .unwrap();
-    let listened = dir.path().join("shop.db");
-    assert_equals_full_extraction(&listened, &full);
+    let listened = assert_equals_full_extraction(&sb, dir.path()).await;
 
     // Carts against the sandbox's own record of every cart.
     let theirs: Value = reqwest::get(format!("{}/_sandbox/carts", sb.base_url()))

@@ -250,9 +250,24 @@ pub fn their_cart_lines(cart: &Value) -> Vec<(String, i64)> {
     v
 }
 
-/// Asserts the listener's customers, products and orders (and their children) equal a
-/// full extraction: the same live rows, and no row marked deleted that still exists.
-pub fn assert_equals_full_extraction(listened: &Path, full: &Path) {
+/// Asserts the listener's customers, products and orders in `dir/shop.db` (and their
+/// children) equal a full extraction of the store into `dir/full.db`: the same live rows,
+/// and no row marked deleted that still exists. Returns the listener's database.
+pub async fn assert_equals_full_extraction(sb: &RunningSandbox, dir: &Path) -> std::path::PathBuf {
+    let full = dir.join("full.db");
+    common::extract(
+        sb,
+        &format!("sqlite:{}", full.display()),
+        &["customers", "products", "orders"],
+    )
+    .await
+    .unwrap();
+    let listened = dir.join("shop.db");
+    assert_tables_equal(&listened, &full);
+    listened
+}
+
+fn assert_tables_equal(listened: &Path, full: &Path) {
     for table in ["customers", "products", "orders"] {
         let live = rows_by_key(listened, table, true);
         let expected = rows_by_key(full, table, true);
