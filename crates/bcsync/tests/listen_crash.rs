@@ -18,7 +18,7 @@ use bc_sandbox::{RunningSandbox, SeedSpec};
 use listen_support::common::{self, api};
 use listen_support::{
     SECRET, assert_equals_full_extraction, free_port, payload, pending_events, rows_by_key,
-    spawn_listener,
+    spawn_listener, wait_first_sync,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -152,6 +152,10 @@ async fn run_with_kills(faults: Option<&str>) {
         common::set_faults(&sb, spec).await;
     }
     let mut child = spawn_listener(&sb, dir.path(), port, &["--coalesce", "50ms"]);
+    // The first gap poll reads every seeded customer, so each deletion below has a row to
+    // mark (a customer deleted before the listener ever read it has none, as in a full
+    // extraction).
+    wait_first_sync(dir.path()).await;
     let mut undelivered: VecDeque<Value> = VecDeque::new();
     let actions = 60u64;
     for i in 0..actions {

@@ -294,3 +294,23 @@ fn assert_tables_equal(listened: &Path, full: &Path) {
         );
     }
 }
+
+/// Waits until the listener writing into `dir` committed its first gap poll (the inbox's
+/// `last_sync_at`): from then on every seeded record has a row.
+pub async fn wait_first_sync(dir: &Path) {
+    let inbox = dir.join("shop-inbox.db");
+    wait_for("the listener's first gap poll", || {
+        let inbox = inbox.clone();
+        async move {
+            inbox.exists()
+                && common::db(&inbox)
+                    .query_row(
+                        "SELECT count(*) FROM meta WHERE key = 'last_sync_at'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .is_ok_and(|n| n > 0)
+        }
+    })
+    .await;
+}
