@@ -40,14 +40,14 @@ const ORDER_RANGE: i64 = 250;
 /// Cart reads in flight at once (each is one request through the pacer).
 const CART_READS: usize = 8;
 
-/// How many range reads (ids within [`ORDER_RANGE`] of a range's first) sorted `ids` take.
-fn id_ranges(ids: &[i64]) -> usize {
-    let mut ranges = 0;
-    let mut first: Option<i64> = None;
-    for &id in ids {
-        if first.is_none_or(|f| id - f >= ORDER_RANGE) {
-            ranges += 1;
-            first = Some(id);
+/// The range reads sorted `ids` take: runs of indexes whose ids lie within
+/// [`ORDER_RANGE`] of the run's first.
+fn id_ranges(ids: &[i64]) -> Vec<std::ops::RangeInclusive<usize>> {
+    let mut ranges: Vec<std::ops::RangeInclusive<usize>> = Vec::new();
+    for (k, &id) in ids.iter().enumerate() {
+        match ranges.last_mut() {
+            Some(r) if id - ids[*r.start()] < ORDER_RANGE => *r = *r.start()..=k,
+            _ => ranges.push(k..=k),
         }
     }
     ranges
@@ -454,7 +454,7 @@ impl Applier {
         // take a range read each: one date-window read (orders modified since the
         // earliest event, oldest first) usually brings them all at once, and what it
         // misses goes on to the range reads.
-        if let (Some(at), true) = (earliest, id_ranges(&wanted) > 1) {
+        if let (Some(at), true) = (earliest, id_ranges(&wanted).len() > 1) {
             let found = self.read_orders_since(stream, &include, at).await?;
             if let Some(items) = found {
                 let seen: BTreeSet<i64> = items
@@ -468,14 +468,9 @@ impl Applier {
                 }
             }
         }
-        let mut i = 0;
-        while i < wanted.len() {
-            let first = wanted[i];
-            let mut j = i;
-            while j + 1 < wanted.len() && wanted[j + 1] - first < ORDER_RANGE {
-                j += 1;
-            }
-            let last = wanted[j];
+        for range in id_ranges(&wanted) {
+            let (i, j) = (*range.start(), *range.end());
+            let (first, last) = (wanted[i], wanted[j]);
             let mut q = include.clone();
             q.push(("min_id".into(), first.to_string()));
             q.push(("max_id".into(), last.to_string()));
@@ -523,7 +518,6 @@ impl Applier {
             if !items.is_empty() {
                 self.writer.write(to_batch(stream, items, None)).await?;
             }
-            i = j + 1;
         }
         self.writer.mark_deleted(stream, gone).await?;
         Ok(written)
@@ -571,8 +565,9 @@ impl Applier {
     async fn apply_carts(&self, plans: Vec<(String, Plan)>) -> Result<usize> {
         let reads = futures::stream::iter(plans)
             .map(|(id, plan)| async move {
+                let saved = self.saved_cart(&id).await?;
                 if plan.change == Change::Gone {
-                    return Ok::<_, Error>((id, plan, None));
+                    return Ok::<_, Error>((id, plan, None, saved));
                 }
                 // Abandonment and conversion change no line: the copy saved at the last
                 // read is the cart (a converted cart has left the API anyway), so the
@@ -580,18 +575,21 @@ impl Applier {
                 if matches!(
                     plan.change,
                     Change::CartAbandoned | Change::CartConverted(_)
-                ) && let Some(saved) = self.saved_cart(&id).await?
-                    && saved.get("state") != Some(&json!("converted"))
+                ) && let Some(copy) = &saved
+                    && copy.get("state") != Some(&json!("converted"))
                 {
-                    return Ok((id, plan, Some(saved)));
+                    return Ok((id, plan, Some(copy.clone()), saved));
                 }
                 let req = ApiRequest::get(ApiVersion::V3, format!("/carts/{id}")).query(
                     "include",
                     "line_items.physical_items.options,line_items.digital_items.options",
                 );
                 match self.client.send(req).await {
-                    Ok(resp) => Ok((id, plan, resp.body.and_then(|b| b.get("data").cloned()))),
-                    Err(e) if e.status() == Some(404) => Ok((id, plan, None)),
+                    Ok(resp) => {
+                        let cart = resp.body.and_then(|b| b.get("data").cloned());
+                        Ok((id, plan, cart, saved))
+                    }
+                    Err(e) if e.status() == Some(404) => Ok((id, plan, None, saved)),
                     Err(e) => Err(e.into()),
                 }
             })
@@ -603,9 +601,8 @@ impl Applier {
         // The saved copies change in one commit at the end (see below).
         let mut copies: Vec<(String, Option<String>)> = Vec::new();
         for r in reads {
-            let (id, plan, cart) = r?;
+            let (id, plan, cart, saved) = r?;
             let key = format!("cart:{id}");
-            let saved = self.saved_cart(&id).await?;
             let was_converted = saved
                 .as_ref()
                 .is_some_and(|c| c.get("state") == Some(&json!("converted")));
