@@ -28,6 +28,9 @@ pub struct FileConfig {
     pub mcp_token: Option<SecretString>,
     #[serde(default)]
     pub extract: ExtractSection,
+    /// `[models.inventory]` options (see `bcsync models list`).
+    #[serde(default)]
+    pub models: crate::models::ModelsConfig,
     /// `[[sync]]` tables for `bcsync push` (parsed by `push::config`).
     #[serde(default)]
     pub sync: Vec<toml::Value>,
@@ -43,6 +46,8 @@ pub struct ExtractSection {
     pub streams: Option<Vec<String>>,
     /// Streams extracted at once.
     pub stream_concurrency: Option<usize>,
+    /// Model sets refreshed after each extraction, as `--models` takes them.
+    pub models: Option<Vec<String>>,
 }
 
 /// What is needed to reach a store.
@@ -98,17 +103,21 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl FileConfig {
+    /// The store hash without the token (flag > environment > file), for commands that
+    /// only need to name the store's PostgreSQL schema.
+    pub fn store_hash(&self, flag: Option<&str>) -> Option<String> {
+        flag.map(str::to_owned)
+            .or_else(|| env(ENV_STORE_HASH))
+            .or_else(|| self.store_hash.clone())
+    }
+
     /// Resolves the store connection: flag > environment > file.
     pub fn connection(
         &self,
         store_hash_flag: Option<&str>,
         base_url_flag: Option<&str>,
     ) -> Result<StoreConnection> {
-        let store_hash = store_hash_flag
-            .map(str::to_owned)
-            .or_else(|| env(ENV_STORE_HASH))
-            .or_else(|| self.store_hash.clone())
-            .ok_or(Error::NoStoreHash)?;
+        let store_hash = self.store_hash(store_hash_flag).ok_or(Error::NoStoreHash)?;
         let access_token = env(ENV_ACCESS_TOKEN)
             .map(SecretString::from)
             .or_else(|| self.access_token.clone())

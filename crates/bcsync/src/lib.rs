@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod listen;
 pub mod mcp;
+pub mod models;
 pub mod pg;
 pub mod push;
 pub mod sources;

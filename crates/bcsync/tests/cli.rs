@@ -32,6 +32,9 @@ fn help_texts() {
         vec!["check", "--help"],
         vec!["listen", "--help"],
         vec!["status", "--help"],
+        vec!["models", "--help"],
+        vec!["models", "refresh", "--help"],
+        vec!["models", "export", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);

@@ -46,6 +46,10 @@ pub struct ExtractArgs {
     /// No progress bars (plain log lines).
     #[arg(long)]
     pub no_progress: bool,
+    /// Model sets to refresh after the extraction, comma-separated (see `bcsync models
+    /// list`); SQLite and PostgreSQL destinations only.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
 }
 
 /// The Singer catalog of every stream and child table.
@@ -270,16 +274,30 @@ pub async fn extract(
         args.store.store_hash.as_deref(),
         args.store.base_url.as_deref(),
     )?;
+    let to = args
+        .to
+        .or(file.extract.to.clone())
+        .unwrap_or_else(|| "sqlite:bcsync.db".into());
+    let model_names = if args.models.is_empty() {
+        file.extract.models.clone().unwrap_or_default()
+    } else {
+        args.models
+    };
+    // Checked before any request is spent: models live in a SQL destination.
+    for name in &model_names {
+        bcsync::models::find(name)?;
+    }
+    if !model_names.is_empty() && (to == "singer" || to.starts_with("jsonl:")) {
+        anyhow::bail!(
+            "--models needs a SQL destination (sqlite:PATH or postgres://...), not {to}; models are tables computed in the destination database"
+        );
+    }
     // One request before the destination is opened: a wrong token or store hash fails here,
     // once, with its fix, instead of once per stream after an empty database was created.
     // `/v2/time` needs no scope, so a token lacking some scopes still gets to extract the
     // streams it can read.
     conn.client()?.get(ApiVersion::V2, "/time", &[]).await?;
     let (client, counter) = client_with_counter(&conn)?;
-    let to = args
-        .to
-        .or(file.extract.to.clone())
-        .unwrap_or_else(|| "sqlite:bcsync.db".into());
     let names = if args.streams.is_empty() {
         file.extract.streams.clone().unwrap_or_default()
     } else {
@@ -307,7 +325,21 @@ pub async fn extract(
         progress,
     )
     .await?;
-    Ok(finish_run(&summary, &to, singer, interrupt))
+    let code = finish_run(&summary, &to, singer, interrupt);
+    if model_names.is_empty() || summary.interrupted || !summary.failed().is_empty() {
+        return Ok(code);
+    }
+    let reports = super::models::refresh(
+        &to,
+        Some(conn.store_hash.clone()),
+        &model_names,
+        &file.models,
+        false,
+    )?;
+    for r in &reports {
+        print!("{}", super::models::render_report(r));
+    }
+    Ok(code)
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.

@@ -7,6 +7,7 @@ mod demo;
 mod extract;
 mod listen;
 mod mcp;
+mod models;
 mod output;
 mod push;
 mod resources;
@@ -63,6 +64,8 @@ pub enum Command {
     Discover(extract::DiscoverArgs),
     /// Extract streams into SQLite (default), Singer on stdout, or JSON lines.
     Extract(extract::ExtractArgs),
+    /// Model tables computed from the extracted tables (inventory), refreshed and exported.
+    Models(models::ModelsArgs),
     /// Start a seeded sandbox in-process and extract it into ./bcsync-demo.db.
     Demo(demo::DemoArgs),
     /// Push warehouse rows (CSV, SQLite, PostgreSQL) into customers, products and orders ([[sync]] definitions).
@@ -166,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Extract(args)) => {
             extract::extract(cli.config.as_deref(), args, &Interrupt::listen()).await
         }
+        Some(Command::Models(args)) => models::run(cli.config.as_deref(), args),
         Some(Command::Demo(args)) => demo::run(args, &Interrupt::listen()).await,
         Some(Command::Push(args)) => {
             // The push engine sends no new batch once interrupted, records the run as

@@ -511,10 +511,13 @@ impl Destination for SqliteDestination {
     }
 
     fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
+        // Stamped once the write lock is held: a row committed after another transaction
+        // (a model refresh, models/mod.rs) then always carries a later time than any row
+        // that transaction saw, so `_extracted_at` works as a change watermark.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let result = (|| -> Result<()> {
             self.insert_rows(
                 batch.stream.name,
@@ -564,10 +567,11 @@ impl Destination for SqliteDestination {
         // Every record the store still has was rewritten since `read_started` (which
         // cleared its mark); older rows are gone from the store, and their children with
         // them. One transaction with the state, so a resumed read never marks twice.
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
+        // Stamped under the write lock, as in `write`.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let marks = super::DeletionMarks::new(stream, quote_ident, "?1", "?2");
         let result = (|| -> Result<usize> {
             let gone = self
@@ -599,10 +603,11 @@ impl Destination for SqliteDestination {
     }
 
     fn mark_deleted(&mut self, stream: &'static StreamDescriptor, keys: &[Value]) -> Result<u64> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err())?;
+        // Stamped under the write lock, as in `write`.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let result = (|| -> Result<u64> {
             let mut gone = 0u64;
             let parent = format!(
