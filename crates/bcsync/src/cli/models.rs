@@ -187,7 +187,7 @@ fn export(file: &bcsync::config::FileConfig, args: ExportArgs) -> anyhow::Result
     let (_, table) = models::find_table(&args.name)?;
     let (spec, hash) = resolve(file, &args.target);
     let output = args.output.clone();
-    let report = models::run_blocking(move || {
+    let report = match models::run_blocking(move || {
         let db = models::db::ModelDb::open(&spec, hash.as_deref())?;
         match &output {
             Some(path) => {
@@ -210,7 +210,16 @@ fn export(file: &bcsync::config::FileConfig, args: ExportArgs) -> anyhow::Result
                 models::export(&db, table, args.format, args.since.as_deref(), &mut lock)
             }
         }
-    })?;
+    }) {
+        Ok(report) => report,
+        // A reader that stopped early (`| head`) is not a failure.
+        Err(bcsync::error::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
         "{} rows exported from {}{}",
         report.rows,

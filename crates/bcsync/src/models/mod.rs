@@ -390,7 +390,7 @@ pub fn export(
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(columns.iter().map(|c| c.0))
-                .map_err(|e| export_err(&e))?;
+                .map_err(export_err)?;
             db.each_text(&sql, &mut |line: &str| {
                 let row = parse(line)?;
                 w.write_record(columns.iter().map(|(name, _, _)| match row.get(*name) {
@@ -398,7 +398,7 @@ pub fn export(
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(other) => other.to_string(),
                 }))
-                .map_err(|e| export_err(&e))
+                .map_err(export_err)
             })?;
             w.flush().map_err(io_err)?;
         }
@@ -414,8 +414,14 @@ pub fn export(
     Ok(report)
 }
 
-fn export_err(e: &csv::Error) -> Error {
-    Error::Config(format!("could not write the CSV export: {e}"))
+fn export_err(e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Io {
+            path: "the export output".into(),
+            source,
+        },
+        other => Error::Config(format!("could not write the CSV export: {other:?}")),
+    }
 }
 
 /// Runs model work on a thread of its own (PostgreSQL drives its session with a runtime
