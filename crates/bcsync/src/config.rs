@@ -43,6 +43,8 @@ pub struct ExtractSection {
     pub streams: Option<Vec<String>>,
     /// Streams extracted at once.
     pub stream_concurrency: Option<usize>,
+    /// Channels (storefronts) to extract, as `--channel` takes them (all when absent).
+    pub channels: Option<Vec<i64>>,
 }
 
 /// What is needed to reach a store.

@@ -46,6 +46,9 @@ pub struct ExtractArgs {
     /// No progress bars (plain log lines).
     #[arg(long)]
     pub no_progress: bool,
+    /// Extract only these channels (storefronts): repeat or comma-separate ids. Streams the API cannot filter by channel are extracted whole (see the README).
+    #[arg(long = "channel", value_name = "ID", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(1..))]
+    pub channels: Vec<i64>,
 }
 
 /// The Singer catalog of every stream and child table.
@@ -290,6 +293,17 @@ pub async fn extract(
         options.stream_concurrency = n;
     }
     options.cancel = Some(interrupt.token.clone());
+    let channels = if args.channels.is_empty() {
+        file.extract.channels.clone().unwrap_or_default()
+    } else {
+        args.channels
+    };
+    if let Some(bad) = channels.iter().find(|c| **c < 1) {
+        anyhow::bail!(
+            "channels = [...] in [extract] holds {bad}, which is not a channel id: use the ids `bcsync api GET /v3/channels` lists (1 is the default storefront)"
+        );
+    }
+    options.channels = bcsync::extract::channels::normalize(&channels);
     let singer = to == "singer";
     let progress = if singer || args.no_progress {
         Progress::hidden()
