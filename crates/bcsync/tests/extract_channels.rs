@@ -229,9 +229,13 @@ async fn several_channels_are_kept_locally_and_exactly() {
     let path = dir.path().join("ch13.db");
     let to = format!("sqlite:{}", path.display());
     let set = [third, 1];
-    let summary =
-        extract_channels(&sb, &to, &["customers", "products", "orders", "transactions"], &set)
-            .await;
+    let summary = extract_channels(
+        &sb,
+        &to,
+        &["customers", "products", "orders", "transactions"],
+        &set,
+    )
+    .await;
     let t = truth(&sb, &set).await;
     t.assert_discriminating();
     let conn = db(&path);
@@ -280,12 +284,17 @@ async fn reruns_are_incremental_per_channel_set_and_a_new_set_reads_whole() {
     let ch1_order = list_all(&sb, "v2", "/orders", "channel_id=1").await[0]["id"]
         .as_i64()
         .unwrap();
-    let ch2_product = list_all(&sb, "v3", "/catalog/products/channel-assignments", "channel_id:in=2")
-        .await
-        .iter()
-        .map(|a| a["product_id"].as_i64().unwrap())
-        .find(|p| p % 3 != 0)
-        .unwrap();
+    let ch2_product = list_all(
+        &sb,
+        "v3",
+        "/catalog/products/channel-assignments",
+        "channel_id:in=2",
+    )
+    .await
+    .iter()
+    .map(|a| a["product_id"].as_i64().unwrap())
+    .find(|p| p % 3 != 0)
+    .unwrap();
     for (path, body) in [
         (format!("/v2/orders/{ch2_order}"), json!({"status_id": 10})),
         (format!("/v2/orders/{ch1_order}"), json!({"status_id": 10})),
@@ -303,9 +312,8 @@ async fn reruns_are_incremental_per_channel_set_and_a_new_set_reads_whole() {
 
     // Same set: only the changes of channel 2 are read.
     let second = extract_channels(&sb, &to, &["customers", "products", "orders"], &[2]).await;
-    let records = |s: &ExtractSummary, name: &str| {
-        s.streams.iter().find(|x| x.name == name).unwrap().records
-    };
+    let records =
+        |s: &ExtractSummary, name: &str| s.streams.iter().find(|x| x.name == name).unwrap().records;
     assert_eq!(records(&second, "orders"), 1, "{:?}", second.streams);
     assert_eq!(records(&second, "products"), 1, "{:?}", second.streams);
     assert_eq!(records(&second, "customers"), 0, "{:?}", second.streams);
@@ -315,15 +323,21 @@ async fn reruns_are_incremental_per_channel_set_and_a_new_set_reads_whole() {
 
     // Another set (the flag overrides the file): read whole, said on stderr, and the
     // tables end up exactly channel 1's records, the rest marked deleted.
-    let out = bcsync_in(&sb, dir.path(), &["extract", "--no-progress", "--channel", "1"])
-        .output()
-        .unwrap();
+    let out = bcsync_in(
+        &sb,
+        dir.path(),
+        &["extract", "--no-progress", "--channel", "1"],
+    )
+    .output()
+    .unwrap();
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for stream in ["customers", "products", "orders"] {
         assert!(
-            stderr.contains(&format!("{stream}: the saved bookmark was read for another channel set")),
+            stderr.contains(&format!(
+                "{stream}: the saved bookmark was read for another channel set"
+            )),
             "{stream}: {stderr}"
         );
     }

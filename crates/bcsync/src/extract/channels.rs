@@ -38,10 +38,7 @@ pub const FILTERS: &[(&str, &str)] = &[
         "`channel_id:in` (the products assigned to a chosen channel); variants, images and \
          custom fields follow their product",
     ),
-    (
-        "category_trees",
-        "`channel_id:in` (one tree per channel)",
-    ),
+    ("category_trees", "`channel_id:in` (one tree per channel)"),
     (
         "categories",
         "`tree_id:in` with the trees of the chosen channels (one more request to list them)",
@@ -67,7 +64,10 @@ pub const FILTERS: &[(&str, &str)] = &[
 
 /// How a filtered stream is described in [`FILTERS`], or `None` when it is read whole.
 pub fn filtering(stream: &str) -> Option<&'static str> {
-    FILTERS.iter().find(|(s, _)| *s == stream).map(|(_, how)| *how)
+    FILTERS
+        .iter()
+        .find(|(s, _)| *s == stream)
+        .map(|(_, how)| *how)
 }
 
 /// The selected streams that no channel filter applies to (read whole even with

@@ -482,7 +482,10 @@ async fn read_stream(
 }
 
 /// The stream's own query pairs plus its channel filter's.
-fn scoped_query(stream: &StreamDescriptor, scope: &channels::ChannelScope) -> Vec<(String, String)> {
+fn scoped_query(
+    stream: &StreamDescriptor,
+    scope: &channels::ChannelScope,
+) -> Vec<(String, String)> {
     let mut q = base_query(stream);
     q.extend(scope.query.iter().cloned());
     q
@@ -643,7 +646,10 @@ impl<'a> OffsetKeyset<'a> {
         } else {
             self.done = true;
         }
-        Ok(Some((self.scope.retain(fresh), self.cursor.state().clone())))
+        Ok(Some((
+            self.scope.retain(fresh),
+            self.cursor.state().clone(),
+        )))
     }
 }
 

@@ -478,9 +478,13 @@ async fn list_channel_assignments(State(st): State<Shared>, RawQuery(raw): RawQu
         .flat_map(|p| p.channels.iter().map(move |c| (p.id, *c)))
         .filter(|(_, c)| channels.as_ref().is_none_or(|cs| cs.contains(c)))
         .collect();
-    Ok(v3_offset(&rows, page, limit, &q, |(p, c)| {
-        serde_json::json!({"product_id": p, "channel_id": c})
-    }))
+    Ok(v3_offset(
+        &rows,
+        page,
+        limit,
+        &q,
+        |(p, c)| serde_json::json!({"product_id": p, "channel_id": c}),
+    ))
 }
 
 async fn get_one(
