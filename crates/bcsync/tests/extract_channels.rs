@@ -404,3 +404,32 @@ async fn one_channel_into_postgres() {
     }
     drop_schema(&pg, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_channel_is_refused_before_anything_is_written() {
+    let sb = sandbox(small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = bcsync_in(
+        &sb,
+        dir.path(),
+        &[
+            "extract",
+            "--no-progress",
+            "--to",
+            "sqlite:x.db",
+            "--channel",
+            "2,9",
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("the store has no channel 9"), "{text}");
+    assert!(text.contains("2 (Wholesale storefront)"), "{text}");
+    assert!(!dir.path().join("x.db").exists(), "nothing is created");
+    let out = bcsync_in(&sb, dir.path(), &["extract", "--channel", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+}

@@ -304,6 +304,9 @@ pub async fn extract(
         );
     }
     options.channels = bcsync::extract::channels::normalize(&channels);
+    if let Some(set) = options.channels.as_deref() {
+        check_channels_exist(&conn.client()?, set).await?;
+    }
     let singer = to == "singer";
     let progress = if singer || args.no_progress {
         Progress::hidden()
@@ -322,6 +325,47 @@ pub async fn extract(
     )
     .await?;
     Ok(finish_run(&summary, &to, singer, interrupt))
+}
+
+/// Refuses channel ids the store does not have before anything is written: filtering by
+/// one would extract empty tables without a word. A token without the channels scope
+/// cannot list them; then the ids are taken as given.
+async fn check_channels_exist(client: &Client, chosen: &[i64]) -> anyhow::Result<()> {
+    use futures::TryStreamExt;
+    let pages: Vec<bigcommerce::Page<Value>> = match client
+        .v3_pages("/channels", Vec::new(), 250)
+        .try_collect()
+        .await
+    {
+        Ok(pages) => pages,
+        Err(e) if e.status() == Some(403) => return Ok(()),
+        Err(e) => return Err(e).context("listing the store's channels to check --channel"),
+    };
+    let known: Vec<(i64, String)> = pages
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter_map(|c| {
+            let id = c.get("id")?.as_i64()?;
+            Some((id, c.get("name")?.as_str().unwrap_or("").to_owned()))
+        })
+        .collect();
+    let missing: Vec<String> = chosen
+        .iter()
+        .filter(|c| !known.iter().any(|(id, _)| id == *c))
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = known
+        .iter()
+        .map(|(id, name)| format!("{id} ({name})"))
+        .collect();
+    anyhow::bail!(
+        "the store has no channel {}: choose among {} with --channel or channels = [...]",
+        missing.join(", "),
+        listed.join(", ")
+    )
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.
