@@ -86,7 +86,11 @@ fn refresh(spec: &str, label: &str) -> String {
 
 fn export(spec: &str, table: &str, since: Option<String>) {
     let (_, t) = models::find_table(table).unwrap();
-    let label = if since.is_some() { "changed rows" } else { "all rows" };
+    let label = if since.is_some() {
+        "changed rows"
+    } else {
+        "all rows"
+    };
     let (report, took) = timed(spec, move |db| {
         let mut sink = std::io::sink();
         models::export(db, t, ExportFormat::Csv, since.as_deref(), &mut sink).unwrap()
@@ -162,7 +166,10 @@ async fn run(label: &str, to: &str, orders: usize, products: usize) {
     .unwrap();
     println!("{label}: {orders} orders x 3 lines, {products} products x 2 variants");
     let took = extract(&sb, to).await;
-    println!("  extract (products, orders)    {:>8.2} s", took.as_secs_f64());
+    println!(
+        "  extract (products, orders)    {:>8.2} s",
+        took.as_secs_f64()
+    );
     let margin = Duration::from_secs(if to.starts_with("postgres") {
         models::PG_COMMIT_MARGIN_SECS as u64 + 1
     } else {
@@ -173,7 +180,10 @@ async fn run(label: &str, to: &str, orders: usize, products: usize) {
     let before = refresh(to, "incremental, no change");
     change_one_percent(&sb, orders, products).await;
     let took = extract(&sb, to).await;
-    println!("  extract incremental (1%)     {:>8.2} s", took.as_secs_f64());
+    println!(
+        "  extract incremental (1%)     {:>8.2} s",
+        took.as_secs_f64()
+    );
     refresh(to, "incremental, 1% changed");
     export(to, "inventory.sell_orders", None);
     export(to, "inventory.sell_order_lines", None);
@@ -194,7 +204,13 @@ async fn main() {
     if let Ok(url) = std::env::var("BCSYNC_BENCH_POSTGRES_URL") {
         let schema = format!("bcsync_bench_models_{}", std::process::id());
         let sep = if url.contains('?') { '&' } else { '?' };
-        run("PostgreSQL", &format!("{url}{sep}schema={schema}"), orders, products).await;
+        run(
+            "PostgreSQL",
+            &format!("{url}{sep}schema={schema}"),
+            orders,
+            products,
+        )
+        .await;
         let (pg, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .unwrap();

@@ -48,6 +48,8 @@ pub struct ExtractSection {
     pub stream_concurrency: Option<usize>,
     /// Model sets refreshed after each extraction, as `--models` takes them.
     pub models: Option<Vec<String>>,
+    /// Channels (storefronts) to extract, as `--channel` takes them (all when absent).
+    pub channels: Option<Vec<i64>>,
 }
 
 /// What is needed to reach a store.

@@ -457,7 +457,10 @@ async fn filters_and_count_agree_with_the_list() {
             "payment_method=PayPal".into(),
             Box::new(|o: &Value| o["payment_method"] == "PayPal"),
         ),
-        ("channel_id=1".into(), Box::new(|_: &Value| true)),
+        (
+            "channel_id=1".into(),
+            Box::new(|o: &Value| o["channel_id"] == 1),
+        ),
         (
             format!("cart_id={}", first["cart_id"].as_str().unwrap()),
             Box::new({

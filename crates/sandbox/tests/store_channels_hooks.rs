@@ -548,3 +548,96 @@ async fn hook_get_put_delete() {
     );
     assert_v3_error(&api.get("/v3/hooks/abc").await, 404);
 }
+
+#[tokio::test]
+async fn products_list_by_channel_assignment_and_orders_by_channel() {
+    let api = start_seeded(SeedSpec {
+        customers: 60,
+        products: 30,
+        orders: 80,
+        lines_per_order: 1,
+        ..SeedSpec::empty()
+    })
+    .await;
+    // The assignments list: one row per product and channel, filterable both ways.
+    let r = api
+        .get("/v3/catalog/products/channel-assignments?limit=250")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = r.json()["data"].as_array().unwrap().clone();
+    assert_eq!(r.json()["meta"]["pagination"]["total"], rows.len());
+    let on = |channel: i64| -> Vec<i64> {
+        rows.iter()
+            .filter(|a| a["channel_id"] == channel)
+            .map(|a| a["product_id"].as_i64().unwrap())
+            .collect()
+    };
+    let (ch1, ch2) = (on(1), on(2));
+    assert!(!ch1.is_empty() && !ch2.is_empty());
+    assert!(
+        ch2.iter().any(|p| !ch1.contains(p)),
+        "some on channel 2 only"
+    );
+    assert!(ch2.iter().any(|p| ch1.contains(p)), "some on both");
+    let r = api
+        .get("/v3/catalog/products/channel-assignments?channel_id:in=2&limit=250")
+        .await;
+    assert_eq!(data_ids_of(r.json(), "product_id"), ch2);
+    // The products list's `channel_id:in` keeps the products assigned to any of them.
+    let r = api
+        .get("/v3/catalog/products?channel_id:in=2&limit=250")
+        .await;
+    assert_eq!(common::data_ids(r.json()), ch2);
+    let r = api
+        .get("/v3/catalog/products?channel_id:in=1,2&limit=250")
+        .await;
+    assert_eq!(r.json()["data"].as_array().unwrap().len(), 30);
+    // A product created through the API is on channel 1.
+    let r = api
+        .post(
+            "/v3/catalog/products",
+            json!({"name": "Fresh", "type": "physical", "weight": 1, "price": 2}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    let id = r.json()["data"]["id"].as_i64().unwrap();
+    let r = api
+        .get(&format!(
+            "/v3/catalog/products/channel-assignments?product_id:in={id}"
+        ))
+        .await;
+    assert_eq!(
+        r.json()["data"],
+        json!([{"product_id": id, "channel_id": 1}])
+    );
+    // Orders of channel-2 customers are on channel 2; `channel_id` filters them.
+    let r = api.get("/v2/orders?channel_id=2&limit=250").await;
+    let ch2_orders = if r.status == 204 {
+        Vec::new()
+    } else {
+        r.json().as_array().unwrap().clone()
+    };
+    assert!(!ch2_orders.is_empty());
+    assert!(ch2_orders.iter().all(|o| o["channel_id"] == 2));
+    let customers = api.get("/v3/customers?limit=250").await.json()["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ch2_customers: Vec<&Value> = customers
+        .iter()
+        .filter(|c| c["origin_channel_id"] == 2)
+        .collect();
+    assert!(!ch2_customers.is_empty());
+    for o in &ch2_orders {
+        assert!(ch2_customers.iter().any(|c| c["id"] == o["customer_id"]));
+    }
+}
+
+fn data_ids_of(body: &Value, field: &str) -> Vec<i64> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a[field].as_i64().unwrap())
+        .collect()
+}

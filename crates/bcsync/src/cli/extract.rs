@@ -50,6 +50,9 @@ pub struct ExtractArgs {
     /// list`); SQLite and PostgreSQL destinations only.
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// Extract only these channels (storefronts): repeat or comma-separate ids. Streams the API cannot filter by channel are extracted whole (see the README).
+    #[arg(long = "channel", value_name = "ID", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(1..))]
+    pub channels: Vec<i64>,
 }
 
 /// The Singer catalog of every stream and child table.
@@ -308,6 +311,20 @@ pub async fn extract(
         options.stream_concurrency = n;
     }
     options.cancel = Some(interrupt.token.clone());
+    let channels = if args.channels.is_empty() {
+        file.extract.channels.clone().unwrap_or_default()
+    } else {
+        args.channels
+    };
+    if let Some(bad) = channels.iter().find(|c| **c < 1) {
+        anyhow::bail!(
+            "channels = [...] in [extract] holds {bad}, which is not a channel id: use the ids `bcsync api GET /v3/channels` lists (1 is the default storefront)"
+        );
+    }
+    options.channels = bcsync::extract::channels::normalize(&channels);
+    if let Some(set) = options.channels.as_deref() {
+        check_channels_exist(&conn.client()?, set).await?;
+    }
     let singer = to == "singer";
     let progress = if singer || args.no_progress {
         Progress::hidden()
@@ -340,6 +357,47 @@ pub async fn extract(
         print!("{}", super::models::render_report(r));
     }
     Ok(code)
+}
+
+/// Refuses channel ids the store does not have before anything is written: filtering by
+/// one would extract empty tables without a word. A token without the channels scope
+/// cannot list them; then the ids are taken as given.
+async fn check_channels_exist(client: &Client, chosen: &[i64]) -> anyhow::Result<()> {
+    use futures::TryStreamExt;
+    let pages: Vec<bigcommerce::Page<Value>> = match client
+        .v3_pages("/channels", Vec::new(), 250)
+        .try_collect()
+        .await
+    {
+        Ok(pages) => pages,
+        Err(e) if e.status() == Some(403) => return Ok(()),
+        Err(e) => return Err(e).context("listing the store's channels to check --channel"),
+    };
+    let known: Vec<(i64, String)> = pages
+        .iter()
+        .flat_map(|p| &p.items)
+        .filter_map(|c| {
+            let id = c.get("id")?.as_i64()?;
+            Some((id, c.get("name")?.as_str().unwrap_or("").to_owned()))
+        })
+        .collect();
+    let missing: Vec<String> = chosen
+        .iter()
+        .filter(|c| !known.iter().any(|(id, _)| id == *c))
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = known
+        .iter()
+        .map(|(id, name)| format!("{id} ({name})"))
+        .collect();
+    anyhow::bail!(
+        "the store has no channel {}: choose among {} with --channel or channels = [...]",
+        missing.join(", "),
+        listed.join(", ")
+    )
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.

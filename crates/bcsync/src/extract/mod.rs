@@ -11,6 +11,7 @@
 //! record for good. Cursor-paged lists (customers) follow the API's cursors, which are
 //! keyset already.
 
+pub mod channels;
 mod progress;
 
 use std::collections::HashMap;
@@ -48,6 +49,9 @@ pub struct ExtractOptions {
     /// Cancelled on Ctrl-C or SIGTERM: streams stop issuing requests, the writer commits
     /// what it has, and the summary says `interrupted`.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The channels to extract (`--channel`), sorted and deduplicated
+    /// ([`channels::normalize`]); `None`: every channel.
+    pub channels: Option<Vec<i64>>,
 }
 
 impl Default for ExtractOptions {
@@ -58,6 +62,7 @@ impl Default for ExtractOptions {
             page_concurrency: 4,
             tables: None,
             cancel: None,
+            channels: None,
         }
     }
 }
@@ -251,6 +256,16 @@ pub async fn run_to(
     })
     .await
     .map_err(|e| Error::WriterGone(e.to_string()))??;
+    if let Some(set) = options.channels.as_deref() {
+        let whole = channels::unfiltered(&selected);
+        if !whole.is_empty() {
+            tracing::warn!(
+                "--channel {}: {} carry no channel filter and are extracted for every channel",
+                channels::describe(Some(set)),
+                whole.join(", ")
+            );
+        }
+    }
     run(
         &client, counter, &selected, writer, state, &options, &progress,
     )
@@ -365,6 +380,15 @@ async fn run_stream(
     bar: &progress::StreamBar,
 ) -> Result<()> {
     let mut state = state;
+    let chosen = options.channels.as_deref();
+    if channels::rebase_state(stream, chosen, &mut state) {
+        tracing::warn!(
+            "{}: the saved bookmark was read for another channel set; reading it whole for {} \
+             (rows outside them are marked deleted)",
+            stream.name,
+            channels::describe(chosen)
+        );
+    }
     // An incremental read from no bookmark (first run, `--full-refresh`) sees every record.
     // Its start travels in the committed state, so a later run that resumes it still
     // completes it with the right time.
@@ -375,19 +399,26 @@ async fn run_stream(
         Replication::FullTable => Some(writer.run_started().to_owned()),
         Replication::Incremental { .. } => state.full_read_started.clone(),
     };
-    read_stream(client, stream, state, writer, options, summary, bar).await?;
+    let scope = channels::scope(client, stream, chosen).await?;
+    if !scope.reads_nothing() {
+        read_stream(client, stream, state, writer, options, &scope, summary, bar).await?;
+    }
     match read_started {
         Some(started) => writer.complete_read(stream, started).await,
         None => Ok(()),
     }
 }
 
+/// Reads one stream's records of the chosen channels (`scope`: query pairs added to every
+/// list request, and the records kept of each page).
+#[allow(clippy::too_many_arguments)]
 async fn read_stream(
     client: &Client,
     stream: &'static StreamDescriptor,
     state: StreamState,
     writer: &DestinationWriter,
     options: &ExtractOptions,
+    scope: &channels::ChannelScope,
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
 ) -> Result<()> {
@@ -398,16 +429,17 @@ async fn read_stream(
             emit(writer, stream, records, None, summary, bar, client).await
         }
         (Paging::PerOrder, Replication::Incremental { .. }) => {
-            run_per_order(client, stream, state, writer, options, summary, bar).await
+            run_per_order(client, stream, state, writer, options, scope, summary, bar).await
         }
         (Paging::V3Offset, Replication::FullTable) => {
             // The first page tells the total, so the rest can be fetched in parallel (in
             // order, inside the pacer's budget). Full-table streams are re-read whole every
             // run, so nothing depends on a stable position across pages.
-            let q = base_query(stream);
+            let q = scoped_query(stream, scope);
             let first = client.v3_page(stream.path, &q, 1, stream.page_size).await?;
             let total_pages = first.meta.total_pages.unwrap_or(1);
-            emit(writer, stream, first.items, None, summary, bar, client).await?;
+            let records = scope.retain(first.items);
+            emit(writer, stream, records, None, summary, bar, client).await?;
             let mut rest = futures::stream::iter(2..=total_pages)
                 .map(|p| {
                     let (client, q) = (client.clone(), q.clone());
@@ -415,19 +447,21 @@ async fn read_stream(
                 })
                 .buffered(options.page_concurrency.max(1));
             while let Some(page) = rest.try_next().await? {
-                emit(writer, stream, page.items, None, summary, bar, client).await?;
+                let records = scope.retain(page.items);
+                emit(writer, stream, records, None, summary, bar, client).await?;
             }
             Ok(())
         }
         (_, Replication::FullTable) => {
-            let mut pages = full_table_pages(client, stream);
+            let mut pages = full_table_pages(client, stream, scope);
             while let Some(page) = pages.try_next().await? {
-                emit(writer, stream, page.items, None, summary, bar, client).await?;
+                let records = scope.retain(page.items);
+                emit(writer, stream, records, None, summary, bar, client).await?;
             }
             Ok(())
         }
         (Paging::V3Cursor, Replication::Incremental { .. }) => {
-            run_cursor_keyset(client, stream, state, writer, summary, bar).await
+            run_cursor_keyset(client, stream, state, writer, scope, summary, bar).await
         }
         (Paging::V3Offset | Paging::V2Offset, Replication::Incremental { .. }) => {
             let mut keyset = OffsetKeyset::new(
@@ -436,6 +470,7 @@ async fn read_stream(
                 stream.version,
                 stream.path,
                 base_query(stream),
+                scope.clone(),
                 state,
             );
             while let Some((records, st)) = keyset.next_page().await? {
@@ -446,11 +481,22 @@ async fn read_stream(
     }
 }
 
+/// The stream's own query pairs plus its channel filter's.
+fn scoped_query(
+    stream: &StreamDescriptor,
+    scope: &channels::ChannelScope,
+) -> Vec<(String, String)> {
+    let mut q = base_query(stream);
+    q.extend(scope.query.iter().cloned());
+    q
+}
+
 fn full_table_pages(
     client: &Client,
     stream: &'static StreamDescriptor,
+    scope: &channels::ChannelScope,
 ) -> futures::stream::BoxStream<'static, bigcommerce::Result<Page<Value>>> {
-    let q = base_query(stream);
+    let q = scoped_query(stream, scope);
     match stream.paging {
         Paging::V2Offset => client.v2_pages(stream.path, q, stream.page_size).boxed(),
         Paging::V3Cursor => client
@@ -520,6 +566,9 @@ struct OffsetKeyset<'a> {
     version: ApiVersion,
     path: &'a str,
     base: Vec<(String, String)>,
+    /// The channel filter: its query pairs are in `base`; it keeps records of each page
+    /// after the cursor has seen them all.
+    scope: channels::ChannelScope,
     cursor: KeysetCursor,
     page_no: u32,
     done: bool,
@@ -532,14 +581,18 @@ impl<'a> OffsetKeyset<'a> {
         version: ApiVersion,
         path: &'a str,
         base: Vec<(String, String)>,
+        scope: channels::ChannelScope,
         state: StreamState,
     ) -> Self {
+        let mut base = base;
+        base.extend(scope.query.iter().cloned());
         Self {
             client,
             stream,
             version,
             path,
             base,
+            scope,
             cursor: KeysetCursor::new(state),
             page_no: 1,
             done: false,
@@ -593,7 +646,10 @@ impl<'a> OffsetKeyset<'a> {
         } else {
             self.done = true;
         }
-        Ok(Some((fresh, self.cursor.state().clone())))
+        Ok(Some((
+            self.scope.retain(fresh),
+            self.cursor.state().clone(),
+        )))
     }
 }
 
@@ -603,6 +659,7 @@ async fn run_cursor_keyset(
     stream: &'static StreamDescriptor,
     state: StreamState,
     writer: &DestinationWriter,
+    scope: &channels::ChannelScope,
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
 ) -> Result<()> {
@@ -610,7 +667,7 @@ async fn run_cursor_keyset(
         return Ok(());
     };
     let mut cursor = KeysetCursor::new(state);
-    let mut q = base_query(stream);
+    let mut q = scoped_query(stream, scope);
     q.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     if let Some(b) = cursor.bookmark() {
         q.push((min_param.to_owned(), format_bookmark(b)));
@@ -629,11 +686,13 @@ async fn run_cursor_keyset(
             cursor_field,
             stream.name,
         )?;
+        // A page whose new records are all outside the chosen channels still moves the
+        // bookmark: its state is committed with no rows.
         if !fresh.is_empty() || !has_more {
             emit(
                 writer,
                 stream,
-                fresh,
+                scope.retain(fresh),
                 Some(cursor.state().clone()),
                 summary,
                 bar,
@@ -669,18 +728,29 @@ enum PerOrderDone {
 /// off holds back only the commit of its page, never the other requests. Results come
 /// out in list order, and a page's rows are written with its state only after all its
 /// orders are in: the bookmark never passes an order whose rows are not committed.
+#[allow(clippy::too_many_arguments)]
 async fn run_per_order(
     client: &Client,
     stream: &'static StreamDescriptor,
     state: StreamState,
     writer: &DestinationWriter,
     options: &ExtractOptions,
+    scope: &channels::ChannelScope,
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
 ) -> Result<()> {
     let window = options.per_parent_window.max(1);
-    // The order list drives the keyset (no include: only ids and dates are needed).
-    let orders = OffsetKeyset::new(client, stream, ApiVersion::V2, "/orders", Vec::new(), state);
+    // The order list drives the keyset (no include: only ids and dates are needed), with
+    // the orders' channel filter: transactions follow their order.
+    let orders = OffsetKeyset::new(
+        client,
+        stream,
+        ApiVersion::V2,
+        "/orders",
+        Vec::new(),
+        scope.clone(),
+        state,
+    );
     let order_pages = futures::stream::try_unfold(orders, |mut keyset| async move {
         Ok::<_, Error>(keyset.next_page().await?.map(|page| (page, keyset)))
     });

@@ -546,6 +546,8 @@ async fn poll_streams(
         per_parent_window: 1,
         tables: None,
         cancel: Some(stop.clone()),
+        // Events and polls cover every channel.
+        channels: None,
     };
     let summary = crate::extract::run_streams(
         &ctx.client,

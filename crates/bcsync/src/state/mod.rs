@@ -42,6 +42,10 @@ pub struct StreamState {
     /// Absent in states written before it existed, read as "every table".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emitted_tables: Option<Vec<String>>,
+    /// The channels a channel-filtered stream was read with (`--channel`), sorted; absent:
+    /// every channel. Another set reads the stream whole again (`extract::channels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<i64>>,
 }
 
 /// The JSON key of [`StreamState::full_read_started`], which SQL destinations remove from

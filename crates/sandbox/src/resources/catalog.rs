@@ -446,4 +446,7 @@ pub fn routes() -> Router<Shared> {
 
 pub fn seed(data: &mut StoreData, spec: &SeedSpec, rng: &mut SmallRng, now: DateTime<Utc>) {
     seeding::seed(&mut data.catalog, spec, rng, now);
+    if data.channels.exists(2) {
+        seeding::assign_channels(&mut data.catalog);
+    }
 }

@@ -240,6 +240,8 @@ pub struct CustomerRef {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// The channel the customer registered on: their seeded orders are placed there.
+    pub origin_channel_id: i64,
 }
 
 fn next_id(last: &mut i64) -> i64 {
@@ -268,6 +270,7 @@ impl CustomersData {
                 email: c.email.clone(),
                 first_name: c.first_name.clone(),
                 last_name: c.last_name.clone(),
+                origin_channel_id: c.origin_channel_id,
             })
             .collect()
     }

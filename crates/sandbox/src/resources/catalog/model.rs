@@ -85,6 +85,9 @@ pub struct Product {
     pub custom_fields: Vec<CustomField>,
     pub options: Vec<ProductOption>,
     pub extra: Option<Box<ProductExtra>>,
+    /// The channels the product is assigned to (`/catalog/products/channel-assignments`,
+    /// docs/api-notes.md §10.1), in id order. The sandbox assigns a new product to channel 1.
+    pub channels: Vec<i64>,
 }
 
 /// Rarely set product fields, boxed only once one of them is written.
@@ -229,6 +232,7 @@ impl Product {
             custom_fields: Vec::new(),
             options: Vec::new(),
             extra: None,
+            channels: vec![crate::resources::channels::DEFAULT_CHANNEL_ID],
         }
     }
 

@@ -50,6 +50,10 @@ pub fn routes() -> Router<Shared> {
                 .delete(delete_filtered),
         )
         .route(
+            "/v3/catalog/products/channel-assignments",
+            get(list_channel_assignments),
+        )
+        .route(
             "/v3/catalog/products/{id}",
             get(get_one).put(update_one).delete(delete_one),
         )
@@ -179,6 +183,8 @@ struct ProductFilter {
     mpn: TextFilter,
     out_of_stock: Option<bool>,
     inventory_low: Option<bool>,
+    /// `channel_id:in`: products assigned to any of these channels (docs/api-notes.md §10.1).
+    channels: Option<Vec<i64>>,
 }
 
 impl ProductFilter {
@@ -225,6 +231,7 @@ impl ProductFilter {
             mpn: TextFilter::parse(q, "mpn"),
             out_of_stock: q.bool("out_of_stock")?,
             inventory_low: q.bool("inventory_low")?,
+            channels: q.int_list("channel_id:in")?,
         })
     }
 
@@ -251,6 +258,7 @@ impl ProductFilter {
             || self.mpn.is_set()
             || self.out_of_stock.is_some()
             || self.inventory_low.is_some()
+            || self.channels.is_some()
     }
 
     /// Whether the id range alone decides the result (the common unfiltered page), so
@@ -314,6 +322,10 @@ impl ProductFilter {
                 b == (p.inventory_tracking != "none"
                     && p.inventory_level <= p.inventory_warning_level)
             })
+            && self
+                .channels
+                .as_ref()
+                .is_none_or(|cs| p.channels.iter().any(|c| cs.contains(c)))
     }
 
     /// Matching products in id order, walking only the id range the filters allow (or
@@ -447,6 +459,32 @@ async fn list(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
     Ok(v3_offset(&items, page, limit, &q, |p| {
         render_product(cat, p, inc, &sel)
     }))
+}
+
+/// `GET /catalog/products/channel-assignments` (docs/api-notes.md §10.1): one
+/// `{product_id, channel_id}` per assignment, by product then channel, filtered by
+/// `product_id:in` and `channel_id:in`, offset pages of at most 250.
+async fn list_channel_assignments(State(st): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = Query::parse(raw.as_deref(), V3);
+    let (page, limit) = q.page_limit(MAX_LIMIT)?;
+    let products = q.int_list("product_id:in")?;
+    let channels = q.int_list("channel_id:in")?;
+    let data = st.data.read();
+    let rows: Vec<(i64, i64)> = data
+        .catalog
+        .products
+        .values()
+        .filter(|p| products.as_ref().is_none_or(|ids| ids.contains(&p.id)))
+        .flat_map(|p| p.channels.iter().map(move |c| (p.id, *c)))
+        .filter(|(_, c)| channels.as_ref().is_none_or(|cs| cs.contains(c)))
+        .collect();
+    Ok(v3_offset(
+        &rows,
+        page,
+        limit,
+        &q,
+        |(p, c)| serde_json::json!({"product_id": p, "channel_id": c}),
+    ))
 }
 
 async fn get_one(

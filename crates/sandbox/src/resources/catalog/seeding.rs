@@ -232,6 +232,20 @@ pub fn seed(cat: &mut CatalogData, spec: &SeedSpec, rng: &mut SmallRng, now: Dat
     seed_products(cat, spec, rng, now);
 }
 
+/// Spreads the products of a multi-storefront store over its two storefronts, from the
+/// ids alone (no draw from the generator, so every other seeded record stays the same):
+/// every third product is on both channels, every fifth of the rest on channel 2 only,
+/// the others on channel 1 only.
+pub fn assign_channels(cat: &mut CatalogData) {
+    for p in cat.products.values_mut() {
+        p.channels = match (p.id % 3, p.id % 5) {
+            (0, _) => vec![1, 2],
+            (_, 0) => vec![2],
+            _ => vec![1],
+        };
+    }
+}
+
 fn seed_brands(cat: &mut CatalogData, count: usize) {
     for i in 0..count {
         let base = BRANDS[i % BRANDS.len()];

@@ -434,4 +434,17 @@ pub(super) fn seed(data: &mut StoreData, spec: &SeedSpec, rng: &mut SmallRng, no
             cs.upsert_attribute_value(id, attr_ids[2], birthday, value_time);
         }
     }
+    if multi_channel {
+        // Some channel-1 customers are limited to listed channels instead of every one
+        // (`channel_ids` null): derived from the id, so no generator draw shifts the rest.
+        for c in cs.customers.values_mut() {
+            if c.origin_channel_id == 1 && c.channel_ids.is_none() {
+                c.channel_ids = match c.id % 10 {
+                    0 => Some(vec![1]),
+                    5 => Some(vec![1, 2]),
+                    _ => None,
+                };
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! archived orders.
 //!
 //! Lines point at catalog products (with a variant when the product has variants) and
-//! orders at customers; with an empty catalog lines are custom products, and with no
+//! orders at customers, on the customer's origin channel (guest orders on channel 1); with an empty catalog lines are custom products, and with no
 //! customers every order is a guest order.
 
 use std::borrow::Cow;
@@ -247,6 +247,8 @@ fn build_order(
     let (first, last, email): (Text, Text, Text) = match s.customer {
         Some(c) => {
             o.customer_id = c.id;
+            // A customer of another storefront orders there (multi-storefront stores).
+            o.channel_id = c.origin_channel_id;
             (
                 Cow::Owned(c.first_name.clone()),
                 Cow::Owned(c.last_name.clone()),
