@@ -62,6 +62,19 @@ pub struct ModelSet {
     pub streams: &'static [&'static str],
 }
 
+impl ModelSet {
+    /// The extracted tables the set reads, each once, in table order.
+    pub fn sources(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for s in self.tables.iter().flat_map(|t| t.sources.iter().copied()) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}
+
 pub const MODEL_SETS: &[ModelSet] = &[ModelSet {
     name: "inventory",
     about: "sellable SKUs with stock and price, sell orders and their lines, for inventory-planning tools",
@@ -168,7 +181,7 @@ fn ensure_tables(db: &ModelDb, set: &ModelSet) -> Result<()> {
         ));
     }
     // The incremental refresh finds changed parents by these times.
-    for source in set.tables.iter().flat_map(|t| t.sources) {
+    for source in set.sources() {
         for column in ["_extracted_at", "_deleted_at"] {
             sql.push_str(&format!(
                 "CREATE INDEX IF NOT EXISTS {source}{column}_idx ON {source} ({column});"
@@ -181,13 +194,7 @@ fn ensure_tables(db: &ModelDb, set: &ModelSet) -> Result<()> {
 /// The newest row time of the set's source tables.
 fn newest_source_time(db: &ModelDb, set: &ModelSet) -> Result<Option<String>> {
     let d = db.dialect();
-    let mut sources: Vec<&str> = set
-        .tables
-        .iter()
-        .flat_map(|t| t.sources.iter().copied())
-        .collect();
-    sources.sort_unstable();
-    sources.dedup();
+    let sources = set.sources();
     let parts = sources
         .iter()
         .flat_map(|s| {
@@ -214,25 +221,18 @@ pub fn refresh(
     full: bool,
 ) -> Result<RefreshReport> {
     let started = Instant::now();
-    let missing: Vec<&str> = set
-        .tables
-        .iter()
-        .flat_map(|t| t.sources.iter().copied())
-        .filter(|s| !db.has_table(s).unwrap_or(false))
-        .collect();
+    let sources = set.sources();
+    let mut missing = Vec::new();
+    for s in &sources {
+        if !db.has_table(s)? {
+            missing.push(*s);
+        }
+    }
     if !missing.is_empty() {
-        let mut missing = missing;
-        missing.dedup();
         return Err(Error::Config(format!(
             "model set {:?} is computed from the tables {}, and {} has no {}: extract them first (bcsync extract --streams {} --to {})",
             set.name,
-            set.tables
-                .iter()
-                .flat_map(|t| t.sources.iter().copied())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(", "),
+            sources.join(", "),
             db.describe(),
             missing.join(", "),
             set.streams.join(","),
