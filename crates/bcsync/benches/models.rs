@@ -8,9 +8,9 @@
 //! - the export of every sell order and line as CSV, and of the rows changed since the
 //!   refresh before (`--since`).
 //!
-//! PostgreSQL's watermark stays `PG_COMMIT_MARGIN_SECS` behind the refresh clock (see
-//! `models/mod.rs`); the incremental refreshes run after that margin, as a scheduled
-//! refresh would.
+//! PostgreSQL's watermark stays a margin behind the refresh clock (`PG_OPEN_MARGIN_SECS`
+//! for a role that sees every session, see `models/mod.rs`); the incremental refreshes
+//! run after that margin, as a scheduled refresh would.
 //!
 //! `cargo bench -p bcsync --bench models` (`BENCH_ORDERS=10000` for a quick run).
 
@@ -171,7 +171,7 @@ async fn run(label: &str, to: &str, orders: usize, products: usize) {
         took.as_secs_f64()
     );
     let margin = Duration::from_secs(if to.starts_with("postgres") {
-        models::PG_COMMIT_MARGIN_SECS as u64 + 1
+        models::PG_OPEN_MARGIN_SECS as u64 + 1
     } else {
         0
     });

@@ -106,11 +106,16 @@ pub fn refresh(
     now: &str,
 ) -> Result<Vec<TableCounts>> {
     let d = db.dialect();
-    let changed = |alias: &str| match since {
-        None => "TRUE".to_owned(),
+    // The parent ids of `table` rows written or marked since the watermark: one indexed
+    // range per time column, so neither side scans the table (an OR of the two would).
+    let changed = |table: &str, parent: &str| match since {
+        None => format!("SELECT {parent} AS id FROM {table}"),
         Some(w) => {
             let w = d.time_literal(w);
-            format!("({alias}._extracted_at >= {w} OR {alias}._deleted_at >= {w})")
+            format!(
+                "SELECT {parent} AS id FROM {table} WHERE _extracted_at >= {w} \
+                 UNION SELECT {parent} FROM {table} WHERE _deleted_at >= {w}"
+            )
         }
     };
     let now_lit = d.time_literal(now);
@@ -121,9 +126,9 @@ pub fn refresh(
         db,
         "_m_affected_products",
         &format!(
-            "SELECT p.id AS id FROM products p WHERE {} UNION SELECT v.product_id FROM product_variants v WHERE {}",
-            changed("p"),
-            changed("v")
+            "{} UNION {}",
+            changed("products", "id"),
+            changed("product_variants", "product_id")
         ),
     )?;
     let has_options = |alias: &str| format!("{} > 0", d.array_len(alias, "option_values"));
@@ -202,9 +207,9 @@ pub fn refresh(
         db,
         "_m_affected_orders",
         &format!(
-            "SELECT o.id AS id FROM orders o WHERE {} UNION SELECT l.order_id FROM order_lines l WHERE {}",
-            changed("o"),
-            changed("l")
+            "{} UNION {}",
+            changed("orders", "id"),
+            changed("order_lines", "order_id")
         ),
     )?;
     let in_set = if options.all_sell_orders {

@@ -13,9 +13,11 @@
 //! refresh recomputes the parents (products, orders) with a row at or after it. SQLite
 //! stamps a row once it holds the write lock and the refresh holds that lock too
 //! (`BEGIN IMMEDIATE`), so every row committed later carries a later time. PostgreSQL
-//! stamps before its transaction commits, so there the watermark stays
-//! [`PG_COMMIT_MARGIN_SECS`] behind the refresh's own clock: a page committed during a
-//! refresh with an earlier stamp is read again by the next one, never missed.
+//! stamps before its transaction commits, so there the watermark stays behind the oldest
+//! transaction still open in the database and behind the refresh's own clock by a margin
+//! ([`PG_OPEN_MARGIN_SECS`], or [`PG_COMMIT_MARGIN_SECS`] when the role cannot see other
+//! roles' sessions): a page committed during a refresh with an earlier stamp is read again
+//! by the next one, never missed.
 
 pub mod db;
 pub mod inventory;
@@ -28,9 +30,13 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use db::{Dialect, Kind, ModelDb, text_literal};
 
-/// How far the PostgreSQL watermark stays behind the refresh's clock: longer than any
-/// page transaction of the extraction takes to commit.
+/// How far the PostgreSQL watermark stays behind the refresh's clock when other roles'
+/// transactions are invisible to it: longer than any page transaction of the extraction
+/// takes to commit.
 pub const PG_COMMIT_MARGIN_SECS: i64 = 30;
+/// The same when every open transaction is visible: only the moment between a page's
+/// stamp and the start of its transaction, and clock differences, need covering.
+pub const PG_OPEN_MARGIN_SECS: i64 = 5;
 
 /// Bumped when a model's columns or rules change: the next refresh rebuilds the set.
 const MODELS_VERSION: &str = "1";
@@ -272,7 +278,11 @@ pub fn refresh(
             other => return Err(Error::Config(format!("model set {other:?} has no refresh"))),
         };
         let previous = if rebuild { None } else { watermark.clone() };
-        let next = next_watermark(db.dialect(), newest, previous);
+        let open = match db.dialect() {
+            Dialect::Postgres => open_transactions(db)?,
+            Dialect::Sqlite => (None, 0),
+        };
+        let next = next_watermark(db.dialect(), newest, previous, open);
         db.batch(&format!(
             "DELETE FROM _bcsync_models WHERE model = {m}; \
              INSERT INTO _bcsync_models (model, definition, watermark, refreshed_at) VALUES ({m}, {}, {}, {});",
@@ -290,16 +300,55 @@ pub fn refresh(
     })
 }
 
-/// The watermark the next refresh starts from (see the module header).
-fn next_watermark(d: Dialect, newest: Option<String>, previous: Option<String>) -> Option<String> {
+/// PostgreSQL: when the oldest other transaction in this database began (RFC 3339), and
+/// how far the watermark must stay behind it and the clock: `PG_OPEN_MARGIN_SECS` when
+/// this role sees every session (superuser or `pg_read_all_stats`), else
+/// [`PG_COMMIT_MARGIN_SECS`], since a writer of another role would be invisible.
+fn open_transactions(db: &ModelDb) -> Result<(Option<String>, i64)> {
+    let oldest = db.text(&format!(
+        "SELECT {} FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+        Dialect::Postgres.time_text("min(xact_start)")
+    ))?;
+    let sees_all = db.text(
+        "SELECT (pg_has_role(current_user, 'pg_read_all_stats', 'member') \
+         OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))::text",
+    )?;
+    let margin = if sees_all.as_deref() == Some("true") {
+        PG_OPEN_MARGIN_SECS
+    } else {
+        PG_COMMIT_MARGIN_SECS
+    };
+    Ok((oldest, margin))
+}
+
+/// The watermark the next refresh starts from (see the module header). PostgreSQL's stays
+/// `margin` seconds behind the clock and behind the oldest transaction still open, whose
+/// rows (stamped before it began) may commit after this refresh.
+fn next_watermark(
+    d: Dialect,
+    newest: Option<String>,
+    previous: Option<String>,
+    open: (Option<String>, i64),
+) -> Option<String> {
     let newest = newest.or(previous)?;
     match d {
         Dialect::Sqlite => Some(newest),
         Dialect::Postgres => {
-            let margin = (chrono::Utc::now() - chrono::Duration::seconds(PG_COMMIT_MARGIN_SECS))
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            // Both are RFC 3339 UTC with milliseconds: text order is time order.
-            Some(if margin < newest { margin } else { newest })
+            let (oldest_open, margin) = open;
+            let back = |t: chrono::DateTime<chrono::Utc>| {
+                (t - chrono::Duration::seconds(margin))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            };
+            let mut candidates = vec![newest, back(chrono::Utc::now())];
+            if let Some(t) = oldest_open
+                .as_deref()
+                .and_then(bigcommerce::dates::parse_any)
+            {
+                candidates.push(back(t));
+            }
+            // All RFC 3339 UTC with milliseconds: text order is time order.
+            candidates.into_iter().min()
         }
     }
 }
