@@ -311,7 +311,7 @@ pub async fn extract(
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.
-const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
+pub(super) const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
     (
         "store_v2_customers",
         ApiVersion::V3,

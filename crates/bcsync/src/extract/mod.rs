@@ -72,6 +72,8 @@ pub struct StreamSummary {
     pub pages: u64,
     pub duration: Duration,
     pub error: Option<String>,
+    /// The HTTP status behind `error`, when the store answered with one.
+    pub error_status: Option<u16>,
 }
 
 /// What the whole run did.
@@ -179,6 +181,10 @@ pub async fn run_streams(
                     Err(e) => {
                         bar.fail(&e.to_string());
                         summary.error = Some(e.to_string());
+                        summary.error_status = match &e {
+                            Error::Api(api) => api.status(),
+                            _ => None,
+                        };
                     }
                 }
                 summary
@@ -238,8 +244,30 @@ pub async fn run_to(
     options: ExtractOptions,
     progress: Progress,
 ) -> Result<ExtractSummary> {
+    let dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
+    run_into(
+        client,
+        counter,
+        stream_names,
+        dest,
+        full_refresh,
+        options,
+        progress,
+    )
+    .await
+}
+
+/// [`run_to`] into a destination the caller opened (`bcsync airbyte read` builds its own).
+pub async fn run_into(
+    client: Client,
+    counter: Arc<RequestCounter>,
+    stream_names: &[String],
+    mut dest: Box<dyn crate::destinations::Destination>,
+    full_refresh: bool,
+    options: ExtractOptions,
+    progress: Progress,
+) -> Result<ExtractSummary> {
     let selected = crate::streams::select(stream_names)?;
-    let mut dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
     let tables = options
         .tables
         .clone()
