@@ -329,7 +329,7 @@ async fn airbyte_vs_extract(quick: bool, time_scale: f64) {
     let dir = tempfile::tempdir().unwrap();
     let report = |what: &str, run: &ProcessRun| {
         println!(
-            "{what:<28} requests {:>6}  wall {:>7.2} s  rows {:>8}",
+            "{what:<30} requests {:>6}  wall {:>7.2} s  rows {:>8}",
             run.requests,
             run.wall.as_secs_f64(),
             run.rows

@@ -508,6 +508,42 @@ async fn incremental_reads_resume_without_duplicates() {
         }
     }
 
+    // A child table configured without its parent: the orders pages are read, only the
+    // lines are emitted, and a resume from the lines' own first STATE doubles none.
+    let lines_only = configured(dir.path(), "lines.json", &[("order_lines", "incremental")]);
+    let alone = read(&py, &config, &lines_only, None, sb.token()).await;
+    assert!(alone.records("orders").is_empty());
+    let key = &["order_id", "id"];
+    assert_eq!(
+        unique(&alone.keys("order_lines", key), "order_lines"),
+        unique(&first.keys("order_lines", key), "order_lines")
+    );
+    let cut = alone
+        .msgs
+        .iter()
+        .position(|m| m["type"] == "STATE")
+        .unwrap();
+    let state_file = dir.path().join("lines-state.json");
+    std::fs::write(&state_file, json!([alone.msgs[cut]["state"]]).to_string()).unwrap();
+    let before: Vec<String> = alone.msgs[..cut]
+        .iter()
+        .filter(|m| m["type"] == "RECORD")
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m["record"]["data"]["order_id"], m["record"]["data"]["id"]
+            )
+        })
+        .collect();
+    let resumed = read(&py, &config, &lines_only, Some(&state_file), sb.token()).await;
+    let again = unique(&resumed.keys("order_lines", key), "order_lines");
+    let before = unique(&before, "order_lines");
+    assert!(!before.is_empty() && again.is_disjoint(&before));
+    assert_eq!(
+        again.len() + before.len(),
+        alone.records("order_lines").len()
+    );
+
     // Changes, several in one second; the next read from the last state emits exactly the
     // changed records, once.
     change_between_runs(&sb).await;
@@ -608,6 +644,18 @@ async fn check_names_the_fix_and_never_prints_the_token() {
         status["connectionStatus"]["status"], "SUCCEEDED",
         "{status}"
     );
+
+    // A token of the wrong type: FAILED, and the value is not quoted.
+    std::fs::write(
+        &config,
+        json!({"store_hash": sb.store_hash(), "access_token": 918273645546372819_u64}).to_string(),
+    )
+    .unwrap();
+    let out = airbyte(&["check", "--config", &config_arg]).await;
+    assert!(out.status.success());
+    assert!(!output_text(&out).contains("918273645546372819"));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["connectionStatus"]["status"], "FAILED");
 
     // A config without a token: FAILED, naming the field to add.
     std::fs::write(

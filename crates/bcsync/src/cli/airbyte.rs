@@ -157,7 +157,25 @@ fn load_config(
             path.display()
         ))
     })?;
-    let cfg: SourceConfig = serde_json::from_str(&text).map_err(|e| {
+    // A value of the wrong type is quoted by serde's message: the token must never be, so
+    // its type is checked first, without quoting it.
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::config(format!(
+            "the config {} is not JSON ({}); fix it as `bcsync airbyte spec` describes",
+            path.display(),
+            bcsync::error::plain_serde_message(&e.to_string())
+        ))
+    })?;
+    if value
+        .get("access_token")
+        .is_some_and(|t| !t.is_string() && !t.is_null())
+    {
+        return Err(Failure::config(format!(
+            "access_token in the config {} is not a string; write it in double quotes",
+            path.display()
+        )));
+    }
+    let cfg: SourceConfig = serde_json::from_value(value).map_err(|e| {
         Failure::config(format!(
             "the config {} is not a JSON object with store_hash and access_token ({}); fix it as `bcsync airbyte spec` describes",
             path.display(),
