@@ -244,6 +244,8 @@ pub async fn run_to(
     options: ExtractOptions,
     progress: Progress,
 ) -> Result<ExtractSummary> {
+    // An unknown stream name fails before the destination is created.
+    crate::streams::select(stream_names)?;
     let dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
     run_into(
         client,
