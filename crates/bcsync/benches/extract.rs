@@ -8,9 +8,13 @@
 //! request per order) included, clean and under injected faults, with requests, retries
 //! and the sandbox's peak of requests in flight.
 //!
+//! Then `bcsync airbyte read` against `bcsync extract` (both as child processes, each on a
+//! fresh sandbox seeded alike): requests (the sandbox's log), wall time and rows, for a
+//! first read and for an incremental rerun of the unchanged store.
+//!
 //! `cargo bench -p bcsync --bench extract` (BENCH_QUICK=1 for a small smoke run;
-//! BENCH_ONLY=faults for the fault cost alone; BENCH_FAULTS to replace its fault specs,
-//! `;`-separated).
+//! BENCH_ONLY=faults for the fault cost alone, BENCH_ONLY=airbyte for the Airbyte
+//! comparison alone; BENCH_FAULTS to replace the fault specs, `;`-separated).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
@@ -238,15 +242,198 @@ async fn fault_cost(quick: bool, time_scale: f64) {
     }
 }
 
+/// The streams of the main run, and of the Airbyte comparison (with their child tables).
+const STREAMS: [&str; 11] = [
+    "store",
+    "channels",
+    "customers",
+    "customer_groups",
+    "products",
+    "categories",
+    "category_trees",
+    "brands",
+    "coupons",
+    "orders",
+    "refunds",
+];
+
+/// One run of the binary: requests the sandbox answered, wall time, rows written or emitted.
+struct ProcessRun {
+    requests: u64,
+    wall: Duration,
+    rows: u64,
+}
+
+/// `bcsync ARGS` against the sandbox; stdout returned for the caller to count rows in.
+async fn run_binary(base: &str, args: &[String], env: bool) -> (ProcessRun, String) {
+    let before = admin_count(base).await.0;
+    let t0 = Instant::now();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bcsync"));
+    cmd.args(args)
+        .env_remove("BIGCOMMERCE_ACCESS_TOKEN")
+        .stderr(Stdio::null());
+    if env {
+        cmd.env("BIGCOMMERCE_STORE_HASH", "bench")
+            .env("BIGCOMMERCE_ACCESS_TOKEN", "bench-token")
+            .env("BIGCOMMERCE_BASE_URL", base);
+    }
+    let out = cmd.output().unwrap();
+    let wall = t0.elapsed();
+    assert!(out.status.success(), "bcsync {args:?} failed");
+    let requests = admin_count(base).await.0 - before;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    (
+        ProcessRun {
+            requests,
+            wall,
+            rows: 0,
+        },
+        stdout,
+    )
+}
+
+/// `bcsync airbyte read` against `bcsync extract` into SQLite: the same streams (with their
+/// child tables), each tool on a fresh sandbox seeded alike, twice (the second run from
+/// the first one's state: nothing changed).
+async fn airbyte_vs_extract(quick: bool, time_scale: f64) {
+    let (customers, products, orders) = if quick {
+        (1000, 500, 2000)
+    } else {
+        (10_000, 5_000, 20_000)
+    };
+    println!(
+        "\n== airbyte read vs extract: {customers} customers, {products} products (2 variants, 2 images), {orders} orders (3 lines), Standard plan at time scale {time_scale}"
+    );
+    let seeded = || {
+        start_sandbox(&[
+            "--seed",
+            "11",
+            "--customers",
+            &customers.to_string(),
+            "--products",
+            &products.to_string(),
+            "--orders",
+            &orders.to_string(),
+            "--variants",
+            "2",
+            "--images",
+            "2",
+            "--lines",
+            "3",
+            "--plan",
+            "standard",
+            "--time-scale",
+            &time_scale.to_string(),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = |what: &str, run: &ProcessRun| {
+        println!(
+            "{what:<30} requests {:>6}  wall {:>7.2} s  rows {:>8}",
+            run.requests,
+            run.wall.as_secs_f64(),
+            run.rows
+        );
+    };
+
+    // extract: the summary's total row gives records + child rows.
+    let sb = seeded();
+    let db = dir.path().join("extract.db");
+    let args: Vec<String> = [
+        "extract",
+        "--no-progress",
+        "--streams",
+        &STREAMS.join(","),
+        "--to",
+        &format!("sqlite:{}", db.display()),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let total_rows = |stdout: &str| -> u64 {
+        let total = stdout.lines().find(|l| l.starts_with("total")).unwrap();
+        let f: Vec<&str> = total.split_whitespace().collect();
+        f[1].parse::<u64>().unwrap() + f[2].parse::<u64>().unwrap()
+    };
+    for what in ["extract (first run)", "extract (unchanged rerun)"] {
+        let (mut run, stdout) = run_binary(&sb.base_url, &args, true).await;
+        run.rows = total_rows(&stdout);
+        report(what, &run);
+    }
+    drop(sb);
+
+    // airbyte read: every table of those streams, incremental where it can be.
+    let sb = seeded();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"store_hash": "bench", "access_token": "bench-token", "base_url": sb.base_url})
+            .to_string(),
+    )
+    .unwrap();
+    let configured: Vec<serde_json::Value> = bcsync::streams::STREAMS
+        .iter()
+        .filter(|s| STREAMS.contains(&s.name))
+        .flat_map(|s| {
+            let mode = if s.is_incremental() { "incremental" } else { "full_refresh" };
+            std::iter::once(s.name)
+                .chain(s.children.iter().map(|c| c.name))
+                .map(move |t| {
+                    serde_json::json!({"stream": {"name": t, "json_schema": {}, "supported_sync_modes": [mode]},
+                        "sync_mode": mode, "destination_sync_mode": "append"})
+                })
+        })
+        .collect();
+    let catalog = dir.path().join("catalog.json");
+    std::fs::write(
+        &catalog,
+        serde_json::json!({ "streams": configured }).to_string(),
+    )
+    .unwrap();
+    let state = dir.path().join("state.json");
+    let mut args: Vec<String> = [
+        "airbyte",
+        "read",
+        "--config",
+        &config.display().to_string(),
+        "--catalog",
+        &catalog.display().to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for what in ["airbyte read (first run)", "airbyte read (from its state)"] {
+        let (mut run, stdout) = run_binary(&sb.base_url, &args, false).await;
+        let msgs: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        run.rows = msgs.iter().filter(|m| m["type"] == "RECORD").count() as u64;
+        let states: Vec<serde_json::Value> = msgs
+            .iter()
+            .filter(|m| m["type"] == "STATE")
+            .map(|m| m["state"].clone())
+            .collect();
+        std::fs::write(&state, serde_json::Value::Array(states).to_string()).unwrap();
+        report(what, &run);
+        if !args.iter().any(|a| a == "--state") {
+            args.extend(["--state".to_owned(), state.display().to_string()]);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
-    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "faults") {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "faults" || only == "airbyte" {
         let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.25);
-        fault_cost(quick, time_scale).await;
+        if only == "faults" {
+            fault_cost(quick, time_scale).await;
+        } else {
+            airbyte_vs_extract(quick, time_scale).await;
+        }
         return;
     }
     let (customers, products, orders, big_orders) = if quick {
@@ -292,19 +479,7 @@ async fn main() {
     ]);
     let c = counts(&sb.base_url).await;
     let n = |k: &str| c[k].as_u64().unwrap_or(0);
-    let streams = [
-        "store",
-        "channels",
-        "customers",
-        "customer_groups",
-        "products",
-        "categories",
-        "category_trees",
-        "brands",
-        "coupons",
-        "orders",
-        "refunds",
-    ];
+    let streams = STREAMS;
     // The minimum the API allows: one request per page of 250 for every list.
     let minimum = 1 // store
         + pages(n("channels")) + pages(n("customers")) + pages(n("customer_groups")) + pages(n("products"))
@@ -348,6 +523,7 @@ async fn main() {
     drop(sb);
 
     fault_cost(quick, time_scale).await;
+    airbyte_vs_extract(quick, time_scale).await;
 
     println!(
         "\n== memory and throughput: `bcsync extract --streams orders` (child process) on {big_orders} orders with 3 lines, unthrottled"

@@ -401,7 +401,7 @@ async fn check_channels_exist(client: &Client, chosen: &[i64]) -> anyhow::Result
 }
 
 /// One cheap read per scope family, to tell which scopes the token has.
-const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
+pub(super) const SCOPE_PROBES: &[(&str, ApiVersion, &str, &str)] = &[
     (
         "store_v2_customers",
         ApiVersion::V3,

@@ -2,6 +2,7 @@
 //! --discover|--catalog` (no subcommand) behaves as a Singer tap, so Meltano can run the
 //! binary as a custom extractor directly.
 
+mod airbyte;
 mod api;
 mod demo;
 mod extract;
@@ -88,6 +89,8 @@ pub enum Command {
     Listen(listen::ListenArgs),
     /// What a listener is doing: connected, last event, last sync, lag, inbox, tables, hooks.
     Status(listen::StatusArgs),
+    // Its help is the doc of `AirbyteArgs` (a doc comment here would replace it).
+    Airbyte(airbyte::AirbyteArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -193,6 +196,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen::listen(cli.config.as_deref(), args, &Interrupt::listen()).await
         }
         Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
+        Some(Command::Airbyte(args)) => {
+            airbyte::run(cli.config.as_deref(), args, &Interrupt::listen()).await
+        }
         None if cli.discover
             || cli.catalog.is_some()
             || cli.state.is_some()

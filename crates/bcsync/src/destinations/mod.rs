@@ -1,5 +1,6 @@
 //! Destinations: where extracted pages go. One trait, one module per destination
-//! (SQLite, Singer on stdout, JSON lines; PostgreSQL comes through the same trait).
+//! (SQLite, Singer and Airbyte on stdout, JSON lines; PostgreSQL comes through the same
+//! trait).
 //!
 //! A destination is synchronous and runs on its own thread ([`DestinationWriter`]): the
 //! async engine hands it whole pages through a bounded channel, so fetching the next page
@@ -8,8 +9,10 @@
 //! the state durable together (one transaction, or rows flushed before state), which is
 //! what makes a `kill -9` resumable without duplicates.
 
+pub mod airbyte;
 pub mod jsonl;
 pub mod postgres;
+mod protocol;
 pub mod singer;
 pub mod sqlite;
 

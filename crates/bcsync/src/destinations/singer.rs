@@ -12,6 +12,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::protocol::{RecordConformer, flush, write_line};
 use super::{Destination, PageBatch};
 use crate::error::{Error, Result};
 use crate::state::State;
@@ -24,8 +25,8 @@ pub struct SingerDestination<W: Write + Send> {
     extracted_at: String,
     /// Streams and child tables emitted; `None`: all of those extracted.
     selected: Option<HashSet<&'static str>>,
-    /// Fields already warned about (one warning per field and run, not per record).
-    warned: HashSet<(&'static str, String)>,
+    /// Conformance to the SCHEMA, with one warning per field and run.
+    conformer: RecordConformer,
     /// Per stream of this run: the tables it emits (itself and child tables, if selected),
     /// recorded in its STATE.
     emitting: BTreeMap<&'static str, Vec<String>>,
@@ -45,7 +46,7 @@ impl<W: Write + Send> SingerDestination<W> {
             state,
             extracted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             selected: None,
-            warned: HashSet::new(),
+            conformer: RecordConformer::default(),
             emitting: BTreeMap::new(),
         }
     }
@@ -61,10 +62,8 @@ impl<W: Write + Send> SingerDestination<W> {
         shape: &[Prop],
         mut record: Value,
     ) -> Result<()> {
-        for bad in schema::conform(shape, &mut record) {
-            if self.warned.insert((table, bad.field.clone())) {
-                tracing::warn!("{}", conform_warning(table, &bad));
-            }
+        for warning in self.conformer.conform(table, shape, &mut record) {
+            tracing::warn!("{warning}");
         }
         let at = &self.extracted_at;
         let msg =
@@ -77,29 +76,7 @@ impl<W: Write + Send> SingerDestination<W> {
     }
 
     fn emit(&mut self, msg: &Value) -> Result<()> {
-        serde_json::to_writer(&mut self.out, msg).map_err(|e| io_err(e.into()))?;
-        self.out.write_all(b"\n").map_err(io_err)
-    }
-}
-
-/// The warning for a value [`schema::conform`] could not keep as sent.
-fn conform_warning(table: &str, bad: &schema::Unconvertible) -> String {
-    match &bad.rounded_to {
-        None => format!(
-            "{table}.{}: '{}' is not a value of the declared type; sent as null",
-            bad.field, bad.value
-        ),
-        Some(n) => format!(
-            "{table}.{}: '{}' has more digits than a JSON number keeps; sent as {n}",
-            bad.field, bad.value
-        ),
-    }
-}
-
-fn io_err(source: std::io::Error) -> Error {
-    Error::Io {
-        path: "<stdout>".into(),
-        source,
+        write_line(&mut self.out, msg)
     }
 }
 
@@ -147,7 +124,7 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
                 self.emit(&json!({"type": "SCHEMA", "stream": c.name, "schema": schema::child_schema(c), "key_properties": key}))?;
             }
         }
-        self.out.flush().map_err(io_err)
+        flush(&mut self.out)
     }
 
     fn load_state(&mut self) -> Result<State> {
@@ -207,7 +184,7 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
                 serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
             self.emit(&json!({"type": "STATE", "value": value}))?;
         }
-        self.out.flush().map_err(io_err)
+        flush(&mut self.out)
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {
@@ -218,7 +195,7 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
     fn finish(&mut self) -> Result<()> {
         let value = serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
         self.emit(&json!({"type": "STATE", "value": value}))?;
-        self.out.flush().map_err(io_err)
+        flush(&mut self.out)
     }
 }
 
@@ -243,31 +220,4 @@ pub fn read_state_file(path: &std::path::Path) -> Result<State> {
             crate::error::plain_serde_message(&e.to_string())
         ))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn warnings_show_values_as_text_not_debug() {
-        let bad = schema::Unconvertible {
-            field: "date_shipped".into(),
-            value: "someday \"soon\"".into(),
-            rounded_to: None,
-        };
-        assert_eq!(
-            conform_warning("orders", &bad),
-            "orders.date_shipped: 'someday \"soon\"' is not a value of the declared type; sent as null"
-        );
-        let rounded = schema::Unconvertible {
-            field: "total_inc_tax".into(),
-            value: "12345678901234567890.1234".into(),
-            rounded_to: Some("12345678901234567000".into()),
-        };
-        assert_eq!(
-            conform_warning("orders", &rounded),
-            "orders.total_inc_tax: '12345678901234567890.1234' has more digits than a JSON number keeps; sent as 12345678901234567000"
-        );
-    }
 }

@@ -77,6 +77,8 @@ pub struct StreamSummary {
     pub pages: u64,
     pub duration: Duration,
     pub error: Option<String>,
+    /// The HTTP status behind `error`, when the store answered with one.
+    pub error_status: Option<u16>,
 }
 
 /// What the whole run did.
@@ -184,6 +186,10 @@ pub async fn run_streams(
                     Err(e) => {
                         bar.fail(&e.to_string());
                         summary.error = Some(e.to_string());
+                        summary.error_status = match &e {
+                            Error::Api(api) => api.status(),
+                            _ => None,
+                        };
                     }
                 }
                 summary
@@ -243,8 +249,32 @@ pub async fn run_to(
     options: ExtractOptions,
     progress: Progress,
 ) -> Result<ExtractSummary> {
+    // An unknown stream name fails before the destination is created.
+    crate::streams::select(stream_names)?;
+    let dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
+    run_into(
+        client,
+        counter,
+        stream_names,
+        dest,
+        full_refresh,
+        options,
+        progress,
+    )
+    .await
+}
+
+/// [`run_to`] into a destination the caller opened (`bcsync airbyte read` builds its own).
+pub async fn run_into(
+    client: Client,
+    counter: Arc<RequestCounter>,
+    stream_names: &[String],
+    mut dest: Box<dyn crate::destinations::Destination>,
+    full_refresh: bool,
+    options: ExtractOptions,
+    progress: Progress,
+) -> Result<ExtractSummary> {
     let selected = crate::streams::select(stream_names)?;
-    let mut dest = crate::destinations::open_for_store(to, singer_state, client.store_hash())?;
     let tables = options
         .tables
         .clone()
