@@ -674,3 +674,52 @@ async fn check_names_the_fix_and_never_prints_the_token() {
             .contains("access_token")
     );
 }
+
+/// `channels` in the config restricts the read as `extract --channel` does: orders of
+/// channel 2 only (the API's own filter), customers whose `channel_ids` hold 2 or are null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_in_the_config_restrict_the_read() {
+    let Some(python) = python() else { return };
+    let sb = sandbox(small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({"store_hash": sb.store_hash(), "access_token": sb.token(),
+               "base_url": sb.base_url(), "channels": [2]})
+        .to_string(),
+    )
+    .unwrap();
+    let catalog = configured(
+        dir.path(),
+        "catalog.json",
+        &[("orders", "full_refresh"), ("customers", "full_refresh")],
+    );
+    let got = read(&python, &config, &catalog, None, sb.token()).await;
+
+    let mut want_orders: Vec<String> = list_all(&sb, "v2", "/orders", "")
+        .await
+        .iter()
+        .filter(|o| o["channel_id"] == 2)
+        .map(|o| o["id"].to_string())
+        .collect();
+    assert!(!want_orders.is_empty(), "the seed has channel 2 orders");
+    let mut orders = got.keys("orders", &["id"]);
+    orders.sort();
+    want_orders.sort();
+    assert_eq!(orders, want_orders);
+
+    let mut want_customers: Vec<String> = list_all(&sb, "v3", "/customers", "")
+        .await
+        .iter()
+        .filter(|c| match c["channel_ids"].as_array() {
+            None => true,
+            Some(ids) => ids.iter().any(|i| i == 2),
+        })
+        .map(|c| c["id"].to_string())
+        .collect();
+    let mut customers = got.keys("customers", &["id"]);
+    customers.sort();
+    want_customers.sort();
+    assert_eq!(customers, want_customers);
+}

@@ -77,6 +77,7 @@ struct SourceConfig {
     base_url: Option<String>,
     start_date: Option<String>,
     stream_concurrency: Option<usize>,
+    channels: Option<Vec<i64>>,
 }
 
 /// A problem the user fixes, told as Airbyte wants it.
@@ -355,6 +356,13 @@ async fn read(
     if let Some(n) = cfg.stream_concurrency {
         options.stream_concurrency = n;
     }
+    let channels = cfg.channels.clone().unwrap_or_default();
+    if let Some(bad) = channels.iter().find(|c| **c < 1) {
+        return Err(Failure::config(format!(
+            "channels holds {bad}, which is not a channel id: use the ids GET /v3/channels lists (1 is the default storefront)"
+        )));
+    }
+    options.channels = bcsync::extract::channels::normalize(&channels);
     let counter = Arc::new(RequestCounter::default());
     let client = conn
         .client()

@@ -302,6 +302,13 @@ pub fn spec_message() -> Value {
                     "default": 6,
                     "order": 4,
                 },
+                "channels": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "title": "Channels",
+                    "description": "Read only these storefronts (channel ids); all when empty. Streams the API cannot filter by channel are read whole.",
+                    "order": 5,
+                },
             },
         },
     }})
