@@ -38,6 +38,36 @@ impl Drop for SandboxProcess {
     }
 }
 
+/// The benchmark's store: seed 11, 2 variants and 2 images per product, 3 lines per
+/// order, Standard plan at `time_scale`.
+fn standard_store(
+    customers: usize,
+    products: usize,
+    orders: usize,
+    time_scale: f64,
+) -> SandboxProcess {
+    start_sandbox(&[
+        "--seed",
+        "11",
+        "--customers",
+        &customers.to_string(),
+        "--products",
+        &products.to_string(),
+        "--orders",
+        &orders.to_string(),
+        "--variants",
+        "2",
+        "--images",
+        "2",
+        "--lines",
+        "3",
+        "--plan",
+        "standard",
+        "--time-scale",
+        &time_scale.to_string(),
+    ])
+}
+
 fn start_sandbox(args: &[&str]) -> SandboxProcess {
     let bin = env!("CARGO_BIN_EXE_bcsync");
     let mut child = Command::new(bin)
@@ -304,28 +334,7 @@ async fn airbyte_vs_extract(quick: bool, time_scale: f64) {
     println!(
         "\n== airbyte read vs extract: {customers} customers, {products} products (2 variants, 2 images), {orders} orders (3 lines), Standard plan at time scale {time_scale}"
     );
-    let seeded = || {
-        start_sandbox(&[
-            "--seed",
-            "11",
-            "--customers",
-            &customers.to_string(),
-            "--products",
-            &products.to_string(),
-            "--orders",
-            &orders.to_string(),
-            "--variants",
-            "2",
-            "--images",
-            "2",
-            "--lines",
-            "3",
-            "--plan",
-            "standard",
-            "--time-scale",
-            &time_scale.to_string(),
-        ])
-    };
+    let seeded = || standard_store(customers, products, orders, time_scale);
     let dir = tempfile::tempdir().unwrap();
     let report = |what: &str, run: &ProcessRun| {
         println!(
@@ -457,26 +466,7 @@ async fn main() {
     println!(
         "   Standard plan (150 requests / 30 s) at time scale {time_scale} (window {window:.2} s)"
     );
-    let sb = start_sandbox(&[
-        "--seed",
-        "11",
-        "--customers",
-        &customers.to_string(),
-        "--products",
-        &products.to_string(),
-        "--orders",
-        &orders.to_string(),
-        "--variants",
-        "2",
-        "--images",
-        "2",
-        "--lines",
-        "3",
-        "--plan",
-        "standard",
-        "--time-scale",
-        &time_scale.to_string(),
-    ]);
+    let sb = standard_store(customers, products, orders, time_scale);
     let c = counts(&sb.base_url).await;
     let n = |k: &str| c[k].as_u64().unwrap_or(0);
     let streams = STREAMS;

@@ -241,6 +241,28 @@ fn export(
     (rows, newest)
 }
 
+/// `bcsync extract --streams STREAMS --to TO --models inventory [EXTRA]`; its output.
+fn extract_with_models(
+    sb: &bc_sandbox::RunningSandbox,
+    dir: &Path,
+    to: &str,
+    streams: &str,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
+        "extract",
+        "--streams",
+        streams,
+        "--to",
+        to,
+        "--models",
+        "inventory",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    run(sb, dir, &args)
+}
+
 fn run(sb: &bc_sandbox::RunningSandbox, dir: &Path, args: &[&str]) -> String {
     let out = bcsync_in(sb, dir, args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", output_text(&out));
@@ -292,20 +314,7 @@ async fn models_flow(to: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    let out = run(
-        &sb,
-        d,
-        &[
-            "extract",
-            "--streams",
-            "products,orders",
-            "--to",
-            to,
-            "--models",
-            "inventory",
-            "--no-progress",
-        ],
-    );
+    let out = extract_with_models(&sb, d, to, "products,orders", &[]);
     assert!(out.contains("models inventory refreshed (full"), "{out}");
 
     let products = list_all(&sb, "v3", "/catalog/products", "include=variants").await;
@@ -384,20 +393,7 @@ async fn models_flow(to: &str) {
     .await;
     assert_eq!(code, 204);
 
-    let out = run(
-        &sb,
-        d,
-        &[
-            "extract",
-            "--streams",
-            "products,orders",
-            "--to",
-            to,
-            "--models",
-            "inventory",
-            "--no-progress",
-        ],
-    );
+    let out = extract_with_models(&sb, d, to, "products,orders", &[]);
     assert!(
         out.contains("models inventory refreshed (incremental"),
         "{out}"
@@ -463,21 +459,7 @@ async fn models_flow(to: &str) {
     let archived = live_completed[2];
     let (code, _) = api(&sb, Method::DELETE, &format!("/v2/orders/{archived}"), None).await;
     assert_eq!(code, 204);
-    run(
-        &sb,
-        d,
-        &[
-            "extract",
-            "--streams",
-            "orders",
-            "--full-refresh",
-            "--to",
-            to,
-            "--models",
-            "inventory",
-            "--no-progress",
-        ],
-    );
+    extract_with_models(&sb, d, to, "orders", &["--full-refresh"]);
     let (got_orders, _) = export(&sb, d, to, "inventory.sell_orders", None);
     let row = got_orders
         .iter()
