@@ -20,6 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -129,7 +130,26 @@ pub struct Delivery {
     wake: Notify,
     inner: Mutex<Inner>,
     in_flight: Arc<Semaphore>,
+    /// Attempts taken off the queue and not finished yet (waiting for a permit or for the
+    /// receiver's answer): a retry they schedule is queued before they stop counting.
+    sending: Arc<AtomicUsize>,
     client: reqwest::Client,
+}
+
+/// Counts one attempt in [`Delivery::sending`] for as long as it lives.
+struct Sending(Arc<AtomicUsize>);
+
+impl Sending {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Default for Delivery {
@@ -138,6 +158,7 @@ impl Default for Delivery {
             wake: Notify::new(),
             inner: Mutex::new(Inner::default()),
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            sending: Arc::new(AtomicUsize::new(0)),
             client: reqwest::Client::new(),
         }
     }
@@ -171,7 +192,8 @@ impl Delivery {
             .collect()
     }
 
-    /// Deliveries waiting (first attempts and retries) and the domains blocked now.
+    /// Deliveries not finished (first attempts and retries waiting, and attempts being
+    /// sent) and the domains blocked now.
     pub fn status(&self) -> (usize, Vec<BlockedDomain>) {
         let inner = self.inner.lock();
         let now = Instant::now();
@@ -188,7 +210,10 @@ impl Delivery {
                 })
             })
             .collect();
-        (inner.queue.len(), blocked)
+        (
+            inner.queue.len() + self.sending.load(Ordering::SeqCst),
+            blocked,
+        )
     }
 
     /// Forgets queued deliveries, windows and the log (admin reset).
@@ -389,7 +414,9 @@ fn dispatch(st: &Shared, a: Attempt, hook: Option<Hook>, now: Instant, scale: f6
         }
     }
     let st = Arc::clone(st);
+    let sending = Sending::start(&st.delivery.sending);
     tokio::spawn(async move {
+        let _sending = sending;
         let Ok(_permit) = Arc::clone(&st.delivery.in_flight).acquire_owned().await else {
             return;
         };
