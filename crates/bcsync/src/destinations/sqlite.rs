@@ -416,10 +416,32 @@ impl SqliteDestination {
         // Parameters bound one by one (SQLite copies them), so one buffer serves every
         // row's `_raw` instead of a new string per row.
         let mut raw = Vec::with_capacity(8 * 1024);
+        // The rows of a page list their fields in the same order: remember which column the
+        // field at each position went to and look a name up only where the order differs
+        // (a lookup per column and row was a tenth of the write's CPU). Fields a row lacks
+        // stay NULL (bindings cleared).
+        let column_of: HashMap<&str, usize> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let mut by_position: Vec<(&str, Option<usize>)> = Vec::new();
         for row in rows {
-            for (i, c) in cols.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, to_sql(row.get(c)))
-                    .map_err(sqlite_err)?;
+            stmt.clear_bindings();
+            for (pos, (name, value)) in row.as_object().into_iter().flatten().enumerate() {
+                let column = match by_position.get(pos) {
+                    Some((seen, column)) if *seen == name.as_str() => *column,
+                    _ => {
+                        let column = column_of.get(name.as_str()).copied();
+                        by_position.truncate(pos);
+                        by_position.push((name.as_str(), column));
+                        column
+                    }
+                };
+                if let Some(i) = column {
+                    stmt.raw_bind_parameter(i + 1, to_sql(Some(value)))
+                        .map_err(sqlite_err)?;
+                }
             }
             raw.clear();
             serde_json::to_writer(&mut raw, row).map_err(|e| Error::Encode {
