@@ -219,10 +219,12 @@ impl SqliteDestination {
         // WAL + NORMAL: a killed process never loses a committed transaction; only a power
         // cut can lose the last few, which the next incremental run re-reads. A 16 MB page
         // cache (the default is 2 MB) holds a whole page of orders with their lines, so a
-        // transaction does not spill pages to the WAL before its commit.
+        // transaction does not spill pages to the WAL before its commit; a checkpoint every
+        // 4,000 WAL pages (16 MB, the default is 1,000) copies a hot page back once per
+        // checkpoint instead of four times. `finish` folds the WAL back at the end.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
-             PRAGMA cache_size=-16384;
+             PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=4000;
              CREATE TABLE IF NOT EXISTS _bcsync_state (
                  stream TEXT PRIMARY KEY,
                  state TEXT NOT NULL,
