@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use bc_sandbox::{SandboxConfig, SeedSpec};
-use bcsync::destinations::{ChildRows, Destination, PageBatch};
+use bcsync::destinations::{Destination, PageBatch};
 use bcsync::state::StreamState;
 use bcsync::streams::StreamDescriptor;
 use serde_json::Value;
@@ -49,8 +49,8 @@ fn template_page() -> Vec<Value> {
     })
 }
 
-/// Page `n` of the synthetic load: the template with fresh, unique ids.
-fn make_page(stream: &'static StreamDescriptor, template: &[Value], n: usize) -> PageBatch {
+/// The orders of page `n` of the synthetic load: the template with fresh, unique ids.
+fn page_records(template: &[Value], n: usize) -> Vec<Value> {
     let mut records = Vec::with_capacity(template.len());
     for (j, t) in template.iter().enumerate() {
         let id = (n * PAGE + j + 1) as i64;
@@ -82,38 +82,40 @@ fn make_page(stream: &'static StreamDescriptor, template: &[Value], n: usize) ->
         }
         records.push(o);
     }
-    let children = stream
-        .children
-        .iter()
-        .map(|table| {
-            let mut rows = Vec::new();
-            for r in &records {
-                for mut c in (table.extract)(r) {
-                    if let Some(obj) = c.as_object_mut() {
-                        obj.insert(table.parent_column.to_owned(), r["id"].clone());
-                    }
-                    rows.push(c);
-                }
-            }
-            ChildRows {
-                table,
-                parent_keys: records.iter().map(|r| r["id"].clone()).collect(),
-                rows,
-            }
-        })
-        .collect();
+    records
+}
+
+/// Page `n` as the extractor hands it to the destination: parsed from the page's JSON as
+/// the client does, split into rows by the extractor's own `to_batch`, with the bookmark.
+/// Returns the batch, the page's JSON size, and the CPU seconds of parsing and mapping.
+fn make_page(
+    stream: &'static StreamDescriptor,
+    template: &[Value],
+    n: usize,
+) -> (PageBatch, usize, f64, f64) {
+    let body = serde_json::to_vec(&page_records(template, n)).unwrap();
+    let t0 = thread_cpu();
+    let Value::Array(records) = serde_json::from_slice::<Value>(&body).unwrap() else {
+        panic!("a page is an array")
+    };
+    let t1 = thread_cpu();
     let last = (n * PAGE + template.len()) as i64;
     let state = StreamState {
         bookmark: Some(chrono::Utc::now()),
         ids_at_bookmark: vec![last],
         ..StreamState::default()
     };
-    PageBatch {
-        stream,
-        records,
-        children,
-        state: Some(state),
-    }
+    let batch = bcsync::extract::to_batch(stream, records, Some(state));
+    let t2 = thread_cpu();
+    (batch, body.len(), t1 - t0, t2 - t1)
+}
+
+/// CPU seconds this thread has run (`/proc/thread-self/schedstat`, nanoseconds; Linux).
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
 }
 
 struct Load {
@@ -124,6 +126,11 @@ struct Load {
     pg_cpu: f64,
     /// CPU seconds of this process (renderer and connection thread) during the writes.
     own_cpu: f64,
+    /// CPU seconds parsing the pages' JSON (what the client does per response).
+    parse_cpu: f64,
+    /// CPU seconds turning parsed pages into batches (the extractor's `to_batch`).
+    map_cpu: f64,
+    orders: u64,
 }
 
 impl Load {
@@ -134,6 +141,9 @@ impl Load {
             write: Duration::ZERO,
             pg_cpu: 0.0,
             own_cpu: 0.0,
+            parse_cpu: 0.0,
+            map_cpu: 0.0,
+            orders: 0,
         }
     }
 }
@@ -187,18 +197,17 @@ fn load(
     dest.begin(&[stream]).unwrap();
     let mut out = Load::new();
     for n in 0..pages {
-        let batch = make_page(stream, template, n);
+        let (batch, body_len, parse, map) = make_page(stream, template, n);
+        out.parse_cpu += parse;
+        out.map_cpu += map;
+        out.orders += batch.records.len() as u64;
         out.rows += batch.records.len() as u64
             + batch
                 .children
                 .iter()
                 .map(|c| c.rows.len() as u64)
                 .sum::<u64>();
-        out.bytes += batch
-            .records
-            .iter()
-            .map(|r| r.to_string().len() as u64)
-            .sum::<u64>();
+        out.bytes += body_len as u64;
         let (pg0, own0) = (pg_cpu(), own_cpu());
         let t0 = Instant::now();
         dest.write(batch).unwrap();
@@ -225,6 +234,16 @@ fn report(name: &str, l: &Load, baseline: Option<f64>) -> f64 {
         l.pg_cpu,
         l.own_cpu
     );
+    if l.orders > 0 {
+        let us = |s: f64| s * 1e6 / l.orders as f64;
+        println!(
+            "{:<48} CPU per order: parse {:.0} µs, mapping {:.0} µs, write {:.0} µs (bcsync side)",
+            "",
+            us(l.parse_cpu),
+            us(l.map_cpu),
+            us(l.own_cpu)
+        );
+    }
     rate
 }
 
@@ -238,7 +257,7 @@ fn main() {
     let pages = orders.div_ceil(PAGE);
     let stream = bcsync::streams::find("orders").unwrap();
     let template = template_page();
-    let sample = make_page(stream, &template, 0);
+    let (sample, _, _, _) = make_page(stream, &template, 0);
     let lines: usize = sample
         .children
         .iter()

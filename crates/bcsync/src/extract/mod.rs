@@ -325,7 +325,7 @@ fn format_bookmark(dt: DateTime<Utc>) -> String {
 }
 
 /// Splits a page of parents into the batch the destination writes.
-pub(crate) fn to_batch(
+pub fn to_batch(
     stream: &'static StreamDescriptor,
     records: Vec<Value>,
     state: Option<StreamState>,
