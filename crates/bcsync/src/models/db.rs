@@ -257,6 +257,7 @@ impl ModelDb {
 
     /// Runs statements that return nothing.
     pub fn batch(&self, sql: &str) -> Result<()> {
+        let _timer = StatementTimer::start(sql);
         match self {
             Self::Sqlite { path, conn } => conn
                 .execute_batch(sql)
@@ -269,6 +270,7 @@ impl ModelDb {
 
     /// Runs one statement and returns the rows it changed.
     pub fn execute(&self, sql: &str) -> Result<u64> {
+        let _timer = StatementTimer::start(sql);
         match self {
             Self::Sqlite { path, conn } => conn
                 .execute(sql, [])
@@ -282,6 +284,7 @@ impl ModelDb {
 
     /// The first column of each row, as text (`NULL` as `None`).
     pub fn texts(&self, sql: &str) -> Result<Vec<Option<String>>> {
+        let _timer = StatementTimer::start(sql);
         match self {
             Self::Sqlite { path, conn } => {
                 let run = || -> rusqlite::Result<Vec<Option<String>>> {
@@ -386,6 +389,37 @@ impl ModelDb {
                 Err(e)
             }
         }
+    }
+}
+
+/// Logs a model statement and its duration at debug level (`-vv`): where a refresh spends
+/// its time.
+struct StatementTimer<'a> {
+    sql: &'a str,
+    started: std::time::Instant,
+}
+
+impl<'a> StatementTimer<'a> {
+    fn start(sql: &'a str) -> Self {
+        Self {
+            sql,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for StatementTimer<'_> {
+    fn drop(&mut self) {
+        let head: String = self
+            .sql
+            .split_whitespace()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join(" ");
+        tracing::debug!(
+            ms = self.started.elapsed().as_millis() as u64,
+            "model SQL: {head}"
+        );
     }
 }
 

@@ -106,30 +106,15 @@ pub fn refresh(
     now: &str,
 ) -> Result<Vec<TableCounts>> {
     let d = db.dialect();
-    // The parent ids of `table` rows written or marked since the watermark: one indexed
-    // range per time column, so neither side scans the table (an OR of the two would).
-    let changed = |table: &str, parent: &str| match since {
-        None => format!("SELECT {parent} AS id FROM {table}"),
-        Some(w) => {
-            let w = d.time_literal(w);
-            format!(
-                "SELECT {parent} AS id FROM {table} WHERE _extracted_at >= {w} \
-                 UNION SELECT {parent} FROM {table} WHERE _deleted_at >= {w}"
-            )
-        }
-    };
     let now_lit = d.time_literal(now);
     let mut counts = Vec::new();
 
     // Products: one row per sellable SKU.
-    temp_table(
+    affected(
         db,
         "_m_affected_products",
-        &format!(
-            "{} UNION {}",
-            changed("products", "id"),
-            changed("product_variants", "product_id")
-        ),
+        &[("products", "id"), ("product_variants", "product_id")],
+        since,
     )?;
     let has_options = |alias: &str| format!("{} > 0", d.array_len(alias, "option_values"));
     let tracking = d.text("p", "inventory_tracking");
@@ -162,16 +147,16 @@ pub fn refresh(
            v.id AS remote_id, {common}, \
            CASE WHEN {sells} THEN FALSE ELSE TRUE END AS deleted, \
            CASE WHEN {sells} THEN NULL ELSE COALESCE(v._deleted_at, p._deleted_at, {now_lit}) END AS deleted_at \
-         FROM products p JOIN _m_affected_products a ON a.id = p.id \
-           JOIN product_variants v ON v.product_id = p.id \
-         WHERE {sells} OR EXISTS (SELECT 1 FROM {t} m WHERE m.row_key = 'v' || v.id) \
-           OR v._deleted_at IS NOT NULL OR p._deleted_at IS NOT NULL \
+         FROM _m_affected_products a CROSS JOIN products p CROSS JOIN product_variants v \
+         WHERE p.id = a.id AND v.product_id = p.id AND ({sells} \
+           OR EXISTS (SELECT 1 FROM {t} m WHERE m.row_key = 'v' || v.id) \
+           OR v._deleted_at IS NOT NULL OR p._deleted_at IS NOT NULL) \
          UNION ALL \
          SELECT 'p' || p.id, {name}, {psku}, {pupc}, {pprice}, \
            CASE {tracking} WHEN 'product' THEN {plevel} END, NULL, {common}, \
            CASE WHEN p._deleted_at IS NULL THEN FALSE ELSE TRUE END, p._deleted_at \
-         FROM products p JOIN _m_affected_products a ON a.id = p.id \
-         WHERE NOT EXISTS (SELECT 1 FROM product_variants v2 WHERE v2.product_id = p.id)",
+         FROM _m_affected_products a CROSS JOIN products p \
+         WHERE p.id = a.id AND NOT EXISTS (SELECT 1 FROM product_variants v2 WHERE v2.product_id = p.id)",
             name = d.text("p", "name"),
             labels = d.join_member("v", "option_values", "label", " / "),
             vsku = d.nonempty("v", "sku"),
@@ -203,14 +188,11 @@ pub fn refresh(
     });
 
     // Sell orders.
-    temp_table(
+    affected(
         db,
         "_m_affected_orders",
-        &format!(
-            "{} UNION {}",
-            changed("orders", "id"),
-            changed("order_lines", "order_id")
-        ),
+        &[("orders", "id"), ("order_lines", "order_id")],
+        since,
     )?;
     let in_set = if options.all_sell_orders {
         format!("COALESCE(o.status_id NOT IN ({UNDONE_STATUSES}), TRUE)")
@@ -232,9 +214,9 @@ pub fn refresh(
            {channel} AS channel_id, {currency} AS currency_code, \
            CASE WHEN {live} THEN FALSE ELSE TRUE END AS deleted, \
            CASE WHEN {live} THEN NULL ELSE COALESCE(o._deleted_at, o._extracted_at) END AS deleted_at \
-         FROM orders o JOIN _m_affected_orders a ON a.id = o.id \
-         WHERE {live} OR {archived} OR COALESCE(o.status_id IN ({UNDONE_STATUSES}), FALSE) \
-           OR EXISTS (SELECT 1 FROM {t} m WHERE m.remote_id = o.id)",
+         FROM _m_affected_orders a CROSS JOIN orders o \
+         WHERE o.id = a.id AND ({live} OR {archived} OR COALESCE(o.status_id IN ({UNDONE_STATUSES}), FALSE) \
+           OR EXISTS (SELECT 1 FROM {t} m WHERE m.remote_id = o.id))",
             placed = d.api_time("o.date_created"),
             total = d.num("o", "total_ex_tax"),
             status = d.text("o", "status"),
@@ -261,9 +243,9 @@ pub fn refresh(
            {variant} AS variant_id, {sku} AS sku, {quantity} AS quantity, {subtotal} AS subtotal_value, \
            CASE WHEN m.deleted OR l._deleted_at IS NOT NULL THEN TRUE ELSE FALSE END AS deleted, \
            CASE WHEN m.deleted OR l._deleted_at IS NOT NULL THEN COALESCE(l._deleted_at, m.deleted_at) END AS deleted_at \
-         FROM order_lines l JOIN _m_affected_orders a ON a.id = l.order_id \
-           JOIN {orders} m ON m.remote_id = l.order_id \
-         WHERE l._deleted_at IS NULL OR NOT m.deleted OR EXISTS (SELECT 1 FROM {t} x WHERE x.remote_id = l.id)",
+         FROM _m_affected_orders a CROSS JOIN {orders} m CROSS JOIN order_lines l \
+         WHERE m.remote_id = a.id AND l.order_id = a.id \
+           AND (l._deleted_at IS NULL OR NOT m.deleted OR EXISTS (SELECT 1 FROM {t} x WHERE x.remote_id = l.id))",
             product = d.int("l", "product_id"),
             variant = d.int("l", "variant_id"),
             sku = d.nonempty("l", "sku"),
@@ -280,6 +262,45 @@ pub fn refresh(
         deleted: 0,
     });
     Ok(counts)
+}
+
+/// The temp tables of changed parents come first in every join, as `CROSS JOIN` (which
+/// SQLite never reorders; PostgreSQL plans it as any inner join): without statistics
+/// SQLite may otherwise scan the extracted table and probe the small temp table.
+///
+/// Fills the temp table `name` with the parent ids of the `(table, parent column)` rows
+/// written or marked since the watermark (every parent without one). One simple indexed
+/// range per table and time column: a union or an OR of them has been seen to make SQLite
+/// scan the whole table.
+fn affected(db: &ModelDb, name: &str, sources: &[(&str, &str)], since: Option<&str>) -> Result<()> {
+    let d = db.dialect();
+    let (drop, create) = match d {
+        Dialect::Sqlite => (
+            format!("DROP TABLE IF EXISTS temp.{name}"),
+            format!("CREATE TEMP TABLE {name} (id INTEGER PRIMARY KEY)"),
+        ),
+        Dialect::Postgres => (
+            format!("DROP TABLE IF EXISTS pg_temp.{name}"),
+            format!("CREATE TEMP TABLE {name} (id bigint PRIMARY KEY) ON COMMIT DROP"),
+        ),
+    };
+    db.batch(&format!("{drop}; {create}"))?;
+    for (table, parent) in sources {
+        let filters: Vec<String> = match since {
+            None => vec!["TRUE".into()],
+            Some(w) => ["_extracted_at", "_deleted_at"]
+                .iter()
+                .map(|c| format!("{c} >= {}", d.time_literal(w)))
+                .collect(),
+        };
+        for filter in filters {
+            db.execute(&format!(
+                "INSERT INTO {name} (id) SELECT {parent} FROM {table} WHERE {filter} AND {parent} IS NOT NULL \
+                 ON CONFLICT (id) DO NOTHING"
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// `CREATE TEMP TABLE name AS select`, replacing one left by an earlier refresh on this
