@@ -263,6 +263,28 @@ fn extract_with_models(
     run(sb, dir, &args)
 }
 
+/// Exports the sell orders and their lines and compares them with the expected rows;
+/// returns the exported orders.
+fn assert_sell_orders(
+    sb: &bc_sandbox::RunningSandbox,
+    dir: &Path,
+    to: &str,
+    orders: &[Value],
+    lines: &[Value],
+) -> Vec<Value> {
+    let (got_orders, _) = export(sb, dir, to, "inventory.sell_orders", None);
+    assert_rows(
+        &keyed(&got_orders, "remote_id", ORDER_COLUMNS),
+        &keyed(orders, "remote_id", ORDER_COLUMNS),
+    );
+    let (got_lines, _) = export(sb, dir, to, "inventory.sell_order_lines", None);
+    assert_rows(
+        &keyed(&got_lines, "remote_id", LINE_COLUMNS),
+        &keyed(lines, "remote_id", LINE_COLUMNS),
+    );
+    got_orders
+}
+
 fn run(sb: &bc_sandbox::RunningSandbox, dir: &Path, args: &[&str]) -> String {
     let out = bcsync_in(sb, dir, args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", output_text(&out));
@@ -444,38 +466,20 @@ async fn models_flow(to: &str) {
         .map(|o| o["remote_id"].to_string())
         .collect();
     let (orders, lines) = expected_orders(&sb, completed, &modelled, &[]).await;
-    let (got_orders, _) = export(&sb, d, to, "inventory.sell_orders", None);
-    assert_rows(
-        &keyed(&got_orders, "remote_id", ORDER_COLUMNS),
-        &keyed(&orders, "remote_id", ORDER_COLUMNS),
-    );
-    let (got_lines, _) = export(&sb, d, to, "inventory.sell_order_lines", None);
-    assert_rows(
-        &keyed(&got_lines, "remote_id", LINE_COLUMNS),
-        &keyed(&lines, "remote_id", LINE_COLUMNS),
-    );
+    assert_sell_orders(&sb, d, to, &orders, &lines);
 
     // Archiving is seen by a complete read of orders; the archived order becomes a deletion.
     let archived = live_completed[2];
     let (code, _) = api(&sb, Method::DELETE, &format!("/v2/orders/{archived}"), None).await;
     assert_eq!(code, 204);
     extract_with_models(&sb, d, to, "orders", &["--full-refresh"]);
-    let (got_orders, _) = export(&sb, d, to, "inventory.sell_orders", None);
+    let (orders, lines) = expected_orders(&sb, completed, &modelled, &[archived]).await;
+    let got_orders = assert_sell_orders(&sb, d, to, &orders, &lines);
     let row = got_orders
         .iter()
         .find(|o| o["remote_id"] == archived)
         .unwrap();
     assert_eq!(row["deleted"], true);
-    let (orders, lines) = expected_orders(&sb, completed, &modelled, &[archived]).await;
-    assert_rows(
-        &keyed(&got_orders, "remote_id", ORDER_COLUMNS),
-        &keyed(&orders, "remote_id", ORDER_COLUMNS),
-    );
-    let (got_lines, _) = export(&sb, d, to, "inventory.sell_order_lines", None);
-    assert_rows(
-        &keyed(&got_lines, "remote_id", LINE_COLUMNS),
-        &keyed(&lines, "remote_id", LINE_COLUMNS),
-    );
 
     // Every status: the option change rebuilds the set on the next refresh.
     std::fs::write(
