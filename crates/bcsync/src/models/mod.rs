@@ -254,16 +254,14 @@ pub fn refresh(
     );
     db.transaction(|db| {
         ensure_tables(db, set)?;
-        let saved = db.texts(&format!(
-            "SELECT definition FROM _bcsync_models WHERE model = {}",
-            text_literal(set.name)
-        ))?;
-        let watermark = db.text(&format!(
-            "SELECT watermark FROM _bcsync_models WHERE model = {}",
-            text_literal(set.name)
-        ))?;
-        let rebuild = full
-            || saved.first().and_then(|d| d.as_deref()) != Some(definition.as_str());
+        let saved = |column: &str| {
+            db.text(&format!(
+                "SELECT {column} FROM _bcsync_models WHERE model = {}",
+                text_literal(set.name)
+            ))
+        };
+        let watermark = saved("watermark")?;
+        let rebuild = full || saved("definition")?.as_deref() != Some(definition.as_str());
         if rebuild {
             for t in set.tables {
                 db.batch(&format!("DELETE FROM {}", t.table))?;
