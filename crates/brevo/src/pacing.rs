@@ -1,0 +1,619 @@
+//! The pacer: one per [`crate::Client`] (shared by its clones), holding one independent
+//! budget per [`Bucket`], so a spent "other" allowance never slows contact writes.
+//!
+//! How a bucket's budget is kept (docs/brevo-api-notes.md §0.4):
+//! - Until a response of the bucket has carried `x-sib-ratelimit-*` headers, the bucket
+//!   assumes the general tier's allowance (requests per second and per hour, both
+//!   applied) as token buckets: a burst of the allowance, then a steady rate.
+//! - Once headers are seen they steer alone (a larger plan shows its larger allowance
+//!   there): `remaining` is the budget of the current window and `reset` (seconds still
+//!   to run, a delta) its end. Within a window `remaining` only falls, so the lowest value
+//!   seen is kept; requests still in flight may not be counted in it yet, so a request may
+//!   start while `remaining - in_flight > 0`. When that is spent, requests of the bucket
+//!   wait for the reset instead of provoking a 429.
+//! - A response whose reset lies clearly later than the known one starts a new window
+//!   (its `remaining` replaces the budget); one clearly earlier is a late answer from an
+//!   ended window and is ignored. When the reset instant passes with no newer answer, the
+//!   window's `limit` is released again, and the next answer corrects it.
+//! - A 429 pauses the whole bucket until the wait the retry decision chose.
+//! - Concurrency inside a bucket is allowed; only the budget bounds it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use reqwest::header::HeaderMap;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::buckets::{Bucket, BucketLimits};
+
+pub const HEADER_LIMIT: &str = "x-sib-ratelimit-limit";
+pub const HEADER_REMAINING: &str = "x-sib-ratelimit-remaining";
+pub const HEADER_RESET: &str = "x-sib-ratelimit-reset";
+/// Not documented by Brevo, accepted when present (seconds).
+pub const HEADER_RETRY_AFTER: &str = "retry-after";
+
+/// Slack added to a server-given reset: the header is whole seconds and our clock starts
+/// when the response arrives, so waking a little late avoids a second 429.
+pub const RESET_SLACK: Duration = Duration::from_millis(100);
+
+/// Two reset instants closer than this belong to the same window (the header's whole
+/// seconds make estimates wobble by up to a second).
+const SAME_WINDOW: Duration = Duration::from_millis(500);
+
+/// Resets larger than this many seconds are read as a Unix time, not a delta: the notes
+/// say delta, but a careful client survives either form.
+const EPOCH_THRESHOLD_SECS: f64 = 1_000_000_000.0;
+
+/// The rate-limit headers of one response; every field optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateHeaders {
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
+    /// Time until the window resets.
+    pub reset: Option<Duration>,
+    /// `Retry-After` in seconds (undocumented; honoured if sent).
+    pub retry_after: Option<Duration>,
+}
+
+impl RateHeaders {
+    /// Reads the headers at the current wall-clock time.
+    pub fn parse(headers: &HeaderMap) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::parse_at(headers, now)
+    }
+
+    /// Reads the headers; `now` (since the Unix epoch) converts a reset sent as a Unix
+    /// time into a delta. Values that are not non-negative numbers are ignored.
+    pub fn parse_at(headers: &HeaderMap, now: Duration) -> Self {
+        let number = |name: &str| -> Option<f64> {
+            let raw = headers.get(name)?.to_str().ok()?.trim();
+            raw.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+        };
+        let count = |name: &str| number(name).map(|n| n.min(f64::from(u32::MAX)) as u32);
+        let seconds = |name: &str| {
+            number(name).map(|s| {
+                if s >= EPOCH_THRESHOLD_SECS {
+                    // A Unix time (seconds, or milliseconds when huge): the wait is the gap.
+                    let at = if s >= EPOCH_THRESHOLD_SECS * 1000.0 {
+                        s / 1000.0
+                    } else {
+                        s
+                    };
+                    Duration::from_secs_f64((at - now.as_secs_f64()).clamp(0.0, 86_400.0))
+                } else {
+                    Duration::from_secs_f64(s.min(86_400.0))
+                }
+            })
+        };
+        Self {
+            limit: count(HEADER_LIMIT),
+            remaining: count(HEADER_REMAINING),
+            reset: seconds(HEADER_RESET),
+            retry_after: seconds(HEADER_RETRY_AFTER),
+        }
+    }
+
+    /// Whether the response carried the headers the pacer steers by.
+    pub fn is_present(&self) -> bool {
+        self.remaining.is_some() || self.reset.is_some()
+    }
+
+    /// How long a 429 asks us to wait: the reset, else `Retry-After`.
+    pub fn wait_hint(&self) -> Option<Duration> {
+        self.reset.or(self.retry_after)
+    }
+}
+
+/// A GCRA token bucket: `capacity` requests at once, then one per `interval`.
+#[derive(Debug, Clone)]
+struct TokenBucket {
+    capacity: u32,
+    interval: Duration,
+    /// The theoretical arrival time of the next request.
+    tat: Option<Instant>,
+}
+
+impl TokenBucket {
+    fn tolerance(&self) -> Duration {
+        self.interval * self.capacity.saturating_sub(1)
+    }
+
+    /// `None` when a request may go now, else the instant it may.
+    fn wait(&self, now: Instant) -> Option<Instant> {
+        let tat = self.tat?;
+        let allowed_at = tat.checked_sub(self.tolerance()).unwrap_or(now);
+        (allowed_at > now).then_some(allowed_at)
+    }
+
+    fn take(&mut self, now: Instant) {
+        let tat = self.tat.map_or(now, |t| t.max(now));
+        self.tat = Some(tat + self.interval);
+    }
+}
+
+/// What the headers told about the bucket's current window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The lowest `remaining` seen in this window.
+    left: u32,
+    /// When the window ends (`None`: released locally, waiting for an answer to say).
+    resets_at: Option<Instant>,
+}
+
+/// The result of trying to start a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Go,
+    /// Try again at this instant, or when another request of the bucket finishes.
+    WaitUntil(Instant),
+    /// Try again when another request of the bucket finishes.
+    WaitForChange,
+}
+
+/// One bucket's bookkeeping, kept apart from locking and sleeping so its arithmetic is
+/// tested with explicit instants.
+#[derive(Debug, Clone)]
+pub(crate) struct BucketState {
+    local: Vec<TokenBucket>,
+    /// `Some` once any response of the bucket carried the headers.
+    window: Option<Window>,
+    limit: Option<u32>,
+    in_flight: u32,
+    paused_until: Option<Instant>,
+}
+
+impl BucketState {
+    pub(crate) fn new(limits: BucketLimits) -> Self {
+        Self {
+            local: limits
+                .token_buckets()
+                .into_iter()
+                .map(|(capacity, interval)| TokenBucket {
+                    capacity,
+                    interval,
+                    tat: None,
+                })
+                .collect(),
+            window: None,
+            limit: None,
+            in_flight: 0,
+            paused_until: None,
+        }
+    }
+
+    pub(crate) fn try_admit(&mut self, now: Instant) -> Admission {
+        if let Some(until) = self.paused_until {
+            if now < until {
+                return Admission::WaitUntil(until);
+            }
+            self.paused_until = None;
+        }
+        let Some(mut window) = self.window else {
+            // No headers yet: the general tier's token buckets.
+            if let Some(at) = self.local.iter().filter_map(|b| b.wait(now)).max() {
+                return Admission::WaitUntil(at);
+            }
+            for b in &mut self.local {
+                b.take(now);
+            }
+            self.in_flight += 1;
+            return Admission::Go;
+        };
+        if let Some(at) = window.resets_at
+            && now >= at
+        {
+            // The window ended with no newer answer: release its whole allowance (one
+            // probe when the allowance is unknown); the next answer corrects it.
+            window = Window {
+                left: self.limit.unwrap_or(1).max(1),
+                resets_at: None,
+            };
+            self.window = Some(window);
+        }
+        if window.left > self.in_flight {
+            self.in_flight += 1;
+            Admission::Go
+        } else {
+            match window.resets_at {
+                Some(at) => Admission::WaitUntil(at),
+                None if self.in_flight > 0 => Admission::WaitForChange,
+                // Spent, nothing in flight and no reset known: look again in a second.
+                None => {
+                    let at = now + Duration::from_secs(1);
+                    self.window = Some(Window {
+                        resets_at: Some(at),
+                        ..window
+                    });
+                    Admission::WaitUntil(at)
+                }
+            }
+        }
+    }
+
+    /// Records the end of an admitted request; `headers` is `None` when no answer came.
+    pub(crate) fn complete(&mut self, now: Instant, headers: Option<&RateHeaders>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match headers {
+            Some(h) if h.is_present() => self.observe(now, h),
+            // No count came back, but the server may have counted the request.
+            _ => {
+                if let Some(w) = &mut self.window {
+                    w.left = w.left.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    fn observe(&mut self, now: Instant, h: &RateHeaders) {
+        if h.limit.is_some() {
+            self.limit = h.limit;
+        }
+        let reported_at = h.reset.map(|r| now + r + RESET_SLACK);
+        let remaining = h.remaining;
+        let Some(known) = self.window else {
+            self.window = Some(Window {
+                left: remaining.unwrap_or_else(|| self.limit.unwrap_or(1).saturating_sub(1)),
+                resets_at: reported_at.or(Some(now + Duration::from_secs(1))),
+            });
+            return;
+        };
+        let new_window = match (known.resets_at, reported_at) {
+            (None, _) => true,
+            (Some(k), Some(r)) if r > k + SAME_WINDOW => true,
+            // A late answer from a window that has already ended.
+            (Some(k), Some(r)) if r + SAME_WINDOW < k => return,
+            _ => false,
+        };
+        self.window = Some(if new_window {
+            Window {
+                left: remaining.unwrap_or_else(|| self.limit.unwrap_or(1).saturating_sub(1)),
+                resets_at: reported_at.or(known.resets_at),
+            }
+        } else {
+            Window {
+                left: remaining.map_or(known.left.saturating_sub(1), |r| known.left.min(r)),
+                // The later estimate of the same instant never wakes too early.
+                resets_at: match (known.resets_at, reported_at) {
+                    (Some(k), Some(r)) => Some(k.max(r)),
+                    (k, r) => k.or(r),
+                },
+            }
+        });
+    }
+
+    /// Stops the bucket's admissions until `until` (a 429 arrived).
+    pub(crate) fn pause_until(&mut self, until: Instant) {
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+    }
+
+    /// Whether a request could start right now (waiters need waking only then).
+    fn can_admit(&self, now: Instant) -> bool {
+        if self.paused_until.is_some_and(|u| now < u) {
+            return false;
+        }
+        match self.window {
+            None => self.local.iter().all(|b| b.wait(now).is_none()),
+            Some(w) => w.left > self.in_flight || w.resets_at.is_some_and(|r| now >= r),
+        }
+    }
+}
+
+/// One bucket's lock and wake-up.
+#[derive(Debug)]
+struct BucketPacer {
+    state: Mutex<BucketState>,
+    changed: Notify,
+}
+
+/// The shared pacer: one independent [`BucketState`] per bucket.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    buckets: Vec<BucketPacer>,
+}
+
+/// An admitted request. Dropping it without [`Ticket::finish`] (the request future was
+/// cancelled) still frees its in-flight slot.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    pacer: Arc<Pacer>,
+    bucket: Bucket,
+    done: bool,
+}
+
+impl Ticket {
+    pub(crate) fn finish(mut self, headers: Option<&RateHeaders>) {
+        self.done = true;
+        self.pacer.finish(self.bucket, headers);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            self.pacer.finish(self.bucket, None);
+        }
+    }
+}
+
+fn index(bucket: Bucket) -> usize {
+    match bucket {
+        Bucket::Contacts => 0,
+        Bucket::Events => 1,
+        Bucket::Orders => 2,
+        Bucket::Products => 3,
+        Bucket::Other => 4,
+    }
+}
+
+impl Pacer {
+    /// `limits` gives each bucket's starting allowance.
+    pub(crate) fn new(limits: impl Fn(Bucket) -> BucketLimits) -> Arc<Self> {
+        Arc::new(Self {
+            buckets: Bucket::ALL
+                .iter()
+                .map(|b| BucketPacer {
+                    state: Mutex::new(BucketState::new(limits(*b))),
+                    changed: Notify::new(),
+                })
+                .collect(),
+        })
+    }
+
+    fn bucket(&self, bucket: Bucket) -> &BucketPacer {
+        &self.buckets[index(bucket)]
+    }
+
+    /// Waits until a request of `bucket` may start; returns its ticket and whether it had
+    /// to wait.
+    pub(crate) async fn admit(self: &Arc<Self>, bucket: Bucket) -> (Ticket, bool) {
+        let mut waited = false;
+        let pacer = self.bucket(bucket);
+        loop {
+            // Register for wake-ups before looking, so a change in between is not missed.
+            let notified = pacer.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let admission = pacer.state.lock().try_admit(Instant::now());
+            match admission {
+                Admission::Go => {
+                    let ticket = Ticket {
+                        pacer: Arc::clone(self),
+                        bucket,
+                        done: false,
+                    };
+                    return (ticket, waited);
+                }
+                Admission::WaitUntil(at) => {
+                    waited = true;
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = &mut notified => {}
+                    }
+                }
+                Admission::WaitForChange => {
+                    waited = true;
+                    notified.await;
+                }
+            }
+        }
+    }
+
+    fn finish(&self, bucket: Bucket, headers: Option<&RateHeaders>) {
+        let pacer = self.bucket(bucket);
+        let now = Instant::now();
+        let wake = {
+            let mut state = pacer.state.lock();
+            state.complete(now, headers);
+            state.can_admit(now)
+        };
+        if wake {
+            pacer.changed.notify_waiters();
+        }
+    }
+
+    /// A 429 arrived: hold every request of `bucket` until `until`.
+    pub(crate) fn pause_until(&self, bucket: Bucket, until: Instant) {
+        self.bucket(bucket).state.lock().pause_until(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn window(remaining: u32, reset_s: u64) -> RateHeaders {
+        RateHeaders {
+            limit: Some(10),
+            remaining: Some(remaining),
+            reset: Some(Duration::from_secs(reset_s)),
+            retry_after: None,
+        }
+    }
+
+    fn go(s: &mut BucketState, now: Instant) -> bool {
+        s.try_admit(now) == Admission::Go
+    }
+
+    #[test]
+    fn parses_headers() {
+        let h = headers(&[
+            ("X-Sib-Ratelimit-Limit", "10"),
+            ("x-sib-ratelimit-remaining", "3"),
+            ("X-SIB-RATELIMIT-RESET", "2"),
+            ("retry-after", "bogus"),
+        ]);
+        let p = RateHeaders::parse(&h);
+        assert_eq!(p.limit, Some(10));
+        assert_eq!(p.remaining, Some(3));
+        assert_eq!(p.reset, Some(Duration::from_secs(2)));
+        assert_eq!(p.retry_after, None);
+        assert!(p.is_present());
+        assert_eq!(p.wait_hint(), Some(Duration::from_secs(2)));
+        assert!(!RateHeaders::parse(&HeaderMap::new()).is_present());
+    }
+
+    #[test]
+    fn parses_fractional_negative_and_epoch_resets() {
+        let now = Duration::from_secs(1_700_000_000);
+        let p = RateHeaders::parse_at(&headers(&[(HEADER_RESET, "0.25")]), now);
+        assert_eq!(p.reset, Some(Duration::from_millis(250)));
+        let p = RateHeaders::parse_at(&headers(&[(HEADER_RESET, "-3")]), now);
+        assert_eq!(p.reset, None);
+        let p = RateHeaders::parse_at(&headers(&[(HEADER_RESET, "1700000030")]), now);
+        assert_eq!(p.reset, Some(Duration::from_secs(30)));
+        let p = RateHeaders::parse_at(&headers(&[(HEADER_RESET, "1700000005000")]), now);
+        assert_eq!(p.reset, Some(Duration::from_secs(5)));
+        let p = RateHeaders::parse_at(&headers(&[(HEADER_RETRY_AFTER, "7")]), now);
+        assert_eq!(p.wait_hint(), Some(Duration::from_secs(7)));
+        assert!(!p.is_present());
+    }
+
+    #[test]
+    fn general_tier_bursts_then_paces() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::new(Some(2), Some(7_200)));
+        assert!(go(&mut s, t0));
+        assert!(go(&mut s, t0));
+        match s.try_admit(t0) {
+            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_millis(500)),
+            other => panic!("{other:?}"),
+        }
+        assert!(go(&mut s, t0 + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn hourly_tier_allows_its_allowance_then_waits() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::new(None, Some(100)));
+        for _ in 0..100 {
+            assert!(go(&mut s, t0));
+        }
+        match s.try_admit(t0) {
+            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_secs(36)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn headers_take_over_and_remaining_zero_waits_for_the_reset() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::new(Some(1), None));
+        assert!(go(&mut s, t0));
+        s.complete(t0, Some(&window(2, 1)));
+        // The tier said 1/s, the headers say 2 left: the headers win.
+        assert!(go(&mut s, t0));
+        assert!(go(&mut s, t0));
+        let reset_at = match s.try_admit(t0) {
+            Admission::WaitUntil(at) => at,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reset_at, t0 + Duration::from_secs(1) + RESET_SLACK);
+        s.complete(t0, Some(&window(1, 1)));
+        s.complete(t0, Some(&window(0, 1)));
+        assert!(!go(&mut s, t0 + Duration::from_millis(900)));
+        // After the reset the limit is released.
+        let mut admitted = 0;
+        while go(&mut s, reset_at) {
+            admitted += 1;
+        }
+        assert_eq!(admitted, 10);
+    }
+
+    #[test]
+    fn in_flight_requests_are_subtracted() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::UNLIMITED);
+        assert!(go(&mut s, t0));
+        s.complete(t0, Some(&window(5, 10)));
+        for _ in 0..5 {
+            assert!(go(&mut s, t0));
+        }
+        assert!(!go(&mut s, t0));
+        // One answer says 4 left while 4 of ours are still in flight: none may go.
+        s.complete(t0, Some(&window(4, 10)));
+        assert!(!go(&mut s, t0));
+        // Answers out of order never raise the budget: 2 left, 2 in flight.
+        s.complete(t0, Some(&window(2, 10)));
+        s.complete(t0, Some(&window(3, 10)));
+        assert!(!go(&mut s, t0));
+        s.complete(t0, Some(&window(1, 10)));
+        s.complete(t0, Some(&window(1, 10)));
+        // Every answer is in and one unit is left: it is not wasted.
+        assert!(go(&mut s, t0));
+        assert!(!go(&mut s, t0));
+    }
+
+    #[test]
+    fn a_later_reset_opens_a_new_window_and_a_stale_one_is_ignored() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::UNLIMITED);
+        assert!(go(&mut s, t0));
+        s.complete(t0, Some(&window(0, 1)));
+        let t1 = t0 + Duration::from_secs(2);
+        assert!(go(&mut s, t1));
+        s.complete(t1, Some(&window(9, 1)));
+        let mut admitted = 0;
+        while go(&mut s, t1) {
+            admitted += 1;
+        }
+        assert_eq!(admitted, 9);
+        for _ in 0..9 {
+            s.complete(t1, Some(&window(5, 1)));
+        }
+        // Answers whose window ended long ago cannot change the budget.
+        s.complete(t1, Some(&window(0, 0)));
+        s.complete(t1 - Duration::from_secs(2), Some(&window(9, 0)));
+        assert_eq!(s.window.unwrap().left, 5);
+    }
+
+    #[test]
+    fn a_pause_blocks_the_bucket_until_the_instant() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::UNLIMITED);
+        let until = t0 + Duration::from_millis(500);
+        s.pause_until(until);
+        assert_eq!(s.try_admit(t0), Admission::WaitUntil(until));
+        assert!(go(&mut s, until));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_are_independent() {
+        let pacer = Pacer::new(|_| BucketLimits::UNLIMITED);
+        let (t, _) = pacer.admit(Bucket::Other).await;
+        t.finish(Some(&window(0, 3600)));
+        pacer.pause_until(Bucket::Other, Instant::now() + Duration::from_secs(3600));
+        let started = Instant::now();
+        for _ in 0..20 {
+            let (t, waited) = pacer.admit(Bucket::Contacts).await;
+            assert!(!waited);
+            t.finish(None);
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admit_sleeps_until_the_reset() {
+        let pacer = Pacer::new(|_| BucketLimits::UNLIMITED);
+        let (t, _) = pacer.admit(Bucket::Events).await;
+        t.finish(Some(&window(0, 2)));
+        let started = Instant::now();
+        let (_t, waited) = pacer.admit(Bucket::Events).await;
+        assert!(waited);
+        assert!(started.elapsed() >= Duration::from_secs(2));
+    }
+}
