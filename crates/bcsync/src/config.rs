@@ -34,6 +34,8 @@ pub struct FileConfig {
     /// `[[sync]]` tables for `bcsync push` (parsed by `push::config`).
     #[serde(default)]
     pub sync: Vec<toml::Value>,
+    /// `[brevo]` for `bcsync brevo` (parsed by `marketing::config`).
+    pub brevo: Option<toml::Value>,
 }
 
 /// `[extract]` in `bcsync.toml`.

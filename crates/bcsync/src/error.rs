@@ -17,6 +17,10 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] bigcommerce::Error),
 
+    /// The Brevo API refused or failed (status and body kept by the client error).
+    #[error(transparent)]
+    Brevo(#[from] brevo::Error),
+
     /// A SQLite file bcsync writes (a destination or a state store) failed.
     #[error("{}", sqlite_message(path, source))]
     Sqlite {

@@ -15,6 +15,7 @@ pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod listen;
+pub mod marketing;
 pub mod mcp;
 pub mod models;
 pub mod pg;

@@ -4,6 +4,7 @@
 
 mod airbyte;
 mod api;
+mod brevo;
 mod demo;
 mod extract;
 mod listen;
@@ -91,6 +92,8 @@ pub enum Command {
     Status(listen::StatusArgs),
     // Its help is the doc of `AirbyteArgs` (a doc comment here would replace it).
     Airbyte(airbyte::AirbyteArgs),
+    /// Marketing sync to Brevo: contacts with attributes and lists, catalog and orders.
+    Brevo(brevo::BrevoArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -196,6 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen::listen(cli.config.as_deref(), args, &Interrupt::listen()).await
         }
         Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
+        Some(Command::Brevo(args)) => brevo::run(cli.config.as_deref(), args).await,
         Some(Command::Airbyte(args)) => {
             airbyte::run(cli.config.as_deref(), args, &Interrupt::listen()).await
         }

@@ -9,7 +9,7 @@
 //! per-parent requests are the ones the API offers no list for, and the descriptor says so
 //! in `per_parent_note`.
 
-mod children;
+pub(crate) mod children;
 pub mod records;
 pub mod schema;
 
