@@ -291,17 +291,6 @@ impl BucketState {
     pub(crate) fn pause_until(&mut self, until: Instant) {
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
     }
-
-    /// Whether a request could start right now (waiters need waking only then).
-    fn can_admit(&self, now: Instant) -> bool {
-        if self.paused_until.is_some_and(|u| now < u) {
-            return false;
-        }
-        match self.window {
-            None => self.local.iter().all(|b| b.wait(now).is_none()),
-            Some(w) => w.left > self.in_flight || w.resets_at.is_some_and(|r| now >= r),
-        }
-    }
 }
 
 /// One bucket's lock and wake-up.
@@ -406,15 +395,10 @@ impl Pacer {
 
     fn finish(&self, bucket: Bucket, headers: Option<&RateHeaders>) {
         let pacer = self.bucket(bucket);
-        let now = Instant::now();
-        let wake = {
-            let mut state = pacer.state.lock();
-            state.complete(now, headers);
-            state.can_admit(now)
-        };
-        if wake {
-            pacer.changed.notify_waiters();
-        }
+        pacer.state.lock().complete(Instant::now(), headers);
+        // Every waiter looks again, even when none may start yet: those waiting for a
+        // change must learn the reset instant this answer may have brought.
+        pacer.changed.notify_waiters();
     }
 
     /// A 429 arrived: hold every request of `bucket` until `until`.

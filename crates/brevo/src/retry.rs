@@ -6,7 +6,10 @@
 //! - 429: always retry, even a write (the server refused it without processing it), after
 //!   `x-sib-ratelimit-reset` seconds, or an undocumented `Retry-After` if that is all there
 //!   is; without either, exponential backoff with jitter. Repeated 429s wait at least the
-//!   growing backoff too (someone else may be spending the same allowance).
+//!   growing backoff too (someone else may be spending the same allowance). A 429 whose
+//!   headers still show requests left is refused by a limit the headers do not describe
+//!   (a per-second cap under an hourly window): back off instead of waiting for a reset
+//!   that may be an hour away.
 //! - 425 Too Early: the write was refused, not applied (a concurrent change to the same
 //!   contact): retry with backoff.
 //! - 408 and 5xx except 501: retry only requests that are safe to repeat (GET, PUT,
@@ -78,7 +81,13 @@ pub fn decide(
         }
     };
     match *outcome {
-        Outcome::Status { status: 429, rate } => match rate.wait_hint() {
+        // Only a spent allowance is fixed by waiting for the reset; a 429 whose headers
+        // still show requests left comes from a limit the headers do not describe (a
+        // per-second cap under an hourly window), which a short backoff fixes.
+        Outcome::Status { status: 429, rate } => match rate
+            .wait_hint()
+            .filter(|_| rate.remaining.is_none_or(|left| left == 0))
+        {
             Some(wait) => {
                 let wait = (wait + RESET_SLACK).min(MAX_HEADER_WAIT);
                 let after = if attempt > 1 {
@@ -263,6 +272,22 @@ mod tests {
             status(true, 429, &rate, 1),
             Decision::Retry {
                 after: MAX_HEADER_WAIT
+            }
+        );
+    }
+
+    #[test]
+    fn a_429_with_requests_left_backs_off_instead_of_waiting_for_the_window() {
+        let rate = RateHeaders {
+            limit: Some(36_000),
+            remaining: Some(35_000),
+            reset: Some(Duration::from_secs(3000)),
+            retry_after: None,
+        };
+        assert_eq!(
+            status(true, 429, &rate, 1),
+            Decision::Retry {
+                after: Duration::from_millis(50)
             }
         );
     }

@@ -259,6 +259,50 @@ async fn pacing_waits_for_the_reset_when_remaining_is_zero_instead_of_a_429() {
     assert_eq!(stats.paced.get(&Bucket::Contacts), Some(&2), "{stats:?}");
 }
 
+/// A server-side window of `limit` requests per second, as Brevo reports it: the window
+/// opens with the first request after the last one closed; `reset` is the whole seconds
+/// left, rounded up; a request beyond the limit is refused with 429.
+fn windowed(limit: u32) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync + 'static {
+    let window: Arc<Mutex<Option<(Instant, u32)>>> = Arc::default();
+    move |_, _| {
+        let mut w = window.lock();
+        let now = Instant::now();
+        let (start, used) = match *w {
+            Some((start, used)) if now < start + Duration::from_secs(1) => (start, used + 1),
+            _ => (now, 1),
+        };
+        *w = Some((start, used));
+        let left = (start + Duration::from_secs(1)).saturating_duration_since(now);
+        let reset = left.as_secs_f64().ceil() as u64;
+        if used > limit {
+            Reply::error(429, "too_many_requests", "window spent").rate(limit, 0, reset)
+        } else {
+            Reply::json(200, contact_json(1)).rate(limit, limit - used, reset)
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_of_a_bucket_share_its_window_without_a_429() {
+    let r = Responder::start(windowed(3)).await;
+    let mut cfg = config(&r.base_url());
+    // The assumed allowance matches the server's until its headers arrive.
+    cfg.starting_limits
+        .insert(Bucket::Contacts, BucketLimits::new(Some(3), None));
+    let c = Client::new(cfg).unwrap();
+    let calls = (0..9).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.contact(&ContactKey::Id(1)).await })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        assert!(soon(call).await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(r.count(), 9);
+    let stats = c.stats();
+    assert_eq!(stats.total_rate_limited(), 0, "{stats:?}");
+    assert_eq!(stats.retries, 0);
+}
+
 #[tokio::test]
 async fn a_spent_other_bucket_never_slows_contacts() {
     let r = Responder::start(|seen, _| {
