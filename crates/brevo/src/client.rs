@@ -685,7 +685,11 @@ impl Client {
     ) -> Result<MembershipChange> {
         let path = format!("/contacts/lists/{list_id}/contacts/{action}");
         let mut total = MembershipChange::default();
-        for (body, entries) in members.bodies(batch::LIST_MEMBERS_PER_CALL) {
+        let values = members.wire_values();
+        let limits = ChunkLimits::items(batch::LIST_MEMBERS_PER_CALL);
+        for chunk in batch::chunks(&values, limits, 0, "list member")? {
+            let entries: Vec<String> = chunk.iter().map(value_text).collect();
+            let body = json!({ members.wire_key(): chunk });
             let call = Call::new(Method::POST, path.clone(), repeatable).body(body);
             match self.send(&call).await {
                 Ok(reply) => {
@@ -1073,21 +1077,21 @@ fn all_failed(body: &ApiErrorBody) -> bool {
     body.code.is_none() || body.code_is("invalid_parameter")
 }
 
+/// A JSON scalar as text: `"a@b.c"` → `a@b.c`, `7` → `7`.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Reads `{"contacts": {"success": [...], "failure": [...]}}`, values as strings.
 fn membership_change(body: Option<&Value>) -> MembershipChange {
     let strings = |key: &str| -> Vec<String> {
         body.and_then(|b| b.get("contacts"))
             .and_then(|c| c.get(key))
             .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            })
+            .map(|items| items.iter().map(value_text).collect())
             .unwrap_or_default()
     };
     MembershipChange {
