@@ -500,14 +500,15 @@ impl Client {
     /// Sends one attempt and reads the whole body.
     async fn attempt(&self, method: &Method, url: &reqwest::Url, body: Option<Bytes>) -> Attempt {
         let inner = &self.inner;
+        // Content-Type on every request, body or not: Brevo documents its absence as a
+        // cause of 400 (docs/brevo-api-notes.md §0.1), and it is harmless on a GET.
         let mut builder = inner
             .http
             .request(method.clone(), url.clone())
-            .header("api-key", inner.key_header.clone());
+            .header("api-key", inner.key_header.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(bytes) = body {
-            builder = builder
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(bytes);
+            builder = builder.body(bytes);
         }
         let response = match builder.send().await {
             Ok(r) => r,
