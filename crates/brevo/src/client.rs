@@ -35,6 +35,10 @@ use crate::retry::{self, Decision, Outcome, RetryPolicy};
 /// Brevo's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.brevo.com/v3";
 
+/// Brevo refuses events whose `event_properties` exceed 50 KB (docs/brevo-api-notes.md
+/// §4.1); read as decimal kilobytes, the smaller.
+pub const MAX_EVENT_PROPERTIES_BYTES: usize = 50_000;
+
 /// The header Brevo puts on every answer; worth logging when asking Brevo's support.
 pub const HEADER_REQUEST_ID: &str = "sib-request-id";
 
@@ -935,6 +939,14 @@ impl Client {
     /// Sends one custom event (`POST /events`). Never retried after a server error: a
     /// repeated event is a second event.
     pub async fn send_event(&self, event: &Event) -> Result<()> {
+        let properties = encoded_len(&Value::Object(event.event_properties.clone()))?;
+        if properties > MAX_EVENT_PROPERTIES_BYTES {
+            return Err(Error::TooLarge {
+                what: format!("the properties of event {:?}", event.event_name),
+                bytes: properties,
+                limit: MAX_EVENT_PROPERTIES_BYTES,
+            });
+        }
         let mut event = event.clone();
         event.identifiers.email_id = event.identifiers.email_id.as_deref().map(normalize_email);
         let call = Call::new(Method::POST, "/events", false).body(to_value(&event)?);

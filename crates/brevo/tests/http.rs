@@ -157,6 +157,18 @@ async fn a_server_error_on_an_event_is_not_retried_but_on_an_order_upsert_it_is(
 }
 
 #[tokio::test]
+async fn an_event_with_oversized_properties_is_refused_before_sending() {
+    let r = Responder::start(|_, _| Reply::empty(204)).await;
+    let c = client(&r);
+    let mut big = event();
+    big.event_properties
+        .insert("blob".into(), Value::String("x".repeat(60_000)));
+    let err = c.send_event(&big).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    assert_eq!(r.count(), 0);
+}
+
+#[tokio::test]
 async fn too_early_is_retried_even_for_a_create() {
     let r = Responder::start(|_, i| {
         if i == 0 {
