@@ -270,8 +270,11 @@ async fn pacing_waits_for_the_reset_when_remaining_is_zero_instead_of_a_429() {
 
 /// A server-side window of `limit` requests per second, as Brevo reports it: the window
 /// opens with the first request after the last one closed; `reset` is the whole seconds
-/// left, rounded up; a request beyond the limit is refused with 429.
-fn windowed(limit: u32) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync + 'static {
+/// left, rounded up or down; a request beyond the limit is refused with 429.
+fn windowed(
+    limit: u32,
+    round_up: bool,
+) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync + 'static {
     let window: Arc<Mutex<Option<(Instant, u32)>>> = Arc::default();
     move |_, _| {
         let mut w = window.lock();
@@ -282,7 +285,11 @@ fn windowed(limit: u32) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync
         };
         *w = Some((start, used));
         let left = (start + Duration::from_secs(1)).saturating_duration_since(now);
-        let reset = left.as_secs_f64().ceil() as u64;
+        let reset = if round_up {
+            left.as_secs_f64().ceil() as u64
+        } else {
+            left.as_secs()
+        };
         if used > limit {
             Reply::error(429, "too_many_requests", "window spent").rate(limit, 0, reset)
         } else {
@@ -293,7 +300,13 @@ fn windowed(limit: u32) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync
 
 #[tokio::test]
 async fn concurrent_requests_of_a_bucket_share_its_window_without_a_429() {
-    let r = Responder::start(windowed(3)).await;
+    for round_up in [true, false] {
+        concurrent_requests_share_a_window(round_up).await;
+    }
+}
+
+async fn concurrent_requests_share_a_window(round_up: bool) {
+    let r = Responder::start(windowed(3, round_up)).await;
     let mut cfg = config(&r.base_url());
     // The assumed allowance matches the server's until its headers arrive.
     cfg.starting_limits
@@ -308,7 +321,11 @@ async fn concurrent_requests_of_a_bucket_share_its_window_without_a_429() {
     }
     assert_eq!(r.count(), 9);
     let stats = c.stats();
-    assert_eq!(stats.total_rate_limited(), 0, "{stats:?}");
+    assert_eq!(
+        stats.total_rate_limited(),
+        0,
+        "round_up={round_up} {stats:?}"
+    );
     assert_eq!(stats.retries, 0);
 }
 
