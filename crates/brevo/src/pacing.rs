@@ -611,6 +611,64 @@ mod tests {
         assert!(go(&mut s, until));
     }
 
+    proptest::proptest! {
+        /// A simulated server counting fixed one-second windows (opened by the first
+        /// request after the last one closed, reset rounded up or down, answers arriving
+        /// after random delays): the pacer never sends a request the server would refuse,
+        /// and it keeps sending (at least two windows' worth in six seconds).
+        #[test]
+        fn never_overruns_a_fixed_window_server(
+            limit in 1u32..8,
+            round_up: bool,
+            latencies in proptest::collection::vec(0u64..300, 1..50),
+            demand in proptest::collection::vec(0usize..4, 1..50),
+        ) {
+            let t0 = Instant::now();
+            let second = Duration::from_secs(1);
+            let mut s = BucketState::new(BucketLimits::new(Some(limit), None));
+            let mut window: Option<(Instant, u32)> = None;
+            let mut pending: Vec<(Instant, RateHeaders)> = Vec::new();
+            let mut latency = latencies.iter().cycle();
+            let (mut wanted, mut admitted) = (0usize, 0usize);
+            for (step, want) in demand.iter().cycle().take(600).enumerate() {
+                let now = t0 + Duration::from_millis(10 * step as u64);
+                pending.sort_by_key(|p| p.0);
+                while pending.first().is_some_and(|p| p.0 <= now) {
+                    let (at, h) = pending.remove(0);
+                    s.complete(at, Some(&h));
+                }
+                wanted += want;
+                for _ in 0..*want {
+                    if s.try_admit(now) != Admission::Go {
+                        break;
+                    }
+                    admitted += 1;
+                    let (start, used) = match window {
+                        Some((start, used)) if now < start + second => (start, used + 1),
+                        _ => (now, 1),
+                    };
+                    window = Some((start, used));
+                    proptest::prop_assert!(used <= limit, "request {} of a window of {}", used, limit);
+                    let left = (start + second).saturating_duration_since(now);
+                    let reset = if round_up {
+                        left.as_secs_f64().ceil() as u64
+                    } else {
+                        left.as_secs()
+                    };
+                    let headers = RateHeaders {
+                        limit: Some(limit),
+                        remaining: Some(limit - used),
+                        reset: Some(Duration::from_secs(reset)),
+                        retry_after: None,
+                    };
+                    let at = now + Duration::from_millis(*latency.next().unwrap_or(&0));
+                    pending.push((at, headers));
+                }
+            }
+            proptest::prop_assert!(admitted >= wanted.min(2 * limit as usize));
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn buckets_are_independent() {
         let pacer = Pacer::new(|_| BucketLimits::UNLIMITED);
