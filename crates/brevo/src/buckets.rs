@@ -89,14 +89,14 @@ impl BucketLimits {
     /// accounts known to have a larger allowance.
     pub const UNLIMITED: BucketLimits = BucketLimits::new(None, None);
 
-    /// The limits as (capacity, refill interval per request) token buckets.
-    pub(crate) fn token_buckets(self) -> Vec<(u32, Duration)> {
+    /// The limits as (requests, window) pairs: per second, then per hour.
+    pub(crate) fn windows(self) -> Vec<(u32, Duration)> {
         let mut out = Vec::new();
         if let Some(rps) = self.per_second.filter(|n| *n > 0) {
-            out.push((rps, Duration::from_secs(1) / rps));
+            out.push((rps, Duration::from_secs(1)));
         }
         if let Some(rph) = self.per_hour.filter(|n| *n > 0) {
-            out.push((rph, Duration::from_secs(3600) / rph));
+            out.push((rph, Duration::from_secs(3600)));
         }
         out
     }
@@ -183,13 +183,14 @@ mod tests {
             Bucket::Other.general_tier(),
             BucketLimits::new(None, Some(100))
         );
-        let buckets = Bucket::Products.general_tier().token_buckets();
+        let windows = Bucket::Products.general_tier().windows();
         assert_eq!(
-            buckets,
+            windows,
             vec![
-                (2, Duration::from_millis(500)),
-                (7_200, Duration::from_millis(500))
+                (2, Duration::from_secs(1)),
+                (7_200, Duration::from_secs(3600))
             ]
         );
+        assert!(BucketLimits::UNLIMITED.windows().is_empty());
     }
 }

@@ -35,6 +35,10 @@ use crate::retry::{self, Decision, Outcome, RetryPolicy};
 /// Brevo's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.brevo.com/v3";
 
+/// Brevo refuses events whose `event_properties` exceed 50 KB (docs/brevo-api-notes.md
+/// §4.1); read as decimal kilobytes, the smaller.
+pub const MAX_EVENT_PROPERTIES_BYTES: usize = 50_000;
+
 /// The header Brevo puts on every answer; worth logging when asking Brevo's support.
 pub const HEADER_REQUEST_ID: &str = "sib-request-id";
 
@@ -500,14 +504,15 @@ impl Client {
     /// Sends one attempt and reads the whole body.
     async fn attempt(&self, method: &Method, url: &reqwest::Url, body: Option<Bytes>) -> Attempt {
         let inner = &self.inner;
+        // Content-Type on every request, body or not: Brevo documents its absence as a
+        // cause of 400 (docs/brevo-api-notes.md §0.1), and it is harmless on a GET.
         let mut builder = inner
             .http
             .request(method.clone(), url.clone())
-            .header("api-key", inner.key_header.clone());
+            .header("api-key", inner.key_header.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(bytes) = body {
-            builder = builder
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(bytes);
+            builder = builder.body(bytes);
         }
         let response = match builder.send().await {
             Ok(r) => r,
@@ -685,7 +690,11 @@ impl Client {
     ) -> Result<MembershipChange> {
         let path = format!("/contacts/lists/{list_id}/contacts/{action}");
         let mut total = MembershipChange::default();
-        for (body, entries) in members.bodies(batch::LIST_MEMBERS_PER_CALL) {
+        let values = members.wire_values();
+        let limits = ChunkLimits::items(batch::LIST_MEMBERS_PER_CALL);
+        for chunk in batch::chunks(&values, limits, 0, "list member")? {
+            let entries: Vec<String> = chunk.iter().map(value_text).collect();
+            let body = json!({ members.wire_key(): chunk });
             let call = Call::new(Method::POST, path.clone(), repeatable).body(body);
             match self.send(&call).await {
                 Ok(reply) => {
@@ -930,6 +939,14 @@ impl Client {
     /// Sends one custom event (`POST /events`). Never retried after a server error: a
     /// repeated event is a second event.
     pub async fn send_event(&self, event: &Event) -> Result<()> {
+        let properties = encoded_len(&Value::Object(event.event_properties.clone()))?;
+        if properties > MAX_EVENT_PROPERTIES_BYTES {
+            return Err(Error::TooLarge {
+                what: format!("the properties of event {:?}", event.event_name),
+                bytes: properties,
+                limit: MAX_EVENT_PROPERTIES_BYTES,
+            });
+        }
         let mut event = event.clone();
         event.identifiers.email_id = event.identifiers.email_id.as_deref().map(normalize_email);
         let call = Call::new(Method::POST, "/events", false).body(to_value(&event)?);
@@ -1073,21 +1090,21 @@ fn all_failed(body: &ApiErrorBody) -> bool {
     body.code.is_none() || body.code_is("invalid_parameter")
 }
 
+/// A JSON scalar as text: `"a@b.c"` → `a@b.c`, `7` → `7`.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Reads `{"contacts": {"success": [...], "failure": [...]}}`, values as strings.
 fn membership_change(body: Option<&Value>) -> MembershipChange {
     let strings = |key: &str| -> Vec<String> {
         body.and_then(|b| b.get("contacts"))
             .and_then(|c| c.get(key))
             .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            })
+            .map(|items| items.iter().map(value_text).collect())
             .unwrap_or_default()
     };
     MembershipChange {

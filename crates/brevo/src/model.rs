@@ -249,31 +249,24 @@ impl Members {
         }
     }
 
-    /// The request bodies, one per chunk of `per_call` entries:
-    /// `{"emails":[...]}`, `{"ids":[...]}` or `{"extIds":[...]}`.
-    pub(crate) fn bodies(&self, per_call: usize) -> Vec<(Value, Vec<String>)> {
-        let per_call = per_call.max(1);
+    /// The key of the request body: `emails`, `ids` or `extIds`.
+    pub fn wire_key(&self) -> &'static str {
         match self {
-            Members::Emails(v) => {
-                let emails: Vec<String> = v.iter().map(|e| normalize_email(e)).collect();
-                emails
-                    .chunks(per_call)
-                    .map(|c| (serde_json::json!({ "emails": c }), c.to_vec()))
-                    .collect()
-            }
-            Members::ExtIds(v) => v
-                .chunks(per_call)
-                .map(|c| (serde_json::json!({ "extIds": c }), c.to_vec()))
+            Members::Emails(_) => "emails",
+            Members::Ids(_) => "ids",
+            Members::ExtIds(_) => "extIds",
+        }
+    }
+
+    /// The entries as they go on the wire: emails normalised, ids as numbers.
+    pub fn wire_values(&self) -> Vec<Value> {
+        match self {
+            Members::Emails(v) => v
+                .iter()
+                .map(|e| Value::String(normalize_email(e)))
                 .collect(),
-            Members::Ids(v) => v
-                .chunks(per_call)
-                .map(|c| {
-                    (
-                        serde_json::json!({ "ids": c }),
-                        c.iter().map(ToString::to_string).collect(),
-                    )
-                })
-                .collect(),
+            Members::ExtIds(v) => v.iter().map(|x| Value::String(x.clone())).collect(),
+            Members::Ids(v) => v.iter().map(|id| Value::from(*id)).collect(),
         }
     }
 }
@@ -751,20 +744,19 @@ mod tests {
     }
 
     #[test]
-    fn members_bodies_per_kind() {
+    fn members_on_the_wire() {
         let m = Members::Emails(vec![" A@x.io".into(), "b@x.io".into()]);
-        let bodies = m.bodies(1);
-        assert_eq!(bodies.len(), 2);
-        assert_eq!(bodies[0].0, json!({"emails": ["a@x.io"]}));
+        assert_eq!(m.wire_key(), "emails");
+        assert_eq!(m.wire_values(), [json!("a@x.io"), json!("b@x.io")]);
+        assert_eq!(m.rendered(), ["a@x.io", "b@x.io"]);
+        let ids = Members::Ids(vec![1, 2]);
         assert_eq!(
-            Members::Ids(vec![1, 2]).bodies(150)[0].0,
-            json!({"ids": [1, 2]})
+            (ids.wire_key(), ids.wire_values()),
+            ("ids", vec![json!(1), json!(2)])
         );
-        assert_eq!(
-            Members::ExtIds(vec!["e".into()]).bodies(150)[0].0,
-            json!({"extIds": ["e"]})
-        );
-        assert_eq!(Members::Ids(vec![5]).rendered(), ["5"]);
+        assert_eq!(ids.rendered(), ["1", "2"]);
+        assert_eq!(Members::ExtIds(vec!["e".into()]).wire_key(), "extIds");
+        assert_eq!(Members::ExtIds(vec![]).len(), 0);
     }
 
     #[test]

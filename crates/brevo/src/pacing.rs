@@ -4,7 +4,7 @@
 //! How a bucket's budget is kept (docs/brevo-api-notes.md §0.4):
 //! - Until a response of the bucket has carried `x-sib-ratelimit-*` headers, the bucket
 //!   assumes the general tier's allowance (requests per second and per hour, both
-//!   applied) as token buckets: a burst of the allowance, then a steady rate.
+//!   applied) as sliding windows: never more than the allowance in any second or hour.
 //! - Once headers are seen they steer alone (a larger plan shows its larger allowance
 //!   there): `remaining` is the budget of the current window and `reset` (seconds still
 //!   to run, a delta) its end. Within a window `remaining` only falls, so the lowest value
@@ -18,6 +18,7 @@
 //! - A 429 pauses the whole bucket until the wait the retry decision chose.
 //! - Concurrency inside a bucket is allowed; only the budget bounds it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,13 +35,26 @@ pub const HEADER_RESET: &str = "x-sib-ratelimit-reset";
 /// Not documented by Brevo, accepted when present (seconds).
 pub const HEADER_RETRY_AFTER: &str = "retry-after";
 
-/// Slack added to a server-given reset: the header is whole seconds and our clock starts
-/// when the response arrives, so waking a little late avoids a second 429.
-pub const RESET_SLACK: Duration = Duration::from_millis(100);
+/// Slack added to a reset given with a fraction: our clock starts when the answer
+/// arrives, so waking a little late avoids a 429.
+pub const FRACTION_SLACK: Duration = Duration::from_millis(100);
 
-/// Two reset instants closer than this belong to the same window (the header's whole
-/// seconds make estimates wobble by up to a second).
-const SAME_WINDOW: Duration = Duration::from_millis(500);
+/// Slack added to a reset given in whole seconds: the server may have rounded it down, so
+/// the window can end up to a second later than it says.
+pub const WHOLE_SECONDS_SLACK: Duration = Duration::from_millis(1100);
+
+/// The slack to add to a server-given reset (see the two constants).
+pub fn reset_slack(reset: Duration) -> Duration {
+    if reset.subsec_nanos() == 0 {
+        WHOLE_SECONDS_SLACK
+    } else {
+        FRACTION_SLACK
+    }
+}
+
+/// Two reset instants closer than this belong to the same window: whole-second headers
+/// and network delays make estimates of one instant differ by over a second.
+const SAME_WINDOW: Duration = Duration::from_millis(1500);
 
 /// Resets larger than this many seconds are read as a Unix time, not a delta: the notes
 /// say delta, but a careful client survives either form.
@@ -110,30 +124,36 @@ impl RateHeaders {
     }
 }
 
-/// A GCRA token bucket: `capacity` requests at once, then one per `interval`.
+/// A sliding-window limit: at most `limit` admissions in any span of `window`. Stricter
+/// than a token bucket (which allows a burst plus a refill within one window), so it
+/// never overruns a server that counts fixed windows, however they are aligned.
 #[derive(Debug, Clone)]
-struct TokenBucket {
-    capacity: u32,
-    interval: Duration,
-    /// The theoretical arrival time of the next request.
-    tat: Option<Instant>,
+struct SlidingLimit {
+    limit: u32,
+    window: Duration,
+    /// Admission instants within the last `window`, oldest first.
+    log: VecDeque<Instant>,
 }
 
-impl TokenBucket {
-    fn tolerance(&self) -> Duration {
-        self.interval * self.capacity.saturating_sub(1)
-    }
-
+impl SlidingLimit {
     /// `None` when a request may go now, else the instant it may.
-    fn wait(&self, now: Instant) -> Option<Instant> {
-        let tat = self.tat?;
-        let allowed_at = tat.checked_sub(self.tolerance()).unwrap_or(now);
-        (allowed_at > now).then_some(allowed_at)
+    fn wait(&mut self, now: Instant) -> Option<Instant> {
+        while self
+            .log
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.window)
+        {
+            self.log.pop_front();
+        }
+        if self.log.len() < self.limit as usize {
+            None
+        } else {
+            self.log.front().map(|t| *t + self.window)
+        }
     }
 
     fn take(&mut self, now: Instant) {
-        let tat = self.tat.map_or(now, |t| t.max(now));
-        self.tat = Some(tat + self.interval);
+        self.log.push_back(now);
     }
 }
 
@@ -160,7 +180,7 @@ pub(crate) enum Admission {
 /// tested with explicit instants.
 #[derive(Debug, Clone)]
 pub(crate) struct BucketState {
-    local: Vec<TokenBucket>,
+    local: Vec<SlidingLimit>,
     /// `Some` once any response of the bucket carried the headers.
     window: Option<Window>,
     limit: Option<u32>,
@@ -172,12 +192,12 @@ impl BucketState {
     pub(crate) fn new(limits: BucketLimits) -> Self {
         Self {
             local: limits
-                .token_buckets()
+                .windows()
                 .into_iter()
-                .map(|(capacity, interval)| TokenBucket {
-                    capacity,
-                    interval,
-                    tat: None,
+                .map(|(limit, window)| SlidingLimit {
+                    limit,
+                    window,
+                    log: VecDeque::new(),
                 })
                 .collect(),
             window: None,
@@ -195,8 +215,8 @@ impl BucketState {
             self.paused_until = None;
         }
         let Some(mut window) = self.window else {
-            // No headers yet: the general tier's token buckets.
-            if let Some(at) = self.local.iter().filter_map(|b| b.wait(now)).max() {
+            // No headers yet: the general tier's limits.
+            if let Some(at) = self.local.iter_mut().filter_map(|b| b.wait(now)).max() {
                 return Admission::WaitUntil(at);
             }
             for b in &mut self.local {
@@ -254,7 +274,7 @@ impl BucketState {
         if h.limit.is_some() {
             self.limit = h.limit;
         }
-        let reported_at = h.reset.map(|r| now + r + RESET_SLACK);
+        let reported_at = h.reset.map(|r| now + r + reset_slack(r));
         let remaining = h.remaining;
         let Some(known) = self.window else {
             self.window = Some(Window {
@@ -278,9 +298,10 @@ impl BucketState {
         } else {
             Window {
                 left: remaining.map_or(known.left.saturating_sub(1), |r| known.left.min(r)),
-                // The later estimate of the same instant never wakes too early.
+                // Every estimate already includes the rounding slack, so the earliest is
+                // still not early, and the closest.
                 resets_at: match (known.resets_at, reported_at) {
-                    (Some(k), Some(r)) => Some(k.max(r)),
+                    (Some(k), Some(r)) => Some(k.min(r)),
                     (k, r) => k.or(r),
                 },
             }
@@ -290,17 +311,6 @@ impl BucketState {
     /// Stops the bucket's admissions until `until` (a 429 arrived).
     pub(crate) fn pause_until(&mut self, until: Instant) {
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
-    }
-
-    /// Whether a request could start right now (waiters need waking only then).
-    fn can_admit(&self, now: Instant) -> bool {
-        if self.paused_until.is_some_and(|u| now < u) {
-            return false;
-        }
-        match self.window {
-            None => self.local.iter().all(|b| b.wait(now).is_none()),
-            Some(w) => w.left > self.in_flight || w.resets_at.is_some_and(|r| now >= r),
-        }
     }
 }
 
@@ -406,15 +416,10 @@ impl Pacer {
 
     fn finish(&self, bucket: Bucket, headers: Option<&RateHeaders>) {
         let pacer = self.bucket(bucket);
-        let now = Instant::now();
-        let wake = {
-            let mut state = pacer.state.lock();
-            state.complete(now, headers);
-            state.can_admit(now)
-        };
-        if wake {
-            pacer.changed.notify_waiters();
-        }
+        pacer.state.lock().complete(Instant::now(), headers);
+        // Every waiter looks again, even when none may start yet: those waiting for a
+        // change must learn the reset instant this answer may have brought.
+        pacer.changed.notify_waiters();
     }
 
     /// A 429 arrived: hold every request of `bucket` until `until`.
@@ -484,27 +489,37 @@ mod tests {
     }
 
     #[test]
-    fn general_tier_bursts_then_paces() {
-        let t0 = Instant::now();
-        let mut s = BucketState::new(BucketLimits::new(Some(2), Some(7_200)));
-        assert!(go(&mut s, t0));
-        assert!(go(&mut s, t0));
-        match s.try_admit(t0) {
-            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_millis(500)),
-            other => panic!("{other:?}"),
-        }
-        assert!(go(&mut s, t0 + Duration::from_millis(500)));
+    fn whole_second_resets_get_a_second_of_slack() {
+        assert_eq!(reset_slack(Duration::from_secs(2)), WHOLE_SECONDS_SLACK);
+        assert_eq!(reset_slack(Duration::ZERO), WHOLE_SECONDS_SLACK);
+        assert_eq!(reset_slack(Duration::from_millis(250)), FRACTION_SLACK);
     }
 
     #[test]
-    fn hourly_tier_allows_its_allowance_then_waits() {
+    fn general_tier_allows_its_allowance_in_any_window() {
+        let t0 = Instant::now();
+        let mut s = BucketState::new(BucketLimits::new(Some(2), Some(7_200)));
+        assert!(go(&mut s, t0));
+        assert!(go(&mut s, t0 + Duration::from_millis(400)));
+        match s.try_admit(t0 + Duration::from_millis(500)) {
+            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_secs(1)),
+            other => panic!("{other:?}"),
+        }
+        assert!(go(&mut s, t0 + Duration::from_secs(1)));
+        // The second admission still holds the window until 1.4 s.
+        assert!(!go(&mut s, t0 + Duration::from_millis(1399)));
+        assert!(go(&mut s, t0 + Duration::from_millis(1400)));
+    }
+
+    #[test]
+    fn hourly_tier_allows_its_allowance_then_waits_the_hour() {
         let t0 = Instant::now();
         let mut s = BucketState::new(BucketLimits::new(None, Some(100)));
-        for _ in 0..100 {
-            assert!(go(&mut s, t0));
+        for i in 0..100 {
+            assert!(go(&mut s, t0 + Duration::from_secs(i)));
         }
-        match s.try_admit(t0) {
-            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_secs(36)),
+        match s.try_admit(t0 + Duration::from_secs(100)) {
+            Admission::WaitUntil(at) => assert_eq!(at, t0 + Duration::from_secs(3600)),
             other => panic!("{other:?}"),
         }
     }
@@ -522,7 +537,7 @@ mod tests {
             Admission::WaitUntil(at) => at,
             other => panic!("{other:?}"),
         };
-        assert_eq!(reset_at, t0 + Duration::from_secs(1) + RESET_SLACK);
+        assert_eq!(reset_at, t0 + Duration::from_secs(1) + WHOLE_SECONDS_SLACK);
         s.complete(t0, Some(&window(1, 1)));
         s.complete(t0, Some(&window(0, 1)));
         assert!(!go(&mut s, t0 + Duration::from_millis(900)));
@@ -564,7 +579,9 @@ mod tests {
         let mut s = BucketState::new(BucketLimits::UNLIMITED);
         assert!(go(&mut s, t0));
         s.complete(t0, Some(&window(0, 1)));
-        let t1 = t0 + Duration::from_secs(2);
+        // Whole seconds: one second of reset plus the rounding slack.
+        assert!(!go(&mut s, t0 + Duration::from_millis(2099)));
+        let t1 = t0 + Duration::from_secs(3);
         assert!(go(&mut s, t1));
         s.complete(t1, Some(&window(9, 1)));
         let mut admitted = 0;
@@ -575,10 +592,13 @@ mod tests {
         for _ in 0..9 {
             s.complete(t1, Some(&window(5, 1)));
         }
-        // Answers whose window ended long ago cannot change the budget.
-        s.complete(t1, Some(&window(0, 0)));
+        // An answer whose window ended long ago cannot change the budget.
         s.complete(t1 - Duration::from_secs(2), Some(&window(9, 0)));
         assert_eq!(s.window.unwrap().left, 5);
+        // A reset clearly later than the known one shows the server's next window.
+        s.try_admit(t1);
+        s.complete(t1, Some(&window(8, 10)));
+        assert_eq!(s.window.unwrap().left, 8);
     }
 
     #[test]
@@ -589,6 +609,64 @@ mod tests {
         s.pause_until(until);
         assert_eq!(s.try_admit(t0), Admission::WaitUntil(until));
         assert!(go(&mut s, until));
+    }
+
+    proptest::proptest! {
+        /// A simulated server counting fixed one-second windows (opened by the first
+        /// request after the last one closed, reset rounded up or down, answers arriving
+        /// after random delays): the pacer never sends a request the server would refuse,
+        /// and it keeps sending (at least two windows' worth in six seconds).
+        #[test]
+        fn never_overruns_a_fixed_window_server(
+            limit in 1u32..8,
+            round_up: bool,
+            latencies in proptest::collection::vec(0u64..300, 1..50),
+            demand in proptest::collection::vec(0usize..4, 1..50),
+        ) {
+            let t0 = Instant::now();
+            let second = Duration::from_secs(1);
+            let mut s = BucketState::new(BucketLimits::new(Some(limit), None));
+            let mut window: Option<(Instant, u32)> = None;
+            let mut pending: Vec<(Instant, RateHeaders)> = Vec::new();
+            let mut latency = latencies.iter().cycle();
+            let (mut wanted, mut admitted) = (0usize, 0usize);
+            for (step, want) in demand.iter().cycle().take(600).enumerate() {
+                let now = t0 + Duration::from_millis(10 * step as u64);
+                pending.sort_by_key(|p| p.0);
+                while pending.first().is_some_and(|p| p.0 <= now) {
+                    let (at, h) = pending.remove(0);
+                    s.complete(at, Some(&h));
+                }
+                wanted += want;
+                for _ in 0..*want {
+                    if s.try_admit(now) != Admission::Go {
+                        break;
+                    }
+                    admitted += 1;
+                    let (start, used) = match window {
+                        Some((start, used)) if now < start + second => (start, used + 1),
+                        _ => (now, 1),
+                    };
+                    window = Some((start, used));
+                    proptest::prop_assert!(used <= limit, "request {} of a window of {}", used, limit);
+                    let left = (start + second).saturating_duration_since(now);
+                    let reset = if round_up {
+                        left.as_secs_f64().ceil() as u64
+                    } else {
+                        left.as_secs()
+                    };
+                    let headers = RateHeaders {
+                        limit: Some(limit),
+                        remaining: Some(limit - used),
+                        reset: Some(Duration::from_secs(reset)),
+                        retry_after: None,
+                    };
+                    let at = now + Duration::from_millis(*latency.next().unwrap_or(&0));
+                    pending.push((at, headers));
+                }
+            }
+            proptest::prop_assert!(admitted >= wanted.min(2 * limit as usize));
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,8 +5,12 @@
 //! Rules (docs/brevo-api-notes.md §0.2, §0.4):
 //! - 429: always retry, even a write (the server refused it without processing it), after
 //!   `x-sib-ratelimit-reset` seconds, or an undocumented `Retry-After` if that is all there
-//!   is; without either, exponential backoff with jitter. Repeated 429s wait at least the
-//!   growing backoff too (someone else may be spending the same allowance).
+//!   is, plus a slack for rounding (a whole-seconds value may have been rounded down, so
+//!   it gets a second more); without either, exponential backoff with jitter. Repeated 429s wait at least the
+//!   growing backoff too (someone else may be spending the same allowance). A 429 whose
+//!   headers still show requests left is refused by a limit the headers do not describe
+//!   (a per-second cap under an hourly window): back off instead of waiting for a reset
+//!   that may be an hour away.
 //! - 425 Too Early: the write was refused, not applied (a concurrent change to the same
 //!   contact): retry with backoff.
 //! - 408 and 5xx except 501: retry only requests that are safe to repeat (GET, PUT,
@@ -22,7 +26,7 @@
 use std::time::Duration;
 
 use crate::error::TransportKind;
-use crate::pacing::{RESET_SLACK, RateHeaders};
+use crate::pacing::{RateHeaders, reset_slack};
 
 /// Retry limits, from the client configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +82,15 @@ pub fn decide(
         }
     };
     match *outcome {
-        Outcome::Status { status: 429, rate } => match rate.wait_hint() {
+        // Only a spent allowance is fixed by waiting for the reset; a 429 whose headers
+        // still show requests left comes from a limit the headers do not describe (a
+        // per-second cap under an hourly window), which a short backoff fixes.
+        Outcome::Status { status: 429, rate } => match rate
+            .wait_hint()
+            .filter(|_| rate.remaining.is_none_or(|left| left == 0))
+        {
             Some(wait) => {
-                let wait = (wait + RESET_SLACK).min(MAX_HEADER_WAIT);
+                let wait = (wait + reset_slack(wait)).min(MAX_HEADER_WAIT);
                 let after = if attempt > 1 {
                     wait.max(backoff())
                 } else {
@@ -240,7 +250,19 @@ mod tests {
         assert_eq!(
             status(false, 429, &rate, 1),
             Decision::Retry {
-                after: Duration::from_secs(3) + RESET_SLACK
+                after: Duration::from_millis(4100)
+            }
+        );
+        // A fractional reset is not rounded: a small slack is enough.
+        let rate = RateHeaders {
+            remaining: Some(0),
+            reset: Some(Duration::from_millis(250)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(
+            status(true, 429, &rate, 1),
+            Decision::Retry {
+                after: Duration::from_millis(350)
             }
         );
         // Retry-After when there is no reset header.
@@ -251,7 +273,7 @@ mod tests {
         assert_eq!(
             status(true, 429, &rate, 1),
             Decision::Retry {
-                after: Duration::from_secs(7) + RESET_SLACK
+                after: Duration::from_millis(8100)
             }
         );
         // A huge reset is capped.
@@ -268,12 +290,29 @@ mod tests {
     }
 
     #[test]
+    fn a_429_with_requests_left_backs_off_instead_of_waiting_for_the_window() {
+        let rate = RateHeaders {
+            limit: Some(36_000),
+            remaining: Some(35_000),
+            reset: Some(Duration::from_secs(3000)),
+            retry_after: None,
+        };
+        assert_eq!(
+            status(true, 429, &rate, 1),
+            Decision::Retry {
+                after: Duration::from_millis(50)
+            }
+        );
+    }
+
+    #[test]
     fn repeated_429_waits_at_least_the_backoff() {
         let rate = RateHeaders {
-            reset: Some(Duration::ZERO),
+            reset: Some(Duration::from_millis(50)),
             ..RateHeaders::default()
         };
-        // attempt 3: base*4 = 400 ms, the fixed half is 200 ms.
+        // A fractional reset gets 100 ms of slack: 150 ms; but attempt 3's backoff is
+        // base*4 = 400 ms, whose fixed half is 200 ms.
         assert_eq!(
             status(true, 429, &rate, 3),
             Decision::Retry {
@@ -344,7 +383,7 @@ mod tests {
                     Decision::Fail => prop_assert!(false, "{} should retry", code),
                     Decision::Retry { after } => {
                         if code == 429 && let Some(s) = reset_s {
-                            let want = (Duration::from_secs(s) + RESET_SLACK).min(MAX_HEADER_WAIT);
+                            let want = (Duration::from_secs(s) + reset_slack(Duration::from_secs(s))).min(MAX_HEADER_WAIT);
                             prop_assert!(after >= want);
                             prop_assert!(after <= want.max(POLICY.max_delay));
                         } else {

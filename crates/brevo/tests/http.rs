@@ -93,12 +93,9 @@ async fn sends_the_key_and_json_headers_and_reads_the_account() {
     assert_eq!(seen[0].path, "/account");
     assert_eq!(seen[0].header("api-key"), Some(KEY));
     assert_eq!(seen[0].header("accept"), Some("application/json"));
-    assert_eq!(
-        seen[0].header("content-type"),
-        None,
-        "no body, no content type"
-    );
-    assert_eq!(seen[1].header("content-type"), Some("application/json"));
+    for s in &seen {
+        assert_eq!(s.header("content-type"), Some("application/json"));
+    }
     assert_eq!(seen[1].json()["identifiers"]["email_id"], "ann@x.io");
     let last = c.last_response().unwrap();
     assert_eq!((last.status, last.path.as_str()), (200, "/events"));
@@ -157,6 +154,18 @@ async fn a_server_error_on_an_event_is_not_retried_but_on_an_order_upsert_it_is(
     assert_eq!(r.count(), 2);
     assert_eq!(c.stats().retries, 1);
     assert_eq!(r.seen()[1].json()["identifiers"]["email_id"], "a@x.io");
+}
+
+#[tokio::test]
+async fn an_event_with_oversized_properties_is_refused_before_sending() {
+    let r = Responder::start(|_, _| Reply::empty(204)).await;
+    let c = client(&r);
+    let mut big = event();
+    big.event_properties
+        .insert("blob".into(), Value::String("x".repeat(60_000)));
+    let err = c.send_event(&big).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    assert_eq!(r.count(), 0);
 }
 
 #[tokio::test]
@@ -257,6 +266,67 @@ async fn pacing_waits_for_the_reset_when_remaining_is_zero_instead_of_a_429() {
     let stats = c.stats();
     assert_eq!(stats.total_rate_limited(), 0, "{stats:?}");
     assert_eq!(stats.paced.get(&Bucket::Contacts), Some(&2), "{stats:?}");
+}
+
+/// A server-side window of `limit` requests per second, as Brevo reports it: the window
+/// opens with the first request after the last one closed; `reset` is the whole seconds
+/// left, rounded up or down; a request beyond the limit is refused with 429.
+fn windowed(
+    limit: u32,
+    round_up: bool,
+) -> impl Fn(&support::Seen, usize) -> Reply + Send + Sync + 'static {
+    let window: Arc<Mutex<Option<(Instant, u32)>>> = Arc::default();
+    move |_, _| {
+        let mut w = window.lock();
+        let now = Instant::now();
+        let (start, used) = match *w {
+            Some((start, used)) if now < start + Duration::from_secs(1) => (start, used + 1),
+            _ => (now, 1),
+        };
+        *w = Some((start, used));
+        let left = (start + Duration::from_secs(1)).saturating_duration_since(now);
+        let reset = if round_up {
+            left.as_secs_f64().ceil() as u64
+        } else {
+            left.as_secs()
+        };
+        if used > limit {
+            Reply::error(429, "too_many_requests", "window spent").rate(limit, 0, reset)
+        } else {
+            Reply::json(200, contact_json(1)).rate(limit, limit - used, reset)
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_of_a_bucket_share_its_window_without_a_429() {
+    for round_up in [true, false] {
+        concurrent_requests_share_a_window(round_up).await;
+    }
+}
+
+async fn concurrent_requests_share_a_window(round_up: bool) {
+    let r = Responder::start(windowed(3, round_up)).await;
+    let mut cfg = config(&r.base_url());
+    // The assumed allowance matches the server's until its headers arrive.
+    cfg.starting_limits
+        .insert(Bucket::Contacts, BucketLimits::new(Some(3), None));
+    let c = Client::new(cfg).unwrap();
+    let calls = (0..9).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.contact(&ContactKey::Id(1)).await })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        assert!(soon(call).await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(r.count(), 9);
+    let stats = c.stats();
+    assert_eq!(
+        stats.total_rate_limited(),
+        0,
+        "round_up={round_up} {stats:?}"
+    );
+    assert_eq!(stats.retries, 0);
 }
 
 #[tokio::test]
