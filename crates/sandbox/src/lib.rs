@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod brevo;
 pub mod config;
 pub mod dates;
 pub mod delivery;
@@ -32,6 +33,7 @@ pub mod server;
 pub mod simulator;
 pub mod state;
 
+pub use brevo::{BrevoConfig, RunningBrevo, start_brevo};
 pub use config::{Plan, SandboxConfig, TokenConfig};
 pub use seed::SeedSpec;
 pub use server::{RunningSandbox, start};
