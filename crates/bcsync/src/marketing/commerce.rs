@@ -38,16 +38,25 @@ fn text(v: &Value, key: &str) -> Option<String> {
 /// An absolute URL from a store-relative path (`/shoes/`), when the store's address is
 /// known; Brevo links products and categories to pages, and a relative path is no link.
 fn page_url(store_url: Option<&str>, raw: &Value) -> Option<String> {
-    let path = raw.pointer("/custom_url/url").and_then(Value::as_str)?;
+    // Products carry `custom_url.url`; category-tree categories `url.path`.
+    let path = raw
+        .pointer("/custom_url/url")
+        .or_else(|| raw.pointer("/url/path"))
+        .and_then(Value::as_str)?;
     let base = store_url?.trim_end_matches('/');
     Some(format!("{base}{path}"))
 }
 
-/// Categories (BigCommerce id as the Brevo id).
+/// Categories (BigCommerce id as the Brevo id; the category-tree API names it
+/// `category_id`).
 pub fn categories(rows: &[Row], store_url: Option<&str>) -> Vec<brevo::Category> {
     rows.iter()
         .filter_map(|r| {
-            let id = r.raw.get("id").and_then(Value::as_i64)?;
+            let id = r
+                .raw
+                .get("category_id")
+                .or_else(|| r.raw.get("id"))
+                .and_then(Value::as_i64)?;
             Some(brevo::Category {
                 id: id.to_string(),
                 name: text(&r.raw, "name").unwrap_or_else(|| format!("Category {id}")),
