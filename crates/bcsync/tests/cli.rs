@@ -25,6 +25,7 @@ fn help_texts() {
         vec!["--help"],
         vec!["extract", "--help"],
         vec!["sandbox", "--help"],
+        vec!["sandbox", "brevo", "--help"],
         vec!["demo", "--help"],
         vec!["push", "--help"],
         vec!["runs", "--help"],
@@ -73,6 +74,16 @@ fn bad_sandbox_plan_is_explained() {
     assert!(!ok);
     assert!(
         stderr.contains("gold") && stderr.contains("standard"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_brevo_tier_is_explained() {
+    let (ok, _, stderr) = bcsync(&["sandbox", "brevo", "--tier", "gold", "--port", "0"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("gold") && stderr.contains("general"),
         "{stderr}"
     );
 }

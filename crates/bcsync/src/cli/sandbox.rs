@@ -1,5 +1,6 @@
 //! `bcsync sandbox`: a local emulator of the BigCommerce API with a seeded store, for
-//! trying syncs without touching a live one.
+//! trying syncs without touching a live one; `bcsync sandbox brevo` serves an emulator of
+//! Brevo's API v3 instead.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bc_sandbox::faults::FaultConfig;
 use bc_sandbox::{Plan, SandboxConfig, SeedSpec, SimulateSpec, TokenConfig};
-use clap::Args;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Clone, Args)]
 pub struct SandboxArgs {
@@ -69,6 +70,126 @@ pub struct SandboxArgs {
     /// Seed of the simulated traffic: the same seed on the same store gives the same actions.
     #[arg(long, default_value_t = 1, requires = "simulate")]
     pub simulate_seed: u64,
+    #[command(subcommand)]
+    pub emulator: Option<SandboxCommand>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve a local emulator of Brevo's API v3 (contacts, lists, imports, events,
+    /// e-commerce) instead of the BigCommerce store.
+    Brevo(Box<BrevoArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BrevoArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8800)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Accepted `api-key` header value (repeatable; each key has its own rate buckets).
+    /// These are the emulator's own test keys, not real credentials.
+    #[arg(long = "api-key", default_value = bc_sandbox::brevo::DEFAULT_API_KEY)]
+    pub api_keys: Vec<String>,
+    /// Rate-limit tier: general, advanced, extended, tiny (3 requests per hour per bucket,
+    /// to force 429s), unlimited, optionally followed by overrides such as
+    /// `general,contacts=2/s+50/h,other=5/h`.
+    #[arg(long, default_value = "general")]
+    pub tier: String,
+    /// Multiplies every duration of the emulator: rate windows, import and order-batch
+    /// processing, the activation delay (0.01 turns an hour window into 36 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Faults to inject, e.g. `seed=7,500=0.05,503=0.02,429=0.02,slow=0.05:1500,burst429=5@100`.
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Seconds after POST /v3/ecommerce/activate before products, categories and orders
+    /// are accepted (scaled by --time-scale).
+    #[arg(long, default_value_t = 300.0)]
+    pub activation_delay: f64,
+    /// Start with the e-commerce app already active.
+    #[arg(long)]
+    pub ecommerce_active: bool,
+    /// Flip an uncertain behaviour (repeatable): reject_wrong_type, contacts_batch_gone,
+    /// events_create_contacts, french_default_attributes, products_raised_limit.
+    #[arg(long = "switch", value_name = "NAME")]
+    pub switches: Vec<String>,
+}
+
+impl BrevoArgs {
+    pub fn to_config(&self) -> anyhow::Result<bc_sandbox::brevo::BrevoConfig> {
+        use bc_sandbox::brevo::{BrevoConfig, BrevoFaults, Switches, TierLimits};
+        if !(self.activation_delay >= 0.0 && self.activation_delay.is_finite()) {
+            anyhow::bail!(
+                "--activation-delay must be a number of seconds, 0 or more; got {}",
+                self.activation_delay
+            );
+        }
+        let mut switches = Switches::default();
+        for name in &self.switches {
+            match name.as_str() {
+                "reject_wrong_type" => switches.reject_wrong_type = true,
+                "contacts_batch_gone" => switches.contacts_batch_gone = true,
+                "events_create_contacts" => switches.events_create_contacts = true,
+                "french_default_attributes" => switches.french_default_attributes = true,
+                "products_raised_limit" => switches.products_raised_limit = true,
+                other => anyhow::bail!(
+                    "--switch {other:?} is not a switch; use reject_wrong_type, contacts_batch_gone, \
+                     events_create_contacts, french_default_attributes or products_raised_limit"
+                ),
+            }
+        }
+        let config = BrevoConfig {
+            api_keys: self
+                .api_keys
+                .iter()
+                .map(|k| secrecy::SecretString::from(k.clone()))
+                .collect(),
+            limits: TierLimits::parse(&self.tier).map_err(|e| anyhow::anyhow!("--tier: {e}"))?,
+            time_scale: self.time_scale,
+            activation_delay: std::time::Duration::from_secs_f64(self.activation_delay),
+            ecommerce_active: self.ecommerce_active,
+            switches,
+            faults: BrevoFaults::parse(&self.faults)
+                .map_err(|e| anyhow::anyhow!("--faults: {e}"))?,
+        };
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--time-scale or --api-key: {e}"))?;
+        Ok(config)
+    }
+}
+
+/// `bcsync sandbox brevo`: serves the Brevo emulator until Ctrl-C.
+pub async fn run_brevo(args: BrevoArgs) -> anyhow::Result<ExitCode> {
+    let config = args.to_config()?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .with_context(|| {
+            format!(
+                "--host {} --port {} is not an address",
+                args.host, args.port
+            )
+        })?;
+    let tier = config.limits.tier.clone();
+    let brevo = bc_sandbox::brevo::start_brevo(config, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is the port taken? try --port 0"))?;
+    eprintln!("bcsync sandbox brevo: Brevo API v3 emulator ({tier} rate limits)");
+    eprintln!("  API:    {}", brevo.base_url());
+    eprintln!(
+        "  admin:  {}/state, /requests, /counts, /clock/advance, /seed, /faults, /limits, /switches, /reset",
+        brevo.admin_url()
+    );
+    eprintln!("  auth:   send the header api-key with the key given by --api-key");
+    eprintln!("  stop with Ctrl-C");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    brevo.stop().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 impl SandboxArgs {
@@ -132,6 +253,9 @@ impl SandboxArgs {
 }
 
 pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    if let Some(SandboxCommand::Brevo(brevo)) = args.emulator {
+        return run_brevo(*brevo).await;
+    }
     let config = args.to_config()?;
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()

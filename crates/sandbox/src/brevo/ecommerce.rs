@@ -176,13 +176,7 @@ fn check_item(v: &Map<String, Value>, kind: Kind) -> Result<Map<String, Value>, 
 }
 
 /// Inserts or updates one item; returns true if it was created.
-fn upsert(
-    st: &BrevoState,
-    store: &mut Store,
-    kind: Kind,
-    fields: Map<String, Value>,
-    now: Duration,
-) -> bool {
+fn upsert(store: &mut Store, kind: Kind, fields: Map<String, Value>, now: Duration) -> bool {
     let id = fields.get("id").map(value_as_id).unwrap_or_default();
     let seq = store.next_seq();
     let map = match kind {
@@ -214,7 +208,6 @@ fn upsert(
             Value::from(format!("{base}/editor")),
         );
     }
-    let _ = st;
     created
 }
 
@@ -261,7 +254,7 @@ fn create_one(st: &BrevoState, kind: Kind, headers: &HeaderMap, body: &Bytes) ->
             kind.noun()
         )));
     }
-    if upsert(st, &mut store, kind, fields, now) {
+    if upsert(&mut store, kind, fields, now) {
         // The 201 id is a running integer (docs/brevo-api-notes.md §5.3).
         let n = match kind {
             Kind::Category => &mut store.next_category_number,
@@ -341,7 +334,7 @@ fn create_batch(st: &BrevoState, kind: Kind, headers: &HeaderMap, body: &Bytes) 
     }
     let (mut created, mut updated) = (0, 0);
     for (_, fields) in checked {
-        if upsert(st, &mut store, kind, fields, now) {
+        if upsert(&mut store, kind, fields, now) {
             created += 1;
         } else {
             updated += 1;

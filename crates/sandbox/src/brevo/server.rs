@@ -27,7 +27,7 @@ use super::config::{BrevoConfig, Bucket, Switches, TierLimits};
 use super::error::BrevoError;
 use super::faults::{BrevoFaults, FaultCounter};
 use super::ratelimit::RateLimiter;
-use super::store::{Notification, Store, WriteContext};
+use super::store::{Store, WriteContext};
 use super::{admin, contacts, ecommerce, events, lists};
 
 /// Settings the admin API can change at runtime.
@@ -364,9 +364,4 @@ pub async fn start_brevo(config: BrevoConfig, addr: SocketAddr) -> std::io::Resu
         task: Some(task),
         ticker: Some(ticker),
     })
-}
-
-/// Kept for the admin dump.
-pub fn notifications(st: &BrevoState) -> Vec<Notification> {
-    st.store.lock().notifications.clone()
 }

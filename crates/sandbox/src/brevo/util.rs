@@ -257,4 +257,29 @@ mod tests {
         assert!(!is_email("example.com"));
         assert_eq!(normalise_email(" A@Example.COM "), "a@example.com");
     }
+
+    proptest::proptest! {
+        /// Walking the pages with offset += limit visits every item once, in order.
+        #[test]
+        fn pages_cover_every_item_once(n in 0usize..300, limit in 1usize..60, asc: bool) {
+            let items: Vec<usize> = (0..n).collect();
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            loop {
+                let p = page(&items, asc, offset, limit);
+                proptest::prop_assert!(p.len() <= limit);
+                let short = p.len() < limit;
+                seen.extend(p);
+                offset += limit;
+                if short {
+                    break;
+                }
+            }
+            let mut expected = items.clone();
+            if !asc {
+                expected.reverse();
+            }
+            proptest::prop_assert_eq!(seen, expected);
+        }
+    }
 }
