@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use bc_sandbox::brevo::{BrevoConfig as EmulatorConfig, RunningBrevo, TierLimits, start_brevo};
 use bc_sandbox::{RunningSandbox, SeedSpec};
@@ -52,21 +51,39 @@ struct Fixture {
     sb: RunningSandbox,
     brevo: RunningBrevo,
     dir: tempfile::TempDir,
+    /// The extraction's database, as `--to` takes it.
+    to: String,
 }
 
 impl Fixture {
     async fn start(emulator: EmulatorConfig, mapping: &str) -> Self {
+        Self::start_on(emulator, mapping, None, None).await
+    }
+
+    /// `to`: the warehouse (default a SQLite file in the test's directory); `state`: the
+    /// push state store (default bcsync-push.db there).
+    async fn start_on(
+        emulator: EmulatorConfig,
+        mapping: &str,
+        to: Option<String>,
+        state: Option<String>,
+    ) -> Self {
         let sb = sandbox(seed()).await;
         let brevo = start_brevo(emulator, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let f = Fixture { sb, brevo, dir };
+        let to = to.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("store.db").display()));
+        let f = Fixture { sb, brevo, dir, to };
         f.extract().await;
+        let state = state
+            .map(|s| format!("state = \"{s}\"\n"))
+            .unwrap_or_default();
         std::fs::write(
             f.dir.path().join("bcsync.toml"),
             format!(
-                "[extract]\nto = \"sqlite:store.db\"\n\n[brevo]\nbase_url = \"{}\"\nimport_poll_ms = 20\n\n{mapping}",
+                "{state}[extract]\nto = \"{}\"\n\n[brevo]\nbase_url = \"{}\"\nimport_poll_ms = 20\n\n{mapping}",
+                f.to,
                 f.brevo.base_url()
             ),
         )
@@ -75,10 +92,7 @@ impl Fixture {
     }
 
     async fn extract(&self) {
-        let db = self.dir.path().join("store.db");
-        extract(&self.sb, &format!("sqlite:{}", db.display()), STREAMS)
-            .await
-            .unwrap();
+        extract(&self.sb, &self.to, STREAMS).await.unwrap();
     }
 
     fn sync(&self, key: &str, args: &[&str]) -> std::process::Output {
@@ -404,6 +418,31 @@ async fn a_store_synced_to_brevo_matches_the_mapping_and_a_rerun_sends_nothing()
     );
 }
 
+/// The same sync from a PostgreSQL warehouse, with the state in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_warehouse_and_state_sync_the_same() {
+    let Some(url) = pg_url() else { return };
+    let schema = unique_name("brevo");
+    let state_schema = unique_name("brevo_state");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let f = Fixture::start_on(
+        emulator(),
+        MAPPING,
+        Some(format!("{url}{sep}schema={schema}")),
+        Some(format!("{url}{sep}schema={state_schema}")),
+    )
+    .await;
+    let want = expected(&f.sb).await;
+    f.sync_ok();
+    assert_matches_store(&f.state().await, &want);
+    let before = f.writes().await.len();
+    let text = f.sync_ok();
+    assert_eq!(f.writes().await.len(), before, "{text}");
+    let pg = connect(&url).await;
+    drop_schema(&pg, &schema).await;
+    drop_schema(&pg, &state_schema).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mistyped_value_is_refused_locally_and_never_sent() {
     // The store's company names are text; mapped to a date attribute, each is refused here.
@@ -469,5 +508,199 @@ async fn a_wrong_key_fails_fast_with_the_fix() {
     assert_eq!(log["requests"].as_array().unwrap().len(), 1, "{log}");
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
+/// A request to the Brevo emulator's API with its key, as a merchant's other tools would.
+async fn brevo_api(f: &Fixture, method: Method, path: &str, body: Value) -> u16 {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", f.brevo.base_url()))
+        .header("api-key", f.brevo.api_key())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn contact<'a>(state: &'a Value, email: &str) -> &'a Value {
+    state["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == email)
+        .unwrap_or_else(|| panic!("no contact {email}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_deletes_and_live_orders_follow_the_store() {
+    let f = Fixture::start(emulator(), MAPPING).await;
+    f.sync_ok();
+    let customers = list_all(&f.sb, "v3", "/customers", "").await;
+    let subscribers = list_all(&f.sb, "v3", "/customers/subscribers", "").await;
+    let consenting: Vec<&Value> = subscribers
+        .iter()
+        .filter(|s| {
+            s["consents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "marketing_newsletter")
+        })
+        .filter(|s| customers.iter().any(|c| c["email"] == s["email"]))
+        .collect();
+    assert!(
+        consenting.len() >= 2,
+        "the seed has customers who subscribed"
+    );
+    let state = f.state().await;
+    let withdrawn = consenting[0]["email"].as_str().unwrap().to_lowercase();
+    let unsubscribed_in_brevo = consenting[1]["email"].as_str().unwrap().to_lowercase();
+    assert_eq!(contact(&state, &withdrawn)["emailBlacklisted"], false);
+
+    // 1. Consent withdrawn in the store: the subscriber record is deleted.
+    let (status, _) = api(
+        &f.sb,
+        Method::DELETE,
+        &format!("/v3/customers/subscribers/{}", consenting[0]["id"]),
+        None,
+    )
+    .await;
+    assert!(status < 300, "{status}");
+    // 2. The merchant's contact unsubscribed in Brevo itself; then the store changes them.
+    assert_eq!(
+        brevo_api(
+            &f,
+            Method::PUT,
+            &format!("/contacts/{unsubscribed_in_brevo}?identifierType=email_id"),
+            json!({"emailBlacklisted": true}),
+        )
+        .await,
+        204
+    );
+    let changed = customers
+        .iter()
+        .find(|c| c["email"].as_str().unwrap().to_lowercase() == unsubscribed_in_brevo)
+        .unwrap();
+    let (status, _) = api(
+        &f.sb,
+        Method::PUT,
+        "/v3/customers",
+        Some(json!([{"id": changed["id"], "last_name": "Changed"}])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // 3. A customer deleted from the store (not one of the two above).
+    let deleted = customers
+        .iter()
+        .find(|c| {
+            let e = c["email"].as_str().unwrap().to_lowercase();
+            e != withdrawn
+                && e != unsubscribed_in_brevo
+                && customers
+                    .iter()
+                    .filter(|o| o["email"] == c["email"])
+                    .count()
+                    == 1
+        })
+        .unwrap();
+    let deleted_email = deleted["email"].as_str().unwrap().to_lowercase();
+    let (status, _) = api(
+        &f.sb,
+        Method::DELETE,
+        &format!("/v3/customers?id:in={}", deleted["id"]),
+        None,
+    )
+    .await;
+    assert!(status < 300, "{status}");
+    // 4. An order changes status after the first sync: sent live, automations may fire.
+    let orders = list_all(&f.sb, "v2", "/orders", "").await;
+    let order = orders
+        .iter()
+        .find(|o| o["status_id"] == 11)
+        .expect("an awaiting-fulfillment order");
+    let (status, _) = api(
+        &f.sb,
+        Method::PUT,
+        &format!("/v2/orders/{}", order["id"]),
+        Some(json!({"status_id": 2})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    extract_with(&f.sb, &f.to, STREAMS, true).await.unwrap();
+    let text = f.sync_ok();
+    assert!(text.contains("contacts.deleted=1"), "{text}");
+    assert!(text.contains("orders.sent=1"), "{text}");
+    let state = f.state().await;
+    assert_eq!(
+        contact(&state, &withdrawn)["emailBlacklisted"],
+        true,
+        "the withdrawal reached Brevo"
+    );
+    let kept = contact(&state, &unsubscribed_in_brevo);
+    assert_eq!(
+        kept["emailBlacklisted"], true,
+        "bcsync never clears an unsubscribe made in Brevo"
+    );
+    assert_eq!(kept["attributes"]["LASTNAME"], "Changed");
+    let gone = contact(&state, &deleted_email);
+    assert_eq!(gone["attributes"]["BC_DELETED"], true);
+    assert_eq!(
+        gone["listIds"].as_array().unwrap().len(),
+        0,
+        "soft delete leaves our lists"
+    );
+    let live: Vec<&Value> = state["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["historical"] == false)
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["order"]["id"], order["id"].to_string());
+    assert_eq!(live[0]["order"]["status"], "shipped");
+
+    // Hard deletes, when configured, remove the contact.
+    let toml = std::fs::read_to_string(f.dir.path().join("bcsync.toml")).unwrap();
+    std::fs::write(
+        f.dir.path().join("bcsync.toml"),
+        toml.replace(
+            "import_poll_ms = 20\n",
+            "import_poll_ms = 20\ndelete = \"hard\"\n",
+        ),
+    )
+    .unwrap();
+    let second = customers
+        .iter()
+        .filter(|c| {
+            customers
+                .iter()
+                .filter(|o| o["email"] == c["email"])
+                .count()
+                == 1
+        })
+        .map(|c| c["email"].as_str().unwrap().to_lowercase())
+        .find(|e| *e != deleted_email && *e != withdrawn && *e != unsubscribed_in_brevo)
+        .unwrap();
+    let id = customers
+        .iter()
+        .find(|c| c["email"].as_str().unwrap().to_lowercase() == second)
+        .unwrap()["id"]
+        .clone();
+    api(
+        &f.sb,
+        Method::DELETE,
+        &format!("/v3/customers?id:in={id}"),
+        None,
+    )
+    .await;
+    extract_with(&f.sb, &f.to, STREAMS, true).await.unwrap();
+    f.sync_ok();
+    let state = f.state().await;
+    assert!(
+        state["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["email"] != second.as_str())
+    );
+}

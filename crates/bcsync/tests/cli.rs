@@ -36,6 +36,8 @@ fn help_texts() {
         vec!["models", "--help"],
         vec!["models", "refresh", "--help"],
         vec!["models", "export", "--help"],
+        vec!["brevo", "--help"],
+        vec!["brevo", "sync", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);
