@@ -88,12 +88,19 @@ pub async fn sync(
         ..SyncReport::default()
     };
     let mut config = config.clone();
+    let step = Instant::now();
     let slots = prepare_attributes(&mut config, client, options.dry_run, &mut report).await?;
     let lists = resolve_lists(&config, client, options.dry_run).await?;
-
+    tracing::info!(
+        "brevo: attributes and lists ready in {} ms",
+        step.elapsed().as_millis()
+    );
     if config.products {
+        let step = Instant::now();
         sync_catalog(&config, client, warehouse, state, options, &mut report).await?;
+        tracing::info!("brevo: catalog done in {} ms", step.elapsed().as_millis());
     }
+    let step = Instant::now();
     sync_contacts(
         &config,
         client,
@@ -105,8 +112,11 @@ pub async fn sync(
         &mut report,
     )
     .await?;
+    tracing::info!("brevo: contacts done in {} ms", step.elapsed().as_millis());
     if config.orders {
+        let step = Instant::now();
         sync_orders(client, warehouse, state, options, &mut report).await?;
+        tracing::info!("brevo: orders done in {} ms", step.elapsed().as_millis());
     }
     let stats = client.stats();
     report.requests = stats
@@ -449,7 +459,9 @@ async fn sync_contacts(
         return Ok(());
     }
 
-    // Imports first (each followed to its result), then removals, then departures.
+    // Imports first (all submitted, then followed to their results together: Brevo runs
+    // them side by side), then removals, then departures.
+    let mut submitted: Vec<(Vec<PlannedWrite>, Vec<i64>)> = Vec::new();
     for (group, rows) in groups {
         if group.lists.is_empty() {
             // An import needs a list: contacts outside every managed list are upserted one
@@ -490,16 +502,32 @@ async fn sync_contacts(
             empty_contacts_attributes: group.clears,
         };
         let processes = client.import_contacts(&import).await?;
-        for id in processes {
-            let process = client.wait_for_process(id).await?;
-            record_import_counters(&process, report);
+        report.add("contacts.imports", processes.len() as u64);
+        submitted.push((rows, processes));
+    }
+    let waits = submitted.iter().map(|(_, ids)| {
+        futures::future::try_join_all(ids.iter().map(|id| client.wait_for_process(*id)))
+    });
+    let results = futures::future::join_all(waits).await;
+    let mut failure = None;
+    for ((rows, _), result) in submitted.iter().zip(results) {
+        match result {
+            Ok(processes) => {
+                processes
+                    .iter()
+                    .for_each(|p| record_import_counters(p, report));
+                let records: Vec<Tracked> = rows
+                    .iter()
+                    .map(|w| applied(&w.contact.email, w.hash.clone(), w.sent.to_value()))
+                    .collect();
+                state.put(TRACK_CONTACTS, &records)?;
+            }
+            // Rows of a failed import stay unrecorded: the next run sends them again.
+            Err(e) => failure = failure.or(Some(e)),
         }
-        let records: Vec<Tracked> = rows
-            .iter()
-            .map(|w| applied(&w.contact.email, w.hash.clone(), w.sent.to_value()))
-            .collect();
-        state.put(TRACK_CONTACTS, &records)?;
-        report.add("contacts.imports", 1);
+    }
+    if let Some(e) = failure {
+        return Err(e.into());
     }
     for (list, emails) in removals {
         let change = client
