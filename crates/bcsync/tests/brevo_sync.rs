@@ -169,8 +169,7 @@ fn emulator() -> EmulatorConfig {
 
 /// What the store says each contact must be, computed from the API's own responses.
 struct Expected {
-    /// email → (FIRSTNAME, CITY, orders counted, blocklisted)
-    contacts: BTreeMap<String, (String, Option<String>, u64, bool)>,
+    contacts: Contacts,
     products: BTreeSet<String>,
     categories: BTreeSet<String>,
     orders: BTreeSet<String>,
@@ -248,13 +247,11 @@ async fn expected(sb: &RunningSandbox) -> Expected {
     }
 }
 
+/// email → (FIRSTNAME, CITY, orders counted, blocklisted).
+type Contacts = BTreeMap<String, (String, Option<String>, u64, bool)>;
+
 /// The emulator's contacts as (FIRSTNAME, CITY, ORDERS_COUNT, blocklisted), with list names.
-fn brevo_contacts(
-    state: &Value,
-) -> (
-    BTreeMap<String, (String, Option<String>, u64, bool)>,
-    BTreeMap<String, BTreeSet<String>>,
-) {
+fn brevo_contacts(state: &Value) -> (Contacts, BTreeMap<String, BTreeSet<String>>) {
     let list_names: BTreeMap<i64, String> = state["lists"]
         .as_array()
         .unwrap()
