@@ -367,7 +367,7 @@ async fn delete_contact(
             "The account owner's own contact cannot be deleted",
         ));
     }
-    store.contacts.remove(&id);
+    store.remove_contact(id);
     Ok(no_content())
 }
 
