@@ -434,6 +434,19 @@ async fn list_contacts(State(st): State<BrevoShared>, RawQuery(q): RawQuery) -> 
         .map(parse_filter)
         .transpose()?;
     let store = st.store.lock();
+    // A category attribute matches on its option's value or label
+    // (docs/brevo-api-notes.md §1.4); labels are turned into the stored value.
+    let filter = filter.map(|(name, v)| {
+        let by_label = store
+            .attribute(&name)
+            .and_then(|a| a.enumeration.as_ref())
+            .and_then(|opts| {
+                opts.iter()
+                    .find(|o| o.get("label").is_some_and(|l| *l == v))
+                    .and_then(|o| o.get("value").cloned())
+            });
+        (name, by_label.unwrap_or(v))
+    });
     let clock = &st.clock;
     let matching: Vec<&super::store::Contact> = store
         .contacts
