@@ -369,3 +369,41 @@ async fn bodies_need_json_and_the_owner_cannot_be_deleted() {
     let r = emu.delete(&format!("/contacts/{owner}")).await;
     assert_eq!(r.status, 405);
 }
+
+#[tokio::test]
+async fn identifiers_are_released_when_changed_or_deleted() {
+    let emu = Emu::start().await;
+    let a = emu
+        .contact(json!({"email": "a@example.com", "ext_id": "old"}))
+        .await;
+    let r = emu
+        .put(&format!("/contacts/{a}"), json!({"ext_id": "new"}))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        emu.get("/contacts/old?identifierType=ext_id").await.status,
+        404
+    );
+    assert_eq!(
+        emu.get("/contacts/new?identifierType=ext_id").await.json()["id"],
+        a
+    );
+    // The old ext_id is free again; the new one is taken.
+    emu.contact(json!({"email": "b@example.com", "ext_id": "old"}))
+        .await;
+    let dup = emu
+        .post(
+            "/contacts",
+            json!({"email": "c@example.com", "ext_id": "new"}),
+        )
+        .await;
+    assert_eq!(
+        dup.json()["metadata"]["duplicate_identifiers"],
+        json!(["ext_id"])
+    );
+    assert_eq!(emu.delete("/contacts/a@example.com").await.status, 204);
+    let again = emu
+        .contact(json!({"email": "A@example.com", "ext_id": "new"}))
+        .await;
+    assert_ne!(again, a, "ids are never reused");
+}

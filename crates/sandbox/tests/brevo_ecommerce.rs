@@ -254,3 +254,46 @@ async fn orders_single_and_batch_record_historical_and_automations() {
     );
     assert_eq!(emu.get("/orders?limit=101").await.status, 400);
 }
+
+#[tokio::test]
+async fn order_batch_notifies_loopback_when_applied() {
+    use std::sync::Arc;
+    use tokio::sync::Mutex;
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/batch-done",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().await.push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let emu = Emu::start().await;
+    let r = emu
+        .post(
+            "/orders/status/batch",
+            json!({"orders": [order("n1", "a@example.com")], "notifyUrl": format!("http://{addr}/batch-done")}),
+        )
+        .await;
+    let batch = r.json()["batchId"].clone();
+    emu.advance(10.0).await;
+    for _ in 0..200 {
+        if !got.lock().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        got.lock().await.clone(),
+        vec![json!({"batchId": batch, "count": 1, "status": "completed"})]
+    );
+    let state = emu.state().await;
+    assert_eq!(state["notifications"][0]["sent"], true);
+    assert_eq!(state["orderBatches"][0]["applied"], true);
+}

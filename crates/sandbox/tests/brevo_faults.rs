@@ -70,3 +70,20 @@ async fn bursts_and_runtime_faults() {
     assert_eq!(emu.admin(Method::POST, "/reset", None).await.status, 204);
     assert_eq!(emu.state().await["contacts"], json!([]));
 }
+
+#[tokio::test]
+async fn too_early_hits_writes_only() {
+    let emu = Emu::with(BrevoConfig {
+        limits: TierLimits::unlimited(),
+        faults: BrevoFaults::parse("425=1").unwrap(),
+        ..BrevoConfig::default()
+    })
+    .await;
+    assert_eq!(emu.get("/contacts").await.status, 200);
+    let r = emu
+        .post("/contacts", json!({"email": "x@example.com"}))
+        .await;
+    assert_eq!(r.status, 425);
+    assert!(r.json()["message"].is_string());
+    assert_eq!(emu.state().await["contacts"], json!([]));
+}

@@ -203,3 +203,74 @@ async fn notify_url_is_called_on_loopback_when_the_import_completes() {
         vec![json!({"processId": pid, "status": "completed"})]
     );
 }
+
+#[tokio::test]
+async fn file_url_is_read_from_loopback_only() {
+    let app = axum::Router::new()
+        .route(
+            "/contacts.csv",
+            axum::routing::get(|| async { "EMAIL;FIRSTNAME\nfile@example.com;Filed\n" }),
+        )
+        .route(
+            "/contacts.json",
+            axum::routing::get(|| async {
+                r#"[{"email": "json@example.com", "attributes": {"FIRSTNAME": "Jay"}}]"#
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let emu = Emu::start().await;
+    let list = emu.list("L").await;
+    let mut pids = Vec::new();
+    for url in [
+        format!("http://{addr}/contacts.csv"),
+        format!("http://{addr}/contacts.json"),
+        "https://files.example.com/contacts.csv".to_owned(),
+    ] {
+        let r = emu
+            .post(
+                "/contacts/import",
+                json!({"fileUrl": url, "listIds": [list]}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        pids.push(r.json()["processId"].as_i64().unwrap());
+    }
+    emu.advance(60.0).await;
+    let status = |p: serde_json::Value| p["status"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status(
+            emu.get(&format!("/processes/{}", pids[0]))
+                .await
+                .json()
+                .clone()
+        ),
+        "completed"
+    );
+    assert_eq!(
+        status(
+            emu.get(&format!("/processes/{}", pids[1]))
+                .await
+                .json()
+                .clone()
+        ),
+        "completed"
+    );
+    let remote = emu.get(&format!("/processes/{}", pids[2])).await;
+    assert_eq!(status(remote.json().clone()), "failed");
+    assert!(
+        remote.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("loopback")
+    );
+    assert_eq!(
+        emu.get("/contacts/file@example.com").await.json()["attributes"]["FIRSTNAME"],
+        "Filed"
+    );
+    assert_eq!(
+        emu.get("/contacts/json@example.com").await.json()["attributes"]["FIRSTNAME"],
+        "Jay"
+    );
+}

@@ -207,6 +207,12 @@ async fn attribute_categories_and_types_are_checked() {
         "a label is stored as its value"
     );
     assert_eq!(c.json()["attributes"]["HOBBIES"], json!(["golf"]));
+    let by_label = emu.get("/contacts?filter=equals(SIZE,%22M%22)").await;
+    assert_eq!(by_label.json()["count"], 1);
+    let by_value = emu.get("/contacts?filter=equals(SIZE,2)").await;
+    assert_eq!(by_value.json()["count"], 1);
+    let other = emu.get("/contacts?filter=equals(SIZE,%22S%22)").await;
+    assert_eq!(other.json()["count"], 0);
     assert_eq!(
         emu.put(
             "/contacts/attributes/normal/HOBBIES",

@@ -102,7 +102,7 @@ pub struct BrevoArgs {
     /// processing, the activation delay (0.01 turns an hour window into 36 s).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
-    /// Faults to inject, e.g. `seed=7,500=0.05,503=0.02,429=0.02,slow=0.05:1500,burst429=5@100`.
+    /// Faults to inject, e.g. `seed=7,500=0.05,503=0.02,429=0.02,425=0.01,slow=0.05:1500,burst429=5@100`.
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Seconds after POST /v3/ecommerce/activate before products, categories and orders

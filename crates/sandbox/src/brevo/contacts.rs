@@ -367,7 +367,7 @@ async fn delete_contact(
             "The account owner's own contact cannot be deleted",
         ));
     }
-    store.contacts.remove(&id);
+    store.remove_contact(id);
     Ok(no_content())
 }
 
@@ -434,6 +434,19 @@ async fn list_contacts(State(st): State<BrevoShared>, RawQuery(q): RawQuery) -> 
         .map(parse_filter)
         .transpose()?;
     let store = st.store.lock();
+    // A category attribute matches on its option's value or label
+    // (docs/brevo-api-notes.md §1.4); labels are turned into the stored value.
+    let filter = filter.map(|(name, v)| {
+        let by_label = store
+            .attribute(&name)
+            .and_then(|a| a.enumeration.as_ref())
+            .and_then(|opts| {
+                opts.iter()
+                    .find(|o| o.get("label").is_some_and(|l| *l == v))
+                    .and_then(|o| o.get("value").cloned())
+            });
+        (name, by_label.unwrap_or(v))
+    });
     let clock = &st.clock;
     let matching: Vec<&super::store::Contact> = store
         .contacts
@@ -601,6 +614,51 @@ fn csv_rows(text: &str) -> Result<Vec<ImportRow>, BrevoError> {
     Ok(rows)
 }
 
+/// Rows of a `jsonBody`: `[{email, attributes}]`.
+fn json_rows(items: &[Value]) -> Result<Vec<ImportRow>, BrevoError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let o = item.as_object().ok_or_else(|| {
+                BrevoError::invalid(format!("jsonBody/{i} should be type object"))
+            })?;
+            Ok(ImportRow {
+                email: o.get("email").and_then(Value::as_str).map(str::to_owned),
+                attributes: attributes_of(o)?,
+            })
+        })
+        .collect()
+}
+
+/// Fetches an import file from a loopback URL, capped at 10 MB.
+async fn download(st: &BrevoShared, url: &str) -> Result<String, String> {
+    if !super::server::is_loopback(url) {
+        return Err(format!(
+            "The emulator downloads fileUrl only from loopback addresses; {url} is not one. Send fileBody or jsonBody"
+        ));
+    }
+    let resp = st
+        .http
+        .get(url)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| format!("fileUrl could not be downloaded: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("fileUrl answered {}", resp.status()));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("fileUrl could not be read: {e}"))?;
+    if bytes.len() > IMPORT_MAX_BYTES {
+        return Err("The file at fileUrl is larger than the emulator's 10 MB cap".to_owned());
+    }
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| "The file at fileUrl is not UTF-8 text".to_owned())
+}
+
 /// `POST /contacts/import` (docs/brevo-api-notes.md §1.6): 202 and a process that runs on
 /// the emulator clock.
 async fn import(State(st): State<BrevoShared>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -638,23 +696,30 @@ async fn import(State(st): State<BrevoShared>, headers: HeaderMap, body: Bytes) 
                     "jsonBody is larger than 10 MB; split the import or use fileUrl",
                 ));
             }
-            for (i, item) in items.iter().enumerate() {
-                let Some(o) = item.as_object() else {
-                    return Err(BrevoError::invalid(format!(
-                        "jsonBody/{i} should be type object"
-                    )));
-                };
-                rows.push(ImportRow {
-                    email: o.get("email").and_then(Value::as_str).map(str::to_owned),
-                    attributes: attributes_of(o)?,
-                });
-            }
+            rows = json_rows(items)?;
         }
         _ => {
-            // docs/brevo-api-notes.md §1.6: the emulator never downloads; the process fails.
-            error = Some(
-                "The emulator does not download fileUrl; send fileBody or jsonBody".to_owned(),
-            );
+            // docs/brevo-api-notes.md §1.6: the emulator downloads a fileUrl only from
+            // loopback (a test's own file server); any other URL fails the process.
+            let url = body
+                .get("fileUrl")
+                .and_then(Value::as_str)
+                .ok_or_else(|| BrevoError::invalid("fileUrl should be type string"))?;
+            match download(&st, url).await {
+                Ok(text) if url.to_ascii_lowercase().ends_with(".json") => {
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(Value::Array(items)) => rows = json_rows(&items)?,
+                        _ => {
+                            error = Some(
+                                "The file at fileUrl is not a JSON array of {email, attributes}"
+                                    .to_owned(),
+                            )
+                        }
+                    }
+                }
+                Ok(text) => rows = csv_rows(&text)?,
+                Err(e) => error = Some(e),
+            }
         }
     }
     let list_ids = id_array(&body, "listIds")?;

@@ -4,7 +4,7 @@
 //! ```text
 //! spec  = "" | "none" | token ("," token)*
 //! token = "seed=" INT            seed of the draws (default 0)
-//!       | "500=" P | "502=" P | "503=" P | "429=" P   chance per request, 0..=1
+//!       | "500=" P | "502=" P | "503=" P | "429=" P | "425=" P   chance per request, 0..=1
 //!       | "slow=" P [":" MS]     chance of a slow answer (default 1000 real ms)
 //!       | "burst429=" K "@" N    K requests in a row answered 429, from the Nth
 //! ```
@@ -13,7 +13,9 @@
 //! [0, 1) made from `(seed, number)` by a hash picks a kind, the rates being consecutive
 //! slices. The same seed therefore gives the same outcomes on every run. A fault 429 has
 //! no `x-sib-ratelimit-*` headers: it stands for load on Brevo's side, so a client has to
-//! fall back to its own backoff (docs/brevo-api-notes.md §0.4).
+//! fall back to its own backoff (docs/brevo-api-notes.md §0.4). A `425` stands for Brevo's
+//! "too early" answer to rapid writes on one contact (docs/brevo-api-notes.md §1.2), which
+//! the emulator otherwise never sends; it applies to writes only.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub enum FaultKind {
     E503,
     #[serde(rename = "429")]
     TooMany,
+    #[serde(rename = "425")]
+    TooEarly,
     #[serde(rename = "slow")]
     Slow,
 }
@@ -90,6 +94,7 @@ impl BrevoFaults {
                 "502" => f.rates.push((FaultKind::E502, rate(value)?)),
                 "503" => f.rates.push((FaultKind::E503, rate(value)?)),
                 "429" => f.rates.push((FaultKind::TooMany, rate(value)?)),
+                "425" => f.rates.push((FaultKind::TooEarly, rate(value)?)),
                 "slow" => {
                     let (p, ms) = value.split_once(':').unwrap_or((value, ""));
                     f.rates.push((FaultKind::Slow, rate(p)?));
@@ -109,7 +114,7 @@ impl BrevoFaults {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}: use seed, 500, 502, 503, 429, slow or burst429"
+                        "unknown fault {other:?}: use seed, 500, 502, 503, 429, 425, slow or burst429"
                     ));
                 }
             }
@@ -177,6 +182,9 @@ pub async fn middleware(State(st): State<BrevoShared>, req: Request, next: Next)
     let Some(kind) = faults.decide(n) else {
         return next.run(req).await;
     };
+    if kind == FaultKind::TooEarly && req.method() == http::Method::GET {
+        return next.run(req).await;
+    }
     st.fault_counter.injected.fetch_add(1, Ordering::SeqCst);
     let server = |status: StatusCode| {
         BrevoError::new(
@@ -200,6 +208,13 @@ pub async fn middleware(State(st): State<BrevoShared>, req: Request, next: Next)
             r.extensions_mut().insert(StripRateHeaders);
             r
         }
+        FaultKind::TooEarly => BrevoError::new(
+            StatusCode::TOO_EARLY,
+            // docs/brevo-api-notes.md §1.2: the body of a 425 is UNCERTAIN.
+            "too_early",
+            "The contact is being updated by another request (injected by the emulator); retry with backoff.",
+        )
+        .into_response(),
         FaultKind::Slow => {
             tokio::time::sleep(Duration::from_millis(faults.slow_ms)).await;
             next.run(req).await

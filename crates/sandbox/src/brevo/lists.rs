@@ -292,9 +292,7 @@ async fn delete_attribute(
     store
         .attributes
         .retain(|a| !(a.name == name && a.category == category));
-    for c in store.contacts.values_mut() {
-        c.attributes.remove(&name);
-    }
+    store.erase_attribute(&name);
     Ok(no_content())
 }
 

@@ -66,7 +66,7 @@ pub struct BrevoState {
     pub store: Mutex<Store>,
     pub log: Mutex<Vec<LogEntry>>,
     request_ids: AtomicU64,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     /// Whether the e-commerce app is active after a reset.
     ecommerce_active_at_start: bool,
 }
@@ -178,7 +178,7 @@ impl BrevoState {
 
 /// `notifyUrl`s are called only on loopback, so tests never reach out
 /// (docs/brevo-api-notes.md §7.10).
-fn is_loopback(raw: &str) -> bool {
+pub fn is_loopback(raw: &str) -> bool {
     let Ok(u) = url::Url::parse(raw) else {
         return false;
     };

@@ -7,7 +7,7 @@
 //! existing upper-case names are kept, wrongly typed values are dropped (or refused, by
 //! switch) and each drop is logged in [`Store::dropped`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -19,8 +19,12 @@ use super::clock::{Clock, format_time};
 use super::error::BrevoError;
 use super::util::{is_email, normalise_email, normalise_phone};
 
-/// The identifier attributes (docs/brevo-api-notes.md §2.3); each is unique per account.
+/// The phone-like identifier attributes (docs/brevo-api-notes.md §2.5).
 pub const PHONE_ATTRIBUTES: [&str; 3] = ["SMS", "WHATSAPP", "LANDLINE_NUMBER"];
+
+/// Identifier attributes other than EMAIL; each is unique per account
+/// (docs/brevo-api-notes.md §2.3) and indexed for lookups.
+pub const IDENTIFIER_ATTRIBUTES: [&str; 4] = ["EXT_ID", "SMS", "WHATSAPP", "LANDLINE_NUMBER"];
 
 /// The email of the account owner: deleting this contact is refused with 405
 /// (docs/brevo-api-notes.md §1.3).
@@ -250,6 +254,10 @@ pub struct Notification {
 pub struct Store {
     pub contacts: BTreeMap<i64, Contact>,
     next_contact_id: i64,
+    /// Lower-cased email → contact id.
+    email_index: HashMap<String, i64>,
+    /// (identifier attribute, value) → contact id, for [`IDENTIFIER_ATTRIBUTES`].
+    identifier_index: HashMap<(String, String), i64>,
     pub attributes: Vec<Attribute>,
     pub folders: BTreeMap<i64, Folder>,
     next_folder_id: i64,
@@ -329,15 +337,18 @@ impl Store {
     // ---- identifiers ----
 
     pub fn find_by_email(&self, email: &str) -> Option<i64> {
-        let e = normalise_email(email);
-        self.contacts
-            .values()
-            .find(|c| c.email.as_deref() == Some(e.as_str()))
-            .map(|c| c.id)
+        self.email_index.get(&normalise_email(email)).copied()
     }
 
-    /// The contact whose attribute `name` equals `value` (identifier attributes).
+    /// The contact whose attribute `name` equals `value` (identifier attributes are
+    /// indexed; others are scanned).
     pub fn find_by_attr(&self, name: &str, value: &str) -> Option<i64> {
+        if IDENTIFIER_ATTRIBUTES.contains(&name) {
+            return self
+                .identifier_index
+                .get(&(name.to_owned(), value.to_owned()))
+                .copied();
+        }
         self.contacts
             .values()
             .find(|c| match c.attributes.get(name) {
@@ -347,6 +358,28 @@ impl Store {
                 None => false,
             })
             .map(|c| c.id)
+    }
+
+    /// Deletes a contact and its index entries.
+    pub fn remove_contact(&mut self, id: i64) {
+        if let Some(c) = self.contacts.remove(&id) {
+            if let Some(e) = &c.email {
+                self.email_index.remove(e);
+            }
+            for name in IDENTIFIER_ATTRIBUTES {
+                if let Some(Value::String(v)) = c.attributes.get(name) {
+                    self.identifier_index.remove(&(name.to_owned(), v.clone()));
+                }
+            }
+        }
+    }
+
+    /// Removes an attribute's values from every contact (the attribute was deleted).
+    pub fn erase_attribute(&mut self, name: &str) {
+        for c in self.contacts.values_mut() {
+            c.attributes.remove(name);
+        }
+        self.identifier_index.retain(|(n, _), _| n != name);
     }
 
     pub fn new_contact(&mut self, now: Duration) -> i64 {
@@ -476,15 +509,26 @@ impl Store {
             .ok_or_else(BrevoError::contact_not_found)?;
         let mut changed = false;
         for (k, v) in attrs {
-            if k == "EMAIL" {
+            if k == "EMAIL"
+                || c.attributes.get(&k) == Some(&v)
+                || (v.is_null() && !c.attributes.contains_key(&k))
+            {
                 continue;
             }
-            if v.is_null() {
-                changed |= c.attributes.remove(&k).is_some();
-            } else if c.attributes.get(&k) != Some(&v) {
-                c.attributes.insert(k, v);
-                changed = true;
+            if IDENTIFIER_ATTRIBUTES.contains(&k.as_str()) {
+                if let Some(Value::String(old)) = c.attributes.get(&k) {
+                    self.identifier_index.remove(&(k.clone(), old.clone()));
+                }
+                if let Value::String(new) = &v {
+                    self.identifier_index.insert((k.clone(), new.clone()), id);
+                }
             }
+            if v.is_null() {
+                c.attributes.remove(&k);
+            } else {
+                c.attributes.insert(k, v);
+            }
+            changed = true;
         }
         if changed {
             c.modified = now;
@@ -498,9 +542,11 @@ impl Store {
         if let Some(c) = self.contacts.get_mut(&id)
             && c.email.as_deref() != Some(email.as_str())
         {
-            if c.email.is_some() {
+            if let Some(old) = &c.email {
                 c.email_blacklisted = false;
+                self.email_index.remove(old);
             }
+            self.email_index.insert(email.clone(), id);
             c.email = Some(email);
             c.modified = now;
         }
