@@ -63,14 +63,37 @@ struct BucketState {
 pub struct RateHeaders {
     pub limit: u32,
     pub remaining: u32,
-    pub reset_secs: u64,
+    /// Real time until the window resets.
+    pub reset: Duration,
+    /// Whether the clock is scaled: the reset is then sent with milliseconds.
+    pub scaled: bool,
 }
 
 impl RateHeaders {
+    /// The reset as Brevo sends it: whole seconds, rounded up (docs/brevo-api-notes.md
+    /// §0.4). Under a scaled clock a window can last less than a second, which whole
+    /// seconds cannot say without making every client wait ten or a hundred windows; there
+    /// the reset is sent in seconds with three decimals, a form a careful client reads too.
+    pub fn reset_text(&self) -> String {
+        if self.scaled {
+            let ms = self.reset.as_nanos().div_ceil(1_000_000).max(1);
+            format!("{}.{:03}", ms / 1000, ms % 1000)
+        } else {
+            secs_ceil(self.reset).to_string()
+        }
+    }
+
+    /// The reset in whole seconds, rounded up.
+    pub fn reset_secs(&self) -> u64 {
+        secs_ceil(self.reset)
+    }
+
     pub fn apply(&self, headers: &mut axum::http::HeaderMap) {
         headers.insert(HEADER_LIMIT, HeaderValue::from(self.limit));
         headers.insert(HEADER_REMAINING, HeaderValue::from(self.remaining));
-        headers.insert(HEADER_RESET, HeaderValue::from(self.reset_secs));
+        if let Ok(v) = HeaderValue::from_str(&self.reset_text()) {
+            headers.insert(HEADER_RESET, v);
+        }
     }
 }
 
@@ -109,6 +132,7 @@ impl RateLimiter {
         now: Duration,
     ) -> Admission {
         let limit = limits.get(bucket);
+        let scaled = time_scale != 1.0;
         let second_len = Duration::from_secs_f64(time_scale.max(0.000_001));
         let hour_len = Duration::from_secs_f64(3600.0 * time_scale.max(0.000_001));
         let mut map = self.buckets.lock();
@@ -131,7 +155,8 @@ impl RateLimiter {
             return Admission::Refused(RateHeaders {
                 limit: *n,
                 remaining: 0,
-                reset_secs: secs_ceil(w.reset_in(now, *len)),
+                reset: w.reset_in(now, *len),
+                scaled,
             });
         }
         for (w, _, _) in windows.iter_mut() {
@@ -147,7 +172,8 @@ impl RateLimiter {
             let h = RateHeaders {
                 limit: *n,
                 remaining: n.saturating_sub(w.used),
-                reset_secs: secs_ceil(w.reset_in(now, *len)),
+                reset: w.reset_in(now, *len),
+                scaled,
             };
             best = match best {
                 Some(b) if b.remaining < h.remaining => Some(b),
@@ -221,12 +247,14 @@ mod tests {
         assert!(matches!(a(t), Admission::Allowed(h) if h.remaining == 1 && h.limit == 2));
         assert!(matches!(a(t), Admission::Allowed(h) if h.remaining == 0));
         // Second window full.
-        assert!(matches!(a(t), Admission::Refused(h) if h.limit == 2 && h.reset_secs == 1));
+        assert!(
+            matches!(a(t), Admission::Refused(h) if h.limit == 2 && h.reset_secs() == 1 && h.reset_text() == "1")
+        );
         let later = Duration::from_millis(1500);
         assert!(matches!(a(later), Admission::Allowed(h) if h.limit == 3 && h.remaining == 0));
         // Now the hour window is the one that refuses, with a long reset.
         let later = Duration::from_millis(3000);
-        assert!(matches!(a(later), Admission::Refused(h) if h.limit == 3 && h.reset_secs > 3500));
+        assert!(matches!(a(later), Admission::Refused(h) if h.limit == 3 && h.reset_secs() > 3500));
         // Another key has its own buckets.
         assert!(matches!(
             rl.admit(&l, 1.0, 1, Bucket::Contacts, later),
@@ -248,7 +276,10 @@ mod tests {
             Admission::Allowed(_)
         ));
         match rl.admit(&l, 0.01, 0, Bucket::Contacts, Duration::from_secs(1)) {
-            Admission::Refused(h) => assert_eq!(h.reset_secs, 35),
+            Admission::Refused(h) => {
+                assert_eq!(h.reset_secs(), 35);
+                assert_eq!(h.reset_text(), "35.000");
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
