@@ -209,6 +209,13 @@ pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<E
             (Some(_), Err(e)) => status.hooks = vec![("(all)".into(), format!("unknown: {e}"))],
         }
     }
+    if file.brevo.is_some() {
+        let spec = super::push::state_spec(None, &file);
+        // A state store that does not exist yet means no Brevo run has happened.
+        if let Ok(store) = bcsync::state::push::open_push_store(&spec, &store_hash) {
+            status.brevo = bcsync::marketing::status(store.as_ref(), &store_hash)?;
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {

@@ -42,6 +42,9 @@ pub struct Status {
     /// Per scope: active, deactivated, missing, other destination (filled by the caller
     /// when the store could be asked).
     pub hooks: Vec<(String, String)>,
+    /// The Brevo sync, when `[brevo]` is configured (filled by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brevo: Option<crate::marketing::BrevoStatus>,
 }
 
 fn epoch_text(t: Option<i64>) -> Option<String> {
@@ -93,6 +96,7 @@ pub async fn read(target: &ListenTarget, store_hash: &str) -> Result<Status> {
         tables,
         hooks_repaired_at: inbox.meta("hooks_repaired_at").await?,
         hooks: Vec::new(),
+        brevo: None,
     })
 }
 
@@ -207,6 +211,26 @@ pub fn render(s: &Status) -> String {
         out.push_str(&format!(
             "table            {:<28} {:>9} rows {:>7} deleted\n",
             t.table, t.rows, t.deleted
+        ));
+    }
+    if let Some(b) = &s.brevo {
+        let counts: Vec<String> = b
+            .counts
+            .iter()
+            .filter(|(k, _)| !k.ends_with("unchanged"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!(
+            "brevo            {}\nbrevo last sync  {} ({}): {}; {} refused value(s)\n",
+            b.connection,
+            b.last_run_at,
+            b.last_run_status,
+            if counts.is_empty() {
+                "nothing to send".to_owned()
+            } else {
+                counts.join(" ")
+            },
+            b.refused
         ));
     }
     out

@@ -58,6 +58,9 @@ pub struct SyncReport {
     pub requests: BTreeMap<String, u64>,
     pub throttled: u64,
     pub dry_run: bool,
+    /// Brevo's last answer (`HTTP 204 from /orders/status/batch at ...`): whether the
+    /// account is reachable, known without spending a request on it.
+    pub last_answer: Option<String>,
 }
 
 impl SyncReport {
@@ -125,6 +128,14 @@ pub async fn sync(
         .map(|(b, n)| (b.to_string(), *n))
         .collect();
     report.throttled = stats.rate_limited.values().sum();
+    report.last_answer = client.last_response().map(|r| {
+        format!(
+            "HTTP {} from {} at {}",
+            r.status,
+            r.path,
+            r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    });
     Ok(report)
 }
 
@@ -796,6 +807,51 @@ where
     }
 }
 
+/// How a run record's message starts when it holds Brevo's last answer.
+const LAST_ANSWER: &str = "Brevo's last answer: ";
+
+/// Brevo beside the store in `bcsync status`: the last run, from the run records (never a
+/// request to Brevo: its account route spends the small shared bucket).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BrevoStatus {
+    /// `connected` when the last run's requests were answered, else why not.
+    pub connection: String,
+    pub last_run_at: String,
+    pub last_run_status: String,
+    pub counts: BTreeMap<String, u64>,
+    pub refused: u64,
+}
+
+/// The Brevo status of `store_hash` from its newest `brevo` run, if any.
+pub fn status(runs: &dyn PushStore, store_hash: &str) -> Result<Option<BrevoStatus>> {
+    let Some(run) = runs
+        .runs(500)?
+        .into_iter()
+        .find(|r| r.sync == RUN_NAME && r.store == store_hash && !r.dry_run)
+    else {
+        return Ok(None);
+    };
+    let connection = match (&run.status[..], &run.message) {
+        ("ok", Some(m)) => format!("connected ({})", m.trim_start_matches(LAST_ANSWER)),
+        ("ok", None) => "connected".to_owned(),
+        (_, Some(m)) => format!("last run failed: {m}"),
+        (status, None) => format!("last run {status}"),
+    };
+    let refused = run
+        .counts
+        .iter()
+        .filter(|(k, _)| k.contains("refused"))
+        .map(|(_, v)| v)
+        .sum();
+    Ok(Some(BrevoStatus {
+        connection,
+        last_run_at: run.finished_at.clone(),
+        last_run_status: run.status.clone(),
+        counts: run.counts,
+        refused,
+    }))
+}
+
 /// Builds the run record of a finished sync.
 pub fn run_record(
     store: &str,
@@ -818,6 +874,7 @@ pub fn run_record(
             run.counts = r.counts.clone();
             run.rejected = r.refusals.clone();
             run.requests = r.requests.values().sum();
+            run.message = r.last_answer.as_ref().map(|a| format!("{LAST_ANSWER}{a}"));
         }
         Err(e) => {
             run.status = "failed".into();
