@@ -58,7 +58,7 @@ async fn status_shows_last_runs_brevo_and_extraction() {
         "brevo runs have their own section"
     );
     let brevo = html.split("Brevo: last run").nth(1).unwrap();
-    assert!(brevo.contains("contacts_upserted 48"), "{brevo}");
+    assert!(brevo.contains(">contacts_upserted 48<"), "{brevo}");
     // Bookmarks with their lag, and rows per table.
     assert!(html.contains("2026-01-02T03:04:05Z"), "{html}");
     assert!(html.contains("2026-01-05T00:00:00Z"));
@@ -96,7 +96,7 @@ async fn runs_are_listed_newest_first_filtered_and_paged() {
 
     let (_, customers) = get(&ui.url("/runs?sync=customers")).await;
     assert_eq!(listed_ids(&customers), vec![123, 121]);
-    assert!(customers.contains("<option selected>customers</option>"));
+    assert!(customers.contains("<option value=\"customers\" selected>customers</option>"));
     let (_, failed) = get(&ui.url("/runs?status=failed&sync=")).await;
     assert_eq!(listed_ids(&failed), vec![122]);
     let (_, both) = get(&ui.url("/runs?sync=customers&status=ok")).await;

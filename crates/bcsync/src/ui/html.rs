@@ -117,7 +117,7 @@ fn counts(c: &BTreeMap<String, u64>) -> String {
     let parts: Vec<String> = c
         .iter()
         .filter(|(k, v)| **v > 0 && *k != "rejected")
-        .map(|(k, v)| format!("{} {}", esc(k), thousands(*v)))
+        .map(|(k, v)| format!("<span class=\"nw\">{} {}</span>", esc(k), thousands(*v)))
         .collect();
     if parts.is_empty() {
         "—".into()
@@ -179,7 +179,7 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
         let _ = write!(
             t,
             "<td><a href=\"/runs/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"wrap\">{}</td><td class=\"n\">{}</td></tr>",
             r.id,
             esc(&r.sync),
             esc(&r.store),
@@ -336,7 +336,7 @@ fn select(name: &str, label: &str, options: &[String], chosen: Option<&str>) -> 
         } else {
             ""
         };
-        let _ = write!(s, "<option{sel}>{}</option>", esc(o));
+        let _ = write!(s, "<option value=\"{0}\"{sel}>{0}</option>", esc(o));
     }
     s.push_str("</select></label>");
     s
