@@ -198,7 +198,7 @@ async fn beyond_loopback_every_request_needs_the_token() {
         format!("/runs/{id}"),
         format!("/runs/{id}/rejected.csv"),
         format!("/runs/{id}/rejected.json"),
-        "/assets/style.css".to_owned(),
+        "/nowhere".to_owned(),
     ] {
         let (status, body) = get(&ui.url(&path)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
@@ -209,6 +209,10 @@ async fn beyond_loopback_every_request_needs_the_token() {
         let (status, _) = get(&ui.url(&format!("{path}?token=wrong"))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
+    // The stylesheet alone is public: it styles the "token required" page.
+    let (status, css) = get(&ui.url("/assets/style.css")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.contains("@media"));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

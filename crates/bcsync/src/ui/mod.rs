@@ -7,9 +7,9 @@
 //!   binary; the only script is a filter that submits itself on change.
 //! - It reads the same stores as the CLI ([`data`]) and never writes to them.
 //! - Bound to a loopback address it answers anyone on the machine; bound beyond loopback
-//!   every request needs the bearer token (`Authorization: Bearer`, or `?token=` once in
-//!   a browser, which sets a cookie and redirects to the same page without it, so the
-//!   token stays out of the history and of every link).
+//!   every request but the stylesheet's needs the bearer token (`Authorization: Bearer`,
+//!   or `?token=` once in a browser, which sets a cookie and redirects to the same page
+//!   without it, so the token stays out of the history and of every link).
 
 pub mod data;
 pub mod html;
@@ -42,6 +42,8 @@ const TOKEN_COOKIE: &str = "bcsync_ui_token";
 pub const RUNS_PER_PAGE: usize = 50;
 
 const STYLE: &str = include_str!("style.css");
+/// Where the stylesheet is served.
+const STYLE_PATH: &str = "/assets/style.css";
 
 /// Whether a server bound to `addr` must require the token: anything reachable from
 /// another machine does.
@@ -72,7 +74,7 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
-        .route("/assets/style.css", get(style))
+        .route(STYLE_PATH, get(style))
         .fallback(not_found)
         .with_state(App { stores })
         .layer(axum::middleware::from_fn(safe_headers))
@@ -129,6 +131,10 @@ async fn require_token(State(expected): State<Expected>, request: Request, next:
     let Some(expected) = expected.0 else {
         return next.run(request).await;
     };
+    // The stylesheet holds nothing private, and styles the "token required" page itself.
+    if request.uri().path() == STYLE_PATH {
+        return next.run(request).await;
+    }
     let matches = |t: &str| digest(t.trim().as_bytes()) == *expected;
     let bearer = request
         .headers()
