@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub state: Option<String>,
     /// Bearer token `bcsync mcp --http` requires (else `BCSYNC_MCP_TOKEN`, else generated).
     pub mcp_token: Option<SecretString>,
+    /// Bearer token `bcsync ui` requires when bound beyond loopback (else
+    /// `BCSYNC_UI_TOKEN`, else generated).
+    pub ui_token: Option<SecretString>,
     #[serde(default)]
     pub extract: ExtractSection,
     /// `[models.inventory]` options (see `bcsync models list`).

@@ -9,6 +9,7 @@
 //! - [`tools`]: one operation per resource command, MCP tool and raw request.
 //! - [`mcp`]: `bcsync mcp`, the operations as MCP tools for AI agents.
 //! - [`pg`]: PostgreSQL connections (URL, TLS, errors) shared by every PostgreSQL part.
+//! - [`ui`]: `bcsync ui`, the local web dashboard over the same stores.
 
 pub mod config;
 pub mod destinations;
@@ -24,5 +25,6 @@ pub mod sources;
 pub mod state;
 pub mod streams;
 pub mod tools;
+pub mod ui;
 
 pub use error::{Error, Result};

@@ -19,7 +19,7 @@ use bc_sandbox::{RunningSandbox, SandboxConfig, SeedSpec};
 use bcsync::pg::PgTarget;
 use bcsync::push::mapping::Rejection;
 use bcsync::state::push::{
-    LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked, open_push_store,
+    LoggedRequest, PushStore, RunFilter, RunPage, RunRecord, TrackStatus, Tracked, open_push_store,
 };
 use common::{connect, drop_schema, output_text as text, pg_url, unique_name, writes};
 use serde_json::json;
@@ -142,6 +142,47 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
     let mut back = store.run(id).unwrap().unwrap();
     back.id = 0;
     let listed = store.runs(1).unwrap();
+    // Paged and filtered listing (what `bcsync ui` shows): ids differ between stores, so
+    // the answers are compared by sync, status and position.
+    for (sync, status) in [("d", "failed"), ("c", "failed"), ("d", "ok")] {
+        let r = RunRecord {
+            sync: sync.into(),
+            status: status.into(),
+            ..RunRecord::default()
+        };
+        other_scope.save_run(&r).unwrap();
+    }
+    let shown = |p: RunPage| {
+        (
+            p.total,
+            p.runs
+                .iter()
+                .map(|r| format!("{}/{}/{}", r.store, r.sync, r.status))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let filter = |sync: Option<&str>, status: Option<&str>| RunFilter {
+        sync: sync.map(str::to_owned),
+        status: status.map(str::to_owned),
+    };
+    let pages = json!([
+        shown(store.runs_page(&filter(None, None), 1, 2).unwrap()),
+        shown(store.runs_page(&filter(Some("d"), None), 0, 10).unwrap()),
+        shown(
+            store
+                .runs_page(&filter(None, Some("failed")), 0, 10)
+                .unwrap()
+        ),
+        shown(
+            store
+                .runs_page(&filter(Some("c"), Some("failed")), 0, 10)
+                .unwrap()
+        ),
+        shown(RunPage {
+            runs: store.latest_runs().unwrap(),
+            total: 0
+        }),
+    ]);
     let reset = store.reset("other").unwrap();
     json!({
         "loaded": loaded,
@@ -150,6 +191,7 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
         "run": back,
         "listed": listed.iter().map(|r| (r.sync.clone(), r.store.clone(), r.rejected.len())).collect::<Vec<_>>(),
         "reset": reset,
+        "pages": pages,
         "missing_run": store.run(i64::MAX).unwrap().is_none(),
     })
 }
@@ -174,6 +216,11 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
     assert_eq!(sqlite["other_scope"], 1);
     assert_eq!(sqlite["run"]["store"], "store_a");
     assert_eq!(sqlite["run"]["rejected"][0]["reason"], "taken");
+    assert_eq!(
+        sqlite["pages"][1],
+        json!([2, ["store_b/d/ok", "store_b/d/failed"]])
+    );
+    assert_eq!(sqlite["pages"][3], json!([1, ["store_b/c/failed"]]));
 
     // The run lock: one holder per (store, sync), released when the holder goes.
     let mut first = open_push_store(&spec, "store_a").unwrap();

@@ -16,6 +16,7 @@ mod resources;
 mod runs;
 mod sandbox;
 mod singer;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +95,8 @@ pub enum Command {
     Airbyte(airbyte::AirbyteArgs),
     /// Marketing sync to Brevo: contacts with attributes and lists, catalog and orders.
     Brevo(brevo::BrevoArgs),
+    /// A local web dashboard: status, run history, one run's rejected rows and requests.
+    Ui(ui::UiArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -200,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
         Some(Command::Brevo(args)) => brevo::run(cli.config.as_deref(), args).await,
+        Some(Command::Ui(args)) => ui::run(cli.config.as_deref(), args).await,
         Some(Command::Airbyte(args)) => {
             airbyte::run(cli.config.as_deref(), args, &Interrupt::listen()).await
         }

@@ -128,7 +128,49 @@ pub trait PushStore: Send {
     fn lock_held(&self, store: &str, sync: &str) -> Result<bool>;
     /// Runs, newest first (without rejections and request logs).
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
+    /// One page of the runs matching `filter`, newest first (without rejections and
+    /// request logs), with how many match in all: what `bcsync ui` lists, read through
+    /// indexes so a store of many thousand runs answers in milliseconds.
+    fn runs_page(&self, filter: &RunFilter, offset: usize, limit: usize) -> Result<RunPage>;
+    /// The latest run of each (store, sync), ordered by sync then store.
+    fn latest_runs(&self) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
+}
+
+/// Which runs [`PushStore::runs_page`] lists; `None` matches every value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub sync: Option<String>,
+    /// A status as listed: `interrupted` also matches `running` records whose process is
+    /// gone, and `running` only the runs still alive.
+    pub status: Option<String>,
+}
+
+impl RunFilter {
+    /// The stored statuses to select: a run stored `running` may list as `interrupted`.
+    pub(crate) fn stored_statuses(&self) -> Option<Vec<String>> {
+        self.status.as_ref().map(|s| {
+            if s == INTERRUPTED {
+                vec![INTERRUPTED.to_owned(), "running".to_owned()]
+            } else {
+                vec![s.clone()]
+            }
+        })
+    }
+
+    /// Whether a settled run matches (the stored status may have been settled since).
+    pub(crate) fn matches_settled(&self, run: &RunRecord) -> bool {
+        self.status.as_ref().is_none_or(|s| *s == run.status)
+    }
+}
+
+/// A page of runs and how many runs match the filter in all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<RunRecord>,
+    /// Runs matching the filter as stored (a `running` record found interrupted counts
+    /// under the stored status until listed).
+    pub total: u64,
 }
 
 /// Takes the run lock of `sync` (see [`PushStore::try_lock`]), or fails with a clear
@@ -304,8 +346,9 @@ fn still_named(_file: &std::fs::File, _path: &Path) -> bool {
     true
 }
 
-/// Layout version in `PRAGMA user_version`: 2 added the store to every record and run.
-const SCHEMA_VERSION: i64 = 2;
+/// Layout version in `PRAGMA user_version`: 2 added the store to every record and run, 3
+/// the indexes that list runs by sync or status and read one run's rows.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS push_records (
@@ -319,6 +362,11 @@ CREATE TABLE IF NOT EXISTS push_rejections (
 CREATE TABLE IF NOT EXISTS push_requests (
     run_id INTEGER NOT NULL, seq INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
     status INTEGER, ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON push_runs (sync, id);
+CREATE INDEX IF NOT EXISTS push_runs_status_idx ON push_runs (status, id);
+CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON push_runs (store, sync, id);
+CREATE INDEX IF NOT EXISTS push_rejections_run_idx ON push_rejections (run_id, row);
+CREATE INDEX IF NOT EXISTS push_requests_run_idx ON push_requests (run_id, seq);
 ";
 
 impl SqlitePushStore {
@@ -407,6 +455,34 @@ impl SqlitePushStore {
 }
 
 impl SqlitePushStore {
+    /// Run summaries selected by `sql` (columns id, store, summary).
+    fn query_runs(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<RunRecord>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, store, json) = r.map_err(|e| self.err(e))?;
+            let mut rec: RunRecord =
+                serde_json::from_str(&json).map_err(|e| Error::UnreadableRun {
+                    id,
+                    target: self.path.display().to_string(),
+                    detail: crate::error::plain_serde_message(&e.to_string()),
+                })?;
+            rec.id = id;
+            rec.store = store;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
     /// The lock file of (store, sync): hidden, beside the database.
     fn lock_path(&self, scope: &str, sync: &str) -> PathBuf {
         // Readable, and exact: the hash keeps `a.b` and `a_b` apart.
@@ -653,32 +729,64 @@ impl PushStore for SqlitePushStore {
     }
 
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, store, summary FROM push_runs ORDER BY id DESC LIMIT ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (id, store, json) = r.map_err(|e| self.err(e))?;
-            let mut rec: RunRecord =
-                serde_json::from_str(&json).map_err(|e| Error::UnreadableRun {
-                    id,
-                    target: self.path.display().to_string(),
-                    detail: crate::error::plain_serde_message(&e.to_string()),
-                })?;
-            rec.id = id;
-            rec.store = store;
-            out.push(rec);
+        let out = self.query_runs(
+            "SELECT id, store, summary FROM push_runs ORDER BY id DESC LIMIT ?1",
+            &[&(limit as i64)],
+        )?;
+        settle_statuses(self, out)
+    }
+
+    fn runs_page(&self, filter: &RunFilter, offset: usize, limit: usize) -> Result<RunPage> {
+        let mut conds = Vec::new();
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(sync) = &filter.sync {
+            args.push(Box::new(sync.clone()));
+            conds.push(format!("sync = ?{}", args.len()));
         }
+        if let Some(statuses) = filter.stored_statuses() {
+            let mut marks = Vec::new();
+            for st in statuses {
+                args.push(Box::new(st));
+                marks.push(format!("?{}", args.len()));
+            }
+            conds.push(format!("status IN ({})", marks.join(", ")));
+        }
+        let filter_sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM push_runs{filter_sql}"))
+            .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
+        let (lim, off) = (limit as i64, offset as i64);
+        let mut page_refs = refs.clone();
+        page_refs.push(&lim);
+        page_refs.push(&off);
+        let sql = format!(
+            "SELECT id, store, summary FROM push_runs{filter_sql} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
+            refs.len() + 1,
+            refs.len() + 2
+        );
+        let runs = settle_statuses(self, self.query_runs(&sql, &page_refs)?)?;
+        Ok(RunPage {
+            runs: runs
+                .into_iter()
+                .filter(|r| filter.matches_settled(r))
+                .collect(),
+            total: total.max(0) as u64,
+        })
+    }
+
+    fn latest_runs(&self) -> Result<Vec<RunRecord>> {
+        let out = self.query_runs(
+            "SELECT id, store, summary FROM push_runs WHERE id IN
+               (SELECT max(id) FROM push_runs GROUP BY store, sync) ORDER BY sync, store",
+            &[],
+        )?;
         settle_statuses(self, out)
     }
 
@@ -947,5 +1055,156 @@ mod tests {
         let runs = b.runs(5).unwrap();
         let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
         assert_eq!(statuses, ["ok", INTERRUPTED]);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod page_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seeded(dir: &Path, runs: &[(&str, &str)]) -> SqlitePushStore {
+        let mut s = SqlitePushStore::open(&dir.join("p.db"), "store1").unwrap();
+        for (sync, status) in runs {
+            s.save_run(&RunRecord {
+                sync: (*sync).into(),
+                status: (*status).into(),
+                started_at: now(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn pages_filter_by_sync_and_status_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = seeded(
+            dir.path(),
+            &[
+                ("customers", "ok"),
+                ("products", "failed"),
+                ("customers", "failed"),
+                ("brevo", "ok"),
+                ("customers", "ok"),
+            ],
+        );
+        let all = s.runs_page(&RunFilter::default(), 0, 2).unwrap();
+        assert_eq!(all.total, 5);
+        assert_eq!(
+            all.runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![5, 4]
+        );
+        let customers = RunFilter {
+            sync: Some("customers".into()),
+            status: None,
+        };
+        let page = s.runs_page(&customers, 1, 10).unwrap();
+        assert_eq!(page.total, 3);
+        assert_eq!(
+            page.runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        let failed_customers = RunFilter {
+            status: Some("failed".into()),
+            ..customers
+        };
+        let page = s.runs_page(&failed_customers, 0, 10).unwrap();
+        assert_eq!((page.total, page.runs[0].id), (1, 3));
+        let latest = s.latest_runs().unwrap();
+        assert_eq!(
+            latest
+                .iter()
+                .map(|r| (r.sync.as_str(), r.id))
+                .collect::<Vec<_>>(),
+            vec![("brevo", 4), ("customers", 5), ("products", 2)]
+        );
+    }
+
+    #[test]
+    fn a_dead_running_run_is_listed_under_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = seeded(dir.path(), &[("customers", "running"), ("customers", "ok")]);
+        let interrupted = RunFilter {
+            status: Some(INTERRUPTED.into()),
+            ..Default::default()
+        };
+        let page = s.runs_page(&interrupted, 0, 10).unwrap();
+        assert_eq!(page.runs.len(), 1);
+        assert_eq!(page.runs[0].status, INTERRUPTED);
+        let running = RunFilter {
+            status: Some("running".into()),
+            ..Default::default()
+        };
+        assert!(s.runs_page(&running, 0, 10).unwrap().runs.is_empty());
+    }
+
+    #[test]
+    fn a_version_2_file_gains_the_listing_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(seeded(dir.path(), &[("customers", "ok")]));
+        let path = dir.path().join("p.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP INDEX push_runs_sync_idx; PRAGMA user_version = 2;")
+            .unwrap();
+        drop(conn);
+        let s = SqlitePushStore::open(&path, "").unwrap();
+        let plan: String = s
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM push_runs WHERE sync = 'x' ORDER BY id DESC",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("push_runs_sync_idx"), "{plan}");
+        assert_eq!(s.runs_page(&RunFilter::default(), 0, 5).unwrap().total, 1);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Walking the pages of any filter visits each matching run once, newest first.
+        #[test]
+        fn pages_cover_every_match_once(
+            runs in proptest::collection::vec((0..3usize, 0..3usize), 0..40),
+            size in 1..7usize,
+            sync in proptest::option::of(0..3usize),
+            status in proptest::option::of(0..3usize),
+        ) {
+            let syncs = ["customers", "products", "brevo"];
+            let statuses = ["ok", "failed", "rejected_over_threshold"];
+            let dir = tempfile::tempdir().unwrap();
+            let seeded_runs: Vec<(&str, &str)> =
+                runs.iter().map(|(a, b)| (syncs[*a], statuses[*b])).collect();
+            let s = seeded(dir.path(), &seeded_runs);
+            let filter = RunFilter {
+                sync: sync.map(|i| syncs[i].to_owned()),
+                status: status.map(|i| statuses[i].to_owned()),
+            };
+            let expected: Vec<i64> = seeded_runs
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, (a, b))| {
+                    filter.sync.as_deref().is_none_or(|f| f == *a)
+                        && filter.status.as_deref().is_none_or(|f| f == *b)
+                })
+                .map(|(i, _)| i as i64 + 1)
+                .collect();
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = s.runs_page(&filter, offset, size).unwrap();
+                prop_assert_eq!(page.total as usize, expected.len());
+                if page.runs.is_empty() {
+                    break;
+                }
+                offset += page.runs.len();
+                seen.extend(page.runs.iter().map(|r| r.id));
+            }
+            prop_assert_eq!(seen, expected);
+        }
     }
 }

@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::push::{
-    INTERRUPTED, LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked, settle_statuses,
-    settled,
+    INTERRUPTED, LoggedRequest, PushStore, RunFilter, RunPage, RunRecord, TrackStatus, Tracked,
+    settle_statuses, settled,
 };
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};
@@ -66,7 +66,10 @@ fn schema_sql(prefix: &str) -> String {
             run_id bigint NOT NULL REFERENCES {prefix}push_runs (id) ON DELETE CASCADE,
             seq integer NOT NULL, method text NOT NULL, path text NOT NULL, status integer,
             ms bigint NOT NULL);
-         CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);"
+         CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);
+         CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON {prefix}push_runs (sync, id);
+         CREATE INDEX IF NOT EXISTS push_runs_status_idx ON {prefix}push_runs (status, id);
+         CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON {prefix}push_runs (store, sync, id);"
     )
 }
 
@@ -422,6 +425,64 @@ impl PushStore for PgPushStore {
                 .query(&sql, &[&limit])
                 .await
                 .map_err(|e| t.explain(&e, "listing runs"))?;
+            rows.into_iter()
+                .map(|r| Self::decode_run(&t, r.get(0), r.get(1), r.get(2)))
+                .collect()
+        })?;
+        settle_statuses(self, runs)
+    }
+
+    fn runs_page(&self, filter: &RunFilter, offset: usize, limit: usize) -> Result<RunPage> {
+        // NULL parameters match everything: one statement whatever the filter.
+        let p = self.prefix.clone();
+        let where_sql =
+            "WHERE ($1::text IS NULL OR sync = $1) AND ($2::text[] IS NULL OR status = ANY($2))";
+        let count_sql = format!("SELECT count(*) FROM {p}push_runs {where_sql}");
+        let page_sql = format!(
+            "SELECT id, store, summary FROM {p}push_runs {where_sql} ORDER BY id DESC LIMIT $3 OFFSET $4"
+        );
+        let sync = filter.sync.clone();
+        let statuses = filter.stored_statuses();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let (runs, total) = self.session.run(move |c, t| async move {
+            let doing = "listing runs";
+            let total: i64 = c
+                .query_one(&count_sql, &[&sync, &statuses])
+                .await
+                .map_err(|e| t.explain(&e, doing))?
+                .get(0);
+            let rows = c
+                .query(&page_sql, &[&sync, &statuses, &limit, &offset])
+                .await
+                .map_err(|e| t.explain(&e, doing))?;
+            let runs = rows
+                .into_iter()
+                .map(|r| Self::decode_run(&t, r.get(0), r.get(1), r.get(2)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((runs, total))
+        })?;
+        let runs = settle_statuses(self, runs)?;
+        Ok(RunPage {
+            runs: runs
+                .into_iter()
+                .filter(|r| filter.matches_settled(r))
+                .collect(),
+            total: total.max(0) as u64,
+        })
+    }
+
+    fn latest_runs(&self) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT id, store, summary FROM {p}push_runs WHERE id IN
+               (SELECT max(id) FROM {p}push_runs GROUP BY store, sync) ORDER BY sync, store",
+            p = self.prefix
+        );
+        let runs = self.session.run(move |c, t| async move {
+            let rows = c
+                .query(&sql, &[])
+                .await
+                .map_err(|e| t.explain(&e, "listing the latest runs"))?;
             rows.into_iter()
                 .map(|r| Self::decode_run(&t, r.get(0), r.get(1), r.get(2)))
                 .collect()

@@ -1,0 +1,580 @@
+//! The pages, rendered on the server as plain HTML (pure functions of what was read, so
+//! they are tested without a server). Every value from a store goes through [`esc`]; no
+//! page carries a token or a database password (specs are shown redacted by the caller).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use super::data::Extraction;
+use crate::state::push::{RunFilter, RunRecord};
+
+/// Statuses a run can list with, for the filter.
+pub const STATUSES: &[&str] = &[
+    "ok",
+    "failed",
+    "rejected_over_threshold",
+    "refused",
+    "interrupted",
+    "running",
+];
+
+/// Rejected rows and requests shown inline on a run's page (the downloads have them all).
+pub const INLINE_ROWS: usize = 500;
+
+/// HTML-escapes text for element content and quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query parameter value.
+fn qv(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `12345` as `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in milliseconds as people read it.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+/// Seconds as "3 min", "2 h 5 min", "4 d 3 h".
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3_600 => format!("{} min", s / 60),
+        3_600..86_400 => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3_600),
+    }
+}
+
+/// A stored time as "2026-12-03 16:04:57 UTC" with how long ago, in a `<time>` element.
+fn when(ts: &str, now: DateTime<Utc>) -> String {
+    match DateTime::parse_from_rfc3339(ts) {
+        Ok(t) => {
+            let t = t.with_timezone(&Utc);
+            format!(
+                "<time datetime=\"{}\" title=\"{}\">{} ago</time>",
+                esc(ts),
+                t.format("%Y-%m-%d %H:%M:%S UTC"),
+                span((now - t).num_seconds())
+            )
+        }
+        Err(_) if ts.is_empty() => "—".into(),
+        Err(_) => esc(ts),
+    }
+}
+
+fn badge(status: &str) -> String {
+    let class = match status {
+        "ok" => "ok",
+        "running" => "run",
+        "interrupted" | "rejected_over_threshold" | "refused" => "warn",
+        _ => "bad",
+    };
+    format!("<span class=\"badge {class}\">{}</span>", esc(status))
+}
+
+fn run_status(r: &RunRecord) -> String {
+    let mut s = badge(&r.status);
+    if r.dry_run {
+        s.push_str(" <span class=\"badge dry\">dry run</span>");
+    }
+    s
+}
+
+/// Non-zero counts, "created 3 · updated 2", rejected last.
+fn counts(c: &BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = c
+        .iter()
+        .filter(|(k, v)| **v > 0 && *k != "rejected")
+        .map(|(k, v)| format!("<span class=\"nw\">{} {}</span>", esc(k), thousands(*v)))
+        .collect();
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn rejected(r: &RunRecord) -> u64 {
+    r.counts.get("rejected").copied().unwrap_or(0)
+}
+
+/// The page around a body.
+pub fn page(title: &str, active: &str, body: &str) -> String {
+    let nav = |href: &str, label: &str, key: &str| {
+        let current = if key == active {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        format!("<a href=\"{href}\"{current}>{label}</a>")
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · bcsync</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\
+         <body><header><span class=\"brand\">bcsync</span><nav>{}{}</nav></header>\
+         <main>{body}</main></body></html>\n",
+        esc(title),
+        nav("/", "Status", "status"),
+        nav("/runs", "Runs", "runs"),
+    )
+}
+
+/// What the status page shows.
+pub struct StatusView {
+    pub store_hash: Option<String>,
+    pub state_shown: String,
+    /// `Ok(None)`: no push has run yet; `Err`: the store could not be read (redacted).
+    pub latest: Result<Option<Vec<RunRecord>>, String>,
+    pub extraction: Extraction,
+    pub brevo_sync: &'static str,
+}
+
+fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
+    let mut t = String::from("<div class=\"scroll\"><table><thead><tr>");
+    if with_id {
+        t.push_str("<th>Run</th>");
+    }
+    t.push_str(
+        "<th>Sync</th><th>Store</th><th>Status</th><th>Started</th><th class=\"n\">Duration</th>\
+         <th class=\"n\">Requests</th><th>Counts</th><th class=\"n\">Rejected</th></tr></thead><tbody>",
+    );
+    for r in runs {
+        t.push_str("<tr>");
+        if with_id {
+            let _ = write!(t, "<td><a href=\"/runs/{0}\">#{0}</a></td>", r.id);
+        }
+        let _ = write!(
+            t,
+            "<td><a href=\"/runs/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"wrap\">{}</td><td class=\"n\">{}</td></tr>",
+            r.id,
+            esc(&r.sync),
+            esc(&r.store),
+            run_status(r),
+            when(&r.started_at, now),
+            if r.finished_at.is_empty() {
+                "—".into()
+            } else {
+                duration(r.duration_ms)
+            },
+            thousands(r.requests),
+            counts(&r.counts),
+            thousands(rejected(r)),
+        );
+    }
+    t.push_str("</tbody></table></div>");
+    t
+}
+
+pub fn status_page(v: &StatusView, now: DateTime<Utc>) -> String {
+    let mut b = String::from("<h1>Status</h1><section class=\"cards\">");
+    let _ = write!(
+        b,
+        "<div class=\"card\"><h2>Store</h2><p class=\"big\">{}</p></div>",
+        v.store_hash
+            .as_deref()
+            .map(esc)
+            .unwrap_or_else(|| "not configured".into())
+    );
+    let (state_line, state_class) = match &v.latest {
+        Ok(Some(_)) => ("readable".to_owned(), "ok"),
+        Ok(None) => ("no push has run yet".to_owned(), "warn"),
+        Err(e) => (format!("not readable: {}", esc(e)), "bad"),
+    };
+    let _ = write!(
+        b,
+        "<div class=\"card\"><h2>Push state store</h2><p><code>{}</code></p><p class=\"{state_class}\">{state_line}</p></div>",
+        esc(&v.state_shown)
+    );
+    let _ = write!(
+        b,
+        "<div class=\"card\"><h2>Extraction</h2><p><code>{}</code></p><p>{} streams · {} tables</p></div></section>",
+        esc(&v.extraction.shown),
+        v.extraction.streams.len(),
+        v.extraction.tables.len()
+    );
+
+    let latest = v
+        .latest
+        .as_ref()
+        .ok()
+        .cloned()
+        .flatten()
+        .unwrap_or_default();
+    let (brevo, push): (Vec<RunRecord>, Vec<RunRecord>) =
+        latest.into_iter().partition(|r| r.sync == v.brevo_sync);
+    b.push_str("<h2>Push syncs: last run</h2>");
+    if push.is_empty() {
+        b.push_str("<p class=\"empty\">No push run recorded.</p>");
+    } else {
+        b.push_str(&runs_table(&push, now, false));
+    }
+    if !brevo.is_empty() {
+        b.push_str("<h2>Brevo: last run</h2>");
+        b.push_str(&runs_table(&brevo, now, false));
+    }
+
+    b.push_str("<h2>Extraction: streams</h2>");
+    if let Some(note) = &v.extraction.note {
+        let _ = write!(b, "<p class=\"empty\">{}</p>", esc(note));
+    }
+    if !v.extraction.streams.is_empty() {
+        b.push_str(
+            "<div class=\"scroll\"><table><thead><tr><th>Stream</th><th>Bookmark</th><th class=\"n\">Lag</th>\
+             <th>Last written</th></tr></thead><tbody>",
+        );
+        for s in &v.extraction.streams {
+            let bookmark = match s.bookmark {
+                Some(t) => format!(
+                    "<time datetime=\"{0}\">{0}</time>",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None if s.full_read => "full read under way".into(),
+                None => "none (full table stream)".into(),
+            };
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{bookmark}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                esc(&s.stream),
+                s.lag_seconds.map(span).unwrap_or_else(|| "—".into()),
+                s.updated_at
+                    .as_deref()
+                    .map(|u| when(u, now))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+        b.push_str("</tbody></table></div>");
+    }
+    if !v.extraction.tables.is_empty() {
+        b.push_str(
+            "<h2>Extraction: tables</h2><div class=\"scroll\"><table class=\"narrow\"><thead><tr><th>Table</th>\
+             <th class=\"n\">Rows</th></tr></thead><tbody>",
+        );
+        for t in &v.extraction.tables {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+                esc(&t.table),
+                thousands(t.rows.max(0) as u64)
+            );
+        }
+        b.push_str("</tbody></table></div>");
+    }
+    page("Status", "status", &b)
+}
+
+/// What the runs page shows.
+pub struct RunsView {
+    pub filter: RunFilter,
+    /// Syncs known to the store (for the filter).
+    pub syncs: Vec<String>,
+    pub runs: Vec<RunRecord>,
+    pub total: u64,
+    /// 1-based.
+    pub page: usize,
+    pub per_page: usize,
+}
+
+fn runs_link(filter: &RunFilter, page: usize) -> String {
+    let mut q = Vec::new();
+    if let Some(s) = &filter.sync {
+        q.push(format!("sync={}", qv(s)));
+    }
+    if let Some(s) = &filter.status {
+        q.push(format!("status={}", qv(s)));
+    }
+    if page > 1 {
+        q.push(format!("page={page}"));
+    }
+    if q.is_empty() {
+        "/runs".into()
+    } else {
+        format!("/runs?{}", esc(&q.join("&")))
+    }
+}
+
+fn select(name: &str, label: &str, options: &[String], chosen: Option<&str>) -> String {
+    let mut s = format!(
+        "<label>{label} <select name=\"{name}\" onchange=\"this.form.submit()\"><option value=\"\">all</option>"
+    );
+    for o in options {
+        let sel = if chosen == Some(o.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(s, "<option value=\"{0}\"{sel}>{0}</option>", esc(o));
+    }
+    s.push_str("</select></label>");
+    s
+}
+
+pub fn runs_page(v: &RunsView, now: DateTime<Utc>) -> String {
+    let mut b =
+        String::from("<h1>Runs</h1><form class=\"filters\" method=\"get\" action=\"/runs\">");
+    let mut syncs = v.syncs.clone();
+    if let Some(s) = &v.filter.sync
+        && !syncs.contains(s)
+    {
+        syncs.push(s.clone());
+    }
+    b.push_str(&select("sync", "Sync", &syncs, v.filter.sync.as_deref()));
+    let statuses: Vec<String> = STATUSES.iter().map(|s| (*s).to_owned()).collect();
+    b.push_str(&select(
+        "status",
+        "Status",
+        &statuses,
+        v.filter.status.as_deref(),
+    ));
+    b.push_str("<button type=\"submit\">Filter</button></form>");
+    let pages = (v.total as usize).div_ceil(v.per_page.max(1)).max(1);
+    let _ = write!(
+        b,
+        "<p class=\"meta\">{} run{} · page {} of {}</p>",
+        thousands(v.total),
+        if v.total == 1 { "" } else { "s" },
+        v.page,
+        pages
+    );
+    if v.runs.is_empty() {
+        b.push_str("<p class=\"empty\">No run matches.</p>");
+    } else {
+        b.push_str(&runs_table(&v.runs, now, true));
+    }
+    b.push_str("<nav class=\"pager\">");
+    if v.page > 1 {
+        let _ = write!(
+            b,
+            "<a rel=\"prev\" href=\"{}\">← Newer</a>",
+            runs_link(&v.filter, v.page - 1)
+        );
+    }
+    if v.page < pages {
+        let _ = write!(
+            b,
+            "<a rel=\"next\" href=\"{}\">Older →</a>",
+            runs_link(&v.filter, v.page + 1)
+        );
+    }
+    b.push_str("</nav>");
+    page("Runs", "runs", &b)
+}
+
+pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
+    let mut b = format!(
+        "<p class=\"crumbs\"><a href=\"/runs\">Runs</a> › #{}</p><h1>Run #{} · {}</h1>",
+        r.id,
+        r.id,
+        esc(&r.sync)
+    );
+    b.push_str("<dl class=\"facts\">");
+    let mut fact = |k: &str, v: String| {
+        let _ = write!(b, "<div><dt>{k}</dt><dd>{v}</dd></div>");
+    };
+    fact("Status", run_status(r));
+    fact("Store", esc(&r.store));
+    fact("Started", when(&r.started_at, now));
+    fact("Finished", when(&r.finished_at, now));
+    fact(
+        "Duration",
+        if r.finished_at.is_empty() {
+            "—".into()
+        } else {
+            duration(r.duration_ms)
+        },
+    );
+    fact(
+        "Requests",
+        format!(
+            "{} ({} writes, {} lookups)",
+            thousands(r.requests),
+            thousands(r.write_requests),
+            thousands(r.lookup_requests)
+        ),
+    );
+    b.push_str("</dl>");
+    if let Some(m) = &r.message {
+        let _ = write!(
+            b,
+            "<p class=\"message\">{}</p>",
+            esc(&crate::pg::redact_in(m))
+        );
+    }
+    b.push_str("<h2>Counts</h2>");
+    if r.counts.is_empty() {
+        b.push_str("<p class=\"empty\">No counts recorded.</p>");
+    } else {
+        b.push_str("<div class=\"scroll\"><table class=\"narrow\"><thead><tr><th>Operation</th><th class=\"n\">Records</th></tr></thead><tbody>");
+        for (k, v) in &r.counts {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+                esc(k),
+                thousands(*v)
+            );
+        }
+        b.push_str("</tbody></table></div>");
+    }
+    let _ = write!(
+        b,
+        "<h2 id=\"rejected\">Rejected rows <span class=\"count\">{}</span></h2>",
+        thousands(r.rejected.len() as u64)
+    );
+    if r.rejected.is_empty() {
+        b.push_str("<p class=\"empty\">No row was rejected.</p>");
+    } else {
+        let _ = write!(
+            b,
+            "<p class=\"downloads\">Download: <a href=\"/runs/{0}/rejected.csv\" download>CSV</a> \
+             <a href=\"/runs/{0}/rejected.json\" download>JSON</a></p>",
+            r.id
+        );
+        b.push_str("<div class=\"scroll\"><table class=\"rejected\"><thead><tr><th class=\"n\">Row</th><th>Key</th><th>Field</th><th>Reason</th></tr></thead><tbody>");
+        for x in r.rejected.iter().take(INLINE_ROWS) {
+            let _ = write!(
+                b,
+                "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                x.row,
+                esc(x.key.as_deref().unwrap_or("—")),
+                esc(x.field.as_deref().unwrap_or("—")),
+                esc(&x.reason)
+            );
+        }
+        b.push_str("</tbody></table></div>");
+        if r.rejected.len() > INLINE_ROWS {
+            let _ = write!(
+                b,
+                "<p class=\"meta\">The first {INLINE_ROWS} shown; the downloads have all {}.</p>",
+                thousands(r.rejected.len() as u64)
+            );
+        }
+    }
+    let _ = write!(
+        b,
+        "<h2 id=\"requests\">Requests <span class=\"count\">{}</span></h2>",
+        thousands(r.request_log.len() as u64)
+    );
+    if r.request_log.is_empty() {
+        b.push_str("<p class=\"empty\">No request log was recorded for this run.</p>");
+    } else {
+        b.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"n\">#</th><th>Method</th><th>Path</th><th class=\"n\">Status</th><th class=\"n\">ms</th></tr></thead><tbody>");
+        for (i, q) in r.request_log.iter().enumerate().take(INLINE_ROWS) {
+            let status = q
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "—".into());
+            let class = match q.status {
+                Some(200..300) => "",
+                _ => " class=\"bad\"",
+            };
+            let _ = write!(
+                b,
+                "<tr><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\"><span{class}>{status}</span></td><td class=\"n\">{}</td></tr>",
+                i + 1,
+                esc(&q.method),
+                esc(&q.path),
+                thousands(q.ms)
+            );
+        }
+        b.push_str("</tbody></table></div>");
+        if r.request_log.len() > INLINE_ROWS {
+            let _ = write!(
+                b,
+                "<p class=\"meta\">The first {INLINE_ROWS} requests shown of {}.</p>",
+                thousands(r.request_log.len() as u64)
+            );
+        }
+    }
+    page(&format!("Run #{}", r.id), "runs", &b)
+}
+
+/// A page saying what went wrong and what to do.
+pub fn message_page(title: &str, text: &str) -> String {
+    page(
+        title,
+        "",
+        &format!(
+            "<h1>{}</h1><p class=\"message\">{}</p>",
+            esc(title),
+            esc(text)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_the_store_is_escaped() {
+        assert_eq!(
+            esc("<script>\"x\" & 'y'"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;"
+        );
+        let r = RunRecord {
+            id: 7,
+            sync: "<b>sync</b>".into(),
+            ..RunRecord::default()
+        };
+        let html = run_page(&r, Utc::now());
+        assert!(!html.contains("<b>sync"));
+        assert!(html.contains("&lt;b&gt;sync"));
+    }
+
+    #[test]
+    fn numbers_and_durations_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(duration(950), "950 ms");
+        assert_eq!(duration(1_500), "1.5 s");
+        assert_eq!(duration(125_000), "2 min 5 s");
+        assert_eq!(span(90_000), "1 d 1 h");
+    }
+
+    #[test]
+    fn pager_links_keep_the_filter() {
+        let f = RunFilter {
+            sync: Some("a b&c".into()),
+            status: Some("ok".into()),
+        };
+        assert_eq!(
+            runs_link(&f, 3),
+            "/runs?sync=a+b%26c&amp;status=ok&amp;page=3"
+        );
+        assert_eq!(runs_link(&RunFilter::default(), 1), "/runs");
+    }
+}
