@@ -1,0 +1,120 @@
+//! `bcsync ui` over PostgreSQL stores: runs seeded through the `PushStore` API into a
+//! PostgreSQL state store are listed, filtered and shown with their rejected rows, and the
+//! status page reads an extraction's bookmarks and table counts from a PostgreSQL schema.
+//!
+//! The server comes from `BCSYNC_TEST_POSTGRES_URL` (`.ci/run` sets it); unset, the test
+//! prints a note and passes, except under `CI=true`, where it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+use crate::ui_support;
+
+use bcsync::push::mapping::Rejection;
+use bcsync::state::push::{RunRecord, open_push_store};
+use common::{connect, drop_schema, pg_url, unique_name};
+use ui_support::UiProcess;
+
+fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
+#[test]
+fn runs_and_extraction_from_postgres() {
+    let Some(url) = pg_url() else { return };
+    let (state_schema, extract_schema) = (unique_name("uistate"), unique_name("uiextract"));
+    let state = with_schema(&url, &state_schema);
+    let extract = with_schema(&url, &extract_schema);
+    // Seeded before any runtime: the PostgreSQL store runs its own.
+    let rejected_id = {
+        let mut store = open_push_store(&state, "pgstore").unwrap();
+        for (sync, status) in [("customers", "ok"), ("products", "failed")] {
+            store
+                .save_run(&RunRecord {
+                    sync: sync.into(),
+                    status: status.into(),
+                    ..RunRecord::default()
+                })
+                .unwrap();
+        }
+        store
+            .save_run(&RunRecord {
+                sync: "customers".into(),
+                status: "rejected_over_threshold".into(),
+                counts: [("rejected".to_owned(), 1u64)].into_iter().collect(),
+                rejected: vec![Rejection {
+                    row: 4,
+                    key: Some("pg-row@example.com".into()),
+                    field: Some("email".into()),
+                    reason: "taken in postgres".into(),
+                }],
+                ..RunRecord::default()
+            })
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pg = connect(&url).await;
+        pg.batch_execute(&format!(
+            "CREATE SCHEMA \"{s}\";
+             CREATE TABLE \"{s}\"._bcsync_state (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL);
+             INSERT INTO \"{s}\"._bcsync_state VALUES ('orders', '{{\"bookmark\":\"2026-02-03T04:05:06Z\"}}', now());
+             CREATE TABLE \"{s}\".orders (id bigint PRIMARY KEY);
+             INSERT INTO \"{s}\".orders VALUES (1), (2), (3), (4);",
+            s = extract_schema
+        ))
+        .await
+        .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ui = UiProcess::start(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            &state,
+            "--to",
+            &extract,
+        ],
+        &[],
+    );
+    rt.block_on(async {
+        let base = ui.base.clone();
+        let get = |path: String| {
+            let url = format!("{base}{path}");
+            async move {
+                let r = reqwest::get(&url).await.unwrap();
+                assert!(r.status().is_success(), "{url}: {}", r.status());
+                r.text().await.unwrap()
+            }
+        };
+        let all = get("/runs".into()).await;
+        assert!(all.contains("3 runs · page 1 of 1"), "{all}");
+        let customers = get("/runs?sync=customers".into()).await;
+        assert!(customers.contains("2 runs"), "{customers}");
+        let failed = get("/runs?status=failed".into()).await;
+        assert!(
+            failed.contains("1 run ·") && failed.contains(">products<"),
+            "{failed}"
+        );
+        let run = get(format!("/runs/{rejected_id}")).await;
+        assert!(run.contains("pg-row@example.com") && run.contains("taken in postgres"));
+        let csv = get(format!("/runs/{rejected_id}/rejected.csv")).await;
+        assert!(
+            csv.contains("4,pg-row@example.com,email,taken in postgres"),
+            "{csv}"
+        );
+        let status = get("/".into()).await;
+        assert!(status.contains("readable"), "{status}");
+        assert!(status.contains("2026-02-03T04:05:06Z"), "{status}");
+        assert!(
+            status.contains("<td>orders</td><td class=\"n\">4</td>"),
+            "{status}"
+        );
+        drop(ui);
+        let pg = connect(&url).await;
+        drop_schema(&pg, &state_schema).await;
+        drop_schema(&pg, &extract_schema).await;
+    });
+}
