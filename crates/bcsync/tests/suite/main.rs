@@ -4,6 +4,7 @@
 
 mod common;
 mod listen_support;
+#[macro_use]
 mod push_support;
 mod ui_support;
 
