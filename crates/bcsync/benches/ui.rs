@@ -62,6 +62,7 @@ fn run_record(i: usize, rejected: usize, requests: usize) -> RunRecord {
                 path: format!("/v3/customers?batch={q}"),
                 status: Some(if q % 7 == 0 { 422 } else { 200 }),
                 ms: 120 + q as u64 % 90,
+                ..LoggedRequest::default()
             })
             .collect(),
         ..RunRecord::default()

@@ -22,12 +22,7 @@ pub struct CallRequests {
 
 impl RequestObserver for CallRequests {
     fn on_event(&self, e: &RequestEvent) {
-        self.entries.lock().push(LoggedRequest {
-            method: e.method.clone(),
-            path: e.url_path.clone(),
-            status: e.status,
-            ms: u64::try_from(e.duration.as_millis()).unwrap_or(u64::MAX),
-        });
+        self.entries.lock().push(LoggedRequest::from_event(e));
     }
 }
 

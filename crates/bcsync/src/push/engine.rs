@@ -92,7 +92,8 @@ pub struct PushOutcome {
     pub over_threshold: bool,
 }
 
-/// Collects the run's requests (method, path, status, time; never headers or bodies).
+/// Collects the run's requests (method, path, status, time, attempt, rate limit left;
+/// never headers or bodies).
 #[derive(Default)]
 struct RunLog {
     entries: Mutex<Vec<LoggedRequest>>,
@@ -100,12 +101,18 @@ struct RunLog {
 
 impl RequestObserver for RunLog {
     fn on_event(&self, e: &RequestEvent) {
-        self.entries.lock().push(LoggedRequest {
-            method: e.method.clone(),
-            path: e.url_path.clone(),
-            status: e.status,
-            ms: u64::try_from(e.duration.as_millis()).unwrap_or(u64::MAX),
-        });
+        self.entries.lock().push(LoggedRequest::from_event(e));
+    }
+}
+
+impl RunLog {
+    /// The requests logged from position `from` on.
+    fn since(&self, from: usize) -> Vec<LoggedRequest> {
+        self.entries
+            .lock()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
     }
 }
 
@@ -204,6 +211,11 @@ pub(super) struct Run<'a> {
     pub(super) client: Client,
     pub(super) def: &'a SyncDef,
     pub(super) store: &'a mut dyn PushStore,
+    /// The run's record id (0 for a dry run, recorded only at its end) and its requests,
+    /// of which `logged` are already in the store for the live debugger.
+    run_id: i64,
+    log: Arc<RunLog>,
+    logged: usize,
     pub(super) counts: BTreeMap<String, u64>,
     pub(super) rejected: Vec<Rejection>,
     pub(super) concurrency: usize,
@@ -218,6 +230,23 @@ impl Run<'_> {
     pub(super) fn reject(&mut self, r: Rejection) {
         self.bump("rejected", 1);
         self.rejected.push(r);
+    }
+
+    /// Records what was applied, then the requests made since the last call, so that
+    /// `bcsync ui` shows a running run's requests as they happen. The requests are only
+    /// shown: failing to log them never fails the run.
+    pub(super) fn put(&mut self, records: &[Tracked]) -> Result<()> {
+        self.store.put(&self.def.name, records)?;
+        if self.run_id != 0 {
+            let new = self.log.since(self.logged);
+            if !new.is_empty() {
+                match self.store.log_requests(self.run_id, self.logged, &new) {
+                    Ok(()) => self.logged += new.len(),
+                    Err(e) => tracing::debug!("could not log the run's requests yet: {e}"),
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -242,6 +271,9 @@ pub async fn run_sync(
         client,
         def,
         store,
+        run_id,
+        log: Arc::clone(&log),
+        logged: 0,
         counts: BTreeMap::new(),
         rejected: Vec::new(),
         concurrency: def.concurrency.unwrap_or(4).max(1),
@@ -631,7 +663,7 @@ async fn execute(
         records.push(settle(def.object, p, p.bc_id, same_row, &mut followups));
     }
     run.bump("recovered", records.len() as u64);
-    run.store.put(&def.name, &records)?;
+    run.put(&records)?;
     // Written a slice at a time, so an interrupt stops before the next slice; the
     // sub-resources of records already written still follow, so none is left half done.
     let slice = RECORDS_PER_SLOT * run.concurrency;
@@ -1356,7 +1388,7 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
             ItemOutcome::NotSent => {}
         }
     }
-    run.store.put(&run.def.name, &records)?;
+    run.put(&records)?;
     if let Some(err) = halt {
         return Err(err.into());
     }
@@ -1400,7 +1432,7 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
             fields: p.before.clone(),
         })
         .collect();
-    run.store.put(&def.name, &intents)?;
+    run.put(&intents)?;
 
     let mut todo = creates;
     for round in 0..=RECOVERY_ROUNDS {
@@ -1444,7 +1476,7 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
                 ItemOutcome::NotSent => records.push(rejected_track(&p)),
             }
         }
-        run.store.put(&def.name, &records)?;
+        run.put(&records)?;
         if let Some(err) = report.halt {
             // 401/403: no later request can succeed; what is still open stays open.
             return Err(err.into());
@@ -1473,7 +1505,7 @@ async fn send_creates(run: &mut Run<'_>, creates: Vec<Pending>) -> Result<Vec<(P
                 });
             }
         }
-        run.store.put(&def.name, &landed)?;
+        run.put(&landed)?;
     }
     Ok(followups)
 }

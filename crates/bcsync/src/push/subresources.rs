@@ -67,8 +67,7 @@ pub(super) async fn send(run: &mut Run<'_>, rows: Vec<(Pending, i64)>) -> Result
             Some(reason) => fail(run, &p, id, reason, &mut records),
         }
     }
-    let name = run.def.name.clone();
-    run.store.put(&name, &records)
+    run.put(&records)
 }
 
 fn named(p: &Pending, key: &str) -> Map<String, Value> {

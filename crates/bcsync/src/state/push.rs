@@ -64,13 +64,82 @@ pub struct Tracked {
     pub fields: Option<Value>,
 }
 
-/// One request of a run, without headers, bodies or the token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One request of a run, without headers, bodies or the token: what `bcsync runs` and
+/// the dashboard's live debugger show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
     pub status: Option<u16>,
     pub ms: u64,
+    /// The details below are kept in one JSON column (`detail`); records written before
+    /// it read as their defaults.
+    #[serde(flatten)]
+    pub detail: RequestDetail,
+}
+
+/// What the live debugger shows of a request beyond its line in the log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestDetail {
+    /// When the answer (or the failure) arrived, RFC 3339 with milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// 1 for the first try.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+    /// The client tried again after this answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retried: bool,
+    /// Requests left in the store's rate-limit window (`X-Rate-Limit-Requests-Left`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_left: Option<i64>,
+    /// A transport failure or the API's message, when the request failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl RequestDetail {
+    /// The column value: `None` when there is nothing beyond the defaults.
+    pub(crate) fn to_column(&self) -> Option<String> {
+        (self != &Self::default())
+            .then(|| serde_json::to_string(self).ok())
+            .flatten()
+    }
+
+    /// Reads the column; an unreadable value reads as no detail (it is only shown).
+    pub(crate) fn from_column(text: Option<&str>) -> Self {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl LoggedRequest {
+    /// The log line of one answer (or failure) the client reports.
+    pub fn from_event(e: &bigcommerce::RequestEvent) -> Self {
+        let rate_left = e
+            .headers
+            .iter()
+            .find(|(name, _)| name == "x-rate-limit-requests-left")
+            .and_then(|(_, v)| v.parse().ok());
+        Self {
+            method: e.method.clone(),
+            path: e.url_path.clone(),
+            status: e.status,
+            ms: u64::try_from(e.duration.as_millis()).unwrap_or(u64::MAX),
+            detail: RequestDetail {
+                at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                attempt: e.attempt,
+                retried: e.will_retry,
+                rate_left,
+                error: e.error.clone(),
+            },
+        }
+    }
 }
 
 /// A run as stored. Missing fields read as their defaults, so summaries written by an
@@ -122,8 +191,20 @@ pub trait PushStore: Send {
     /// earlier `running` records of this store and sync cannot still be running, and are
     /// marked `interrupted`.
     fn start_run(&mut self, run: &RunRecord) -> Result<i64>;
-    /// Stores the end of a run begun with [`PushStore::start_run`] (`run.id`).
+    /// Stores the end of a run begun with [`PushStore::start_run`] (`run.id`), its whole
+    /// request log replacing what [`PushStore::log_requests`] wrote on the way.
     fn finish_run(&mut self, run: &RunRecord) -> Result<()>;
+    /// Appends requests of a running run (`first_seq` is the position of the first), so
+    /// the dashboard's live debugger shows them while the run goes on.
+    fn log_requests(&mut self, run_id: i64, first_seq: usize, log: &[LoggedRequest]) -> Result<()>;
+    /// The requests of run `run_id` after position `after` (all with `None`), in order,
+    /// at most `limit`, each with its position.
+    fn requests_after(
+        &self,
+        run_id: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, LoggedRequest)>>;
     /// Whether some process holds the run lock of `sync` for `store` right now.
     fn lock_held(&self, store: &str, sync: &str) -> Result<bool>;
     /// Runs, newest first (without rejections and request logs).
@@ -136,6 +217,9 @@ pub trait PushStore: Send {
     fn latest_runs(&self) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
 }
+
+/// The `limit` of [`PushStore::requests_after`] that reads a whole log.
+pub const ALL_REQUESTS: usize = i64::MAX as usize;
 
 /// Which runs [`PushStore::runs_page`] lists; `None` matches every value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,8 +431,9 @@ fn still_named(_file: &std::fs::File, _path: &Path) -> bool {
 }
 
 /// Layout version in `PRAGMA user_version`: 2 added the store to every record and run, 3
-/// the indexes that list runs by sync or status and read one run's rows.
-const SCHEMA_VERSION: i64 = 3;
+/// the indexes that list runs by sync or status and read one run's rows, 4 the requests'
+/// details (time, attempt, rate limit left, error) for the live debugger.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS push_records (
@@ -361,7 +446,7 @@ CREATE TABLE IF NOT EXISTS push_rejections (
     run_id INTEGER NOT NULL, row INTEGER NOT NULL, key TEXT, field TEXT, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_requests (
     run_id INTEGER NOT NULL, seq INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-    status INTEGER, ms INTEGER NOT NULL);
+    status INTEGER, ms INTEGER NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON push_runs (sync, id);
 CREATE INDEX IF NOT EXISTS push_runs_status_idx ON push_runs (status, id);
 CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON push_runs (store, sync, id);
@@ -435,6 +520,12 @@ impl SqlitePushStore {
             )?;
         }
         tx.execute_batch(SCHEMA)?;
+        if tx
+            .prepare("SELECT detail FROM push_requests LIMIT 0")
+            .is_err()
+        {
+            tx.execute_batch("ALTER TABLE push_requests ADD COLUMN detail TEXT")?;
+        }
         if has_v1 {
             tx.execute_batch(
                 "INSERT INTO push_records (store, sync, key, hash, bc_id, status, fields, updated_at)
@@ -543,22 +634,53 @@ impl SqlitePushStore {
                 stmt.execute(params![id, r.row as i64, r.key, r.field, r.reason])
                     .map_err(err)?;
             }
-            let mut stmt = tx.prepare_cached("INSERT INTO push_requests (run_id, seq, method, path, status, ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(err)?;
-            for (i, q) in run.request_log.iter().enumerate() {
-                stmt.execute(params![
-                    id,
-                    i as i64,
-                    q.method,
-                    q.path,
-                    q.status,
-                    q.ms as i64
-                ])
-                .map_err(err)?;
-            }
         }
+        // The whole log replaces what was appended while the run went on.
+        tx.execute("DELETE FROM push_requests WHERE run_id = ?1", [id])
+            .map_err(err)?;
+        insert_requests(&tx, id, 0, &run.request_log).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(id)
     }
+}
+
+/// Inserts request log lines from position `first_seq`.
+fn insert_requests(
+    conn: &rusqlite::Connection,
+    run_id: i64,
+    first_seq: usize,
+    log: &[LoggedRequest],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO push_requests (run_id, seq, method, path, status, ms, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (i, q) in log.iter().enumerate() {
+        stmt.execute(params![
+            run_id,
+            (first_seq + i) as i64,
+            q.method,
+            q.path,
+            q.status,
+            q.ms as i64,
+            q.detail.to_column()
+        ])?;
+    }
+    Ok(())
+}
+
+/// A request log line of a `SELECT seq, method, path, status, ms, detail`.
+fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, LoggedRequest)> {
+    Ok((
+        r.get(0)?,
+        LoggedRequest {
+            method: r.get(1)?,
+            path: r.get(2)?,
+            status: r.get(3)?,
+            ms: r.get::<_, i64>(4)? as u64,
+            detail: RequestDetail::from_column(r.get::<_, Option<String>>(5)?.as_deref()),
+        },
+    ))
 }
 
 /// `[A-Za-z0-9_-]` only, for a lock file's name.
@@ -720,6 +842,39 @@ impl PushStore for SqlitePushStore {
         self.write_run(run, Some(run.id)).map(|_| ())
     }
 
+    fn log_requests(&mut self, run_id: i64, first_seq: usize, log: &[LoggedRequest]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(|e| Error::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        insert_requests(&tx, run_id, first_seq, log)
+            .and_then(|()| tx.commit())
+            .map_err(|e| self.err(e))
+    }
+
+    fn requests_after(
+        &self,
+        run_id: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, LoggedRequest)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, method, path, status, ms, detail FROM push_requests
+                 WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![run_id, after.unwrap_or(-1), limit as i64],
+                request_row,
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     fn lock_held(&self, store: &str, sync: &str) -> Result<bool> {
         if store == self.scope && self.locks.contains_key(sync) {
             return Ok(true);
@@ -824,25 +979,11 @@ impl PushStore for SqlitePushStore {
         for r in rows {
             rec.rejected.push(r.map_err(|e| self.err(e))?);
         }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT method, path, status, ms FROM push_requests WHERE run_id = ?1 ORDER BY seq",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok(LoggedRequest {
-                    method: r.get(0)?,
-                    path: r.get(1)?,
-                    status: r.get(2)?,
-                    ms: r.get::<_, i64>(3)? as u64,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        for r in rows {
-            rec.request_log.push(r.map_err(|e| self.err(e))?);
-        }
+        rec.request_log = self
+            .requests_after(id, None, ALL_REQUESTS)?
+            .into_iter()
+            .map(|(_, q)| q)
+            .collect();
         settled(self, Some(rec))
     }
 }
@@ -905,6 +1046,11 @@ mod tests {
                 path: "/v3/customers".into(),
                 status: Some(200),
                 ms: 4,
+                detail: RequestDetail {
+                    attempt: 1,
+                    rate_left: Some(149),
+                    ..RequestDetail::default()
+                },
             }],
             ..RunRecord::default()
         };
@@ -914,6 +1060,66 @@ mod tests {
         assert_eq!(back.request_log, run.request_log);
         assert_eq!(s.runs(10).unwrap().len(), 1);
         assert_eq!(s.reset("c").unwrap(), 1);
+    }
+
+    #[test]
+    fn requests_logged_on_the_way_are_replaced_by_the_finished_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqlitePushStore::open(&dir.path().join("s.db"), "abc").unwrap();
+        let id = s
+            .start_run(&RunRecord {
+                sync: "c".into(),
+                status: "running".into(),
+                ..RunRecord::default()
+            })
+            .unwrap();
+        let line = |path: &str| LoggedRequest {
+            method: "GET".into(),
+            path: path.into(),
+            status: Some(200),
+            ms: 1,
+            ..LoggedRequest::default()
+        };
+        s.log_requests(id, 0, &[line("/a"), line("/b")]).unwrap();
+        s.log_requests(id, 2, &[line("/c")]).unwrap();
+        let after_first: Vec<String> = s
+            .requests_after(id, Some(0), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, q)| format!("{seq}{}", q.path))
+            .collect();
+        assert_eq!(after_first, ["1/b", "2/c"]);
+        let finished = RunRecord {
+            id,
+            sync: "c".into(),
+            status: "ok".into(),
+            request_log: vec![line("/a"), line("/b"), line("/c"), line("/d")],
+            ..RunRecord::default()
+        };
+        s.finish_run(&finished).unwrap();
+        let back = s.run(id).unwrap().unwrap();
+        assert_eq!(back.request_log, finished.request_log);
+    }
+
+    #[test]
+    fn a_version_3_file_gains_the_request_details() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE push_requests (run_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+                   method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, ms INTEGER NOT NULL);
+                 INSERT INTO push_requests VALUES (1, 0, 'GET', '/old', 200, 3);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let s = SqlitePushStore::open(&path, "abc").unwrap();
+        let old = s.requests_after(1, None, 10).unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].1.path, "/old");
+        assert_eq!(old[0].1.detail, RequestDetail::default());
     }
 
     #[test]

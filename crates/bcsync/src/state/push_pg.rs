@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::push::{
-    INTERRUPTED, LoggedRequest, PushStore, RunFilter, RunPage, RunRecord, TrackStatus, Tracked,
-    settle_statuses, settled,
+    ALL_REQUESTS, INTERRUPTED, LoggedRequest, PushStore, RequestDetail, RunFilter, RunPage,
+    RunRecord, TrackStatus, Tracked, settle_statuses, settled,
 };
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};
@@ -38,6 +38,9 @@ pub struct PgPushStore {
     scope: String,
     /// `"schema".` prefix for table names.
     prefix: String,
+    /// The requests table has its `detail` column (added for the live debugger). A store
+    /// created before it, opened by a role that may not alter it, works without.
+    detail_column: bool,
 }
 
 impl std::fmt::Debug for PgPushStore {
@@ -65,7 +68,8 @@ fn schema_sql(prefix: &str) -> String {
          CREATE TABLE IF NOT EXISTS {prefix}push_requests (
             run_id bigint NOT NULL REFERENCES {prefix}push_runs (id) ON DELETE CASCADE,
             seq integer NOT NULL, method text NOT NULL, path text NOT NULL, status integer,
-            ms bigint NOT NULL);
+            ms bigint NOT NULL, detail jsonb);
+         ALTER TABLE {prefix}push_requests ADD COLUMN IF NOT EXISTS detail jsonb;
          CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);
          CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON {prefix}push_runs (sync, id);
          CREATE INDEX IF NOT EXISTS push_runs_status_idx ON {prefix}push_runs (status, id);
@@ -79,10 +83,11 @@ impl PgPushStore {
         let target = PgTarget::parse(url, Some(DEFAULT_STATE_SCHEMA.to_owned()))?;
         let session = PgSession::open(target, "opening the push state store")?;
         let prefix = format!("{}.", quote_ident(&session.target.schema));
-        let store = Self {
+        let mut store = Self {
             session,
             scope: scope.to_owned(),
             prefix,
+            detail_column: false,
         };
         let schema = quote_ident(&store.session.target.schema);
         let ddl = schema_sql(&store.prefix);
@@ -105,28 +110,44 @@ impl PgPushStore {
         .iter()
         .map(|i| format!("{}{i}", store.prefix))
         .collect();
-        store.session.run(move |c, t| async move {
+        let requests_table = format!("{}push_requests", store.prefix);
+        store.detail_column = store.session.run(move |c, t| async move {
             // Only create what is missing: PostgreSQL checks the CREATE privilege before
             // IF NOT EXISTS, so a role granted only the use of an existing state schema
             // (or a read-only role listing runs) must not send any DDL.
+            let opening = |e: tokio_postgres::Error| t.explain(&e, "opening the push state store");
             let count = |names: Vec<String>| {
                 let c = &c;
-                let t = &t;
                 async move {
                     let n: i64 = c
                         .query_one(
                             "SELECT count(to_regclass(name)) FROM unnest($1::text[]) AS name",
                             &[&names],
                         )
-                        .await
-                        .map_err(|e| t.explain(&e, "opening the push state store"))?
+                        .await?
                         .get(0);
-                    Ok::<_, Error>(n == names.len() as i64)
+                    Ok::<_, tokio_postgres::Error>(n == names.len() as i64)
                 }
             };
-            let tables_there = count(tables).await?;
-            if tables_there && count(indexes).await? {
-                return Ok(());
+            let has_detail = || {
+                let c = &c;
+                let table = requests_table.clone();
+                async move {
+                    c.query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                         WHERE attrelid = to_regclass($1) AND attname = 'detail' AND NOT attisdropped)",
+                        &[&table],
+                    )
+                    .await
+                    .map(|r| r.get::<_, bool>(0))
+                }
+            };
+            let tables_there = count(tables).await.map_err(opening)?;
+            if tables_there
+                && count(indexes).await.map_err(opening)?
+                && has_detail().await.map_err(opening)?
+            {
+                return Ok(true);
             }
             let doing = "creating the push state tables";
             let sql = format!(
@@ -136,14 +157,15 @@ impl PgPushStore {
             if let Err(e) = c.batch_execute(&sql).await {
                 let _ = c.batch_execute("ROLLBACK").await;
                 if tables_there {
-                    // Only the newer indexes are missing and this role may not add them:
-                    // everything works, run listings are slower on a large store.
-                    tracing::debug!("push state store: could not add the run indexes: {e}");
-                    return Ok(());
+                    // Only the newer indexes or the requests' details are missing and this
+                    // role may not add them: everything works, run listings are slower on
+                    // a large store and the live debugger shows fewer details.
+                    tracing::debug!("push state store: could not add the newer indexes or columns: {e}");
+                    return has_detail().await.map_err(opening);
                 }
                 return Err(t.explain(&e, doing));
             }
-            Ok(())
+            Ok(true)
         })?;
         Ok(store)
     }
@@ -179,6 +201,7 @@ impl PgPushStore {
             (run.sync.clone(), run.started_at.clone(), run.status.clone());
         let rejected = run.rejected.clone();
         let log = run.request_log.clone();
+        let detail_column = self.detail_column;
         self.session.run(move |c: Arc<Client>, t| async move {
             let doing = "saving the run record";
             let explain = |e: tokio_postgres::Error| t.explain(&e, doing);
@@ -223,22 +246,10 @@ impl PgPushStore {
                     )
                     .await?;
                 }
-                if !log.is_empty() {
-                    let seqs: Vec<i32> = (0..log.len() as i32).collect();
-                    let methods: Vec<String> = log.iter().map(|q| q.method.clone()).collect();
-                    let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
-                    let statuses: Vec<Option<i32>> =
-                        log.iter().map(|q| q.status.map(i32::from)).collect();
-                    let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
-                    c.execute(
-                        &format!(
-                            "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
-                             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
-                        ),
-                        &[&id, &seqs, &methods, &paths, &statuses, &ms],
-                    )
+                // The whole log replaces what was appended while the run went on.
+                c.execute(&format!("DELETE FROM {p}push_requests WHERE run_id = $1"), &[&id])
                     .await?;
-                }
+                insert_requests(&c, &p, detail_column, id, 0, &log).await?;
                 Ok(id)
             }
             .await;
@@ -254,6 +265,92 @@ impl PgPushStore {
             }
         })
     }
+}
+
+/// Inserts request log lines from position `first_seq`, in one statement.
+async fn insert_requests(
+    c: &Client,
+    p: &str,
+    detail_column: bool,
+    run_id: i64,
+    first_seq: usize,
+    log: &[LoggedRequest],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    if log.is_empty() {
+        return Ok(());
+    }
+    let seqs: Vec<i32> = (0..log.len())
+        .map(|i| i32::try_from(first_seq + i).unwrap_or(i32::MAX))
+        .collect();
+    let methods: Vec<String> = log.iter().map(|q| q.method.clone()).collect();
+    let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
+    let statuses: Vec<Option<i32>> = log.iter().map(|q| q.status.map(i32::from)).collect();
+    let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
+    if detail_column {
+        let details: Vec<Option<String>> = log.iter().map(|q| q.detail.to_column()).collect();
+        c.execute(
+            &format!(
+                "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms, detail)
+                 SELECT $1, s, m, pa, st, ms, d::jsonb
+                 FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[])
+                   AS u(s, m, pa, st, ms, d)"
+            ),
+            &[&run_id, &seqs, &methods, &paths, &statuses, &ms, &details],
+        )
+        .await?;
+    } else {
+        c.execute(
+            &format!(
+                "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
+                 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
+            ),
+            &[&run_id, &seqs, &methods, &paths, &statuses, &ms],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Request log lines of a run after position `after`, at most `limit`.
+async fn select_requests(
+    c: &Client,
+    p: &str,
+    detail_column: bool,
+    run_id: i64,
+    after: i64,
+    limit: i64,
+) -> std::result::Result<Vec<(i64, LoggedRequest)>, tokio_postgres::Error> {
+    let detail = if detail_column {
+        "detail::text"
+    } else {
+        "NULL::text"
+    };
+    let rows = c
+        .query(
+            &format!(
+                "SELECT seq, method, path, status, ms, {detail} FROM {p}push_requests
+                 WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            &[&run_id, &i32::try_from(after).unwrap_or(i32::MAX), &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                i64::from(r.get::<_, i32>(0)),
+                LoggedRequest {
+                    method: r.get(1),
+                    path: r.get(2),
+                    status: r
+                        .get::<_, Option<i32>>(3)
+                        .and_then(|s| u16::try_from(s).ok()),
+                    ms: r.get::<_, i64>(4) as u64,
+                    detail: RequestDetail::from_column(r.get::<_, Option<&str>>(5)),
+                },
+            )
+        })
+        .collect())
 }
 
 /// The 64-bit advisory-lock key of a (state schema, store, sync): a hash, so any names fit,
@@ -419,6 +516,30 @@ impl PushStore for PgPushStore {
         self.write_run(run, Some(run.id)).map(|_| ())
     }
 
+    fn log_requests(&mut self, run_id: i64, first_seq: usize, log: &[LoggedRequest]) -> Result<()> {
+        let (p, detail_column, log) = (self.prefix.clone(), self.detail_column, log.to_vec());
+        self.session.run(move |c, t| async move {
+            insert_requests(&c, &p, detail_column, run_id, first_seq, &log)
+                .await
+                .map_err(|e| t.explain(&e, "logging the run's requests"))
+        })
+    }
+
+    fn requests_after(
+        &self,
+        run_id: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, LoggedRequest)>> {
+        let (p, detail_column) = (self.prefix.clone(), self.detail_column);
+        let limit = i64::try_from(limit.min(ALL_REQUESTS)).unwrap_or(i64::MAX);
+        self.session.run(move |c, t| async move {
+            select_requests(&c, &p, detail_column, run_id, after.unwrap_or(-1), limit)
+                .await
+                .map_err(|e| t.explain(&e, "reading the run's requests"))
+        })
+    }
+
     fn lock_held(&self, store: &str, sync: &str) -> Result<bool> {
         // pg_locks shows a bigint advisory key as its high and low 32 bits (classid, objid;
         // objsubid 1). Reading it takes no lock, so a run starting now is never refused.
@@ -516,6 +637,7 @@ impl PushStore for PgPushStore {
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let p = self.prefix.clone();
+        let detail_column = self.detail_column;
         let run = self.session.run(move |c, t| async move {
             let doing = "reading a run record";
             let Some(row) = c
@@ -546,23 +668,12 @@ impl PushStore for PgPushStore {
                     reason: r.get(3),
                 });
             }
-            for r in c
-                .query(
-                    &format!(
-                        "SELECT method, path, status, ms FROM {p}push_requests WHERE run_id = $1 ORDER BY seq"
-                    ),
-                    &[&id],
-                )
+            rec.request_log = select_requests(&c, &p, detail_column, id, -1, i64::MAX)
                 .await
                 .map_err(|e| t.explain(&e, doing))?
-            {
-                rec.request_log.push(LoggedRequest {
-                    method: r.get(0),
-                    path: r.get(1),
-                    status: r.get::<_, Option<i32>>(2).and_then(|s| u16::try_from(s).ok()),
-                    ms: r.get::<_, i64>(3) as u64,
-                });
-            }
+                .into_iter()
+                .map(|(_, q)| q)
+                .collect();
             Ok(Some(rec))
         })?;
         settled(self, run)

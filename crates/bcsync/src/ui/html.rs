@@ -22,6 +22,8 @@ pub const STATUSES: &[&str] = &[
 
 /// Rejected rows and requests shown inline on a run's page (the downloads have them all).
 pub const INLINE_ROWS: usize = 500;
+/// Where the live debugger's script is served.
+pub const LIVE_SCRIPT_PATH: &str = "/assets/live.js";
 
 /// HTML-escapes text for element content and quoted attributes.
 pub fn esc(s: &str) -> String {
@@ -482,15 +484,35 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             );
         }
     }
+    let live = r.status == "running";
     let _ = write!(
         b,
-        "<h2 id=\"requests\">Requests <span class=\"count\">{}</span></h2>",
+        "<h2 id=\"requests\">Requests <span class=\"count\" id=\"requests-count\">{}</span></h2>",
         thousands(r.request_log.len() as u64)
     );
-    if r.request_log.is_empty() {
+    if live {
+        b.push_str(
+            "<p class=\"meta\" id=\"live-note\">The run is going on: its requests appear here as they are made.</p>",
+        );
+    }
+    if r.request_log.is_empty() && !live {
         b.push_str("<p class=\"empty\">No request log was recorded for this run.</p>");
     } else {
-        b.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"n\">#</th><th>Method</th><th>Path</th><th class=\"n\">Status</th><th class=\"n\">ms</th></tr></thead><tbody>");
+        // A running run's table is filled on by live.js; its rows are numbered from the
+        // position after the last one rendered.
+        let after = r
+            .request_log
+            .len()
+            .checked_sub(1)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let _ = write!(
+            b,
+            "<div class=\"scroll\"><table><thead><tr><th class=\"n\">#</th><th>Method</th><th>Path</th>\
+             <th class=\"n\">Status</th><th class=\"n\">ms</th><th class=\"n\">Left</th><th>Retry</th></tr></thead>\
+             <tbody id=\"requests-body\" data-run=\"{}\" data-after=\"{after}\">",
+            r.id
+        );
         for (i, q) in r.request_log.iter().enumerate().take(INLINE_ROWS) {
             let status = q
                 .status
@@ -500,9 +522,28 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
                 Some(200..300) => "",
                 _ => " class=\"bad\"",
             };
+            let title = q
+                .detail
+                .error
+                .as_deref()
+                .map(|e| format!(" title=\"{}\"", esc(e)))
+                .unwrap_or_default();
+            let left = q
+                .detail
+                .rate_left
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "—".into());
+            let retry = if q.detail.retried {
+                "retried".to_owned()
+            } else if q.detail.attempt > 1 {
+                format!("try {}", q.detail.attempt)
+            } else {
+                String::new()
+            };
             let _ = write!(
                 b,
-                "<tr><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\"><span{class}>{status}</span></td><td class=\"n\">{}</td></tr>",
+                "<tr><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\"><span{class}{title}>{status}</span></td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{left}</td><td>{retry}</td></tr>",
                 i + 1,
                 esc(&q.method),
                 esc(&q.path),
@@ -516,6 +557,9 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
                 "<p class=\"meta\">The first {INLINE_ROWS} requests shown of {}.</p>",
                 thousands(r.request_log.len() as u64)
             );
+        }
+        if live {
+            let _ = write!(b, "<script src=\"{LIVE_SCRIPT_PATH}\" defer></script>");
         }
     }
     page(&format!("Run #{}", r.id), "runs", &b)

@@ -3,8 +3,10 @@
 //! (filterable, paged) and one run's page with its rejected rows (downloadable as CSV and
 //! JSON) and request log.
 //!
-//! - Pages are rendered on the server ([`html`]); the one stylesheet is embedded in the
-//!   binary; the only script is a filter that submits itself on change.
+//! - Pages are rendered on the server ([`html`]); the stylesheet and the one script are
+//!   embedded in the binary. The script is the live debugger: on a running run's page it
+//!   appends the run's requests as the run logs them, from server-sent events
+//!   (`/runs/ID/requests/stream`, read from the state store every half second).
 //! - It reads the same stores as the CLI ([`data`]) and never writes to them.
 //! - Bound to a loopback address it answers anyone on the machine; bound beyond loopback
 //!   every request but the stylesheet's needs the bearer token (`Authorization: Bearer`,
@@ -23,6 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -30,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use data::{Stores, UiSources};
 
-use crate::state::push::{RunFilter, RunRecord};
+use crate::state::push::{ALL_REQUESTS, LoggedRequest, RunFilter, RunRecord};
 
 /// The address `bcsync ui` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8790";
@@ -42,6 +45,11 @@ const TOKEN_COOKIE: &str = "bcsync_ui_token";
 pub const RUNS_PER_PAGE: usize = 50;
 
 const STYLE: &str = include_str!("style.css");
+const LIVE_SCRIPT: &str = include_str!("live.js");
+/// How often the live debugger reads a running run's new requests from the state store.
+const LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// Requests sent per read of the live debugger's stream.
+const LIVE_BATCH: usize = 500;
 /// Where the stylesheet is served.
 const STYLE_PATH: &str = "/assets/style.css";
 
@@ -74,7 +82,9 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
+        .route("/runs/{id}/requests/stream", get(request_stream))
         .route(STYLE_PATH, get(style))
+        .route(html::LIVE_SCRIPT_PATH, get(live_script))
         .fallback(not_found)
         .with_state(App { stores })
         .layer(axum::middleware::from_fn(safe_headers))
@@ -324,6 +334,128 @@ async fn find_run(app: &App, id: &str) -> Result<RunRecord, Response> {
         )
             .into_response()),
     }
+}
+
+async fn live_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        LIVE_SCRIPT,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    /// The position of the last request the page already shows.
+    after: Option<i64>,
+}
+
+/// Where the live stream of one run is.
+struct LiveCursor {
+    app: App,
+    run: i64,
+    after: Option<i64>,
+    queued: std::collections::VecDeque<axum::response::sse::Event>,
+    ended: bool,
+}
+
+impl LiveCursor {
+    /// The next event: a request logged after the cursor, or `end` with the run's status
+    /// once it is no longer running and every request was sent.
+    async fn next(mut self) -> Option<(axum::response::sse::Event, Self)> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some((event, self));
+            }
+            if self.ended {
+                return None;
+            }
+            let (run, after) = (self.run, self.after);
+            let read = self
+                .app
+                .stores
+                .with_push(move |s| {
+                    let new = s.requests_after(run, after, LIVE_BATCH)?;
+                    // The status is read only when nothing new came, so a busy run costs
+                    // one indexed read per poll.
+                    let status = if new.is_empty() {
+                        s.run(run)?.map(|r| r.status)
+                    } else {
+                        None
+                    };
+                    Ok((new, status))
+                })
+                .await;
+            let (new, status) = match read {
+                Ok(Some(read)) => read,
+                Ok(None) => (Vec::new(), Some("unknown".to_owned())),
+                Err(e) => {
+                    tracing::debug!("live debugger: {e}");
+                    (Vec::new(), None)
+                }
+            };
+            for (seq, q) in new {
+                self.after = Some(seq);
+                self.queued.push_back(request_event(seq, &q));
+            }
+            match status {
+                Some(s) if s != "running" => {
+                    // Finishing rewrites the whole log: a last read after the status
+                    // changed sends what came in between.
+                    self.ended = true;
+                    let (run, after) = (self.run, self.after);
+                    if let Ok(Some(rest)) = self
+                        .app
+                        .stores
+                        .with_push(move |st| st.requests_after(run, after, ALL_REQUESTS))
+                        .await
+                    {
+                        self.queued
+                            .extend(rest.iter().map(|(seq, q)| request_event(*seq, q)));
+                    }
+                    self.queued
+                        .push_back(axum::response::sse::Event::default().event("end").data(s));
+                }
+                _ if self.queued.is_empty() => tokio::time::sleep(LIVE_POLL).await,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One request as the live debugger's script reads it: the log line and its position.
+fn request_event(seq: i64, q: &LoggedRequest) -> axum::response::sse::Event {
+    let mut data = serde_json::to_value(q).unwrap_or_default();
+    data["seq"] = seq.into();
+    axum::response::sse::Event::default()
+        .event("request")
+        .id(seq.to_string())
+        .data(data.to_string())
+}
+
+/// The live debugger's stream: the run's requests after `?after=` as server-sent events
+/// (`request`, JSON), then `end` with the run's status.
+async fn request_stream(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<StreamQuery>,
+) -> Page {
+    let run = find_run(&app, &id).await?;
+    let cursor = LiveCursor {
+        app,
+        run: run.id,
+        after: q.after,
+        queued: Default::default(),
+        ended: false,
+    };
+    let events =
+        futures::stream::unfold(cursor, LiveCursor::next).map(Ok::<_, std::convert::Infallible>);
+    Ok(axum::response::sse::Sse::new(events)
+        .keep_alive(axum::response::sse::KeepAlive::default())
+        .into_response())
 }
 
 async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Page {

@@ -65,4 +65,5 @@ mod sqlite_destination_safety;
 mod tools_cli;
 mod ui;
 mod ui_browser;
+mod ui_live;
 mod ui_postgres;

@@ -135,6 +135,7 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
             path: "/v3/customers".into(),
             status: Some(200),
             ms: 4,
+            ..LoggedRequest::default()
         }],
         ..RunRecord::default()
     };

@@ -59,6 +59,26 @@ fn start_driver(path: &str) -> Driver {
     }
 }
 
+/// chromedriver's path, or `None` (with a note) when the browser tests are not set up
+/// outside CI; under `CI=true` a missing driver fails.
+fn chromedriver() -> Option<String> {
+    let found = std::env::var("BCSYNC_TEST_CHROMEDRIVER")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "BCSYNC_TEST_CHROMEDRIVER is not set and CI=true: the browser test never skips in CI \
+             (.ci/run installs chromium and chromium-driver)"
+        );
+        eprintln!(
+            "note: BCSYNC_TEST_CHROMEDRIVER is not set: the headless browser test is skipped \
+             (install chromium and chromium-driver, then set it to /usr/bin/chromedriver)"
+        );
+    }
+    found
+}
+
 fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -80,6 +100,29 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// A headless browser session through `driver`, saving downloads into `downloads`.
+async fn open_browser(driver: &Driver, downloads: &Path) -> Client {
+    let mut chrome = json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--disable-gpu", "--window-size=1280,1000", "--hide-scrollbars"],
+        "prefs": {
+            "download.default_directory": downloads.display().to_string(),
+            "download.prompt_for_download": false,
+        },
+    });
+    if let Ok(binary) = std::env::var("BCSYNC_TEST_CHROMIUM") {
+        chrome["binary"] = json!(binary);
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), chrome);
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start a browser session through chromedriver: {e}"))
+}
+
 /// Waits (bounded) until the page's URL satisfies `ok`.
 async fn wait_url(c: &Client, ok: impl Fn(&str) -> bool) -> String {
     for _ in 0..200 {
@@ -94,19 +137,7 @@ async fn wait_url(c: &Client, ok: impl Fn(&str) -> bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_screen_in_a_headless_browser() {
-    let Some(driver_path) = std::env::var("BCSYNC_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "BCSYNC_TEST_CHROMEDRIVER is not set and CI=true: the browser test never skips in CI \
-             (.ci/run installs chromium and chromium-driver)"
-        );
-        eprintln!(
-            "note: BCSYNC_TEST_CHROMEDRIVER is not set: the headless browser test is skipped \
-             (install chromium and chromium-driver, then set it to /usr/bin/chromedriver)"
-        );
+    let Some(driver_path) = chromedriver() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -118,25 +149,7 @@ async fn each_screen_in_a_headless_browser() {
     );
     let downloads = tempfile::tempdir().unwrap();
     let driver = start_driver(&driver_path);
-    let mut chrome = json!({
-        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,1000", "--hide-scrollbars"],
-        "prefs": {
-            "download.default_directory": downloads.path().display().to_string(),
-            "download.prompt_for_download": false,
-        },
-    });
-    if let Ok(binary) = std::env::var("BCSYNC_TEST_CHROMIUM") {
-        chrome["binary"] = json!(binary);
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), chrome);
-    let c = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a browser session through chromedriver: {e}"));
+    let c = open_browser(&driver, downloads.path()).await;
 
     // Beyond loopback: asked for the token, then `?token=` once keeps it in a cookie.
     c.goto(&ui.url("/")).await.unwrap();
@@ -245,4 +258,107 @@ async fn each_screen_in_a_headless_browser() {
 
     c.close().await.unwrap();
     drop(driver);
+}
+
+/// Rows of the run page's requests table.
+async fn request_rows(c: &Client) -> usize {
+    c.find_all(Locator::Css("#requests-body tr"))
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
+    let Some(driver_path) = chromedriver() else {
+        return;
+    };
+    let sb = crate::common::sandbox_with(crate::common::standard_plan(
+        bc_sandbox::SeedSpec::empty(),
+        1.0,
+    ))
+    .await;
+    let h = crate::push_support::Harness::new(&sb);
+    let mut csv = String::from("email,first,last\n");
+    for i in 0..100 {
+        csv.push_str(&format!("shown{i}@example.com,Shown,Number{i}\n"));
+    }
+    h.write("people.csv", &csv);
+    // One request at a time, each held 400 ms by the sandbox: the run lasts seconds.
+    h.write(
+        "bcsync.toml",
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         concurrency = 1\nsource = { type = \"csv\", path = \"people.csv\" }\n\
+         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
+    );
+    crate::common::set_faults(&sb, "slow=1:400").await;
+    let dir = h.dir.path();
+    let ui = UiProcess::start(
+        dir,
+        &["--listen", "127.0.0.1:0", "--store-hash", sb.store_hash()],
+        &[],
+    );
+    let downloads = tempfile::tempdir().unwrap();
+    let driver = start_driver(&driver_path);
+    let c = open_browser(&driver, downloads.path()).await;
+    let mut push = crate::common::bcsync_in(&sb, dir, &["push", "--sync", "crm"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = dir.join("bcsync-push.db");
+    let mut run_id = None;
+    for _ in 0..600 {
+        if state.exists()
+            && let Ok(store) = bcsync::state::push::SqlitePushStore::open(&state, "")
+            && let Some(run) = bcsync::state::push::PushStore::runs(&store, 1)
+                .unwrap()
+                .first()
+        {
+            run_id = Some(run.id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run_id = run_id.expect("the push never recorded its run");
+    c.goto(&ui.url(&format!("/runs/{run_id}"))).await.unwrap();
+    let at_load = request_rows(&c).await;
+    // Rows arrive while the push process is still going.
+    let mut grew_while_running = false;
+    for _ in 0..400 {
+        if push.try_wait().unwrap().is_some() {
+            break;
+        }
+        if request_rows(&c).await > at_load {
+            grew_while_running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        grew_while_running,
+        "no request row was added while the run was going ({at_load} at load)"
+    );
+    assert!(push.wait().unwrap().success());
+    // The stream ends with the run: the note says so and every request is listed.
+    let mut note = String::new();
+    for _ in 0..400 {
+        note = text_of(&c, "#live-note").await;
+        if note.contains("The run ended") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(note.contains("The run ended (ok)"), "{note}");
+    let store = bcsync::state::push::SqlitePushStore::open(&state, "").unwrap();
+    let run = bcsync::state::push::PushStore::run(&store, run_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(request_rows(&c).await, run.request_log.len());
+    assert_eq!(
+        text_of(&c, "#requests-count").await,
+        run.request_log.len().to_string()
+    );
+    shoot(&c, "live-debugger.png").await;
+    c.close().await.unwrap();
 }

@@ -107,18 +107,21 @@ pub fn seed_runs(state: &Path, filler: usize) -> i64 {
                     path: "/v3/customers".into(),
                     status: Some(200),
                     ms: 182,
+                    ..LoggedRequest::default()
                 },
                 LoggedRequest {
                     method: "POST".into(),
                     path: "/v3/customers".into(),
                     status: Some(422),
                     ms: 95,
+                    ..LoggedRequest::default()
                 },
                 LoggedRequest {
                     method: "GET".into(),
                     path: "/v3/customers?email:in=ann%40example.com".into(),
                     status: Some(200),
                     ms: 60,
+                    ..LoggedRequest::default()
                 },
             ],
             ..RunRecord::default()
