@@ -184,8 +184,46 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
             total: 0
         }),
     ]);
+    // The live debugger's log: appended while a run goes on, read by position, replaced
+    // by the finished record's whole log.
+    let live = store
+        .start_run(&RunRecord {
+            sync: "live".into(),
+            status: "running".into(),
+            ..RunRecord::default()
+        })
+        .unwrap();
+    let line = |path: &str, left: i64| LoggedRequest {
+        method: "GET".into(),
+        path: path.into(),
+        status: Some(200),
+        ms: 3,
+        detail: bcsync::state::push::RequestDetail {
+            attempt: 1,
+            rate_left: Some(left),
+            at: Some("2026-12-03T10:00:00.000Z".into()),
+            ..Default::default()
+        },
+    };
+    store
+        .log_requests(live, 0, &[line("/a", 9), line("/b", 8)])
+        .unwrap();
+    store.log_requests(live, 2, &[line("/c", 7)]).unwrap();
+    let streamed = store.requests_after(live, Some(0), 10).unwrap();
+    store
+        .finish_run(&RunRecord {
+            id: live,
+            sync: "live".into(),
+            status: "ok".into(),
+            request_log: vec![line("/a", 9), line("/b", 8), line("/c", 7), line("/d", 6)],
+            ..RunRecord::default()
+        })
+        .unwrap();
+    let finished_log = store.run(live).unwrap().unwrap().request_log;
     let reset = store.reset("other").unwrap();
     json!({
+        "streamed": streamed,
+        "finished_log": finished_log,
         "loaded": loaded,
         "other_sync": store.load("other").unwrap().len(),
         "other_scope": other_scope.load("c").unwrap().len(),
@@ -222,6 +260,11 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
         json!([2, ["store_b/d/ok", "store_b/d/failed"]])
     );
     assert_eq!(sqlite["pages"][3], json!([1, ["store_b/c/failed"]]));
+    assert_eq!(sqlite["streamed"][0][0], 1);
+    assert_eq!(sqlite["streamed"][1][1]["path"], "/c");
+    assert_eq!(sqlite["streamed"][1][1]["rate_left"], 7);
+    assert_eq!(sqlite["finished_log"].as_array().unwrap().len(), 4);
+    assert_eq!(sqlite["finished_log"][3]["rate_left"], 6);
 
     // The run lock: one holder per (store, sync), released when the holder goes.
     let mut first = open_push_store(&spec, "store_a").unwrap();
