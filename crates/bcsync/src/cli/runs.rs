@@ -140,6 +140,8 @@ pub fn run(config: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> {
                         "requests  {} ({} writes, {} lookups)",
                         r.requests, r.write_requests, r.lookup_requests
                     );
+                    println!("throttled {} (answered 429)", r.throttled);
+                    println!("retried   {}", r.retried);
                     for (k, v) in &r.counts {
                         println!("  {k:<24} {v}");
                     }

@@ -874,6 +874,7 @@ pub fn run_record(
             run.counts = r.counts.clone();
             run.rejected = r.refusals.clone();
             run.requests = r.requests.values().sum();
+            run.throttled = r.throttled;
             run.message = r.last_answer.as_ref().map(|a| format!("{LAST_ANSWER}{a}"));
         }
         Err(e) => {

@@ -116,8 +116,7 @@ impl RunLog {
         if let Some(n) = call.records {
             counts.insert("records".to_owned(), n);
         }
-        let writes = call.requests.iter().filter(|r| r.method != "GET").count() as u64;
-        let run = RunRecord {
+        let mut run = RunRecord {
             id: 0,
             store: self.store_hash.clone(),
             sync: format!("mcp:{}", call.tool),
@@ -127,13 +126,11 @@ impl RunLog {
             status: call.outcome.as_str().to_owned(),
             message: Some(format!("arguments {arguments}: {}", call.summary)),
             counts,
-            requests: call.requests.len() as u64,
-            write_requests: writes,
-            lookup_requests: call.requests.len() as u64 - writes,
             duration_ms: u64::try_from((finished - call.started).num_milliseconds()).unwrap_or(0),
-            rejected: Vec::new(),
-            request_log: call.requests,
+            ..RunRecord::default()
         };
+        run.count_requests(&call.requests);
+        run.request_log = call.requests;
         if let Err(e) = self.store.lock().save_run(&run) {
             tracing::warn!(
                 "could not record the {} call in the run log: {e}",

@@ -317,9 +317,7 @@ pub async fn run_sync(
         }
     }
     let entries = std::mem::take(&mut *log.entries.lock());
-    record.requests = entries.len() as u64;
-    record.lookup_requests = entries.iter().filter(|e| e.method == "GET").count() as u64;
-    record.write_requests = record.requests - record.lookup_requests;
+    record.count_requests(&entries);
     record.request_log = entries;
     record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     record.finished_at = now();

@@ -163,9 +163,25 @@ pub struct RunRecord {
     pub requests: u64,
     pub write_requests: u64,
     pub lookup_requests: u64,
+    /// Answers that were 429 (the rate limit hit): zero in a paced run.
+    pub throttled: u64,
+    /// Requests the client sent again (after a 429, a 5xx or a broken connection).
+    pub retried: u64,
     pub duration_ms: u64,
     pub rejected: Vec<Rejection>,
     pub request_log: Vec<LoggedRequest>,
+}
+
+impl RunRecord {
+    /// Sets the request counts from the run's request log: reads (GET) are lookups, the
+    /// rest writes; 429 answers and requests sent again are counted apart.
+    pub fn count_requests(&mut self, log: &[LoggedRequest]) {
+        self.requests = log.len() as u64;
+        self.lookup_requests = log.iter().filter(|e| e.method == "GET").count() as u64;
+        self.write_requests = self.requests - self.lookup_requests;
+        self.throttled = log.iter().filter(|e| e.status == Some(429)).count() as u64;
+        self.retried = log.iter().filter(|e| e.detail.retried).count() as u64;
+    }
 }
 
 /// Storage for push tracking and run records. A store object is opened for one

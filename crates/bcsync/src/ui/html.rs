@@ -171,7 +171,8 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
     }
     t.push_str(
         "<th>Sync</th><th>Store</th><th>Status</th><th>Started</th><th class=\"n\">Duration</th>\
-         <th class=\"n\">Requests</th><th>Counts</th><th class=\"n\">Rejected</th></tr></thead><tbody>",
+         <th class=\"n\">Requests</th><th class=\"n\">429s</th><th class=\"n\">Retries</th><th>Counts</th>\
+         <th class=\"n\">Rejected</th></tr></thead><tbody>",
     );
     for r in runs {
         t.push_str("<tr>");
@@ -181,7 +182,7 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
         let _ = write!(
             t,
             "<td><a href=\"/runs/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"wrap\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"wrap\">{}</td><td class=\"n\">{}</td></tr>",
             r.id,
             esc(&r.sync),
             esc(&r.store),
@@ -193,6 +194,8 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
                 duration(r.duration_ms)
             },
             thousands(r.requests),
+            thousands(r.throttled),
+            thousands(r.retried),
             counts(&r.counts),
             thousands(rejected(r)),
         );
@@ -425,6 +428,14 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             thousands(r.requests),
             thousands(r.write_requests),
             thousands(r.lookup_requests)
+        ),
+    );
+    fact(
+        "Rate limit",
+        format!(
+            "{} answered 429, {} retried",
+            thousands(r.throttled),
+            thousands(r.retried)
         ),
     );
     b.push_str("</dl>");

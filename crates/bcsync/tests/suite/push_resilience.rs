@@ -247,9 +247,13 @@ async fn faults_change_nothing_in_the_end_state(backend: Backend) {
     let sync = h.sync("f", "customers", "mirror", "email", "c.csv", CUSTOMERS, "");
     let out = h.push(&sync, Flags::default()).await;
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    // What each run records of the rate limit and retries, summed over the three runs.
+    let (mut throttled, mut retried) = (out.run.throttled, out.run.retried);
     h.write("c.csv", &customers_csv(75, "-v2"));
     let out = h.push(&sync, Flags::default()).await;
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    throttled += out.run.throttled;
+    retried += out.run.retried;
     assert_eq!(
         (out.run.counts["updated"], out.run.counts["deleted"]),
         (75, 5),
@@ -273,6 +277,17 @@ async fn faults_change_nothing_in_the_end_state(backend: Backend) {
     );
     let out = h.push(&psync, Flags::default()).await;
     assert!(out.run.rejected.is_empty(), "{:?}", out.run.rejected);
+    throttled += out.run.throttled;
+    retried += out.run.retried;
+    let answered_429 = sb
+        .state
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.status == 429)
+        .count() as u64;
+    assert_eq!(throttled, answered_429, "every 429 the store sent is counted");
+    assert!(retried > 0, "the faults were retried and counted");
     let faulted = sb
         .state
         .log
