@@ -25,7 +25,7 @@ pub mod scopes;
 
 pub use client::{Client, ClientConfig, ClientStats, RateLimitSnapshot};
 pub use error::{Error, ErrorBody, Result, TransportKind, V2ErrorItem, V3Error};
-pub use observer::{RequestEvent, RequestObserver};
+pub use observer::{Observers, RequestEvent, RequestObserver};
 pub use pagination::{Page, PageMeta};
 pub use request::{ApiRequest, ApiResponse, ApiVersion, Target, parse_target};
 

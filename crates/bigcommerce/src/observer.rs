@@ -11,6 +11,17 @@ pub trait RequestObserver: Send + Sync {
     fn on_event(&self, event: &RequestEvent);
 }
 
+/// Several observers behind the client's one: each sees every event, in order.
+pub struct Observers(pub Vec<std::sync::Arc<dyn RequestObserver>>);
+
+impl RequestObserver for Observers {
+    fn on_event(&self, event: &RequestEvent) {
+        for o in &self.0 {
+            o.on_event(event);
+        }
+    }
+}
+
 /// One finished attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestEvent {

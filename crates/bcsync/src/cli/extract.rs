@@ -331,7 +331,24 @@ pub async fn extract(
     } else {
         Progress::new(true)
     };
-    let summary = run_extraction(
+    // The run is recorded in the run store beside push and Brevo runs (`bcsync runs`,
+    // the dashboard), its requests as they are made.
+    let started = std::time::Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let recorder = bcsync::state::recorder::RunRecorder::start(
+        &super::push::state_spec(None, &file),
+        &conn.store_hash,
+        EXTRACT_RUN,
+        &started_at,
+    );
+    let client = match &recorder {
+        Some(r) => client.with_observer(Arc::new(bigcommerce::Observers(vec![
+            counter.clone(),
+            r.log.clone(),
+        ]))),
+        None => client,
+    };
+    let result = run_extraction(
         client,
         counter,
         &names,
@@ -341,7 +358,13 @@ pub async fn extract(
         options,
         progress,
     )
-    .await?;
+    .await;
+    if let Some(recorder) = recorder {
+        // Refused before its first request (a destination that is not ours): no run.
+        let began = result.is_ok() || !recorder.log.is_empty();
+        recorder.finish(began.then(|| extract_run_record(&result, started)));
+    }
+    let summary = result?;
     let code = finish_run(&summary, &to, singer, interrupt);
     if model_names.is_empty() || summary.interrupted || !summary.failed().is_empty() {
         return Ok(code);
@@ -357,6 +380,51 @@ pub async fn extract(
         print!("{}", super::models::render_report(r));
     }
     Ok(code)
+}
+
+/// The name extraction runs are recorded under.
+pub const EXTRACT_RUN: &str = "extract";
+
+/// The run record of an extraction: records per stream, and its status.
+fn extract_run_record(
+    result: &bcsync::Result<ExtractSummary>,
+    started: std::time::Instant,
+) -> bcsync::state::push::RunRecord {
+    let mut run = bcsync::state::push::RunRecord {
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ..Default::default()
+    };
+    match result {
+        Ok(summary) => {
+            for s in &summary.streams {
+                run.counts.insert(s.name.to_owned(), s.records);
+            }
+            let failed = summary.failed();
+            run.status = if summary.interrupted {
+                bcsync::state::push::INTERRUPTED.into()
+            } else if failed.is_empty() {
+                "ok".into()
+            } else {
+                "failed".into()
+            };
+            if !failed.is_empty() {
+                run.message = Some(
+                    summary
+                        .streams
+                        .iter()
+                        .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.name)))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
+        }
+        Err(e) => {
+            run.status = "failed".into();
+            run.message = Some(e.to_string());
+        }
+    }
+    run
 }
 
 /// Refuses channel ids the store does not have before anything is written: filtering by

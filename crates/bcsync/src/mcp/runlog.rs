@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bigcommerce::{RequestEvent, RequestObserver};
 use chrono::{SecondsFormat, Utc};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -15,22 +14,7 @@ use serde_json::{Map, Value};
 use crate::state::push::{LoggedRequest, PushStore, RunRecord};
 
 /// The requests of one tool call, as the client made them (retries included).
-#[derive(Default)]
-pub struct CallRequests {
-    entries: Mutex<Vec<LoggedRequest>>,
-}
-
-impl RequestObserver for CallRequests {
-    fn on_event(&self, e: &RequestEvent) {
-        self.entries.lock().push(LoggedRequest::from_event(e));
-    }
-}
-
-impl CallRequests {
-    pub fn taken(&self) -> Vec<LoggedRequest> {
-        self.entries.lock().clone()
-    }
-}
+pub type CallRequests = crate::state::push::RequestLog;
 
 /// How a call ended, as the run log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

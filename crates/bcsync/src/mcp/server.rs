@@ -309,7 +309,7 @@ impl McpServer {
                 summary,
                 records,
                 started,
-                requests: requests.taken(),
+                requests: requests.since(0),
             });
         }
         result

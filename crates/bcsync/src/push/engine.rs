@@ -26,8 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bigcommerce::batch::{self, BatchEndpoint, ItemOutcome, Method};
-use bigcommerce::{ApiRequest, ApiVersion, Client, RequestEvent, RequestObserver, limits};
-use parking_lot::Mutex;
+use bigcommerce::{ApiRequest, ApiVersion, Client, limits};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -36,7 +35,7 @@ use super::config::{FieldMap, Mode, Object, OnDelete, SyncDef};
 use super::mapping::{Rejection, get_path, map_row, normalise_key};
 use crate::error::{Error, Result};
 use crate::sources::Row;
-use crate::state::push::{LoggedRequest, PushStore, RunRecord, TrackStatus, Tracked};
+use crate::state::push::{PushStore, RequestLog, RunRecord, TrackStatus, Tracked};
 
 /// Keys per lookup request (see the module docs).
 pub const LOOKUP_BATCH: usize = 50;
@@ -90,30 +89,6 @@ pub struct PushOutcome {
     pub plan: Vec<PlannedChange>,
     /// Rejected rows exceed the sync's `max_rejected`.
     pub over_threshold: bool,
-}
-
-/// Collects the run's requests (method, path, status, time, attempt, rate limit left;
-/// never headers or bodies).
-#[derive(Default)]
-struct RunLog {
-    entries: Mutex<Vec<LoggedRequest>>,
-}
-
-impl RequestObserver for RunLog {
-    fn on_event(&self, e: &RequestEvent) {
-        self.entries.lock().push(LoggedRequest::from_event(e));
-    }
-}
-
-impl RunLog {
-    /// The requests logged from position `from` on.
-    fn since(&self, from: usize) -> Vec<LoggedRequest> {
-        self.entries
-            .lock()
-            .get(from..)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default()
-    }
 }
 
 /// A row to send.
@@ -214,7 +189,7 @@ pub(super) struct Run<'a> {
     /// The run's record id (0 for a dry run, recorded only at its end) and its requests,
     /// of which `logged` are already in the store for the live debugger.
     run_id: i64,
-    log: Arc<RunLog>,
+    log: Arc<RequestLog>,
     logged: usize,
     pub(super) counts: BTreeMap<String, u64>,
     pub(super) rejected: Vec<Rejection>,
@@ -265,7 +240,7 @@ pub async fn run_sync(
     let started = Instant::now();
     let started_at = now();
     let run_id = record_start(store, def, opts, &started_at)?;
-    let log = Arc::new(RunLog::default());
+    let log = Arc::new(RequestLog::default());
     let client = client.clone().with_observer(log.clone());
     let mut run = Run {
         client,
@@ -316,7 +291,7 @@ pub async fn run_sync(
             record.message = Some(e.to_string());
         }
     }
-    let entries = std::mem::take(&mut *log.entries.lock());
+    let entries = log.take();
     record.count_requests(&entries);
     record.request_log = entries;
     record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

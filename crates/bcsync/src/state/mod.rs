@@ -10,10 +10,12 @@
 //! state always lives in the destination.
 //!
 //! Push state (change-detection hashes, ids, run records) lives in a state store of its
-//! own, SQLite or PostgreSQL: [`push`].
+//! own, SQLite or PostgreSQL: [`push`]. Extraction runs are recorded there too
+//! ([`recorder`]), so `bcsync runs` and the dashboard list every kind of run.
 
 pub mod push;
 pub mod push_pg;
+pub mod recorder;
 
 use std::collections::BTreeMap;
 

@@ -172,6 +172,39 @@ pub struct RunRecord {
     pub request_log: Vec<LoggedRequest>,
 }
 
+/// Collects the requests of a run (or of a tool call) as the client reports them: the
+/// client's observer.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: parking_lot::Mutex<Vec<LoggedRequest>>,
+}
+
+impl bigcommerce::RequestObserver for RequestLog {
+    fn on_event(&self, e: &bigcommerce::RequestEvent) {
+        self.entries.lock().push(LoggedRequest::from_event(e));
+    }
+}
+
+impl RequestLog {
+    /// The requests logged from position `from` on.
+    pub fn since(&self, from: usize) -> Vec<LoggedRequest> {
+        self.entries
+            .lock()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.lock().is_empty()
+    }
+
+    /// Every request logged, leaving the log empty.
+    pub fn take(&self) -> Vec<LoggedRequest> {
+        std::mem::take(&mut *self.entries.lock())
+    }
+}
+
 impl RunRecord {
     /// Sets the request counts from the run's request log: reads (GET) are lookups, the
     /// rest writes; 429 answers and requests sent again are counted apart.

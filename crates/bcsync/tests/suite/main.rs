@@ -18,6 +18,7 @@ mod discover;
 mod errors;
 mod extract_channels;
 mod extract_new_streams;
+mod extract_runs;
 mod extract_sqlite;
 mod fail_fast;
 mod fault_cost;

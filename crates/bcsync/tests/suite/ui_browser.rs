@@ -278,20 +278,7 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
         1.0,
     ))
     .await;
-    let h = crate::push_support::Harness::new(&sb);
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..100 {
-        csv.push_str(&format!("shown{i}@example.com,Shown,Number{i}\n"));
-    }
-    h.write("people.csv", &csv);
-    // One request at a time, each held 400 ms by the sandbox: the run lasts seconds.
-    h.write(
-        "bcsync.toml",
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         concurrency = 1\nsource = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    );
-    crate::common::set_faults(&sb, "slow=1:400").await;
+    let h = crate::ui_live::slow_push(&sb, 100, 400).await;
     let dir = h.dir.path();
     let ui = UiProcess::start(
         dir,
@@ -307,20 +294,7 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
         .spawn()
         .unwrap();
     let state = dir.join("bcsync-push.db");
-    let mut run_id = None;
-    for _ in 0..600 {
-        if state.exists()
-            && let Ok(store) = bcsync::state::push::SqlitePushStore::open(&state, "")
-            && let Some(run) = bcsync::state::push::PushStore::runs(&store, 1)
-                .unwrap()
-                .first()
-        {
-            run_id = Some(run.id);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let run_id = run_id.expect("the push never recorded its run");
+    let run_id = crate::ui_live::first_run_id(&state).await;
     c.goto(&ui.url(&format!("/runs/{run_id}"))).await.unwrap();
     let at_load = request_rows(&c).await;
     // Rows arrive while the push process is still going.

@@ -6,13 +6,50 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
-use crate::push_support::Harness;
 use crate::ui_support::UiProcess;
 
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use bcsync::state::push::{PushStore, SqlitePushStore};
 use serde_json::Value;
+
+/// A sync `crm` pushing `n` new customers one request at a time against `sb`, whose every
+/// answer the sandbox holds `delay_ms`: a run that lasts seconds, for the live debugger.
+pub(crate) async fn slow_push(
+    sb: &bc_sandbox::RunningSandbox,
+    n: usize,
+    delay_ms: u64,
+) -> crate::push_support::Harness {
+    let h = crate::push_support::Harness::new(sb);
+    let mut csv = String::from("email,first,last\n");
+    for i in 0..n {
+        csv.push_str(&format!("live{i}@example.com,Live,Number{i}\n"));
+    }
+    h.write("people.csv", &csv);
+    h.write(
+        "bcsync.toml",
+        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
+         concurrency = 1\nsource = { type = \"csv\", path = \"people.csv\" }\n\
+         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
+    );
+    crate::common::set_faults(sb, &format!("slow=1:{delay_ms}")).await;
+    h
+}
+
+/// Waits (bounded) until the state store at `state` holds a run; the newest one's id.
+pub(crate) async fn first_run_id(state: &Path) -> i64 {
+    for _ in 0..1200 {
+        if state.exists()
+            && let Ok(store) = SqlitePushStore::open(state, "")
+            && let Some(run) = store.runs(1).unwrap().first()
+        {
+            return run.id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no run was recorded in {}", state.display())
+}
 
 /// One server-sent event: its name and data.
 fn parse_events(buffer: &mut String) -> Vec<(String, String)> {
@@ -39,20 +76,7 @@ fn parse_events(buffer: &mut String) -> Vec<(String, String)> {
 async fn a_running_push_streams_its_requests_to_the_dashboard() {
     // A plan with a rate limit, so answers carry the requests left (as a real store's do).
     let sb = common::sandbox_with(common::standard_plan(bc_sandbox::SeedSpec::empty(), 1.0)).await;
-    let h = Harness::new(&sb);
-    let mut csv = String::from("email,first,last\n");
-    for i in 0..60 {
-        csv.push_str(&format!("live{i}@example.com,Live,Number{i}\n"));
-    }
-    h.write("people.csv", &csv);
-    // One request at a time, each held 300 ms by the sandbox: the run lasts seconds.
-    h.write(
-        "bcsync.toml",
-        "[[sync]]\nname = \"crm\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\n\
-         concurrency = 1\nsource = { type = \"csv\", path = \"people.csv\" }\n\
-         [sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\n",
-    );
-    common::set_faults(&sb, "slow=1:300").await;
+    let h = slow_push(&sb, 60, 300).await;
     let dir = h.dir.path();
     let ui = UiProcess::start(
         dir,
@@ -67,17 +91,7 @@ async fn a_running_push_streams_its_requests_to_the_dashboard() {
 
     // The run's record appears as `running` before its first write.
     let state = dir.join("bcsync-push.db");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let run_id = loop {
-        assert!(Instant::now() < deadline, "the push never recorded its run");
-        if state.exists()
-            && let Ok(store) = SqlitePushStore::open(&state, "")
-            && let Some(run) = store.runs(1).unwrap().first()
-        {
-            break run.id;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let run_id = first_run_id(&state).await;
 
     let page = reqwest::get(ui.url(&format!("/runs/{run_id}")))
         .await
