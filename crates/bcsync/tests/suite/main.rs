@@ -4,10 +4,12 @@
 
 mod common;
 mod listen_support;
+#[macro_use]
 mod push_support;
 mod ui_support;
 
 mod airbyte;
+mod brevo_listen;
 mod brevo_sync;
 mod check;
 mod cli;

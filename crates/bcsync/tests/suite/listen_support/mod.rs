@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod proxy;
 
-pub use crate::common;
+pub(crate) use crate::common;
 
 pub const SECRET: &str = "test-secret-5f1c0d2e";
 
@@ -32,6 +32,7 @@ pub fn quiet_options() -> ListenOptions {
             coalesce: Duration::from_millis(50),
             ..Default::default()
         },
+        brevo: None,
     }
 }
 
