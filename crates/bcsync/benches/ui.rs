@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
-#[path = "../tests/ui_support/mod.rs"]
+#[path = "../tests/suite/ui_support/mod.rs"]
 mod ui_support;
 
 use std::time::{Duration, Instant};

@@ -1,10 +1,7 @@
 //! Integration tests of the V3 catalog over real HTTP (docs/api-notes.md §3, §4, §11, §12):
 //! products, variants, images, custom fields, categories, category trees, brands and seeding.
-//! One test binary, split by family, so the shared build machine links it once.
+//! Split by family.
 #![allow(clippy::unwrap_used)]
-
-#[path = "../common/mod.rs"]
-use crate::common;
 
 mod products;
 mod subresources;

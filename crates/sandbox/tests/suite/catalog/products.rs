@@ -7,8 +7,8 @@ use bc_sandbox::SeedSpec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use super::{ids, product_body, small_store};
 use crate::common::{self, assert_v3_error};
-use crate::{ids, product_body, small_store};
 
 #[tokio::test]
 async fn list_has_the_v3_envelope_and_typed_fields() {

@@ -3,8 +3,8 @@
 use bc_sandbox::SeedSpec;
 use serde_json::{Value, json};
 
+use super::{ids, product_body};
 use crate::common::{self, assert_v3_error};
-use crate::{ids, product_body};
 
 fn with_options(products: usize, variants: usize) -> SeedSpec {
     SeedSpec {

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use bc_sandbox::SeedSpec;
 use serde_json::{Value, json};
 
+use super::{ids, product_body, small_store};
 use crate::common::{self, assert_v3_error};
-use crate::{ids, product_body, small_store};
 
 /// Ids of a trees-API category list.
 fn category_ids(body: &Value) -> Vec<i64> {
