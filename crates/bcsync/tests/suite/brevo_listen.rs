@@ -378,6 +378,20 @@ async fn listen_forwards_store_changes_and_carts_to_brevo_and_never_history() {
         "{}",
         state["events"]
     );
+    // `bcsync status` shows the last forward.
+    let target = bcsync::listen::ListenTarget::parse(
+        &format!("sqlite:{}", f.db.display()),
+        f.sb.store_hash(),
+    )
+    .unwrap();
+    let status = bcsync::listen::status::read(&target, f.sb.store_hash())
+        .await
+        .unwrap();
+    let text = bcsync::listen::status::render(&status);
+    assert!(
+        status.brevo_forward.is_some() && text.contains("brevo forward"),
+        "{text}"
+    );
     l.shutdown().await.unwrap();
 
     // `bcsync brevo sync` reads the same hashes: the customer change is not sent again.
