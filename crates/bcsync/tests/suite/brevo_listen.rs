@@ -283,6 +283,20 @@ async fn listen_forwards_store_changes_and_carts_to_brevo_and_never_history() {
     );
     assert_eq!(state["automationsTriggered"], 0);
     assert_eq!(state["events"], json!([]), "history sends no events");
+    let other_bucket = || async {
+        let counts: Value = reqwest::get(format!("{}/counts", f.brevo.admin_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counts["buckets"]["other"].as_u64().unwrap()
+    };
+    let shared_after_first = other_bucket().await;
+    assert!(
+        shared_after_first > 0,
+        "the first (bulk) sync follows its imports and batches there"
+    );
     // A later forward (the timer) still sends nothing for the earlier cart.
     let now = chrono::Utc::now().to_rfc3339();
     wait_forward(&l, &now).await;
@@ -378,6 +392,12 @@ async fn listen_forwards_store_changes_and_carts_to_brevo_and_never_history() {
         "{}",
         state["events"]
     );
+    // Real-time forwards never spent Brevo's small shared bucket.
+    assert_eq!(
+        other_bucket().await,
+        shared_after_first,
+        "a forward after the first sync used the shared bucket"
+    );
     // `bcsync status` shows the last forward.
     let target = bcsync::listen::ListenTarget::parse(
         &format!("sqlite:{}", f.db.display()),
@@ -432,8 +452,11 @@ async fn abandoned_carts_join_the_list_and_conversions_leave_it() {
         contact_id(st).is_some_and(|id| list_members(st, "Abandoned carts").contains(&id))
     })
     .await;
+    f.wait_brevo("small cart -> cart_updated", t, |st| {
+        !cart_events(st, "cart_updated", &small).is_empty()
+    })
+    .await;
     let state = f.brevo_state().await;
-    assert!(!cart_events(&state, "cart_updated", &small).is_empty());
     let email3 = f.customer_email(3).await;
     let small_contact = contact(&state, &email3).unwrap()["id"].as_i64().unwrap();
     assert!(
