@@ -988,6 +988,19 @@ impl Client {
         .await
     }
 
+    /// Creates or updates one product (`POST /products` with `updateEnabled`, an upsert by
+    /// id: safe to repeat). It counts in the products bucket (2/s), not in the small shared
+    /// one the batch route falls in, which is why a real-time sender uses it.
+    pub async fn upsert_product(&self, product: &Product) -> Result<()> {
+        let mut body = to_value(product)?;
+        if let Value::Object(map) = &mut body {
+            map.insert("updateEnabled".to_owned(), Value::Bool(true));
+        }
+        self.send(&Call::new(Method::POST, "/products", true).body(body))
+            .await?;
+        Ok(())
+    }
+
     async fn batch_upsert<T: Serialize>(
         &self,
         path: &str,

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use secrecy::ExposeSecret;
 
 use bcsync::marketing::{self, RUN_NAME, SyncOptions, config::BrevoConfig};
 use bcsync::state::push::{open_push_store, take_run_lock};
@@ -46,21 +45,10 @@ pub struct SyncArgs {
     pub json: bool,
 }
 
-fn client(config: &BrevoConfig) -> anyhow::Result<brevo::Client> {
-    let mut c = brevo::ClientConfig::new(config.api_key.expose_secret().to_owned().into());
-    if let Some(url) = &config.base_url {
-        c = c.with_base_url(url.clone());
-    }
-    if let Some(poll) = config.import_poll {
-        c.process_poll = poll;
-    }
-    Ok(brevo::Client::new(c)?)
-}
-
 pub async fn run(config: Option<&Path>, args: BrevoArgs) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
     let brevo_config = marketing::config::parse(file.brevo.as_ref())?;
-    let client = client(&brevo_config)?;
+    let client = marketing::client(&brevo_config)?;
     match args.command {
         BrevoCommand::Check => {
             let account = client.account().await?;
@@ -119,6 +107,7 @@ async fn sync(
         store.as_mut(),
         SyncOptions {
             dry_run: args.dry_run,
+            live: false,
         },
     )
     .await;

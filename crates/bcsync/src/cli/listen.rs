@@ -139,6 +139,21 @@ pub async fn listen(
             "no --public-url: no webhooks are registered, only deliveries from hooks made elsewhere are received (polling still runs)"
         );
     }
+    let brevo = match &file.brevo {
+        Some(section) if bcsync::marketing::config::has_api_key(Some(section)) => {
+            Some(listen::BrevoForwarding {
+                config: bcsync::marketing::config::parse(Some(section))?,
+                state: super::push::state_spec(None, &file),
+            })
+        }
+        Some(_) => {
+            tracing::warn!(
+                "[brevo] is configured but no API key was found (BREVO_API_KEY or [brevo] api_key): changes are not forwarded to Brevo"
+            );
+            None
+        }
+        None => None,
+    };
     let options = ListenOptions {
         bind: args.bind,
         public_url: args.public_url,
@@ -150,6 +165,7 @@ pub async fn listen(
             coalesce_max: args.coalesce_max,
             ..Default::default()
         },
+        brevo,
     };
     let running = listen::start(
         client,

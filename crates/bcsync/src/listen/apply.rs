@@ -131,6 +131,8 @@ pub struct Applier {
     pub options: ApplyOptions,
     /// While a gap poll runs: the records applied meanwhile (see [`PollWindow`]).
     pub poll_window: PollWindow,
+    /// Notified after each round that wrote records (the Brevo forwarder waits on it).
+    pub applied: Option<Arc<Notify>>,
 }
 
 /// Records applied while a gap poll runs. A poll page read before an event's fetch can
@@ -224,6 +226,9 @@ impl Applier {
             match self.apply(&pending).await {
                 Ok(round) => {
                     failures = 0;
+                    if let Some(applied) = &self.applied {
+                        applied.notify_one();
+                    }
                     window = next_window(&self.options, round.requests, &self.client.rate_limit());
                     // The next round starts `window` after this one did, even when events
                     // already wait: on a busy store they then share reads instead of each

@@ -17,6 +17,10 @@
 //! - [`apply`]: events → reads → rows, through the extraction's destination writer.
 //! - [`hooks`]: registering, reconciling and removing our hooks.
 //! - [`reconcile`]: deletion reconciliation from id-only listings.
+//!
+//! With `[brevo]` configured, a forwarder ([`crate::marketing::realtime`]) follows the
+//! destination: each applied round (and gap poll) wakes it, at most one forward runs at a
+//! time, and changes that arrive during one wake exactly one more.
 
 pub mod apply;
 pub mod delivery;
@@ -163,6 +167,16 @@ pub struct ListenOptions {
     pub reconcile_interval: Duration,
     pub hook_check_interval: Duration,
     pub apply: ApplyOptions,
+    /// Forward changes to Brevo (`[brevo]` in bcsync.toml).
+    pub brevo: Option<BrevoForwarding>,
+}
+
+/// What the Brevo forwarder needs: the `[brevo]` configuration and the push state store
+/// holding what was sent (the one `bcsync brevo sync` uses).
+#[derive(Debug, Clone)]
+pub struct BrevoForwarding {
+    pub config: crate::marketing::config::BrevoConfig,
+    pub state: String,
 }
 
 impl Default for ListenOptions {
@@ -174,6 +188,7 @@ impl Default for ListenOptions {
             reconcile_interval: Duration::from_secs(3600),
             hook_check_interval: Duration::from_secs(60),
             apply: ApplyOptions::default(),
+            brevo: None,
         }
     }
 }
@@ -236,6 +251,26 @@ pub async fn start(
 ) -> Result<RunningListener> {
     let store = client.store_hash().to_owned();
     let inbox = target.open_inbox().await?;
+    // Brevo's attributes and lists are prepared here, once: a mistake in `[brevo]` stops
+    // the start with its fix instead of failing every forward.
+    let forwarder = match &options.brevo {
+        Some(b) => {
+            let warehouse = match &target {
+                ListenTarget::Sqlite { path } => format!("sqlite:{}", path.display()),
+                ListenTarget::Postgres { url, .. } => url.clone(),
+            };
+            Some(
+                crate::marketing::realtime::Forwarder::prepare(
+                    &b.config,
+                    b.state.clone(),
+                    warehouse,
+                    store.clone(),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let dest = match &target {
         ListenTarget::Sqlite { path } => {
             crate::destinations::open(&format!("sqlite:{}", path.display()), None)?
@@ -291,6 +326,7 @@ pub async fn start(
         secret,
         poll_now: Notify::new(),
         poll_window: apply::PollWindow::default(),
+        forward: forwarder.as_ref().map(|_| Arc::new(Notify::new())),
     });
     let task = {
         let stop = stop.clone();
@@ -313,6 +349,7 @@ pub async fn start(
                 wake,
                 options: ctx.options.apply.clone(),
                 poll_window: ctx.poll_window.clone(),
+                applied: ctx.forward.clone(),
             };
             let background = CancellationToken::new();
             // The poller runs the extraction engine, whose borrowing stream combinators the
@@ -324,6 +361,15 @@ pub async fn start(
                 tokio::task::spawn_blocking(move || rt.block_on(poll_loop(ctx, stop)))
             };
             let watcher = tokio::spawn(hook_loop(Arc::clone(&ctx), background.clone()));
+            let brevo = match (forwarder, ctx.forward.clone()) {
+                (Some(f), Some(wake)) => Some(tokio::spawn(brevo_loop(
+                    f,
+                    ctx.inbox.clone(),
+                    wake,
+                    background.clone(),
+                ))),
+                _ => None,
+            };
             let draining = CancellationToken::new();
             let apply_task = {
                 let draining = draining.clone();
@@ -335,6 +381,9 @@ pub async fn start(
             background.cancel();
             let _ = poller.await;
             let _ = watcher.await;
+            if let Some(brevo) = brevo {
+                let _ = brevo.await;
+            }
             draining.cancel();
             let applied = apply_task
                 .await
@@ -384,6 +433,8 @@ struct Context {
     /// Wakes the poller at once (a repaired hook needs its gap backfilled).
     poll_now: Notify,
     poll_window: apply::PollWindow,
+    /// Wakes the Brevo forwarder (when there is one).
+    forward: Option<Arc<Notify>>,
 }
 
 impl Context {
@@ -396,6 +447,7 @@ impl Context {
             wake: Arc::default(),
             options: self.options.apply.clone(),
             poll_window: apply::PollWindow::default(),
+            applied: self.forward.clone(),
         }
     }
 }
@@ -567,6 +619,9 @@ async fn poll_streams(
             failed.error.clone().unwrap_or_default()
         )));
     }
+    if let Some(forward) = &ctx.forward {
+        forward.notify_one();
+    }
     let now = chrono::Utc::now().to_rfc3339();
     ctx.inbox.set_meta("last_sync_at", &now).await?;
     ctx.inbox.set_meta("heartbeat_at", &now).await?;
@@ -605,6 +660,84 @@ async fn hook_loop(ctx: Arc<Context>, stop: CancellationToken) {
                 }
             }
             Err(e) => tracing::warn!("checking webhooks failed: {e}"),
+        }
+    }
+}
+
+/// Inbox state keys the forwarder keeps: when its last forward ended, and what it did (or
+/// why it failed).
+pub const BREVO_FORWARDED_AT: &str = "brevo_forwarded_at";
+pub const BREVO_LAST_FORWARD: &str = "brevo_last_forward";
+
+/// The Brevo forwarder: a forward at start (the first sync or the baselines), then one each
+/// time `wake` fires or the interval passes. `Notify` keeps one pending wake-up, so changes
+/// applied during a forward cause exactly one more.
+async fn brevo_loop(
+    forwarder: crate::marketing::realtime::Forwarder,
+    inbox: Inbox,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        let started = tokio::time::Instant::now();
+        let outcome = tokio::select! {
+            () = stop.cancelled() => return,
+            r = forwarder.forward(chrono::Utc::now()) => r,
+        };
+        let summary = match outcome {
+            Ok(Some(report)) => {
+                if !report.counts.is_empty() {
+                    let counts: Vec<String> = report
+                        .counts
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    tracing::info!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "brevo: forwarded {}",
+                        counts.join(" ")
+                    );
+                }
+                for r in &report.refusals {
+                    tracing::warn!(
+                        "brevo refused {}: {}",
+                        r.key.as_deref().unwrap_or("?"),
+                        r.reason
+                    );
+                }
+                Some(
+                    serde_json::json!({"ok": true, "counts": report.counts, "requests": report.requests}),
+                )
+            }
+            Ok(None) => {
+                tracing::debug!(
+                    "brevo: a `bcsync brevo sync` holds the run lock; forwarding next time"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "brevo: forwarding failed (next try in {:?} or at the next change): {e}",
+                    forwarder.interval()
+                );
+                Some(serde_json::json!({"ok": false, "error": e.to_string()}))
+            }
+        };
+        if let Some(summary) = summary {
+            let _ = inbox
+                .update_meta(vec![
+                    (
+                        BREVO_FORWARDED_AT.to_owned(),
+                        Some(chrono::Utc::now().to_rfc3339()),
+                    ),
+                    (BREVO_LAST_FORWARD.to_owned(), Some(summary.to_string())),
+                ])
+                .await;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(forwarder.interval()) => {}
+            () = wake.notified() => {}
         }
     }
 }

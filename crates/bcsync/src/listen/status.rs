@@ -45,6 +45,38 @@ pub struct Status {
     /// The Brevo sync, when `[brevo]` is configured (filled by the caller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brevo: Option<crate::marketing::BrevoStatus>,
+    /// The listener's last forward to Brevo: when, and what it sent or why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brevo_forward: Option<String>,
+}
+
+/// One line on the last forward to Brevo, from what the forwarder keeps in the inbox.
+fn forward_text(at: Option<String>, last: Option<String>) -> Option<String> {
+    let at = at?;
+    let last: serde_json::Value = last
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .unwrap_or_default();
+    if let Some(error) = last.get("error").and_then(serde_json::Value::as_str) {
+        return Some(format!("{at}: failed: {error}"));
+    }
+    let counts: Vec<String> = last
+        .get("counts")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.ends_with("unchanged"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{at}: {}",
+        if counts.is_empty() {
+            "nothing to send".to_owned()
+        } else {
+            counts.join(" ")
+        }
+    ))
 }
 
 fn epoch_text(t: Option<i64>) -> Option<String> {
@@ -97,6 +129,10 @@ pub async fn read(target: &ListenTarget, store_hash: &str) -> Result<Status> {
         hooks_repaired_at: inbox.meta("hooks_repaired_at").await?,
         hooks: Vec::new(),
         brevo: None,
+        brevo_forward: forward_text(
+            inbox.meta(super::BREVO_FORWARDED_AT).await?,
+            inbox.meta(super::BREVO_LAST_FORWARD).await?,
+        ),
     })
 }
 
@@ -213,6 +249,9 @@ pub fn render(s: &Status) -> String {
             t.table, t.rows, t.deleted
         ));
     }
+    if let Some(f) = &s.brevo_forward {
+        out.push_str(&format!("brevo forward    {f}\n"));
+    }
     if let Some(b) = &s.brevo {
         let counts: Vec<String> = b
             .counts
@@ -234,4 +273,34 @@ pub fn render(s: &Status) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_forward_reads_as_one_line() {
+        assert_eq!(forward_text(None, None), None);
+        let at = Some("2026-03-01T10:00:00Z".to_owned());
+        assert_eq!(
+            forward_text(
+                at.clone(),
+                Some(
+                    r#"{"ok":true,"counts":{"carts.updated_events":2,"contacts.unchanged":9}}"#
+                        .into()
+                )
+            )
+            .as_deref(),
+            Some("2026-03-01T10:00:00Z: carts.updated_events=2")
+        );
+        assert_eq!(
+            forward_text(at.clone(), Some(r#"{"ok":true,"counts":{}}"#.into())).as_deref(),
+            Some("2026-03-01T10:00:00Z: nothing to send")
+        );
+        assert_eq!(
+            forward_text(at, Some(r#"{"ok":false,"error":"HTTP 500"}"#.into())).as_deref(),
+            Some("2026-03-01T10:00:00Z: failed: HTTP 500")
+        );
+    }
 }

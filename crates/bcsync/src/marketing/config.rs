@@ -104,6 +104,10 @@ pub struct ListsSection {
     /// Per storefront: channel id to list.
     #[serde(default)]
     pub channels: BTreeMap<String, ListRef>,
+    /// Contacts with an abandoned cart (`bcsync listen` keeps it; see
+    /// [`AbandonedCart`] for when a cart counts as abandoned).
+    #[serde(default)]
+    pub abandoned_cart: Option<ListRef>,
 }
 
 fn default_all_list() -> Option<ListRef> {
@@ -119,7 +123,94 @@ impl Default for ListsSection {
             all_customers: default_all_list(),
             buyers: default_buyers_list(),
             channels: BTreeMap::new(),
+            abandoned_cart: None,
         }
+    }
+}
+
+/// `[brevo.events]`: the names of the events `bcsync listen` sends to Brevo's Events API
+/// (docs/brevo-api-notes.md §4.4: abandoned-cart flows key on `cart_updated`). Cart events
+/// are on by default; order events only when named.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventNames {
+    #[serde(default = "default_cart_updated")]
+    pub cart_updated: String,
+    #[serde(default = "default_cart_deleted")]
+    pub cart_deleted: String,
+    /// An order placed after the first sync (off unless named).
+    #[serde(default)]
+    pub order_placed: Option<String>,
+    /// An order's status changed after the first sync (off unless named).
+    #[serde(default)]
+    pub order_status_changed: Option<String>,
+}
+
+fn default_cart_updated() -> String {
+    "cart_updated".into()
+}
+fn default_cart_deleted() -> String {
+    "cart_deleted".into()
+}
+
+impl Default for EventNames {
+    fn default() -> Self {
+        Self {
+            cart_updated: default_cart_updated(),
+            cart_deleted: default_cart_deleted(),
+            order_placed: None,
+            order_status_changed: None,
+        }
+    }
+}
+
+/// `[brevo.abandoned_cart]`: when a cart puts its contact on the abandoned-cart list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbandonedCart {
+    /// The cart's amount (`cart_amount`) must be at least this.
+    #[serde(default)]
+    pub min_value: f64,
+    /// The cart must hold at least this many items (quantities summed).
+    #[serde(default = "default_min_items")]
+    pub min_items: u32,
+    /// Minutes without a change to the cart before it counts as abandoned (decimals
+    /// allowed; 0: at once).
+    #[serde(default = "default_inactive_minutes")]
+    pub inactive_minutes: f64,
+    /// A contact added to the list is not added again within this many hours.
+    #[serde(default = "default_debounce_hours")]
+    pub debounce_hours: f64,
+}
+
+fn default_min_items() -> u32 {
+    1
+}
+fn default_inactive_minutes() -> f64 {
+    60.0
+}
+fn default_debounce_hours() -> f64 {
+    24.0
+}
+
+impl Default for AbandonedCart {
+    fn default() -> Self {
+        Self {
+            min_value: 0.0,
+            min_items: default_min_items(),
+            inactive_minutes: default_inactive_minutes(),
+            debounce_hours: default_debounce_hours(),
+        }
+    }
+}
+
+impl AbandonedCart {
+    pub fn inactive(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds((self.inactive_minutes * 60_000.0) as i64)
+    }
+
+    pub fn debounce(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds((self.debounce_hours * 3_600_000.0) as i64)
     }
 }
 
@@ -146,6 +237,12 @@ struct RawSection {
     orders: bool,
     #[serde(default)]
     lists: ListsSection,
+    #[serde(default)]
+    events: EventNames,
+    abandoned_cart: Option<AbandonedCart>,
+    /// How often `bcsync listen` forwards to Brevo when no change wakes it (abandonment
+    /// is time passing), in seconds.
+    forward_interval_seconds: Option<f64>,
     /// BigCommerce field (path) = Brevo attribute name, or `true` for the upper-cased
     /// field name, or `{ attribute = "X", type = "date" }`.
     contacts: Option<toml::Table>,
@@ -177,7 +274,14 @@ pub struct BrevoConfig {
     pub orders: bool,
     pub lists: ListsSection,
     pub fields: Vec<FieldMapping>,
+    pub events: EventNames,
+    pub abandoned_cart: AbandonedCart,
+    /// The forwarder's timer in `bcsync listen`.
+    pub forward_interval: std::time::Duration,
 }
+
+/// The forwarder's timer when `forward_interval_seconds` is not given.
+pub const DEFAULT_FORWARD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The mapping used when `[brevo.contacts]` is absent: Brevo's default name attributes,
 /// the phone, and the three metrics.
@@ -192,6 +296,16 @@ const DEFAULT_MAPPING: &[(&str, &str)] = &[
 
 fn bad(key: &str, detail: impl std::fmt::Display) -> Error {
     Error::Config(format!("[brevo] {key}: {detail}"))
+}
+
+/// Whether an API key is at hand for `[brevo]` (`BREVO_API_KEY`, else `api_key`): without
+/// one, `bcsync listen` runs without forwarding to Brevo rather than failing.
+pub fn has_api_key(value: Option<&toml::Value>) -> bool {
+    std::env::var(ENV_API_KEY).is_ok_and(|k| !k.trim().is_empty())
+        || value
+            .and_then(|v| v.get("api_key"))
+            .and_then(toml::Value::as_str)
+            .is_some_and(|k| !k.trim().is_empty())
 }
 
 /// Reads `[brevo]` (absent: an error naming what to add) with the API key from the
@@ -231,6 +345,28 @@ pub fn parse(value: Option<&toml::Value>) -> Result<BrevoConfig> {
             ));
         }
     }
+    check_events(&raw.events)?;
+    if raw.abandoned_cart.is_some() && raw.lists.abandoned_cart.is_none() {
+        return Err(bad(
+            "abandoned_cart",
+            "the conditions need a list to fill: add `abandoned_cart = \"Abandoned carts\"` \
+             (a name or a list id) under [brevo.lists]",
+        ));
+    }
+    let abandoned_cart = raw.abandoned_cart.unwrap_or_default();
+    check_abandoned(&abandoned_cart)?;
+    let forward_interval = match raw.forward_interval_seconds {
+        None => DEFAULT_FORWARD_INTERVAL,
+        Some(s) if s.is_finite() && (0.05..=86_400.0).contains(&s) => {
+            std::time::Duration::from_secs_f64(s)
+        }
+        Some(s) => {
+            return Err(bad(
+                "forward_interval_seconds",
+                format!("{s} is out of range: give a number of seconds from 0.05 to 86400"),
+            ));
+        }
+    };
     let fields = match &raw.contacts {
         Some(table) => parse_fields(table)?,
         None => DEFAULT_MAPPING
@@ -256,7 +392,51 @@ pub fn parse(value: Option<&toml::Value>) -> Result<BrevoConfig> {
         orders: raw.orders,
         lists: raw.lists,
         fields,
+        events: raw.events,
+        abandoned_cart,
+        forward_interval,
     })
+}
+
+/// Brevo's event names: 1 to 255 letters, digits, `_` or `-` (docs/brevo-api-notes.md §4.1).
+fn check_events(events: &EventNames) -> Result<()> {
+    let names = [
+        ("cart_updated", Some(&events.cart_updated)),
+        ("cart_deleted", Some(&events.cart_deleted)),
+        ("order_placed", events.order_placed.as_ref()),
+        ("order_status_changed", events.order_status_changed.as_ref()),
+    ];
+    for (key, name) in names {
+        let Some(name) = name else { continue };
+        let valid = !name.is_empty()
+            && name.chars().count() <= 255
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(bad(
+                &format!("events.{key}"),
+                format!("`{name}` is not a Brevo event name: use 1 to 255 letters, digits, _ or -"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_abandoned(a: &AbandonedCart) -> Result<()> {
+    for (key, value) in [
+        ("min_value", a.min_value),
+        ("inactive_minutes", a.inactive_minutes),
+        ("debounce_hours", a.debounce_hours),
+    ] {
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad(
+                &format!("abandoned_cart.{key}"),
+                format!("{value} is not usable: give a number of 0 or more"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_attribute_name(key: &str, name: &str) -> Result<()> {
@@ -471,5 +651,82 @@ total_spent = { attribute = "LTV", type = "float" }
             .unwrap_err()
             .to_string();
         assert!(e.contains("channel ids"), "{e}");
+    }
+
+    #[test]
+    fn realtime_keys_have_defaults_and_read_as_written() {
+        let c = cfg("[brevo]\napi_key = \"k\"\n").unwrap();
+        assert_eq!(c.events, EventNames::default());
+        assert_eq!(c.events.cart_updated, "cart_updated");
+        assert_eq!(
+            c.events.order_placed, None,
+            "order events are off by default"
+        );
+        assert_eq!(c.lists.abandoned_cart, None);
+        assert_eq!(c.forward_interval, DEFAULT_FORWARD_INTERVAL);
+        let c = cfg(r#"
+[brevo]
+api_key = "k"
+forward_interval_seconds = 0.5
+[brevo.lists]
+abandoned_cart = "Abandoned carts"
+[brevo.events]
+cart_updated = "cart-changed"
+order_placed = "order_placed"
+[brevo.abandoned_cart]
+min_value = 50
+min_items = 2
+inactive_minutes = 0.25
+debounce_hours = 12
+"#)
+        .unwrap();
+        assert_eq!(
+            c.lists.abandoned_cart,
+            Some(ListRef::Name("Abandoned carts".into()))
+        );
+        assert_eq!(c.events.cart_updated, "cart-changed");
+        assert_eq!(c.events.cart_deleted, "cart_deleted");
+        assert_eq!(c.events.order_placed.as_deref(), Some("order_placed"));
+        assert_eq!(c.events.order_status_changed, None);
+        assert_eq!(c.abandoned_cart.min_value, 50.0);
+        assert_eq!(c.abandoned_cart.min_items, 2);
+        assert_eq!(c.abandoned_cart.inactive(), chrono::Duration::seconds(15));
+        assert_eq!(c.abandoned_cart.debounce(), chrono::Duration::hours(12));
+        assert_eq!(c.forward_interval, std::time::Duration::from_millis(500));
+        let c = cfg("[brevo]\napi_key = \"k\"\n[brevo.lists]\nabandoned_cart = 42\n").unwrap();
+        assert_eq!(c.lists.abandoned_cart, Some(ListRef::Id(42)));
+        assert_eq!(c.abandoned_cart, AbandonedCart::default());
+    }
+
+    #[test]
+    fn realtime_mistakes_name_the_key_and_the_fix() {
+        let e = cfg("[brevo]\napi_key = \"k\"\n[brevo.abandoned_cart]\nmin_value = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("abandoned_cart") && e.contains("[brevo.lists]"),
+            "{e}"
+        );
+        let e = cfg("[brevo]\napi_key = \"k\"\n[brevo.events]\ncart_updated = \"cart updated\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("events.cart_updated") && e.contains("letters"),
+            "{e}"
+        );
+        let e = cfg("[brevo]\napi_key = \"k\"\n[brevo.events]\norder_shipped = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("order_shipped"), "{e}");
+        let e = cfg(
+            "[brevo]\napi_key = \"k\"\n[brevo.lists]\nabandoned_cart = \"A\"\n[brevo.abandoned_cart]\ninactive_minutes = -1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("abandoned_cart.inactive_minutes"), "{e}");
+        let e = cfg("[brevo]\napi_key = \"k\"\nforward_interval_seconds = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("forward_interval_seconds"), "{e}");
     }
 }

@@ -64,6 +64,9 @@ pub struct ResolvedLists {
     pub all_customers: Option<i64>,
     pub buyers: Option<i64>,
     pub channels: BTreeMap<i64, i64>,
+    /// The abandoned-cart list: kept by `bcsync listen` from carts, so never among the
+    /// lists a contact is planned into or out of here.
+    pub abandoned_cart: Option<i64>,
 }
 
 impl ResolvedLists {
@@ -411,6 +414,7 @@ last_order_date = "LAST_ORDER_DATE"
             all_customers: Some(10),
             buyers: Some(11),
             channels: [(2, 20)].into_iter().collect(),
+            abandoned_cart: Some(30),
         };
         let customers = vec![
             customer(
@@ -458,7 +462,11 @@ last_order_date = "LAST_ORDER_DATE"
         assert_eq!(ann.attributes["TOTAL_SPENT"], json!(85.5));
         assert_eq!(ann.attributes["LAST_ORDER_DATE"], json!("2024-05-09"));
         assert_eq!(ann.attributes["SIGNUP_DATE"], json!("2024-01-02"));
-        assert_eq!(ann.lists, [10, 11, 20].into_iter().collect());
+        assert_eq!(
+            ann.lists,
+            [10, 11, 20].into_iter().collect(),
+            "the abandoned-cart list is kept from carts, not planned"
+        );
         assert!(!ann.blacklisted);
         let bob = &p.contacts[1];
         assert!(

@@ -12,10 +12,16 @@
 //!
 //! History never fires automations: the first run sends past orders as historical; only
 //! orders that appear or change after it are sent as live ones.
+//!
+//! `bcsync listen` forwards changes as they arrive ([`realtime`]): the same planning and
+//! hashes, prepared once, written record by record on routes with their own buckets, plus
+//! cart events and the abandoned-cart list ([`carts`]).
 
+pub mod carts;
 pub mod commerce;
 pub mod config;
 pub mod contacts;
+pub mod realtime;
 pub mod values;
 pub mod warehouse;
 
@@ -47,6 +53,12 @@ pub const RUN_NAME: &str = "brevo";
 pub struct SyncOptions {
     /// Plan and report, send nothing (Brevo is only read).
     pub dry_run: bool,
+    /// Real time (`bcsync listen`): a few records at a time, each on the route whose
+    /// bucket is its own (contacts one by one, `POST /products`, `POST /orders/status`),
+    /// never the imports and batch routes that count in the small shared bucket (the
+    /// processes an import is followed through, the e-commerce batches); orders are live.
+    /// Categories are left to `bcsync brevo sync` (their routes are all in that bucket).
+    pub live: bool,
 }
 
 /// What a run did.
@@ -90,37 +102,86 @@ pub async fn sync(
         dry_run: options.dry_run,
         ..SyncReport::default()
     };
+    let prepared = prepare(config, client, options.dry_run, &mut report).await?;
+    sync_prepared(&prepared, client, warehouse, state, options, &mut report).await?;
+    finish_report(client, &mut report);
+    Ok(report)
+}
+
+/// What a sync needs from Brevo before it plans anything: the mapping with the account's
+/// attribute names, each attribute's slot, and the lists' ids. Reading it costs requests in
+/// Brevo's small shared bucket (about 100 an hour), so `bcsync listen` prepares once and
+/// reuses it for every forward.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The configuration, its mapped attributes renamed to the account's language.
+    pub config: BrevoConfig,
+    pub slots: HashMap<String, Slot>,
+    pub lists: ResolvedLists,
+}
+
+/// Reads (and creates the missing) attributes, folder and lists.
+pub async fn prepare(
+    config: &BrevoConfig,
+    client: &brevo::Client,
+    dry_run: bool,
+    report: &mut SyncReport,
+) -> Result<Prepared> {
     let mut config = config.clone();
     let step = Instant::now();
-    let slots = prepare_attributes(&mut config, client, options.dry_run, &mut report).await?;
-    let lists = resolve_lists(&config, client, options.dry_run).await?;
+    let slots = prepare_attributes(&mut config, client, dry_run, report).await?;
+    let lists = resolve_lists(&config, client, dry_run).await?;
     tracing::info!(
         "brevo: attributes and lists ready in {} ms",
         step.elapsed().as_millis()
     );
+    Ok(Prepared {
+        config,
+        slots,
+        lists,
+    })
+}
+
+/// Sends what changed since the last run, with attributes and lists already prepared.
+/// In bulk (imports followed to their result, batch routes) unless `options.live`, which
+/// writes record by record on the routes with their own buckets (see [`SyncOptions`]).
+pub async fn sync_prepared(
+    prepared: &Prepared,
+    client: &brevo::Client,
+    warehouse: &Warehouse,
+    state: &mut dyn PushStore,
+    options: SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let config = &prepared.config;
     if config.products {
         let step = Instant::now();
-        sync_catalog(&config, client, warehouse, state, options, &mut report).await?;
+        sync_catalog(config, client, warehouse, state, options, report).await?;
         tracing::info!("brevo: catalog done in {} ms", step.elapsed().as_millis());
     }
     let step = Instant::now();
     sync_contacts(
-        &config,
+        config,
         client,
         warehouse,
         state,
-        &slots,
-        &lists,
+        &prepared.slots,
+        &prepared.lists,
         options,
-        &mut report,
+        report,
     )
     .await?;
     tracing::info!("brevo: contacts done in {} ms", step.elapsed().as_millis());
     if config.orders {
         let step = Instant::now();
-        sync_orders(client, warehouse, state, options, &mut report).await?;
+        sync_orders(client, warehouse, state, options, report).await?;
         tracing::info!("brevo: orders done in {} ms", step.elapsed().as_millis());
     }
+    Ok(())
+}
+
+/// Fills the report's request counts and Brevo's last answer from the client.
+pub fn finish_report(client: &brevo::Client, report: &mut SyncReport) {
     let stats = client.stats();
     report.requests = stats
         .requests
@@ -136,7 +197,19 @@ pub async fn sync(
             r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )
     });
-    Ok(report)
+}
+
+/// The Brevo client for `[brevo]`: its key, base URL and import polling.
+pub fn client(config: &BrevoConfig) -> Result<brevo::Client> {
+    use secrecy::ExposeSecret;
+    let mut c = brevo::ClientConfig::new(config.api_key.expose_secret().to_owned().into());
+    if let Some(url) = &config.base_url {
+        c = c.with_base_url(url.clone());
+    }
+    if let Some(poll) = config.import_poll {
+        c.process_poll = poll;
+    }
+    Ok(brevo::Client::new(c)?)
 }
 
 /// Reads the account's attributes, renames mapped default attributes to the account's
@@ -247,6 +320,9 @@ async fn resolve_lists(
     for (channel, r) in &config.lists.channels {
         refs.push((format!("channels.{channel}"), r));
     }
+    if let Some(r) = &config.lists.abandoned_cart {
+        refs.push(("abandoned_cart".into(), r));
+    }
     for (key, r) in refs {
         let id = match r {
             ListRef::Id(id) => {
@@ -283,6 +359,7 @@ async fn resolve_lists(
         match key.as_str() {
             "all_customers" => resolved.all_customers = Some(id),
             "buyers" => resolved.buyers = Some(id),
+            "abandoned_cart" => resolved.abandoned_cart = Some(id),
             channel => {
                 let channel: i64 = channel
                     .trim_start_matches("channels.")
@@ -474,9 +551,10 @@ async fn sync_contacts(
     // them side by side), then removals, then departures.
     let mut submitted: Vec<(Vec<PlannedWrite>, Vec<i64>)> = Vec::new();
     for (group, rows) in groups {
-        if group.lists.is_empty() {
+        if group.lists.is_empty() || options.live {
             // An import needs a list: contacts outside every managed list are upserted one
-            // by one (only when no all-customers list is configured).
+            // by one (only when no all-customers list is configured). In real time every
+            // contact is: an import is followed through the small shared bucket.
             for PlannedWrite {
                 contact: c,
                 sent,
@@ -491,7 +569,7 @@ async fn sync_contacts(
                         attributes: attributes_for(&c, &prev),
                         email_blacklisted: group.blacklist.then_some(true),
                         sms_blacklisted: None,
-                        list_ids: Vec::new(),
+                        list_ids: group.lists.clone(),
                         unlink_list_ids: Vec::new(),
                     })
                     .await?;
@@ -697,6 +775,9 @@ async fn sync_catalog(
     report: &mut SyncReport,
 ) -> Result<()> {
     let url = warehouse.store_url.as_deref();
+    if options.live {
+        return sync_products_live(client, warehouse, state, options, report).await;
+    }
     let categories = commerce::categories(&warehouse.categories, url);
     let (categories, unchanged) = changed(
         &state.load(TRACK_CATEGORIES)?,
@@ -727,6 +808,36 @@ async fn sync_catalog(
     Ok(())
 }
 
+/// Products one by one on `POST /products` (its own bucket), each recorded once sent.
+async fn sync_products_live(
+    client: &brevo::Client,
+    warehouse: &Warehouse,
+    state: &mut dyn PushStore,
+    options: SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let products = commerce::products(
+        &warehouse.products,
+        &warehouse.brands,
+        warehouse.store_url.as_deref(),
+    );
+    let (products, unchanged) = changed(
+        &state.load(TRACK_PRODUCTS)?,
+        products.into_iter().map(|p| (p.id.clone(), p)).collect(),
+    )?;
+    report.add("products.unchanged", unchanged);
+    report.add("products.sent", products.len() as u64);
+    if options.dry_run {
+        return Ok(());
+    }
+    for item in &products {
+        let (_, product, _) = item;
+        ecommerce(client, || client.upsert_product(product)).await?;
+        state.put(TRACK_PRODUCTS, &applied_all(std::slice::from_ref(item)))?;
+    }
+    Ok(())
+}
+
 async fn sync_orders(
     client: &brevo::Client,
     warehouse: &Warehouse,
@@ -737,7 +848,7 @@ async fn sync_orders(
     let tracked = state.load(TRACK_ORDERS)?;
     // The first run sends the store's past orders: historical, so no automation mails
     // thousands of old customers (docs/brevo-api-notes.md §5.4).
-    let historical = tracked.is_empty();
+    let historical = tracked.is_empty() && !options.live;
     let mut items = Vec::new();
     for o in warehouse.orders.iter().filter(|o| o.deleted_at.is_none()) {
         let lines = crate::streams::children::order_lines(&o.raw);
@@ -761,6 +872,15 @@ async fn sync_orders(
         orders.len() as u64,
     );
     if options.dry_run || orders.is_empty() {
+        return Ok(());
+    }
+    if options.live {
+        // One by one on `POST /orders/status` (its own bucket), an upsert by id.
+        for item in &orders {
+            let (_, order, _) = item;
+            ecommerce(client, || client.upsert_order(order)).await?;
+            state.put(TRACK_ORDERS, &applied_all(std::slice::from_ref(item)))?;
+        }
         return Ok(());
     }
     let items: Vec<brevo::Order> = orders.iter().map(|(_, o, _)| o.clone()).collect();

@@ -22,6 +22,8 @@ pub struct Warehouse {
     pub products: Vec<Row>,
     pub categories: Vec<Row>,
     pub brands: HashMap<i64, String>,
+    /// Carts, kept by `bcsync listen` from the cart webhooks (none without it).
+    pub carts: Vec<Row>,
     /// The storefront's address (`secure_url` of the store), for product and category links.
     pub store_url: Option<String>,
 }
@@ -102,6 +104,10 @@ pub fn load(spec: &str, store_hash: Option<&str>) -> Result<Warehouse> {
     w.brands = rows(&db, "brands")?
         .into_iter()
         .filter_map(|(r, _)| Some((r.get("id")?.as_i64()?, r.get("name")?.as_str()?.to_owned())))
+        .collect();
+    w.carts = rows(&db, "carts")?
+        .into_iter()
+        .map(|(raw, deleted_at)| Row { raw, deleted_at })
         .collect();
     w.store_url = rows(&db, "store")?.into_iter().find_map(|(r, _)| {
         r.get("secure_url")

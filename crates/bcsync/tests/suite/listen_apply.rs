@@ -74,6 +74,7 @@ async fn a_burst_is_read_once_per_record_and_batched() {
         wake: Arc::default(),
         options: ApplyOptions::default(),
         poll_window: Default::default(),
+        applied: None,
     };
     let pending = inbox.pending(1000).await.unwrap();
     assert_eq!(pending.len(), 23);
@@ -157,6 +158,7 @@ async fn a_read_refused_for_good_parks_its_events_and_the_rest_apply() {
         wake: Arc::default(),
         options: ApplyOptions::default(),
         poll_window: Default::default(),
+        applied: None,
     };
     let pending = inbox.pending(100).await.unwrap();
     let round = applier.apply(&pending).await.unwrap();
@@ -199,6 +201,7 @@ async fn applier_for(client: bigcommerce::Client, db: &std::path::Path, inbox: &
         wake: Arc::default(),
         options: ApplyOptions::default(),
         poll_window: Default::default(),
+        applied: None,
     }
 }
 

@@ -37,6 +37,7 @@ async fn applier(client: bigcommerce::Client, db: &Path, inbox: &Inbox) -> Appli
         wake: Arc::default(),
         options: ApplyOptions::default(),
         poll_window: Default::default(),
+        applied: None,
     }
 }
 
