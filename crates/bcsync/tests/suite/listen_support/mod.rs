@@ -32,6 +32,7 @@ pub fn quiet_options() -> ListenOptions {
             coalesce: Duration::from_millis(50),
             ..Default::default()
         },
+        alerts: None,
     }
 }
 
