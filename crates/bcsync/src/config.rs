@@ -39,6 +39,9 @@ pub struct FileConfig {
     pub sync: Vec<toml::Value>,
     /// `[brevo]` for `bcsync brevo` (parsed by `marketing::config`).
     pub brevo: Option<toml::Value>,
+    /// `[[alert]]` tables (parsed by `alerts::config`).
+    #[serde(default)]
+    pub alert: Vec<toml::Value>,
 }
 
 /// `[extract]` in `bcsync.toml`.

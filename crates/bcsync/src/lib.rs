@@ -10,7 +10,9 @@
 //! - [`mcp`]: `bcsync mcp`, the operations as MCP tools for AI agents.
 //! - [`pg`]: PostgreSQL connections (URL, TLS, errors) shared by every PostgreSQL part.
 //! - [`ui`]: `bcsync ui`, the local web dashboard over the same stores.
+//! - [`alerts`]: `[[alert]]`: incidents from run records, sent to Slack, PagerDuty, e-mail or a webhook.
 
+pub mod alerts;
 pub mod config;
 pub mod destinations;
 pub mod error;

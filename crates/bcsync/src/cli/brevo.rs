@@ -85,6 +85,7 @@ async fn sync(
     let warehouse =
         bcsync::models::run_blocking(move || marketing::warehouse::load(&spec, Some(&hash)))?;
     let state_spec = super::push::state_spec(args.state.as_deref(), file);
+    let alerts = bcsync::alerts::Alerts::from_config(file)?.redact(&config.api_key);
     let mut store = open_push_store(&state_spec, &store_hash)?;
     take_run_lock(store.as_mut(), RUN_NAME).await?;
     let started = Instant::now();
@@ -115,6 +116,8 @@ async fn sync(
     record.id = run.id;
     if !args.dry_run {
         store.finish_run(&record)?;
+        // Alerts never change the outcome: a destination that fails is a warning.
+        alerts.after_run(store.as_mut(), &store_hash, &record).await;
     }
     let report = result?;
     for r in report.refusals.iter().take(20) {

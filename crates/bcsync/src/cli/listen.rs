@@ -166,6 +166,7 @@ pub async fn listen(
             ..Default::default()
         },
         brevo,
+        alerts: listen_alerts(&file, &conn)?,
     };
     let running = listen::start(
         client,
@@ -238,6 +239,33 @@ pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<E
         print!("{}", listen::status::render(&status));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `[[alert]]`s `listen` evaluates (those on hook_deactivated or lag, watching
+/// `listen`), with the push state store that keeps their incidents.
+fn listen_alerts(
+    file: &bcsync::config::FileConfig,
+    conn: &bcsync::config::StoreConnection,
+) -> anyhow::Result<Option<listen::ListenAlerts>> {
+    use bcsync::alerts::{Alerts, Condition, LISTEN_SYNC};
+    let alerts = Alerts::from_config(file)?;
+    let relevant: Vec<_> = alerts
+        .defs()
+        .iter()
+        .filter(|d| d.watches(LISTEN_SYNC))
+        .filter(|d| {
+            d.on.iter()
+                .any(|c| matches!(c, Condition::HookDeactivated | Condition::Lag { .. }))
+        })
+        .cloned()
+        .collect();
+    if relevant.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(listen::ListenAlerts {
+        alerts: Alerts::new(relevant)?.redact(&conn.access_token),
+        state: super::push::state_spec(None, file),
+    }))
 }
 
 #[cfg(test)]

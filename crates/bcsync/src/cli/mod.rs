@@ -3,6 +3,7 @@
 //! binary as a custom extractor directly.
 
 mod airbyte;
+mod alerts;
 mod api;
 mod brevo;
 mod demo;
@@ -97,6 +98,8 @@ pub enum Command {
     Brevo(brevo::BrevoArgs),
     /// A local web dashboard: status, run history, one run's rejected rows and requests.
     Ui(ui::UiArgs),
+    /// Alerts ([[alert]] in bcsync.toml): send a test to each destination, list open incidents.
+    Alerts(alerts::AlertsArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -204,6 +207,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Status(args)) => listen::status(cli.config.as_deref(), args).await,
         Some(Command::Brevo(args)) => brevo::run(cli.config.as_deref(), args).await,
         Some(Command::Ui(args)) => ui::run(cli.config.as_deref(), args).await,
+        Some(Command::Alerts(args)) => alerts::run(cli.config.as_deref(), args).await,
         Some(Command::Airbyte(args)) => {
             airbyte::run(cli.config.as_deref(), args, &Interrupt::listen()).await
         }

@@ -103,6 +103,8 @@ pub async fn run(
         args.store.store_hash.as_deref(),
         args.store.base_url.as_deref(),
     )?;
+    // Checked before any run: a mistake in [[alert]] is told now, not after the writes.
+    let alerts = bcsync::alerts::Alerts::from_config(&file)?.redact(&connection.access_token);
     let client = connection.client()?;
     let spec = state_spec(args.state.as_deref(), &file);
     let mut store = open_push_store(&spec, &connection.store_hash)?;
@@ -117,6 +119,10 @@ pub async fn run(
     let mut outputs = Vec::new();
     for def in &defs {
         let out = run_sync(&client, store.as_mut(), def, &opts).await?;
+        // Alerts never change the outcome: a destination that fails is a warning.
+        alerts
+            .after_run(store.as_mut(), &connection.store_hash, &out.run)
+            .await;
         if out.run.status == INTERRUPTED {
             // stdout may be a pipe nobody reads any more: the summary so far goes to stderr.
             eprintln!("{}", summary_line(def, &out));

@@ -169,6 +169,9 @@ pub struct ListenOptions {
     pub apply: ApplyOptions,
     /// Forward changes to Brevo (`[brevo]` in bcsync.toml).
     pub brevo: Option<BrevoForwarding>,
+    /// `[[alert]]`s on `hook_deactivated` and `lag`, checked at each hook check, and the
+    /// push state store that keeps their incidents.
+    pub alerts: Option<ListenAlerts>,
 }
 
 /// What the Brevo forwarder needs: the `[brevo]` configuration and the push state store
@@ -176,6 +179,14 @@ pub struct ListenOptions {
 #[derive(Debug, Clone)]
 pub struct BrevoForwarding {
     pub config: crate::marketing::config::BrevoConfig,
+    pub state: String,
+}
+
+/// The alerts `listen` evaluates, and where their incidents are kept.
+#[derive(Debug, Clone)]
+pub struct ListenAlerts {
+    pub alerts: crate::alerts::Alerts,
+    /// The push state store spec (`bcsync push --state`).
     pub state: String,
 }
 
@@ -189,6 +200,7 @@ impl Default for ListenOptions {
             hook_check_interval: Duration::from_secs(60),
             apply: ApplyOptions::default(),
             brevo: None,
+            alerts: None,
         }
     }
 }
@@ -630,8 +642,11 @@ async fn poll_streams(
 }
 
 /// Watches our hooks: every `--hook-check-interval`, reconcile; a hook found missing or
-/// deactivated is repaired, and a poll backfills what it may have missed.
+/// deactivated is repaired, and a poll backfills what it may have missed. Then the
+/// `hook_deactivated` and `lag` alerts are checked.
 async fn hook_loop(ctx: Arc<Context>, stop: CancellationToken) {
+    // Opened at the first check and kept: incidents live in the push state store.
+    let mut incidents: Option<Box<dyn crate::state::push::PushStore>> = None;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -641,25 +656,29 @@ async fn hook_loop(ctx: Arc<Context>, stop: CancellationToken) {
             .inbox
             .set_meta("heartbeat_at", &chrono::Utc::now().to_rfc3339())
             .await;
-        let Some(url) = ctx.options.public_url.clone() else {
-            continue;
-        };
-        match hooks::reconcile(&ctx.client, &url, &ctx.secret).await {
-            Ok(done) => {
-                report_hooks(ctx.client.store_hash(), &done);
-                let _ = ctx
-                    .inbox
-                    .set_meta("hooks_checked_at", &chrono::Utc::now().to_rfc3339())
-                    .await;
-                if done.repaired() {
+        let mut deactivated = None;
+        if let Some(url) = ctx.options.public_url.clone() {
+            match hooks::reconcile(&ctx.client, &url, &ctx.secret).await {
+                Ok(done) => {
+                    report_hooks(ctx.client.store_hash(), &done);
                     let _ = ctx
                         .inbox
-                        .set_meta("hooks_repaired_at", &chrono::Utc::now().to_rfc3339())
+                        .set_meta("hooks_checked_at", &chrono::Utc::now().to_rfc3339())
                         .await;
-                    ctx.poll_now.notify_one();
+                    if done.repaired() {
+                        let _ = ctx
+                            .inbox
+                            .set_meta("hooks_repaired_at", &chrono::Utc::now().to_rfc3339())
+                            .await;
+                        ctx.poll_now.notify_one();
+                    }
+                    deactivated = Some(done.reactivated.clone());
                 }
+                Err(e) => tracing::warn!("checking webhooks failed: {e}"),
             }
-            Err(e) => tracing::warn!("checking webhooks failed: {e}"),
+        }
+        if let Some(alerting) = &ctx.options.alerts {
+            check_alerts(&ctx, alerting, &mut incidents, deactivated).await;
         }
     }
 }
@@ -739,5 +758,45 @@ async fn brevo_loop(
             () = tokio::time::sleep(forwarder.interval()) => {}
             () = wake.notified() => {}
         }
+    }
+}
+
+/// Evaluates the `listen` alerts; problems are warnings (alerts never stop the listener).
+async fn check_alerts(
+    ctx: &Context,
+    alerting: &ListenAlerts,
+    incidents: &mut Option<Box<dyn crate::state::push::PushStore>>,
+    deactivated_hooks: Option<Vec<String>>,
+) {
+    let store_hash = ctx.client.store_hash().to_owned();
+    let lag_minutes = match ctx.inbox.stats().await {
+        Ok(stats) => stats
+            .oldest_pending_at
+            .map(|t| (chrono::Utc::now().timestamp() - t).max(0) as f64 / 60.0),
+        Err(e) => {
+            tracing::warn!("alerts: could not read the inbox to measure lag: {e}");
+            return;
+        }
+    };
+    if incidents.is_none() {
+        match crate::state::push::open_push_store(&alerting.state, &store_hash) {
+            Ok(s) => *incidents = Some(s),
+            Err(e) => {
+                tracing::warn!(
+                    "alerts: could not open the push state store that keeps incidents: {e}"
+                );
+                return;
+            }
+        }
+    }
+    if let Some(state) = incidents.as_mut() {
+        let health = crate::alerts::ListenHealth {
+            deactivated_hooks,
+            lag_minutes,
+        };
+        alerting
+            .alerts
+            .after_listen_check(state.as_mut(), &store_hash, &health)
+            .await;
     }
 }

@@ -265,6 +265,53 @@ pub trait PushStore: Send {
     /// The latest run of each (store, sync), ordered by sync then store.
     fn latest_runs(&self) -> Result<Vec<RunRecord>>;
     fn run(&self, id: i64) -> Result<Option<RunRecord>>;
+    /// The open alert incident of (this store, `key`), if any.
+    fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>>;
+    /// Opens an incident, or updates the open one with the same key (under this store's
+    /// scope; `incident.store` is ignored).
+    fn save_incident(&mut self, incident: &Incident) -> Result<()>;
+    /// Closes (forgets) the incident of (this store, `key`); the runs keep the history.
+    fn close_incident(&mut self, key: &IncidentKey) -> Result<()>;
+    /// The open incidents of every store, oldest first: what `bcsync alerts list` shows.
+    fn open_incidents(&self) -> Result<Vec<Incident>>;
+}
+
+/// What makes an alert incident one incident: the alert, its condition and the sync (a
+/// push sync's name, `brevo`, or `listen`), within one store. A second failing run of the
+/// same sync finds the incident open and sends nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IncidentKey {
+    pub alert: String,
+    pub condition: String,
+    pub sync: String,
+}
+
+/// An open alert incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// The store hash it belongs to.
+    pub store: String,
+    pub alert: String,
+    pub condition: String,
+    pub sync: String,
+    pub opened_at: String,
+    /// The run that found the condition last (0 when it did not come from a run record).
+    pub run_id: i64,
+    /// The alert's text, as sent.
+    pub summary: String,
+    /// Whether the alert reached its destination. One that did not is sent again by the
+    /// next run that finds the condition still holding; one never sent needs no resolve.
+    pub notified: bool,
+}
+
+impl Incident {
+    pub fn key(&self) -> IncidentKey {
+        IncidentKey {
+            alert: self.alert.clone(),
+            condition: self.condition.clone(),
+            sync: self.sync.clone(),
+        }
+    }
 }
 
 /// The `limit` of [`PushStore::requests_after`] that reads a whole log.
@@ -481,8 +528,9 @@ fn still_named(_file: &std::fs::File, _path: &Path) -> bool {
 
 /// Layout version in `PRAGMA user_version`: 2 added the store to every record and run, 3
 /// the indexes that list runs by sync or status and read one run's rows, 4 the requests'
-/// details (time, attempt, rate limit left, error) for the live debugger.
-const SCHEMA_VERSION: i64 = 4;
+/// details (time, attempt, rate limit left, error) for the live debugger, 5 the open alert
+/// incidents.
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS push_records (
@@ -501,6 +549,10 @@ CREATE INDEX IF NOT EXISTS push_runs_status_idx ON push_runs (status, id);
 CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON push_runs (store, sync, id);
 CREATE INDEX IF NOT EXISTS push_rejections_run_idx ON push_rejections (run_id, row);
 CREATE INDEX IF NOT EXISTS push_requests_run_idx ON push_requests (run_id, seq);
+CREATE TABLE IF NOT EXISTS alert_incidents (
+    store TEXT NOT NULL, alert TEXT NOT NULL, condition TEXT NOT NULL, sync TEXT NOT NULL,
+    opened_at TEXT NOT NULL, run_id INTEGER NOT NULL, summary TEXT NOT NULL,
+    notified INTEGER NOT NULL, PRIMARY KEY (store, alert, condition, sync));
 ";
 
 impl SqlitePushStore {
@@ -1035,6 +1087,77 @@ impl PushStore for SqlitePushStore {
             .collect();
         settled(self, Some(rec))
     }
+
+    fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>> {
+        let found = self
+            .query_incidents(
+                "WHERE store = ?1 AND alert = ?2 AND condition = ?3 AND sync = ?4",
+                &[&self.scope, &key.alert, &key.condition, &key.sync],
+            )?
+            .pop();
+        Ok(found)
+    }
+
+    fn save_incident(&mut self, i: &Incident) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO alert_incidents (store, alert, condition, sync, opened_at, run_id, summary, notified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (store, alert, condition, sync) DO UPDATE SET run_id = excluded.run_id,
+                   summary = excluded.summary, notified = excluded.notified",
+                params![
+                    self.scope,
+                    i.alert,
+                    i.condition,
+                    i.sync,
+                    i.opened_at,
+                    i.run_id,
+                    i.summary,
+                    i.notified
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn close_incident(&mut self, key: &IncidentKey) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM alert_incidents WHERE store = ?1 AND alert = ?2 AND condition = ?3 AND sync = ?4",
+                params![self.scope, key.alert, key.condition, key.sync],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn open_incidents(&self) -> Result<Vec<Incident>> {
+        self.query_incidents("ORDER BY opened_at, store, alert, condition, sync", &[])
+    }
+}
+
+impl SqlitePushStore {
+    /// The incidents selected by `tail` (a WHERE and/or ORDER BY clause).
+    fn query_incidents(&self, tail: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT store, alert, condition, sync, opened_at, run_id, summary, notified FROM alert_incidents {tail}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok(Incident {
+                    store: r.get(0)?,
+                    alert: r.get(1)?,
+                    condition: r.get(2)?,
+                    sync: r.get(3)?,
+                    opened_at: r.get(4)?,
+                    run_id: r.get(5)?,
+                    summary: r.get(6)?,
+                    notified: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| r.map_err(|e| self.err(e))).collect()
+    }
 }
 
 #[cfg(test)]
@@ -1310,6 +1433,56 @@ mod tests {
         let runs = b.runs(5).unwrap();
         let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
         assert_eq!(statuses, ["ok", INTERRUPTED]);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod incident_tests {
+    use super::*;
+
+    #[test]
+    fn an_incident_is_kept_per_store_and_key_until_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut a = SqlitePushStore::open(&path, "s1").unwrap();
+        let mut b = SqlitePushStore::open(&path, "s2").unwrap();
+        let incident = Incident {
+            alert: "ops".into(),
+            condition: "run_failed".into(),
+            sync: "crm".into(),
+            opened_at: now(),
+            run_id: 3,
+            summary: "run 3 failed".into(),
+            ..Incident::default()
+        };
+        let key = incident.key();
+        assert!(a.incident(&key).unwrap().is_none());
+        a.save_incident(&incident).unwrap();
+        a.save_incident(&Incident {
+            run_id: 4,
+            notified: true,
+            opened_at: "later".into(),
+            ..incident.clone()
+        })
+        .unwrap();
+        let open = a.incident(&key).unwrap().unwrap();
+        // Updating keeps when it opened; the store is the one of the scope.
+        assert_eq!(
+            (
+                open.run_id,
+                open.notified,
+                open.opened_at.as_str(),
+                open.store.as_str()
+            ),
+            (4, true, incident.opened_at.as_str(), "s1")
+        );
+        assert!(b.incident(&key).unwrap().is_none());
+        b.save_incident(&incident).unwrap();
+        assert_eq!(a.open_incidents().unwrap().len(), 2);
+        a.close_incident(&key).unwrap();
+        assert!(a.incident(&key).unwrap().is_none());
+        assert_eq!(b.open_incidents().unwrap()[0].store, "s2");
     }
 }
 

@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::push::{
-    ALL_REQUESTS, INTERRUPTED, LoggedRequest, PushStore, RequestDetail, RunFilter, RunPage,
-    RunRecord, TrackStatus, Tracked, settle_statuses, settled,
+    ALL_REQUESTS, INTERRUPTED, Incident, IncidentKey, LoggedRequest, PushStore, RequestDetail,
+    RunFilter, RunPage, RunRecord, TrackStatus, Tracked, settle_statuses, settled,
 };
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};
@@ -73,7 +73,11 @@ fn schema_sql(prefix: &str) -> String {
          CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);
          CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON {prefix}push_runs (sync, id);
          CREATE INDEX IF NOT EXISTS push_runs_status_idx ON {prefix}push_runs (status, id);
-         CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON {prefix}push_runs (store, sync, id);"
+         CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON {prefix}push_runs (store, sync, id);
+         CREATE TABLE IF NOT EXISTS {prefix}alert_incidents (
+            store text NOT NULL, alert text NOT NULL, condition text NOT NULL, sync text NOT NULL,
+            opened_at text NOT NULL, run_id bigint NOT NULL, summary text NOT NULL,
+            notified boolean NOT NULL, PRIMARY KEY (store, alert, condition, sync));"
     )
 }
 
@@ -100,12 +104,15 @@ impl PgPushStore {
         .iter()
         .map(|t| format!("{}{t}", store.prefix))
         .collect();
-        // Indexes added after the first layout (run listings by sync and status): a
-        // store created before them gets them when its role may create them.
+        // Indexes and the incidents table added after the first layout (run listings by
+        // sync and status, alerts): a store created before them gets them when its role
+        // may create them; without the incidents table only alert deduplication fails
+        // (with this database's own error), never a run.
         let indexes: Vec<String> = [
             "push_runs_sync_idx",
             "push_runs_status_idx",
             "push_runs_store_sync_idx",
+            "alert_incidents",
         ]
         .iter()
         .map(|i| format!("{}{i}", store.prefix))
@@ -677,5 +684,92 @@ impl PushStore for PgPushStore {
             Ok(Some(rec))
         })?;
         settled(self, run)
+    }
+
+    fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>> {
+        let sql = format!(
+            "SELECT store, alert, condition, sync, opened_at, run_id, summary, notified
+               FROM {}alert_incidents WHERE store = $1 AND alert = $2 AND condition = $3 AND sync = $4",
+            self.prefix
+        );
+        let (scope, key) = (self.scope.clone(), key.clone());
+        self.session.run(move |c, t| async move {
+            let row = c
+                .query_opt(&sql, &[&scope, &key.alert, &key.condition, &key.sync])
+                .await
+                .map_err(|e| t.explain(&e, "reading an alert incident"))?;
+            Ok(row.map(|r| incident_from_row(&r)))
+        })
+    }
+
+    fn save_incident(&mut self, i: &Incident) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {}alert_incidents (store, alert, condition, sync, opened_at, run_id, summary, notified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (store, alert, condition, sync) DO UPDATE SET run_id = excluded.run_id,
+               summary = excluded.summary, notified = excluded.notified",
+            self.prefix
+        );
+        let (scope, i) = (self.scope.clone(), i.clone());
+        self.session.run(move |c, t| async move {
+            c.execute(
+                &sql,
+                &[
+                    &scope,
+                    &i.alert,
+                    &i.condition,
+                    &i.sync,
+                    &i.opened_at,
+                    &i.run_id,
+                    &i.summary,
+                    &i.notified,
+                ],
+            )
+            .await
+            .map_err(|e| t.explain(&e, "saving an alert incident"))?;
+            Ok(())
+        })
+    }
+
+    fn close_incident(&mut self, key: &IncidentKey) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM {}alert_incidents WHERE store = $1 AND alert = $2 AND condition = $3 AND sync = $4",
+            self.prefix
+        );
+        let (scope, key) = (self.scope.clone(), key.clone());
+        self.session.run(move |c, t| async move {
+            c.execute(&sql, &[&scope, &key.alert, &key.condition, &key.sync])
+                .await
+                .map_err(|e| t.explain(&e, "closing an alert incident"))?;
+            Ok(())
+        })
+    }
+
+    fn open_incidents(&self) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT store, alert, condition, sync, opened_at, run_id, summary, notified
+               FROM {}alert_incidents ORDER BY opened_at, store, alert, condition, sync",
+            self.prefix
+        );
+        self.session.run(move |c, t| async move {
+            let rows = c
+                .query(&sql, &[])
+                .await
+                .map_err(|e| t.explain(&e, "listing alert incidents"))?;
+            Ok(rows.iter().map(incident_from_row).collect())
+        })
+    }
+}
+
+fn incident_from_row(r: &tokio_postgres::Row) -> Incident {
+    Incident {
+        store: r.get(0),
+        alert: r.get(1),
+        condition: r.get(2),
+        sync: r.get(3),
+        opened_at: r.get(4),
+        run_id: r.get(5),
+        summary: r.get(6),
+        notified: r.get(7),
     }
 }

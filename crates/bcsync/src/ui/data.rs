@@ -147,6 +147,11 @@ impl Stores {
         self.with_push(|s| s.latest_runs()).await
     }
 
+    /// The open alert incidents (`[[alert]]`), every store's.
+    pub async fn open_incidents(&self) -> Result<Option<Vec<crate::state::push::Incident>>> {
+        self.with_push(|s| s.open_incidents()).await
+    }
+
     pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         Ok(self.with_push(move |s| s.run(id)).await?.flatten())
     }

@@ -162,6 +162,41 @@ pub struct StatusView {
     pub latest: Result<Option<Vec<RunRecord>>, String>,
     pub extraction: Extraction,
     pub brevo_sync: &'static str,
+    /// Open alert incidents (`[[alert]]`); empty when none or unreadable.
+    pub incidents: Vec<crate::state::push::Incident>,
+}
+
+/// The open alert incidents: what fired, for which sync, since when, whether it was sent.
+fn incidents_table(incidents: &[crate::state::push::Incident], now: DateTime<Utc>) -> String {
+    let mut t = String::from(
+        "<div class=\"scroll\"><table><thead><tr><th>Alert</th><th>Condition</th><th>Sync</th>\
+         <th>Store</th><th>Since</th><th>Run</th><th>Sent</th><th>What</th></tr></thead><tbody>",
+    );
+    for i in incidents {
+        let run = if i.run_id > 0 {
+            format!("<a href=\"/runs/{0}\">#{0}</a>", i.run_id)
+        } else {
+            "—".into()
+        };
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{run}</td><td class=\"{}\">{}</td><td class=\"wrap\">{}</td></tr>",
+            esc(&i.alert),
+            esc(&i.condition),
+            esc(&i.sync),
+            esc(&i.store),
+            when(&i.opened_at, now),
+            if i.notified { "ok" } else { "bad" },
+            if i.notified {
+                "sent"
+            } else {
+                "not delivered yet"
+            },
+            esc(&i.summary),
+        );
+    }
+    t.push_str("</tbody></table></div>");
+    t
 }
 
 fn runs_table(runs: &[RunRecord], now: DateTime<Utc>, with_id: bool) -> String {
@@ -241,6 +276,14 @@ pub fn status_page(v: &StatusView, now: DateTime<Utc>) -> String {
         .unwrap_or_default();
     let (brevo, push): (Vec<RunRecord>, Vec<RunRecord>) =
         latest.into_iter().partition(|r| r.sync == v.brevo_sync);
+    if !v.incidents.is_empty() {
+        let _ = write!(
+            b,
+            "<h2>Open alerts <span class=\"count\">{}</span></h2>",
+            v.incidents.len()
+        );
+        b.push_str(&incidents_table(&v.incidents, now));
+    }
     b.push_str("<h2>Push syncs: last run</h2>");
     if push.is_empty() {
         b.push_str("<p class=\"empty\">No push run recorded.</p>");
@@ -607,6 +650,39 @@ mod tests {
         let html = run_page(&r, Utc::now());
         assert!(!html.contains("<b>sync"));
         assert!(html.contains("&lt;b&gt;sync"));
+    }
+
+    #[test]
+    fn open_incidents_are_listed_escaped() {
+        let v = StatusView {
+            store_hash: Some("abc".into()),
+            state_shown: "push.db".into(),
+            latest: Ok(None),
+            extraction: Extraction::default(),
+            brevo_sync: "brevo",
+            incidents: vec![crate::state::push::Incident {
+                store: "abc".into(),
+                alert: "ops".into(),
+                condition: "run_failed".into(),
+                sync: "crm".into(),
+                opened_at: "2026-01-01T00:00:00Z".into(),
+                run_id: 12,
+                summary: "run 12 failed: <boom>".into(),
+                notified: true,
+            }],
+        };
+        let html = status_page(&v, Utc::now());
+        assert!(
+            html.contains("Open alerts <span class=\"count\">1</span>"),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"/runs/12\">#12</a>"));
+        assert!(html.contains("run 12 failed: &lt;boom&gt;"));
+        let quiet = StatusView {
+            incidents: Vec::new(),
+            ..v
+        };
+        assert!(!status_page(&quiet, Utc::now()).contains("Open alerts"));
     }
 
     #[test]

@@ -259,7 +259,11 @@ async fn style() -> Response {
 }
 
 async fn status_page(State(app): State<App>) -> Response {
-    let (latest, extraction) = tokio::join!(app.stores.latest_runs(), app.stores.extraction());
+    let (latest, extraction, incidents) = tokio::join!(
+        app.stores.latest_runs(),
+        app.stores.extraction(),
+        app.stores.open_incidents()
+    );
     let sources = app.stores.sources();
     let view = html::StatusView {
         store_hash: sources.store_hash.clone(),
@@ -267,6 +271,8 @@ async fn status_page(State(app): State<App>) -> Response {
         latest: latest.map_err(|e| crate::pg::redact_in(&e.to_string())),
         extraction,
         brevo_sync: crate::marketing::RUN_NAME,
+        // A store older than the incidents table (or none yet) simply has none to show.
+        incidents: incidents.ok().flatten().unwrap_or_default(),
     };
     html_page(html::status_page(&view, chrono::Utc::now()))
 }

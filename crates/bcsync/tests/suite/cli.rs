@@ -38,6 +38,8 @@ fn help_texts() {
         vec!["models", "export", "--help"],
         vec!["brevo", "--help"],
         vec!["brevo", "sync", "--help"],
+        vec!["alerts", "--help"],
+        vec!["alerts", "test", "--help"],
     ] {
         let (ok, stdout, _) = bcsync(&cmd);
         assert!(ok);

@@ -9,6 +9,7 @@ mod push_support;
 mod ui_support;
 
 mod airbyte;
+mod alerts;
 mod brevo_listen;
 mod brevo_sync;
 mod check;

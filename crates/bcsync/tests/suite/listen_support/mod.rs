@@ -33,6 +33,7 @@ pub fn quiet_options() -> ListenOptions {
             ..Default::default()
         },
         brevo: None,
+        alerts: None,
     }
 }
 
