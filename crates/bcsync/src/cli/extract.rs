@@ -335,8 +335,11 @@ pub async fn extract(
     // the dashboard), its requests as they are made.
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let state_spec = super::push::state_spec(None, &file);
+    // Checked before the run: a mistake in `[[alert]]` stops here with its fix.
+    let alerts = bcsync::alerts::Alerts::from_config(&file)?.redact(&conn.access_token);
     let recorder = bcsync::state::recorder::RunRecorder::start(
-        &super::push::state_spec(None, &file),
+        &state_spec,
         &conn.store_hash,
         EXTRACT_RUN,
         &started_at,
@@ -362,7 +365,19 @@ pub async fn extract(
     if let Some(recorder) = recorder {
         // Refused before its first request (a destination that is not ours): no run.
         let began = result.is_ok() || !recorder.log.is_empty();
-        recorder.finish(began.then(|| extract_run_record(&result, started)));
+        let recorded = recorder.finish(began.then(|| extract_run_record(&result, started)));
+        if let Some(run) = recorded
+            && !alerts.is_empty()
+        {
+            match bcsync::state::push::open_push_store(&state_spec, &conn.store_hash) {
+                Ok(mut store) => {
+                    alerts
+                        .after_run(store.as_mut(), &conn.store_hash, &run)
+                        .await;
+                }
+                Err(e) => tracing::warn!("alerts: could not open the run store: {e}"),
+            }
+        }
     }
     let summary = result?;
     let code = finish_run(&summary, &to, singer, interrupt);

@@ -23,7 +23,7 @@ pub struct RunRecorder {
     /// The client's observer for this run's requests.
     pub log: Arc<RequestLog>,
     finish: mpsc::Sender<Option<RunRecord>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<RunRecord>>>,
 }
 
 impl RunRecorder {
@@ -51,12 +51,11 @@ impl RunRecorder {
 
     /// Writes the run's end (`run`'s status, message, counts, duration; its requests and
     /// their counts come from the log) and waits until it is written. `None`: the run
-    /// never began (refused before its first request), nothing is recorded.
-    pub fn finish(mut self, run: Option<RunRecord>) {
+    /// never began (refused before its first request), nothing is recorded. Returns the
+    /// run as recorded (with its id), for the alerts.
+    pub fn finish(mut self, run: Option<RunRecord>) -> Option<RunRecord> {
         let _ = self.finish.send(run);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.take().and_then(|t| t.join().ok().flatten())
     }
 }
 
@@ -109,7 +108,11 @@ fn open(begun: &Begun) -> Option<(Box<dyn PushStore>, i64)> {
 
 /// The recorder thread: opens the store with the first request, flushes new requests
 /// every [`FLUSH_EVERY`], then writes the end.
-fn record(begun: &Begun, log: &RequestLog, finished: &mpsc::Receiver<Option<RunRecord>>) {
+fn record(
+    begun: &Begun,
+    log: &RequestLog,
+    finished: &mpsc::Receiver<Option<RunRecord>>,
+) -> Option<RunRecord> {
     // `None` until the first request; `Some(None)` when the store could not be opened.
     let mut opened: Option<Option<(Box<dyn PushStore>, i64)>> = None;
     let mut written = 0;
@@ -137,10 +140,8 @@ fn record(begun: &Begun, log: &RequestLog, finished: &mpsc::Receiver<Option<RunR
             }
         }
     };
-    let Some(mut end) = end else { return };
-    let Some((store, id)) = opened.get_or_insert_with(|| open(begun)) else {
-        return;
-    };
+    let mut end = end?;
+    let (store, id) = opened.get_or_insert_with(|| open(begun)).as_mut()?;
     end.id = *id;
     end.sync = begun.sync.clone();
     end.started_at = begun.started_at.clone();
@@ -150,7 +151,14 @@ fn record(begun: &Begun, log: &RequestLog, finished: &mpsc::Receiver<Option<RunR
     if end.finished_at.is_empty() {
         end.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     }
-    if let Err(e) = store.finish_run(&end) {
-        tracing::warn!("could not record the end of run #{}: {e}", end.id);
+    match store.finish_run(&end) {
+        Ok(()) => {
+            end.request_log.clear();
+            Some(end)
+        }
+        Err(e) => {
+            tracing::warn!("could not record the end of run #{}: {e}", end.id);
+            None
+        }
     }
 }

@@ -757,3 +757,43 @@ async fn a_429_in_a_run_alerts_quota_exhausted_then_resolves() {
         hooks[0].body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extraction_run_is_watched_like_the_others() {
+    let sb = common::sandbox(common::small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let receivers = Arc::new(Receivers::default());
+    let (http, _) = start_receivers(receivers.clone()).await;
+    std::fs::write(
+        dir.path().join("bcsync.toml"),
+        format!(
+            "[[alert]]\nname = \"extract-quota\"\non = [\"quota_exhausted\"]\nsyncs = [\"extract\"]\n\
+             to.webhook = {{ url = \"http://{http}/hook\" }}\n"
+        ),
+    )
+    .unwrap();
+    // The token check is the first request; the second is the extraction's first.
+    common::set_faults(&sb, "429@2").await;
+    let out = bcsync(
+        &sb,
+        dir.path(),
+        http,
+        &[
+            "extract",
+            "--to",
+            "sqlite:shop.db",
+            "--streams",
+            "brands",
+            "--no-progress",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let hooks = receivers.accepted("webhook");
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0].body["event"], "trigger");
+    assert_eq!(hooks[0].body["condition"], "quota_exhausted");
+    assert_eq!(hooks[0].body["sync"], "extract");
+    assert_no_secret(&receivers.everything(), sb.token());
+}
