@@ -129,6 +129,7 @@ async fn main() {
             "/runs?sync=customers&status=failed".to_owned(),
         ),
         ("runs, page 150 of 200", "/runs?page=150".to_owned()),
+        ("charts /charts (latest 60 runs)", "/charts".to_owned()),
         (
             "run (20 rejected, 25 requests)",
             format!("/runs/{typical_rejected}"),

@@ -97,6 +97,12 @@ pub struct RequestDetail {
     /// A transport failure or the API's message, when the request failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The store's quota, per window (`X-Rate-Limit-Requests-Quota`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<i64>,
+    /// The quota's window in milliseconds (`X-Rate-Limit-Time-Window-Ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<i64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -121,11 +127,12 @@ impl RequestDetail {
 impl LoggedRequest {
     /// The log line of one answer (or failure) the client reports.
     pub fn from_event(e: &bigcommerce::RequestEvent) -> Self {
-        let rate_left = e
-            .headers
-            .iter()
-            .find(|(name, _)| name == "x-rate-limit-requests-left")
-            .and_then(|(_, v)| v.parse().ok());
+        let header = |wanted: &str| {
+            e.headers
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .and_then(|(_, v)| v.parse().ok())
+        };
         Self {
             method: e.method.clone(),
             path: e.url_path.clone(),
@@ -135,8 +142,10 @@ impl LoggedRequest {
                 at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 attempt: e.attempt,
                 retried: e.will_retry,
-                rate_left,
+                rate_left: header("x-rate-limit-requests-left"),
                 error: e.error.clone(),
+                quota: header("x-rate-limit-requests-quota"),
+                window_ms: header("x-rate-limit-time-window-ms"),
             },
         }
     }
@@ -167,6 +176,9 @@ pub struct RunRecord {
     pub throttled: u64,
     /// Requests the client sent again (after a 429, a 5xx or a broken connection).
     pub retried: u64,
+    /// The store's quota in requests per minute, as its answers told it (for charts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_per_minute: Option<f64>,
     pub duration_ms: u64,
     pub rejected: Vec<Rejection>,
     pub request_log: Vec<LoggedRequest>,
@@ -214,6 +226,10 @@ impl RunRecord {
         self.write_requests = self.requests - self.lookup_requests;
         self.throttled = log.iter().filter(|e| e.status == Some(429)).count() as u64;
         self.retried = log.iter().filter(|e| e.detail.retried).count() as u64;
+        self.quota_per_minute = log.iter().rev().find_map(|e| {
+            let (quota, window) = (e.detail.quota?, e.detail.window_ms?);
+            (window > 0).then(|| quota as f64 * 60_000.0 / window as f64)
+        });
     }
 }
 

@@ -156,6 +156,29 @@ impl Stores {
         Ok(self.with_push(move |s| s.run(id)).await?.flatten())
     }
 
+    /// `listen`'s recent end-to-end latencies in seconds (store event time to rows
+    /// committed), from the inbox beside a SQLite destination; `Err` says why there are
+    /// none to show.
+    pub async fn listen_latencies(&self) -> std::result::Result<Vec<f64>, String> {
+        let spec = self.inner.sources.extract_to.clone();
+        let Some(path) = sqlite_path(&spec) else {
+            return Err(
+                "listen latency is shown for a SQLite destination (its inbox file sits beside it)"
+                    .into(),
+            );
+        };
+        let inbox = crate::listen::inbox::sqlite_path_for(&path);
+        if !inbox.exists() {
+            return Err(format!(
+                "{} does not exist: `bcsync listen` has not run on this destination",
+                inbox.display()
+            ));
+        }
+        tokio::task::spawn_blocking(move || read_latencies(&inbox).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| format!("the latency reader stopped: {e}"))?
+    }
+
     /// The extraction destination's streams and tables; problems become the note.
     pub async fn extraction(&self) -> Extraction {
         let spec = self.inner.sources.extract_to.clone();
@@ -185,6 +208,27 @@ impl Stores {
 }
 
 /// The SQLite file of an extraction spec (`sqlite:FILE`, or a path ending in .db/.sqlite).
+/// The latencies of the last 1,000 events the inbox applied.
+fn read_latencies(inbox: &std::path::Path) -> rusqlite::Result<Vec<f64>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(inbox, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    let mut stmt = conn.prepare(
+        "SELECT created_at, applied_at FROM events WHERE applied_at IS NOT NULL
+         ORDER BY seq DESC LIMIT 1000",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (created, applied) = row?;
+        if let Ok(applied) = chrono::DateTime::parse_from_rfc3339(&applied) {
+            let ms = applied.timestamp_millis() - created * 1000;
+            out.push(ms.max(0) as f64 / 1000.0);
+        }
+    }
+    Ok(out)
+}
+
 fn sqlite_path(spec: &str) -> Option<PathBuf> {
     spec.strip_prefix("sqlite:").map(PathBuf::from).or_else(|| {
         (spec.ends_with(".db") || spec.ends_with(".sqlite")).then(|| PathBuf::from(spec))

@@ -146,11 +146,12 @@ pub fn page(title: &str, active: &str, body: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · bcsync</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\
-         <body><header><span class=\"brand\">bcsync</span><nav>{}{}</nav></header>\
+         <body><header><span class=\"brand\">bcsync</span><nav>{}{}{}</nav></header>\
          <main>{body}</main></body></html>\n",
         esc(title),
         nav("/", "Status", "status"),
         nav("/runs", "Runs", "runs"),
+        nav("/charts", "Charts", "charts"),
     )
 }
 

@@ -13,6 +13,7 @@
 //!   or `?token=` once in a browser, which sets a cookie and redirects to the same page
 //!   without it, so the token stays out of the history and of every link).
 
+pub mod charts;
 pub mod data;
 pub mod html;
 
@@ -79,6 +80,7 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/runs", get(runs_page))
+        .route("/charts", get(charts_page))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
@@ -275,6 +277,38 @@ async fn status_page(State(app): State<App>) -> Response {
         incidents: incidents.ok().flatten().unwrap_or_default(),
     };
     html_page(html::status_page(&view, chrono::Utc::now()))
+}
+
+/// Runs the charts show: the most recent ones.
+const CHARTED_RUNS: usize = 60;
+
+async fn charts_page(State(app): State<App>) -> Page {
+    let (runs, latencies) = tokio::join!(
+        app.stores.runs_page(RunFilter::default(), 0, CHARTED_RUNS),
+        app.stores.listen_latencies()
+    );
+    let mut runs = runs.map_err(failure)?.map(|p| p.runs).unwrap_or_default();
+    runs.reverse();
+    let mut body = String::from("<h1>Charts</h1>");
+    let _ = std::fmt::Write::write_fmt(
+        &mut body,
+        format_args!(
+            "<p class=\"meta\">Runs charted: the latest {} (push, extract, brevo and mcp runs alike).</p>",
+            runs.len()
+        ),
+    );
+    body.push_str(&charts::run_charts(&runs));
+    match latencies {
+        Ok(l) => body.push_str(&charts::latency_chart(&l)),
+        Err(note) => {
+            body.push_str(&charts::latency_chart(&[]));
+            let _ = std::fmt::Write::write_fmt(
+                &mut body,
+                format_args!("<p class=\"meta\">{}</p>", html::esc(&note)),
+            );
+        }
+    }
+    Ok(html_page(html::page("Charts", "charts", &body)))
 }
 
 /// The runs page's query; empty values (a filter set to "all") mean no filter, and a

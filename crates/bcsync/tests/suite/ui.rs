@@ -371,3 +371,34 @@ async fn with_no_store_yet_the_pages_say_so_and_create_nothing() {
     assert!(!dir.path().join("bcsync-push.db").exists());
     assert!(!dir.path().join("bcsync.db").exists());
 }
+
+#[tokio::test]
+async fn charts_draw_the_recent_runs_and_say_why_latency_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_dir(dir.path(), 3);
+    let ui = UiProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--store-hash", "store1"],
+        &[],
+    );
+    let (status, html) = get(&ui.url("/charts")).await;
+    assert_eq!(status, StatusCode::OK);
+    for title in [
+        "Requests per minute, per run",
+        "Records per run",
+        "Rejected rows per run",
+        "listen: store change to committed rows",
+    ] {
+        assert!(html.contains(title), "{title} missing");
+    }
+    // Each finished run is a bar in each run chart, linked to its page.
+    let bars = html.matches("<rect class=\"bar\"").count();
+    assert!(bars >= 9, "{bars} bars");
+    assert!(html.contains("<a href=\"/runs/"));
+    // The seeded customers run: 120 created and 5 updated.
+    assert!(html.contains("customers: 125 records</title>"), "{html}");
+    assert!(
+        html.contains("bcsync-inbox.db does not exist"),
+        "no listen inbox beside the destination: {html}"
+    );
+}

@@ -334,5 +334,22 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
         run.request_log.len().to_string()
     );
     shoot(&c, "live-debugger.png").await;
+
+    // Charts: the finished run's rate against the quota the store announced.
+    c.find(Locator::LinkText("Charts"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_url(&c, |u| u.ends_with("/charts")).await;
+    assert_eq!(text_of(&c, "h1").await, "Charts");
+    let bars = c.find_all(Locator::Css("svg rect.bar")).await.unwrap();
+    assert_eq!(bars.len(), 3, "one run in each of the three run charts");
+    assert!(
+        text_of(&c, "main").await.contains("store quota/min"),
+        "the quota line is drawn"
+    );
+    shoot(&c, "charts.png").await;
     c.close().await.unwrap();
 }
