@@ -45,7 +45,13 @@ pub async fn run(config: Option<&Path>, args: UiArgs) -> anyhow::Result<ExitCode
             .or_else(|| std::env::var(bcsync::config::ENV_STORE_HASH).ok())
             .or_else(|| file.store_hash.clone()),
     };
-    let stores = Stores::new(sources)?;
+    // With a token the status page says whether the store answers, and its quota; the
+    // dashboard works without one.
+    let store_client = file
+        .connection(sources.store_hash.as_deref(), None)
+        .ok()
+        .and_then(|c| c.client().ok());
+    let stores = Stores::asking(sources, store_client)?;
     let (token, generated) = if needs_token(&args.listen) {
         match std::env::var(ENV_UI_TOKEN)
             .ok()

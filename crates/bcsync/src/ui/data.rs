@@ -73,19 +73,103 @@ struct Inner {
     sources: UiSources,
     location: StateLocation,
     push: Mutex<Option<Box<dyn PushStore>>>,
+    /// A client for the store's cheap check, when a token is configured.
+    store_client: Option<bigcommerce::Client>,
+    /// The last store check and when it was made: one request a minute at most, however
+    /// often the status page is loaded.
+    last_check: Mutex<Option<(std::time::Instant, StoreCheck)>>,
 }
+
+/// What the store answered to the status page's check (`GET /v2/time`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreCheck {
+    /// No token configured: the store is not asked.
+    NotAsked,
+    Connected {
+        /// Requests per window, requests left and the window, from the answer's headers.
+        quota: Option<u32>,
+        left: Option<u32>,
+        window_secs: Option<u64>,
+        checked_at: String,
+    },
+    Failed {
+        reason: String,
+        checked_at: String,
+    },
+}
+
+/// How long a store check is reused.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Stores {
     /// Checks the specs (nothing is opened yet).
     pub fn new(sources: UiSources) -> Result<Self> {
+        Self::asking(sources, None)
+    }
+
+    /// The same readers; with a client, the status page also asks the store whether it
+    /// answers (one cheap request a minute at most).
+    pub fn asking(sources: UiSources, store_client: Option<bigcommerce::Client>) -> Result<Self> {
         let location = locate(&sources.state)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 sources,
                 location,
                 push: Mutex::new(None),
+                store_client,
+                last_check: Mutex::new(None),
             }),
         })
+    }
+
+    /// Whether the store answers, and its quota: one `GET /v2/time` (no scope needed) a
+    /// minute at most.
+    pub async fn store_check(&self) -> StoreCheck {
+        let Some(client) = &self.inner.store_client else {
+            return StoreCheck::NotAsked;
+        };
+        if let Some((at, check)) = &*self.inner.last_check.lock()
+            && at.elapsed() < CHECK_EVERY
+        {
+            return check.clone();
+        }
+        let checked_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let check = match client.get(bigcommerce::ApiVersion::V2, "/time", &[]).await {
+            Ok(_) => {
+                let rl = client.rate_limit();
+                StoreCheck::Connected {
+                    quota: rl.quota,
+                    left: rl.left,
+                    window_secs: rl.window.map(|w| w.as_secs()),
+                    checked_at,
+                }
+            }
+            Err(e) => StoreCheck::Failed {
+                reason: crate::pg::redact_in(&e.to_string()),
+                checked_at,
+            },
+        };
+        *self.inner.last_check.lock() = Some((std::time::Instant::now(), check.clone()));
+        check
+    }
+
+    /// `listen`'s health from the inbox beside a SQLite destination (read only; `None`
+    /// when `listen` never ran there).
+    pub async fn listen_health(
+        &self,
+    ) -> Option<std::result::Result<crate::listen::status::Status, String>> {
+        let spec = &self.inner.sources.extract_to;
+        let path = sqlite_path(spec)?;
+        if !crate::listen::inbox::sqlite_path_for(&path).exists() {
+            return None;
+        }
+        let store = self.inner.sources.store_hash.clone().unwrap_or_default();
+        let target = crate::listen::ListenTarget::Sqlite { path };
+        Some(
+            crate::listen::status::read(&target, &store)
+                .await
+                .map_err(|e| e.to_string()),
+        )
     }
 
     pub fn sources(&self) -> &UiSources {

@@ -165,6 +165,85 @@ pub struct StatusView {
     pub brevo_sync: &'static str,
     /// Open alert incidents (`[[alert]]`); empty when none or unreadable.
     pub incidents: Vec<crate::state::push::Incident>,
+    /// Whether the store answered the cheap check, and its quota.
+    pub store_check: super::data::StoreCheck,
+    /// `listen`'s health, when it runs (or ran) on this destination.
+    pub listen: Option<Result<crate::listen::status::Status, String>>,
+}
+
+/// The store card's lines: connected or not, and the quota the answer announced.
+fn store_check_lines(check: &super::data::StoreCheck) -> String {
+    use super::data::StoreCheck;
+    match check {
+        StoreCheck::NotAsked => "<p class=\"meta\">Not asked: set BIGCOMMERCE_ACCESS_TOKEN (or access_token in bcsync.toml) for a connection check.</p>".into(),
+        StoreCheck::Connected {
+            quota,
+            left,
+            window_secs,
+            checked_at,
+        } => {
+            let quota = match (quota, left, window_secs) {
+                (Some(q), Some(l), Some(w)) => format!("quota: {l} of {q} requests left in its {w} s window"),
+                (Some(q), _, _) => format!("quota: {q} requests per window"),
+                _ => "no rate-limit headers".into(),
+            };
+            format!(
+                "<p class=\"ok\" id=\"store-check\">connected</p><p class=\"meta\">{} · checked {}</p>",
+                esc(&quota),
+                esc(checked_at)
+            )
+        }
+        StoreCheck::Failed { reason, checked_at } => format!(
+            "<p class=\"bad\" id=\"store-check\">not connected</p><p class=\"meta\">{} · checked {}</p>",
+            esc(reason),
+            esc(checked_at)
+        ),
+    }
+}
+
+/// `listen`'s section: running or not, last event, inbox depth, parked events, lag, hooks.
+fn listen_section(listen: &Result<crate::listen::status::Status, String>) -> String {
+    let s = match listen {
+        Ok(s) => s,
+        Err(e) => {
+            return format!(
+                "<h2>listen</h2><p class=\"bad\">not readable: {}</p>",
+                esc(e)
+            );
+        }
+    };
+    let dash = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_else(|| "—".into());
+    let mut b = format!(
+        "<h2>listen</h2><dl class=\"facts\" id=\"listen-health\">\
+         <div><dt>Listener</dt><dd><span class=\"{}\">{}</span></dd></div>\
+         <div><dt>Last event</dt><dd>{}</dd></div>\
+         <div><dt>Last applied</dt><dd>{}</dd></div>\
+         <div><dt>Inbox</dt><dd>{} pending of {}{}</dd></div>\
+         <div><dt>Lag</dt><dd>{} s</dd></div>\
+         <div><dt>Hooks repaired</dt><dd>{}</dd></div>",
+        if s.connected { "ok" } else { "warn" },
+        if s.connected {
+            "running"
+        } else {
+            "not running"
+        },
+        dash(&s.last_event_at),
+        dash(&s.last_applied_at),
+        s.inbox_pending,
+        s.inbox_total,
+        if s.inbox_parked > 0 {
+            format!(", {} parked", s.inbox_parked)
+        } else {
+            String::new()
+        },
+        s.lag_seconds,
+        dash(&s.hooks_repaired_at),
+    );
+    if let Some(f) = &s.brevo_forward {
+        let _ = write!(b, "<div><dt>Brevo forward</dt><dd>{}</dd></div>", esc(f));
+    }
+    b.push_str("</dl>");
+    b
 }
 
 /// The open alert incidents: what fired, for which sync, since when, whether it was sent.
@@ -244,11 +323,12 @@ pub fn status_page(v: &StatusView, now: DateTime<Utc>) -> String {
     let mut b = String::from("<h1>Status</h1><section class=\"cards\">");
     let _ = write!(
         b,
-        "<div class=\"card\"><h2>Store</h2><p class=\"big\">{}</p></div>",
+        "<div class=\"card\"><h2>Store</h2><p class=\"big\">{}</p>{}</div>",
         v.store_hash
             .as_deref()
             .map(esc)
-            .unwrap_or_else(|| "not configured".into())
+            .unwrap_or_else(|| "not configured".into()),
+        store_check_lines(&v.store_check)
     );
     let (state_line, state_class) = match &v.latest {
         Ok(Some(_)) => ("readable".to_owned(), "ok"),
@@ -284,6 +364,9 @@ pub fn status_page(v: &StatusView, now: DateTime<Utc>) -> String {
             v.incidents.len()
         );
         b.push_str(&incidents_table(&v.incidents, now));
+    }
+    if let Some(listen) = &v.listen {
+        b.push_str(&listen_section(listen));
     }
     b.push_str("<h2>Push syncs: last run</h2>");
     if push.is_empty() {
@@ -671,8 +754,15 @@ mod tests {
                 summary: "run 12 failed: <boom>".into(),
                 notified: true,
             }],
+            store_check: super::super::data::StoreCheck::Failed {
+                reason: "HTTP 401 <refused>".into(),
+                checked_at: "2026-01-01T00:00:00Z".into(),
+            },
+            listen: None,
         };
         let html = status_page(&v, Utc::now());
+        assert!(html.contains("not connected"));
+        assert!(html.contains("HTTP 401 &lt;refused&gt;"));
         assert!(
             html.contains("Open alerts <span class=\"count\">1</span>"),
             "{html}"

@@ -261,10 +261,12 @@ async fn style() -> Response {
 }
 
 async fn status_page(State(app): State<App>) -> Response {
-    let (latest, extraction, incidents) = tokio::join!(
+    let (latest, extraction, incidents, store_check, listen) = tokio::join!(
         app.stores.latest_runs(),
         app.stores.extraction(),
-        app.stores.open_incidents()
+        app.stores.open_incidents(),
+        app.stores.store_check(),
+        app.stores.listen_health()
     );
     let sources = app.stores.sources();
     let view = html::StatusView {
@@ -275,6 +277,8 @@ async fn status_page(State(app): State<App>) -> Response {
         brevo_sync: crate::marketing::RUN_NAME,
         // A store older than the incidents table (or none yet) simply has none to show.
         incidents: incidents.ok().flatten().unwrap_or_default(),
+        store_check,
+        listen,
     };
     html_page(html::status_page(&view, chrono::Utc::now()))
 }

@@ -402,3 +402,64 @@ async fn charts_draw_the_recent_runs_and_say_why_latency_is_missing() {
         "no listen inbox beside the destination: {html}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_checks_the_store_once_a_minute_and_shows_listen_health() {
+    let sb = crate::common::sandbox_with(crate::common::standard_plan(
+        bc_sandbox::SeedSpec::empty(),
+        1.0,
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    seed_dir(dir.path(), 0);
+    // An inbox beside the destination: `listen` ran here (and is not running now).
+    let inbox = bcsync::listen::inbox::sqlite_path_for(&dir.path().join("bcsync.db"));
+    drop(bcsync::listen::Inbox::open_sqlite(&inbox).unwrap());
+    let ui = UiProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--store-hash", sb.store_hash()],
+        &[
+            ("BIGCOMMERCE_ACCESS_TOKEN", sb.token()),
+            ("BIGCOMMERCE_BASE_URL", &sb.base_url()),
+        ],
+    );
+    let (status, html) = get(&ui.url("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"store-check\">connected</p>"), "{html}");
+    assert!(
+        html.contains("requests left in its 30 s window"),
+        "the Standard plan's window: {html}"
+    );
+    assert!(html.contains("id=\"listen-health\""), "{html}");
+    assert!(html.contains("0 pending of 0"), "{html}");
+    assert!(html.contains("not running"), "{html}");
+    assert!(!html.contains(sb.token()), "the token never shows");
+    // Reloading within the minute reuses the check: one request to the store in all.
+    let _ = get(&ui.url("/")).await;
+    let checks = sb
+        .state
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.path.ends_with("/v2/time"))
+        .count();
+    assert_eq!(checks, 1);
+
+    // A wrong token is shown as not connected, with the store's refusal.
+    let dir = tempfile::tempdir().unwrap();
+    seed_dir(dir.path(), 0);
+    let ui = UiProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--store-hash", sb.store_hash()],
+        &[
+            ("BIGCOMMERCE_ACCESS_TOKEN", "wrong-token-9931"),
+            ("BIGCOMMERCE_BASE_URL", &sb.base_url()),
+        ],
+    );
+    let (_, html) = get(&ui.url("/")).await;
+    assert!(
+        html.contains("id=\"store-check\">not connected</p>"),
+        "{html}"
+    );
+    assert!(!html.contains("wrong-token-9931"));
+}
