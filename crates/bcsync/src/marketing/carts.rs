@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::commerce::{Row, number};
+use super::commerce::{Row, number, text};
 use super::config::AbandonedCart;
 use super::contacts::{normalise_email, plausible_email};
 use super::warehouse::Warehouse;
@@ -37,14 +37,6 @@ pub struct CartView {
     pub last_change: Option<DateTime<Utc>>,
     /// What a `cart_updated` event carries.
     pub properties: Map<String, Value>,
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 fn time(v: &Value, key: &str) -> Option<DateTime<Utc>> {

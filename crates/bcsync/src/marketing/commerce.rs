@@ -27,7 +27,8 @@ pub fn number(v: Option<&Value>) -> Option<f64> {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
+/// A non-blank string field, trimmed.
+pub fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::trim)
