@@ -494,15 +494,13 @@ pub async fn send_http(
 ) -> Result<(), DeliveryError> {
     let destination = describe(to);
     let HttpRequest { url, body, header } = http_request(to, notice, &destination)?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    with_retries(&destination, policy, || async {
         let mut req = http.post(url.expose_secret()).json(&body);
         if let Some((name, value)) = &header {
             req = req.header(name.as_str(), value.expose_secret());
         }
-        let (ended, last) = match req.send().await {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
+        match req.send().await {
+            Ok(resp) if resp.status().is_success() => Ok(()),
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry_after = resp
@@ -518,31 +516,64 @@ pub async fn send_http(
                     retry_after,
                 };
                 if !transient(ended) {
-                    return Err(DeliveryError::Refused {
-                        destination,
+                    return Err(TryFailed::Final(DeliveryError::Refused {
+                        destination: destination.clone(),
                         status,
                         body: excerpt,
                         fix: refusal_fix(to, status),
-                    });
+                    }));
                 }
-                (ended, format!("HTTP {status}{}", body_suffix(&excerpt)))
+                Err(TryFailed::Again {
+                    ended,
+                    last: format!("HTTP {status}{}", body_suffix(&excerpt)),
+                })
             }
             Err(e) => {
                 // reqwest names the URL in its errors; the URL may be the secret.
                 let e = e.without_url();
-                let ended = if e.is_builder() {
-                    Ended::Setting
-                } else {
-                    Ended::Transport
-                };
-                if ended == Ended::Setting {
-                    return Err(DeliveryError::BadUrl {
-                        destination,
-                        detail: redactor.clean(&error_chain(&e)),
-                    });
+                let detail = redactor.clean(&error_chain(&e));
+                if e.is_builder() {
+                    return Err(TryFailed::Final(DeliveryError::BadUrl {
+                        destination: destination.clone(),
+                        detail,
+                    }));
                 }
-                (ended, redactor.clean(&error_chain(&e)))
+                Err(TryFailed::Again {
+                    ended: Ended::Transport,
+                    last: detail,
+                })
             }
+        }
+    })
+    .await
+}
+
+/// How one try of a delivery failed.
+enum TryFailed {
+    /// It may succeed when repeated: how it ended, and what to report if no try does.
+    Again { ended: Ended, last: String },
+    /// Repeating it cannot help: the error to return as it is.
+    Final(DeliveryError),
+}
+
+/// The one retry loop of every kind of destination (HTTP and SMTP): tries `try_once` until it succeeds,
+/// fails for good, or [`decide`] says to stop.
+async fn with_retries<F, Fut>(
+    destination: &str,
+    policy: &RetryPolicy,
+    mut try_once: F,
+) -> Result<(), DeliveryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), TryFailed>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (ended, last) = match try_once().await {
+            Ok(()) => return Ok(()),
+            Err(TryFailed::Final(e)) => return Err(e),
+            Err(TryFailed::Again { ended, last }) => (ended, last),
         };
         match decide(ended, attempt, policy) {
             Decision::Retry { after } => {
@@ -551,7 +582,7 @@ pub async fn send_http(
             }
             Decision::Fail => {
                 return Err(DeliveryError::GaveUp {
-                    destination,
+                    destination: destination.to_owned(),
                     attempts: attempt,
                     last,
                 });
@@ -615,35 +646,26 @@ pub async fn send_smtp(
             notice.kind.as_str()
         ),
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    with_retries(&destination, policy, || async {
         let err = match super::smtp::send(c, credentials.as_ref(), &message).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         let ended = err.ended();
-        match decide(ended, attempt, policy) {
-            Decision::Retry { after } => {
-                tracing::debug!("{destination}: attempt {attempt} failed ({err}); retrying");
-                tokio::time::sleep(after).await;
-            }
-            Decision::Fail if transient(ended) => {
-                return Err(DeliveryError::GaveUp {
-                    destination,
-                    attempts: attempt,
-                    last: err.to_string(),
-                });
-            }
-            Decision::Fail => {
-                return Err(DeliveryError::Smtp {
-                    destination,
-                    detail: err.to_string(),
-                    fix: err.fix(),
-                });
-            }
+        if transient(ended) {
+            Err(TryFailed::Again {
+                ended,
+                last: err.to_string(),
+            })
+        } else {
+            Err(TryFailed::Final(DeliveryError::Smtp {
+                destination: destination.clone(),
+                detail: err.to_string(),
+                fix: err.fix(),
+            }))
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
