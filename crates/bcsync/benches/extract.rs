@@ -12,6 +12,14 @@
 //! fresh sandbox seeded alike): requests (the sandbox's log), wall time and rows, for a
 //! first read and for an incremental rerun of the unchanged store.
 //!
+//! `BENCH_ONLY=latency`: the store a real one resembles (issue 12): 100k orders with 3
+//! lines, 20k customers, 10k products, the Standard quota with its real 30 s windows, and
+//! every answer delayed by 300 ms and by 1,500 ms (`BENCH_LATENCIES`); `bcsync extract` of
+//! customers, products and orders as a child process, then an incremental rerun after 1%
+//! of orders changed. Reports requests, 429s, peak requests in flight (the sandbox's),
+//! wall time against the bound, CPU and peak RSS of the extractor. `BENCH_WINDOWS=1` runs
+//! it as before date windows (one page of a stream at a time).
+//!
 //! `cargo bench -p bcsync --bench extract` (BENCH_QUICK=1 for a small smoke run;
 //! BENCH_ONLY=faults for the fault cost alone, BENCH_ONLY=airbyte for the Airbyte
 //! comparison alone; BENCH_FAULTS to replace the fault specs, `;`-separated).
@@ -433,6 +441,10 @@ async fn airbyte_vs_extract(quick: bool, time_scale: f64) {
 async fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "latency" {
+        latency_hiding(quick).await;
+        return;
+    }
     if only == "faults" || only == "airbyte" {
         let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
             .ok()
@@ -594,4 +606,193 @@ async fn main() {
         pages(n_orders as u64),
         peak_kb / 1024
     );
+}
+
+/// `bcsync extract` as a child process: wall time, CPU seconds and peak RSS (MB).
+fn extract_child(
+    base: &str,
+    streams: &str,
+    db: &std::path::Path,
+    windows: &str,
+) -> (f64, f64, u64) {
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bcsync"))
+        .args([
+            "extract",
+            "--no-progress",
+            "--streams",
+            streams,
+            "--window-concurrency",
+            windows,
+            "--base-url",
+            base,
+        ])
+        .arg("--to")
+        .arg(format!("sqlite:{}", db.display()))
+        .env("BIGCOMMERCE_STORE_HASH", "bench")
+        .env("BIGCOMMERCE_ACCESS_TOKEN", "bench-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut peak_kb, mut cpu) = (0u64, 0.0f64);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            && let Some(v) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        {
+            peak_kb = peak_kb.max(v);
+        }
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            cpu = cpu.max((t(11) + t(12)) / 100.0);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "bcsync extract failed: {status}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (t0.elapsed().as_secs_f64(), cpu, peak_kb / 1024)
+}
+
+async fn admin_put(base: &str, what: &str, body: serde_json::Value) {
+    let req = reqwest::Client::new().put(format!("{base}/_sandbox/{what}"));
+    let req = match body {
+        serde_json::Value::String(spec) => req.header("Content-Type", "text/plain").body(spec),
+        other => req.json(&other),
+    };
+    let resp = req.send().await.unwrap();
+    assert!(
+        resp.status().is_success(),
+        "PUT /_sandbox/{what}: {}",
+        resp.status()
+    );
+}
+
+async fn clear_stats(base: &str) {
+    reqwest::Client::new()
+        .delete(format!("{base}/_sandbox/stats"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// One measured extraction: requests, 429s and peak in flight from the sandbox, the rest
+/// from the child.
+async fn measured(base: &str, label: &str, db: &std::path::Path, latency_s: f64, windows: &str) {
+    clear_stats(base).await;
+    let (wall, cpu, rss) = extract_child(base, "customers,products,orders", db, windows);
+    let stats = sandbox_stats(base).await;
+    let requests = stats["total_requests"].as_u64().unwrap_or(0);
+    // The quota bound: the windows the requests need, times the window (30 s); reads have
+    // no per-endpoint concurrency cap (docs/api-notes.md §0.7).
+    let bound = requests.div_ceil(150) as f64 * 30.0;
+    let target = bound * 1.15 + 2.0 * latency_s;
+    println!(
+        "   {label:<28} requests {requests:>5}  429s {:>3}  peak in flight {:>3}  wall {wall:>7.1} s  bound {bound:>6.1} s  (ratio {:.2}; target <= 1.15 + 2 latencies = {target:.1} s)  CPU {cpu:.1} s  peak RSS {rss} MB",
+        stats["status_429"],
+        stats["peak_in_flight"],
+        wall / bound,
+    );
+}
+
+/// See the module header (`BENCH_ONLY=latency`).
+async fn latency_hiding(quick: bool) {
+    let (customers, products, orders) = if quick {
+        (2_000, 1_000, 10_000)
+    } else {
+        (20_000, 10_000, 100_000)
+    };
+    let latencies: Vec<u64> = std::env::var("BENCH_LATENCIES")
+        .unwrap_or_else(|_| "300,1500".to_owned())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let windows = std::env::var("BENCH_WINDOWS").unwrap_or_else(|_| "8".to_owned());
+    println!(
+        "\n== latency hiding: {customers} customers, {products} products, {orders} orders (3 lines); Standard plan, 30 s windows; window concurrency {windows}"
+    );
+    for latency in latencies {
+        let sb = standard_store(customers, products, orders, 1.0);
+        let c = counts(&sb.base_url).await;
+        let n = |k: &str| c[k].as_u64().unwrap_or(0);
+        let minimum = pages(n("customers")) + pages(n("products")) + pages(n("orders"));
+        let spec = format!("slow=1.0:{latency}");
+        admin_put(
+            &sb.base_url,
+            "faults",
+            serde_json::Value::String(spec.clone()),
+        )
+        .await;
+        println!(
+            "-- every answer delayed {latency} ms ({spec}); the API minimum is {minimum} requests"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("latency.db");
+        let lat = latency as f64 / 1000.0;
+        measured(&sb.base_url, "first load", &db, lat, &windows).await;
+
+        // 1% of orders change: sent with the quota's clock sped up and no delay, so the
+        // changes do not eat the measured run's quota, then the real windows come back.
+        reqwest::Client::new()
+            .delete(format!("{}/_sandbox/faults", sb.base_url))
+            .send()
+            .await
+            .unwrap();
+        admin_put(
+            &sb.base_url,
+            "ratelimit",
+            serde_json::json!({"plan": "standard", "time_scale": 0.001}),
+        )
+        .await;
+        let client = reqwest::Client::new();
+        let changed = orders / 100;
+        for k in 0..changed {
+            let id = 1 + (k * 97) % orders;
+            loop {
+                let resp = client
+                    .put(format!("{}/stores/bench/v2/orders/{id}", sb.base_url))
+                    .header("X-Auth-Token", "bench-token")
+                    .json(&serde_json::json!({"status_id": 10}))
+                    .send()
+                    .await
+                    .unwrap();
+                if resp.status() != 429 {
+                    assert!(
+                        resp.status().is_success(),
+                        "changing order {id}: {}",
+                        resp.status()
+                    );
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        admin_put(
+            &sb.base_url,
+            "ratelimit",
+            serde_json::json!({"plan": "standard", "time_scale": 1.0}),
+        )
+        .await;
+        admin_put(&sb.base_url, "faults", serde_json::Value::String(spec)).await;
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        measured(
+            &sb.base_url,
+            "rerun after 1% of orders changed",
+            &db,
+            lat,
+            &windows,
+        )
+        .await;
+    }
 }

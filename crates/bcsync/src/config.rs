@@ -54,6 +54,8 @@ pub struct ExtractSection {
     pub streams: Option<Vec<String>>,
     /// Streams extracted at once.
     pub stream_concurrency: Option<usize>,
+    /// Date windows of one incremental stream read at once, as `--window-concurrency`.
+    pub window_concurrency: Option<usize>,
     /// Model sets refreshed after each extraction, as `--models` takes them.
     pub models: Option<Vec<String>>,
     /// Channels (storefronts) to extract, as `--channel` takes them (all when absent).

@@ -323,7 +323,7 @@ async fn read(
     let probe = conn
         .client()
         .map_err(|e| Failure::config(format!("{e}; fix base_url in the config")))?;
-    probe
+    let store_now = probe
         .get(ApiVersion::V2, "/time", &[])
         .await
         .map_err(|e| connection_failure(&e, &conn))?;
@@ -351,6 +351,7 @@ async fn read(
     let mut options = ExtractOptions {
         tables: Some(tables),
         cancel: Some(interrupt.token.clone()),
+        store_clock: bcsync::extract::store_time(&store_now),
         ..ExtractOptions::default()
     };
     if let Some(n) = cfg.stream_concurrency {

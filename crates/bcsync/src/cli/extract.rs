@@ -43,6 +43,11 @@ pub struct ExtractArgs {
     /// Streams extracted at the same time.
     #[arg(long)]
     pub stream_concurrency: Option<usize>,
+    /// Date windows of one incremental stream read at the same time (default 8): more
+    /// requests on the wire when the store is slow to answer; the rate limit still decides
+    /// how many go at once. 1 reads each stream one page at a time.
+    #[arg(long)]
+    pub window_concurrency: Option<usize>,
     /// No progress bars (plain log lines).
     #[arg(long)]
     pub no_progress: bool,
@@ -299,7 +304,7 @@ pub async fn extract(
     // once, with its fix, instead of once per stream after an empty database was created.
     // `/v2/time` needs no scope, so a token lacking some scopes still gets to extract the
     // streams it can read.
-    conn.client()?.get(ApiVersion::V2, "/time", &[]).await?;
+    let store_now = conn.client()?.get(ApiVersion::V2, "/time", &[]).await?;
     let (client, counter) = client_with_counter(&conn)?;
     let names = if args.streams.is_empty() {
         file.extract.streams.clone().unwrap_or_default()
@@ -310,6 +315,10 @@ pub async fn extract(
     if let Some(n) = args.stream_concurrency.or(file.extract.stream_concurrency) {
         options.stream_concurrency = n;
     }
+    if let Some(n) = args.window_concurrency.or(file.extract.window_concurrency) {
+        options.window_concurrency = n;
+    }
+    options.store_clock = bcsync::extract::store_time(&store_now);
     options.cancel = Some(interrupt.token.clone());
     let channels = if args.channels.is_empty() {
         file.extract.channels.clone().unwrap_or_default()

@@ -258,7 +258,8 @@ pub(crate) fn rebase_state(
     if state.channels == wanted {
         return false;
     }
-    let had_progress = state.bookmark.is_some() || state.full_read_started.is_some();
+    let had_progress =
+        state.bookmark.is_some() || state.full_read_started.is_some() || !state.windows.is_empty();
     if had_progress {
         *state = StreamState::default();
     }

@@ -13,6 +13,9 @@
 
 pub mod channels;
 mod progress;
+mod windows;
+
+pub use windows::store_time;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +46,13 @@ pub struct ExtractOptions {
     pub per_parent_window: usize,
     /// Pages of one full-table V3 list fetched at once once its total is known.
     pub page_concurrency: usize,
+    /// Date windows of one incremental list read at once (`extract::windows`): enough
+    /// requests on the wire to spend the quota when each takes a second; the pacer still
+    /// decides how many actually go.
+    pub window_concurrency: usize,
+    /// The store's clock when the run began, if the caller asked it (`GET /v2/time`,
+    /// [`store_time`]); otherwise a windowed read asks once when it first needs it.
+    pub store_clock: Option<DateTime<Utc>>,
     /// Exactly the streams and child tables to emit (a Singer catalog's selection); `None`:
     /// the ones the stream names imply ([`crate::streams::emitted_tables`]).
     pub tables: Option<Vec<&'static str>>,
@@ -60,6 +70,8 @@ impl Default for ExtractOptions {
             stream_concurrency: 6,
             per_parent_window: 256,
             page_concurrency: 4,
+            window_concurrency: 8,
+            store_clock: None,
             tables: None,
             cancel: None,
             channels: None,
@@ -490,23 +502,12 @@ async fn read_stream(
             }
             Ok(())
         }
-        (Paging::V3Cursor, Replication::Incremental { .. }) => {
-            run_cursor_keyset(client, stream, state, writer, scope, summary, bar).await
-        }
-        (Paging::V3Offset | Paging::V2Offset, Replication::Incremental { .. }) => {
-            let mut keyset = OffsetKeyset::new(
-                client,
-                stream,
-                stream.version,
-                stream.path,
-                base_query(stream),
-                scope.clone(),
-                state,
-            );
-            while let Some((records, st)) = keyset.next_page().await? {
-                emit(writer, stream, records, Some(st), summary, bar, client).await?;
-            }
-            Ok(())
+        (
+            Paging::V3Cursor | Paging::V3Offset | Paging::V2Offset,
+            Replication::Incremental { .. },
+        ) => {
+            windows::read_in_windows(client, stream, state, writer, options, scope, summary, bar)
+                .await
         }
     }
 }
@@ -536,8 +537,9 @@ fn full_table_pages(
     }
 }
 
-/// `(cursor_field, min_param, sort)` of an incremental stream.
+/// `(cursor_field, min_param, max_param, sort)` of an incremental stream.
 type IncrementalParams = (
+    &'static str,
     &'static str,
     &'static str,
     &'static [(&'static str, &'static str)],
@@ -548,8 +550,9 @@ fn incremental_params(stream: &StreamDescriptor) -> Option<IncrementalParams> {
         Replication::Incremental {
             cursor_field,
             min_param,
+            max_param,
             sort,
-        } => Some((cursor_field, min_param, sort)),
+        } => Some((cursor_field, min_param, max_param, sort)),
         Replication::FullTable => None,
     }
 }
@@ -564,20 +567,31 @@ fn filter_new(
 ) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let (Some(id), Some(modified)) = (record_id(&r, key), record_date(&r, cursor_field)) else {
-            return Err(Error::Data {
-                stream: stream.to_owned(),
-                detail: format!(
-                    "a record lacks a readable `{key}` or `{cursor_field}`: {}",
-                    truncate(&r.to_string(), 200)
-                ),
-            });
-        };
+        let (id, modified) = keyset_position(&r, key, cursor_field, stream)?;
         if cursor.observe(id, modified) {
             out.push(r);
         }
     }
     Ok(out)
+}
+
+/// A record's key and cursor date, which every keyset read needs.
+fn keyset_position(
+    r: &Value,
+    key: &str,
+    cursor_field: &str,
+    stream: &str,
+) -> Result<(i64, DateTime<Utc>)> {
+    match (record_id(r, key), record_date(r, cursor_field)) {
+        (Some(id), Some(modified)) => Ok((id, modified)),
+        _ => Err(Error::Data {
+            stream: stream.to_owned(),
+            detail: format!(
+                "a record lacks a readable `{key}` or `{cursor_field}`: {}",
+                truncate(&r.to_string(), 200)
+            ),
+        }),
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -630,7 +644,7 @@ impl<'a> OffsetKeyset<'a> {
     }
 
     async fn next_page(&mut self) -> Result<Option<(Vec<Value>, StreamState)>> {
-        let Some((cursor_field, min_param, sort)) = incremental_params(self.stream) else {
+        let Some((cursor_field, min_param, _, sort)) = incremental_params(self.stream) else {
             return Ok(None);
         };
         if self.done {
@@ -680,60 +694,6 @@ impl<'a> OffsetKeyset<'a> {
             self.scope.retain(fresh),
             self.cursor.state().clone(),
         )))
-    }
-}
-
-/// Keyset over the customers cursor list: one query from the bookmark, then `after`.
-async fn run_cursor_keyset(
-    client: &Client,
-    stream: &'static StreamDescriptor,
-    state: StreamState,
-    writer: &DestinationWriter,
-    scope: &channels::ChannelScope,
-    summary: &mut StreamSummary,
-    bar: &progress::StreamBar,
-) -> Result<()> {
-    let Some((cursor_field, min_param, sort)) = incremental_params(stream) else {
-        return Ok(());
-    };
-    let mut cursor = KeysetCursor::new(state);
-    let mut q = scoped_query(stream, scope);
-    q.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    if let Some(b) = cursor.bookmark() {
-        q.push((min_param.to_owned(), format_bookmark(b)));
-    }
-    let mut after: Option<String> = None;
-    loop {
-        let page = client
-            .v3_cursor_page(stream.path, &q, after.as_deref(), stream.page_size)
-            .await?;
-        let has_more = page.meta.has_more;
-        let next = page.meta.end_cursor.clone();
-        let fresh = filter_new(
-            page.items,
-            &mut cursor,
-            stream.key,
-            cursor_field,
-            stream.name,
-        )?;
-        // A page whose new records are all outside the chosen channels still moves the
-        // bookmark: its state is committed with no rows.
-        if !fresh.is_empty() || !has_more {
-            emit(
-                writer,
-                stream,
-                scope.retain(fresh),
-                Some(cursor.state().clone()),
-                summary,
-                bar,
-                client,
-            )
-            .await?;
-        }
-        match (has_more, next) {
-            (true, Some(c)) => after = Some(c),
-            _ => return Ok(()),
-        }
     }
 }
 

@@ -607,6 +607,8 @@ async fn poll_streams(
         // first.
         stream_concurrency: 1,
         page_concurrency: 1,
+        window_concurrency: 1,
+        store_clock: None,
         per_parent_window: 1,
         tables: None,
         cancel: Some(stop.clone()),

@@ -48,6 +48,29 @@ pub struct StreamState {
     /// every channel. Another set reads the stream whole again (`extract::channels`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<i64>>,
+    /// Set while an incremental read split into date windows is under way
+    /// (`extract::windows`): every window from the first unfinished one on, in date order.
+    /// `bookmark` and `ids_at_bookmark` above are then the first window's cursor, so a
+    /// reader that knows nothing of windows resumes correctly, only re-reading more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<ReadWindow>,
+}
+
+/// One date window of a split incremental read: it covers `start` (inclusive) up to the
+/// next window's `start` (exclusive); the last one is open-ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadWindow {
+    /// `None`: from the store's oldest record (a first read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// The window's own keyset cursor, as [`StreamState::bookmark`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bookmark: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids_at_bookmark: Vec<i64>,
+    /// Read to its end and committed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
 }
 
 /// The JSON key of [`StreamState::full_read_started`], which SQL destinations remove from

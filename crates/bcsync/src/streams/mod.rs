@@ -49,6 +49,10 @@ pub enum Replication {
         /// to a bare date (docs/api-notes.md §12.4), and V2 order filters accept ISO as well as
         /// RFC 2822.
         min_param: &'static str,
+        /// Query parameter for "at or before" (`date_modified:max`, `max_date_modified`),
+        /// inclusive like every `:max` filter (docs/api-notes.md §0.5): a window ending before
+        /// a date asks for one second less, since the dates have whole seconds.
+        max_param: &'static str,
         /// Query pairs that sort ascending by the cursor field (ties by id).
         sort: &'static [(&'static str, &'static str)],
     },
@@ -119,6 +123,7 @@ use FieldType::{Boolean as B, DateTime as D, Integer as I, Json as J, Number as 
 const V3_INCREMENTAL: Replication = Replication::Incremental {
     cursor_field: "date_modified",
     min_param: "date_modified:min",
+    max_param: "date_modified:max",
     sort: &[("sort", "date_modified:asc")],
 };
 
@@ -311,6 +316,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "date_modified:min",
+            max_param: "date_modified:max",
             sort: &[("sort", "date_modified"), ("direction", "asc")],
         },
         query: &[(
@@ -466,6 +472,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "min_date_modified",
+            max_param: "max_date_modified",
             sort: &[("sort", "date_modified:asc")],
         },
         query: &[
@@ -535,6 +542,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
         replication: Replication::Incremental {
             cursor_field: "date_modified",
             min_param: "min_date_modified",
+            max_param: "max_date_modified",
             sort: &[("sort", "date_modified:asc")],
         },
         query: &[],

@@ -247,9 +247,11 @@ async fn several_channels_are_kept_locally_and_exactly() {
     assert!(want > 0);
     assert_eq!(count(&conn, "transactions") as usize, want);
     // Several orders channels: one read of the order list (3 pages of 250 for 560 orders),
-    // not one read per channel.
+    // not one read per channel; plus, at most, one look at the store's clock before the
+    // list is cut into date windows (this test passes no `store_clock`).
     let orders_summary = summary.streams.iter().find(|s| s.name == "orders").unwrap();
-    assert_eq!(orders_summary.requests, 3, "{orders_summary:?}");
+    assert_eq!(orders_summary.pages, 3, "{orders_summary:?}");
+    assert!(orders_summary.requests <= 4, "{orders_summary:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,3 +170,129 @@ async fn killed_run_resumes_to_the_same_result() {
     let truth = list_all(&sb, "v2", "/orders", "").await.len() as i64;
     assert_eq!(count(&a, "orders"), truth);
 }
+
+/// Rows committed so far in the tables a first load fills.
+fn committed_rows(path: &std::path::Path) -> i64 {
+    let Ok(conn) = rusqlite::Connection::open(path) else {
+        return 0;
+    };
+    ["customers", "products", "orders"]
+        .iter()
+        .map(|t| {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Whether a committed state holds date windows (a split read under way).
+fn has_windows(path: &std::path::Path) -> bool {
+    let Ok(conn) = rusqlite::Connection::open(path) else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT COUNT(*) FROM _bcsync_state WHERE state LIKE '%\"windows\"%'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap_or(0)
+        > 0
+}
+
+/// A first load read in parallel date windows, killed with SIGKILL at random points (three
+/// times, with orders changing between runs, which moves them to the end of the date
+/// order), then finished: the rows equal a clean extraction's and the store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_parallel_first_load_resumes_exactly() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("BCSYNC_TEST_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("kill points from BCSYNC_TEST_KILL_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut spec = small_store();
+    spec.orders = 2400;
+    spec.customers = 900;
+    let sb = sandbox(spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let killed_db = dir.path().join("killed.db");
+    // Every answer takes 60 ms, so several windows of a stream are on the wire at once.
+    set_faults(&sb, "slow=1.0:60").await;
+    let streams = "customers,products,orders";
+    let mut saw_windows = false;
+    for round in 0..3 {
+        let before = committed_rows(&killed_db);
+        let mut child = bcsync_extract(&sb, &killed_db, streams).spawn().unwrap();
+        let target = before + rng.random_range(1..900);
+        let t0 = Instant::now();
+        while committed_rows(&killed_db) < target && t0.elapsed() < Duration::from_secs(60) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        saw_windows |= has_windows(&killed_db);
+        // Orders change between runs: each moves to the newest date.
+        for _ in 0..5 {
+            let id = rng.random_range(1..=2400);
+            let (s, _) = api(
+                &sb,
+                Method::PUT,
+                &format!("/v2/orders/{id}"),
+                Some(json!({"status_id": 10 + round})),
+            )
+            .await;
+            assert_eq!(s, 200);
+        }
+    }
+    clear_faults(&sb).await;
+    assert!(
+        saw_windows,
+        "a kill landed while a read was split into windows (seed {seed})"
+    );
+
+    let out = bcsync_extract(&sb, &killed_db, streams).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clean_db = dir.path().join("clean.db");
+    let out = bcsync_extract(&sb, &clean_db, streams).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (a, b) = (db(&killed_db), db(&clean_db));
+    for table in ["customers", "products", "orders"] {
+        assert_eq!(
+            raw_rows(&a, table, "id"),
+            raw_rows(&b, table, "id"),
+            "{table} (seed {seed})"
+        );
+    }
+    for table in ["order_lines", "product_variants", "customer_addresses"] {
+        assert_eq!(
+            child_rows(&a, table),
+            child_rows(&b, table),
+            "{table} (seed {seed})"
+        );
+    }
+    let truth = list_all(&sb, "v2", "/orders", "").await.len() as i64;
+    assert_eq!(count(&a, "orders"), truth);
+    assert_eq!(count(&a, "customers"), 900);
+    // Nothing is left split once the read is complete.
+    assert!(!has_windows(&killed_db));
+}
