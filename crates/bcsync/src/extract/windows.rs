@@ -368,23 +368,24 @@ fn accept_page(
     } else {
         w.done = true;
     }
-    if !w.done && moved {
-        if let (Some(first), Some(last), Some(from)) = (first, last, w.cursor.bookmark()) {
-            // The open-ended window reaches to the store's clock or the newest date it has
-            // shown: both only ever grow, so nothing modified later lands before a cut.
-            let to = match (end, plan.store_clock) {
-                (Some(e), _) => Some(e),
-                (None, Some(clock)) => Some(clock.max(last)),
-                (None, None) => None,
-            };
-            let free = max_windows.saturating_sub(plan.open_windows());
-            match to {
-                Some(to) => {
-                    let points = cut_points(from, to, (last - first).num_seconds(), free + 1);
-                    plan.cut(i, &points);
-                }
-                None => plan.wants_clock = free > 0,
+    if !w.done
+        && moved
+        && let (Some(first), Some(last), Some(from)) = (first, last, w.cursor.bookmark())
+    {
+        // The open-ended window reaches to the store's clock or the newest date it has
+        // shown: both only ever grow, so nothing modified later lands before a cut.
+        let to = match (end, plan.store_clock) {
+            (Some(e), _) => Some(e),
+            (None, Some(clock)) => Some(clock.max(last)),
+            (None, None) => None,
+        };
+        let free = max_windows.saturating_sub(plan.open_windows());
+        match to {
+            Some(to) => {
+                let points = cut_points(from, to, (last - first).num_seconds(), free + 1);
+                plan.cut(i, &points);
             }
+            None => plan.wants_clock = free > 0,
         }
     }
     Ok(fresh)
