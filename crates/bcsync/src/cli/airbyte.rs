@@ -351,7 +351,7 @@ async fn read(
     let mut options = ExtractOptions {
         tables: Some(tables),
         cancel: Some(interrupt.token.clone()),
-        store_clock: bcsync::extract::store_time(&store_now),
+        store_clock: bcsync::extract::StoreClock::at(bcsync::extract::store_time(&store_now)),
         ..ExtractOptions::default()
     };
     if let Some(n) = cfg.stream_concurrency {

@@ -318,7 +318,7 @@ pub async fn extract(
     if let Some(n) = args.window_concurrency.or(file.extract.window_concurrency) {
         options.window_concurrency = n;
     }
-    options.store_clock = bcsync::extract::store_time(&store_now);
+    options.store_clock = bcsync::extract::StoreClock::at(bcsync::extract::store_time(&store_now));
     options.cancel = Some(interrupt.token.clone());
     let channels = if args.channels.is_empty() {
         file.extract.channels.clone().unwrap_or_default()

@@ -15,7 +15,7 @@ pub mod channels;
 mod progress;
 mod windows;
 
-pub use windows::store_time;
+pub use windows::{StoreClock, store_time};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,8 +51,9 @@ pub struct ExtractOptions {
     /// decides how many actually go.
     pub window_concurrency: usize,
     /// The store's clock when the run began, if the caller asked it (`GET /v2/time`,
-    /// [`store_time`]); otherwise a windowed read asks once when it first needs it.
-    pub store_clock: Option<DateTime<Utc>>,
+    /// [`store_time`]); otherwise the first windowed read that needs it asks, once for
+    /// every stream.
+    pub store_clock: StoreClock,
     /// Exactly the streams and child tables to emit (a Singer catalog's selection); `None`:
     /// the ones the stream names imply ([`crate::streams::emitted_tables`]).
     pub tables: Option<Vec<&'static str>>,
@@ -71,7 +72,7 @@ impl Default for ExtractOptions {
             per_parent_window: 256,
             page_concurrency: 4,
             window_concurrency: 8,
-            store_clock: None,
+            store_clock: StoreClock::default(),
             tables: None,
             cancel: None,
             channels: None,

@@ -32,9 +32,12 @@
 //! restarts at page 1 from the newest bookmark after each page, so offsets never grow deep,
 //! which is what cursors are for (docs/api-notes.md §0.4).
 
+use std::sync::Arc;
+
 use bigcommerce::{ApiVersion, Client, Page};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::{
@@ -243,7 +246,7 @@ pub(super) async fn read_in_windows(
     let limit = stream.page_size;
     let max_windows = options.window_concurrency.max(1);
     let mut plan = Plan::from_state(state);
-    plan.store_clock = options.store_clock.map(|c| c - CLOCK_MARGIN);
+    plan.store_clock = options.store_clock.known().map(|c| c - CLOCK_MARGIN);
     let mut fetches: JoinSet<(u64, bigcommerce::Result<Page<Value>>)> = JoinSet::new();
     loop {
         // Every open window without a request on the wire asks for its next page.
@@ -287,7 +290,7 @@ pub(super) async fn read_in_windows(
         };
         let fresh = accept_page(&mut plan, i, page, limit, stream, cursor_field, max_windows)?;
         if plan.wants_clock && plan.store_clock.is_none() {
-            plan.store_clock = Some(store_clock(client).await? - CLOCK_MARGIN);
+            plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);
         }
         let st = plan.state();
         emit(
@@ -303,16 +306,38 @@ pub(super) async fn read_in_windows(
     }
 }
 
-/// The store's clock: `GET /v2/time` answers `{"time": <epoch seconds>}`
-/// (docs/api-notes.md §1). Asked only when no caller passed it
-/// ([`ExtractOptions::store_clock`]).
-async fn store_clock(client: &Client) -> Result<DateTime<Utc>> {
-    let resp = client.get(ApiVersion::V2, "/time", &[]).await?;
-    store_time(&resp).ok_or_else(|| Error::Data {
-        stream: "store time".to_owned(),
-        detail: "GET /v2/time did not answer {\"time\": <epoch seconds>}; is the store URL right?"
-            .to_owned(),
-    })
+/// The store's clock for one run: given by the caller that already asked it (the commands
+/// check the connection with `GET /v2/time` first, [`store_time`]), or asked once, by the
+/// first window that needs it, and shared by every stream of the run (by everything
+/// holding a clone: a later run with the same options cuts by that older reading, which
+/// only makes its windows coarser, never its reads less exact).
+#[derive(Debug, Clone, Default)]
+pub struct StoreClock(Arc<OnceCell<DateTime<Utc>>>);
+
+impl StoreClock {
+    /// A clock already read (`None`: ask when needed).
+    pub fn at(time: Option<DateTime<Utc>>) -> Self {
+        Self(Arc::new(OnceCell::new_with(time)))
+    }
+
+    fn known(&self) -> Option<DateTime<Utc>> {
+        self.0.get().copied()
+    }
+
+    /// `GET /v2/time` answers `{"time": <epoch seconds>}` (docs/api-notes.md §1).
+    async fn get(&self, client: &Client) -> Result<DateTime<Utc>> {
+        self.0
+            .get_or_try_init(|| async {
+                let resp = client.get(ApiVersion::V2, "/time", &[]).await?;
+                store_time(&resp).ok_or_else(|| Error::Data {
+                    stream: "store time".to_owned(),
+                    detail: "GET /v2/time did not answer {\"time\": <epoch seconds>}; is the store URL right?"
+                        .to_owned(),
+                })
+            })
+            .await
+            .copied()
+    }
 }
 
 /// The time in an answer to `GET /v2/time`, which the commands ask before a run to check

@@ -608,7 +608,7 @@ async fn poll_streams(
         stream_concurrency: 1,
         page_concurrency: 1,
         window_concurrency: 1,
-        store_clock: None,
+        store_clock: Default::default(),
         per_parent_window: 1,
         tables: None,
         cancel: Some(stop.clone()),

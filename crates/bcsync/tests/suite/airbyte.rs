@@ -322,9 +322,9 @@ async fn full_refresh_read_matches_the_store_with_extract_requests() {
         .map(|t| (t, "full_refresh"))
         .collect();
     let catalog = configured(dir.path(), "full.json", &tables);
-    let before = sb.state.log.total();
+    let mark = last_seq(&sb);
     let run = read(&py, &config, &catalog, None, sb.token()).await;
-    let airbyte_requests = sb.state.log.total() - before;
+    let (airbyte_requests, airbyte_clock) = requests_since(&sb, mark);
     assert!(!run.counts.contains_key("TRACE"), "{:?}", run.counts);
 
     let parents: &[(&str, &str, &str, &str, &str)] = &[
@@ -393,15 +393,21 @@ async fn full_refresh_read_matches_the_store_with_extract_requests() {
     assert_eq!(run.records("inventory_items").len(), inventory_rows);
 
     // The same engine: order lines inside the orders pages, the same requests as extract.
-    let before = sb.state.log.total();
+    let mark = last_seq(&sb);
     let db = dir.path().join("x.db");
     let summary = extract(&sb, &format!("sqlite:{}", db.display()), &[])
         .await
         .unwrap();
     assert!(summary.failed().is_empty());
-    let extract_requests = sb.state.log.total() - before;
-    // `bcsync extract` as a process sends one GET /v2/time first, as the read does.
-    assert_eq!(airbyte_requests, extract_requests + 1);
+    let (extract_requests, extract_clock) = requests_since(&sb, mark);
+    // The store's clock is asked once per run at most: the read asks it first (its
+    // connection check) and passes it on; the library asks when it first cuts a window.
+    assert_eq!(airbyte_clock, 1);
+    assert!(extract_clock <= 1, "{extract_clock} GET /v2/time");
+    assert_eq!(
+        airbyte_requests - airbyte_clock,
+        extract_requests - extract_clock
+    );
     let order_product_lists = sb
         .state
         .log
@@ -722,4 +728,24 @@ async fn channels_in_the_config_restrict_the_read() {
     customers.sort();
     want_customers.sort();
     assert_eq!(customers, want_customers);
+}
+
+fn last_seq(sb: &RunningSandbox) -> u64 {
+    sb.state.log.entries().last().map_or(0, |e| e.seq)
+}
+
+/// Requests the sandbox answered after `mark`, and how many of them read its clock.
+fn requests_since(sb: &RunningSandbox, mark: u64) -> (usize, usize) {
+    let since: Vec<_> = sb
+        .state
+        .log
+        .entries()
+        .into_iter()
+        .filter(|e| e.seq > mark)
+        .collect();
+    let clock = since
+        .iter()
+        .filter(|e| e.path.ends_with("/v2/time"))
+        .count();
+    (since.len(), clock)
 }
