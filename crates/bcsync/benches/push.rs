@@ -12,7 +12,13 @@
 //! window of waiting for quota the previous phase spent).
 //!
 //! `cargo bench -p bcsync --bench push` (BENCH_QUICK=1 for a small smoke run,
-//! BENCH_TIME_SCALE=0.02 by default).
+//! BENCH_TIME_SCALE=0.02 by default; BENCH_CUSTOMERS / BENCH_PRODUCTS for other sizes).
+//!
+//! At a real store's latency (issue 12): `BENCH_LATENCY_MS=300 BENCH_TIME_SCALE=1` holds
+//! every answer that long (the sandbox's `slow` fault) under the real 30 s windows. The
+//! bound is then the larger of the quota bound and, for `PUT /v3/customers` (3 in flight
+//! at most), its requests / 3 × the latency; each phase also reports the sandbox's peak
+//! requests in flight.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
@@ -90,6 +96,9 @@ struct Phase {
     wall: f64,
     bound: f64,
     rejected: u64,
+    peak_in_flight: u64,
+    status_429: u64,
+    latency: f64,
 }
 
 fn report(p: &Phase) {
@@ -105,7 +114,7 @@ fn report(p: &Phase) {
         }
     };
     println!(
-        "{:<26} writes {:>5} vs min {:>5} ({}x)  lookups {:>4} vs ceil(rows/50) {:>4}  wall {:>6.2} s vs quota bound {:>6.2} s ({})  rejected {}",
+        "{:<26} writes {:>5} vs min {:>5} ({}x)  lookups {:>4} vs ceil(rows/50) {:>4}  wall {:>6.2} s vs bound {:>6.2} s ({}; target <= 1.15x + 2 latencies = {:.2} s)  429s {}  peak in flight {}  rejected {}",
         p.label,
         p.writes,
         p.min_writes,
@@ -119,6 +128,9 @@ fn report(p: &Phase) {
         } else {
             "-".into()
         },
+        p.bound * 1.15 + 2.0 * p.latency,
+        p.status_429,
+        p.peak_in_flight,
         p.rejected
     );
 }
@@ -127,6 +139,18 @@ fn report(p: &Phase) {
 async fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
     let (nc, np) = if quick { (1_000, 500) } else { (10_000, 5_000) };
+    let env_usize = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (nc, np) = (
+        env_usize("BENCH_CUSTOMERS", nc),
+        env_usize("BENCH_PRODUCTS", np),
+    );
+    let latency_ms = env_usize("BENCH_LATENCY_MS", 0) as u64;
+    let latency = latency_ms as f64 / 1000.0;
     let time_scale: f64 = std::env::var("BENCH_TIME_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -151,6 +175,22 @@ async fn main() {
     )
     .await
     .unwrap();
+    if latency_ms > 0 {
+        let resp = reqwest::Client::new()
+            .put(format!("{}/_sandbox/faults", sb.base_url()))
+            .header("Content-Type", "text/plain")
+            .body(format!("slow=1.0:{latency_ms}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "setting the latency: {}",
+            resp.status()
+        );
+        println!("   every answer held {latency_ms} ms (the sandbox's slow fault)");
+    }
+    let base_url = sb.base_url().to_owned();
     let mut cfg = bigcommerce::ClientConfig::new(
         sb.store_hash().to_owned(),
         SecretString::from(sb.token().to_owned()),
@@ -170,7 +210,8 @@ async fn main() {
                               changed: Option<usize>,
                               min_c: u64,
                               min_p: u64,
-                              max_lookups: u64|
+                              max_lookups: u64,
+                              customer_puts: u64|
            -> (Phase, RunRecord, RunRecord) {
         std::fs::write(dir.path().join("customers.csv"), customers_csv(nc, changed)).unwrap();
         std::fs::write(dir.path().join("products.csv"), products_csv(np, changed)).unwrap();
@@ -179,6 +220,11 @@ async fn main() {
             "   (waited {:.2} s, untimed, for a fresh rate-limit window)",
             waited.as_secs_f64()
         );
+        reqwest::Client::new()
+            .delete(format!("{base_url}/_sandbox/stats"))
+            .send()
+            .await
+            .unwrap();
         let t0 = Instant::now();
         let c = run_sync(&client, store.as_mut(), &cdef, &opts)
             .await
@@ -187,7 +233,16 @@ async fn main() {
             .await
             .unwrap();
         let wall = t0.elapsed().as_secs_f64();
+        let stats: serde_json::Value = reqwest::get(format!("{base_url}/_sandbox/stats"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let min_writes = min_c + min_p;
+        let quota_bound = (min_writes + max_lookups) as f64 / rate;
+        // PUT /v3/customers allows 3 at once (docs/api-notes.md §0.7).
+        let cap_bound = customer_puts as f64 / 3.0 * latency;
         let phase = Phase {
             label,
             writes: c.run.write_requests + p.run.write_requests,
@@ -195,8 +250,11 @@ async fn main() {
             lookups: c.run.lookup_requests + p.run.lookup_requests,
             max_lookups,
             wall,
-            bound: (min_writes + max_lookups) as f64 / rate,
+            bound: quota_bound.max(cap_bound),
             rejected: (c.run.rejected.len() + p.run.rejected.len()) as u64,
+            peak_in_flight: stats["peak_in_flight"].as_u64().unwrap_or(0),
+            status_429: stats["status_429"].as_u64().unwrap_or(0),
+            latency,
         };
         (phase, c.run, p.run)
     };
@@ -210,6 +268,7 @@ async fn main() {
         nc64.div_ceil(10),
         np64,
         lookups_first,
+        0,
     )
     .await;
     report(&first);
@@ -223,11 +282,12 @@ async fn main() {
         changed_c.div_ceil(10),
         changed_p.div_ceil(10),
         0,
+        changed_c.div_ceil(10),
     )
     .await;
     report(&second);
     println!("   customers {:?}\n   products  {:?}", c.counts, p.counts);
-    let (third, c, p) = run_both("3. unchanged rerun", Some(20), 0, 0, 0).await;
+    let (third, c, p) = run_both("3. unchanged rerun", Some(20), 0, 0, 0, 0).await;
     report(&third);
     println!("   customers {:?}\n   products  {:?}", c.counts, p.counts);
     let stats = client.stats();

@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use crate::error::{Error, Result, TransportKind};
 use crate::observer::{RequestEvent, RequestObserver, redacted_headers};
 use crate::pacing::{Pacer, RateLimitHeaders};
-use crate::pagination::{self, Page};
-use crate::request::{self, ApiRequest, ApiResponse, ApiVersion};
+use crate::pagination::{self, DeferredPage, Page};
+use crate::request::{self, ApiRequest, ApiResponse, ApiVersion, check_json_body, parse_json_body};
 use crate::retry::{self, Decision, Outcome, RetryPolicy};
 
 /// The public API host.
@@ -339,17 +339,47 @@ impl Client {
         page: u32,
         limit: u32,
     ) -> Result<Page<Value>> {
+        self.offset_page(ApiVersion::V3, path, query, page, limit)
+            .await?
+            .parse()
+    }
+
+    /// [`Client::v3_page`] with the JSON left unparsed until [`DeferredPage::parse`]: for
+    /// readers that keep many requests in flight (see [`DeferredPage`]).
+    pub async fn v3_page_deferred(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        page: u32,
+        limit: u32,
+    ) -> Result<DeferredPage> {
+        self.offset_page(ApiVersion::V3, path, query, page, limit)
+            .await
+    }
+
+    /// One offset page of either version, unparsed: the one place both page kinds are
+    /// asked.
+    async fn offset_page(
+        &self,
+        version: ApiVersion,
+        path: &str,
+        query: &[(String, String)],
+        page: u32,
+        limit: u32,
+    ) -> Result<DeferredPage> {
         pagination::check_limit(limit)?;
-        let mut q = query.to_vec();
-        request::set_query(&mut q, "page", page.max(1).to_string());
-        request::set_query(&mut q, "limit", limit.to_string());
-        let resp = self.get(ApiVersion::V3, path, &q).await?;
-        pagination::parse_v3_offset(
-            resp,
-            &request::display_path(ApiVersion::V3, path),
-            page.max(1),
+        let mut req = ApiRequest::get(version, path).deferred();
+        req.query = query.to_vec();
+        request::set_query(&mut req.query, "page", page.max(1).to_string());
+        request::set_query(&mut req.query, "limit", limit.to_string());
+        let response = self.send(req).await?;
+        Ok(DeferredPage {
+            response,
+            version,
+            path: request::display_path(version, path),
+            page: page.max(1),
             limit,
-        )
+        })
     }
 
     /// One V3 cursor page: the first when `after` is `None`, else the page after that
@@ -381,17 +411,21 @@ impl Client {
         page: u32,
         limit: u32,
     ) -> Result<Page<Value>> {
-        pagination::check_limit(limit)?;
-        let mut q = query.to_vec();
-        request::set_query(&mut q, "page", page.max(1).to_string());
-        request::set_query(&mut q, "limit", limit.to_string());
-        let resp = self.get(ApiVersion::V2, path, &q).await?;
-        pagination::parse_v2(
-            resp,
-            &request::display_path(ApiVersion::V2, path),
-            page.max(1),
-            limit,
-        )
+        self.offset_page(ApiVersion::V2, path, query, page, limit)
+            .await?
+            .parse()
+    }
+
+    /// [`Client::v2_page`] with the JSON left unparsed until [`DeferredPage::parse`].
+    pub async fn v2_page_deferred(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        page: u32,
+        limit: u32,
+    ) -> Result<DeferredPage> {
+        self.offset_page(ApiVersion::V2, path, query, page, limit)
+            .await
     }
 
     /// All V3 offset pages, lazily (one request per poll). Ends after the first error.
@@ -470,7 +504,7 @@ impl Client {
             }
             drop(permit);
 
-            let (classified, status, headers) = classify(result);
+            let (classified, status, headers) = classify(result, req.defer_parse);
             self.record(
                 waited,
                 status,
@@ -628,6 +662,8 @@ enum Classified {
         status: u16,
         headers: HeaderMap,
         body: Option<Value>,
+        /// The body unparsed, when the request deferred its parse.
+        raw: Option<Bytes>,
         body_len: usize,
     },
     Status {
@@ -689,12 +725,14 @@ fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
             status,
             headers,
             body,
+            raw,
             ..
         } => {
             return Next::Return(ApiResponse {
                 status,
                 headers,
                 body,
+                raw,
             });
         }
         Classified::Status {
@@ -759,7 +797,7 @@ fn next_step(classified: Classified, cx: &AttemptContext<'_>) -> Next {
 }
 
 /// Sorts an attempt's result, also returning the status and headers for the observer.
-fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap>) {
+fn classify(result: AttemptResult, defer: bool) -> (Classified, Option<u16>, Option<HeaderMap>) {
     match result {
         AttemptResult::Failed {
             kind,
@@ -796,18 +834,24 @@ fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap
             body,
         } => {
             let h = headers.clone();
-            let classified = match parse_json_body(&body) {
-                Ok(value) => Classified::Success {
+            let body_len = body.len();
+            let parsed = if defer {
+                check_json_body(&body).map(|()| (None, Some(body)))
+            } else {
+                parse_json_body(&body).map(|value| (value, None))
+            };
+            let classified = match parsed {
+                Ok((value, raw)) => Classified::Success {
                     status,
                     headers,
                     body: value,
-                    body_len: body.len(),
+                    raw,
+                    body_len,
                 },
                 // JSON that stops mid-way is a body cut short in transit (a dropped
                 // connection without a Content-Length): worth a retry for GETs.
                 Err(e) if e.is_eof() => {
-                    let cause =
-                        format!("the JSON body ended early after {} bytes: {e}", body.len());
+                    let cause = format!("the JSON body ended early after {} bytes: {e}", body_len);
                     Classified::Transport {
                         kind: TransportKind::TruncatedBody,
                         root_cause: cause.clone(),
@@ -822,14 +866,6 @@ fn classify(result: AttemptResult) -> (Classified, Option<u16>, Option<HeaderMap
             (classified, Some(status), Some(h))
         }
     }
-}
-
-/// `None` for an empty body (204 and friends).
-fn parse_json_body(body: &[u8]) -> std::result::Result<Option<Value>, serde_json::Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(body).map(Some)
 }
 
 /// Sorts a reqwest error into what the retry decision needs. `reading_body` is true when
@@ -933,32 +969,66 @@ mod tests {
 
     #[test]
     fn truncated_json_is_a_transport_failure_and_garbage_is_decode() {
-        let cut = AttemptResult::Response {
+        // The same whether the body is parsed on arrival or only checked (deferred).
+        for defer in [false, true] {
+            let cut = AttemptResult::Response {
+                status: 200,
+                headers: HeaderMap::new(),
+                body: Bytes::from_static(b"[{\"id\": 1}, {\"id\""),
+            };
+            assert!(matches!(
+                classify(cut, defer).0,
+                Classified::Transport {
+                    kind: TransportKind::TruncatedBody,
+                    ..
+                }
+            ));
+            let garbage = AttemptResult::Response {
+                status: 200,
+                headers: HeaderMap::new(),
+                body: Bytes::from_static(b"<html>"),
+            };
+            assert!(matches!(
+                classify(garbage, defer).0,
+                Classified::Decode { .. }
+            ));
+            let empty = AttemptResult::Response {
+                status: 204,
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+            };
+            assert!(matches!(
+                classify(empty, defer).0,
+                Classified::Success { body: None, .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_deferred_body_is_kept_as_it_arrived_and_parses_later() {
+        let bytes = Bytes::from_static(b"[{\"id\": 1, \"b\": 2, \"a\": 3}]");
+        let ok = AttemptResult::Response {
             status: 200,
             headers: HeaderMap::new(),
-            body: Bytes::from_static(b"[{\"id\": 1}, {\"id\""),
+            body: bytes.clone(),
         };
-        assert!(matches!(
-            classify(cut).0,
-            Classified::Transport {
-                kind: TransportKind::TruncatedBody,
-                ..
-            }
-        ));
-        let garbage = AttemptResult::Response {
+        let Classified::Success { body, raw, .. } = classify(ok, true).0 else {
+            panic!("not a success");
+        };
+        assert_eq!(body, None);
+        assert_eq!(raw.as_ref(), Some(&bytes));
+        let resp = ApiResponse {
             status: 200,
             headers: HeaderMap::new(),
-            body: Bytes::from_static(b"<html>"),
-        };
-        assert!(matches!(classify(garbage).0, Classified::Decode { .. }));
-        let empty = AttemptResult::Response {
-            status: 204,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        };
-        assert!(matches!(
-            classify(empty).0,
-            Classified::Success { body: None, .. }
-        ));
+            body,
+            raw,
+        }
+        .parse_deferred("GET", "/v2/orders")
+        .unwrap();
+        assert_eq!(
+            resp.body,
+            Some(serde_json::json!([{"id": 1, "b": 2, "a": 3}]))
+        );
+        assert!(resp.raw.is_none());
     }
 }

@@ -26,7 +26,7 @@ pub mod scopes;
 pub use client::{Client, ClientConfig, ClientStats, RateLimitSnapshot};
 pub use error::{Error, ErrorBody, Result, TransportKind, V2ErrorItem, V3Error};
 pub use observer::{Observers, RequestEvent, RequestObserver};
-pub use pagination::{Page, PageMeta};
+pub use pagination::{DeferredPage, Page, PageMeta};
 pub use request::{ApiRequest, ApiResponse, ApiVersion, Target, parse_target};
 
 /// Re-exported so callers can name a method for [`ApiRequest::with_method`] without

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -44,6 +45,9 @@ pub struct ApiRequest {
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
     pub idempotent: bool,
+    /// Keep the answer's JSON as bytes ([`ApiResponse::raw`]) instead of parsing it: the
+    /// caller parses when it gets to the answer (see [`crate::pagination::DeferredPage`]).
+    pub defer_parse: bool,
 }
 
 impl ApiRequest {
@@ -61,6 +65,7 @@ impl ApiRequest {
             query: Vec::new(),
             body,
             idempotent,
+            defer_parse: false,
         }
     }
 
@@ -108,6 +113,13 @@ impl ApiRequest {
         self
     }
 
+    /// Leaves the answer's JSON unparsed ([`ApiResponse::raw`]); it is still checked to be
+    /// whole JSON, so a body cut short in transit is retried as before.
+    pub fn deferred(mut self) -> Self {
+        self.defer_parse = true;
+        self
+    }
+
     /// Overrides the idempotency flag (e.g. a POST that is safe to repeat).
     pub fn idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
@@ -125,8 +137,26 @@ impl ApiRequest {
 pub struct ApiResponse {
     pub status: u16,
     pub headers: HeaderMap,
-    /// `None` for 204 or an empty body.
+    /// `None` for 204 or an empty body, and while the parse is deferred.
     pub body: Option<Value>,
+    /// The JSON as it arrived, when the request deferred its parse
+    /// ([`ApiRequest::deferred`]); [`ApiResponse::parse_deferred`] turns it into `body`.
+    pub raw: Option<Bytes>,
+}
+
+impl ApiResponse {
+    /// Parses a deferred body into `body` (a no-op for a response parsed on arrival).
+    pub fn parse_deferred(mut self, method: &str, path: &str) -> Result<Self> {
+        if let Some(raw) = self.raw.take() {
+            self.body = parse_json_body(&raw).map_err(|e| Error::Decode {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                status: self.status,
+                message: format!("the body is not valid JSON: {e}"),
+            })?;
+        }
+        Ok(self)
+    }
 }
 
 /// `/v3/customers` from `(V3, "customers")` or `(V3, "/customers")`.
@@ -300,6 +330,25 @@ pub fn parse_target(base_url: &str, store_hash: &str, target: &str) -> Result<Ta
 pub(crate) fn set_query(query: &mut Vec<(String, String)>, key: &str, value: String) {
     query.retain(|(k, _)| k != key);
     query.push((key.to_owned(), value));
+}
+
+/// `None` for an empty body (204 and friends).
+pub(crate) fn parse_json_body(
+    body: &[u8],
+) -> std::result::Result<Option<Value>, serde_json::Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some)
+}
+
+/// Checks that `body` is whole JSON (or empty) without building it: what a deferred parse
+/// needs at arrival, so a body cut short is still caught while the request can be retried.
+pub(crate) fn check_json_body(body: &[u8]) -> std::result::Result<(), serde_json::Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(|_| ())
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use bigcommerce::{ApiVersion, Client, Page};
+use bigcommerce::{ApiVersion, Client, DeferredPage, Page};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -247,7 +247,10 @@ pub(super) async fn read_in_windows(
     let max_windows = options.window_concurrency.max(1);
     let mut plan = Plan::from_state(state);
     plan.store_clock = options.store_clock.known().map(|c| c - CLOCK_MARGIN);
-    let mut fetches: JoinSet<(u64, bigcommerce::Result<Page<Value>>)> = JoinSet::new();
+    // Answers wait here as bytes and are parsed one at a time as they are taken
+    // (`DeferredPage`): with eight pages of 250 orders arriving together at a window's
+    // start, parsed trees waiting their turn would hold several times the memory.
+    let mut fetches: JoinSet<(u64, bigcommerce::Result<DeferredPage>)> = JoinSet::new();
     loop {
         // Every open window without a request on the wire asks for its next page.
         for i in 0..plan.windows.len() {
@@ -271,8 +274,16 @@ pub(super) async fn read_in_windows(
             let version = stream.version;
             let fetch = async move {
                 let page = match version {
-                    ApiVersion::V2 => client.v2_page(stream.path, &q, page_no, limit).await,
-                    ApiVersion::V3 => client.v3_page(stream.path, &q, page_no, limit).await,
+                    ApiVersion::V2 => {
+                        client
+                            .v2_page_deferred(stream.path, &q, page_no, limit)
+                            .await
+                    }
+                    ApiVersion::V3 => {
+                        client
+                            .v3_page_deferred(stream.path, &q, page_no, limit)
+                            .await
+                    }
                 };
                 (id, page)
             };
@@ -284,7 +295,7 @@ pub(super) async fn read_in_windows(
         let (id, page) = joined.map_err(|e| {
             Error::Internal(format!("{}: a page request task failed: {e}", stream.name))
         })?;
-        let page = page?;
+        let page = page?.parse()?;
         let Some(i) = plan.position(id) else {
             continue;
         };

@@ -103,7 +103,7 @@ pub struct SyncDef {
     /// Rejected rows tolerated before `bcsync push` exits non-zero.
     #[serde(default)]
     pub max_rejected: u64,
-    /// Chunks sent at once (within the client's own cap and the store's quota).
+    /// Chunks sent at once (default 8, the client's own cap; always within the store's quota).
     pub concurrency: Option<usize>,
 }
 
