@@ -545,53 +545,7 @@ async fn main() {
         "unlimited",
     ]);
     let db = dir.path().join("big.db");
-    let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bcsync"))
-        .args([
-            "extract",
-            "--no-progress",
-            "--streams",
-            "orders",
-            "--base-url",
-            &sb.base_url,
-        ])
-        .arg("--to")
-        .arg(format!("sqlite:{}", db.display()))
-        .env("BIGCOMMERCE_STORE_HASH", "bench")
-        .env("BIGCOMMERCE_ACCESS_TOKEN", "bench-token")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // VmHWM only grows, so the last sample before exit is the peak (to within the poll).
-    let status_path = format!("/proc/{}/status", child.id());
-    let (mut peak_kb, mut cpu) = (0u64, 0.0f64);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path)
-            && let Some(v) = s
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        {
-            peak_kb = peak_kb.max(v);
-        }
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
-            let f: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-            cpu = cpu.max((t(11) + t(12)) / 100.0);
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let wall = t0.elapsed().as_secs_f64();
+    let (wall, cpu, peak_mb) = extract_child(&sb.base_url, "orders", &db, "8");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n_orders: i64 = conn
         .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
@@ -604,7 +558,7 @@ async fn main() {
         "orders {n_orders} + lines {n_lines} in {wall:.2} s ({:.0} orders/s), {requests} requests (minimum {}), CPU {cpu:.2} s, peak RSS {} MB",
         n_orders as f64 / wall,
         pages(n_orders as u64),
-        peak_kb / 1024
+        peak_mb
     );
 }
 

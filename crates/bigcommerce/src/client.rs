@@ -344,22 +344,11 @@ impl Client {
             .parse()
     }
 
-    /// [`Client::v3_page`] with the JSON left unparsed until [`DeferredPage::parse`]: for
-    /// readers that keep many requests in flight (see [`DeferredPage`]).
-    pub async fn v3_page_deferred(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-        page: u32,
-        limit: u32,
-    ) -> Result<DeferredPage> {
-        self.offset_page(ApiVersion::V3, path, query, page, limit)
-            .await
-    }
-
-    /// One offset page of either version, unparsed: the one place both page kinds are
-    /// asked.
-    async fn offset_page(
+    /// One offset page of either version (V3 `page`/`limit`, V2 likewise) with its JSON
+    /// left unparsed until [`DeferredPage::parse`]: for readers that keep many requests in
+    /// flight (see [`DeferredPage`]). [`Client::v3_page`] and [`Client::v2_page`] are this,
+    /// parsed at once.
+    pub async fn offset_page(
         &self,
         version: ApiVersion,
         path: &str,
@@ -414,18 +403,6 @@ impl Client {
         self.offset_page(ApiVersion::V2, path, query, page, limit)
             .await?
             .parse()
-    }
-
-    /// [`Client::v2_page`] with the JSON left unparsed until [`DeferredPage::parse`].
-    pub async fn v2_page_deferred(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-        page: u32,
-        limit: u32,
-    ) -> Result<DeferredPage> {
-        self.offset_page(ApiVersion::V2, path, query, page, limit)
-            .await
     }
 
     /// All V3 offset pages, lazily (one request per poll). Ends after the first error.

@@ -179,7 +179,7 @@ pub fn v2_meta(page: u32, item_count: usize, limit: u32) -> PageMeta {
 /// One offset page (V3 or V2) as it arrived, its JSON not parsed yet: a reader with many
 /// requests in flight keeps each answer waiting for its turn as bytes (about 2 MB for 250
 /// orders with their lines) rather than as a tree of values (several times that), and
-/// parses it when it gets to it ([`Client::v3_page_deferred`], [`Client::v2_page_deferred`]).
+/// parses it when it gets to it ([`Client::offset_page`]).
 #[derive(Debug)]
 pub struct DeferredPage {
     pub(crate) response: ApiResponse,

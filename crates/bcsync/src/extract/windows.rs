@@ -271,20 +271,10 @@ pub(super) async fn read_in_windows(
                 ));
             }
             let (client, id, page_no) = (client.clone(), w.id, w.page_no);
-            let version = stream.version;
             let fetch = async move {
-                let page = match version {
-                    ApiVersion::V2 => {
-                        client
-                            .v2_page_deferred(stream.path, &q, page_no, limit)
-                            .await
-                    }
-                    ApiVersion::V3 => {
-                        client
-                            .v3_page_deferred(stream.path, &q, page_no, limit)
-                            .await
-                    }
-                };
+                let page = client
+                    .offset_page(stream.version, stream.path, &q, page_no, limit)
+                    .await;
                 (id, page)
             };
             fetches.spawn(CURRENT_STREAM.scope(stream.name, fetch));
