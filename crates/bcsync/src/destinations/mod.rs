@@ -174,6 +174,16 @@ impl std::fmt::Debug for DestinationWriter {
 /// data size, sets peak memory (measured: flat ~130 MB through 100k orders).
 const QUEUE_PAGES: usize = 1;
 
+/// Room for one page in the writer's queue ([`DestinationWriter::reserve`]).
+pub struct WriteSlot<'a>(mpsc::Permit<'a, Command>);
+
+impl WriteSlot<'_> {
+    /// Queues the page in the room held.
+    pub fn write(self, batch: PageBatch) {
+        self.0.send(Command::Write(batch));
+    }
+}
+
 impl DestinationWriter {
     /// Prepares the destination (blocking work, done before the thread starts) and returns
     /// the writer plus the committed state.
@@ -231,11 +241,19 @@ impl DestinationWriter {
 
     /// Queues a page; waits while the queue is full.
     pub async fn write(&self, batch: PageBatch) -> Result<()> {
+        self.reserve().await?.write(batch);
+        Ok(())
+    }
+
+    /// Waits for room in the queue and holds it: a reader that builds its page only then
+    /// (parses it, splits its children) keeps the pages waiting for the writer as the
+    /// bytes that arrived, and at most one built page waits at a time.
+    pub async fn reserve(&self) -> Result<WriteSlot<'_>> {
         let tx = self
             .tx
             .as_ref()
             .ok_or_else(|| Error::WriterGone("writer already finished".into()))?;
-        tx.send(Command::Write(batch)).await.map_err(|_| {
+        tx.reserve().await.map(WriteSlot).map_err(|_| {
             Error::WriterGone(
                 "the destination failed; its error follows at the end of the run".into(),
             )

@@ -27,7 +27,7 @@ use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use crate::destinations::{ChildRows, DestinationWriter, PageBatch};
+use crate::destinations::{ChildRows, DestinationWriter, PageBatch, WriteSlot};
 use crate::error::{Error, Result};
 use crate::state::{KeysetCursor, State, StreamState};
 use crate::streams::{Paging, Replication, StreamDescriptor};
@@ -383,6 +383,22 @@ async fn emit(
     bar: &progress::StreamBar,
     client: &Client,
 ) -> Result<()> {
+    let slot = writer.reserve().await?;
+    emit_into(slot, stream, records, state, summary, bar, client);
+    Ok(())
+}
+
+/// [`emit`] into room already held in the writer's queue: the page's child rows are built
+/// only once the writer can take them.
+fn emit_into(
+    slot: WriteSlot<'_>,
+    stream: &'static StreamDescriptor,
+    records: Vec<Value>,
+    state: Option<StreamState>,
+    summary: &mut StreamSummary,
+    bar: &progress::StreamBar,
+    client: &Client,
+) {
     let records = match stream.rows {
         Some(split) => records.iter().flat_map(split).collect(),
         None => records,
@@ -395,9 +411,8 @@ async fn emit(
         .iter()
         .map(|c| c.rows.len() as u64)
         .sum::<u64>();
-    writer.write(batch).await?;
+    slot.write(batch);
     bar.update(summary, client);
-    Ok(())
 }
 
 fn base_query(stream: &StreamDescriptor) -> Vec<(String, String)> {

@@ -41,7 +41,7 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::{
-    CURRENT_STREAM, ExtractOptions, StreamSummary, channels, emit, format_bookmark,
+    CURRENT_STREAM, ExtractOptions, StreamSummary, channels, emit_into, format_bookmark,
     incremental_params, keyset_position, progress, scoped_query,
 };
 use crate::destinations::DestinationWriter;
@@ -285,25 +285,20 @@ pub(super) async fn read_in_windows(
         let (id, page) = joined.map_err(|e| {
             Error::Internal(format!("{}: a page request task failed: {e}", stream.name))
         })?;
-        let page = page?.parse()?;
+        let page = page?;
         let Some(i) = plan.position(id) else {
             continue;
         };
+        // Parsed only once the writer has room (see `DestinationWriter::reserve`). The
+        // one clock read below may hold that room for a request: once per run.
+        let slot = writer.reserve().await?;
+        let page = page.parse()?;
         let fresh = accept_page(&mut plan, i, page, limit, stream, cursor_field, max_windows)?;
         if plan.wants_clock && plan.store_clock.is_none() {
             plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);
         }
         let st = plan.state();
-        emit(
-            writer,
-            stream,
-            scope.retain(fresh),
-            Some(st),
-            summary,
-            bar,
-            client,
-        )
-        .await?;
+        emit_into(slot, stream, scope.retain(fresh), Some(st), summary, bar, client);
     }
 }
 
