@@ -603,7 +603,10 @@ impl Client {
     /// client's defaults send, body redacted), when capture is on and someone observes.
     fn capture_request(&self, url: &reqwest::Url, body: Option<&[u8]>) -> Option<Captured> {
         let inner = &self.inner;
-        let options = inner.capture.as_ref().filter(|_| inner.observer.is_some())?;
+        let options = inner
+            .capture
+            .as_ref()
+            .filter(|_| inner.observer.is_some())?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Ok(agent) = HeaderValue::from_str(&inner.config.user_agent) {

@@ -1304,6 +1304,16 @@ mod tests {
                     rate_left: Some(149),
                     ..RequestDetail::default()
                 },
+                capture: Some(RequestCapture {
+                    request_headers: vec![("x-auth-token".into(), "<redacted>".into())],
+                    request_body: Some(CapturedText {
+                        text: r#"[{"email":"<redacted>"}]"#.into(),
+                        truncated: false,
+                        bytes: 24,
+                    }),
+                    response_headers: vec![("content-type".into(), "application/json".into())],
+                    response_body: None,
+                }),
             }],
             ..RunRecord::default()
         };
@@ -1373,6 +1383,36 @@ mod tests {
         assert_eq!(old.len(), 1);
         assert_eq!(old[0].1.path, "/old");
         assert_eq!(old[0].1.detail, RequestDetail::default());
+        assert_eq!(old[0].1.capture, None);
+    }
+
+    #[test]
+    fn a_version_5_file_gains_the_capture_column_and_keeps_its_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE push_requests (run_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+                   method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, ms INTEGER NOT NULL,
+                   detail TEXT);
+                 INSERT INTO push_requests VALUES (1, 0, 'GET', '/old', 200, 3, '{\"attempt\":2}');
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+        }
+        let mut s = SqlitePushStore::open(&path, "abc").unwrap();
+        let old = s.requests_after(1, None, 10).unwrap();
+        assert_eq!(old[0].1.detail.attempt, 2);
+        assert_eq!(old[0].1.capture, None);
+        let captured = LoggedRequest {
+            method: "GET".into(),
+            path: "/new".into(),
+            capture: Some(RequestCapture::default()),
+            ..LoggedRequest::default()
+        };
+        s.log_requests(1, 1, &[captured.clone()]).unwrap();
+        assert_eq!(s.requests_after(1, Some(0), 10).unwrap()[0].1, captured);
     }
 
     #[test]

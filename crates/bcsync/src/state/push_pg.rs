@@ -21,8 +21,7 @@ use tokio_postgres::Client;
 
 use super::push::{
     ALL_REQUESTS, INTERRUPTED, Incident, IncidentKey, LoggedRequest, PushStore, RequestCapture,
-    RequestDetail,
-    RunFilter, RunPage, RunRecord, TrackStatus, Tracked, settle_statuses, settled,
+    RequestDetail, RunFilter, RunPage, RunRecord, TrackStatus, Tracked, settle_statuses, settled,
 };
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::data::Extraction;
-use crate::state::push::{RunFilter, RunRecord};
+use crate::state::push::{CapturedText, RequestCapture, RunFilter, RunRecord};
 
 /// Statuses a run can list with, for the filter.
 pub const STATUSES: &[&str] = &[
@@ -633,6 +633,9 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             "<p class=\"meta\" id=\"live-note\">The run is going on: its requests appear here as they are made.</p>",
         );
     }
+    if !r.request_log.iter().any(|q| q.capture.is_some()) && (live || !r.request_log.is_empty()) {
+        b.push_str(CAPTURE_OFF_NOTE);
+    }
     if r.request_log.is_empty() && !live {
         b.push_str("<p class=\"empty\">No request log was recorded for this run.</p>");
     } else {
@@ -680,11 +683,11 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             };
             let _ = write!(
                 b,
-                "<tr><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\"><span{class}{title}>{status}</span></td>\
+                "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\"><span{class}{title}>{status}</span></td>\
                  <td class=\"n\">{}</td><td class=\"n\">{left}</td><td>{retry}</td></tr>",
                 i + 1,
                 esc(&q.method),
-                esc(&q.path),
+                path_cell(&q.path, q.capture.as_ref()),
                 thousands(q.ms)
             );
         }
@@ -701,6 +704,68 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
         }
     }
     page(&format!("Run #{}", r.id), "runs", &b)
+}
+
+/// Said above the requests of a run that captured no headers or bodies (live.js removes
+/// it when a captured request arrives).
+const CAPTURE_OFF_NOTE: &str = "<p class=\"meta\" id=\"capture-note\">Headers and bodies were not \
+     captured for this run. To keep them, run with <code>--capture-bodies</code> or set \
+     <code>capture_bodies = true</code> under <code>[debug]</code> in bcsync.toml; \
+     <code>redact_fields</code> there lists the personal fields to hide.</p>";
+
+/// A request's path: with its captured headers and bodies, a `<details>` that opens on a
+/// click (no script needed).
+fn path_cell(path: &str, capture: Option<&RequestCapture>) -> String {
+    match capture {
+        None => format!("<code>{}</code>", esc(path)),
+        Some(c) => format!(
+            "<details class=\"capture\"><summary><code>{}</code></summary>{}</details>",
+            esc(path),
+            capture_html(c)
+        ),
+    }
+}
+
+/// The captured headers and bodies, already redacted by the client.
+pub fn capture_html(c: &RequestCapture) -> String {
+    let mut b = String::from("<div class=\"captured\">");
+    let headers = |b: &mut String, title: &str, h: &[(String, String)]| {
+        let text: String = h.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        let _ = write!(b, "<h3>{title}</h3><pre>{}</pre>", esc(text.trim_end()));
+    };
+    let body = |b: &mut String, title: &str, body: Option<&CapturedText>| match body {
+        None => {
+            let _ = write!(b, "<h3>{title}</h3><p class=\"meta\">No body.</p>");
+        }
+        Some(t) => {
+            let _ = write!(b, "<h3>{title}</h3><pre>{}</pre>", esc(&pretty(t)));
+            if t.truncated {
+                let _ = write!(
+                    b,
+                    "<p class=\"meta\">Cut: the first {} of {} bytes.</p>",
+                    thousands(t.text.len() as u64),
+                    thousands(t.bytes as u64)
+                );
+            }
+        }
+    };
+    headers(&mut b, "Request headers", &c.request_headers);
+    body(&mut b, "Request body", c.request_body.as_ref());
+    headers(&mut b, "Response headers", &c.response_headers);
+    body(&mut b, "Response body", c.response_body.as_ref());
+    b.push_str("</div>");
+    b
+}
+
+/// A whole JSON body indented; anything else (a cut body, text) as it is.
+fn pretty(t: &CapturedText) -> String {
+    if t.truncated {
+        return t.text.clone();
+    }
+    serde_json::from_str::<serde_json::Value>(&t.text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| t.text.clone())
 }
 
 /// A page saying what went wrong and what to do.
