@@ -1411,7 +1411,8 @@ mod tests {
             capture: Some(RequestCapture::default()),
             ..LoggedRequest::default()
         };
-        s.log_requests(1, 1, std::slice::from_ref(&captured)).unwrap();
+        s.log_requests(1, 1, std::slice::from_ref(&captured))
+            .unwrap();
         assert_eq!(s.requests_after(1, Some(0), 10).unwrap()[0].1, captured);
     }
 

@@ -6,7 +6,9 @@
 //! - Pages are rendered on the server ([`html`]); the stylesheet and the one script are
 //!   embedded in the binary. The script is the live debugger: on a running run's page it
 //!   appends the run's requests as the run logs them, from server-sent events
-//!   (`/runs/ID/requests/stream`, read from the state store every half second).
+//!   (`/runs/ID/requests/stream`, read from the state store every half second). A
+//!   request's headers and bodies, when the run captured them (`[debug] capture_bodies`),
+//!   open under its path; they were redacted by the client before they were stored.
 //! - It reads the same stores as the CLI ([`data`]) and never writes to them.
 //! - Bound to a loopback address it answers anyone on the machine; bound beyond loopback
 //!   every request but the stylesheet's needs the bearer token (`Authorization: Bearer`,

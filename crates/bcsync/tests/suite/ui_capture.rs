@@ -3,7 +3,8 @@
 //! headers and bodies with the listed personal field redacted and never the access token,
 //! and `bcsync ui` shows them under the request's path (run page and event stream); with
 //! capture off nothing is stored and the page names the setting that turns it on. Both
-//! run stores: SQLite, and PostgreSQL when `BCSYNC_TEST_POSTGRES_URL` is set.
+//! run stores: SQLite, and PostgreSQL when `BCSYNC_TEST_POSTGRES_URL` is set; and an
+//! extraction's captured pages, with the destination's rows left whole.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
@@ -205,4 +206,55 @@ async fn captured_bodies_are_stored_redacted_and_shown_postgres() {
     drop(ui);
     let pg = common::connect(&url).await;
     common::drop_schema(&pg, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extraction_captures_its_answers_with_the_listed_fields_redacted() {
+    let sb = common::sandbox(common::small_store()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bcsync.toml"),
+        "[debug]\nredact_fields = [\"email\", \"phone\"]\n",
+    )
+    .unwrap();
+    let out = common::bcsync_in(
+        &sb,
+        dir.path(),
+        &[
+            "extract",
+            "--to",
+            "sqlite:shop.db",
+            "--streams",
+            "customers",
+            "--no-progress",
+            "--capture-bodies",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let (_, log) = newest_run(dir.path().join("bcsync-push.db").to_str().unwrap());
+    assert!(!log.is_empty());
+    let page = log
+        .iter()
+        .find_map(|q| q.capture.as_ref()?.response_body.as_ref())
+        .expect("a captured page of customers");
+    assert!(
+        page.text.contains(r#""email":"<redacted>""#),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains('@'), "{}", page.text);
+    // The customers themselves are extracted whole: redaction is for the debugger only.
+    let db = rusqlite::Connection::open(dir.path().join("shop.db")).unwrap();
+    let with_email: i64 = db
+        .query_row(
+            "SELECT count(*) FROM customers WHERE email LIKE '%@%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(with_email > 0);
+    let all = serde_json::to_string(&log).unwrap();
+    assert!(!all.contains(sb.token()));
 }
