@@ -87,6 +87,7 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
         .route("/runs/{id}/requests/stream", get(request_stream))
+        .route("/runs/{id}/requests/{seq}", get(request_page))
         .route(STYLE_PATH, get(style))
         .route(html::LIVE_SCRIPT_PATH, get(live_script))
         .fallback(not_found)
@@ -502,6 +503,28 @@ async fn request_stream(
     Ok(axum::response::sse::Sse::new(events)
         .keep_alive(axum::response::sse::KeepAlive::default())
         .into_response())
+}
+
+/// One request of a run with its captured headers and bodies: where the run page links
+/// the captured requests it does not hold inline.
+async fn request_page(State(app): State<App>, Path((id, seq)): Path<(String, String)>) -> Page {
+    let run = find_run(&app, &id).await?;
+    let Ok(seq) = seq.parse::<i64>() else {
+        return Err(not_found().await);
+    };
+    let run_id = run.id;
+    let found = app
+        .stores
+        .with_push(move |s| s.requests_after(run_id, Some(seq - 1), 1))
+        .await
+        .map_err(failure)?
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(at, _)| *at == seq);
+    match found {
+        Some((_, q)) => Ok(html_page(html::request_page(&run, seq, &q))),
+        None => Err(not_found().await),
+    }
 }
 
 async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Page {

@@ -93,6 +93,19 @@ async fn assert_served(ui: &UiProcess, id: i64, token: &str) {
     );
     assert!(!page.contains("id=\"capture-note\""), "{page}");
     assert!(!page.contains(token) && !page.contains("@example.com"));
+    // Each request has its own page too (where long runs link).
+    let one = reqwest::get(ui.url(&format!("/runs/{id}/requests/0")))
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    let one = one.text().await.unwrap();
+    assert!(one.contains("Request headers"), "{one}");
+    assert!(one.contains("x-auth-token: &lt;redacted&gt;"), "{one}");
+    assert!(!one.contains(token));
+    let missing = reqwest::get(ui.url(&format!("/runs/{id}/requests/100000")))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     // A finished run's stream sends every request, then `end`.
     let stream = reqwest::get(ui.url(&format!("/runs/{id}/requests/stream")))
         .await
@@ -257,4 +270,14 @@ async fn an_extraction_captures_its_answers_with_the_listed_fields_redacted() {
     assert!(with_email > 0);
     let all = serde_json::to_string(&log).unwrap();
     assert!(!all.contains(sb.token()));
+    let captured: usize = log
+        .iter()
+        .filter_map(|q| serde_json::to_string(q.capture.as_ref()?).ok())
+        .map(|t| t.len())
+        .sum();
+    eprintln!(
+        "extraction capture: {} requests, {captured} bytes captured ({} a request)",
+        log.len(),
+        captured / log.len()
+    );
 }
