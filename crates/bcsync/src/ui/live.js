@@ -58,6 +58,16 @@
     if (off) off.parentNode.removeChild(off);
     return details;
   }
+  // Past the captures a page holds inline: a link to the request's own page.
+  function link(code, seq) {
+    var a = document.createElement("a");
+    a.className = "capture";
+    a.href = "/runs/" + run + "/requests/" + seq;
+    a.appendChild(code);
+    var off = document.getElementById("capture-note");
+    if (off) off.parentNode.removeChild(off);
+    return a;
+  }
   source.addEventListener("request", function (e) {
     var q = JSON.parse(e.data);
     var tr = document.createElement("tr");
@@ -66,6 +76,7 @@
     var code = document.createElement("code");
     code.textContent = q.path;
     if (q.capture) cell(tr, "").appendChild(captured(code, q.capture));
+    else if (q.captured) cell(tr, "").appendChild(link(code, q.seq));
     else cell(tr, "").appendChild(code);
     var span = document.createElement("span");
     span.textContent = q.status == null ? "—" : String(q.status);

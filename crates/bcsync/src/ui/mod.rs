@@ -473,14 +473,28 @@ impl LiveCursor {
     }
 }
 
-/// One request as the live debugger's script reads it: the log line and its position.
+/// One request as the live debugger's script reads it: the log line and its position;
+/// its capture as the run page holds it: inline for the first [`html::INLINE_CAPTURES`],
+/// then only `captured: true` (the script links to the request's page).
 fn request_event(seq: i64, q: &LoggedRequest) -> axum::response::sse::Event {
-    let mut data = serde_json::to_value(q).unwrap_or_default();
-    data["seq"] = seq.into();
+    let data = request_json(seq, q);
     axum::response::sse::Event::default()
         .event("request")
         .id(seq.to_string())
         .data(data.to_string())
+}
+
+/// The data of [`request_event`].
+fn request_json(seq: i64, q: &LoggedRequest) -> serde_json::Value {
+    let mut data = serde_json::to_value(q).unwrap_or_default();
+    if seq >= html::INLINE_CAPTURES as i64
+        && let Some(map) = data.as_object_mut()
+        && map.remove("capture").is_some()
+    {
+        map.insert("captured".into(), true.into());
+    }
+    data["seq"] = seq.into();
+    data
 }
 
 /// The live debugger's stream: the run's requests after `?after=` as server-sent events
@@ -588,4 +602,27 @@ async fn rejected_json(State(app): State<App>, Path(id): Path<String>) -> Page {
         format!("run-{}-rejected.json", run.id),
         body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::push::RequestCapture;
+
+    #[test]
+    fn the_stream_carries_captures_as_the_run_page_holds_them() {
+        let q = LoggedRequest {
+            method: "GET".into(),
+            capture: Some(RequestCapture::default()),
+            ..LoggedRequest::default()
+        };
+        let first = request_json(0, &q);
+        assert!(first["capture"].is_object() && first.get("captured").is_none());
+        assert_eq!(first["seq"], 0);
+        let past = request_json(html::INLINE_CAPTURES as i64, &q);
+        assert!(past.get("capture").is_none());
+        assert_eq!(past["captured"], true);
+        let plain = request_json(99, &LoggedRequest::default());
+        assert!(plain.get("capture").is_none() && plain.get("captured").is_none());
+    }
 }
