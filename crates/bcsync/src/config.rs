@@ -42,6 +42,40 @@ pub struct FileConfig {
     /// `[[alert]]` tables (parsed by `alerts::config`).
     #[serde(default)]
     pub alert: Vec<toml::Value>,
+    /// `[debug]`: body capture for the dashboard's live debugger.
+    #[serde(default)]
+    pub debug: DebugSection,
+}
+
+/// `[debug]` in `bcsync.toml`: what the run stores keep of each request beyond its line
+/// (method, path, status, latency) for the dashboard's live debugger. Off by default:
+/// headers and bodies hold customers' personal data, so they are kept only when asked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugSection {
+    /// Keep each request's headers and bodies (as `--capture-bodies`), redacted.
+    #[serde(default)]
+    pub capture_bodies: bool,
+    /// Personal fields whose values are replaced by `<redacted>` in captured JSON bodies,
+    /// matched by key name at any depth, case-insensitively (secret-looking keys such as
+    /// `token` or `password` always are).
+    #[serde(default)]
+    pub redact_fields: Vec<String>,
+    /// The longest body kept, in bytes (default 65536); a longer one is cut and marked.
+    pub max_body_bytes: Option<usize>,
+}
+
+impl DebugSection {
+    /// The client's capture options: `None` (nothing captured) unless `capture_bodies` is
+    /// set here or `flag` (`--capture-bodies`) is given.
+    pub fn capture(&self, flag: bool) -> Option<bigcommerce::CaptureOptions> {
+        (flag || self.capture_bodies).then(|| bigcommerce::CaptureOptions {
+            redact_fields: self.redact_fields.clone(),
+            max_body_bytes: self
+                .max_body_bytes
+                .unwrap_or(bigcommerce::capture::DEFAULT_MAX_BODY_BYTES),
+        })
+    }
 }
 
 /// `[extract]` in `bcsync.toml`.
@@ -177,6 +211,22 @@ mod tests {
         assert_eq!(cfg.store_hash.as_deref(), Some("abc"));
         assert!(!format!("{cfg:?}").contains("supersecrettoken123"));
         assert_eq!(cfg.extract.streams, Some(vec!["orders".to_owned()]));
+    }
+
+    #[test]
+    fn capture_is_off_unless_the_file_or_the_flag_turns_it_on() {
+        let off: FileConfig = toml::from_str("store_hash = \"abc\"\n").unwrap();
+        assert_eq!(off.debug.capture(false), None);
+        let flagged = off.debug.capture(true).unwrap();
+        assert!(flagged.redact_fields.is_empty());
+        assert_eq!(flagged.max_body_bytes, 64 * 1024);
+        let on: FileConfig = toml::from_str(
+            "[debug]\ncapture_bodies = true\nredact_fields = [\"email\", \"phone\"]\nmax_body_bytes = 1000\n",
+        )
+        .unwrap();
+        let options = on.debug.capture(false).unwrap();
+        assert_eq!(options.redact_fields, ["email", "phone"]);
+        assert_eq!(options.max_body_bytes, 1000);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::capture::{CaptureOptions, Captured, capture_body};
 use crate::error::{Error, Result, TransportKind};
 use crate::observer::{RequestEvent, RequestObserver, redacted_headers};
 use crate::pacing::{Pacer, RateLimitHeaders};
@@ -163,6 +164,8 @@ struct Inner {
     /// host: until then a refused connection means a wrong base URL, not a blip.
     host_reached: Arc<AtomicBool>,
     observer: Option<Arc<dyn RequestObserver>>,
+    /// Headers and bodies for the observer: `None` (the default) keeps them out.
+    capture: Option<Arc<CaptureOptions>>,
 }
 
 /// The BigCommerce API client. Cheap to clone; clones share pacing, the concurrency cap
@@ -268,6 +271,7 @@ impl Client {
                 stats: Arc::new(Mutex::new(ClientStats::default())),
                 host_reached: Arc::new(AtomicBool::new(false)),
                 observer: None,
+                capture: None,
             }),
         })
     }
@@ -276,6 +280,24 @@ impl Client {
     /// pacer, the concurrency cap, the stats and the connection pool with `self` and its
     /// clones; clones made from the result keep the observer.
     pub fn with_observer(self, observer: Arc<dyn RequestObserver>) -> Self {
+        let capture = self.inner.capture.clone();
+        self.sharing(Some(observer), capture)
+    }
+
+    /// Returns a client whose observer events carry the request's headers and body and the
+    /// response's body (see [`crate::capture`] for what is redacted), or none of them with
+    /// `None`. Shares everything else as [`Client::with_observer`] does.
+    pub fn with_capture(self, capture: Option<CaptureOptions>) -> Self {
+        let observer = self.inner.observer.clone();
+        self.sharing(observer, capture.map(Arc::new))
+    }
+
+    /// A client sharing pacing, the concurrency cap, stats and connections with `self`.
+    fn sharing(
+        &self,
+        observer: Option<Arc<dyn RequestObserver>>,
+        capture: Option<Arc<CaptureOptions>>,
+    ) -> Self {
         let shared = &self.inner;
         Self {
             inner: Arc::new(Inner {
@@ -286,7 +308,8 @@ impl Client {
                 concurrency: Arc::clone(&shared.concurrency),
                 stats: Arc::clone(&shared.stats),
                 host_reached: Arc::clone(&shared.host_reached),
-                observer: Some(observer),
+                observer,
+                capture,
             }),
         }
     }
@@ -456,6 +479,8 @@ impl Client {
             })?)),
             None => None,
         };
+        // Redacted once per request, not per attempt: every attempt sends the same body.
+        let captured_request = self.capture_request(&url, body.as_deref());
         let policy = inner.config.retry_policy();
         let mut attempt: u32 = 0;
         loop {
@@ -481,6 +506,15 @@ impl Client {
             }
             drop(permit);
 
+            let capture = captured_request.as_ref().map(|request| {
+                let mut c = request.clone();
+                if let (AttemptResult::Response { body, .. }, Some(options)) =
+                    (&result, &inner.capture)
+                {
+                    c.response_body = capture_body(body, options, self.token());
+                }
+                c
+            });
             let (classified, status, headers) = classify(result, req.defer_parse);
             self.record(
                 waited,
@@ -529,6 +563,7 @@ impl Client {
                     error,
                     headers: headers.as_ref().map(redacted_headers).unwrap_or_default(),
                     will_retry,
+                    capture,
                 });
             }
 
@@ -568,6 +603,44 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// The access token's text, only to scrub it from captured bodies.
+    fn token(&self) -> &str {
+        self.inner.token_header.to_str().unwrap_or_default()
+    }
+
+    /// The request's side of a capture (the headers [`Client::attempt`] and the HTTP
+    /// client's defaults send, body redacted), when capture is on and someone observes.
+    fn capture_request(&self, url: &reqwest::Url, body: Option<&[u8]>) -> Option<Captured> {
+        let inner = &self.inner;
+        let options = inner
+            .capture
+            .as_ref()
+            .filter(|_| inner.observer.is_some())?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Ok(agent) = HeaderValue::from_str(&inner.config.user_agent) {
+            headers.insert(reqwest::header::USER_AGENT, agent);
+        }
+        headers.insert("x-auth-token", inner.token_header.clone());
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        // The host, as the request line would name it (never a secret).
+        if let Some(host) = url.host_str()
+            && let Ok(v) = HeaderValue::from_str(&match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        {
+            headers.insert(reqwest::header::HOST, v);
+        }
+        Some(Captured {
+            request_headers: redacted_headers(&headers),
+            request_body: body.and_then(|b| capture_body(b, options, self.token())),
+            response_body: None,
+        })
     }
 
     /// Sends one attempt and reads the whole body.

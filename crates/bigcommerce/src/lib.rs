@@ -3,7 +3,8 @@
 //!
 //! - [`Client`]: auth headers, one shared [`pacing`] pacer steered by the store's
 //!   rate-limit headers, a concurrency cap, retries decided by [`retry::decide`], typed
-//!   [`Error`]s, and an optional [`RequestObserver`].
+//!   [`Error`]s, and an optional [`RequestObserver`] (which sees headers and bodies only
+//!   with [`capture`] turned on, redacted there).
 //! - [`pagination`]: V3 offset, V3 cursor and V2 paging rules, and lazy page streams.
 //! - [`dates`]: the V2 (RFC 2822) and V3 (ISO 8601) date formats.
 //! - [`limits`]: page and batch size limits.
@@ -12,6 +13,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod batch;
+pub mod capture;
 pub mod client;
 pub mod dates;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod request;
 pub mod retry;
 pub mod scopes;
 
+pub use capture::{CaptureOptions, Captured, CapturedBody};
 pub use client::{Client, ClientConfig, ClientStats, RateLimitSnapshot};
 pub use error::{Error, ErrorBody, Result, TransportKind, V2ErrorItem, V3Error};
 pub use observer::{Observers, RequestEvent, RequestObserver};

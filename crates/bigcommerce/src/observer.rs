@@ -42,6 +42,9 @@ pub struct RequestEvent {
     pub headers: Vec<(String, String)>,
     /// Whether the client will try again.
     pub will_retry: bool,
+    /// Request headers and bodies, redacted and bounded: only when the client was built
+    /// with [`crate::Client::with_capture`], else `None`.
+    pub capture: Option<crate::capture::Captured>,
 }
 
 /// Header names whose values are never shown.

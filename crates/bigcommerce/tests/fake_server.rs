@@ -581,6 +581,54 @@ async fn observer_sees_every_attempt_redacted() {
 }
 
 #[tokio::test]
+async fn capture_gives_the_observer_redacted_headers_and_bodies_only_when_on() {
+    let fake = Fake::start(|_, _| {
+        Reply::json(
+            200,
+            // Keys in alphabetical order: the same text whether or not serde_json keeps
+            // the order it read.
+            json!({"data": [{"email": "ann@example.com", "id": 7, "phone": "555"}]}),
+        )
+    })
+    .await;
+    let body = json!([{"email": "ann@example.com", "first_name": "Ann", "password": "p4ss"}]);
+    let events = Arc::new(Events::default());
+    let base = Client::new(config(&fake.base_url())).unwrap();
+    let captured = base
+        .clone()
+        .with_capture(Some(bigcommerce::CaptureOptions {
+            redact_fields: vec!["EMAIL".into()],
+            ..Default::default()
+        }))
+        .with_observer(events.clone());
+    captured
+        .send(ApiRequest::post(ApiVersion::V3, "/customers", body.clone()))
+        .await
+        .unwrap();
+    // The same client without capture: the event carries no headers or bodies.
+    base.with_observer(events.clone())
+        .send(ApiRequest::post(ApiVersion::V3, "/customers", body))
+        .await
+        .unwrap();
+    let events = events.0.lock().clone();
+    let c = events[0].capture.as_ref().expect("captured");
+    assert!(
+        c.request_headers
+            .contains(&("x-auth-token".to_owned(), "<redacted>".to_owned()))
+    );
+    assert_eq!(
+        c.request_body.as_ref().unwrap().text,
+        r#"[{"email":"<redacted>","first_name":"Ann","password":"<redacted>"}]"#
+    );
+    assert_eq!(
+        c.response_body.as_ref().unwrap().text,
+        r#"{"data":[{"email":"<redacted>","id":7,"phone":"555"}]}"#
+    );
+    assert_eq!(events[1].capture, None);
+    assert!(!format!("{events:?}").contains(TOKEN));
+}
+
+#[tokio::test]
 async fn v2_pages_stop_on_a_short_page() {
     let fake = Fake::start(|seen, _| {
         let page: usize = seen.param("page").unwrap().parse().unwrap();

@@ -58,6 +58,11 @@ pub struct ExtractArgs {
     /// Extract only these channels (storefronts): repeat or comma-separate ids. Streams the API cannot filter by channel are extracted whole (see the README).
     #[arg(long = "channel", value_name = "ID", value_delimiter = ',', value_parser = clap::value_parser!(i64).range(1..))]
     pub channels: Vec<i64>,
+    /// Keep each request's headers and bodies in the run store for `bcsync ui`'s live
+    /// debugger, redacted of the token and of `[debug] redact_fields` (as `[debug]
+    /// capture_bodies = true`).
+    #[arg(long)]
+    pub capture_bodies: bool,
 }
 
 /// The Singer catalog of every stream and child table.
@@ -353,11 +358,15 @@ pub async fn extract(
         EXTRACT_RUN,
         &started_at,
     );
+    // Only the recorded client captures: without a run store nothing would keep it.
+    let capture = file.debug.capture(args.capture_bodies);
     let client = match &recorder {
-        Some(r) => client.with_observer(Arc::new(bigcommerce::Observers(vec![
-            counter.clone(),
-            r.log.clone(),
-        ]))),
+        Some(r) => client
+            .with_capture(capture)
+            .with_observer(Arc::new(bigcommerce::Observers(vec![
+                counter.clone(),
+                r.log.clone(),
+            ]))),
         None => client,
     };
     let result = run_extraction(

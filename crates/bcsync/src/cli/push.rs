@@ -51,6 +51,11 @@ pub struct PushArgs {
     /// Run deletes/clears even when the source is empty or above max_delete_percent.
     #[arg(long)]
     pub force: bool,
+    /// Keep each request's headers and bodies in the run store for `bcsync ui`'s live
+    /// debugger, redacted of the token and of `[debug] redact_fields` (as `[debug]
+    /// capture_bodies = true`).
+    #[arg(long)]
+    pub capture_bodies: bool,
 }
 
 /// The syncs to run, from `--syncs` or the config file.
@@ -105,7 +110,9 @@ pub async fn run(
     )?;
     // Checked before any run: a mistake in [[alert]] is told now, not after the writes.
     let alerts = bcsync::alerts::Alerts::from_config(&file)?.redact(&connection.access_token);
-    let client = connection.client()?;
+    let client = connection
+        .client()?
+        .with_capture(file.debug.capture(args.capture_bodies));
     let spec = state_spec(args.state.as_deref(), &file);
     let mut store = open_push_store(&spec, &connection.store_hash)?;
     let opts = PushOptions {

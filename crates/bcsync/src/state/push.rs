@@ -64,8 +64,8 @@ pub struct Tracked {
     pub fields: Option<Value>,
 }
 
-/// One request of a run, without headers, bodies or the token: what `bcsync runs` and
-/// the dashboard's live debugger show.
+/// One request of a run, never with the token: what `bcsync runs` and the dashboard's
+/// live debugger show. Headers and bodies only when the run captured them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub method: String,
@@ -76,6 +76,57 @@ pub struct LoggedRequest {
     /// it read as their defaults.
     #[serde(flatten)]
     pub detail: RequestDetail,
+    /// Headers and bodies, kept in a column of their own (`capture`) so a run without
+    /// capture costs nothing; `None` when capture was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<RequestCapture>,
+}
+
+/// A request's headers and bodies as the client captured them: already redacted of the
+/// token, secret-looking keys and the personal fields listed (`[debug] redact_fields`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestCapture {
+    pub request_headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<CapturedText>,
+    pub response_headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<CapturedText>,
+}
+
+/// A captured body, bounded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CapturedText {
+    pub text: String,
+    /// The body was longer than `text` (cut at `[debug] max_body_bytes`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The body's size on the wire.
+    pub bytes: usize,
+}
+
+impl From<&bigcommerce::CapturedBody> for CapturedText {
+    fn from(b: &bigcommerce::CapturedBody) -> Self {
+        Self {
+            text: b.text.clone(),
+            truncated: b.truncated,
+            bytes: b.bytes,
+        }
+    }
+}
+
+impl RequestCapture {
+    /// The column value.
+    pub(crate) fn to_column(capture: Option<&Self>) -> Option<String> {
+        capture.and_then(|c| serde_json::to_string(c).ok())
+    }
+
+    /// Reads the column; an unreadable value reads as nothing captured (it is only shown).
+    pub(crate) fn from_column(text: Option<&str>) -> Option<Self> {
+        text.and_then(|t| serde_json::from_str(t).ok())
+    }
 }
 
 /// What the live debugger shows of a request beyond its line in the log.
@@ -147,6 +198,12 @@ impl LoggedRequest {
                 quota: header("x-rate-limit-requests-quota"),
                 window_ms: header("x-rate-limit-time-window-ms"),
             },
+            capture: e.capture.as_ref().map(|c| RequestCapture {
+                request_headers: c.request_headers.clone(),
+                request_body: c.request_body.as_ref().map(CapturedText::from),
+                response_headers: e.headers.clone(),
+                response_body: c.response_body.as_ref().map(CapturedText::from),
+            }),
         }
     }
 }
@@ -545,8 +602,8 @@ fn still_named(_file: &std::fs::File, _path: &Path) -> bool {
 /// Layout version in `PRAGMA user_version`: 2 added the store to every record and run, 3
 /// the indexes that list runs by sync or status and read one run's rows, 4 the requests'
 /// details (time, attempt, rate limit left, error) for the live debugger, 5 the open alert
-/// incidents.
-const SCHEMA_VERSION: i64 = 5;
+/// incidents, 6 the requests' captured headers and bodies (`capture`).
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS push_records (
@@ -559,7 +616,7 @@ CREATE TABLE IF NOT EXISTS push_rejections (
     run_id INTEGER NOT NULL, row INTEGER NOT NULL, key TEXT, field TEXT, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS push_requests (
     run_id INTEGER NOT NULL, seq INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-    status INTEGER, ms INTEGER NOT NULL, detail TEXT);
+    status INTEGER, ms INTEGER NOT NULL, detail TEXT, capture TEXT);
 CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON push_runs (sync, id);
 CREATE INDEX IF NOT EXISTS push_runs_status_idx ON push_runs (status, id);
 CREATE INDEX IF NOT EXISTS push_runs_store_sync_idx ON push_runs (store, sync, id);
@@ -642,6 +699,12 @@ impl SqlitePushStore {
             .is_err()
         {
             tx.execute_batch("ALTER TABLE push_requests ADD COLUMN detail TEXT")?;
+        }
+        if tx
+            .prepare("SELECT capture FROM push_requests LIMIT 0")
+            .is_err()
+        {
+            tx.execute_batch("ALTER TABLE push_requests ADD COLUMN capture TEXT")?;
         }
         if has_v1 {
             tx.execute_batch(
@@ -769,8 +832,8 @@ fn insert_requests(
     log: &[LoggedRequest],
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO push_requests (run_id, seq, method, path, status, ms, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO push_requests (run_id, seq, method, path, status, ms, detail, capture)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for (i, q) in log.iter().enumerate() {
         stmt.execute(params![
@@ -780,13 +843,14 @@ fn insert_requests(
             q.path,
             q.status,
             q.ms as i64,
-            q.detail.to_column()
+            q.detail.to_column(),
+            RequestCapture::to_column(q.capture.as_ref())
         ])?;
     }
     Ok(())
 }
 
-/// A request log line of a `SELECT seq, method, path, status, ms, detail`.
+/// A request log line of a `SELECT seq, method, path, status, ms, detail, capture`.
 fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, LoggedRequest)> {
     Ok((
         r.get(0)?,
@@ -796,6 +860,7 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, LoggedRequest)> 
             status: r.get(3)?,
             ms: r.get::<_, i64>(4)? as u64,
             detail: RequestDetail::from_column(r.get::<_, Option<String>>(5)?.as_deref()),
+            capture: RequestCapture::from_column(r.get::<_, Option<String>>(6)?.as_deref()),
         },
     ))
 }
@@ -978,7 +1043,7 @@ impl PushStore for SqlitePushStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT seq, method, path, status, ms, detail FROM push_requests
+                "SELECT seq, method, path, status, ms, detail, capture FROM push_requests
                  WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )
             .map_err(|e| self.err(e))?;
@@ -1239,6 +1304,16 @@ mod tests {
                     rate_left: Some(149),
                     ..RequestDetail::default()
                 },
+                capture: Some(RequestCapture {
+                    request_headers: vec![("x-auth-token".into(), "<redacted>".into())],
+                    request_body: Some(CapturedText {
+                        text: r#"[{"email":"<redacted>"}]"#.into(),
+                        truncated: false,
+                        bytes: 24,
+                    }),
+                    response_headers: vec![("content-type".into(), "application/json".into())],
+                    response_body: None,
+                }),
             }],
             ..RunRecord::default()
         };
@@ -1308,6 +1383,37 @@ mod tests {
         assert_eq!(old.len(), 1);
         assert_eq!(old[0].1.path, "/old");
         assert_eq!(old[0].1.detail, RequestDetail::default());
+        assert_eq!(old[0].1.capture, None);
+    }
+
+    #[test]
+    fn a_version_5_file_gains_the_capture_column_and_keeps_its_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE push_requests (run_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+                   method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, ms INTEGER NOT NULL,
+                   detail TEXT);
+                 INSERT INTO push_requests VALUES (1, 0, 'GET', '/old', 200, 3, '{\"attempt\":2}');
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+        }
+        let mut s = SqlitePushStore::open(&path, "abc").unwrap();
+        let old = s.requests_after(1, None, 10).unwrap();
+        assert_eq!(old[0].1.detail.attempt, 2);
+        assert_eq!(old[0].1.capture, None);
+        let captured = LoggedRequest {
+            method: "GET".into(),
+            path: "/new".into(),
+            capture: Some(RequestCapture::default()),
+            ..LoggedRequest::default()
+        };
+        s.log_requests(1, 1, std::slice::from_ref(&captured))
+            .unwrap();
+        assert_eq!(s.requests_after(1, Some(0), 10).unwrap()[0].1, captured);
     }
 
     #[test]

@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::push::{
-    ALL_REQUESTS, INTERRUPTED, Incident, IncidentKey, LoggedRequest, PushStore, RequestDetail,
-    RunFilter, RunPage, RunRecord, TrackStatus, Tracked, settle_statuses, settled,
+    ALL_REQUESTS, INTERRUPTED, Incident, IncidentKey, LoggedRequest, PushStore, RequestCapture,
+    RequestDetail, RunFilter, RunPage, RunRecord, TrackStatus, Tracked, settle_statuses, settled,
 };
 use crate::error::{Error, Result};
 use crate::pg::{PgSession, PgTarget, quote_ident};
@@ -38,9 +38,17 @@ pub struct PgPushStore {
     scope: String,
     /// `"schema".` prefix for table names.
     prefix: String,
-    /// The requests table has its `detail` column (added for the live debugger). A store
-    /// created before it, opened by a role that may not alter it, works without.
-    detail_column: bool,
+    /// The requests table's newer columns that are there.
+    columns: RequestColumns,
+}
+
+/// Columns added to the requests table after its first layout: `detail` (for the live
+/// debugger) and `capture` (captured headers and bodies). A store created before them,
+/// opened by a role that may not alter it, works without them.
+#[derive(Debug, Clone, Copy, Default)]
+struct RequestColumns {
+    detail: bool,
+    capture: bool,
 }
 
 impl std::fmt::Debug for PgPushStore {
@@ -70,6 +78,7 @@ fn schema_sql(prefix: &str) -> String {
             seq integer NOT NULL, method text NOT NULL, path text NOT NULL, status integer,
             ms bigint NOT NULL, detail jsonb);
          ALTER TABLE {prefix}push_requests ADD COLUMN IF NOT EXISTS detail jsonb;
+         ALTER TABLE {prefix}push_requests ADD COLUMN IF NOT EXISTS capture text;
          CREATE INDEX IF NOT EXISTS push_requests_run_idx ON {prefix}push_requests (run_id);
          CREATE INDEX IF NOT EXISTS push_runs_sync_idx ON {prefix}push_runs (sync, id);
          CREATE INDEX IF NOT EXISTS push_runs_status_idx ON {prefix}push_runs (status, id);
@@ -91,7 +100,7 @@ impl PgPushStore {
             session,
             scope: scope.to_owned(),
             prefix,
-            detail_column: false,
+            columns: RequestColumns::default(),
         };
         let schema = quote_ident(&store.session.target.schema);
         let ddl = schema_sql(&store.prefix);
@@ -118,7 +127,7 @@ impl PgPushStore {
         .map(|i| format!("{}{i}", store.prefix))
         .collect();
         let requests_table = format!("{}push_requests", store.prefix);
-        store.detail_column = store.session.run(move |c, t| async move {
+        store.columns = store.session.run(move |c, t| async move {
             // Only create what is missing: PostgreSQL checks the CREATE privilege before
             // IF NOT EXISTS, so a role granted only the use of an existing state schema
             // (or a read-only role listing runs) must not send any DDL.
@@ -136,25 +145,34 @@ impl PgPushStore {
                     Ok::<_, tokio_postgres::Error>(n == names.len() as i64)
                 }
             };
-            let has_detail = || {
+            let newer_columns = || {
                 let c = &c;
                 let table = requests_table.clone();
                 async move {
-                    c.query_one(
-                        "SELECT EXISTS (SELECT 1 FROM pg_attribute
-                         WHERE attrelid = to_regclass($1) AND attname = 'detail' AND NOT attisdropped)",
-                        &[&table],
-                    )
-                    .await
-                    .map(|r| r.get::<_, bool>(0))
+                    let has = |name: &'static str| {
+                        let table = table.clone();
+                        async move {
+                            c.query_one(
+                                "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                                 WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)",
+                                &[&table, &name],
+                            )
+                            .await
+                            .map(|r| r.get::<_, bool>(0))
+                        }
+                    };
+                    Ok::<_, tokio_postgres::Error>(RequestColumns {
+                        detail: has("detail").await?,
+                        capture: has("capture").await?,
+                    })
                 }
             };
             let tables_there = count(tables).await.map_err(opening)?;
-            if tables_there
-                && count(indexes).await.map_err(opening)?
-                && has_detail().await.map_err(opening)?
-            {
-                return Ok(true);
+            if tables_there && count(indexes).await.map_err(opening)? {
+                let columns = newer_columns().await.map_err(opening)?;
+                if columns.detail && columns.capture {
+                    return Ok(columns);
+                }
             }
             let doing = "creating the push state tables";
             let sql = format!(
@@ -168,11 +186,14 @@ impl PgPushStore {
                     // role may not add them: everything works, run listings are slower on
                     // a large store and the live debugger shows fewer details.
                     tracing::debug!("push state store: could not add the newer indexes or columns: {e}");
-                    return has_detail().await.map_err(opening);
+                    return newer_columns().await.map_err(opening);
                 }
                 return Err(t.explain(&e, doing));
             }
-            Ok(true)
+            Ok(RequestColumns {
+                detail: true,
+                capture: true,
+            })
         })?;
         Ok(store)
     }
@@ -208,7 +229,7 @@ impl PgPushStore {
             (run.sync.clone(), run.started_at.clone(), run.status.clone());
         let rejected = run.rejected.clone();
         let log = run.request_log.clone();
-        let detail_column = self.detail_column;
+        let columns = self.columns;
         self.session.run(move |c: Arc<Client>, t| async move {
             let doing = "saving the run record";
             let explain = |e: tokio_postgres::Error| t.explain(&e, doing);
@@ -256,7 +277,7 @@ impl PgPushStore {
                 // The whole log replaces what was appended while the run went on.
                 c.execute(&format!("DELETE FROM {p}push_requests WHERE run_id = $1"), &[&id])
                     .await?;
-                insert_requests(&c, &p, detail_column, id, 0, &log).await?;
+                insert_requests(&c, &p, columns, id, 0, &log).await?;
                 Ok(id)
             }
             .await;
@@ -278,7 +299,7 @@ impl PgPushStore {
 async fn insert_requests(
     c: &Client,
     p: &str,
-    detail_column: bool,
+    columns: RequestColumns,
     run_id: i64,
     first_seq: usize,
     log: &[LoggedRequest],
@@ -293,28 +314,37 @@ async fn insert_requests(
     let paths: Vec<String> = log.iter().map(|q| q.path.clone()).collect();
     let statuses: Vec<Option<i32>> = log.iter().map(|q| q.status.map(i32::from)).collect();
     let ms: Vec<i64> = log.iter().map(|q| q.ms as i64).collect();
-    if detail_column {
-        let details: Vec<Option<String>> = log.iter().map(|q| q.detail.to_column()).collect();
-        c.execute(
-            &format!(
-                "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms, detail)
-                 SELECT $1, s, m, pa, st, ms, d::jsonb
-                 FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[])
-                   AS u(s, m, pa, st, ms, d)"
-            ),
-            &[&run_id, &seqs, &methods, &paths, &statuses, &ms, &details],
-        )
-        .await?;
-    } else {
-        c.execute(
-            &format!(
-                "INSERT INTO {p}push_requests (run_id, seq, method, path, status, ms)
-                 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[])"
-            ),
-            &[&run_id, &seqs, &methods, &paths, &statuses, &ms],
-        )
-        .await?;
+    let details: Vec<Option<String>> = log.iter().map(|q| q.detail.to_column()).collect();
+    let captures: Vec<Option<String>> = log
+        .iter()
+        .map(|q| RequestCapture::to_column(q.capture.as_ref()))
+        .collect();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&run_id, &seqs, &methods, &paths, &statuses, &ms];
+    let mut names = String::from("run_id, seq, method, path, status, ms");
+    let mut values = String::from("$1, s, m, pa, st, ms");
+    let mut arrays = String::from("$2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[]");
+    let mut aliases = String::from("s, m, pa, st, ms");
+    for (there, name, value, alias, column) in [
+        (columns.detail, "detail", "d::jsonb", "d", &details),
+        (columns.capture, "capture", "ca", "ca", &captures),
+    ] {
+        if there {
+            params.push(column);
+            names.push_str(&format!(", {name}"));
+            values.push_str(&format!(", {value}"));
+            arrays.push_str(&format!(", ${}::text[]", params.len()));
+            aliases.push_str(&format!(", {alias}"));
+        }
     }
+    c.execute(
+        &format!(
+            "INSERT INTO {p}push_requests ({names}) SELECT {values}
+             FROM unnest({arrays}) AS u({aliases})"
+        ),
+        &params,
+    )
+    .await?;
     Ok(())
 }
 
@@ -322,20 +352,25 @@ async fn insert_requests(
 async fn select_requests(
     c: &Client,
     p: &str,
-    detail_column: bool,
+    columns: RequestColumns,
     run_id: i64,
     after: i64,
     limit: i64,
 ) -> std::result::Result<Vec<(i64, LoggedRequest)>, tokio_postgres::Error> {
-    let detail = if detail_column {
+    let detail = if columns.detail {
         "detail::text"
+    } else {
+        "NULL::text"
+    };
+    let capture = if columns.capture {
+        "capture"
     } else {
         "NULL::text"
     };
     let rows = c
         .query(
             &format!(
-                "SELECT seq, method, path, status, ms, {detail} FROM {p}push_requests
+                "SELECT seq, method, path, status, ms, {detail}, {capture} FROM {p}push_requests
                  WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ),
             &[&run_id, &i32::try_from(after).unwrap_or(i32::MAX), &limit],
@@ -354,6 +389,7 @@ async fn select_requests(
                         .and_then(|s| u16::try_from(s).ok()),
                     ms: r.get::<_, i64>(4) as u64,
                     detail: RequestDetail::from_column(r.get::<_, Option<&str>>(5)),
+                    capture: RequestCapture::from_column(r.get::<_, Option<&str>>(6)),
                 },
             )
         })
@@ -524,9 +560,9 @@ impl PushStore for PgPushStore {
     }
 
     fn log_requests(&mut self, run_id: i64, first_seq: usize, log: &[LoggedRequest]) -> Result<()> {
-        let (p, detail_column, log) = (self.prefix.clone(), self.detail_column, log.to_vec());
+        let (p, columns, log) = (self.prefix.clone(), self.columns, log.to_vec());
         self.session.run(move |c, t| async move {
-            insert_requests(&c, &p, detail_column, run_id, first_seq, &log)
+            insert_requests(&c, &p, columns, run_id, first_seq, &log)
                 .await
                 .map_err(|e| t.explain(&e, "logging the run's requests"))
         })
@@ -538,10 +574,10 @@ impl PushStore for PgPushStore {
         after: Option<i64>,
         limit: usize,
     ) -> Result<Vec<(i64, LoggedRequest)>> {
-        let (p, detail_column) = (self.prefix.clone(), self.detail_column);
+        let (p, columns) = (self.prefix.clone(), self.columns);
         let limit = i64::try_from(limit.min(ALL_REQUESTS)).unwrap_or(i64::MAX);
         self.session.run(move |c, t| async move {
-            select_requests(&c, &p, detail_column, run_id, after.unwrap_or(-1), limit)
+            select_requests(&c, &p, columns, run_id, after.unwrap_or(-1), limit)
                 .await
                 .map_err(|e| t.explain(&e, "reading the run's requests"))
         })
@@ -644,7 +680,7 @@ impl PushStore for PgPushStore {
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let p = self.prefix.clone();
-        let detail_column = self.detail_column;
+        let columns = self.columns;
         let run = self.session.run(move |c, t| async move {
             let doing = "reading a run record";
             let Some(row) = c
@@ -675,7 +711,7 @@ impl PushStore for PgPushStore {
                     reason: r.get(3),
                 });
             }
-            rec.request_log = select_requests(&c, &p, detail_column, id, -1, i64::MAX)
+            rec.request_log = select_requests(&c, &p, columns, id, -1, i64::MAX)
                 .await
                 .map_err(|e| t.explain(&e, doing))?
                 .into_iter()

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::data::Extraction;
-use crate::state::push::{RunFilter, RunRecord};
+use crate::state::push::{CapturedText, LoggedRequest, RequestCapture, RunFilter, RunRecord};
 
 /// Statuses a run can list with, for the filter.
 pub const STATUSES: &[&str] = &[
@@ -633,6 +633,9 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             "<p class=\"meta\" id=\"live-note\">The run is going on: its requests appear here as they are made.</p>",
         );
     }
+    if !r.request_log.iter().any(|q| q.capture.is_some()) && (live || !r.request_log.is_empty()) {
+        b.push_str(CAPTURE_OFF_NOTE);
+    }
     if r.request_log.is_empty() && !live {
         b.push_str("<p class=\"empty\">No request log was recorded for this run.</p>");
     } else {
@@ -680,11 +683,11 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
             };
             let _ = write!(
                 b,
-                "<tr><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\"><span{class}{title}>{status}</span></td>\
+                "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\"><span{class}{title}>{status}</span></td>\
                  <td class=\"n\">{}</td><td class=\"n\">{left}</td><td>{retry}</td></tr>",
                 i + 1,
                 esc(&q.method),
-                esc(&q.path),
+                path_cell(r.id, i, &q.path, q.capture.as_ref()),
                 thousands(q.ms)
             );
         }
@@ -701,6 +704,103 @@ pub fn run_page(r: &RunRecord, now: DateTime<Utc>) -> String {
         }
     }
     page(&format!("Run #{}", r.id), "runs", &b)
+}
+
+/// Said above the requests of a run that captured no headers or bodies (live.js removes
+/// it when a captured request arrives).
+const CAPTURE_OFF_NOTE: &str = "<p class=\"meta\" id=\"capture-note\">Headers and bodies were not \
+     captured for this run. To keep them, run with <code>--capture-bodies</code> or set \
+     <code>capture_bodies = true</code> under <code>[debug]</code> in bcsync.toml; \
+     <code>redact_fields</code> there lists the personal fields to hide.</p>";
+
+/// Captured requests whose headers and bodies a run page holds inline; the others link
+/// to their own page, so a long captured run (bodies of up to 64 KiB each) still loads
+/// fast.
+pub const INLINE_CAPTURES: usize = 50;
+
+/// A request's path: with its captured headers and bodies, a `<details>` that opens on a
+/// click (no script needed), or past [`INLINE_CAPTURES`] a link to the request's page.
+fn path_cell(run: i64, seq: usize, path: &str, capture: Option<&RequestCapture>) -> String {
+    match capture {
+        None => format!("<code>{}</code>", esc(path)),
+        Some(_) if seq >= INLINE_CAPTURES => format!(
+            "<a class=\"capture\" href=\"/runs/{run}/requests/{seq}\"><code>{}</code></a>",
+            esc(path)
+        ),
+        Some(c) => format!(
+            "<details class=\"capture\"><summary><code>{}</code></summary>{}</details>",
+            esc(path),
+            capture_html(c)
+        ),
+    }
+}
+
+/// One request's page: its line and its captured headers and bodies.
+pub fn request_page(run: &RunRecord, seq: i64, q: &LoggedRequest) -> String {
+    let mut b = format!(
+        "<p class=\"crumbs\"><a href=\"/runs\">Runs</a> › <a href=\"/runs/{0}#requests\">#{0}</a> › request {1}</p>\
+         <h1>{2} <code>{3}</code></h1><p class=\"meta\">Status {4} · {5} ms · try {6}</p>",
+        run.id,
+        seq + 1,
+        esc(&q.method),
+        esc(&q.path),
+        q.status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "—".into()),
+        thousands(q.ms),
+        q.detail.attempt.max(1)
+    );
+    match &q.capture {
+        Some(c) => b.push_str(&capture_html(c)),
+        None => b.push_str(CAPTURE_OFF_NOTE),
+    }
+    page(
+        &format!("Run #{} · request {}", run.id, seq + 1),
+        "runs",
+        &b,
+    )
+}
+
+/// The captured headers and bodies, already redacted by the client.
+pub fn capture_html(c: &RequestCapture) -> String {
+    let mut b = String::from("<div class=\"captured\">");
+    let headers = |b: &mut String, title: &str, h: &[(String, String)]| {
+        let text: String = h.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        let _ = write!(b, "<h3>{title}</h3><pre>{}</pre>", esc(text.trim_end()));
+    };
+    let body = |b: &mut String, title: &str, body: Option<&CapturedText>| match body {
+        None => {
+            let _ = write!(b, "<h3>{title}</h3><p class=\"meta\">No body.</p>");
+        }
+        Some(t) => {
+            let _ = write!(b, "<h3>{title}</h3><pre>{}</pre>", esc(&pretty(t)));
+            if t.truncated {
+                let _ = write!(
+                    b,
+                    "<p class=\"meta\">Cut: the first {} of {} bytes.</p>",
+                    thousands(t.text.len() as u64),
+                    thousands(t.bytes as u64)
+                );
+            }
+        }
+    };
+    headers(&mut b, "Request headers", &c.request_headers);
+    body(&mut b, "Request body", c.request_body.as_ref());
+    headers(&mut b, "Response headers", &c.response_headers);
+    body(&mut b, "Response body", c.response_body.as_ref());
+    b.push_str("</div>");
+    b
+}
+
+/// A whole JSON body indented; anything else (a cut body, text) as it is.
+fn pretty(t: &CapturedText) -> String {
+    if t.truncated {
+        return t.text.clone();
+    }
+    serde_json::from_str::<serde_json::Value>(&t.text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| t.text.clone())
 }
 
 /// A page saying what went wrong and what to do.
@@ -734,6 +834,50 @@ mod tests {
         let html = run_page(&r, Utc::now());
         assert!(!html.contains("<b>sync"));
         assert!(html.contains("&lt;b&gt;sync"));
+    }
+
+    #[test]
+    fn captured_requests_open_inline_then_link_to_their_page_and_bodies_are_escaped() {
+        let captured = |path: &str| LoggedRequest {
+            method: "POST".into(),
+            path: path.into(),
+            capture: Some(RequestCapture {
+                request_body: Some(CapturedText {
+                    text: r#"{"note":"<script>","email":"<redacted>"}"#.into(),
+                    truncated: false,
+                    bytes: 40,
+                }),
+                ..RequestCapture::default()
+            }),
+            ..LoggedRequest::default()
+        };
+        let r = RunRecord {
+            id: 3,
+            status: "ok".into(),
+            request_log: (0..INLINE_CAPTURES + 1)
+                .map(|i| captured(&format!("/v3/p{i}")))
+                .collect(),
+            ..RunRecord::default()
+        };
+        let html = run_page(&r, Utc::now());
+        assert_eq!(
+            html.matches("<details class=\"capture\">").count(),
+            INLINE_CAPTURES
+        );
+        assert!(html.contains(&format!(
+            "<a class=\"capture\" href=\"/runs/3/requests/{INLINE_CAPTURES}\">"
+        )));
+        assert!(!html.contains("id=\"capture-note\""));
+        assert!(!html.contains("<script>\""));
+        assert!(html.contains("&quot;note&quot;: &quot;&lt;script&gt;&quot;"));
+        // Without capture: the note names the flag and the setting.
+        let plain = RunRecord {
+            request_log: vec![LoggedRequest::default()],
+            ..r
+        };
+        let html = run_page(&plain, Utc::now());
+        assert!(html.contains("id=\"capture-note\""));
+        assert!(html.contains("--capture-bodies") && html.contains("capture_bodies = true"));
     }
 
     #[test]

@@ -19,6 +19,55 @@
     tr.appendChild(td);
     return td;
   }
+  // A request's captured headers and bodies (redacted before they were stored), under
+  // its path, as the server renders them: <details> opened by a click.
+  function captured(code, c) {
+    var details = document.createElement("details");
+    details.className = "capture";
+    var summary = document.createElement("summary");
+    summary.appendChild(code);
+    details.appendChild(summary);
+    var div = document.createElement("div");
+    div.className = "captured";
+    function add(tag, text, cls) {
+      var el = document.createElement(tag);
+      if (cls) el.className = cls;
+      el.textContent = text;
+      div.appendChild(el);
+    }
+    function headers(title, h) {
+      add("h3", title);
+      add("pre", (h || []).map(function (p) { return p[0] + ": " + p[1]; }).join("\n"));
+    }
+    function body(title, b) {
+      add("h3", title);
+      if (!b) return add("p", "No body.", "meta");
+      var text = b.text;
+      if (!b.truncated) {
+        try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (err) { /* not JSON */ }
+      }
+      add("pre", text);
+      if (b.truncated) add("p", "Cut: the first " + b.text.length + " of " + b.bytes + " bytes.", "meta");
+    }
+    headers("Request headers", c.request_headers);
+    body("Request body", c.request_body);
+    headers("Response headers", c.response_headers);
+    body("Response body", c.response_body);
+    details.appendChild(div);
+    var off = document.getElementById("capture-note");
+    if (off) off.parentNode.removeChild(off);
+    return details;
+  }
+  // Past the captures a page holds inline: a link to the request's own page.
+  function link(code, seq) {
+    var a = document.createElement("a");
+    a.className = "capture";
+    a.href = "/runs/" + run + "/requests/" + seq;
+    a.appendChild(code);
+    var off = document.getElementById("capture-note");
+    if (off) off.parentNode.removeChild(off);
+    return a;
+  }
   source.addEventListener("request", function (e) {
     var q = JSON.parse(e.data);
     var tr = document.createElement("tr");
@@ -26,7 +75,9 @@
     cell(tr, q.method);
     var code = document.createElement("code");
     code.textContent = q.path;
-    cell(tr, "").appendChild(code);
+    if (q.capture) cell(tr, "").appendChild(captured(code, q.capture));
+    else if (q.captured) cell(tr, "").appendChild(link(code, q.seq));
+    else cell(tr, "").appendChild(code);
     var span = document.createElement("span");
     span.textContent = q.status == null ? "—" : String(q.status);
     if (!(q.status >= 200 && q.status < 300)) span.className = "bad";

@@ -6,7 +6,9 @@
 //! - Pages are rendered on the server ([`html`]); the stylesheet and the one script are
 //!   embedded in the binary. The script is the live debugger: on a running run's page it
 //!   appends the run's requests as the run logs them, from server-sent events
-//!   (`/runs/ID/requests/stream`, read from the state store every half second).
+//!   (`/runs/ID/requests/stream`, read from the state store every half second). A
+//!   request's headers and bodies, when the run captured them (`[debug] capture_bodies`),
+//!   open under its path; they were redacted by the client before they were stored.
 //! - It reads the same stores as the CLI ([`data`]) and never writes to them.
 //! - Bound to a loopback address it answers anyone on the machine; bound beyond loopback
 //!   every request but the stylesheet's needs the bearer token (`Authorization: Bearer`,
@@ -85,6 +87,7 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
         .route("/runs/{id}/requests/stream", get(request_stream))
+        .route("/runs/{id}/requests/{seq}", get(request_page))
         .route(STYLE_PATH, get(style))
         .route(html::LIVE_SCRIPT_PATH, get(live_script))
         .fallback(not_found)
@@ -470,14 +473,28 @@ impl LiveCursor {
     }
 }
 
-/// One request as the live debugger's script reads it: the log line and its position.
+/// One request as the live debugger's script reads it: the log line and its position;
+/// its capture as the run page holds it: inline for the first [`html::INLINE_CAPTURES`],
+/// then only `captured: true` (the script links to the request's page).
 fn request_event(seq: i64, q: &LoggedRequest) -> axum::response::sse::Event {
-    let mut data = serde_json::to_value(q).unwrap_or_default();
-    data["seq"] = seq.into();
+    let data = request_json(seq, q);
     axum::response::sse::Event::default()
         .event("request")
         .id(seq.to_string())
         .data(data.to_string())
+}
+
+/// The data of [`request_event`].
+fn request_json(seq: i64, q: &LoggedRequest) -> serde_json::Value {
+    let mut data = serde_json::to_value(q).unwrap_or_default();
+    if seq >= html::INLINE_CAPTURES as i64
+        && let Some(map) = data.as_object_mut()
+        && map.remove("capture").is_some()
+    {
+        map.insert("captured".into(), true.into());
+    }
+    data["seq"] = seq.into();
+    data
 }
 
 /// The live debugger's stream: the run's requests after `?after=` as server-sent events
@@ -500,6 +517,28 @@ async fn request_stream(
     Ok(axum::response::sse::Sse::new(events)
         .keep_alive(axum::response::sse::KeepAlive::default())
         .into_response())
+}
+
+/// One request of a run with its captured headers and bodies: where the run page links
+/// the captured requests it does not hold inline.
+async fn request_page(State(app): State<App>, Path((id, seq)): Path<(String, String)>) -> Page {
+    let run = find_run(&app, &id).await?;
+    let Ok(seq) = seq.parse::<i64>() else {
+        return Err(not_found().await);
+    };
+    let run_id = run.id;
+    let found = app
+        .stores
+        .with_push(move |s| s.requests_after(run_id, Some(seq - 1), 1))
+        .await
+        .map_err(failure)?
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(at, _)| *at == seq);
+    match found {
+        Some((_, q)) => Ok(html_page(html::request_page(&run, seq, &q))),
+        None => Err(not_found().await),
+    }
 }
 
 async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Page {
@@ -563,4 +602,27 @@ async fn rejected_json(State(app): State<App>, Path(id): Path<String>) -> Page {
         format!("run-{}-rejected.json", run.id),
         body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::push::RequestCapture;
+
+    #[test]
+    fn the_stream_carries_captures_as_the_run_page_holds_them() {
+        let q = LoggedRequest {
+            method: "GET".into(),
+            capture: Some(RequestCapture::default()),
+            ..LoggedRequest::default()
+        };
+        let first = request_json(0, &q);
+        assert!(first["capture"].is_object() && first.get("captured").is_none());
+        assert_eq!(first["seq"], 0);
+        let past = request_json(html::INLINE_CAPTURES as i64, &q);
+        assert!(past.get("capture").is_none());
+        assert_eq!(past["captured"], true);
+        let plain = request_json(99, &LoggedRequest::default());
+        assert!(plain.get("capture").is_none() && plain.get("captured").is_none());
+    }
 }

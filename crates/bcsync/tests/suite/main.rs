@@ -68,5 +68,6 @@ mod sqlite_destination_safety;
 mod tools_cli;
 mod ui;
 mod ui_browser;
+mod ui_capture;
 mod ui_live;
 mod ui_postgres;

@@ -204,6 +204,17 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
             at: Some("2026-12-03T10:00:00.000Z".into()),
             ..Default::default()
         },
+        // One request with captured headers and bodies, kept in their own column.
+        capture: (path == "/c").then(|| bcsync::state::push::RequestCapture {
+            request_headers: vec![("x-auth-token".into(), "<redacted>".into())],
+            request_body: Some(bcsync::state::push::CapturedText {
+                text: r#"{"email":"<redacted>","name":"Ann"}"#.into(),
+                truncated: true,
+                bytes: 90_000,
+            }),
+            response_headers: vec![("content-type".into(), "application/json".into())],
+            response_body: None,
+        }),
     };
     store
         .log_requests(live, 0, &[line("/a", 9), line("/b", 8)])

@@ -2,6 +2,7 @@
 //! fantoccini through chromedriver): the token is asked for beyond loopback and taken
 //! once from `?token=`; each screen renders its content; the runs list is filtered through
 //! its own form and a click leads to the run whose rejected row is found and downloaded;
+//! the live debugger appends a running push's requests and opens one's captured body;
 //! a screenshot of each screen is saved to docs/screenshots/ (for the README).
 //!
 //! chromedriver comes from `BCSYNC_TEST_CHROMEDRIVER` (`.ci/run` installs chromium and
@@ -280,6 +281,12 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
     .await;
     let h = crate::ui_live::slow_push(&sb, 100, 400).await;
     let dir = h.dir.path();
+    // Body capture on (the flag below), the email listed as personal.
+    let config = std::fs::read_to_string(dir.join("bcsync.toml")).unwrap();
+    h.write(
+        "bcsync.toml",
+        &format!("{config}[debug]\nredact_fields = [\"email\"]\n"),
+    );
     let ui = UiProcess::start(
         dir,
         &["--listen", "127.0.0.1:0", "--store-hash", sb.store_hash()],
@@ -288,11 +295,12 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
     let downloads = tempfile::tempdir().unwrap();
     let driver = start_driver(&driver_path);
     let c = open_browser(&driver, downloads.path()).await;
-    let mut push = crate::common::bcsync_in(&sb, dir, &["push", "--sync", "crm"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut push =
+        crate::common::bcsync_in(&sb, dir, &["push", "--sync", "crm", "--capture-bodies"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
     let state = dir.join("bcsync-push.db");
     let run_id = crate::ui_live::first_run_id(&state).await;
     c.goto(&ui.url(&format!("/runs/{run_id}"))).await.unwrap();
@@ -334,6 +342,42 @@ async fn the_live_debugger_shows_a_running_push_in_a_headless_browser() {
         run.request_log.len().to_string()
     );
     shoot(&c, "live-debugger.png").await;
+
+    // A request appended live opens on a click: its captured body, the email redacted.
+    assert!(
+        c.find_all(Locator::Css("#capture-note"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the capture-off note stays once captured requests came in"
+    );
+    let opened = c
+        .execute(
+            "var rows = document.querySelectorAll('#requests-body tr');
+             for (var i = 0; i < rows.length; i++) {
+               if (rows[i].cells[1].textContent !== 'POST') continue;
+               var d = rows[i].querySelector('details.capture');
+               d.querySelector('summary').click();
+               d.scrollIntoView();
+               return d.querySelector('.captured').innerText;
+             }
+             return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let opened = opened.as_str().expect("a POST row with its capture");
+    // innerText shows the headings as styled (upper case).
+    assert!(opened.to_lowercase().contains("request body"), "{opened}");
+    assert!(opened.contains("\"email\": \"<redacted>\""), "{opened}");
+    assert!(opened.contains("x-auth-token: <redacted>"), "{opened}");
+    assert!(!opened.contains("@example.com") && !opened.contains(sb.token()));
+    let open_details = c
+        .find_all(Locator::Css("#requests-body details[open]"))
+        .await
+        .unwrap();
+    assert_eq!(open_details.len(), 1);
+    shoot(&c, "live-debugger-capture.png").await;
 
     // Charts: the finished run's rate against the quota the store announced.
     c.find(Locator::LinkText("Charts"))
