@@ -2,8 +2,15 @@
 //! store's PostgreSQL schema), each record as the API sent it (`_raw`) with bcsync's
 //! deletion mark. The sync never asks the store's API for data the extraction holds, so
 //! running it costs no BigCommerce quota.
+//!
+//! `bcsync listen` keeps one warehouse in memory and reads only what changed since its last
+//! forward ([`load_changed`], by the `_extracted_at` and `_deleted_at` stamps the
+//! destination writes), merged in with [`Warehouse::merge`], which says which contacts,
+//! products and orders the change touches ([`Scope`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 
 use serde_json::Value;
 
@@ -28,12 +35,180 @@ pub struct Warehouse {
     pub store_url: Option<String>,
 }
 
+/// What changed records touch: the contacts (by e-mail), products and orders whose Brevo
+/// objects may differ from what was sent. Everything outside it is as it was.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    pub emails: BTreeSet<String>,
+    pub products: HashSet<i64>,
+    pub orders: HashSet<i64>,
+}
+
+/// Records written or marked deleted since a time (see [`load_changed`]).
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub customers: Vec<CustomerRow>,
+    /// Subscribers with their deletion mark.
+    pub subscribers: Vec<(Value, bool)>,
+    pub orders: Vec<Row>,
+    pub products: Vec<Row>,
+    pub carts: Vec<Row>,
+}
+
+impl Changes {
+    pub fn len(&self) -> usize {
+        self.customers.len()
+            + self.subscribers.len()
+            + self.orders.len()
+            + self.products.len()
+            + self.carts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Position of each record by its `id`, per table, for merging changes in place.
+#[derive(Debug, Default)]
+pub struct RowIndex {
+    customers: HashMap<String, usize>,
+    subscribers: HashMap<String, usize>,
+    orders: HashMap<String, usize>,
+    products: HashMap<String, usize>,
+    carts: HashMap<String, usize>,
+}
+
+fn id_of(raw: &Value) -> Option<String> {
+    match raw.get("id")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn index<'a>(raws: impl Iterator<Item = &'a Value>) -> HashMap<String, usize> {
+    raws.enumerate()
+        .filter_map(|(i, r)| Some((id_of(r)?, i)))
+        .collect()
+}
+
+/// Replaces the record with the same id, or appends it; returns the one it replaced.
+fn upsert<T>(
+    rows: &mut Vec<T>,
+    positions: &mut HashMap<String, usize>,
+    id: Option<String>,
+    row: T,
+) -> Option<T> {
+    match id {
+        Some(id) => match positions.get(&id) {
+            Some(&i) => Some(std::mem::replace(&mut rows[i], row)),
+            None => {
+                positions.insert(id, rows.len());
+                rows.push(row);
+                None
+            }
+        },
+        None => {
+            rows.push(row);
+            None
+        }
+    }
+}
+
+fn email_of(raw: &Value, pointer: &str) -> Option<String> {
+    raw.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(super::contacts::normalise_email)
+}
+
 impl Warehouse {
+    /// The index [`Warehouse::merge`] needs.
+    pub fn index(&self) -> RowIndex {
+        RowIndex {
+            customers: index(self.customers.iter().map(|c| &c.raw)),
+            subscribers: index(self.subscribers.iter()),
+            orders: index(self.orders.iter().map(|o| &o.raw)),
+            products: index(self.products.iter().map(|p| &p.raw)),
+            carts: index(self.carts.iter().map(|c| &c.raw)),
+        }
+    }
+
+    /// Merges changed records in (a deleted subscriber leaves; other deletions stay as
+    /// marked rows, as [`load`] reads them) and returns what they touch: a customer's
+    /// contact under its old and new address, a subscriber's, an order's customer and
+    /// billing address (its contact's metrics), the order and the product themselves.
+    pub fn merge(&mut self, index: &mut RowIndex, changes: Changes) -> Scope {
+        let mut scope = Scope::default();
+        for c in changes.customers {
+            scope.emails.extend(email_of(&c.raw, "/email"));
+            let id = id_of(&c.raw);
+            if let Some(old) = upsert(&mut self.customers, &mut index.customers, id, c) {
+                scope.emails.extend(email_of(&old.raw, "/email"));
+            }
+        }
+        for (s, deleted) in changes.subscribers {
+            scope.emails.extend(email_of(&s, "/email"));
+            let id = id_of(&s);
+            if deleted {
+                if let Some(i) = id.and_then(|id| index.subscribers.get(&id).copied()) {
+                    scope
+                        .emails
+                        .extend(email_of(&self.subscribers[i], "/email"));
+                    // Kept in place as an object no consent reads: positions stay valid.
+                    self.subscribers[i] = Value::Null;
+                }
+                continue;
+            }
+            if let Some(old) = upsert(&mut self.subscribers, &mut index.subscribers, id, s) {
+                scope.emails.extend(email_of(&old, "/email"));
+            }
+        }
+        let customer_email = |w: &Warehouse, index: &RowIndex, raw: &Value| {
+            let id = raw.get("customer_id")?.as_i64().filter(|id| *id != 0)?;
+            let i = *index.customers.get(&id.to_string())?;
+            email_of(&w.customers[i].raw, "/email")
+        };
+        for o in changes.orders {
+            if let Some(id) = o.raw.get("id").and_then(Value::as_i64) {
+                scope.orders.insert(id);
+            }
+            scope
+                .emails
+                .extend(email_of(&o.raw, "/billing_address/email"));
+            scope.emails.extend(customer_email(self, index, &o.raw));
+            let id = id_of(&o.raw);
+            if let Some(old) = upsert(&mut self.orders, &mut index.orders, id, o) {
+                scope
+                    .emails
+                    .extend(email_of(&old.raw, "/billing_address/email"));
+                scope.emails.extend(customer_email(self, index, &old.raw));
+            }
+        }
+        for p in changes.products {
+            if let Some(id) = p.raw.get("id").and_then(Value::as_i64) {
+                scope.products.insert(id);
+            }
+            let id = id_of(&p.raw);
+            upsert(&mut self.products, &mut index.products, id, p);
+        }
+        for c in changes.carts {
+            let id = id_of(&c.raw);
+            upsert(&mut self.carts, &mut index.carts, id, c);
+        }
+        scope
+    }
+
     /// Each order's part in the contact metrics.
     pub fn order_facts(&self) -> Vec<OrderFacts> {
+        self.order_facts_where(|_| true)
+    }
+
+    /// The metrics part of the orders `keep` selects.
+    pub fn order_facts_where(&self, keep: impl Fn(&Row) -> bool) -> Vec<OrderFacts> {
         self.orders
             .iter()
-            .filter(|o| o.deleted_at.is_none())
+            .filter(|o| o.deleted_at.is_none() && keep(o))
             .map(|o| OrderFacts {
                 customer_id: o
                     .raw
@@ -60,6 +235,67 @@ impl Warehouse {
 
 /// Reads the warehouse `spec` names (as `extract --to` takes it).
 pub fn load(spec: &str, store_hash: Option<&str>) -> Result<Warehouse> {
+    let db = open(spec, store_hash)?;
+    let mut w = Warehouse::default();
+    for (row, deleted) in rows(&db, "customers", None)? {
+        w.customers.push(CustomerRow {
+            raw: row,
+            deleted: deleted.is_some(),
+        });
+    }
+    w.subscribers = rows(&db, "subscribers", None)?
+        .into_iter()
+        .filter(|(_, d)| d.is_none())
+        .map(|(r, _)| r)
+        .collect();
+    w.orders = marked(rows(&db, "orders", None)?);
+    w.products = marked(rows(&db, "products", None)?);
+    w.categories = marked(rows(&db, "categories", None)?);
+    w.brands = rows(&db, "brands", None)?
+        .into_iter()
+        .filter_map(|(r, _)| Some((r.get("id")?.as_i64()?, r.get("name")?.as_str()?.to_owned())))
+        .collect();
+    w.carts = marked(rows(&db, "carts", None)?);
+    w.store_url = rows(&db, "store", None)?.into_iter().find_map(|(r, _)| {
+        r.get("secure_url")
+            .or_else(|| r.get("domain"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    Ok(w)
+}
+
+/// The customers, subscribers, orders, products and carts written or marked deleted at
+/// `since` or later (what `listen` keeps current; categories, brands and the store's
+/// settings are read by [`load`] only).
+pub fn load_changed(spec: &str, store_hash: Option<&str>, since: DateTime<Utc>) -> Result<Changes> {
+    let db = open(spec, store_hash)?;
+    let since = Some(since);
+    Ok(Changes {
+        customers: rows(&db, "customers", since)?
+            .into_iter()
+            .map(|(raw, d)| CustomerRow {
+                raw,
+                deleted: d.is_some(),
+            })
+            .collect(),
+        subscribers: rows(&db, "subscribers", since)?
+            .into_iter()
+            .map(|(raw, d)| (raw, d.is_some()))
+            .collect(),
+        orders: marked(rows(&db, "orders", since)?),
+        products: marked(rows(&db, "products", since)?),
+        carts: marked(rows(&db, "carts", since)?),
+    })
+}
+
+fn marked(rows: Vec<(Value, Option<String>)>) -> Vec<Row> {
+    rows.into_iter()
+        .map(|(raw, deleted_at)| Row { raw, deleted_at })
+        .collect()
+}
+
+fn open(spec: &str, store_hash: Option<&str>) -> Result<ModelDb> {
     if crate::pg::url_from_spec(spec)?.is_none() {
         let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
         if !std::path::Path::new(path).exists() {
@@ -77,60 +313,38 @@ pub fn load(spec: &str, store_hash: Option<&str>) -> Result<Warehouse> {
             db.describe()
         )));
     }
-    let mut w = Warehouse::default();
-    for (row, deleted) in rows(&db, "customers")? {
-        w.customers.push(CustomerRow {
-            raw: row,
-            deleted: deleted.is_some(),
-        });
-    }
-    w.subscribers = rows(&db, "subscribers")?
-        .into_iter()
-        .filter(|(_, d)| d.is_none())
-        .map(|(r, _)| r)
-        .collect();
-    w.orders = rows(&db, "orders")?
-        .into_iter()
-        .map(|(raw, deleted_at)| Row { raw, deleted_at })
-        .collect();
-    w.products = rows(&db, "products")?
-        .into_iter()
-        .map(|(raw, deleted_at)| Row { raw, deleted_at })
-        .collect();
-    w.categories = rows(&db, "categories")?
-        .into_iter()
-        .map(|(raw, deleted_at)| Row { raw, deleted_at })
-        .collect();
-    w.brands = rows(&db, "brands")?
-        .into_iter()
-        .filter_map(|(r, _)| Some((r.get("id")?.as_i64()?, r.get("name")?.as_str()?.to_owned())))
-        .collect();
-    w.carts = rows(&db, "carts")?
-        .into_iter()
-        .map(|(raw, deleted_at)| Row { raw, deleted_at })
-        .collect();
-    w.store_url = rows(&db, "store")?.into_iter().find_map(|(r, _)| {
-        r.get("secure_url")
-            .or_else(|| r.get("domain"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
-    Ok(w)
+    Ok(db)
 }
 
-/// Every record of `table` with its deletion time (RFC 3339), or nothing when the
-/// extraction did not take that stream.
-fn rows(db: &ModelDb, table: &str) -> Result<Vec<(Value, Option<String>)>> {
+/// Every record of `table` (written or marked deleted at `since` or later, when given)
+/// with its deletion time (RFC 3339), or nothing when the extraction did not take that
+/// stream.
+fn rows(
+    db: &ModelDb,
+    table: &str,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<(Value, Option<String>)>> {
     if !db.has_table(table)? {
         return Ok(Vec::new());
     }
-    let sql = match db.dialect() {
-        Dialect::Sqlite => format!(
+    // A time we format ourselves, so it can sit in the statement. SQLite holds the stamps
+    // as RFC 3339 text in UTC, which sorts as time does.
+    let stamp = since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let sql = match (db.dialect(), stamp) {
+        (Dialect::Sqlite, None) => format!(
             "SELECT json_object('d', _deleted_at, 'r', json(_raw)) FROM \"{table}\" ORDER BY rowid"
         ),
-        Dialect::Postgres => {
+        (Dialect::Sqlite, Some(t)) => format!(
+            "SELECT json_object('d', _deleted_at, 'r', json(_raw)) FROM \"{table}\"
+             WHERE _extracted_at >= '{t}' OR _deleted_at >= '{t}' ORDER BY rowid"
+        ),
+        (Dialect::Postgres, None) => {
             format!("SELECT json_build_object('d', _deleted_at, 'r', _raw)::text FROM \"{table}\"")
         }
+        (Dialect::Postgres, Some(t)) => format!(
+            "SELECT json_build_object('d', _deleted_at, 'r', _raw)::text FROM \"{table}\"
+             WHERE _extracted_at >= '{t}'::timestamptz OR _deleted_at >= '{t}'::timestamptz"
+        ),
     };
     let mut out = Vec::new();
     db.each_text(&sql, &mut |text| {

@@ -244,6 +244,14 @@ pub trait PushStore: Send {
     /// The error saying that another process holds the run lock of `sync`.
     fn lock_held_error(&self, sync: &str) -> Error;
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>>;
+    /// The records of `keys` only (those tracked): what a real-time forward reads, so its
+    /// cost follows the change, not the store's size.
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
+        let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let mut all = self.load(sync)?;
+        all.retain(|k, _| wanted.contains(k.as_str()));
+        Ok(all)
+    }
     /// Inserts or replaces these records, in one transaction.
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()>;
     fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()>;
@@ -868,6 +876,36 @@ impl PushStore for SqlitePushStore {
         for r in rows {
             let t = r.map_err(|e| self.err(e))?;
             out.insert(t.key.clone(), t);
+        }
+        Ok(out)
+    }
+
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key, hash, bc_id, status, fields FROM push_records
+                 WHERE store = ?1 AND sync = ?2 AND key = ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for key in keys {
+            let found = stmt
+                .query_row([self.scope.as_str(), sync, key.as_str()], |r| {
+                    let fields: Option<String> = r.get(4)?;
+                    Ok(Tracked {
+                        key: r.get(0)?,
+                        hash: r.get(1)?,
+                        bc_id: r.get(2)?,
+                        status: TrackStatus::parse(&r.get::<_, String>(3)?),
+                        fields: fields.and_then(|f| serde_json::from_str(&f).ok()),
+                    })
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(t) = found {
+                out.insert(t.key.clone(), t);
+            }
         }
         Ok(out)
     }
