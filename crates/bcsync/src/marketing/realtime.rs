@@ -51,9 +51,11 @@ const BASELINE: &str = "~baseline";
 
 /// How far before the previous read a forward reads again: a row stamped just before that
 /// read but committed just after it is still seen (a write is stamped once it holds the
-/// destination's write lock, and commits within a page's time). Rows read twice are
-/// planned again and found unchanged by their hashes.
-pub const REREAD_MARGIN: Duration = Duration::from_secs(60);
+/// destination's write lock, and commits within a page's time, well under a second).
+/// Rows read twice are planned again and found unchanged by their hashes, so the margin
+/// costs the re-planning of the last seconds' changes; a long one would also re-plan
+/// whatever an extraction rewrote just before the listener started.
+pub const REREAD_MARGIN: Duration = Duration::from_secs(10);
 
 /// The warehouse as the last forward read it.
 struct Cached {

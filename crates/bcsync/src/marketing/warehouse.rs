@@ -364,3 +364,111 @@ fn rows(
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(raw: Value) -> Row {
+        Row {
+            raw,
+            deleted_at: None,
+        }
+    }
+
+    fn customer(id: i64, email: &str) -> CustomerRow {
+        CustomerRow {
+            raw: json!({"id": id, "email": email}),
+            deleted: false,
+        }
+    }
+
+    fn store() -> Warehouse {
+        Warehouse {
+            customers: vec![customer(1, "a@x.io"), customer(2, "b@x.io")],
+            subscribers: vec![json!({"id": 7, "email": "s@x.io"})],
+            orders: vec![
+                row(json!({"id": 10, "customer_id": 1, "billing_address": {"email": "a@x.io"}})),
+                row(json!({"id": 11, "customer_id": 0, "billing_address": {"email": "G@x.io"}})),
+            ],
+            products: vec![row(json!({"id": 5}))],
+            carts: vec![row(json!({"id": "c-1"}))],
+            ..Warehouse::default()
+        }
+    }
+
+    fn emails(scope: &Scope) -> Vec<&str> {
+        scope.emails.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_changed_address_touches_the_old_and_the_new_contact() {
+        let mut w = store();
+        let mut index = w.index();
+        let scope = w.merge(
+            &mut index,
+            Changes {
+                customers: vec![customer(1, "A2@x.io")],
+                ..Changes::default()
+            },
+        );
+        assert_eq!(emails(&scope), ["a2@x.io", "a@x.io"]);
+        assert_eq!(w.customers.len(), 2, "replaced in place");
+        assert_eq!(w.customers[0].raw["email"], "A2@x.io");
+        assert!(scope.orders.is_empty() && scope.products.is_empty());
+    }
+
+    #[test]
+    fn an_order_touches_its_customer_or_its_guest_address_and_itself() {
+        let mut w = store();
+        let mut index = w.index();
+        let scope = w.merge(
+            &mut index,
+            Changes {
+                orders: vec![
+                    row(json!({"id": 10, "customer_id": 2, "billing_address": {"email": "b@x.io"}})),
+                    row(json!({"id": 11, "customer_id": 0, "status_id": 2, "billing_address": {"email": "G@x.io"}})),
+                    row(json!({"id": 12, "customer_id": 1})),
+                ],
+                ..Changes::default()
+            },
+        );
+        // Order 10 moved from customer 1 to 2: both contacts' metrics change.
+        assert_eq!(emails(&scope), ["a@x.io", "b@x.io", "g@x.io"]);
+        let mut orders: Vec<i64> = scope.orders.iter().copied().collect();
+        orders.sort_unstable();
+        assert_eq!(orders, [10, 11, 12]);
+        assert_eq!(w.orders.len(), 3, "two replaced, one added");
+        assert_eq!(w.orders[1].raw["status_id"], 2);
+    }
+
+    #[test]
+    fn deletions_products_and_carts_merge_by_id() {
+        let mut w = store();
+        let mut index = w.index();
+        let scope = w.merge(
+            &mut index,
+            Changes {
+                subscribers: vec![(json!({"id": 7, "email": "s@x.io"}), true)],
+                products: vec![row(json!({"id": 5, "name": "new"})), row(json!({"id": 6}))],
+                carts: vec![row(json!({"id": "c-1", "n": 2})), row(json!({"id": "c-2"}))],
+                customers: vec![CustomerRow {
+                    raw: json!({"id": 2, "email": "b@x.io"}),
+                    deleted: true,
+                }],
+                ..Changes::default()
+            },
+        );
+        assert_eq!(emails(&scope), ["b@x.io", "s@x.io"]);
+        // A deleted subscriber gives no consent any more.
+        assert!(super::super::contacts::newsletter_consents(&w.subscribers).is_empty());
+        assert!(w.customers[1].deleted, "a deleted customer stays, marked");
+        let mut products: Vec<i64> = scope.products.iter().copied().collect();
+        products.sort_unstable();
+        assert_eq!(products, [5, 6]);
+        assert_eq!(w.products[0].raw["name"], "new");
+        assert_eq!(w.carts.len(), 2);
+        assert_eq!(w.carts[0].raw["n"], 2);
+    }
+}
