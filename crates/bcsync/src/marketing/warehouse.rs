@@ -116,6 +116,18 @@ fn upsert<T>(
     }
 }
 
+/// Whether `rows` already holds this very record (read again by the overlap of two reads,
+/// or rewritten unchanged by an extraction): then nothing it feeds can have changed.
+fn unchanged<T>(
+    rows: &[T],
+    positions: &HashMap<String, usize>,
+    id: Option<&String>,
+    same: impl Fn(&T) -> bool,
+) -> bool {
+    id.and_then(|id| positions.get(id))
+        .is_some_and(|&i| rows.get(i).is_some_and(same))
+}
+
 fn email_of(raw: &Value, pointer: &str) -> Option<String> {
     raw.pointer(pointer)
         .and_then(Value::as_str)
@@ -141,15 +153,27 @@ impl Warehouse {
     pub fn merge(&mut self, index: &mut RowIndex, changes: Changes) -> Scope {
         let mut scope = Scope::default();
         for c in changes.customers {
-            scope.emails.extend(email_of(&c.raw, "/email"));
             let id = id_of(&c.raw);
+            if unchanged(&self.customers, &index.customers, id.as_ref(), |o| {
+                o.raw == c.raw && o.deleted == c.deleted
+            }) {
+                continue;
+            }
+            scope.emails.extend(email_of(&c.raw, "/email"));
             if let Some(old) = upsert(&mut self.customers, &mut index.customers, id, c) {
                 scope.emails.extend(email_of(&old.raw, "/email"));
             }
         }
         for (s, deleted) in changes.subscribers {
-            scope.emails.extend(email_of(&s, "/email"));
             let id = id_of(&s);
+            if !deleted
+                && unchanged(&self.subscribers, &index.subscribers, id.as_ref(), |o| {
+                    *o == s
+                })
+            {
+                continue;
+            }
+            scope.emails.extend(email_of(&s, "/email"));
             if deleted {
                 if let Some(i) = id.and_then(|id| index.subscribers.get(&id).copied()) {
                     scope
@@ -169,7 +193,13 @@ impl Warehouse {
             let i = *index.customers.get(&id.to_string())?;
             email_of(&w.customers[i].raw, "/email")
         };
+        let same_row = |a: &Row, b: &Row| a.raw == b.raw && a.deleted_at == b.deleted_at;
         for o in changes.orders {
+            if unchanged(&self.orders, &index.orders, id_of(&o.raw).as_ref(), |x| {
+                same_row(x, &o)
+            }) {
+                continue;
+            }
             if let Some(id) = o.raw.get("id").and_then(Value::as_i64) {
                 scope.orders.insert(id);
             }
@@ -186,6 +216,14 @@ impl Warehouse {
             }
         }
         for p in changes.products {
+            if unchanged(
+                &self.products,
+                &index.products,
+                id_of(&p.raw).as_ref(),
+                |x| same_row(x, &p),
+            ) {
+                continue;
+            }
             if let Some(id) = p.raw.get("id").and_then(Value::as_i64) {
                 scope.products.insert(id);
             }
@@ -441,6 +479,26 @@ mod tests {
         assert_eq!(orders, [10, 11, 12]);
         assert_eq!(w.orders.len(), 3, "two replaced, one added");
         assert_eq!(w.orders[1].raw["status_id"], 2);
+    }
+
+    #[test]
+    fn records_read_again_unchanged_touch_nothing() {
+        let mut w = store();
+        let mut index = w.index();
+        let again = store();
+        let scope = w.merge(
+            &mut index,
+            Changes {
+                customers: again.customers,
+                subscribers: again.subscribers.into_iter().map(|s| (s, false)).collect(),
+                orders: again.orders,
+                products: again.products,
+                carts: again.carts,
+            },
+        );
+        assert!(scope.emails.is_empty() && scope.orders.is_empty() && scope.products.is_empty());
+        assert_eq!(w.customers.len(), 2);
+        assert_eq!(w.orders.len(), 2);
     }
 
     #[test]
