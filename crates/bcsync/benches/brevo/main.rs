@@ -14,7 +14,7 @@
 //!   latency p50 / p95 / p99 / max in wall time, Brevo requests per bucket and 429s.
 //!
 //! `cargo bench -p bcsync --bench brevo` (`BENCH_CUSTOMERS=2000 BENCH_ORDERS=5000` for a
-//! quick run).
+//! quick run; `cargo test --workspace --bench brevo` runs it in the debug build).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
