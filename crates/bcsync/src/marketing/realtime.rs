@@ -50,11 +50,12 @@ pub const TRACK_ORDER_EVENTS: &str = "brevo:order_events";
 const BASELINE: &str = "~baseline";
 
 /// How far before the previous read a forward reads again: a row stamped just before that
-/// read but committed just after it is still seen (a write is stamped once it holds the
-/// destination's write lock, and commits within a page's time, well under a second).
-/// Rows read twice are planned again and found unchanged by their hashes, so the margin
-/// costs the re-planning of the last seconds' changes; a long one would also re-plan
-/// whatever an extraction rewrote just before the listener started.
+/// read but committed just after it is still seen (a page is stamped as its write starts
+/// and commits well under a second later), and so is a deletion mark stamped by a
+/// PostgreSQL server whose clock is a few seconds behind ours. A row read twice is merged
+/// as the same record and touches nothing ([`Warehouse::merge`]), so the margin costs
+/// only reading the last seconds' rows again; a long one would also re-read everything an
+/// extraction rewrote just before the listener started.
 pub const REREAD_MARGIN: Duration = Duration::from_secs(10);
 
 /// The warehouse as the last forward read it.
