@@ -1289,6 +1289,36 @@ mod tests {
     }
 
     #[test]
+    fn load_keys_reads_only_those_tracked_of_this_store_and_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let record = |key: &str| Tracked {
+            key: key.into(),
+            hash: Some(format!("h-{key}")),
+            bc_id: None,
+            status: TrackStatus::Applied,
+            fields: Some(serde_json::json!({"k": key})),
+        };
+        let mut s = SqlitePushStore::open(&path, "store1").unwrap();
+        s.put("c", &[record("a"), record("b"), record("c")])
+            .unwrap();
+        s.put("other", &[record("a")]).unwrap();
+        let mut elsewhere = SqlitePushStore::open(&path, "store2").unwrap();
+        elsewhere.put("c", &[record("d")]).unwrap();
+        let keys: Vec<String> = ["a", "c", "d", "missing"].map(String::from).to_vec();
+        let got = s.load_keys("c", &keys).unwrap();
+        let mut found: Vec<&str> = got.keys().map(String::as_str).collect();
+        found.sort_unstable();
+        assert_eq!(found, ["a", "c"]);
+        assert_eq!(
+            got["c"],
+            s.load("c").unwrap()["c"],
+            "the same record as load gives"
+        );
+        assert!(s.load_keys("c", &[]).unwrap().is_empty());
+    }
+
+    #[test]
     fn requests_logged_on_the_way_are_replaced_by_the_finished_log() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqlitePushStore::open(&dir.path().join("s.db"), "abc").unwrap();
