@@ -38,7 +38,7 @@ use crate::state::push::{PushStore, RunRecord, TrackStatus, Tracked};
 use config::{BrevoConfig, DeleteBehaviour, ListRef};
 use contacts::{DesiredContact, Refusal, ResolvedLists};
 use values::Slot;
-use warehouse::Warehouse;
+use warehouse::{Scope, Warehouse};
 
 /// Tracking names in the push state store, one per kind of Brevo object.
 pub const TRACK_CONTACTS: &str = "brevo:contacts";
@@ -103,7 +103,16 @@ pub async fn sync(
         ..SyncReport::default()
     };
     let prepared = prepare(config, client, options.dry_run, &mut report).await?;
-    sync_prepared(&prepared, client, warehouse, state, options, &mut report).await?;
+    sync_prepared(
+        &prepared,
+        client,
+        warehouse,
+        state,
+        options,
+        None,
+        &mut report,
+    )
+    .await?;
     finish_report(client, &mut report);
     Ok(report)
 }
@@ -145,18 +154,21 @@ pub async fn prepare(
 /// Sends what changed since the last run, with attributes and lists already prepared.
 /// In bulk (imports followed to their result, batch routes) unless `options.live`, which
 /// writes record by record on the routes with their own buckets (see [`SyncOptions`]).
+/// With a `scope` (a real-time forward), only the contacts, products and orders it names
+/// are planned and compared: the rest did not change since the last forward.
 pub async fn sync_prepared(
     prepared: &Prepared,
     client: &brevo::Client,
     warehouse: &Warehouse,
     state: &mut dyn PushStore,
     options: SyncOptions,
+    scope: Option<&Scope>,
     report: &mut SyncReport,
 ) -> Result<()> {
     let config = &prepared.config;
     if config.products {
         let step = Instant::now();
-        sync_catalog(config, client, warehouse, state, options, report).await?;
+        sync_catalog(config, client, warehouse, state, options, scope, report).await?;
         tracing::info!("brevo: catalog done in {} ms", step.elapsed().as_millis());
     }
     let step = Instant::now();
@@ -168,13 +180,14 @@ pub async fn sync_prepared(
         &prepared.slots,
         &prepared.lists,
         options,
+        scope,
         report,
     )
     .await?;
     tracing::info!("brevo: contacts done in {} ms", step.elapsed().as_millis());
     if config.orders {
         let step = Instant::now();
-        sync_orders(client, warehouse, state, options, report).await?;
+        sync_orders(client, warehouse, state, options, scope, report).await?;
         tracing::info!("brevo: orders done in {} ms", step.elapsed().as_millis());
     }
     Ok(())
@@ -457,24 +470,61 @@ async fn sync_contacts(
     slots: &HashMap<String, Slot>,
     lists: &ResolvedLists,
     options: SyncOptions,
+    scope: Option<&Scope>,
     report: &mut SyncReport,
 ) -> Result<()> {
     let consents = contacts::newsletter_consents(&warehouse.subscribers);
-    let orders = warehouse.order_facts();
-    let plan = contacts::plan(
-        config,
-        slots,
-        lists,
-        &warehouse.customers,
-        &orders,
-        &consents,
-    );
+    // In scope: the customers under the scope's addresses and the orders that count for
+    // them (by customer id, or a guest's billing address), the same inputs the whole
+    // store's plan gives those contacts.
+    let in_scope: Vec<contacts::CustomerRow>;
+    let (customers, orders) = match scope {
+        None => (&warehouse.customers[..], warehouse.order_facts()),
+        Some(scope) => {
+            in_scope = warehouse
+                .customers
+                .iter()
+                .filter(|c| {
+                    c.raw
+                        .get("email")
+                        .and_then(Value::as_str)
+                        .is_some_and(|e| scope.emails.contains(&contacts::normalise_email(e)))
+                })
+                .cloned()
+                .collect();
+            let ids: std::collections::HashSet<i64> = in_scope
+                .iter()
+                .filter_map(|c| c.raw.get("id").and_then(Value::as_i64))
+                .collect();
+            let orders = warehouse.order_facts_where(|o| {
+                let customer = o
+                    .raw
+                    .get("customer_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                ids.contains(&customer)
+                    || (customer == 0
+                        && o.raw
+                            .pointer("/billing_address/email")
+                            .and_then(Value::as_str)
+                            .is_some_and(|e| scope.emails.contains(&contacts::normalise_email(e))))
+            });
+            (&in_scope[..], orders)
+        }
+    };
+    let plan = contacts::plan(config, slots, lists, customers, &orders, &consents);
     report.add("contacts.refused_values", plan.refusals.len() as u64);
     report
         .refusals
         .extend(plan.refusals.into_iter().map(refusal));
 
-    let tracked = state.load(TRACK_CONTACTS)?;
+    let tracked = match scope {
+        None => state.load(TRACK_CONTACTS)?,
+        Some(scope) => {
+            let keys: Vec<String> = scope.emails.iter().cloned().collect();
+            state.load_keys(TRACK_CONTACTS, &keys)?
+        }
+    };
     let managed = lists.managed();
     let mut groups: BTreeMap<ImportGroup, Vec<PlannedWrite>> = BTreeMap::new();
     let mut removals: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -772,11 +822,12 @@ async fn sync_catalog(
     warehouse: &Warehouse,
     state: &mut dyn PushStore,
     options: SyncOptions,
+    scope: Option<&Scope>,
     report: &mut SyncReport,
 ) -> Result<()> {
     let url = warehouse.store_url.as_deref();
     if options.live {
-        return sync_products_live(client, warehouse, state, options, report).await;
+        return sync_products_live(client, warehouse, state, options, scope, report).await;
     }
     let categories = commerce::categories(&warehouse.categories, url);
     let (categories, unchanged) = changed(
@@ -814,15 +865,37 @@ async fn sync_products_live(
     warehouse: &Warehouse,
     state: &mut dyn PushStore,
     options: SyncOptions,
+    scope: Option<&Scope>,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let products = commerce::products(
-        &warehouse.products,
-        &warehouse.brands,
-        warehouse.store_url.as_deref(),
-    );
+    let rows: Vec<commerce::Row>;
+    let rows = match scope {
+        None => &warehouse.products[..],
+        Some(scope) => {
+            rows = warehouse
+                .products
+                .iter()
+                .filter(|p| {
+                    p.raw
+                        .get("id")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|id| scope.products.contains(&id))
+                })
+                .cloned()
+                .collect();
+            &rows[..]
+        }
+    };
+    let products = commerce::products(rows, &warehouse.brands, warehouse.store_url.as_deref());
+    let tracked = match scope {
+        None => state.load(TRACK_PRODUCTS)?,
+        Some(_) => {
+            let keys: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
+            state.load_keys(TRACK_PRODUCTS, &keys)?
+        }
+    };
     let (products, unchanged) = changed(
-        &state.load(TRACK_PRODUCTS)?,
+        &tracked,
         products.into_iter().map(|p| (p.id.clone(), p)).collect(),
     )?;
     report.add("products.unchanged", unchanged);
@@ -843,14 +916,40 @@ async fn sync_orders(
     warehouse: &Warehouse,
     state: &mut dyn PushStore,
     options: SyncOptions,
+    scope: Option<&Scope>,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let tracked = state.load(TRACK_ORDERS)?;
+    let in_scope = |o: &&commerce::Row| {
+        scope.is_none_or(|s| {
+            o.raw
+                .get("id")
+                .and_then(Value::as_i64)
+                .is_some_and(|id| s.orders.contains(&id))
+        })
+    };
+    let tracked = match scope {
+        None => state.load(TRACK_ORDERS)?,
+        Some(_) => {
+            let keys: Vec<String> = warehouse
+                .orders
+                .iter()
+                .filter(in_scope)
+                .filter_map(|o| o.raw.get("id").and_then(Value::as_i64))
+                .map(|id| id.to_string())
+                .collect();
+            state.load_keys(TRACK_ORDERS, &keys)?
+        }
+    };
     // The first run sends the store's past orders: historical, so no automation mails
     // thousands of old customers (docs/brevo-api-notes.md §5.4).
     let historical = tracked.is_empty() && !options.live;
     let mut items = Vec::new();
-    for o in warehouse.orders.iter().filter(|o| o.deleted_at.is_none()) {
+    for o in warehouse
+        .orders
+        .iter()
+        .filter(|o| o.deleted_at.is_none())
+        .filter(in_scope)
+    {
         let lines = crate::streams::children::order_lines(&o.raw);
         match commerce::order(&o.raw, &lines) {
             Ok(Some(order)) => items.push((order.id.clone(), order)),

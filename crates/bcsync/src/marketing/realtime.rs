@@ -16,6 +16,13 @@
 //!   they put nobody on the abandoned-cart list until they change.
 //! - Events are sent at most once: the intent is recorded before the request, and an
 //!   event whose answer was lost is not sent again (a repeated event is a second event).
+//! - A forward's cost follows the change, not the store's size: the first forward of a
+//!   listener reads the whole warehouse and keeps it in memory; later ones read only the
+//!   rows written or marked deleted since the previous read (with [`REREAD_MARGIN`] of
+//!   overlap) and plan and compare only the contacts, products and orders those rows touch
+//!   ([`warehouse::Scope`]). A forward that fails drops the copy, so the next one starts
+//!   again from the whole warehouse. Categories, brands and the store's settings are what
+//!   the first read found (`listen` does not change them; `bcsync brevo sync` sends them).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -29,7 +36,7 @@ use crate::state::push::{PushStore, TrackStatus, Tracked, open_push_store};
 
 use super::carts::{self, CartView, Membership};
 use super::config::BrevoConfig;
-use super::warehouse::{self, Warehouse};
+use super::warehouse::{self, RowIndex, Scope, Warehouse};
 use super::{
     Prepared, RUN_NAME, SyncOptions, SyncReport, TRACK_CONTACTS, TRACK_ORDERS, TRACK_PRODUCTS,
     commerce, hash_of,
@@ -42,6 +49,23 @@ pub const TRACK_ORDER_EVENTS: &str = "brevo:order_events";
 /// The key that says a baseline was taken (it is no cart or order id).
 const BASELINE: &str = "~baseline";
 
+/// How far before the previous read a forward reads again: a row stamped just before that
+/// read but committed just after it is still seen (a page is stamped as its write starts
+/// and commits well under a second later), and so is a deletion mark stamped by a
+/// PostgreSQL server whose clock is a few seconds behind ours. A row read twice is merged
+/// as the same record and touches nothing ([`Warehouse::merge`]), so the margin costs
+/// only reading the last seconds' rows again; a long one would also re-read everything an
+/// extraction rewrote just before the listener started.
+pub const REREAD_MARGIN: Duration = Duration::from_secs(10);
+
+/// The warehouse as the last forward read it.
+struct Cached {
+    warehouse: Warehouse,
+    index: RowIndex,
+    /// When the last read started.
+    read_at: DateTime<Utc>,
+}
+
 /// The forwarder of one listener.
 pub struct Forwarder {
     prepared: Prepared,
@@ -51,6 +75,8 @@ pub struct Forwarder {
     store_hash: String,
     /// The push state store spec.
     state: String,
+    /// Taken out by a forward and put back when it succeeds.
+    cache: std::sync::Mutex<Option<Cached>>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -79,6 +105,7 @@ impl Forwarder {
             warehouse,
             store_hash,
             state,
+            cache: std::sync::Mutex::new(None),
         })
     }
 
@@ -93,36 +120,95 @@ impl Forwarder {
         if !store.try_lock(RUN_NAME)? {
             return Ok(None);
         }
+        let read_at = Utc::now();
+        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
+        let (mut cached, scope) = self.read(cached, read_at).await?;
+        let outcome = self
+            .forward_read(&cached.warehouse, scope.as_ref(), store.as_mut(), now)
+            .await;
+        if outcome.is_ok() {
+            cached.read_at = read_at;
+            if let Ok(mut c) = self.cache.lock() {
+                *c = Some(cached);
+            }
+        }
+        outcome.map(Some)
+    }
+
+    /// The warehouse now: the whole of it without a copy, else the copy with what changed
+    /// since its read merged in, and the scope of those changes.
+    async fn read(
+        &self,
+        cached: Option<Cached>,
+        read_at: DateTime<Utc>,
+    ) -> Result<(Cached, Option<Scope>)> {
         let spec = self.warehouse.clone();
         let hash = self.store_hash.clone();
-        let w = tokio::task::spawn_blocking(move || warehouse::load(&spec, Some(&hash)))
-            .await
-            .map_err(|e| Error::Internal(format!("reading the warehouse stopped: {e}")))??;
+        let joined = |e: tokio::task::JoinError| {
+            Error::Internal(format!("reading the warehouse stopped: {e}"))
+        };
+        match cached {
+            None => {
+                let w = tokio::task::spawn_blocking(move || warehouse::load(&spec, Some(&hash)))
+                    .await
+                    .map_err(joined)??;
+                let index = w.index();
+                Ok((
+                    Cached {
+                        warehouse: w,
+                        index,
+                        read_at,
+                    },
+                    None,
+                ))
+            }
+            Some(mut c) => {
+                let since = c.read_at
+                    - chrono::Duration::from_std(REREAD_MARGIN).unwrap_or(chrono::Duration::zero());
+                let changes = tokio::task::spawn_blocking(move || {
+                    warehouse::load_changed(&spec, Some(&hash), since)
+                })
+                .await
+                .map_err(joined)??;
+                let scope = c.warehouse.merge(&mut c.index, changes);
+                Ok((c, Some(scope)))
+            }
+        }
+    }
+
+    /// One forward from the warehouse `w`; with a `scope`, the contacts, products and
+    /// orders outside it are known unchanged.
+    async fn forward_read(
+        &self,
+        w: &Warehouse,
+        scope: Option<&Scope>,
+        store: &mut dyn PushStore,
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
         let before = self.client.stats();
         let mut report = SyncReport::default();
-        if synced_before(store.as_ref(), &self.store_hash)? {
+        if synced_before(store, &self.store_hash)? {
             super::sync_prepared(
                 &self.prepared,
                 &self.client,
-                &w,
-                store.as_mut(),
+                w,
+                store,
                 SyncOptions {
                     dry_run: false,
                     live: true,
                 },
+                scope,
                 &mut report,
             )
             .await?;
         } else {
-            report = self.first_sync(&w, store.as_mut()).await?;
+            report = self.first_sync(w, store).await?;
         }
-        let views = carts::carts(&w);
-        let baseline = self
-            .cart_events(&views, store.as_mut(), &mut report)
+        let views = carts::carts(w);
+        let baseline = self.cart_events(&views, store, &mut report).await?;
+        self.abandoned_list(&views, &baseline, store, now, &mut report)
             .await?;
-        self.abandoned_list(&views, &baseline, store.as_mut(), now, &mut report)
-            .await?;
-        self.order_events(&w, store.as_mut(), &mut report).await?;
+        self.order_events(w, scope, store, &mut report).await?;
         let after = self.client.stats();
         report.requests = after
             .requests
@@ -136,7 +222,7 @@ impl Forwarder {
             .filter(|(_, n)| *n > 0)
             .collect();
         report.throttled = after.total_rate_limited() - before.total_rate_limited();
-        Ok(Some(report))
+        Ok(report)
     }
 
     /// The first sync, in bulk with past orders as historical, recorded as a run exactly as
@@ -160,6 +246,7 @@ impl Forwarder {
             w,
             store,
             SyncOptions::default(),
+            None,
             &mut report,
         )
         .await
@@ -451,6 +538,7 @@ impl Forwarder {
     async fn order_events(
         &self,
         w: &Warehouse,
+        scope: Option<&Scope>,
         store: &mut dyn PushStore,
         report: &mut SyncReport,
     ) -> Result<()> {
@@ -458,8 +546,30 @@ impl Forwarder {
         if names.order_placed.is_none() && names.order_status_changed.is_none() {
             return Ok(());
         }
-        let tracked = store.load(TRACK_ORDER_EVENTS)?;
-        let live = w.orders.iter().filter(|o| o.deleted_at.is_none());
+        // Scoped: the changed orders' records and the baseline marker; without the marker
+        // the baseline is taken over every order, as on a first forward.
+        let mut scope = scope;
+        let mut tracked = HashMap::new();
+        if let Some(s) = scope {
+            let mut keys: Vec<String> = s.orders.iter().map(i64::to_string).collect();
+            keys.push(BASELINE.to_owned());
+            tracked = store.load_keys(TRACK_ORDER_EVENTS, &keys)?;
+            if !tracked.contains_key(BASELINE) {
+                scope = None;
+            }
+        }
+        if scope.is_none() {
+            tracked = store.load(TRACK_ORDER_EVENTS)?;
+        }
+        let live = w.orders.iter().filter(|o| {
+            o.deleted_at.is_none()
+                && scope.is_none_or(|s| {
+                    o.raw
+                        .get("id")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|id| s.orders.contains(&id))
+                })
+        });
         let status_of = |o: &commerce::Row| o.raw.get("status_id").and_then(Value::as_i64);
         if !tracked.contains_key(BASELINE) {
             let mut records: Vec<Tracked> = live

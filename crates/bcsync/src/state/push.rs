@@ -301,6 +301,14 @@ pub trait PushStore: Send {
     /// The error saying that another process holds the run lock of `sync`.
     fn lock_held_error(&self, sync: &str) -> Error;
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>>;
+    /// The records of `keys` only (those tracked): what a real-time forward reads, so its
+    /// cost follows the change, not the store's size.
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
+        let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let mut all = self.load(sync)?;
+        all.retain(|k, _| wanted.contains(k.as_str()));
+        Ok(all)
+    }
     /// Inserts or replaces these records, in one transaction.
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()>;
     fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()>;
@@ -937,6 +945,36 @@ impl PushStore for SqlitePushStore {
         Ok(out)
     }
 
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key, hash, bc_id, status, fields FROM push_records
+                 WHERE store = ?1 AND sync = ?2 AND key = ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for key in keys {
+            let found = stmt
+                .query_row([self.scope.as_str(), sync, key.as_str()], |r| {
+                    let fields: Option<String> = r.get(4)?;
+                    Ok(Tracked {
+                        key: r.get(0)?,
+                        hash: r.get(1)?,
+                        bc_id: r.get(2)?,
+                        status: TrackStatus::parse(&r.get::<_, String>(3)?),
+                        fields: fields.and_then(|f| serde_json::from_str(&f).ok()),
+                    })
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(t) = found {
+                out.insert(t.key.clone(), t);
+            }
+        }
+        Ok(out)
+    }
+
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -1323,6 +1361,36 @@ mod tests {
         assert_eq!(back.request_log, run.request_log);
         assert_eq!(s.runs(10).unwrap().len(), 1);
         assert_eq!(s.reset("c").unwrap(), 1);
+    }
+
+    #[test]
+    fn load_keys_reads_only_those_tracked_of_this_store_and_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let record = |key: &str| Tracked {
+            key: key.into(),
+            hash: Some(format!("h-{key}")),
+            bc_id: None,
+            status: TrackStatus::Applied,
+            fields: Some(serde_json::json!({"k": key})),
+        };
+        let mut s = SqlitePushStore::open(&path, "store1").unwrap();
+        s.put("c", &[record("a"), record("b"), record("c")])
+            .unwrap();
+        s.put("other", &[record("a")]).unwrap();
+        let mut elsewhere = SqlitePushStore::open(&path, "store2").unwrap();
+        elsewhere.put("c", &[record("d")]).unwrap();
+        let keys: Vec<String> = ["a", "c", "d", "missing"].map(String::from).to_vec();
+        let got = s.load_keys("c", &keys).unwrap();
+        let mut found: Vec<&str> = got.keys().map(String::as_str).collect();
+        found.sort_unstable();
+        assert_eq!(found, ["a", "c"]);
+        assert_eq!(
+            got["c"],
+            s.load("c").unwrap()["c"],
+            "the same record as load gives"
+        );
+        assert!(s.load_keys("c", &[]).unwrap().is_empty());
     }
 
     #[test]

@@ -472,6 +472,36 @@ impl PushStore for PgPushStore {
         })
     }
 
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
+        let sql = format!(
+            "SELECT key, hash, bc_id, status, fields FROM {}push_records WHERE store = $1 AND sync = $2 AND key = ANY($3)",
+            self.prefix
+        );
+        let (scope, sync, keys) = (self.scope.clone(), sync.to_owned(), keys.to_vec());
+        self.session.run(move |c, t| async move {
+            let rows = c
+                .query(&sql, &[&scope, &sync, &keys])
+                .await
+                .map_err(|e| t.explain(&e, "loading push tracking"))?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for r in rows {
+                let key: String = r.get(0);
+                let status: String = r.get(3);
+                out.insert(
+                    key.clone(),
+                    Tracked {
+                        key,
+                        hash: r.get(1),
+                        bc_id: r.get(2),
+                        status: TrackStatus::parse(&status),
+                        fields: r.get(4),
+                    },
+                );
+            }
+            Ok(out)
+        })
+    }
+
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()> {
         if records.is_empty() {
             return Ok(());

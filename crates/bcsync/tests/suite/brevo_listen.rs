@@ -5,7 +5,9 @@
 //! baseline); a changed customer reaches its contact; carts send `cart_updated` /
 //! `cart_deleted`; an abandoned cart puts its contact on the list and its conversion takes
 //! it off; order events are off unless named; and `bcsync brevo sync` afterwards finds
-//! nothing to send (the same hashes). Store change → Brevo latencies are printed.
+//! nothing to send (the same hashes). A forward reads only what changed, yet a customer
+//! whose address changed leaves no contact of ours under the old address, as the bulk
+//! sync does. Store change → Brevo latencies are printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -560,4 +562,55 @@ async fn order_events_when_named_only_for_new_orders() {
     })
     .await;
     l.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_address_leaves_the_old_one_as_the_bulk_sync_does() {
+    let f = Fixture::start().await;
+    let config = f.write_config("");
+    let started = chrono::Utc::now().to_rfc3339();
+    let l = f.listen(Some(&config)).await;
+    wait_forward(&l, &started).await;
+    // A later forward, so the next change is read as a change, not with the whole store.
+    let now = chrono::Utc::now().to_rfc3339();
+    wait_forward(&l, &now).await;
+
+    let old = f.customer_email(3).await;
+    let moved = "moved-3@example.com";
+    let t = Instant::now();
+    let (s, _) = api(
+        &f.sb,
+        Method::PUT,
+        "/v3/customers",
+        Some(json!([{"id": 3, "email": moved, "first_name": "Moved"}])),
+    )
+    .await;
+    assert_eq!(s, 200);
+    f.wait_brevo("address change -> new contact", t, |st| {
+        contact(st, moved).is_some_and(|c| c["attributes"]["FIRSTNAME"] == "Moved")
+    })
+    .await;
+    // The old address is no contact of ours any more: moved (the contact keeps its id),
+    // or marked deleted and off our lists.
+    let state = f.brevo_state().await;
+    assert!(
+        contact(&state, &old)
+            .is_none_or(|c| c["attributes"]["BC_DELETED"] == true && c["listIds"] == json!([])),
+        "{:?}",
+        contact(&state, &old)
+    );
+    l.shutdown().await.unwrap();
+
+    // The bulk sync agrees: nothing left to send for either address.
+    let out = common::bcsync_in(&f.sb, f.dir.path(), &["brevo", "sync", "--json"])
+        .env_remove("BREVO_API_KEY")
+        .env_remove("BREVO_BASE_URL")
+        .output()
+        .unwrap();
+    let text = common::output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["contacts.created", "contacts.updated", "contacts.deleted"] {
+        assert_eq!(report["counts"].get(key), None, "{key}: {text}");
+    }
 }

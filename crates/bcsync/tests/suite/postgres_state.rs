@@ -232,12 +232,21 @@ fn exercise(store: &mut dyn PushStore, other_scope: &mut dyn PushStore) -> serde
         .unwrap();
     let finished_log = store.run(live).unwrap().unwrap().request_log;
     let reset = store.reset("other").unwrap();
+    let keys = ["b@x.io", "c@x.io", "q@x.io", "none"].map(String::from);
+    let mut by_key: Vec<(String, Option<i64>)> = store
+        .load_keys("c", &keys)
+        .unwrap()
+        .into_values()
+        .map(|r| (r.key, r.bc_id))
+        .collect();
+    by_key.sort();
     json!({
         "streamed": streamed,
         "finished_log": finished_log,
         "loaded": loaded,
         "other_sync": store.load("other").unwrap().len(),
         "other_scope": other_scope.load("c").unwrap().len(),
+        "by_key": by_key,
         "run": back,
         "listed": listed.iter().map(|r| (r.sync.clone(), r.store.clone(), r.rejected.len())).collect::<Vec<_>>(),
         "reset": reset,
@@ -264,6 +273,9 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
     assert_eq!(sqlite, postgres);
     assert_eq!(sqlite["loaded"].as_object().unwrap().len(), 2);
     assert_eq!(sqlite["other_scope"], 1);
+    // By key: this store's and sync's records only (c@x.io was removed, q@x.io is another
+    // store's).
+    assert_eq!(sqlite["by_key"], json!([["b@x.io", 2]]));
     assert_eq!(sqlite["run"]["store"], "store_a");
     assert_eq!(sqlite["run"]["rejected"][0]["reason"], "taken");
     assert_eq!(

@@ -2,16 +2,26 @@
 //! products (2 variants) extracted from an in-process sandbox into SQLite, then synced to the
 //! Brevo emulator on the general tier's rate buckets (docs/brevo-api-notes.md §0.4), with the
 //! emulator's clock scaled (`BENCH_BREVO_SCALE`, default 0.01: an hour window lasts 36 s).
-//! Reports, for the first sync and for a rerun after 1% of customers and orders changed:
-//! requests per bucket against the minimum the batch caps allow, 429s, and the wall time in
-//! the emulator's time against the bound its buckets set.
+//!
+//! Phases (`BENCH_PHASES`, default `sync,listen`; the first sync always runs, the others
+//! start from it):
+//! - `sync`: for the first sync and for a rerun after 1% of customers and orders changed,
+//!   requests per bucket against the minimum the batch caps allow, 429s, and the wall time
+//!   in the emulator's time against the bound its buckets set; then an unchanged rerun.
+//! - `listen` ([`listen`]): `bcsync listen` forwarding to Brevo while the store changes at
+//!   a steady rate (`BENCH_LISTEN_RATE` changes per second, default 2, for
+//!   `BENCH_LISTEN_SECS`, default 60), with the emulator unscaled: store change → Brevo
+//!   latency p50 / p95 / p99 / max in wall time, Brevo requests per bucket and 429s.
 //!
 //! `cargo bench -p bcsync --bench brevo` (`BENCH_CUSTOMERS=2000 BENCH_ORDERS=5000` for a
-//! quick run).
+//! quick run; `cargo test --workspace --bench brevo` runs it in the debug build).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
 
+mod listen;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bc_sandbox::brevo::{BrevoConfig as EmulatorConfig, TierLimits, start_brevo};
@@ -165,6 +175,8 @@ async fn main() {
             .with_env_filter("info")
             .init();
     }
+    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "sync,listen".into());
+    let phase = |name: &str| phases.split(',').any(|p| p.trim() == name);
     let customers = env_usize("BENCH_CUSTOMERS", 20_000);
     let orders = env_usize("BENCH_ORDERS", 50_000);
     let products = env_usize("BENCH_PRODUCTS", 2_000);
@@ -208,49 +220,41 @@ async fn main() {
     );
 
     let limits = TierLimits::general();
-    let brevo = start_brevo(
-        EmulatorConfig {
-            limits: limits.clone(),
-            time_scale: scale,
-            ecommerce_active: true,
-            ..EmulatorConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let doc: toml::Table = toml::from_str(&format!(
-        "[brevo]\napi_key = \"{}\"\n[brevo.contacts]\nfirst_name = \"FIRSTNAME\"\nlast_name = \"LASTNAME\"\n\"addresses[0].city\" = \"CITY\"\ndate_created = \"SIGNUP_DATE\"\norders_count = \"ORDERS_COUNT\"\ntotal_spent = \"TOTAL_SPENT\"\nlast_order_date = \"LAST_ORDER_DATE\"\n",
+    let brevo = Arc::new(
+        start_brevo(
+            EmulatorConfig {
+                limits: limits.clone(),
+                time_scale: scale,
+                ecommerce_active: true,
+                ..EmulatorConfig::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap(),
+    );
+    let brevo_toml = format!(
+        "[brevo]\nbase_url = \"{}\"\napi_key = \"{}\"\n[brevo.contacts]\nfirst_name = \"FIRSTNAME\"\nlast_name = \"LASTNAME\"\n\"addresses[0].city\" = \"CITY\"\ndate_created = \"SIGNUP_DATE\"\norders_count = \"ORDERS_COUNT\"\ntotal_spent = \"TOTAL_SPENT\"\nlast_order_date = \"LAST_ORDER_DATE\"\n",
+        brevo.base_url(),
         brevo.api_key()
-    ))
-    .unwrap();
+    );
+    let doc: toml::Table = toml::from_str(&brevo_toml).unwrap();
     let config = marketing::config::parse(doc.get("brevo")).unwrap();
     let mut client_config = brevo::ClientConfig::new(SecretString::from(brevo.api_key()))
         .with_base_url(brevo.base_url());
     // The client's first look at an import's process, in the emulator's time: 30 s.
     client_config.process_poll = Duration::from_secs_f64(30.0 * scale);
-    let mut state = SqlitePushStore::open(&dir.path().join("push.db"), "bench").unwrap();
+    // Scoped by the store's hash, as `bcsync brevo sync` and `listen` keep it: the listener
+    // then finds the first sync done and forwards only what changes after it.
+    let push_db = dir.path().join("push.db");
+    let mut state = SqlitePushStore::open(&push_db, sb.store_hash()).unwrap();
     println!(
         "brevo emulator: general tier, clock x{scale} (an hour window lasts {:.0} s)",
         3600.0 * scale
     );
 
-    let run = |client: brevo::Client| {
-        let to = to.clone();
-        async move {
-            let warehouse = bcsync::models::run_blocking(move || {
-                marketing::warehouse::load(&to, Some("bench"))
-            })
-            .unwrap();
-            (client, warehouse)
-        }
-    };
-    // Set-up requests of a first run on the contacts bucket: attributes, folders and lists
-    // read, the folder and the two lists created.
-    const SETUP_FIRST: u64 = 6;
-    const SETUP_RERUN: u64 = 3;
-
-    let (client, warehouse) = run(brevo::Client::new(client_config.clone()).unwrap()).await;
+    let client = brevo::Client::new(client_config.clone()).unwrap();
+    let warehouse = load_warehouse(&to).await;
     let started = Instant::now();
     let first = marketing::sync(
         &config,
@@ -271,6 +275,69 @@ async fn main() {
         &minimum(&first, SETUP_FIRST),
     );
 
+    if phase("sync") {
+        changed_runs(
+            &sb,
+            &to,
+            &config,
+            &client_config,
+            &mut state,
+            customers,
+            orders,
+            scale,
+            &limits,
+        )
+        .await;
+    }
+    drop(state);
+    if phase("listen") {
+        let spec = listen::ListenSpec {
+            rate: std::env::var("BENCH_LISTEN_RATE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2.0),
+            secs: std::env::var("BENCH_LISTEN_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60.0),
+            drain: std::time::Duration::from_secs(60),
+        };
+        listen::run(
+            &sb,
+            brevo.clone(),
+            &to,
+            &push_db.display().to_string(),
+            &brevo_toml,
+            &spec,
+        )
+        .await;
+    }
+}
+
+/// Set-up requests of a first run on the contacts bucket: attributes, folders and lists
+/// read, the folder and the two lists created.
+const SETUP_FIRST: u64 = 6;
+const SETUP_RERUN: u64 = 3;
+
+async fn load_warehouse(to: &str) -> marketing::warehouse::Warehouse {
+    let to = to.to_owned();
+    bcsync::models::run_blocking(move || marketing::warehouse::load(&to, None)).unwrap()
+}
+
+/// The `sync` phase after the first sync: 1% of customers and orders changed, then an
+/// unchanged rerun.
+#[allow(clippy::too_many_arguments)]
+async fn changed_runs(
+    sb: &RunningSandbox,
+    to: &str,
+    config: &marketing::config::BrevoConfig,
+    client_config: &brevo::ClientConfig,
+    state: &mut SqlitePushStore,
+    customers: usize,
+    orders: usize,
+    scale: f64,
+    limits: &TierLimits,
+) {
     // 1% of customers renamed and 1% of orders shipped, then an incremental extraction.
     let step = 100;
     let customer_ids: Vec<Value> = (1..=customers as i64)
@@ -282,53 +349,37 @@ async fn main() {
             .iter()
             .map(|id| json!({"id": id, "last_name": "Changed"}))
             .collect();
-        store_api(
-            &sb,
-            reqwest::Method::PUT,
-            "/v3/customers",
-            Value::from(body),
-        )
-        .await;
+        store_api(sb, reqwest::Method::PUT, "/v3/customers", Value::from(body)).await;
     }
     for id in (100..100 + orders as i64).step_by(step) {
         store_api(
-            &sb,
+            sb,
             reqwest::Method::PUT,
             &format!("/v2/orders/{id}"),
             json!({"status_id": 2}),
         )
         .await;
     }
-    extract(&sb, &to).await;
-    let (client, warehouse) = run(brevo::Client::new(client_config.clone()).unwrap()).await;
+    extract(sb, to).await;
+    let client = brevo::Client::new(client_config.clone()).unwrap();
+    let warehouse = load_warehouse(to).await;
     let started = Instant::now();
-    let rerun = marketing::sync(
-        &config,
-        &client,
-        &warehouse,
-        &mut state,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let rerun = marketing::sync(config, &client, &warehouse, state, SyncOptions::default())
+        .await
+        .unwrap();
     print_run(
         "after 1% of customers and orders changed",
         &rerun,
         started.elapsed(),
         scale,
-        &limits,
+        limits,
         &minimum(&rerun, SETUP_RERUN),
     );
-    let (client, warehouse) = run(brevo::Client::new(client_config).unwrap()).await;
-    let again = marketing::sync(
-        &config,
-        &client,
-        &warehouse,
-        &mut state,
-        SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let client = brevo::Client::new(client_config.clone()).unwrap();
+    let warehouse = load_warehouse(to).await;
+    let again = marketing::sync(config, &client, &warehouse, state, SyncOptions::default())
+        .await
+        .unwrap();
     let writes: u64 = again.requests.values().sum();
     println!(
         "unchanged rerun: {writes} requests (the three set-up reads), nothing sent: {:?}",
