@@ -298,7 +298,15 @@ pub(super) async fn read_in_windows(
             plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);
         }
         let st = plan.state();
-        emit_into(slot, stream, scope.retain(fresh), Some(st), summary, bar, client);
+        emit_into(
+            slot,
+            stream,
+            scope.retain(fresh),
+            Some(st),
+            summary,
+            bar,
+            client,
+        );
     }
 }
 
