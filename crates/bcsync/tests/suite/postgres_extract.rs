@@ -818,3 +818,99 @@ async fn rows_deleted_in_the_store_are_marked_in_full_table_streams() {
     );
     drop_schema(&pg, &schema).await;
 }
+
+/// What `listen`'s Brevo forwarding reads after its first forward: only the rows written or
+/// marked since a time. PostgreSQL and SQLite answer alike for the same runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_changed_since_a_time_read_alike_from_postgres_and_sqlite() {
+    use bcsync::marketing::warehouse::Changes;
+    let Some(url) = pg_url() else { return };
+    let sb = sandbox(small_store()).await;
+    let schema = unique_name("changed");
+    let pg_spec = with_schema(&url, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_spec = format!("sqlite:{}", dir.path().join("changed.db").display());
+    let pg = connect(&url).await;
+    let streams = ["customers", "products", "orders"];
+    for to in [&pg_spec, &sqlite_spec] {
+        extract(&sb, to, &streams).await.unwrap();
+    }
+    let ids = |c: &Changes| -> [Vec<i64>; 3] {
+        let sorted = |v: Vec<i64>| {
+            let mut v = v;
+            v.sort_unstable();
+            v
+        };
+        [
+            sorted(
+                c.customers
+                    .iter()
+                    .map(|r| r.raw["id"].as_i64().unwrap())
+                    .collect(),
+            ),
+            sorted(
+                c.products
+                    .iter()
+                    .map(|r| r.raw["id"].as_i64().unwrap())
+                    .collect(),
+            ),
+            sorted(
+                c.orders
+                    .iter()
+                    .map(|r| r.raw["id"].as_i64().unwrap())
+                    .collect(),
+            ),
+        ]
+    };
+    let hash = sb.store_hash().to_owned();
+    // Since before the first run: every row.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    let all = ids(&changed_since(&pg_spec, &hash, long_ago).await);
+    assert_eq!(
+        all,
+        ids(&changed_since(&sqlite_spec, &hash, long_ago).await)
+    );
+    assert_eq!(
+        all[0].len() as i64,
+        pg_count(&pg, &schema, "customers").await
+    );
+
+    // Since between the runs: exactly what the second run wrote.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    change_between_runs(&sb).await;
+    for to in [&pg_spec, &sqlite_spec] {
+        extract(&sb, to, &streams).await.unwrap();
+    }
+    let changed = ids(&changed_since(&pg_spec, &hash, between).await);
+    assert_eq!(
+        changed,
+        ids(&changed_since(&sqlite_spec, &hash, between).await)
+    );
+    assert!(changed[0].contains(&2), "customer 2 changed: {changed:?}");
+    assert!(changed[1].contains(&1), "product 1 changed: {changed:?}");
+    assert!(changed[2].contains(&1), "order 1 changed: {changed:?}");
+    assert!(changed[0].len() < all[0].len() && changed[2].len() < all[2].len());
+
+    // Since after the last run: nothing.
+    let after = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let none: [Vec<i64>; 3] = Default::default();
+    assert_eq!(ids(&changed_since(&pg_spec, &hash, after).await), none);
+    drop_schema(&pg, &schema).await;
+}
+
+/// `load_changed` blocks (a PostgreSQL spec runs its own runtime), so off the test's.
+async fn changed_since(
+    spec: &str,
+    store_hash: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> bcsync::marketing::warehouse::Changes {
+    let (spec, store_hash) = (spec.to_owned(), store_hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        bcsync::marketing::warehouse::load_changed(&spec, Some(&store_hash), since)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+}
