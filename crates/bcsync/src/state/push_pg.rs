@@ -422,6 +422,24 @@ impl Drop for PgPushStore {
     }
 }
 
+/// Rows of `SELECT key, hash, bc_id, status, fields FROM push_records` by key.
+fn tracked_by_key(rows: &[tokio_postgres::Row]) -> HashMap<String, Tracked> {
+    rows.iter()
+        .map(|r| {
+            let key: String = r.get(0);
+            let status: String = r.get(3);
+            let tracked = Tracked {
+                key: key.clone(),
+                hash: r.get(1),
+                bc_id: r.get(2),
+                status: TrackStatus::parse(&status),
+                fields: r.get(4),
+            };
+            (key, tracked)
+        })
+        .collect()
+}
+
 impl PushStore for PgPushStore {
     fn try_lock(&mut self, sync: &str) -> Result<bool> {
         let key = lock_key(&self.session.target.schema, &self.scope, sync);
@@ -453,22 +471,7 @@ impl PushStore for PgPushStore {
                 .query(&sql, &[&scope, &sync])
                 .await
                 .map_err(|e| t.explain(&e, "loading push tracking"))?;
-            let mut out = HashMap::with_capacity(rows.len());
-            for r in rows {
-                let key: String = r.get(0);
-                let status: String = r.get(3);
-                out.insert(
-                    key.clone(),
-                    Tracked {
-                        key,
-                        hash: r.get(1),
-                        bc_id: r.get(2),
-                        status: TrackStatus::parse(&status),
-                        fields: r.get(4),
-                    },
-                );
-            }
-            Ok(out)
+            Ok(tracked_by_key(&rows))
         })
     }
 
@@ -483,22 +486,7 @@ impl PushStore for PgPushStore {
                 .query(&sql, &[&scope, &sync, &keys])
                 .await
                 .map_err(|e| t.explain(&e, "loading push tracking"))?;
-            let mut out = HashMap::with_capacity(rows.len());
-            for r in rows {
-                let key: String = r.get(0);
-                let status: String = r.get(3);
-                out.insert(
-                    key.clone(),
-                    Tracked {
-                        key,
-                        hash: r.get(1),
-                        bc_id: r.get(2),
-                        status: TrackStatus::parse(&status),
-                        fields: r.get(4),
-                    },
-                );
-            }
-            Ok(out)
+            Ok(tracked_by_key(&rows))
         })
     }
 
