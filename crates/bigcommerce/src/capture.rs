@@ -73,18 +73,36 @@ pub struct Captured {
     pub response_body: Option<CapturedBody>,
 }
 
+/// Whether `key`'s value is redacted: a secret-looking key, or a listed field named by the
+/// key itself, by its last `.`-separated part (BigCommerce's 422 errors name fields as
+/// `0.email`, and quote the value sent), or by its last `_`-separated part
+/// (`billing_email` for `email`). Case and `-`/`_` do not matter.
 fn is_listed(key: &str, fields: &[String]) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| key.contains(s))
-        || fields.iter().any(|f| f.trim().eq_ignore_ascii_case(&key))
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    if SECRET_KEYS.iter().any(|s| key.contains(s)) {
+        return true;
+    }
+    let last = key.rsplit('.').next().unwrap_or(&key);
+    let suffix = last.rsplit('_').next().unwrap_or(last);
+    fields.iter().any(|f| {
+        let f = f.trim().to_ascii_lowercase().replace('-', "_");
+        !f.is_empty() && (f == key || f == last || f == suffix)
+    })
 }
 
-/// Replaces, in place, the values of secret keys and of `fields` at any depth.
+/// Replaces, in place, the values of secret keys and of `fields` at any depth; and the
+/// `value` of a name/value pair whose `name` or `key` is such a field (custom form fields
+/// and attribute values: `{"name": "Phone", "value": "..."}`).
 pub fn redact_json(value: &mut Value, fields: &[String]) {
     match value {
         Value::Object(map) => {
+            let named = ["name", "key"].iter().any(|k| {
+                map.get(*k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| is_listed(n, fields))
+            });
             for (key, v) in map.iter_mut() {
-                if is_listed(key, fields) {
+                if is_listed(key, fields) || (named && key == "value") {
                     *v = Value::String(REDACTED.to_owned());
                 } else {
                     redact_json(v, fields);
@@ -131,6 +149,26 @@ pub fn capture_body(body: &[u8], options: &CaptureOptions, token: &str) -> Optio
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn listed_fields_match_suffixes_error_keys_and_name_value_pairs() {
+        let fields = vec!["email".to_owned(), "Phone".to_owned()];
+        let mut v = serde_json::json!({
+            "billing_email": "a@example.com",
+            "errors": {"0.email": "a@example.com is taken"},
+            "form_fields": [{"name": "phone", "value": "555-0100"}, {"name": "color", "value": "red"}],
+            "x-api-key": "k",
+            "emailed": "kept",
+        });
+        redact_json(&mut v, &fields);
+        assert_eq!(v["billing_email"], REDACTED);
+        assert_eq!(v["errors"]["0.email"], REDACTED);
+        assert_eq!(v["form_fields"][0]["value"], REDACTED);
+        assert_eq!(v["form_fields"][1]["value"], "red");
+        assert_eq!(v["x-api-key"], REDACTED);
+        assert_eq!(v["emailed"], "kept");
+    }
+
     use super::*;
     use serde_json::json;
 

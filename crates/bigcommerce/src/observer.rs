@@ -64,7 +64,7 @@ pub(crate) fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .map(|(name, value)| {
             let name = name.as_str().to_ascii_lowercase();
             let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                "<redacted>".to_owned()
+                crate::capture::REDACTED.to_owned()
             } else {
                 String::from_utf8_lossy(value.as_bytes()).into_owned()
             };

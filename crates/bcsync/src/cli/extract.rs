@@ -360,6 +360,12 @@ pub async fn extract(
     );
     // Only the recorded client captures: without a run store nothing would keep it.
     let capture = file.debug.capture(args.capture_bodies);
+    if recorder.is_none() && capture.is_some() {
+        tracing::warn!(
+            "body capture is on but the run store {} could not be opened, so nothing is captured; fix the state store to keep captures",
+            bcsync::pg::redact(&state_spec)
+        );
+    }
     let client = match &recorder {
         Some(r) => client
             .with_capture(capture)

@@ -51,31 +51,12 @@ pub struct CallRecord<'a> {
     pub requests: Vec<LoggedRequest>,
 }
 
-/// Argument names whose values never reach the log.
-const SECRET_ARGUMENTS: &[&str] = &["password", "token", "secret", "api_key", "authorization"];
-
 /// The arguments with every secret-looking value replaced (at any depth: a customer
-/// created with a password in `data`).
+/// created with a password in `data`), by the client's one list of secret keys.
 pub fn redacted(arguments: &Map<String, Value>) -> Value {
-    fn walk(v: &Value) -> Value {
-        match v {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let lower = k.to_ascii_lowercase();
-                        if SECRET_ARGUMENTS.iter().any(|s| lower.contains(s)) {
-                            (k.clone(), Value::String("<redacted>".into()))
-                        } else {
-                            (k.clone(), walk(v))
-                        }
-                    })
-                    .collect(),
-            ),
-            Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
-            other => other.clone(),
-        }
-    }
-    walk(&Value::Object(arguments.clone()))
+    let mut v = Value::Object(arguments.clone());
+    bigcommerce::capture::redact_json(&mut v, &[]);
+    v
 }
 
 /// The run log the server writes to, shared by every session.

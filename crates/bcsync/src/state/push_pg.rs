@@ -186,7 +186,14 @@ impl PgPushStore {
                     // role may not add them: everything works, run listings are slower on
                     // a large store and the live debugger shows fewer details.
                     tracing::debug!("push state store: could not add the newer indexes or columns: {e}");
-                    return newer_columns().await.map_err(opening);
+                    let columns = newer_columns().await.map_err(opening)?;
+                    if !columns.capture {
+                        // Else `--capture-bodies` would silently keep nothing.
+                        tracing::warn!(
+                            "push state store: this role may not add the column that keeps captured bodies ({requests_table}.capture), so body capture keeps nothing here; run bcsync once as the tables' owner to add it"
+                        );
+                    }
+                    return Ok(columns);
                 }
                 return Err(t.explain(&e, doing));
             }

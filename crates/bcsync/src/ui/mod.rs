@@ -523,13 +523,18 @@ async fn request_stream(
 /// the captured requests it does not hold inline.
 async fn request_page(State(app): State<App>, Path((id, seq)): Path<(String, String)>) -> Page {
     let run = find_run(&app, &id).await?;
-    let Ok(seq) = seq.parse::<i64>() else {
+    // Sequence numbers start at 0; anything else (a negative or huge number) is no page.
+    let Some((seq, before)) = seq
+        .parse::<u32>()
+        .ok()
+        .map(|n| (i64::from(n), i64::from(n) - 1))
+    else {
         return Err(not_found().await);
     };
     let run_id = run.id;
     let found = app
         .stores
-        .with_push(move |s| s.requests_after(run_id, Some(seq - 1), 1))
+        .with_push(move |s| s.requests_after(run_id, Some(before), 1))
         .await
         .map_err(failure)?
         .unwrap_or_default()
