@@ -21,8 +21,10 @@
 //!   rows written or marked deleted since the previous read (with [`REREAD_MARGIN`] of
 //!   overlap) and plan and compare only the contacts, products and orders those rows touch
 //!   ([`warehouse::Scope`]). A forward that fails drops the copy, so the next one starts
-//!   again from the whole warehouse. Categories, brands and the store's settings are what
-//!   the first read found (`listen` does not change them; `bcsync brevo sync` sends them).
+//!   again from the whole warehouse, and so does the first forward after
+//!   [`FULL_READ_EVERY`], which bounds what the overlap cannot catch. Categories, brands and
+//!   the store's settings are what the last whole read found (`listen` does not change
+//!   them; `bcsync brevo sync` sends them).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -58,12 +60,23 @@ const BASELINE: &str = "~baseline";
 /// extraction rewrote just before the listener started.
 pub const REREAD_MARGIN: Duration = Duration::from_secs(10);
 
+/// How long a copy of the warehouse serves before a forward reads the whole of it again.
+/// The margin above covers a page committed late and clocks a few seconds apart; a row
+/// stamped further back (an extraction on a host whose clock lags by more, a page whose
+/// commit waited on locks) or a change the copy cannot see (brands and categories rewritten
+/// by a scheduled `bcsync extract`, a destination recreated under the listener) would
+/// otherwise stay unsent while the listener runs. A full read every ten minutes bounds
+/// them, at the cost of one whole-warehouse forward per period.
+pub const FULL_READ_EVERY: Duration = Duration::from_secs(600);
+
 /// The warehouse as the last forward read it.
 struct Cached {
     warehouse: Warehouse,
     index: RowIndex,
     /// When the last read started.
     read_at: DateTime<Utc>,
+    /// When the whole warehouse was last read ([`FULL_READ_EVERY`]).
+    loaded: Instant,
 }
 
 /// The forwarder of one listener.
@@ -121,7 +134,12 @@ impl Forwarder {
             return Ok(None);
         }
         let read_at = Utc::now();
-        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .filter(|c| c.loaded.elapsed() < FULL_READ_EVERY);
         let (mut cached, scope) = self.read(cached, read_at).await?;
         let outcome = self
             .forward_read(&cached.warehouse, scope.as_ref(), store.as_mut(), now)
@@ -158,6 +176,7 @@ impl Forwarder {
                         warehouse: w,
                         index,
                         read_at,
+                        loaded: Instant::now(),
                     },
                     None,
                 ))

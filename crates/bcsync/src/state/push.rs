@@ -890,6 +890,18 @@ pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A row of `SELECT key, hash, bc_id, status, fields FROM push_records`.
+fn tracked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tracked> {
+    let fields: Option<String> = r.get(4)?;
+    Ok(Tracked {
+        key: r.get(0)?,
+        hash: r.get(1)?,
+        bc_id: r.get(2)?,
+        status: TrackStatus::parse(&r.get::<_, String>(3)?),
+        fields: fields.and_then(|f| serde_json::from_str(&f).ok()),
+    })
+}
+
 impl PushStore for SqlitePushStore {
     fn try_lock(&mut self, sync: &str) -> Result<bool> {
         if self.locks.contains_key(sync) {
@@ -926,16 +938,7 @@ impl PushStore for SqlitePushStore {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([self.scope.as_str(), sync], |r| {
-                let fields: Option<String> = r.get(4)?;
-                Ok(Tracked {
-                    key: r.get(0)?,
-                    hash: r.get(1)?,
-                    bc_id: r.get(2)?,
-                    status: TrackStatus::parse(&r.get::<_, String>(3)?),
-                    fields: fields.and_then(|f| serde_json::from_str(&f).ok()),
-                })
-            })
+            .query_map([self.scope.as_str(), sync], tracked_row)
             .map_err(|e| self.err(e))?;
         let mut out = HashMap::new();
         for r in rows {
@@ -956,16 +959,7 @@ impl PushStore for SqlitePushStore {
         let mut out = HashMap::new();
         for key in keys {
             let found = stmt
-                .query_row([self.scope.as_str(), sync, key.as_str()], |r| {
-                    let fields: Option<String> = r.get(4)?;
-                    Ok(Tracked {
-                        key: r.get(0)?,
-                        hash: r.get(1)?,
-                        bc_id: r.get(2)?,
-                        status: TrackStatus::parse(&r.get::<_, String>(3)?),
-                        fields: fields.and_then(|f| serde_json::from_str(&f).ok()),
-                    })
-                })
+                .query_row([self.scope.as_str(), sync, key.as_str()], tracked_row)
                 .optional()
                 .map_err(|e| self.err(e))?;
             if let Some(t) = found {
