@@ -55,20 +55,6 @@ pub struct Changes {
     pub carts: Vec<Row>,
 }
 
-impl Changes {
-    pub fn len(&self) -> usize {
-        self.customers.len()
-            + self.subscribers.len()
-            + self.orders.len()
-            + self.products.len()
-            + self.carts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Position of each record by its `id`, per table, for merging changes in place.
 #[derive(Debug, Default)]
 pub struct RowIndex {
@@ -367,23 +353,20 @@ fn rows(
     }
     // A time we format ourselves, so it can sit in the statement. SQLite holds the stamps
     // as RFC 3339 text in UTC, which sorts as time does.
-    let stamp = since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    let sql = match (db.dialect(), stamp) {
-        (Dialect::Sqlite, None) => format!(
-            "SELECT json_object('d', _deleted_at, 'r', json(_raw)) FROM \"{table}\" ORDER BY rowid"
-        ),
-        (Dialect::Sqlite, Some(t)) => format!(
-            "SELECT json_object('d', _deleted_at, 'r', json(_raw)) FROM \"{table}\"
-             WHERE _extracted_at >= '{t}' OR _deleted_at >= '{t}' ORDER BY rowid"
-        ),
-        (Dialect::Postgres, None) => {
-            format!("SELECT json_build_object('d', _deleted_at, 'r', _raw)::text FROM \"{table}\"")
-        }
-        (Dialect::Postgres, Some(t)) => format!(
-            "SELECT json_build_object('d', _deleted_at, 'r', _raw)::text FROM \"{table}\"
-             WHERE _extracted_at >= '{t}'::timestamptz OR _deleted_at >= '{t}'::timestamptz"
-        ),
+    let dialect = db.dialect();
+    let select = match dialect {
+        Dialect::Sqlite => "SELECT json_object('d', _deleted_at, 'r', json(_raw))",
+        Dialect::Postgres => "SELECT json_build_object('d', _deleted_at, 'r', _raw)::text",
     };
+    let filter = since.map_or_else(String::new, |t| {
+        let t = dialect.time_literal(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        format!(" WHERE _extracted_at >= {t} OR _deleted_at >= {t}")
+    });
+    let order = match dialect {
+        Dialect::Sqlite => " ORDER BY rowid",
+        Dialect::Postgres => "",
+    };
+    let sql = format!("{select} FROM \"{table}\"{filter}{order}");
     let mut out = Vec::new();
     db.each_text(&sql, &mut |text| {
         let v: Value = serde_json::from_str(text).map_err(|e| Error::Data {

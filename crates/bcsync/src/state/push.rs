@@ -303,12 +303,7 @@ pub trait PushStore: Send {
     fn load(&self, sync: &str) -> Result<HashMap<String, Tracked>>;
     /// The records of `keys` only (those tracked): what a real-time forward reads, so its
     /// cost follows the change, not the store's size.
-    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>> {
-        let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let mut all = self.load(sync)?;
-        all.retain(|k, _| wanted.contains(k.as_str()));
-        Ok(all)
-    }
+    fn load_keys(&self, sync: &str, keys: &[String]) -> Result<HashMap<String, Tracked>>;
     /// Inserts or replaces these records, in one transaction.
     fn put(&mut self, sync: &str, records: &[Tracked]) -> Result<()>;
     fn remove(&mut self, sync: &str, keys: &[String]) -> Result<()>;

@@ -79,12 +79,7 @@ fn assert_captured(log: &[LoggedRequest], token: &str) {
 
 /// The run page and the event stream of run `id` show the capture, redacted.
 async fn assert_served(ui: &UiProcess, id: i64, token: &str) {
-    let page = reqwest::get(ui.url(&format!("/runs/{id}")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(ui.url(&format!("/runs/{id}"))).await;
     assert!(page.contains("<details class=\"capture\">"), "{page}");
     assert!(page.contains("Request body"), "{page}");
     assert!(
@@ -107,12 +102,7 @@ async fn assert_served(ui: &UiProcess, id: i64, token: &str) {
         .unwrap();
     assert_eq!(missing.status(), 404);
     // A finished run's stream sends every request, then `end`.
-    let stream = reqwest::get(ui.url(&format!("/runs/{id}/requests/stream")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stream = text(ui.url(&format!("/runs/{id}/requests/stream"))).await;
     assert!(stream.contains("event: end"), "{stream}");
     assert!(stream.contains(r#"\"email\":\"<redacted>\""#), "{stream}");
     assert!(stream.contains("\"request_headers\""), "{stream}");
@@ -165,22 +155,12 @@ async fn without_capture_no_body_is_stored_and_the_page_says_how_to_turn_it_on()
         &["--listen", "127.0.0.1:0", "--store-hash", sb.store_hash()],
         &[],
     );
-    let page = reqwest::get(ui.url(&format!("/runs/{id}")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(ui.url(&format!("/runs/{id}"))).await;
     assert!(page.contains("id=\"capture-note\""), "{page}");
     assert!(page.contains("--capture-bodies"), "{page}");
     assert!(page.contains("capture_bodies = true"), "{page}");
     assert!(!page.contains("<details class=\"capture\">"), "{page}");
-    let stream = reqwest::get(ui.url(&format!("/runs/{id}/requests/stream")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stream = text(ui.url(&format!("/runs/{id}/requests/stream"))).await;
     assert!(stream.contains("event: request"), "{stream}");
     assert!(!stream.contains("capture"), "{stream}");
 }
@@ -280,4 +260,9 @@ async fn an_extraction_captures_its_answers_with_the_listed_fields_redacted() {
         log.len(),
         captured / log.len()
     );
+}
+
+/// The body of a GET of `url`.
+async fn text(url: impl reqwest::IntoUrl) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
 }
