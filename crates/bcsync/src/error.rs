@@ -235,6 +235,11 @@ pub enum Error {
     /// The MCP session (stdio) or listener (HTTP) failed; the message says which and why.
     #[error("bcsync mcp: {0}")]
     Mcp(String),
+
+    /// NATS or JetStream (the fleet's webhook transport) failed; `server` is the URL
+    /// without credentials, `message` says what failed and what to do.
+    #[error("NATS {server}: {message}")]
+    Nats { server: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

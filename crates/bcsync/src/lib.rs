@@ -17,6 +17,7 @@ pub mod config;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod fleet;
 pub mod listen;
 pub mod marketing;
 pub mod mcp;

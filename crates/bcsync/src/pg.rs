@@ -67,6 +67,23 @@ pub fn url_from_spec(spec: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// The same URL with `schema=` set to `schema` (any earlier `schema=` dropped): how a
+/// fleet worker hands a job its destination schema in the fleet's database.
+pub fn url_with_schema(url: &str, schema: &str) -> Result<String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| Error::PostgresUrl { why: e.to_string() })?;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "schema")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("schema", schema);
+    Ok(parsed.to_string())
+}
+
 /// The URL parameters bcsync itself reads.
 const OWN_PARAMETERS: &[&str] = &["schema", "sslmode", "sslrootcert", "sslcert", "sslkey"];
 

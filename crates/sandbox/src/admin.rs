@@ -18,6 +18,10 @@
 //! | `GET /_sandbox/deliveries?after=SEQ&hook_id=&limit=` | webhook delivery attempts and outcomes, queue length, blocked domains |
 //! | `POST /_sandbox/hooks/{id}/deactivate` | switches a hook off as the store does when retries run out |
 //!
+//! In a fleet ([`crate::fleet`]) every route above is also at `/_sandbox/stores/{hash}/...`
+//! for each store, `GET /_sandbox/stores` lists the stores, and the plain paths address the
+//! first store.
+//!
 //! The log is append-only: `push` moves the entry in under a short mutex (no clone), and
 //! statistics are kept incrementally so `stats` never scans the log. Memory is capped: the
 //! log keeps the last [`LOG_CAPACITY`] entries (roughly 250 bytes each with their strings,

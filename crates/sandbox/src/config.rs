@@ -172,3 +172,63 @@ impl Default for SandboxConfig {
         }
     }
 }
+
+impl SandboxConfig {
+    /// `n` stores made from this one, for a fleet (`bcsync sandbox --stores N`). With
+    /// `n == 1` it is this store unchanged. Otherwise store `i` (1-based) is named
+    /// `{store_hash}-{i:04}` (wider past 9999 stores), each token becomes
+    /// `{token}-{that hash}` with the same scopes, and the seed and simulator seeds are
+    /// offset by `i - 1` so stores differ while the sizes, plan, faults and simulated rate
+    /// stay the same. The tokens are the sandbox's own fakes.
+    pub fn fleet(&self, n: usize) -> Vec<SandboxConfig> {
+        if n == 1 {
+            return vec![self.clone()];
+        }
+        let width = n.to_string().len().max(4);
+        (1..=n)
+            .map(|i| {
+                let offset = (i - 1) as u64;
+                let hash = format!("{}-{i:0width$}", self.store_hash);
+                let mut c = self.clone();
+                c.tokens = self
+                    .tokens
+                    .iter()
+                    .map(|t| TokenConfig {
+                        token: format!("{}-{hash}", t.token),
+                        ..t.clone()
+                    })
+                    .collect();
+                c.seed.seed = self.seed.seed.wrapping_add(offset);
+                if let Some(sim) = &mut c.simulate {
+                    sim.seed = sim.seed.wrapping_add(offset);
+                }
+                c.store_hash = hash;
+                c
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_names_each_store_and_token_and_varies_the_seed() {
+        let base = SandboxConfig {
+            store_hash: "shop".to_owned(),
+            seed: SeedSpec::demo(),
+            ..SandboxConfig::default()
+        };
+        let fleet = base.fleet(3);
+        let hashes: Vec<&str> = fleet.iter().map(|c| c.store_hash.as_str()).collect();
+        assert_eq!(hashes, ["shop-0001", "shop-0002", "shop-0003"]);
+        assert_eq!(fleet[1].tokens[0].token, "sandbox-token-shop-0002");
+        assert_eq!(fleet[0].seed.seed, 42);
+        assert_eq!(fleet[2].seed.seed, 44);
+        assert_eq!(fleet[2].seed.customers, 500);
+        assert_eq!(base.fleet(1)[0].store_hash, "shop");
+        assert_eq!(base.fleet(12_000)[11_999].store_hash, "shop-12000");
+        assert_eq!(base.fleet(12_000)[0].store_hash, "shop-00001");
+    }
+}

@@ -185,3 +185,17 @@ impl IntoResponse for ApiError {
 
 /// Handler result type.
 pub type ApiResult = Result<Response, ApiError>;
+
+/// Why a sandbox could not start (the crate's one error type; API answers are
+/// [`ApiError`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("a fleet needs at least one store")]
+    Empty,
+    #[error("store hash {0:?} is given twice; every store of a fleet needs its own hash")]
+    DuplicateHash(String),
+    #[error("store {hash:?}: {message}")]
+    Simulator { hash: String, message: String },
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}

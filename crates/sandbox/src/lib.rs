@@ -5,7 +5,9 @@
 //! `/stores/{hash}/v2/...` and `/stores/{hash}/v3/...` over real HTTP, with auth and
 //! OAuth scopes, per-store rate limits by plan, per-endpoint concurrency caps,
 //! deterministic fault injection, seeded stores of any size, and an admin API under
-//! `/_sandbox/` that tests and benchmarks use to count requests.
+//! `/_sandbox/` that tests and benchmarks use to count requests. [`start`] serves one
+//! store; [`start_stores`] serves a fleet of independent stores on one socket
+//! ([`fleet`]).
 //!
 //! Layout: [`server`] wires the router and middleware; [`state`] holds the store's data;
 //! [`resources`] has one module per resource family (handlers + seeding); every write goes
@@ -22,6 +24,7 @@ pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod fleet;
 pub mod internal;
 pub mod mutation;
 pub mod paging;
@@ -35,6 +38,8 @@ pub mod state;
 
 pub use brevo::{BrevoConfig, RunningBrevo, start_brevo};
 pub use config::{Plan, SandboxConfig, TokenConfig};
+pub use error::SandboxError;
+pub use fleet::{RunningFleetSandbox, start_stores};
 pub use seed::SeedSpec;
 pub use server::{RunningSandbox, start};
 pub use simulator::SimulateSpec;

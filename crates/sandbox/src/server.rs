@@ -196,17 +196,13 @@ pub async fn start(config: SandboxConfig, addr: SocketAddr) -> std::io::Result<R
     start_with_state(state, addr).await
 }
 
-/// Serves an existing state (e.g. after mutating it directly in a test).
-pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Result<RunningSandbox> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let app = router(Arc::clone(&state));
+/// Serves `app` on `listener` in a task until the returned sender fires (or is dropped):
+/// the one way every sandbox server (one store, a fleet, Brevo) runs.
+pub(crate) fn serve(
+    listener: TcpListener,
+    app: Router,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = oneshot::channel::<()>();
-    // Abandonment and expiry of carts run on their own clock (docs/api-notes.md §8).
-    tokio::spawn(resources::carts::run_sweeper(Arc::downgrade(&state)));
-    if let Some(spec) = state.config.simulate.clone() {
-        crate::simulator::start(&state, spec).map_err(std::io::Error::other)?;
-    }
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(async {
@@ -214,6 +210,20 @@ pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Resul
             })
             .await;
     });
+    (tx, task)
+}
+
+/// Serves an existing state (e.g. after mutating it directly in a test).
+pub async fn start_with_state(state: Shared, addr: SocketAddr) -> std::io::Result<RunningSandbox> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = router(Arc::clone(&state));
+    // Abandonment and expiry of carts run on their own clock (docs/api-notes.md §8).
+    tokio::spawn(resources::carts::run_sweeper(Arc::downgrade(&state)));
+    if let Some(spec) = state.config.simulate.clone() {
+        crate::simulator::start(&state, spec).map_err(std::io::Error::other)?;
+    }
+    let (tx, task) = serve(listener, app);
     let delivery = tokio::spawn(crate::delivery::run(Arc::clone(&state)));
     Ok(RunningSandbox {
         addr,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use bcsync::extract::RequestCounter;
 use bcsync::listen::{self, ListenOptions, ListenTarget};
 use bigcommerce::ApiVersion;
@@ -17,7 +18,7 @@ use super::{Interrupt, StoreArgs};
 const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A duration: `90` (seconds), `90s`, `5m`, `1h`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
         Some((i, 's')) => (&s[..i], 1),
@@ -72,6 +73,21 @@ pub struct ListenArgs {
     /// Remove the hooks listen registered, then exit.
     #[arg(long)]
     pub unregister: bool,
+    /// Apply the events waiting in the inbox of --to, then exit (no receiver, gap poll, reconciliation or hook watch).
+    #[arg(long, conflicts_with_all = ["unregister", "nats"])]
+    pub apply_pending: bool,
+    /// Fleet receiver: hand accepted deliveries to this NATS JetStream server (nats://HOST:4222) instead of an inbox. Calls no store, registers no hooks. Needs --fleet; accepts the stores of the fleet's registry (BCSYNC_STATE) or --fleet-stores.
+    #[arg(long, requires = "fleet", conflicts_with = "unregister")]
+    pub nats: Option<String>,
+    /// Fleet name (lower-case letters, digits, - and _): deliveries go to the JetStream stream BCSYNC_<NAME>.
+    #[arg(long, requires = "nats")]
+    pub fleet: Option<String>,
+    /// Store hashes the fleet receiver accepts, comma-separated, instead of the registry's (the secret is the fleet's: BCSYNC_WEBHOOK_SECRET or --secret-file).
+    #[arg(long, value_delimiter = ',', requires = "nats")]
+    pub fleet_stores: Vec<String>,
+    /// Bind with SO_REUSEPORT, so several fleet receivers share one --bind address and the kernel spreads connections among them.
+    #[arg(long, requires = "nats")]
+    pub reuse_port: bool,
 }
 
 /// `300ms`, or a duration as [`parse_duration`] reads it.
@@ -96,6 +112,26 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The fleet instead of one listener: stores and their lag, the job queue, workers,
+    /// leases (from the registry in --state).
+    #[arg(long)]
+    pub fleet: bool,
+    /// The fleet's PostgreSQL state store, with --fleet; else BCSYNC_STATE.
+    #[arg(
+        id = "fleet_state",
+        long = "state",
+        value_name = "URL",
+        env = "BCSYNC_STATE",
+        hide_env_values = true
+    )]
+    pub state: Option<String>,
+    /// With --fleet: the NATS server of the fleet's receivers, to show the JetStream
+    /// consumer's backlog.
+    #[arg(long, value_name = "URL", requires = "fleet")]
+    pub nats: Option<String>,
+    /// With --nats: the fleet's name (its JetStream stream).
+    #[arg(long, default_value = "fleet")]
+    pub fleet_name: String,
 }
 
 pub async fn listen(
@@ -103,6 +139,9 @@ pub async fn listen(
     args: ListenArgs,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(nats) = args.nats.clone() {
+        return fleet_receive(config, args, &nats, interrupt).await;
+    }
     let file = bcsync::config::load(config)?;
     let conn = file.connection(
         args.store.store_hash.as_deref(),
@@ -117,6 +156,19 @@ pub async fn listen(
         .or(file.extract.to.clone())
         .unwrap_or_else(|| "sqlite:bcsync.db".into());
     let target = ListenTarget::parse(&to, &conn.store_hash)?;
+    if args.apply_pending {
+        let options = listen::ApplyOptions {
+            coalesce: args.coalesce,
+            coalesce_max: args.coalesce_max,
+            ..Default::default()
+        };
+        let done = listen::apply_pending(client, target, options, interrupt.token.clone()).await?;
+        eprintln!(
+            "applied {} pending webhook event(s): {} record(s) written, {} request(s)",
+            done.events, done.records, done.requests
+        );
+        return Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS));
+    }
     let secret_file = args
         .secret_file
         .unwrap_or_else(|| target.default_secret_file(&conn.store_hash));
@@ -185,8 +237,101 @@ pub async fn listen(
     Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
 }
 
+/// `listen --nats URL --fleet NAME`: a receiver for many stores that publishes to the
+/// fleet's JetStream stream; the workers carry the events into each store's inbox.
+async fn fleet_receive(
+    config: Option<&Path>,
+    args: ListenArgs,
+    nats: &str,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitCode> {
+    use bcsync::listen::jetstream;
+    let Some(fleet) = args.fleet else {
+        anyhow::bail!("--nats needs --fleet NAME: the fleet whose stream receives the deliveries");
+    };
+    let hashes: Vec<String> = args
+        .fleet_stores
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    // Without --fleet-stores, the registry's stores (BCSYNC_STATE or `state`), re-read
+    // while the receiver runs so stores added later are accepted.
+    let registry = if hashes.is_empty() {
+        let file = bcsync::config::load(config)?;
+        let state = Some(super::push::state_spec(None, &file))
+            .filter(|s| s.starts_with("postgres"))
+            .context("--nats needs the stores it accepts: the fleet's registry (BCSYNC_STATE=postgres://... or `state` in bcsync.toml), or --fleet-stores HASH1,HASH2")?;
+        Some(bcsync::fleet::Registry::open(&state).await?)
+    } else {
+        None
+    };
+    let hashes = match &registry {
+        Some(r) => r
+            .store_schemas()
+            .await?
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect(),
+        None => hashes,
+    };
+    // One secret for the fleet, shared by every receiver: never generated here, since a
+    // receiver on another machine could not know it.
+    let secret_file = args
+        .secret_file
+        .unwrap_or_else(|| PathBuf::from(format!("bcsync-fleet-{fleet}.webhook-secret")));
+    let Some(secret) = listen::load_secret(&secret_file)? else {
+        anyhow::bail!(
+            "no webhook secret in {} or {}: a fleet's receivers share one secret (the one its hooks send); set it in either",
+            listen::ENV_WEBHOOK_SECRET,
+            secret_file.display()
+        );
+    };
+    let stores = jetstream::stores_from(hashes);
+    let n = stores.read().len();
+    if let Some(registry) = registry {
+        let (stores, stop) = (stores.clone(), interrupt.token.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(super::fleet::STORES_REFRESH) => {}
+                }
+                match registry.store_schemas().await {
+                    Ok(rows) => *stores.write() = rows.into_iter().map(|(h, _)| h).collect(),
+                    Err(e) => tracing::warn!("cannot re-read the fleet's stores: {e}"),
+                }
+            }
+        });
+    }
+    let running = jetstream::start_receiver(
+        nats,
+        &fleet,
+        secret,
+        stores,
+        args.bind,
+        args.reuse_port,
+        interrupt.token.clone(),
+    )
+    .await?;
+    eprintln!(
+        "listening on http://{}/webhooks for {n} store(s) of fleet {fleet}; deliveries go to JetStream stream {} (Ctrl-C stops after answering those in flight)",
+        running.addr,
+        jetstream::stream_name(&fleet)
+    );
+    running.wait().await?;
+    Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
+}
+
 pub async fn status(config: Option<&Path>, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let file = bcsync::config::load(config)?;
+    if args.fleet {
+        let state = args.state.or_else(|| file.state.clone()).context(
+            "--fleet reads the fleet's registry: give --state postgres://... (or BCSYNC_STATE)",
+        )?;
+        return super::fleet::status(&state, args.nats.as_deref(), &args.fleet_name, args.json)
+            .await;
+    }
     let store_hash = args
         .store
         .store_hash

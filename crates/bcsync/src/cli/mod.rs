@@ -8,6 +8,7 @@ mod api;
 mod brevo;
 mod demo;
 mod extract;
+mod fleet;
 mod listen;
 mod mcp;
 mod models;
@@ -100,6 +101,11 @@ pub enum Command {
     Ui(ui::UiArgs),
     /// Alerts ([[alert]] in bcsync.toml): send a test to each destination, list open incidents.
     Alerts(alerts::AlertsArgs),
+    /// The fleet's stores (PostgreSQL registry): add, list, remove, pause, resume.
+    Stores(fleet::StoresArgs),
+    /// Run the fleet's due jobs: lease stores from the registry, run their extractions,
+    /// events, pushes and Brevo syncs; any number of workers on any number of machines.
+    Worker(fleet::WorkerArgs),
 }
 
 /// Which store to talk to. The access token comes only from the environment
@@ -136,7 +142,7 @@ impl Interrupt {
         let code = Arc::new(AtomicU8::new(0));
         let (t, c) = (token.clone(), Arc::clone(&code));
         tokio::spawn(async move {
-            let first = next_signal().await;
+            let first = first_signal().await;
             c.store(first, Ordering::SeqCst);
             t.cancel();
             eprintln!(
@@ -157,6 +163,20 @@ impl Interrupt {
     }
 }
 
+/// Cancelled when the fleet worker that started this process is gone
+/// ([`fleet::exit_with_parent`]): treated as a SIGTERM.
+static PARENT_GONE: std::sync::LazyLock<tokio_util::sync::CancellationToken> =
+    std::sync::LazyLock::new(tokio_util::sync::CancellationToken::new);
+
+/// Waits for Ctrl-C, SIGTERM or the parent worker's end, and returns the matching exit
+/// code.
+async fn first_signal() -> u8 {
+    tokio::select! {
+        code = next_signal() => code,
+        _ = PARENT_GONE.cancelled() => EXIT_TERMINATED,
+    }
+}
+
 /// Waits for Ctrl-C or SIGTERM and returns the matching exit code.
 async fn next_signal() -> u8 {
     #[cfg(unix)]
@@ -174,6 +194,8 @@ async fn next_signal() -> u8 {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A job a fleet worker started stops with it (graceful first, as SIGTERM).
+    fleet::exit_with_parent(PARENT_GONE.clone());
     match cli.command {
         Some(Command::Sandbox(args)) => sandbox::run(args).await,
         Some(Command::Check(args)) => extract::check(cli.config.as_deref(), args).await,
@@ -208,6 +230,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Brevo(args)) => brevo::run(cli.config.as_deref(), args).await,
         Some(Command::Ui(args)) => ui::run(cli.config.as_deref(), args).await,
         Some(Command::Alerts(args)) => alerts::run(cli.config.as_deref(), args).await,
+        Some(Command::Stores(args)) => fleet::stores(args).await,
+        Some(Command::Worker(args)) => fleet::worker(args, &Interrupt::listen()).await,
         Some(Command::Airbyte(args)) => {
             airbyte::run(cli.config.as_deref(), args, &Interrupt::listen()).await
         }

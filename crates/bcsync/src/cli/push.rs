@@ -78,9 +78,15 @@ pub fn syncs(config: Option<&Path>, from: Option<&Path>) -> anyhow::Result<Vec<S
     Ok(parse_syncs(&text, &path, &base)?)
 }
 
-/// The push state store: flag, else `state` in the config file, else the default file.
+/// The push state store: flag, else BCSYNC_STATE (how a fleet worker hands its state
+/// store to the jobs it starts), else `state` in the config file, else the default file.
 pub fn state_spec(flag: Option<&str>, file: &bcsync::config::FileConfig) -> String {
     flag.map(str::to_owned)
+        .or_else(|| {
+            std::env::var(bcsync::state::ENV_STATE)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .or_else(|| file.state.clone())
         .unwrap_or_else(|| DEFAULT_PUSH_STATE.to_owned())
 }

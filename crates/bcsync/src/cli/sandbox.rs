@@ -70,6 +70,17 @@ pub struct SandboxArgs {
     /// Seed of the simulated traffic: the same seed on the same store gives the same actions.
     #[arg(long, default_value_t = 1, requires = "simulate")]
     pub simulate_seed: u64,
+    /// Serve N independent stores on the one port, each with its own data, tokens, quota,
+    /// faults, webhooks and simulator. With N > 1 the hashes are STORE_HASH-0001,
+    /// STORE_HASH-0002, ..., each token becomes TOKEN-HASH, and each store is seeded (and
+    /// simulated) with the seed plus its index so stores differ. The hashes and tokens are
+    /// printed to stderr: they are the sandbox's own fakes, not credentials.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub stores: u32,
+    /// Write every store as a JSON line {"store_hash","token","base_url"} to FILE, so
+    /// scripts can register the fleet.
+    #[arg(long, value_name = "FILE")]
+    pub stores_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub emulator: Option<SandboxCommand>,
 }
@@ -266,34 +277,79 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     let started = std::time::Instant::now();
-    let sandbox = bc_sandbox::start(config, addr)
+    let configs = config.fleet(args.stores as usize);
+    let sandbox = bc_sandbox::start_stores(configs, addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}; is the port taken? try --port 0"))?;
-    let counts = sandbox.state.data.read().counts();
-    eprintln!(
-        "bcsync sandbox: store {:?} seeded in {:.2}s: {}",
-        sandbox.store_hash(),
-        started.elapsed().as_secs_f64(),
-        serde_json::Value::Object(counts)
-    );
-    eprintln!("  API:    {}/v3/... and /v2/...", sandbox.store_url());
-    eprintln!(
-        "  admin:  {}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats, /_sandbox/events, /_sandbox/deliveries",
-        sandbox.base_url()
-    );
-    eprintln!(
-        "  try:    BIGCOMMERCE_STORE_HASH={} BIGCOMMERCE_ACCESS_TOKEN={} bcsync extract --base-url {}",
-        sandbox.store_hash(),
-        sandbox.token(),
-        sandbox.base_url()
-    );
-    if let Some(spec) = &sandbox.state.config.simulate {
+        .with_context(|| format!("cannot serve on {addr}; is the port taken? try --port 0"))?;
+    let base = sandbox.base_url();
+    if let Some(path) = &args.stores_file {
+        write_stores_file(&sandbox, path)?;
+    }
+    if sandbox.len() == 1 {
+        let counts = sandbox.state(0).data.read().counts();
         eprintln!(
-            "  simulating {} store actions per second (seed {}): {}/_sandbox/simulate",
+            "bcsync sandbox: store {:?} seeded in {:.2}s: {}",
+            sandbox.store_hash(0),
+            started.elapsed().as_secs_f64(),
+            serde_json::Value::Object(counts)
+        );
+        eprintln!("  API:    {}/v3/... and /v2/...", sandbox.store_url(0));
+        eprintln!(
+            "  admin:  {base}/_sandbox/requests, /_sandbox/counts, /_sandbox/stats, /_sandbox/events, /_sandbox/deliveries"
+        );
+        eprintln!(
+            "  try:    BIGCOMMERCE_STORE_HASH={} BIGCOMMERCE_ACCESS_TOKEN={} bcsync extract --base-url {base}",
+            sandbox.store_hash(0),
+            sandbox.token(0),
+        );
+    } else {
+        eprintln!(
+            "bcsync sandbox: {} stores seeded in {:.2}s (each {} records); the tokens are the sandbox's own fakes",
+            sandbox.len(),
+            started.elapsed().as_secs_f64(),
+            sandbox
+                .state(0)
+                .data
+                .read()
+                .counts()
+                .values()
+                .filter_map(serde_json::Value::as_u64)
+                .sum::<u64>(),
+        );
+        let width = sandbox.store_hash(sandbox.len() - 1).len();
+        let token_width = sandbox.token(sandbox.len() - 1).len();
+        eprintln!("  {:width$}  {:token_width$}  store URL", "hash", "token");
+        for i in 0..sandbox.len() {
+            eprintln!(
+                "  {:width$}  {:token_width$}  {}",
+                sandbox.store_hash(i),
+                sandbox.token(i),
+                sandbox.store_url(i)
+            );
+        }
+        eprintln!(
+            "  admin:  {base}/_sandbox/stores lists the stores; {base}/_sandbox/stores/HASH/requests, /counts, /stats, /events, /deliveries, ... per store"
+        );
+        eprintln!(
+            "  try:    BIGCOMMERCE_STORE_HASH={} BIGCOMMERCE_ACCESS_TOKEN={} bcsync extract --base-url {base}",
+            sandbox.store_hash(0),
+            sandbox.token(0),
+        );
+    }
+    if let Some(spec) = &sandbox.state(0).config.simulate {
+        eprintln!(
+            "  simulating {} store actions per second per store (seed {}{}): {base}/_sandbox/simulate",
             spec.rate,
             spec.seed,
-            sandbox.base_url()
+            if sandbox.len() > 1 {
+                " plus the store's index"
+            } else {
+                ""
+            },
         );
+    }
+    if let Some(path) = &args.stores_file {
+        eprintln!("  stores written to {}", path.display());
     }
     eprintln!("  stop with Ctrl-C");
     tokio::signal::ctrl_c()
@@ -301,4 +357,39 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         .context("waiting for Ctrl-C")?;
     sandbox.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one JSON line per store; the file is complete before the banner says so.
+fn write_stores_file(
+    sandbox: &bc_sandbox::RunningFleetSandbox,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for i in 0..sandbox.len() {
+        out.push_str(
+            &serde_json::json!({
+                "store_hash": sandbox.store_hash(i),
+                "token": sandbox.token(i),
+                "base_url": sandbox.base_url(),
+            })
+            .to_string(),
+        );
+        out.push('\n');
+    }
+    // Written next to the target and renamed, so a script polling for the file never
+    // reads half of it.
+    let tmp = path.with_extension("tmp-bcsync");
+    std::fs::write(&tmp, out).with_context(|| {
+        format!(
+            "cannot write --stores-file {}; is its directory writable?",
+            tmp.display()
+        )
+    })?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "cannot write --stores-file {}; is its directory writable?",
+            path.display()
+        )
+    })?;
+    Ok(())
 }

@@ -451,6 +451,83 @@ impl Inbox {
         }
     }
 
+    /// Commits several deliveries of one store together (`(delivery, body as received)`),
+    /// as [`Inbox::accept`] does each: a new row, or a repeat's new generation. On
+    /// PostgreSQL one statement, so one commit for the lot; a hash given twice counts once.
+    /// What each delivery was is not reported (the fleet's workers only need it durable).
+    pub async fn accept_batch(
+        &self,
+        store_hash: &str,
+        deliveries: &[(Delivery, String)],
+    ) -> Result<()> {
+        let (target, client, events) = match self {
+            Inbox::Sqlite { .. } => {
+                // SQLite already commits deliveries that arrive together as one.
+                for (d, body) in deliveries {
+                    self.accept(store_hash, d, body).await?;
+                }
+                return Ok(());
+            }
+            Inbox::Postgres {
+                target,
+                client,
+                events,
+                ..
+            } => (target, client, events),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut hashes: Vec<&str> = Vec::new();
+        let mut scopes: Vec<&str> = Vec::new();
+        let mut resources: Vec<Option<&str>> = Vec::new();
+        let mut record_ids: Vec<Option<String>> = Vec::new();
+        let mut changes: Vec<Option<String>> = Vec::new();
+        let mut created: Vec<i64> = Vec::new();
+        let mut payloads: Vec<&str> = Vec::new();
+        for (d, body) in deliveries {
+            // One statement may not update a row twice.
+            if !seen.insert(d.hash.as_str()) {
+                continue;
+            }
+            let (resource, record_id, change) = target_columns(&target_of(&d.scope, &d.data));
+            hashes.push(&d.hash);
+            scopes.push(&d.scope);
+            resources.push(resource);
+            record_ids.push(record_id);
+            changes.push(change);
+            created.push(d.created_at);
+            payloads.push(body);
+        }
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let client = Self::pg(target, client).await?;
+        let sql = format!(
+            "INSERT INTO {events} (store_hash, hash, scope, resource, record_id, change, created_at, payload)
+             SELECT $1, t.hash, t.scope, t.resource, t.record_id, t.change, t.created_at, t.payload::jsonb
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+                  AS t(hash, scope, resource, record_id, change, created_at, payload)
+             ON CONFLICT (store_hash, hash) DO UPDATE
+                SET generation = {events}.generation + 1, applied_at = NULL, parked = NULL"
+        );
+        client
+            .execute(
+                &sql,
+                &[
+                    &store_hash,
+                    &hashes,
+                    &scopes,
+                    &resources,
+                    &record_ids,
+                    &changes,
+                    &created,
+                    &payloads,
+                ],
+            )
+            .await
+            .map_err(|e| target.explain(&e, "writing webhook events to the inbox"))?;
+        Ok(())
+    }
+
     /// The oldest `limit` events not yet applied, in arrival order.
     pub async fn pending(&self, limit: i64) -> Result<Vec<PendingEvent>> {
         match self {

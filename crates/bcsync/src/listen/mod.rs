@@ -26,6 +26,7 @@ pub mod apply;
 pub mod delivery;
 pub mod hooks;
 pub mod inbox;
+pub mod jetstream;
 pub mod receiver;
 pub mod reconcile;
 pub mod status;
@@ -283,27 +284,15 @@ pub async fn start(
         }
         None => None,
     };
-    let dest = match &target {
-        ListenTarget::Sqlite { path } => {
-            crate::destinations::open(&format!("sqlite:{}", path.display()), None)?
-        }
-        ListenTarget::Postgres { url, .. } => {
-            crate::destinations::open_for_store(url, None, &store)?
-        }
-    };
-    let streams = streams_written()?;
-    let writer =
-        tokio::task::spawn_blocking(move || DestinationWriter::start(dest, &streams, false))
-            .await
-            .map_err(|e| Error::WriterGone(e.to_string()))??
-            .0;
-    let writer = Arc::new(writer);
+    let writer = Arc::new(open_writer(&target, &store).await?);
     let wake = Arc::new(Notify::new());
     let receiver_state = Arc::new(receiver::ReceiverState {
         secret: secret.clone(),
-        stores: HashSet::from([store.clone()]),
-        inbox: inbox.clone(),
-        wake: Arc::clone(&wake),
+        stores: Arc::new(parking_lot::RwLock::new(HashSet::from([store.clone()]))),
+        sink: receiver::Sink::Inbox {
+            inbox: inbox.clone(),
+            wake: Arc::clone(&wake),
+        },
         counts: Arc::default(),
     });
     let listener = tokio::net::TcpListener::bind(options.bind)
@@ -413,6 +402,109 @@ pub async fn start(
         stop,
         task,
     })
+}
+
+/// The destination writer `listen` writes through, for the tables events keep.
+async fn open_writer(target: &ListenTarget, store: &str) -> Result<DestinationWriter> {
+    let dest = match target {
+        ListenTarget::Sqlite { path } => {
+            crate::destinations::open(&format!("sqlite:{}", path.display()), None)?
+        }
+        ListenTarget::Postgres { url, .. } => {
+            crate::destinations::open_for_store(url, None, store)?
+        }
+    };
+    let streams = streams_written()?;
+    Ok(
+        tokio::task::spawn_blocking(move || DestinationWriter::start(dest, &streams, false))
+            .await
+            .map_err(|e| Error::WriterGone(e.to_string()))??
+            .0,
+    )
+}
+
+/// What [`apply_pending`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ApplyPendingSummary {
+    /// Rounds of events (each up to [`ApplyOptions::batch`] events).
+    pub rounds: usize,
+    pub events: usize,
+    /// Records read again or marked.
+    pub records: usize,
+    /// Requests made to the store.
+    pub requests: u64,
+}
+
+/// Rounds in a row that may fail before [`apply_pending`] gives up (the events stay
+/// pending for the next run).
+const APPLY_PENDING_ATTEMPTS: u32 = 3;
+
+/// Applies every event pending in `target`'s inbox with the apply loop's rounds, then
+/// returns: no receiver, gap poll, reconciliation or hook watch. A fleet worker runs it
+/// when a store's `events` job is due. Events that arrive meanwhile are applied too; it
+/// returns once the inbox has none pending (parked events aside), or when `stop` fires
+/// (what was applied is committed).
+pub async fn apply_pending(
+    client: Client,
+    target: ListenTarget,
+    options: ApplyOptions,
+    stop: CancellationToken,
+) -> Result<ApplyPendingSummary> {
+    let store = client.store_hash().to_owned();
+    let inbox = target.open_inbox().await?;
+    // A `listen` that died mid-poll left events whose rows a poll page may have undone.
+    recover_interrupted_poll(&inbox).await?;
+    let writer = Arc::new(open_writer(&target, &store).await?);
+    let applier = apply::Applier {
+        client,
+        writer: Arc::clone(&writer),
+        inbox: inbox.clone(),
+        wake: Arc::default(),
+        options: options.clone(),
+        poll_window: apply::PollWindow::default(),
+        applied: None,
+    };
+    let mut summary = ApplyPendingSummary::default();
+    let mut failures = 0u32;
+    let outcome = loop {
+        if stop.is_cancelled() {
+            break Err(Error::Interrupted);
+        }
+        let pending = match inbox.pending(options.batch).await {
+            Ok(p) => p,
+            Err(e) => break Err(e),
+        };
+        if pending.is_empty() {
+            break Ok(());
+        }
+        match applier.apply(&pending).await {
+            Ok(round) => {
+                failures = 0;
+                summary.rounds += 1;
+                summary.events += round.events;
+                summary.records += round.records;
+                summary.requests += round.requests;
+            }
+            Err(e) => {
+                failures += 1;
+                if failures >= APPLY_PENDING_ATTEMPTS {
+                    break Err(e);
+                }
+                let pause = Duration::from_secs(u64::from(failures) * 2);
+                tracing::warn!("applying webhook events failed (retrying in {pause:?}): {e}");
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    };
+    drop(applier);
+    let writer = Arc::try_unwrap(writer)
+        .map_err(|_| Error::WriterGone("writer still shared after applying".into()))?;
+    // Committed whatever the outcome: the rounds that succeeded are marked applied.
+    writer.finish().await?;
+    outcome.map(|()| summary)
 }
 
 fn report_hooks(store: &str, done: &hooks::Reconciled) {

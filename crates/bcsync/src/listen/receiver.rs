@@ -4,8 +4,9 @@
 //! 2. the body, at most [`MAX_BODY_BYTES`]: else 413 (read only after the secret passed);
 //! 3. a JSON payload of the documented shape: else 400;
 //! 4. `producer` naming a store this listener serves: else 401;
-//! 5. the event committed to the inbox: then 200 with an empty body (docs/api-notes.md §9.2
-//!    asks for no body). A failed commit answers 503, so the store retries later.
+//! 5. the event committed to the inbox (or, for a fleet, stored by JetStream: its PubAck,
+//!    see [`super::jetstream`]): then 200 with an empty body (docs/api-notes.md §9.2 asks
+//!    for no body). A failed commit or publish answers 503, so the store retries later.
 //!
 //! A redelivery is answered 200 too: a 4xx counts as a failed delivery and would get the
 //! destination blocklisted (docs/api-notes.md §9.4). The store API is never called here,
@@ -34,14 +35,24 @@ pub struct ReceiverCounts {
     pub refused: AtomicU64,
 }
 
+/// The store hashes a receiver accepts deliveries for. Shared so a fleet's registry can
+/// replace the set while receivers run.
+pub type Stores = Arc<parking_lot::RwLock<HashSet<String>>>;
+
+/// Where an accepted delivery goes before its 200.
+pub enum Sink {
+    /// `listen` for one store: its own inbox; `wake` is the apply loop's.
+    Inbox { inbox: Inbox, wake: Arc<Notify> },
+    /// `listen --nats`: the fleet's JetStream stream, read by the workers.
+    JetStream(super::jetstream::Publisher),
+}
+
 /// What the receiver needs.
 pub struct ReceiverState {
     pub secret: SecretString,
     /// Store hashes this listener serves.
-    pub stores: HashSet<String>,
-    pub inbox: Inbox,
-    /// Woken after each committed event: the apply loop waits on it.
-    pub wake: Arc<Notify>,
+    pub stores: Stores,
+    pub sink: Sink,
     pub counts: Arc<ReceiverCounts>,
 }
 
@@ -105,7 +116,7 @@ async fn receive(State(state): State<Arc<ReceiverState>>, req: Request<Body>) ->
     };
     let Some(store) = delivery
         .store_hash()
-        .filter(|s| state.stores.contains(*s))
+        .filter(|s| state.stores.read().contains(*s))
         .map(str::to_owned)
     else {
         return refuse(
@@ -121,14 +132,34 @@ async fn receive(State(state): State<Arc<ReceiverState>>, req: Request<Body>) ->
             "payload hash missing or malformed",
         );
     }
-    match state.inbox.accept(&store, &delivery, text).await {
+    let (inbox, wake) = match &state.sink {
+        Sink::Inbox { inbox, wake } => (inbox, wake),
+        Sink::JetStream(publisher) => {
+            return match publisher.publish(&store, &delivery, body.clone()).await {
+                Ok(duplicate) => {
+                    let count = if duplicate {
+                        &state.counts.duplicates
+                    } else {
+                        &state.counts.accepted
+                    };
+                    count.fetch_add(1, Ordering::Relaxed);
+                    StatusCode::OK
+                }
+                Err(e) => {
+                    tracing::error!("could not hand a webhook event to JetStream: {e}");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
+        }
+    };
+    match inbox.accept(&store, &delivery, text).await {
         Ok(Accepted::Duplicate) => {
             state.counts.duplicates.fetch_add(1, Ordering::Relaxed);
             StatusCode::OK
         }
         Ok(Accepted::New | Accepted::Refetch) => {
             state.counts.accepted.fetch_add(1, Ordering::Relaxed);
-            state.wake.notify_one();
+            wake.notify_one();
             StatusCode::OK
         }
         Err(e) => {

@@ -17,6 +17,11 @@ pub mod push;
 pub mod push_pg;
 pub mod recorder;
 
+/// The environment variable naming the run and push state store (a SQLite file or a
+/// `postgres://` URL), read after the command's `--state` flag and before `state` in
+/// bcsync.toml; a fleet worker passes its own to the jobs it starts this way.
+pub const ENV_STATE: &str = "BCSYNC_STATE";
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

@@ -17,8 +17,8 @@ use std::time::Duration;
 use bc_sandbox::{RunningSandbox, SeedSpec};
 use listen_support::common::{self, api};
 use listen_support::{
-    SECRET, assert_equals_full_extraction, free_port, payload, pending_events, rows_by_key,
-    spawn_listener, wait_first_sync,
+    assert_equals_full_extraction, free_port, payload, pending_events, rows_by_key, spawn_listener,
+    try_deliver, wait_first_sync,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -40,18 +40,6 @@ fn seed() -> SeedSpec {
         coupons: 2,
         history_days: 10,
     }
-}
-
-/// POSTs a delivery; `false` when the listener is down or did not acknowledge.
-async fn try_deliver(addr: SocketAddr, body: &Value) -> bool {
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}/webhooks"))
-        .header("X-Bcsync-Secret", SECRET)
-        .timeout(Duration::from_secs(5))
-        .body(body.to_string())
-        .send()
-        .await;
-    matches!(resp, Ok(r) if r.status().as_u16() == 200)
 }
 
 /// One store change and the event it fires.

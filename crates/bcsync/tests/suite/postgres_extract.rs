@@ -18,11 +18,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn with_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}schema={schema}")
-}
-
 async fn pg_count(pg: &tokio_postgres::Client, schema: &str, table: &str) -> i64 {
     pg.query_one(
         &format!("SELECT COUNT(*) FROM \"{schema}\".\"{table}\""),
@@ -191,7 +186,7 @@ async fn every_stream_matches_the_sandbox_record_by_record() {
     let sb = sandbox(small_store()).await;
     let schema = unique_name("eq");
     let pg = connect(&url).await;
-    let summary = extract(&sb, &with_schema(&url, &schema), &[])
+    let summary = extract(&sb, &common::pg_with_schema(&url, &schema), &[])
         .await
         .unwrap();
     assert!(summary.failed().is_empty(), "{:?}", summary.failed());
@@ -273,7 +268,7 @@ async fn incremental_runs_pick_up_same_second_changes_once() {
     let Some(url) = pg_url() else { return };
     let sb = sandbox(small_store()).await;
     let schema = unique_name("inc");
-    let to = with_schema(&url, &schema);
+    let to = common::pg_with_schema(&url, &schema);
     let pg = connect(&url).await;
     let streams = ["customers", "products", "orders"];
     extract(&sb, &to, &streams).await.unwrap();
@@ -332,7 +327,7 @@ async fn faults_change_nothing_in_the_result() {
     // Transactions (one request per order) make enough requests for the faults to bite.
     let summary = extract(
         &sb,
-        &with_schema(&url, &schema),
+        &common::pg_with_schema(&url, &schema),
         &["customers", "products", "orders", "transactions"],
     )
     .await
@@ -409,7 +404,7 @@ async fn killed_run_resumes_to_the_same_result() {
     let pg = connect(&url).await;
     // Slow pages so the kill lands between commits.
     set_faults(&sb, "slow=1.0:120,path=/v2/orders").await;
-    let mut child = bcsync_extract(&sb, &with_schema(&url, &killed), None)
+    let mut child = bcsync_extract(&sb, &common::pg_with_schema(&url, &killed), None)
         .spawn()
         .unwrap();
     let t0 = Instant::now();
@@ -435,7 +430,7 @@ async fn killed_run_resumes_to_the_same_result() {
     .await;
     assert_eq!(s, 200);
 
-    let out = bcsync_extract(&sb, &with_schema(&url, &killed), None)
+    let out = bcsync_extract(&sb, &common::pg_with_schema(&url, &killed), None)
         .output()
         .unwrap();
     assert!(
@@ -642,7 +637,7 @@ async fn missing_permission_to_create_the_schema_says_what_to_grant() {
     .await
     .unwrap();
     let schema = unique_name("noperm");
-    let err = extract_error(&with_schema(
+    let err = extract_error(&common::pg_with_schema(
         &url_with(&url, Some(&role), Some("hunter2pw"), None),
         &schema,
     ))
@@ -702,8 +697,12 @@ fn a_key_read_twice_during_a_first_load_is_upserted_not_doubled() {
     let Some(url) = pg_url() else { return };
     let schema = unique_name("dup");
     let stream = bcsync::streams::find("orders").unwrap();
-    let mut dest =
-        bcsync::destinations::open_for_store(&with_schema(&url, &schema), None, "ignored").unwrap();
+    let mut dest = bcsync::destinations::open_for_store(
+        &common::pg_with_schema(&url, &schema),
+        None,
+        "ignored",
+    )
+    .unwrap();
     dest.begin(&[stream]).unwrap();
     // First load: COPY straight into the empty table.
     dest.write(page(vec![order(1, "Pending", 2), order(2, "Pending", 3)]))
@@ -765,7 +764,7 @@ async fn rows_deleted_in_the_store_are_marked_in_full_table_streams() {
     let Some(url) = pg_url() else { return };
     let sb = sandbox(small_store()).await;
     let schema = unique_name("del");
-    let to = with_schema(&url, &schema);
+    let to = common::pg_with_schema(&url, &schema);
     let pg = connect(&url).await;
     let streams = ["brands", "coupons", "customers"];
     extract(&sb, &to, &streams).await.unwrap();
@@ -827,7 +826,7 @@ async fn rows_changed_since_a_time_read_alike_from_postgres_and_sqlite() {
     let Some(url) = pg_url() else { return };
     let sb = sandbox(small_store()).await;
     let schema = unique_name("changed");
-    let pg_spec = with_schema(&url, &schema);
+    let pg_spec = common::pg_with_schema(&url, &schema);
     let dir = tempfile::tempdir().unwrap();
     let sqlite_spec = format!("sqlite:{}", dir.path().join("changed.db").display());
     let pg = connect(&url).await;

@@ -24,11 +24,6 @@ use bcsync::state::push::{
 use common::{connect, drop_schema, output_text as text, pg_url, unique_name, writes};
 use serde_json::json;
 
-fn state_url(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}schema={schema}")
-}
-
 fn bcsync(
     sb: &RunningSandbox,
     dir: &std::path::Path,
@@ -265,7 +260,7 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
         open_push_store(&file, "store_b").unwrap().as_mut(),
     );
     let schema = unique_name("state");
-    let spec = state_url(&url, &schema);
+    let spec = common::pg_with_schema(&url, &schema);
     let postgres = exercise(
         open_push_store(&spec, "store_a").unwrap().as_mut(),
         open_push_store(&spec, "store_b").unwrap().as_mut(),
@@ -303,7 +298,8 @@ fn sqlite_and_postgres_state_stores_behave_the_same() {
     // A state store in another schema of the same database is another store: its runs
     // do not share locks with these.
     let other_schema = unique_name("state");
-    let mut other = open_push_store(&state_url(&url, &other_schema), "store_a").unwrap();
+    let mut other =
+        open_push_store(&common::pg_with_schema(&url, &other_schema), "store_a").unwrap();
     assert!(other.try_lock("c").unwrap());
     drop(other);
     drop(first);
@@ -334,7 +330,7 @@ fn people(tag: &str, n: usize) -> String {
 async fn two_stores_share_one_state_store_without_interfering() {
     let Some(url) = pg_url() else { return };
     let schema = unique_name("shared");
-    let state = state_url(&url, &schema);
+    let state = common::pg_with_schema(&url, &schema);
     let (one, two) = (store_named("storeone").await, store_named("storetwo").await);
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     for (dir, tag) in dirs.iter().zip(["one", "two"]) {
@@ -417,7 +413,7 @@ async fn database_url_and_config_select_postgres_for_source_and_state() {
         ),
     )
     .unwrap();
-    let database_url = state_url(&url, &schema);
+    let database_url = common::pg_with_schema(&url, &schema);
     let env = [("DATABASE_URL", database_url.as_str())];
     let o = bcsync(
         &sb,
@@ -616,7 +612,7 @@ async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
     u.set_username(&role).unwrap();
     u.set_password(Some("hunter2pw")).unwrap();
     let schema = unique_name("nostate");
-    let spec = state_url(u.as_str(), &schema);
+    let spec = common::pg_with_schema(u.as_str(), &schema);
     let err = match open_push_store(&spec, "s") {
         Ok(_) => panic!("a role without CREATE opened the state store"),
         Err(e) => e.to_string(),
@@ -630,7 +626,7 @@ async fn a_state_store_the_user_may_not_create_says_what_to_grant() {
 
     // Once an administrator has created the store and granted its use, the same role works
     // (opening sends no DDL when the tables exist).
-    drop(open_push_store(&state_url(&url, &schema), "s").unwrap());
+    drop(open_push_store(&common::pg_with_schema(&url, &schema), "s").unwrap());
     pg.batch_execute(&format!(
         "GRANT USAGE ON SCHEMA \"{schema}\" TO \"{role}\";
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\";

@@ -14,17 +14,12 @@ use bcsync::state::push::{RunRecord, open_push_store};
 use common::{connect, drop_schema, pg_url, unique_name};
 use ui_support::UiProcess;
 
-fn with_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}schema={schema}")
-}
-
 #[test]
 fn runs_and_extraction_from_postgres() {
     let Some(url) = pg_url() else { return };
     let (state_schema, extract_schema) = (unique_name("uistate"), unique_name("uiextract"));
-    let state = with_schema(&url, &state_schema);
-    let extract = with_schema(&url, &extract_schema);
+    let state = common::pg_with_schema(&url, &state_schema);
+    let extract = common::pg_with_schema(&url, &extract_schema);
     // Seeded before any runtime: the PostgreSQL store runs its own.
     let rejected_id = {
         let mut store = open_push_store(&state, "pgstore").unwrap();

@@ -337,14 +337,7 @@ pub async fn start_brevo(config: BrevoConfig, addr: SocketAddr) -> std::io::Resu
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = brevo_router(Arc::clone(&state));
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (tx, task) = crate::server::serve(listener, app);
     // Completes imports and order batches (and sends their notifications) without waiting
     // for the next request.
     let weak = Arc::downgrade(&state);

@@ -19,6 +19,7 @@ mod coupons;
 mod customers;
 mod customers_v2;
 mod faults;
+mod fleet;
 mod inventory;
 mod metafields;
 mod orders;

@@ -327,6 +327,32 @@ pub fn pg_url() -> Option<String> {
     }
 }
 
+/// Where the NATS tests find their JetStream server (`.ci/run` sets it).
+pub const NATS_ENV_URL: &str = "BCSYNC_TEST_NATS_URL";
+
+/// The test NATS server's URL, or `None` (with a note) when NATS tests are not enabled.
+/// Under `CI=true` a missing URL fails the test: CI never skips NATS.
+pub fn nats_url() -> Option<String> {
+    match std::env::var(NATS_ENV_URL) {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but {NATS_ENV_URL} is unset: NATS tests are never skipped in CI");
+            }
+            eprintln!(
+                "note: skipping a NATS test; set {NATS_ENV_URL}=nats://127.0.0.1:4222 (a nats-server with -js) to run it"
+            );
+            None
+        }
+    }
+}
+
+/// `url` with `schema=NAME` appended (how every PostgreSQL test names its own schema).
+pub fn pg_with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
 /// A schema or table name no other test (or test run) uses.
 pub fn unique_name(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -315,3 +315,15 @@ pub async fn wait_first_sync(dir: &Path) {
     })
     .await;
 }
+
+/// POSTs a delivery; `false` when the listener is down or did not acknowledge.
+pub async fn try_deliver(addr: SocketAddr, body: &Value) -> bool {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks"))
+        .header("X-Bcsync-Secret", SECRET)
+        .timeout(Duration::from_secs(5))
+        .body(body.to_string())
+        .send()
+        .await;
+    matches!(resp, Ok(r) if r.status().as_u16() == 200)
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Fleet simulation (docs/BENCHMARKS.md, "Fleet"): STORES stores in one sandbox process, each
+# with the demo seed and the storefront simulator at RATE actions/s; RECEIVERS `listen
+# --nats` processes sharing one port; WORKERS `bcsync worker --nats` processes; MINUTES of
+# traffic. Then the simulators stop, the workers catch up, every store is extracted again
+# from scratch into a check schema, and its tables must equal the fleet's.
+#
+#   cargo build --release --bin bcsync && crates/bcsync/benches/fleet/sim.sh
+#   STORES=50 WORKERS=1 MINUTES=3 crates/bcsync/benches/fleet/sim.sh
+#
+# Needs PostgreSQL (PG, default the test server) and NATS with JetStream (NATS).
+set -euo pipefail
+cd "$(dirname "$0")/../../../.."
+
+STORES=${STORES:-200}
+WORKERS=${WORKERS:-3}
+RECEIVERS=${RECEIVERS:-2}
+MINUTES=${MINUTES:-10}
+RATE=${RATE:-0.2}
+MAX_STORES=${MAX_STORES:-8}
+EXTRACT_EVERY=${EXTRACT_EVERY:-5m}
+BIN=${BIN:-$PWD/target/release/bcsync}
+PG=${PG:-postgres://postgres@127.0.0.1:5432/test}
+NATS=${NATS:-nats://127.0.0.1:4222}
+SB_PORT=${SB_PORT:-18700}
+RX_PORT=${RX_PORT:-18780}
+
+run=sim$$
+schema=bcsync_${run}
+state="$PG?schema=$schema"
+work=$(mktemp -d)
+export BCSYNC_WEBHOOK_SECRET="sim-secret-$run"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+psqlq() { psql "$PG" -qtAX -c "$1"; }
+now() { date +%s.%N; }
+
+echo "== $STORES stores, $WORKERS workers, $RECEIVERS receivers, $MINUTES min, $RATE actions/s per store"
+# Standard plan, real 30 s windows; each store's extraction is the webhook streams.
+"$BIN" sandbox --stores "$STORES" --seed demo --simulate "$RATE" --port "$SB_PORT" \
+  --stores-file "$work/stores.jsonl" > "$work/sandbox.log" 2>&1 &
+sb=$!; pids+=("$sb")
+for _ in $(seq 1 120); do [ -s "$work/stores.jsonl" ] && break; sleep 0.5; done
+base=$(head -n1 "$work/stores.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["base_url"])')
+printf '[extract]\nstreams = ["customers", "products", "orders"]\n' > "$work/store.toml"
+
+echo "== registering the stores and their hooks"
+mkdir -p "$work/tokens"
+i=0
+while IFS= read -r line; do
+  hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
+  token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$line")
+  printf '%s' "$token" > "$work/tokens/$hash"
+  "$BIN" stores add "$hash" --state "$state" --token-file "$work/tokens/$hash" \
+    --base-url "$base" --schema "${run}_s$i" --store-config "$work/store.toml" \
+    --extract-every "$EXTRACT_EVERY" --events --plan standard 2>/dev/null
+  for scope in 'store/customer/*' 'store/product/*' 'store/sku/*' 'store/order/*' 'store/cart/*'; do
+    curl -sf -o /dev/null -X POST "$base/stores/$hash/v3/hooks" -H "X-Auth-Token: $token" \
+      -H 'Content-Type: application/json' \
+      -d "{\"scope\":\"$scope\",\"destination\":\"http://127.0.0.1:$RX_PORT/webhooks\",\"is_active\":true,\"headers\":{\"X-Bcsync-Secret\":\"$BCSYNC_WEBHOOK_SECRET\"}}"
+  done
+  i=$((i + 1))
+done < "$work/stores.jsonl"
+
+for r in $(seq 1 "$RECEIVERS"); do
+  BCSYNC_STATE="$state" "$BIN" listen --nats "$NATS" --fleet "$run" --bind "127.0.0.1:$RX_PORT" \
+    --reuse-port > "$work/receiver$r.log" 2>&1 &
+  pids+=("$!")
+done
+wpids=()
+for w in $(seq 1 "$WORKERS"); do
+  "$BIN" worker --state "$state" --nats "$NATS" --fleet "$run" --max-stores "$MAX_STORES" \
+    --id "w$w" > "$work/worker$w.log" 2>&1 &
+  pids+=("$!"); wpids+=("$!")
+done
+
+# CPU: the workers' own ticks plus their reaped job processes' (cutime, cstime).
+ticks() {
+  local t=0
+  for p in "${wpids[@]}"; do
+    t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# Resident kB of a process; 0 once it is gone (a zombie has no VmRSS line).
+vmrss() { awk '/VmRSS/{v=$2} END{print v+0}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Memory: each worker and its running job processes, summed.
+rss_kb() {
+  local k=0 p c
+  for p in "${wpids[@]}"; do
+    k=$((k + $(vmrss "$p")))
+    for c in $(ps -o pid= --ppid "$p"); do
+      k=$((k + $(vmrss "$c")))
+    done
+  done
+  echo "$k"
+}
+t0=$(now); c0=$(ticks); peak=0
+end=$(( $(date +%s) + MINUTES * 60 ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
+  sleep 5
+done
+t1=$(now); c1=$(ticks)
+hz=$(getconf CLK_TCK)
+first_loads=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE kind='extract' AND last_status='ok'")
+
+echo "== stopping the simulators; the workers catch up"
+while IFS= read -r line; do
+  hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
+  curl -sf -o /dev/null -X DELETE "$base/_sandbox/stores/$hash/simulate" || true
+done < "$work/stores.jsonl"
+sleep 10
+# Every store extracted once more (anything an event missed), then nothing pending.
+mark=$(psqlq "SELECT clock_timestamp()")
+psqlq "UPDATE \"$schema\".fleet_jobs SET next_due = clock_timestamp() WHERE kind = 'extract'" >/dev/null
+for _ in $(seq 1 600); do
+  left=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE (kind = 'extract' AND (last_finished IS NULL OR last_finished < '$mark'))
+                OR (next_due <= clock_timestamp()) OR running_worker IS NOT NULL")
+  [ "$left" = 0 ] && break
+  sleep 1
+done
+t2=$(now)
+"$BIN" status --fleet --state "$state" --nats "$NATS" --fleet-name "$run" | head -n 8
+
+echo "== comparing every store with a fresh full extraction"
+mismatch=0; records=0; events=0
+i=0
+while IFS= read -r line; do
+  hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
+  token=$(cat "$work/tokens/$hash")
+  BIGCOMMERCE_ACCESS_TOKEN="$token" BIGCOMMERCE_STORE_HASH="$hash" BIGCOMMERCE_BASE_URL="$base" \
+    DATABASE_URL="$PG?schema=${run}_c$i" BCSYNC_STATE="$work/check-runs.db" \
+    "$BIN" --config "$work/store.toml" extract --to postgres --no-progress > /dev/null 2>&1
+  for t in customers products orders; do
+    d=$(psqlq "SELECT count(*) FROM (
+          (SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL
+           EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL)
+          UNION ALL
+          (SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL
+           EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL)) x")
+    if [ "$d" != 0 ]; then echo "store $hash: $t differs in $d rows"; mismatch=$((mismatch + 1)); fi
+    records=$((records + $(psqlq "SELECT count(*) FROM \"${run}_s$i\".$t")))
+  done
+  events=$((events + $(psqlq "SELECT count(*) FROM \"${run}_s$i\"._bcsync_inbox" 2>/dev/null || echo 0)))
+  i=$((i + 1))
+done < "$work/stores.jsonl"
+
+lags=$(for s in $(seq 0 $((STORES - 1))); do
+  psqlq "SELECT extract(epoch FROM applied_at::timestamptz) - created_at FROM \"${run}_s$s\"._bcsync_inbox WHERE applied_at IS NOT NULL" 2>/dev/null || true
+done | sort -g)
+n=$(echo "$lags" | grep -c . || true)
+p() { echo "$lags" | awk -v q="$1" -v n="$n" 'NR==int(n*q+0.999999){print; exit}'; }
+secs=$(python3 -c "print(f'{$t1-$t0:.0f}')")
+cpu=$(python3 -c "print(f'{($c1-$c0)/$hz:.0f}')")
+echo
+echo "stores $STORES, workers $WORKERS, receivers $RECEIVERS, traffic $secs s, catch-up $(python3 -c "print(f'{$t2-$t1:.0f}')") s"
+echo "extractions done during traffic: $(psqlq "SELECT count(*) FROM \"$schema\".fleet_job_runs WHERE kind='extract' AND status='ok' AND finished_at <= to_timestamp($t1)")"
+echo "events jobs: $(psqlq "SELECT count(*) FROM \"$schema\".fleet_job_runs WHERE kind='events' AND status='ok'")"
+echo "records in the warehouse: $records ($(python3 -c "print(f'{$records/($t2-$t0):.0f}')") records/s over the run)"
+echo "webhook events stored: $events ($(python3 -c "print(f'{$events/($t1-$t0):.2f}')") events/s); event-to-applied lag p50 $(p 0.5) s, p99 $(p 0.99) s, max $(p 1.0) s"
+echo "worker CPU (workers + their jobs): $cpu s in $secs s = $(python3 -c "print(f'{($c1-$c0)/$hz/($t1-$t0):.2f}')") cores; peak RSS (workers + running jobs) $((peak / 1024)) MB"
+echo "stores whose tables differ from a full extraction: $mismatch table(s)"
+echo "first loads finished during traffic: $first_loads of $STORES"
+for s in $(seq 0 $((STORES - 1))); do
+  psqlq "DROP SCHEMA IF EXISTS \"${run}_s$s\" CASCADE; DROP SCHEMA IF EXISTS \"${run}_c$s\" CASCADE" >/dev/null 2>&1 || true
+done
+psqlq "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null
+[ "$mismatch" = 0 ]
