@@ -294,6 +294,20 @@ impl std::fmt::Debug for PgTarget {
     }
 }
 
+/// The `application_name` of bcsync's connections when the URL sets none.
+const APPLICATION_NAME: &str = "bcsync";
+
+/// `bcsync: <doing>`, cut to the 63 bytes PostgreSQL keeps.
+fn application_name(doing: &str) -> String {
+    let mut name = format!("{APPLICATION_NAME}: {doing}");
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
+}
+
 impl PgTarget {
     /// Parses a URL; `schema=` and the TLS parameters are ours (the rest goes to the
     /// driver). Without `schema=`, `default_schema` is used; without either, the URL must
@@ -331,7 +345,7 @@ impl PgTarget {
             config.connect_timeout(Duration::from_secs(10));
         }
         if config.get_application_name().is_none() {
-            config.application_name("bcsync");
+            config.application_name(APPLICATION_NAME);
         }
         let roots = match rootcert.as_deref() {
             Some("system") => Roots::System,
@@ -435,8 +449,13 @@ impl PgTarget {
     /// Connects (TLS as the URL asks) and drives the connection on the current runtime.
     pub async fn connect(&self, doing: &str) -> Result<Client> {
         let tls = self.tls_connector()?;
-        let (client, connection) = self
-            .config
+        // Named after what it is for (`bcsync: opening the webhook inbox`) unless the URL
+        // names it, so pg_stat_activity tells which part of a fleet holds which connection.
+        let mut config = self.config.clone();
+        if config.get_application_name() == Some(APPLICATION_NAME) {
+            config.application_name(application_name(doing));
+        }
+        let (client, connection) = config
             .connect(tls)
             .await
             .map_err(|e| self.explain(&e, &format!("{doing} (connecting as {})", self.user)))?;
@@ -815,6 +834,16 @@ impl Drop for PgSession {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_named_after_their_purpose_within_postgres_limit() {
+        assert_eq!(
+            application_name("opening the webhook inbox"),
+            "bcsync: opening the webhook inbox"
+        );
+        let long = application_name(&"é".repeat(60));
+        assert!(long.len() <= 63 && long.starts_with("bcsync: é"), "{long}");
+    }
 
     #[test]
     fn url_parsing_keeps_the_password_out_and_takes_the_schema() {

@@ -17,7 +17,7 @@ WORKERS=${WORKERS:-3}
 RECEIVERS=${RECEIVERS:-2}
 MINUTES=${MINUTES:-10}
 RATE=${RATE:-0.2}
-MAX_STORES=${MAX_STORES:-8}
+MAX_STORES=${MAX_STORES:-4}
 EXTRACT_EVERY=${EXTRACT_EVERY:-5m}
 BIN=${BIN:-$PWD/target/release/bcsync}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test}
@@ -99,26 +99,74 @@ rss_kb() {
   done
   echo "$k"
 }
-t0=$(now); c0=$(ticks); peak=0
+t0=$(now); c0=$(ticks); peak=0; peak_conns=0
 end=$(( $(date +%s) + MINUTES * 60 ))
 while [ "$(date +%s)" -lt "$end" ]; do
   r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
+  c=$(psqlq "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'bcsync%'" 2>/dev/null || echo 0)
+  [ "$c" -gt "$peak_conns" ] && peak_conns=$c
   sleep 5
 done
 t1=$(now); c1=$(ticks)
 hz=$(getconf CLK_TCK)
 first_loads=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE kind='extract' AND last_status='ok'")
 
-echo "== stopping the simulators; the workers catch up"
+echo "== stopping the simulators; the workers apply what is left"
 while IFS= read -r line; do
   hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
   curl -sf -o /dev/null -X DELETE "$base/_sandbox/stores/$hash/simulate" || true
 done < "$work/stores.jsonl"
-sleep 10
-# Every store extracted once more (anything an event missed), then nothing pending.
+# Deliveries still in flight (the sandbox's retries, JetStream, inboxes), then no events
+# job due or running.
+settle() {
+  for _ in $(seq 1 600); do
+    left=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE kind = 'events'
+                  AND (next_due <= clock_timestamp() OR running_worker IS NOT NULL)")
+    lag=$("$BIN" status --fleet --state "$state" --nats "$NATS" --fleet-name "$run" --json \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin).get("jetstream_backlog") or 0)' 2>/dev/null || echo 0)
+    [ "$left" = 0 ] && [ "$lag" = 0 ] && break
+    sleep 1
+  done
+}
+sleep 10; settle
+t_settled=$(now)
+
+echo "== a fresh full extraction of every store (4 at a time)"
+check_one() {
+  local i=$1 line hash token
+  line=$(sed -n "$((i + 1))p" "$work/stores.jsonl")
+  hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
+  token=$(cat "$work/tokens/$hash")
+  BIGCOMMERCE_ACCESS_TOKEN="$token" BIGCOMMERCE_STORE_HASH="$hash" BIGCOMMERCE_BASE_URL="$base" \
+    DATABASE_URL="$PG?schema=${run}_c$i" BCSYNC_STATE="$work/check-$i.db" \
+    "$BIN" --config "$work/store.toml" extract --to postgres --no-progress > /dev/null 2>&1
+}
+export -f check_one; export work run PG base BIN
+seq 0 $((STORES - 1)) | xargs -P 4 -I{} bash -c 'check_one {}'
+
+# Tables (of 3 per store) that differ from the check extraction: (id, date_modified) both ways.
+compare() {
+  local bad=0 i t d
+  for i in $(seq 0 $((STORES - 1))); do
+    for t in customers products orders; do
+      d=$(psqlq "SELECT count(*) FROM (
+            (SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL
+             EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL)
+            UNION ALL
+            (SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL
+             EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL)) x" 2>/dev/null || echo missing)
+      if [ "$d" != 0 ]; then echo "store $i: $t differs in $d rows" >&2; bad=$((bad + 1)); fi
+    done
+  done
+  echo "$bad"
+}
+echo "== comparing: what the events and scheduled extractions left"
+mismatch_events=$(compare)
+
+echo "== one more extraction of every store (the gap poll), then comparing again"
 mark=$(psqlq "SELECT clock_timestamp()")
 psqlq "UPDATE \"$schema\".fleet_jobs SET next_due = clock_timestamp() WHERE kind = 'extract'" >/dev/null
-for _ in $(seq 1 600); do
+for _ in $(seq 1 900); do
   left=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE (kind = 'extract' AND (last_finished IS NULL OR last_finished < '$mark'))
                 OR (next_due <= clock_timestamp()) OR running_worker IS NOT NULL")
   [ "$left" = 0 ] && break
@@ -126,29 +174,16 @@ for _ in $(seq 1 600); do
 done
 t2=$(now)
 "$BIN" status --fleet --state "$state" --nats "$NATS" --fleet-name "$run" | head -n 8
-
-echo "== comparing every store with a fresh full extraction"
-mismatch=0; records=0; events=0
-i=0
-while IFS= read -r line; do
-  hash=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["store_hash"])' "$line")
-  token=$(cat "$work/tokens/$hash")
-  BIGCOMMERCE_ACCESS_TOKEN="$token" BIGCOMMERCE_STORE_HASH="$hash" BIGCOMMERCE_BASE_URL="$base" \
-    DATABASE_URL="$PG?schema=${run}_c$i" BCSYNC_STATE="$work/check-runs.db" \
-    "$BIN" --config "$work/store.toml" extract --to postgres --no-progress > /dev/null 2>&1
+mismatch=$(compare)
+records=0; events=0; written=0
+for i in $(seq 0 $((STORES - 1))); do
   for t in customers products orders; do
-    d=$(psqlq "SELECT count(*) FROM (
-          (SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL
-           EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL)
-          UNION ALL
-          (SELECT id, _raw->>'date_modified' FROM \"${run}_c$i\".$t WHERE _deleted_at IS NULL
-           EXCEPT SELECT id, _raw->>'date_modified' FROM \"${run}_s$i\".$t WHERE _deleted_at IS NULL)) x")
-    if [ "$d" != 0 ]; then echo "store $hash: $t differs in $d rows"; mismatch=$((mismatch + 1)); fi
     records=$((records + $(psqlq "SELECT count(*) FROM \"${run}_s$i\".$t")))
+    written=$((written + $(psqlq "SELECT count(*) FROM \"${run}_s$i\".$t
+      WHERE _extracted_at BETWEEN to_timestamp($t0) AND to_timestamp($t1)")))
   done
   events=$((events + $(psqlq "SELECT count(*) FROM \"${run}_s$i\"._bcsync_inbox" 2>/dev/null || echo 0)))
-  i=$((i + 1))
-done < "$work/stores.jsonl"
+done
 
 lags=$(for s in $(seq 0 $((STORES - 1))); do
   psqlq "SELECT extract(epoch FROM applied_at::timestamptz) - created_at FROM \"${run}_s$s\"._bcsync_inbox WHERE applied_at IS NOT NULL" 2>/dev/null || true
@@ -158,13 +193,14 @@ p() { echo "$lags" | awk -v q="$1" -v n="$n" 'NR==int(n*q+0.999999){print; exit}
 secs=$(python3 -c "print(f'{$t1-$t0:.0f}')")
 cpu=$(python3 -c "print(f'{($c1-$c0)/$hz:.0f}')")
 echo
-echo "stores $STORES, workers $WORKERS, receivers $RECEIVERS, traffic $secs s, catch-up $(python3 -c "print(f'{$t2-$t1:.0f}')") s"
+echo "stores $STORES, workers $WORKERS (up to $MAX_STORES stores each), receivers $RECEIVERS, traffic $secs s, events settled $(python3 -c "print(f'{$t_settled-$t1:.0f}')") s after it, final extractions $(python3 -c "print(f'{$t2-$t_settled:.0f}')") s"
 echo "extractions done during traffic: $(psqlq "SELECT count(*) FROM \"$schema\".fleet_job_runs WHERE kind='extract' AND status='ok' AND finished_at <= to_timestamp($t1)")"
 echo "events jobs: $(psqlq "SELECT count(*) FROM \"$schema\".fleet_job_runs WHERE kind='events' AND status='ok'")"
-echo "records in the warehouse: $records ($(python3 -c "print(f'{$records/($t2-$t0):.0f}')") records/s over the run)"
+echo "records in the warehouse: $records; written during the traffic (a row's last write): $written, $(python3 -c "print(f'{$written/($t1-$t0):.0f}')") records/s"
 echo "webhook events stored: $events ($(python3 -c "print(f'{$events/($t1-$t0):.2f}')") events/s); event-to-applied lag p50 $(p 0.5) s, p99 $(p 0.99) s, max $(p 1.0) s"
 echo "worker CPU (workers + their jobs): $cpu s in $secs s = $(python3 -c "print(f'{($c1-$c0)/$hz/($t1-$t0):.2f}')") cores; peak RSS (workers + running jobs) $((peak / 1024)) MB"
-echo "stores whose tables differ from a full extraction: $mismatch table(s)"
+echo "PostgreSQL connections held by bcsync, sampled every 5 s: peak $peak_conns"
+echo "tables differing from a full extraction once events settled: $mismatch_events of $((STORES * 3)); after one more extraction: $mismatch"
 echo "first loads finished during traffic: $first_loads of $STORES"
 for s in $(seq 0 $((STORES - 1))); do
   psqlq "DROP SCHEMA IF EXISTS \"${run}_s$s\" CASCADE; DROP SCHEMA IF EXISTS \"${run}_c$s\" CASCADE" >/dev/null 2>&1 || true

@@ -15,6 +15,7 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use bcsync::fleet::{Claim, JobKind, JobOutcome, NewStore, Registry};
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
@@ -118,6 +119,15 @@ pub struct AddStoreArgs {
     /// Apply webhook events that the fleet's receivers (`listen --nats`) deliver.
     #[arg(long)]
     pub events: bool,
+    /// The fleet receivers' public URL (https://.../webhooks): create or repair the
+    /// store's webhooks to it now, with the fleet's secret (BCSYNC_WEBHOOK_SECRET or
+    /// --secret-file), using the store's token from --token-env or --token-file here.
+    #[arg(long, value_name = "URL", requires = "events")]
+    pub hooks_url: Option<String>,
+    /// File holding the fleet's webhook secret, for --hooks-url (BCSYNC_WEBHOOK_SECRET
+    /// overrides it).
+    #[arg(long, value_name = "FILE", requires = "hooks_url")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// The store's plan (standard, plus, pro, enterprise), shown by `status --fleet`.
     #[arg(long)]
     pub plan: Option<String>,
@@ -246,6 +256,10 @@ async fn add_store(a: AddStoreArgs) -> anyhow::Result<ExitCode> {
             "--push-every and --brevo-every run the [[sync]] and [brevo] settings of a config file: give it with --store-config FILE"
         );
     }
+    // The hooks first: a token or secret that does not work leaves nothing registered.
+    if let Some(url) = &a.hooks_url {
+        register_hooks(&store, url, a.secret_file.as_deref()).await?;
+    }
     let registry = Registry::open(&a.state.state).await?;
     registry.add_store(&store).await?;
     eprintln!(
@@ -256,6 +270,49 @@ async fn add_store(a: AddStoreArgs) -> anyhow::Result<ExitCode> {
         registry.shown()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes the store's webhooks point at the fleet's receivers (`listen::hooks::reconcile`:
+/// one hook per scope family, ours recognised by the fleet's secret; idempotent).
+async fn register_hooks(
+    store: &NewStore,
+    url: &str,
+    secret_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use bcsync::listen;
+    let secret = match secret_file {
+        Some(file) => listen::load_secret(file)?,
+        None => std::env::var(listen::ENV_WEBHOOK_SECRET)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from),
+    };
+    let Some(secret) = secret else {
+        anyhow::bail!(
+            "--hooks-url needs the fleet's webhook secret (the one its receivers check): set {} or give --secret-file",
+            listen::ENV_WEBHOOK_SECRET
+        );
+    };
+    let token = read_token(&store.credentials, &store.store_hash).map_err(anyhow::Error::msg)?;
+    let client = bcsync::config::StoreConnection {
+        store_hash: store.store_hash.clone(),
+        access_token: token,
+        base_url: store.base_url.clone(),
+    }
+    .client()?;
+    let done = listen::hooks::reconcile(&client, url, &secret)
+        .await
+        .with_context(|| format!("registering {}'s webhooks to {url}", store.store_hash))?;
+    eprintln!(
+        "webhooks of {} to {url}: {} created, {} updated, {} re-activated, {} unchanged",
+        store.store_hash,
+        done.created.len(),
+        done.updated.len(),
+        done.reactivated.len(),
+        done.unchanged.len()
+    );
+    Ok(())
 }
 
 fn valid_env_name(name: &str) -> bool {
@@ -444,6 +501,7 @@ pub async fn worker(args: WorkerArgs, interrupt: &Interrupt) -> anyhow::Result<E
         args.max_stores,
         args.lease.as_secs_f64()
     );
+    warn_unless_connections_fit(&registry, &args).await;
     let events = match &args.nats {
         Some(url) => Some(start_event_forwarding(url, &args.fleet, &ctx, interrupt).await?),
         None => None,
@@ -516,6 +574,35 @@ pub async fn worker(args: WorkerArgs, interrupt: &Interrupt) -> anyhow::Result<E
     registry.worker_stopped(&id).await?;
     tracing::info!("worker {id}: drained and stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// PostgreSQL connections one job process holds at most: its destination and the state
+/// store (run history, checkpoints). Measured with `pg_stat_activity`; README "A fleet".
+pub const JOB_CONNECTIONS: u32 = 2;
+
+/// The most PostgreSQL connections a worker holds: the registry's, its event consumer's
+/// (one for every store's inbox), and its jobs'.
+fn worker_connections(args: &WorkerArgs) -> u32 {
+    let inboxes = u32::from(args.nats.is_some());
+    1 + inboxes + args.max_stores * JOB_CONNECTIONS
+}
+
+/// Warns at start when the server's free connections are fewer than this worker may
+/// hold: past `max_connections`, jobs fail with "too many clients" and are retried late.
+async fn warn_unless_connections_fit(registry: &Registry, args: &WorkerArgs) {
+    let need = i64::from(worker_connections(args));
+    match registry.connection_room().await {
+        Ok((max, used)) if max - used < need => tracing::warn!(
+            "PostgreSQL allows {max} connections and {used} are in use; this worker may hold \
+             up to {need} more (1 for the registry, {} for webhook inboxes, {JOB_CONNECTIONS} \
+             per store x --max-stores {}): raise max_connections or lower --max-stores, else jobs fail with \"too many clients\" \
+             and wait for their next turn",
+            need - 1 - i64::from(args.max_stores * JOB_CONNECTIONS),
+            args.max_stores
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::debug!("cannot read max_connections: {e}"),
+    }
 }
 
 /// How often the worker's consumer and the receivers re-read the registry's stores.

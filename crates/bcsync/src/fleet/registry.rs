@@ -15,6 +15,7 @@
 //! worker that lost its lease changes nothing, and a takeover waits for a fenced write in
 //! progress. Times are the server's `clock_timestamp()`, one clock for every machine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -195,7 +196,8 @@ const RETRY_FAILED_AFTER: Duration = Duration::from_secs(60);
 
 /// The registry: one connection to the fleet's PostgreSQL state store.
 pub struct Registry {
-    client: Client,
+    /// Reconnected when the server dropped it (see [`Registry::pg`]).
+    client: tokio::sync::Mutex<Arc<Client>>,
     target: PgTarget,
     /// `"schema".`
     p: String,
@@ -271,7 +273,30 @@ impl Registry {
         tx.commit()
             .await
             .map_err(|e| target.explain(&e, "creating the fleet tables"))?;
-        Ok(Self { client, target, p })
+        Ok(Self {
+            client: tokio::sync::Mutex::new(Arc::new(client)),
+            target,
+            p,
+        })
+    }
+
+    /// The registry's connection, reconnected first when the server dropped it (a
+    /// restart, a failover): without this a worker would claim and renew nothing until
+    /// restarted, and its leases would lapse.
+    async fn pg(&self) -> Result<Arc<Client>> {
+        let mut current = self.client.lock().await;
+        if current.is_closed() {
+            tracing::warn!(
+                "the fleet registry lost its PostgreSQL connection ({}); reconnecting",
+                self.target.shown
+            );
+            *current = Arc::new(
+                self.target
+                    .connect("reconnecting to the fleet registry")
+                    .await?,
+            );
+        }
+        Ok(Arc::clone(&current))
     }
 
     /// The state store's URL as shown (no password).
@@ -288,7 +313,7 @@ impl Registry {
     /// history stay.
     pub async fn add_store(&self, s: &NewStore) -> Result<()> {
         let p = &self.p;
-        self.client
+        self.pg().await?
             .execute(
                 &format!(
                     "INSERT INTO {p}fleet_stores (store_hash, base_url, credentials, config_file, \
@@ -319,7 +344,7 @@ impl Registry {
                 Some(every) => {
                     let secs = i32::try_from(every.as_secs().max(1)).unwrap_or(i32::MAX);
                     // A new job is due at once; a changed period keeps the next due time.
-                    self.client
+                    self.pg().await?
                         .execute(
                             &format!(
                                 "INSERT INTO {p}fleet_jobs (store_hash, kind, every_seconds, next_due) \
@@ -332,7 +357,7 @@ impl Registry {
                         .map_err(self.db("scheduling the store's jobs"))?;
                 }
                 None => {
-                    self.client
+                    self.pg().await?
                         .execute(
                             &format!(
                                 "DELETE FROM {p}fleet_jobs WHERE store_hash = $1 AND kind = $2"
@@ -345,7 +370,7 @@ impl Registry {
             }
         }
         if s.events {
-            self.client
+            self.pg().await?
                 .execute(
                     &format!(
                         "INSERT INTO {p}fleet_jobs (store_hash, kind) VALUES ($1, 'events') \
@@ -356,7 +381,7 @@ impl Registry {
                 .await
                 .map_err(self.db("scheduling the store's jobs"))?;
         } else {
-            self.client
+            self.pg().await?
                 .execute(
                     &format!("DELETE FROM {p}fleet_jobs WHERE store_hash = $1 AND kind = 'events'"),
                     &[&s.store_hash],
@@ -371,7 +396,7 @@ impl Registry {
     /// such store.
     pub async fn remove_store(&self, store_hash: &str) -> Result<bool> {
         let n = self
-            .client
+            .pg().await?
             .execute(
                 &format!("DELETE FROM {}fleet_stores WHERE store_hash = $1", self.p),
                 &[&store_hash],
@@ -385,7 +410,7 @@ impl Registry {
     /// running when it is paused finishes. `false`: no such store.
     pub async fn set_paused(&self, store_hash: &str, paused: bool) -> Result<bool> {
         let n = self
-            .client
+            .pg().await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_stores SET paused = $2 WHERE store_hash = $1",
@@ -403,7 +428,7 @@ impl Registry {
     /// resumes with its events.
     pub async fn store_schemas(&self) -> Result<Vec<(String, String)>> {
         let rows = self
-            .client
+            .pg().await?
             .query(
                 &format!(
                     "SELECT store_hash, dest_schema FROM {}fleet_stores ORDER BY store_hash",
@@ -420,7 +445,7 @@ impl Registry {
     pub async fn stores(&self) -> Result<Vec<StoreRow>> {
         let p = &self.p;
         let rows = self
-            .client
+            .pg().await?
             .query(
                 &format!(
                     "SELECT {} FROM {p}fleet_stores s ORDER BY store_hash",
@@ -432,7 +457,7 @@ impl Registry {
             .map_err(self.db("reading the stores"))?;
         let mut stores: Vec<StoreRow> = rows.iter().map(store_row).collect();
         let jobs = self
-            .client
+            .pg().await?
             .query(
                 &format!(
                     "SELECT store_hash, kind, every_seconds, \
@@ -475,7 +500,7 @@ impl Registry {
         let p = &self.p;
         let ms = lease_ms(lease);
         let row = self
-            .client
+            .pg().await?
             .query_opt(
                 &format!(
                     "WITH c AS (
@@ -518,7 +543,7 @@ impl Registry {
         lease: Duration,
     ) -> Result<bool> {
         let n = self
-            .client
+            .pg().await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_stores SET lease_until = clock_timestamp() + $4 * interval '1 millisecond' \
@@ -535,7 +560,7 @@ impl Registry {
 
     /// Gives a lease back (the store can be claimed at once).
     pub async fn release(&self, store_hash: &str, worker: &str, epoch: i64) -> Result<()> {
-        self.client
+        self.pg().await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_stores SET lease_owner = NULL, lease_until = NULL \
@@ -552,7 +577,7 @@ impl Registry {
     /// The store's jobs due now, in pass order.
     pub async fn due_jobs(&self, store_hash: &str) -> Result<Vec<JobKind>> {
         let rows = self
-            .client
+            .pg().await?
             .query(
                 &format!(
                     "SELECT kind FROM {}fleet_jobs WHERE store_hash = $1 \
@@ -583,7 +608,7 @@ impl Registry {
         let p = &self.p;
         let fence = fence(p);
         let row = self
-            .client
+            .pg().await?
             .query_opt(
                 &format!(
                     "WITH fenced AS ({fence}),
@@ -622,7 +647,7 @@ impl Registry {
         let ok = outcome.status == "ok";
         // A job made due again while it ran (an event stored after its start) stays due.
         let n = self
-            .client
+            .pg().await?
             .execute(
                 &format!(
                     "WITH fenced AS ({fence}),
@@ -669,7 +694,7 @@ impl Registry {
         if store_hashes.is_empty() {
             return Ok(());
         }
-        self.client
+        self.pg().await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_jobs SET next_due = clock_timestamp() \
@@ -685,6 +710,22 @@ impl Registry {
         Ok(())
     }
 
+    /// The server's `max_connections` and how many are in use (all databases, all
+    /// users), for a worker to say whether its own connections fit.
+    pub async fn connection_room(&self) -> Result<(i64, i64)> {
+        let row = self
+            .pg().await?
+            .query_one(
+                "SELECT current_setting('max_connections')::int8 \
+                 - current_setting('superuser_reserved_connections')::int8, \
+                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+                &[],
+            )
+            .await
+            .map_err(self.db("reading max_connections"))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
     /// Announces or refreshes a worker.
     pub async fn heartbeat(
         &self,
@@ -696,7 +737,7 @@ impl Registry {
     ) -> Result<()> {
         let pid = i32::try_from(pid).unwrap_or(i32::MAX);
         let leases = i32::try_from(leases).unwrap_or(i32::MAX);
-        self.client
+        self.pg().await?
             .execute(
                 &format!(
                     "INSERT INTO {}fleet_workers (id, host, pid, heartbeat_at, draining, leases) \
@@ -713,7 +754,7 @@ impl Registry {
 
     /// Removes a worker that stopped cleanly.
     pub async fn worker_stopped(&self, worker: &str) -> Result<()> {
-        self.client
+        self.pg().await?
             .execute(
                 &format!("DELETE FROM {}fleet_workers WHERE id = $1", self.p),
                 &[&worker],
@@ -728,7 +769,7 @@ impl Registry {
         let p = &self.p;
         let stores = self.stores().await?;
         let workers = self
-            .client
+            .pg().await?
             .query(
                 &format!(
                     "SELECT id, host, pid, draining, leases, \
@@ -755,7 +796,7 @@ impl Registry {
             })
             .collect();
         let counts = self
-            .client
+            .pg().await?
             .query_one(
                 &format!(
                     "SELECT

@@ -156,7 +156,7 @@ fn target_from(
 }
 
 /// The inbox's PostgreSQL connection, shared and replaceable.
-type PgConn = Arc<tokio::sync::Mutex<Arc<tokio_postgres::Client>>>;
+pub type PgConn = Arc<tokio::sync::Mutex<Arc<tokio_postgres::Client>>>;
 
 /// A delivery to commit, with where to send the outcome.
 #[derive(Debug)]
@@ -278,6 +278,16 @@ impl Inbox {
     /// Opens (creating) the PostgreSQL inbox in `target`'s schema, on its own connection.
     pub async fn open_postgres(target: &PgTarget) -> Result<Self> {
         let client = target.connect("opening the webhook inbox").await?;
+        Self::open_postgres_on(target, Arc::new(tokio::sync::Mutex::new(Arc::new(client)))).await
+    }
+
+    /// Opens (creating) the inbox in `target`'s schema on a connection that other stores'
+    /// inboxes in the same database share (a fleet worker's: one connection for every
+    /// store, where one each would exhaust the server's). Sharing is safe because an
+    /// inbox writes in single autocommit statements, never in a transaction; a dropped
+    /// connection is reconnected for all of them by the first to notice.
+    pub async fn open_postgres_on(target: &PgTarget, conn: PgConn) -> Result<Self> {
+        let client = Self::pg(target, &conn).await?;
         let schema = quote_ident(&target.schema);
         let events = format!("{schema}.{}", quote_ident("_bcsync_inbox"));
         let meta = format!("{schema}.{}", quote_ident("_bcsync_listen_meta"));
@@ -309,7 +319,7 @@ impl Inbox {
             .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
         Ok(Self::Postgres {
             target: Box::new(target.clone()),
-            client: Arc::new(tokio::sync::Mutex::new(Arc::new(client))),
+            client: conn,
             events,
             meta,
         })

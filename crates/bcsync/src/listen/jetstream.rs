@@ -33,7 +33,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::Delivery;
-use super::inbox::Inbox;
+use super::inbox::{Inbox, PgConn};
 use super::receiver::{self, ReceiverCounts, Sink, Stores};
 use crate::error::{Error, Result};
 use crate::pg::PgTarget;
@@ -67,11 +67,6 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// (`cli::fleet::STORES_REFRESH`), so a store added just before its first webhook keeps it.
 const UNKNOWN_STORE_ATTEMPTS: i64 = 6;
 
-/// Store inboxes a worker keeps open (each holds a PostgreSQL connection): the most
-/// recently used ones; the others are reopened when their store has events again. Kept
-/// small because every worker holds this many connections besides its jobs': at 64, three
-/// workers of a 200-store simulation exhausted PostgreSQL's default 100 connections.
-const OPEN_INBOXES: usize = 8;
 
 /// A fleet name: lower-case letters, digits, `-` and `_`, so that it is one subject token
 /// and its stream name (upper-cased) cannot collide with another fleet's.
@@ -560,7 +555,7 @@ async fn forward_batch(
             }
         }
     }
-    // Stores commit side by side: each inbox has a connection of its own.
+    // Stores commit side by side, their statements pipelined on the shared connection.
     for (store, events, outcome) in futures::future::join_all(commits).await {
         match outcome {
             Ok(()) => {
@@ -609,38 +604,42 @@ fn read_message(
     Ok((subject_store.to_owned(), delivery, body.to_owned()))
 }
 
-/// The inboxes a worker has open, the most recently used first to stay.
+/// The store inboxes a worker writes to. Every store's inbox lives in the fleet's
+/// database (its own schema), so all of them share one connection per database: a
+/// worker holds one inbox connection however many stores send events. Each store's
+/// inbox is opened (its tables checked) once.
 #[derive(Default)]
 struct Inboxes {
-    open: HashMap<String, (String, Inbox, u64)>,
-    clock: u64,
+    /// Connection per database (`PgTarget::shown`).
+    connections: HashMap<String, PgConn>,
+    /// Inbox per store, with the database and schema it was opened in.
+    open: HashMap<String, (String, Inbox)>,
 }
 
 impl Inboxes {
     async fn open(&mut self, store: &str, target: &PgTarget) -> Result<Inbox> {
-        self.clock += 1;
         let key = format!("{} {}", target.shown, target.schema);
-        if let Some((k, inbox, used)) = self.open.get_mut(store)
+        if let Some((k, inbox)) = self.open.get(store)
             && *k == key
         {
-            *used = self.clock;
             return Ok(inbox.clone());
         }
-        let inbox = Inbox::open_postgres(target).await?;
-        if self.open.len() >= OPEN_INBOXES
-            && let Some(oldest) = self
-                .open
-                .iter()
-                .min_by_key(|(_, (_, _, used))| *used)
-                .map(|(s, _)| s.clone())
-        {
-            self.open.remove(&oldest);
-        }
-        self.open
-            .insert(store.to_owned(), (key, inbox.clone(), self.clock));
+        let conn = match self.connections.get(&target.shown) {
+            Some(c) => c.clone(),
+            None => {
+                let client = target.connect("opening the webhook inboxes").await?;
+                let c: PgConn = Arc::new(tokio::sync::Mutex::new(Arc::new(client)));
+                self.connections.insert(target.shown.clone(), c.clone());
+                c
+            }
+        };
+        let inbox = Inbox::open_postgres_on(target, conn).await?;
+        self.open.insert(store.to_owned(), (key, inbox.clone()));
         Ok(inbox)
     }
 
+    /// After a failed commit: the store's inbox is opened again (its tables checked)
+    /// next time; the shared connection reconnects by itself when it was dropped.
     fn forget(&mut self, store: &str) {
         self.open.remove(store);
     }

@@ -374,6 +374,53 @@ async fn a_killed_workers_store_is_taken_over_and_its_extraction_finishes_exactl
     drop_schema(&pg, &fleet_schema).await;
 }
 
+/// A registry whose connection the server dropped (a restart, a failover) reconnects on
+/// its next call instead of failing every claim and renewal until the worker restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_reconnects_after_the_server_drops_its_connection() {
+    use bcsync::fleet::{NewStore, Registry};
+    let Some(url) = pg_url() else { return };
+    let pg = connect(&url).await;
+    let schema = unique_name("fleetre");
+    let app = unique_name("regconn");
+    let state = format!(
+        "{}&application_name={app}",
+        common::pg_with_schema(&url, &schema)
+    );
+    let registry = Registry::open(&state).await.unwrap();
+    let add = |hash: &str| NewStore {
+        store_hash: hash.into(),
+        credentials: "env:X".into(),
+        dest_schema: format!("bc_{hash}"),
+        ..NewStore::default()
+    };
+    registry.add_store(&add("one")).await.unwrap();
+    let killed = pg
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1, "the registry holds one connection");
+    // The client learns of the drop when it next reads; give the connection task a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = registry.add_store(&add("two")).await;
+    // A call already on its way when the connection dropped may fail; the next reconnects.
+    if first.is_err() {
+        registry.add_store(&add("two")).await.unwrap();
+    }
+    let hashes: Vec<String> = registry
+        .stores()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.store_hash)
+        .collect();
+    assert_eq!(hashes, ["one", "two"]);
+    drop_schema(&pg, &schema).await;
+}
+
 /// The registry's rules, call by call: the longest-waiting store is claimed first;
 /// concurrent claims never get the same store; a holder whose lease lapsed and was taken
 /// over can renew, start and finish nothing; a paused store starts nothing; a job made

@@ -270,6 +270,77 @@ async fn an_event_of_a_store_the_worker_does_not_know_yet_waits_for_it() {
     common::drop_schema(&pg, &schema).await;
 }
 
+/// A worker writes every store's inbox through one connection: events of 20 stores, in
+/// 20 schemas, land over a single PostgreSQL connection (one each exhausted the server's
+/// connections in a 200-store fleet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_carries_every_stores_inbox() {
+    let Some((nats, url, fleet, schema)) = setup("fleet_conn") else {
+        return;
+    };
+    let pg = common::connect(&url).await;
+    let app = common::unique_name("inboxconn");
+    let stores: Vec<String> = (0..20).map(|i| format!("conn{i:02}")).collect();
+    let names: Vec<&str> = stores.iter().map(String::as_str).collect();
+    let r = receiver(&nats, &fleet, &names).await;
+    for (i, store) in stores.iter().enumerate() {
+        let e = payload(
+            store,
+            "store/customer/updated",
+            json!({"type": "customer", "id": i + 1}),
+            i as u64,
+        );
+        assert_eq!(deliver(r.addr, &e).await, 200);
+    }
+    let base = format!("{}&application_name={app}", common::pg_with_schema(&url, &schema));
+    let cancel = CancellationToken::new();
+    let task = {
+        let (nats, fleet, cancel) = (nats.clone(), fleet.clone(), cancel.clone());
+        tokio::spawn(async move {
+            jetstream::forward_to_inboxes_with(
+                &nats,
+                &fleet,
+                &ForwardOptions::default(),
+                move |s| {
+                    PgTarget::parse(&base, None)
+                        .ok()
+                        .map(|t| t.with_schema(&format!("{}_{s}", t.schema)))
+                },
+                |_| {},
+                cancel,
+            )
+            .await
+        })
+    };
+    wait_for("every store's event committed", || {
+        let (pg, schema, stores) = (&pg, &schema, &stores);
+        async move {
+            let mut n = 0;
+            for s in stores {
+                n += inbox_rows(pg, &format!("{schema}_{s}")).await.len();
+            }
+            n == stores.len()
+        }
+    })
+    .await;
+    let held: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 1, "the worker's inbox connections");
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+    r.shutdown().await.unwrap();
+    drop_stream(&nats, &fleet).await;
+    for s in &stores {
+        common::drop_schema(&pg, &format!("{schema}_{s}")).await;
+    }
+}
+
 fn spawn_receiver(
     sb: &RunningSandbox,
     dir: &std::path::Path,
