@@ -111,6 +111,7 @@ async fn main() {
         state: state.display().to_string(),
         extract_to: format!("sqlite:{}", dir.path().join("bcsync.db").display()),
         store_hash: Some("store1".into()),
+        fleet_nats: None,
     })
     .unwrap();
     let server = UiServer::bind(stores, "127.0.0.1:0".parse().unwrap(), None)

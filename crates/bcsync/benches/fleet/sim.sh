@@ -57,19 +57,16 @@ while IFS= read -r line; do
   printf '%s' "$token" > "$work/tokens/$hash"
   "$BIN" stores add "$hash" --state "$state" --token-file "$work/tokens/$hash" \
     --base-url "$base" --schema "${run}_s$i" --store-config "$work/store.toml" \
-    --extract-every "$EXTRACT_EVERY" --events --plan standard 2>/dev/null
-  for scope in 'store/customer/*' 'store/product/*' 'store/sku/*' 'store/order/*' 'store/cart/*'; do
-    curl -sf -o /dev/null -X POST "$base/stores/$hash/v3/hooks" -H "X-Auth-Token: $token" \
-      -H 'Content-Type: application/json' \
-      -d "{\"scope\":\"$scope\",\"destination\":\"http://127.0.0.1:$RX_PORT/webhooks\",\"is_active\":true,\"headers\":{\"X-Bcsync-Secret\":\"$BCSYNC_WEBHOOK_SECRET\"}}"
-  done
+    --extract-every "$EXTRACT_EVERY" --events --plan standard \
+    --hooks-url "http://127.0.0.1:$RX_PORT/webhooks" 2>> "$work/register.log"
   i=$((i + 1))
 done < "$work/stores.jsonl"
 
+rpids=()
 for r in $(seq 1 "$RECEIVERS"); do
   BCSYNC_STATE="$state" "$BIN" listen --nats "$NATS" --fleet "$run" --bind "127.0.0.1:$RX_PORT" \
     --reuse-port > "$work/receiver$r.log" 2>&1 &
-  pids+=("$!")
+  pids+=("$!"); rpids+=("$!")
 done
 wpids=()
 for w in $(seq 1 "$WORKERS"); do
@@ -99,7 +96,13 @@ rss_kb() {
   done
   echo "$k"
 }
+# The other processes' CPU: the sandbox, the receivers, and the whole machine (/proc/stat:
+# user+nice+system+irq+softirq), so PostgreSQL's and NATS's share is what remains.
+own_ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rx_ticks() { local t=0 p; for p in "${rpids[@]}"; do t=$((t + $(own_ticks "$p"))); done; echo "$t"; }
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 t0=$(now); c0=$(ticks); peak=0; peak_conns=0
+s0=$(own_ticks "$sb"); r0=$(rx_ticks); m0=$(machine_ticks)
 end=$(( $(date +%s) + MINUTES * 60 ))
 while [ "$(date +%s)" -lt "$end" ]; do
   r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
@@ -108,8 +111,13 @@ while [ "$(date +%s)" -lt "$end" ]; do
   sleep 5
 done
 t1=$(now); c1=$(ticks)
+s1=$(own_ticks "$sb"); r1=$(rx_ticks); m1=$(machine_ticks)
 hz=$(getconf CLK_TCK)
 first_loads=$(psqlq "SELECT count(*) FROM \"$schema\".fleet_jobs WHERE kind='extract' AND last_status='ok'")
+# When the last store's first extraction ended, from the workers' start.
+first_load_secs=$(psqlq "SELECT round(extract(epoch FROM max(f) - to_timestamp($t0))::numeric, 0) FROM
+  (SELECT min(finished_at) AS f FROM \"$schema\".fleet_job_runs WHERE kind = 'extract' AND status = 'ok'
+   GROUP BY store_hash) x")
 
 echo "== stopping the simulators; the workers apply what is left"
 while IFS= read -r line; do
@@ -173,7 +181,8 @@ for _ in $(seq 1 900); do
   sleep 1
 done
 t2=$(now)
-"$BIN" status --fleet --state "$state" --nats "$NATS" --fleet-name "$run" | head -n 8
+"$BIN" status --fleet --state "$state" --nats "$NATS" --fleet-name "$run" > "$work/status.txt"
+head -n 8 "$work/status.txt"
 mismatch=$(compare)
 records=0; events=0; written=0
 for i in $(seq 0 $((STORES - 1))); do
@@ -199,9 +208,11 @@ echo "events jobs: $(psqlq "SELECT count(*) FROM \"$schema\".fleet_job_runs WHER
 echo "records in the warehouse: $records; written during the traffic (a row's last write): $written, $(python3 -c "print(f'{$written/($t1-$t0):.0f}')") records/s"
 echo "webhook events stored: $events ($(python3 -c "print(f'{$events/($t1-$t0):.2f}')") events/s); event-to-applied lag p50 $(p 0.5) s, p99 $(p 0.99) s, max $(p 1.0) s"
 echo "worker CPU (workers + their jobs): $cpu s in $secs s = $(python3 -c "print(f'{($c1-$c0)/$hz/($t1-$t0):.2f}')") cores; peak RSS (workers + running jobs) $((peak / 1024)) MB"
+cores() { python3 -c "print(f'{($2-$1)/$hz/($t1-$t0):.2f}')"; }
+echo "CPU over the traffic, in cores: machine $(cores "$m0" "$m1"), sandbox $(cores "$s0" "$s1"), receivers $(cores "$r0" "$r1"), workers and their jobs $(cores "$c0" "$c1"); PostgreSQL, NATS and the rest: the difference"
 echo "PostgreSQL connections held by bcsync, sampled every 5 s: peak $peak_conns"
 echo "tables differing from a full extraction once events settled: $mismatch_events of $((STORES * 3)); after one more extraction: $mismatch"
-echo "first loads finished during traffic: $first_loads of $STORES"
+echo "first loads finished during traffic: $first_loads of $STORES, the last ${first_load_secs} s after the workers started"
 for s in $(seq 0 $((STORES - 1))); do
   psqlq "DROP SCHEMA IF EXISTS \"${run}_s$s\" CASCADE; DROP SCHEMA IF EXISTS \"${run}_c$s\" CASCADE" >/dev/null 2>&1 || true
 done

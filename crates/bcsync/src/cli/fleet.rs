@@ -173,9 +173,9 @@ pub async fn stores(args: StoresArgs) -> anyhow::Result<ExitCode> {
             let registry = Registry::open(&state.state).await?;
             let stores = registry.stores().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&stores)?);
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&stores)?))?;
             } else {
-                print!("{}", render_stores(&stores));
+                print_out(&render_stores(&stores))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -389,29 +389,37 @@ pub async fn status(
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["jetstream_backlog"] = serde_json::json!(backlog);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
         return Ok(ExitCode::SUCCESS);
     }
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let alive = status.workers.iter().filter(|w| w.alive).count();
-    println!(
+    writeln!(
+        out,
         "fleet in {}: {} stores ({} paused), {} workers alive, {} leases held",
         registry.shown(),
         status.stores.len(),
         status.stores.iter().filter(|s| s.paused).count(),
         alive,
         status.leases
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "jobs: {} running, {} waiting (queue), oldest waiting {}",
         status.running,
         status.queue_depth,
         secs(status.oldest_due_s)
-    );
+    )?;
     if let Some(backlog) = backlog {
-        println!("webhook deliveries in JetStream not yet in an inbox: {backlog}");
+        writeln!(
+            out,
+            "webhook deliveries in JetStream not yet in an inbox: {backlog}"
+        )?;
     }
     for w in &status.workers {
-        println!(
+        writeln!(
+            out,
             "worker {} on {} pid {}: {} leases, heartbeat {} ago{}{}",
             w.id,
             w.host,
@@ -420,22 +428,18 @@ pub async fn status(
             secs(Some(w.seconds_since_heartbeat)),
             if w.draining { ", draining" } else { "" },
             if w.alive { "" } else { " (gone)" }
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     // Lag: how long since the store's data was last brought up to date (its extraction or
     // its events, whichever is newer), the figure an operator watches per store.
-    println!(
+    writeln!(
+        out,
         "{:<24} {:<8} {:>8} {:<20} jobs",
         "store", "state", "lag", "lease"
-    );
+    )?;
     for s in &status.stores {
-        let lag = s
-            .jobs
-            .iter()
-            .filter(|j| matches!(j.kind, JobKind::Extract | JobKind::Events))
-            .filter_map(|j| j.since_success_s)
-            .reduce(f64::min);
+        let lag = s.lag_s();
         let lease = s.lease_holder().unwrap_or("-");
         let jobs: Vec<String> = s
             .jobs
@@ -452,16 +456,32 @@ pub async fn status(
                 )
             })
             .collect();
-        println!(
+        writeln!(
+            out,
             "{:<24} {:<8} {:>8} {:<20} {}",
             s.store_hash,
             if s.paused { "paused" } else { "active" },
             secs(lag),
             lease,
             jobs.join(" ")
-        );
+        )?;
     }
+    print_out(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a command's output to stdout; a reader that stopped early (`| head`) is not a
+/// failure (`println!` would panic on the broken pipe).
+fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 /// What every store task of one worker shares.

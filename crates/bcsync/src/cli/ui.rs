@@ -30,6 +30,13 @@ pub struct UiArgs {
     /// BIGCOMMERCE_STORE_HASH, else store_hash in bcsync.toml).
     #[arg(long)]
     pub store_hash: Option<String>,
+    /// A fleet's NATS server (nats://HOST:4222): the fleet page shows the webhook
+    /// deliveries JetStream holds for the workers. Needs --fleet.
+    #[arg(long, value_name = "URL", requires = "fleet")]
+    pub nats: Option<String>,
+    /// The fleet's name (its JetStream stream), with --nats.
+    #[arg(long, value_name = "NAME", requires = "nats")]
+    pub fleet: Option<String>,
 }
 
 pub async fn run(config: Option<&Path>, args: UiArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +51,7 @@ pub async fn run(config: Option<&Path>, args: UiArgs) -> anyhow::Result<ExitCode
             .store_hash
             .or_else(|| std::env::var(bcsync::config::ENV_STORE_HASH).ok())
             .or_else(|| file.store_hash.clone()),
+        fleet_nats: args.nats.zip(args.fleet),
     };
     // With a token the status page says whether the store answers, and its quota; the
     // dashboard works without one.

@@ -117,6 +117,16 @@ pub struct StoreRow {
 }
 
 impl StoreRow {
+    /// Seconds since the store's data was last brought up to date: its extraction or its
+    /// events, whichever succeeded last. The figure an operator watches per store.
+    pub fn lag_s(&self) -> Option<f64> {
+        self.jobs
+            .iter()
+            .filter(|j| matches!(j.kind, JobKind::Extract | JobKind::Events))
+            .filter_map(|j| j.since_success_s)
+            .reduce(f64::min)
+    }
+
     /// The worker holding the store's lease now (`None`: unleased or lapsed).
     pub fn lease_holder(&self) -> Option<&str> {
         match (&self.lease_owner, self.lease_left_s) {
@@ -299,6 +309,27 @@ impl Registry {
         Ok(Arc::clone(&current))
     }
 
+    /// Connects to an existing registry without creating anything (for readers such as
+    /// the dashboard); `None` when the state store holds no fleet.
+    pub async fn open_existing(url: &str) -> Result<Option<Self>> {
+        let target = PgTarget::parse(url, Some(DEFAULT_STATE_SCHEMA.to_owned()))?;
+        let client = target.connect("reading the fleet registry").await?;
+        let p = format!("{}.", quote_ident(&target.schema));
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{p}fleet_stores")],
+            )
+            .await
+            .map_err(|e| target.explain(&e, "reading the fleet registry"))?
+            .get(0);
+        Ok(exists.then(|| Self {
+            client: tokio::sync::Mutex::new(Arc::new(client)),
+            target,
+            p,
+        }))
+    }
+
     /// The state store's URL as shown (no password).
     pub fn shown(&self) -> &str {
         &self.target.shown
@@ -357,7 +388,8 @@ impl Registry {
                         .map_err(self.db("scheduling the store's jobs"))?;
                 }
                 None => {
-                    self.pg().await?
+                    self.pg()
+                        .await?
                         .execute(
                             &format!(
                                 "DELETE FROM {p}fleet_jobs WHERE store_hash = $1 AND kind = $2"
@@ -370,7 +402,8 @@ impl Registry {
             }
         }
         if s.events {
-            self.pg().await?
+            self.pg()
+                .await?
                 .execute(
                     &format!(
                         "INSERT INTO {p}fleet_jobs (store_hash, kind) VALUES ($1, 'events') \
@@ -381,7 +414,8 @@ impl Registry {
                 .await
                 .map_err(self.db("scheduling the store's jobs"))?;
         } else {
-            self.pg().await?
+            self.pg()
+                .await?
                 .execute(
                     &format!("DELETE FROM {p}fleet_jobs WHERE store_hash = $1 AND kind = 'events'"),
                     &[&s.store_hash],
@@ -396,7 +430,8 @@ impl Registry {
     /// such store.
     pub async fn remove_store(&self, store_hash: &str) -> Result<bool> {
         let n = self
-            .pg().await?
+            .pg()
+            .await?
             .execute(
                 &format!("DELETE FROM {}fleet_stores WHERE store_hash = $1", self.p),
                 &[&store_hash],
@@ -410,7 +445,8 @@ impl Registry {
     /// running when it is paused finishes. `false`: no such store.
     pub async fn set_paused(&self, store_hash: &str, paused: bool) -> Result<bool> {
         let n = self
-            .pg().await?
+            .pg()
+            .await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_stores SET paused = $2 WHERE store_hash = $1",
@@ -428,7 +464,8 @@ impl Registry {
     /// resumes with its events.
     pub async fn store_schemas(&self) -> Result<Vec<(String, String)>> {
         let rows = self
-            .pg().await?
+            .pg()
+            .await?
             .query(
                 &format!(
                     "SELECT store_hash, dest_schema FROM {}fleet_stores ORDER BY store_hash",
@@ -445,7 +482,8 @@ impl Registry {
     pub async fn stores(&self) -> Result<Vec<StoreRow>> {
         let p = &self.p;
         let rows = self
-            .pg().await?
+            .pg()
+            .await?
             .query(
                 &format!(
                     "SELECT {} FROM {p}fleet_stores s ORDER BY store_hash",
@@ -457,7 +495,8 @@ impl Registry {
             .map_err(self.db("reading the stores"))?;
         let mut stores: Vec<StoreRow> = rows.iter().map(store_row).collect();
         let jobs = self
-            .pg().await?
+            .pg()
+            .await?
             .query(
                 &format!(
                     "SELECT store_hash, kind, every_seconds, \
@@ -500,7 +539,8 @@ impl Registry {
         let p = &self.p;
         let ms = lease_ms(lease);
         let row = self
-            .pg().await?
+            .pg()
+            .await?
             .query_opt(
                 &format!(
                     "WITH c AS (
@@ -560,7 +600,8 @@ impl Registry {
 
     /// Gives a lease back (the store can be claimed at once).
     pub async fn release(&self, store_hash: &str, worker: &str, epoch: i64) -> Result<()> {
-        self.pg().await?
+        self.pg()
+            .await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_stores SET lease_owner = NULL, lease_until = NULL \
@@ -577,7 +618,8 @@ impl Registry {
     /// The store's jobs due now, in pass order.
     pub async fn due_jobs(&self, store_hash: &str) -> Result<Vec<JobKind>> {
         let rows = self
-            .pg().await?
+            .pg()
+            .await?
             .query(
                 &format!(
                     "SELECT kind FROM {}fleet_jobs WHERE store_hash = $1 \
@@ -647,7 +689,8 @@ impl Registry {
         let ok = outcome.status == "ok";
         // A job made due again while it ran (an event stored after its start) stays due.
         let n = self
-            .pg().await?
+            .pg()
+            .await?
             .execute(
                 &format!(
                     "WITH fenced AS ({fence}),
@@ -694,7 +737,8 @@ impl Registry {
         if store_hashes.is_empty() {
             return Ok(());
         }
-        self.pg().await?
+        self.pg()
+            .await?
             .execute(
                 &format!(
                     "UPDATE {}fleet_jobs SET next_due = clock_timestamp() \
@@ -714,7 +758,8 @@ impl Registry {
     /// users), for a worker to say whether its own connections fit.
     pub async fn connection_room(&self) -> Result<(i64, i64)> {
         let row = self
-            .pg().await?
+            .pg()
+            .await?
             .query_one(
                 "SELECT current_setting('max_connections')::int8 \
                  - current_setting('superuser_reserved_connections')::int8, \
@@ -737,7 +782,8 @@ impl Registry {
     ) -> Result<()> {
         let pid = i32::try_from(pid).unwrap_or(i32::MAX);
         let leases = i32::try_from(leases).unwrap_or(i32::MAX);
-        self.pg().await?
+        self.pg()
+            .await?
             .execute(
                 &format!(
                     "INSERT INTO {}fleet_workers (id, host, pid, heartbeat_at, draining, leases) \
@@ -754,7 +800,8 @@ impl Registry {
 
     /// Removes a worker that stopped cleanly.
     pub async fn worker_stopped(&self, worker: &str) -> Result<()> {
-        self.pg().await?
+        self.pg()
+            .await?
             .execute(
                 &format!("DELETE FROM {}fleet_workers WHERE id = $1", self.p),
                 &[&worker],
@@ -769,7 +816,8 @@ impl Registry {
         let p = &self.p;
         let stores = self.stores().await?;
         let workers = self
-            .pg().await?
+            .pg()
+            .await?
             .query(
                 &format!(
                     "SELECT id, host, pid, draining, leases, \

@@ -67,7 +67,6 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// (`cli::fleet::STORES_REFRESH`), so a store added just before its first webhook keeps it.
 const UNKNOWN_STORE_ATTEMPTS: i64 = 6;
 
-
 /// A fleet name: lower-case letters, digits, `-` and `_`, so that it is one subject token
 /// and its stream name (upper-cased) cannot collide with another fleet's.
 pub fn check_fleet_name(fleet: &str) -> Result<()> {

@@ -30,6 +30,25 @@ pub struct UiSources {
     pub extract_to: String,
     /// The store hash (names the PostgreSQL schema of an extraction; shown on the status).
     pub store_hash: Option<String>,
+    /// A fleet's NATS server and name (`bcsync ui --nats --fleet`): the fleet page then
+    /// shows the webhook deliveries JetStream holds for the workers.
+    pub fleet_nats: Option<(String, String)>,
+}
+
+/// What the fleet page shows.
+pub enum FleetView {
+    /// The state store is a SQLite file: a fleet's registry lives in PostgreSQL.
+    NotPostgres,
+    /// The PostgreSQL state store (shown) has no fleet registry yet.
+    NoFleet(String),
+    Fleet {
+        shown: String,
+        status: crate::fleet::FleetStatus,
+        /// Deliveries JetStream holds that no worker put in an inbox yet, with `--nats`.
+        backlog: Option<std::result::Result<u64, String>>,
+    },
+    /// The registry could not be read (the reason, any password redacted).
+    Failed(String),
 }
 
 /// One stream's extraction state.
@@ -170,6 +189,37 @@ impl Stores {
                 .await
                 .map_err(|e| e.to_string()),
         )
+    }
+
+    /// The fleet's registry (`bcsync stores`, `bcsync worker`) in the PostgreSQL state
+    /// store, read as `bcsync status --fleet` reads it; nothing is created by looking.
+    pub async fn fleet(&self) -> FleetView {
+        let StateLocation::Postgres(url) = &self.inner.location else {
+            return FleetView::NotPostgres;
+        };
+        let failed = |e: Error| FleetView::Failed(crate::pg::redact_in(&e.to_string()));
+        let registry = match crate::fleet::Registry::open_existing(url).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return FleetView::NoFleet(redact(url)),
+            Err(e) => return failed(e),
+        };
+        let status = match registry.status().await {
+            Ok(s) => s,
+            Err(e) => return failed(e),
+        };
+        let backlog = match &self.inner.sources.fleet_nats {
+            Some((nats, fleet)) => Some(
+                crate::listen::jetstream::consumer_lag(nats, fleet)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            None => None,
+        };
+        FleetView::Fleet {
+            shown: registry.shown().to_owned(),
+            status,
+            backlog,
+        }
     }
 
     pub fn sources(&self) -> &UiSources {

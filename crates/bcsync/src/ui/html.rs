@@ -100,7 +100,9 @@ fn badge(status: &str) -> String {
     let class = match status {
         "ok" => "ok",
         "running" => "run",
-        "interrupted" | "rejected_over_threshold" | "refused" => "warn",
+        "interrupted" | "rejected_over_threshold" | "refused" | "paused" | "draining" | "never" => {
+            "warn"
+        }
         _ => "bad",
     };
     format!("<span class=\"badge {class}\">{}</span>", esc(status))
@@ -146,13 +148,125 @@ pub fn page(title: &str, active: &str, body: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · bcsync</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\
-         <body><header><span class=\"brand\">bcsync</span><nav>{}{}{}</nav></header>\
+         <body><header><span class=\"brand\">bcsync</span><nav>{}{}{}{}</nav></header>\
          <main>{body}</main></body></html>\n",
         esc(title),
         nav("/", "Status", "status"),
         nav("/runs", "Runs", "runs"),
         nav("/charts", "Charts", "charts"),
+        nav("/fleet", "Fleet", "fleet"),
     )
+}
+
+/// Seconds (fractional, possibly absent) as [`span`] shows them.
+fn span_f(secs: Option<f64>) -> String {
+    secs.map_or("—".into(), |s| span(s.round() as i64))
+}
+
+/// The fleet page: what `bcsync status --fleet` prints, as tables.
+pub fn fleet_page(v: &super::data::FleetView) -> String {
+    use super::data::FleetView;
+    let body = match v {
+        FleetView::NotPostgres => "<h1>Fleet</h1><p>A fleet's registry lives in a PostgreSQL \
+             state store: start <code>bcsync ui --state postgres://…</code> with the fleet's \
+             state store (the one <code>bcsync stores add</code> and \
+             <code>bcsync worker</code> use).</p>"
+            .to_owned(),
+        FleetView::NoFleet(shown) => format!(
+            "<h1>Fleet</h1><p>No fleet in {}: register stores with <code>bcsync stores add \
+             HASH --token-env NAME</code> and run <code>bcsync worker</code>.</p>",
+            esc(shown)
+        ),
+        FleetView::Failed(why) => format!(
+            "<h1>Fleet</h1><p class=\"bad\">Could not read the fleet registry: {}</p>",
+            esc(why)
+        ),
+        FleetView::Fleet {
+            shown,
+            status,
+            backlog,
+        } => {
+            let alive = status.workers.iter().filter(|w| w.alive).count();
+            let paused = status.stores.iter().filter(|s| s.paused).count();
+            let mut out = format!(
+                "<h1>Fleet</h1><p>{} stores ({paused} paused) in {}; {alive} workers alive, \
+                 {} leases held.</p><p>Jobs: {} running, {} waiting, the oldest waiting {}.</p>",
+                status.stores.len(),
+                esc(shown),
+                status.leases,
+                status.running,
+                status.queue_depth,
+                span_f(status.oldest_due_s)
+            );
+            match backlog {
+                Some(Ok(n)) => out.push_str(&format!(
+                    "<p>Webhook deliveries in JetStream not yet in an inbox: {}</p>",
+                    thousands(*n)
+                )),
+                Some(Err(why)) => out.push_str(&format!(
+                    "<p class=\"bad\">JetStream could not be read: {}</p>",
+                    esc(why)
+                )),
+                None => {}
+            }
+            out.push_str(
+                "<h2>Workers</h2><table><thead><tr><th>worker</th><th>host</th><th>pid</th>\
+                 <th class=\"n\">leases</th><th>heartbeat</th><th>state</th></tr></thead><tbody>",
+            );
+            for w in &status.workers {
+                let state = match (w.alive, w.draining) {
+                    (false, _) => badge("gone"),
+                    (true, true) => badge("draining"),
+                    (true, false) => badge("ok"),
+                };
+                out.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{} ago</td><td>{state}</td></tr>",
+                    esc(&w.id),
+                    esc(&w.host),
+                    w.pid,
+                    w.leases,
+                    span_f(Some(w.seconds_since_heartbeat))
+                ));
+            }
+            out.push_str(
+                "</tbody></table><h2>Stores</h2><table><thead><tr><th>store</th><th>state</th>\
+                 <th class=\"n\">lag</th><th>lease</th><th>jobs</th></tr></thead><tbody>",
+            );
+            for s in &status.stores {
+                let jobs: Vec<String> = s
+                    .jobs
+                    .iter()
+                    .map(|j| {
+                        let last = if j.running_worker.is_some() {
+                            badge("running")
+                        } else {
+                            badge(j.last_status.as_deref().unwrap_or("never"))
+                        };
+                        let title = j
+                            .last_error
+                            .as_deref()
+                            .map_or(String::new(), |e| format!(" title=\"{}\"", esc(e)));
+                        format!("<span{title}>{} {last}</span>", j.kind)
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&s.store_hash),
+                    if s.paused {
+                        badge("paused")
+                    } else {
+                        badge("ok")
+                    },
+                    span_f(s.lag_s()),
+                    esc(s.lease_holder().unwrap_or("—")),
+                    jobs.join(" ")
+                ));
+            }
+            out.push_str("</tbody></table>");
+            out
+        }
+    };
+    page("Fleet", "fleet", &body)
 }
 
 /// What the status page shows.

@@ -1,7 +1,7 @@
 //! `bcsync ui`: a local web dashboard served by the binary itself: the status of the
 //! stores (push syncs, Brevo, extraction bookmarks and lag, table sizes), the run history
-//! (filterable, paged) and one run's page with its rejected rows (downloadable as CSV and
-//! JSON) and request log.
+//! (filterable, paged), one run's page with its rejected rows (downloadable as CSV and
+//! JSON) and request log, and a fleet's stores, workers, leases and queue (`/fleet`).
 //!
 //! - Pages are rendered on the server ([`html`]); the stylesheet and the one script are
 //!   embedded in the binary. The script is the live debugger: on a running run's page it
@@ -83,6 +83,7 @@ pub fn router(stores: Stores, token: Option<&SecretString>) -> Router {
         .route("/", get(status_page))
         .route("/runs", get(runs_page))
         .route("/charts", get(charts_page))
+        .route("/fleet", get(fleet_page))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/rejected.csv", get(rejected_csv))
         .route("/runs/{id}/rejected.json", get(rejected_json))
@@ -284,6 +285,10 @@ async fn status_page(State(app): State<App>) -> Response {
         listen,
     };
     html_page(html::status_page(&view, chrono::Utc::now()))
+}
+
+async fn fleet_page(State(app): State<App>) -> Response {
+    html_page(html::fleet_page(&app.stores.fleet().await))
 }
 
 /// Runs the charts show: the most recent ones.

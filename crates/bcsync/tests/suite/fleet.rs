@@ -374,6 +374,63 @@ async fn a_killed_workers_store_is_taken_over_and_its_extraction_finishes_exactl
     drop_schema(&pg, &fleet_schema).await;
 }
 
+/// `stores add --hooks-url` points the store's webhooks at the fleet's receivers, with the
+/// fleet's secret; adding the store again changes nothing; a missing secret is refused
+/// before anything is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_add_registers_the_stores_webhooks_once() {
+    let Some(url) = pg_url() else { return };
+    let pg = connect(&url).await;
+    let schema = unique_name("fleethooks");
+    let state = common::pg_with_schema(&url, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let sb = store("fleet-hooks", tiny(3)).await;
+    let hooks_url = "http://127.0.0.1:18799/webhooks";
+    let add = |secret: Option<&str>| {
+        let mut cmd = bcsync(dir.path());
+        cmd.args(["stores", "add", sb.store_hash(), "--state", &state])
+            .args(["--token-env", &token_env(sb.store_hash())])
+            .args(["--base-url", &sb.base_url(), "--events"])
+            .args(["--hooks-url", hooks_url])
+            .env(token_env(sb.store_hash()), sb.token())
+            .env_remove("BCSYNC_WEBHOOK_SECRET");
+        if let Some(s) = secret {
+            cmd.env("BCSYNC_WEBHOOK_SECRET", s);
+        }
+        cmd.output().unwrap()
+    };
+    let refused = add(None);
+    let text = common::output_text(&refused);
+    assert!(
+        !refused.status.success() && text.contains("BCSYNC_WEBHOOK_SECRET"),
+        "{text}"
+    );
+    let out = add(Some("fleet-secret-1"));
+    let text = common::output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("5 created"), "{text}");
+    let (status, body) = common::api(&sb, reqwest::Method::GET, "/v3/hooks", None).await;
+    assert_eq!(status, 200);
+    let body = body.unwrap();
+    let hooks = body["data"].as_array().unwrap();
+    assert_eq!(hooks.len(), 5, "{body}");
+    for h in hooks {
+        assert_eq!(h["destination"], hooks_url);
+        assert_eq!(h["headers"]["X-Bcsync-Secret"], "fleet-secret-1", "{h}");
+    }
+    let again = add(Some("fleet-secret-1"));
+    let text = common::output_text(&again);
+    assert!(
+        again.status.success() && text.contains("5 unchanged"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fleet-secret-1"),
+        "the secret is never printed: {text}"
+    );
+    drop_schema(&pg, &schema).await;
+}
+
 /// A registry whose connection the server dropped (a restart, a failover) reconnects on
 /// its next call instead of failing every claim and renewal until the worker restarts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,7 +241,8 @@ async fn an_event_of_a_store_the_worker_does_not_know_yet_waits_for_it() {
     let known = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
     let task = {
-        let (nats, fleet, cancel, known) = (nats.clone(), fleet.clone(), cancel.clone(), known.clone());
+        let (nats, fleet, cancel, known) =
+            (nats.clone(), fleet.clone(), cancel.clone(), known.clone());
         tokio::spawn(async move {
             jetstream::forward_to_inboxes_with(
                 &nats,
@@ -260,7 +261,11 @@ async fn an_event_of_a_store_the_worker_does_not_know_yet_waits_for_it() {
     known.store(true, Ordering::Relaxed);
     wait_committed(&pg, &schema, &nats, &fleet, 1).await;
     assert_eq!(
-        inbox_rows(&pg, &schema).await.keys().cloned().collect::<Vec<_>>(),
+        inbox_rows(&pg, &schema)
+            .await
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
         vec![event["hash"].as_str().unwrap().to_owned()]
     );
     cancel.cancel();
@@ -292,7 +297,10 @@ async fn one_connection_carries_every_stores_inbox() {
         );
         assert_eq!(deliver(r.addr, &e).await, 200);
     }
-    let base = format!("{}&application_name={app}", common::pg_with_schema(&url, &schema));
+    let base = format!(
+        "{}&application_name={app}",
+        common::pg_with_schema(&url, &schema)
+    );
     let cancel = CancellationToken::new();
     let task = {
         let (nats, fleet, cancel) = (nats.clone(), fleet.clone(), cancel.clone());

@@ -113,3 +113,86 @@ fn runs_and_extraction_from_postgres() {
         drop_schema(&pg, &extract_schema).await;
     });
 }
+
+/// The fleet page reads the registry in the PostgreSQL state store as `status --fleet`
+/// does: before any store is registered it says how to start (and creates nothing), then
+/// it lists the stores (paused ones marked), the workers and their leases.
+#[test]
+fn the_fleet_page_shows_the_registry() {
+    use bcsync::fleet::{NewStore, Registry};
+    let Some(url) = pg_url() else { return };
+    let schema = unique_name("uifleet");
+    let state = common::pg_with_schema(&url, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let ui = UiProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--state", &state],
+        &[],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let get = |path: &str| {
+            let url = ui.url(path);
+            async move {
+                let r = reqwest::get(&url).await.unwrap();
+                assert!(r.status().is_success(), "{url}: {}", r.status());
+                r.text().await.unwrap()
+            }
+        };
+        let empty = get("/fleet").await;
+        assert!(
+            empty.contains("No fleet in") && empty.contains("bcsync stores add"),
+            "{empty}"
+        );
+        let pg = connect(&url).await;
+        let created: bool = pg
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("\"{schema}\".fleet_stores")],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!created, "looking created the registry");
+
+        let registry = Registry::open(&state).await.unwrap();
+        for hash in ["uistore-a", "uistore-b"] {
+            registry
+                .add_store(&NewStore {
+                    store_hash: hash.into(),
+                    credentials: "env:X".into(),
+                    dest_schema: format!("bc_{hash}"),
+                    extract_every: Some(std::time::Duration::from_secs(900)),
+                    events: true,
+                    ..NewStore::default()
+                })
+                .await
+                .unwrap();
+        }
+        assert!(registry.set_paused("uistore-b", true).await.unwrap());
+        registry
+            .heartbeat("ui-worker-1", "hostx", 4242, false, 0)
+            .await
+            .unwrap();
+        let page = get("/fleet").await;
+        assert!(
+            page.contains("2 stores (1 paused)") && page.contains("1 workers alive"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<td>uistore-a</td>") && page.contains("<td>uistore-b</td>"),
+            "{page}"
+        );
+        assert!(page.contains("badge warn\">paused"), "{page}");
+        assert!(
+            page.contains("<td>ui-worker-1</td><td>hostx</td><td>4242</td>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("extract ") && page.contains("events "),
+            "{page}"
+        );
+        drop(ui);
+        drop_schema(&pg, &schema).await;
+    });
+}
