@@ -297,8 +297,18 @@ impl std::fmt::Debug for PgTarget {
 /// The `application_name` of bcsync's connections when the URL sets none.
 const APPLICATION_NAME: &str = "bcsync";
 
-/// `bcsync: <doing>`, cut to the 63 bytes PostgreSQL keeps.
+/// Whether the URL's driver parameters leave `key` to our default.
+fn url_has_no(key: &str, given: &[(String, String)]) -> bool {
+    !given.iter().any(|(k, _)| k == key)
+}
+
+/// `bcsync: <doing>`, cut to the 63 bytes PostgreSQL keeps. A reconnection is named as
+/// the first connection was, so `pg_stat_activity` says what it is for, not its history.
 fn application_name(doing: &str) -> String {
+    let doing = match doing.strip_prefix("reconnecting to ") {
+        Some(what) => format!("opening {what}"),
+        None => doing.to_owned(),
+    };
     let mut name = format!("{APPLICATION_NAME}: {doing}");
     let mut end = name.len().min(63);
     while !name.is_char_boundary(end) {
@@ -346,6 +356,21 @@ impl PgTarget {
         }
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
+        }
+        // A server that vanished without closing the connection (a failover, a cut
+        // network) is noticed within about a minute rather than the kernel's two hours, so
+        // the long-lived connections (a worker's registry and inboxes) reconnect.
+        if url_has_no("keepalives_idle", &rest) {
+            config.keepalives_idle(Duration::from_secs(30));
+        }
+        if url_has_no("keepalives_interval", &rest) {
+            config.keepalives_interval(Duration::from_secs(10));
+        }
+        if url_has_no("keepalives_retries", &rest) {
+            config.keepalives_retries(3);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(60));
         }
         let roots = match rootcert.as_deref() {
             Some("system") => Roots::System,
@@ -840,6 +865,10 @@ mod tests {
         assert_eq!(
             application_name("opening the webhook inbox"),
             "bcsync: opening the webhook inbox"
+        );
+        assert_eq!(
+            application_name("reconnecting to the fleet registry"),
+            "bcsync: opening the fleet registry"
         );
         let long = application_name(&"é".repeat(60));
         assert!(long.len() <= 63 && long.starts_with("bcsync: é"), "{long}");

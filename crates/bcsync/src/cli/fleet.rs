@@ -170,8 +170,11 @@ pub async fn stores(args: StoresArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         StoresCommand::Add(a) => add_store(*a).await,
         StoresCommand::List { state, json } => {
-            let registry = Registry::open(&state.state).await?;
-            let stores = registry.stores().await?;
+            // Listing creates nothing: no registry yet is an empty fleet.
+            let stores = match Registry::open_existing(&state.state).await? {
+                Some(registry) => registry.stores().await?,
+                None => Vec::new(),
+            };
             if json {
                 print_out(&format!("{}\n", serde_json::to_string_pretty(&stores)?))?;
             } else {
@@ -256,11 +259,12 @@ async fn add_store(a: AddStoreArgs) -> anyhow::Result<ExitCode> {
             "--push-every and --brevo-every run the [[sync]] and [brevo] settings of a config file: give it with --store-config FILE"
         );
     }
-    // The hooks first: a token or secret that does not work leaves nothing registered.
+    // The registry is reachable, then the hooks, then the store: a state URL, token or
+    // secret that does not work leaves neither hooks nor a registered store behind.
+    let registry = Registry::open(&a.state.state).await?;
     if let Some(url) = &a.hooks_url {
         register_hooks(&store, url, a.secret_file.as_deref()).await?;
     }
-    let registry = Registry::open(&a.state.state).await?;
     registry.add_store(&store).await?;
     eprintln!(
         "registered {} (schema {}, token from {}) in {}",
@@ -281,20 +285,30 @@ async fn register_hooks(
 ) -> anyhow::Result<()> {
     use bcsync::listen;
     let secret = match secret_file {
-        Some(file) => listen::load_secret(file)?,
+        Some(file) => listen::load_secret(file)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--secret-file {} is missing or empty: put the fleet's webhook secret (the one its receivers check) in it, or set {}",
+                file.display(),
+                listen::ENV_WEBHOOK_SECRET
+            )
+        })?,
         None => std::env::var(listen::ENV_WEBHOOK_SECRET)
             .ok()
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .map(SecretString::from),
+            .map(SecretString::from)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--hooks-url needs the fleet's webhook secret (the one its receivers check): set {} or give --secret-file",
+                    listen::ENV_WEBHOOK_SECRET
+                )
+            })?,
     };
-    let Some(secret) = secret else {
-        anyhow::bail!(
-            "--hooks-url needs the fleet's webhook secret (the one its receivers check): set {} or give --secret-file",
-            listen::ENV_WEBHOOK_SECRET
-        );
-    };
-    let token = read_token(&store.credentials, &store.store_hash).map_err(anyhow::Error::msg)?;
+    let token = read_token(&store.credentials, &store.store_hash).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; --hooks-url registers the webhooks from this machine, so the token must be readable here too"
+        )
+    })?;
     let client = bcsync::config::StoreConnection {
         store_hash: store.store_hash.clone(),
         access_token: token,
@@ -380,7 +394,12 @@ pub async fn status(
     fleet: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let registry = Registry::open(state).await?;
+    let Some(registry) = Registry::open_existing(state).await? else {
+        anyhow::bail!(
+            "no fleet in {}: register stores with `bcsync stores add HASH --token-env NAME --state ...` and start `bcsync worker`",
+            bcsync::pg::redact(state)
+        );
+    };
     let status = registry.status().await?;
     let backlog = match nats {
         Some(url) => Some(bcsync::listen::jetstream::consumer_lag(url, fleet).await?),
@@ -600,28 +619,32 @@ pub async fn worker(args: WorkerArgs, interrupt: &Interrupt) -> anyhow::Result<E
 /// store (run history, checkpoints). Measured with `pg_stat_activity`; README "A fleet".
 pub const JOB_CONNECTIONS: u32 = 2;
 
-/// The most PostgreSQL connections a worker holds: the registry's, its event consumer's
-/// (one for every store's inbox), and its jobs'.
-fn worker_connections(args: &WorkerArgs) -> u32 {
+/// The PostgreSQL connections a worker holds at most, besides its registry connection:
+/// its event consumer's (one for every store's inbox) and its jobs'.
+fn worker_connections(args: &WorkerArgs) -> (u32, u32) {
     let inboxes = u32::from(args.nats.is_some());
-    1 + inboxes + args.max_stores * JOB_CONNECTIONS
+    (inboxes, args.max_stores * JOB_CONNECTIONS)
 }
 
 /// Warns at start when the server's free connections are fewer than this worker may
-/// hold: past `max_connections`, jobs fail with "too many clients" and are retried late.
+/// still open: past `max_connections`, jobs fail with "too many clients" and are retried
+/// late.
 async fn warn_unless_connections_fit(registry: &Registry, args: &WorkerArgs) {
-    let need = i64::from(worker_connections(args));
+    let (inboxes, jobs) = worker_connections(args);
+    let more = i64::from(inboxes + jobs);
     match registry.connection_room().await {
-        Ok((max, used)) if max - used < need => tracing::warn!(
-            "PostgreSQL allows {max} connections and {used} are in use; this worker may hold \
-             up to {need} more (1 for the registry, {} for webhook inboxes, {JOB_CONNECTIONS} \
-             per store x --max-stores {}): raise max_connections or lower --max-stores, else jobs fail with \"too many clients\" \
-             and wait for their next turn",
-            need - 1 - i64::from(args.max_stores * JOB_CONNECTIONS),
+        // `used` counts this worker's registry connection already.
+        Ok((max, used)) if max - used < more => tracing::warn!(
+            "PostgreSQL allows {max} connections and {used} are in use; this worker may open \
+             {more} more ({inboxes} for webhook inboxes, {JOB_CONNECTIONS} per store x \
+             --max-stores {}): raise max_connections or lower --max-stores, else jobs fail \
+             with \"too many clients\" and wait for their next turn",
             args.max_stores
         ),
         Ok(_) => {}
-        Err(e) => tracing::debug!("cannot read max_connections: {e}"),
+        Err(e) => tracing::warn!(
+            "cannot read PostgreSQL's max_connections to check this worker's connections fit: {e}"
+        ),
     }
 }
 

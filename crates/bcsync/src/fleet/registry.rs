@@ -762,7 +762,8 @@ impl Registry {
             .await?
             .query_one(
                 "SELECT current_setting('max_connections')::int8 \
-                 - current_setting('superuser_reserved_connections')::int8, \
+                 - current_setting('superuser_reserved_connections')::int8 \
+                 - coalesce(current_setting('reserved_connections', true)::int8, 0), \
                  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
                 &[],
             )

@@ -488,7 +488,19 @@ impl Applier {
                 .iter()
                 .filter_map(|r| r.get("id").and_then(Value::as_i64))
                 .collect();
-            let mut items = page.items;
+            // The range holds orders nobody asked for: unchanged ones, or changed ones
+            // whose own events come. Writing them would rewrite up to a page of rows per
+            // event for nothing, so only the asked-for ones are kept.
+            let asked: BTreeSet<i64> = wanted[i..=j].iter().copied().collect();
+            let mut items: Vec<Value> = page
+                .items
+                .into_iter()
+                .filter(|r| {
+                    r.get("id")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|id| asked.contains(&id))
+                })
+                .collect();
             // UNCERTAIN (docs/api-notes.md §6.2, §13.9): whether the default list leaves
             // out only archived orders or also status 0 (Incomplete) ones. An order missing
             // from the range is therefore read by id: only an archived (`is_deleted`) or

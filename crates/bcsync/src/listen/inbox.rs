@@ -3,7 +3,8 @@
 //! `kill -9`, and the acknowledgement never waits behind the destination's page
 //! transactions: SQLite gets a file of its own beside the destination (`NAME-inbox.db`,
 //! WAL with `synchronous=FULL`), PostgreSQL a table of its own (`_bcsync_inbox` in the
-//! store's schema) on a connection of its own (default `synchronous_commit`). SQLite
+//! store's schema) on a connection of its own (default `synchronous_commit`; a fleet
+//! worker's inboxes share one, `open_postgres_on`). SQLite
 //! deliveries that arrive together are committed together (one transaction, one fsync:
 //! group commit), so a burst's acknowledgements do not queue behind each other's fsyncs.
 //!
@@ -313,10 +314,25 @@ impl Inbox {
              CREATE INDEX IF NOT EXISTS _bcsync_inbox_pending ON {events} (seq) WHERE applied_at IS NULL;
              CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);"
         );
-        client
-            .batch_execute(&sql)
+        // An inbox that is complete already is left alone: `ALTER TABLE` and `CREATE INDEX`
+        // lock the table even when they end up doing nothing, and a fleet worker opens
+        // many inboxes on one shared connection.
+        let ready: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($3) \
+                             AND attname = 'parked' AND NOT attisdropped)",
+                &[&format!("{schema}._bcsync_inbox_pending"), &meta, &events],
+            )
             .await
-            .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
+            .map_err(|e| target.explain(&e, "opening the webhook inbox"))?
+            .get(0);
+        if !ready {
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| target.explain(&e, "creating the webhook inbox"))?;
+        }
         Ok(Self::Postgres {
             target: Box::new(target.clone()),
             client: conn,

@@ -65,7 +65,7 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Deliveries of an event whose store the registry does not know before it is dropped:
 /// with [`RETRY_DELAY`] between them, 30 s, six times the registry's re-read period
 /// (`cli::fleet::STORES_REFRESH`), so a store added just before its first webhook keeps it.
-const UNKNOWN_STORE_ATTEMPTS: i64 = 6;
+const UNKNOWN_STORE_ATTEMPTS: i64 = 7;
 
 /// A fleet name: lower-case letters, digits, `-` and `_`, so that it is one subject token
 /// and its stream name (upper-cased) cannot collide with another fleet's.
@@ -524,7 +524,8 @@ async fn forward_batch(
             // rather than acked, so JetStream's advisory records it; if the store comes
             // back, its first sync reads what these events would have.
             for e in &events {
-                let attempts = e.message.info().map_or(i64::MAX, |i| i.delivered);
+                // Unreadable delivery info counts as a first attempt: offered again.
+                let attempts = e.message.info().map_or(1, |i| i.delivered);
                 if attempts < UNKNOWN_STORE_ATTEMPTS {
                     ack(&e.message, AckKind::Nak(Some(RETRY_DELAY))).await;
                 } else {
@@ -554,7 +555,8 @@ async fn forward_batch(
             }
         }
     }
-    // Stores commit side by side, their statements pipelined on the shared connection.
+    // Stores' statements are pipelined on the shared connection: one round trip for the
+    // round, though the server runs them one after another.
     for (store, events, outcome) in futures::future::join_all(commits).await {
         match outcome {
             Ok(()) => {
@@ -609,7 +611,8 @@ fn read_message(
 /// inbox is opened (its tables checked) once.
 #[derive(Default)]
 struct Inboxes {
-    /// Connection per database (`PgTarget::shown`).
+    /// Connection per database (`PgTarget::shown`: server, user, database). Every inbox of
+    /// a fleet comes from the one state URL, so its TLS settings are the same for all.
     connections: HashMap<String, PgConn>,
     /// Inbox per store, with the database and schema it was opened in.
     open: HashMap<String, (String, Inbox)>,

@@ -405,6 +405,17 @@ async fn stores_add_registers_the_stores_webhooks_once() {
         !refused.status.success() && text.contains("BCSYNC_WEBHOOK_SECRET"),
         "{text}"
     );
+    let registered: i64 = pg
+        .query_one(
+            &format!("SELECT count(*) FROM \"{schema}\".fleet_stores"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(registered, 0, "a refused add registers no store");
+    let (_, none) = common::api(&sb, reqwest::Method::GET, "/v3/hooks", None).await;
+    assert_eq!(none.unwrap()["data"], serde_json::json!([]), "nor any hook");
     let out = add(Some("fleet-secret-1"));
     let text = common::output_text(&out);
     assert!(out.status.success(), "{text}");
