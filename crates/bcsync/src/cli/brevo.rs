@@ -66,6 +66,29 @@ pub async fn run(config: Option<&Path>, args: BrevoArgs) -> anyhow::Result<ExitC
     }
 }
 
+/// Waits while another process syncs into the same Brevo account (another store's sync,
+/// on this machine or any sharing the state store): the account's rate limits are shared.
+async fn wait_for_account(lock: &mut dyn bcsync::state::push::PushStore) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut said = false;
+    while !lock.try_lock(RUN_NAME)? {
+        if !said {
+            eprintln!(
+                "waiting: another bcsync process is syncing into the same Brevo account, whose rate limits both would share; this sync starts when it ends"
+            );
+            said = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    if said {
+        tracing::info!(
+            "the Brevo account is free after {:.1} s; syncing",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 async fn sync(
     file: &bcsync::config::FileConfig,
     config: &BrevoConfig,
@@ -88,6 +111,10 @@ async fn sync(
     let alerts = bcsync::alerts::Alerts::from_config(file)?.redact(&config.api_key);
     let mut store = open_push_store(&state_spec, &store_hash)?;
     take_run_lock(store.as_mut(), RUN_NAME).await?;
+    // Held until this sync ends (dropped with it): see `marketing::account_scope`.
+    let mut account_lock =
+        open_push_store(&state_spec, &marketing::account_scope(&config.api_key))?;
+    wait_for_account(account_lock.as_mut()).await?;
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut run = marketing::run_record(

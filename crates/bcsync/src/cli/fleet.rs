@@ -616,8 +616,9 @@ pub async fn worker(args: WorkerArgs, interrupt: &Interrupt) -> anyhow::Result<E
 }
 
 /// PostgreSQL connections one job process holds at most: its destination and the state
-/// store (run history, checkpoints). Measured with `pg_stat_activity`; README "A fleet".
-pub const JOB_CONNECTIONS: u32 = 2;
+/// store (run history, checkpoints), and for a Brevo sync its account's lock. Measured
+/// with `pg_stat_activity`; README "A fleet".
+pub const JOB_CONNECTIONS: u32 = 3;
 
 /// The PostgreSQL connections a worker holds at most, besides its registry connection:
 /// its event consumer's (one for every store's inbox) and its jobs'.

@@ -48,6 +48,18 @@ pub const TRACK_ORDERS: &str = "brevo:orders";
 /// The run lock and run records.
 pub const RUN_NAME: &str = "brevo";
 
+/// The run-lock scope of a Brevo account: a digest of its API key (never the key).
+/// A Brevo account's rate limits are the account's, whichever store sends, so syncs of
+/// several stores into one account (a fleet's) take this lock as well as their store's:
+/// one sync per account at a time, whose pacer is then the only one spending them.
+pub fn account_scope(api_key: &secrecy::SecretString) -> String {
+    use secrecy::ExposeSecret;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("bcsync brevo account:{}", api_key.expose_secret()));
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("brevo-account-{hex}")
+}
+
 /// Options of one run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncOptions {

@@ -440,6 +440,59 @@ async fn a_postgresql_warehouse_and_state_sync_the_same() {
     drop_schema(&pg, &state_schema).await;
 }
 
+/// Syncs of different stores into one Brevo account take turns (the account's rate limits
+/// are shared): while another process holds the account's lock, in the PostgreSQL state
+/// store every worker of a fleet shares, a sync waits and says why; then it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_into_one_brevo_account_take_turns() {
+    use bcsync::state::push::open_push_store;
+    let Some(url) = pg_url() else { return };
+    let state_schema = unique_name("brevo_acct");
+    let state = pg_with_schema(&url, &state_schema);
+    let f = Fixture::start_on(emulator(), MAPPING, None, Some(state.clone())).await;
+    let key = f.brevo.api_key();
+    let scope = bcsync::marketing::account_scope(&secrecy::SecretString::from(key.clone()));
+    assert!(!scope.contains(&key), "the scope never carries the key");
+    // Another store's sync into the same account, as far as the lock goes.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let (state, scope) = (state.clone(), scope.clone());
+        std::thread::spawn(move || {
+            let mut other = open_push_store(&state, &scope).unwrap();
+            assert!(other.try_lock(bcsync::marketing::RUN_NAME).unwrap());
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    let mut child = bcsync_in(&f.sb, f.dir.path(), &["brevo", "sync"])
+        .env("BREVO_API_KEY", &key)
+        .env_remove("BREVO_BASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sync waits for the account"
+    );
+    assert!(
+        f.writes().await.is_empty(),
+        "nothing was sent while it waited"
+    );
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("same Brevo account"), "{text}");
+    assert!(!f.writes().await.is_empty(), "then it synced");
+    let pg = connect(&url).await;
+    drop_schema(&pg, &state_schema).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mistyped_value_is_refused_locally_and_never_sent() {
     // The store's company names are text; mapped to a date attribute, each is refused here.
