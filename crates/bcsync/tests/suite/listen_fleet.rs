@@ -110,6 +110,12 @@ fn worker(
     (task, cancel, stored)
 }
 
+/// Stops a worker task started here and checks it ended cleanly.
+async fn stop_worker(task: tokio::task::JoinHandle<bcsync::Result<()>>, cancel: CancellationToken) {
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
+
 /// The inbox's rows: delivery hash → generation.
 async fn inbox_rows(pg: &tokio_postgres::Client, schema: &str) -> BTreeMap<String, i64> {
     pg.query(
@@ -212,8 +218,7 @@ async fn a_delivery_lands_once_in_its_inbox() {
         .map(|e| e["hash"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(rows.keys().cloned().collect::<BTreeSet<_>>(), want);
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
     r.shutdown().await.unwrap();
     drop_stream(&nats, &fleet).await;
     common::drop_schema(&pg, &schema).await;
@@ -268,8 +273,7 @@ async fn an_event_of_a_store_the_worker_does_not_know_yet_waits_for_it() {
             .collect::<Vec<_>>(),
         vec![event["hash"].as_str().unwrap().to_owned()]
     );
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
     r.shutdown().await.unwrap();
     drop_stream(&nats, &fleet).await;
     common::drop_schema(&pg, &schema).await;
@@ -340,8 +344,7 @@ async fn one_connection_carries_every_stores_inbox() {
         .unwrap()
         .get(0);
     assert_eq!(held, 1, "the worker's inbox connections");
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
     r.shutdown().await.unwrap();
     drop_stream(&nats, &fleet).await;
     for s in &stores {
@@ -483,8 +486,7 @@ async fn a_receiver_killed_mid_stream_loses_and_doubles_nothing() {
         acknowledged,
         "the inbox holds every acknowledged delivery and nothing else"
     );
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
     a.kill().unwrap();
     a.wait().unwrap();
     drop_stream(&nats, &fleet).await;
@@ -568,8 +570,7 @@ async fn a_worker_killed_mid_batch_is_redelivered_to_another() {
     assert_eq!(rows.keys().cloned().collect::<BTreeSet<_>>(), hashes);
     let info = stream.clone().info().await.unwrap().state.messages;
     assert_eq!(info, 0, "every message was acked and left the work queue");
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
     r.shutdown().await.unwrap();
     drop_stream(&nats, &fleet).await;
     common::drop_schema(&pg, &schema).await;
@@ -702,8 +703,7 @@ async fn apply_pending_makes_the_destination_equal_a_full_extraction() {
     let target = PgTarget::parse(&to, None).unwrap();
     let (task, cancel, _) = worker(&nats, &fleet, ForwardOptions::default(), &hash, target);
     wait_committed(&pg, &schema, &nats, &fleet, events.len()).await;
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    stop_worker(task, cancel).await;
 
     let dir = tempfile::tempdir().unwrap();
     let out = common::bcsync_in(&sb, dir.path(), &["listen", "--to", &to, "--apply-pending"])

@@ -152,7 +152,7 @@ async fn large_table_streams_through_the_cursor_with_typed_values() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let fetching: i64 = pg
         .query_one(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'bcsync' \
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name LIKE 'bcsync%' \
              AND state = 'idle in transaction' AND query = $1",
             &[&format!("FETCH {FETCH_ROWS} FROM bcsync_src")],
         )
