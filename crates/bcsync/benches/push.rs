@@ -1,8 +1,9 @@
 //! Push benchmark: 10k customers and 5k products upserted from CSV into a sandbox under the
 //! Standard plan quota (150 requests / 30 s) with a time scale; then a rerun with 5% of
-//! rows changed; then an unchanged rerun. Prints write requests against the minimum
-//! (ceil(rows/10) per batchable operation, one per created product), lookup requests
-//! against ceil(rows/50), and wall time against the quota bound.
+//! rows changed; then an unchanged rerun. The two syncs run side by side on one client, as
+//! `bcsync push` runs them ([`bcsync::push::run_syncs`]). Prints write requests against the
+//! minimum (ceil(rows/10) per batchable operation, one per created product), lookup
+//! requests against ceil(rows/50), and wall time against the quota bound.
 //!
 //! Every phase starts in a fresh rate-limit window: before a phase the bench waits for the
 //! reset the client's [`bigcommerce::Client::rate_limit`] snapshot reports (one whole
@@ -26,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use bc_sandbox::{Plan, SandboxConfig, SeedSpec};
 use bcsync::push::config::{SyncDef, parse_syncs};
-use bcsync::push::engine::{PushOptions, run_sync};
-use bcsync::state::push::{RunRecord, open_push_store};
+use bcsync::push::engine::PushOptions;
+use bcsync::push::{Order, SyncResult, run_syncs};
+use bcsync::state::push::RunRecord;
 use secrecy::SecretString;
 
 fn customers_csv(n: usize, changed_every: Option<usize>) -> String {
@@ -64,14 +66,13 @@ fn products_csv(n: usize, changed_every: Option<usize>) -> String {
     s
 }
 
-fn defs(dir: &std::path::Path) -> (SyncDef, SyncDef) {
+/// The customers sync, then the products sync.
+fn defs(dir: &std::path::Path) -> Vec<SyncDef> {
     let text = "[[sync]]\nname = \"customers\"\nobject = \"customers\"\nmode = \"upsert\"\nmatch_key = \"email\"\nconcurrency = 8\n\
         source = { type = \"csv\", path = \"customers.csv\" }\n[sync.mapping]\nemail = \"email\"\nfirst = \"first_name\"\nlast = \"last_name\"\ncompany = \"company\"\n\
         [[sync]]\nname = \"products\"\nobject = \"products\"\nmode = \"upsert\"\nmatch_key = \"sku\"\nconcurrency = 8\n\
         source = { type = \"csv\", path = \"products.csv\" }\n[sync.mapping]\nsku = \"sku\"\nname = \"name\"\ntype = \"type\"\nweight = \"weight\"\nprice = \"price\"\n";
-    let mut v = parse_syncs(text, &dir.join("bcsync.toml"), dir).unwrap();
-    let p = v.remove(1);
-    (v.remove(0), p)
+    parse_syncs(text, &dir.join("bcsync.toml"), dir).unwrap()
 }
 
 /// Waits until the rate-limit window the previous phase used has reset, so the next phase
@@ -199,19 +200,18 @@ async fn main() {
     cfg.retry_base_delay = std::time::Duration::from_millis(20);
     let client = bigcommerce::Client::new(cfg).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cdef, pdef) = defs(dir.path());
+    let defs = defs(dir.path());
     // BCSYNC_BENCH_PUSH_STATE=postgres://... measures with the PostgreSQL state store.
     let state = std::env::var("BCSYNC_BENCH_PUSH_STATE")
         .unwrap_or_else(|_| dir.path().join("push.db").display().to_string());
-    let mut store = open_push_store(&state, sb.store_hash()).unwrap();
     let opts = PushOptions::default();
 
-    let mut run_both = async |label: &'static str,
-                              changed: Option<usize>,
-                              min_c: u64,
-                              min_p: u64,
-                              max_lookups: u64,
-                              customer_puts: u64|
+    let run_both = async |label: &'static str,
+                          changed: Option<usize>,
+                          min_c: u64,
+                          min_p: u64,
+                          max_lookups: u64,
+                          customer_puts: u64|
            -> (Phase, RunRecord, RunRecord) {
         std::fs::write(dir.path().join("customers.csv"), customers_csv(nc, changed)).unwrap();
         std::fs::write(dir.path().join("products.csv"), products_csv(np, changed)).unwrap();
@@ -226,13 +226,23 @@ async fn main() {
             .await
             .unwrap();
         let t0 = Instant::now();
-        let c = run_sync(&client, store.as_mut(), &cdef, &opts)
-            .await
-            .unwrap();
-        let p = run_sync(&client, store.as_mut(), &pdef, &opts)
-            .await
-            .unwrap();
+        // As `bcsync push` runs them: the customers and products syncs side by side.
+        let ran = run_syncs(
+            &client,
+            &state,
+            &defs,
+            &opts,
+            Order::SideBySide,
+            None,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
         let wall = t0.elapsed().as_secs_f64();
+        let [c, p] = <[SyncResult; 2]>::try_from(ran).unwrap().map(|r| match r {
+            SyncResult::Ran(out) => out,
+            other => panic!("a sync did not run: {other:?}"),
+        });
         let stats: serde_json::Value = reqwest::get(format!("{base_url}/_sandbox/stats"))
             .await
             .unwrap()

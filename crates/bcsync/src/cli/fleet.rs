@@ -993,7 +993,9 @@ fn job_command(
     command.arg("--config").arg(config);
     match kind {
         JobKind::Extract => command.args(["extract", "--to", "postgres", "--no-progress"]),
-        JobKind::Push => command.args(["push"]),
+        // One sync at a time: side by side, a push holds a state store connection (and a
+        // source one) per running sync, more than the JOB_CONNECTIONS a job is budgeted.
+        JobKind::Push => command.args(["push", "--sequential"]),
         JobKind::Brevo => command.args(["brevo", "sync", "--to", "postgres"]),
         JobKind::Events => command.args(["listen", "--to", "postgres", "--apply-pending"]),
     };

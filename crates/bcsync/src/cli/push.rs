@@ -1,5 +1,7 @@
 //! `bcsync push`: runs the syncs defined in `bcsync.toml` (`[[sync]]`) or in `--syncs
-//! FILE|DIR`, prints a summary (or, with `--dry-run`, the plan and a field-level diff) and
+//! FILE|DIR` (side by side where they do not depend on each other, see
+//! [`bcsync::push::schedule`]; one at a time with `--sequential`), prints a summary of each
+//! in definition order (or, with `--dry-run`, the plan and a field-level diff) and
 //! exits non-zero when a sync rejected more rows than its `max_rejected`, was refused by a
 //! guard rail, or failed.
 
@@ -9,8 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bcsync::push::config::{SyncDef, load_syncs, parse_syncs};
-use bcsync::push::engine::{PushOptions, PushOutcome, run_sync};
-use bcsync::state::push::{DEFAULT_PUSH_STATE, INTERRUPTED, open_push_store};
+use bcsync::push::engine::{PushOptions, PushOutcome};
+use bcsync::push::{NotStarted, Order, SyncResult, run_syncs};
+use bcsync::state::push::{DEFAULT_PUSH_STATE, INTERRUPTED};
 use clap::Args;
 use serde_json::json;
 
@@ -45,6 +48,11 @@ pub struct PushArgs {
     /// Send every row, changed or not.
     #[arg(long)]
     pub full_resync: bool,
+    /// Run the syncs one at a time, in definition order (by default, syncs that do not
+    /// depend on each other run side by side: customers and products syncs together, an
+    /// orders sync after every sync defined before it, two syncs of one object in turn).
+    #[arg(long)]
+    pub sequential: bool,
     /// Forget what was sent (the next run matches by key again); sends nothing.
     #[arg(long)]
     pub reset_tracking: bool,
@@ -120,7 +128,6 @@ pub async fn run(
         .client()?
         .with_capture(file.debug.capture(args.capture_bodies));
     let spec = state_spec(args.state.as_deref(), &file);
-    let mut store = open_push_store(&spec, &connection.store_hash)?;
     let opts = PushOptions {
         dry_run: args.dry_run,
         full_resync: args.full_resync,
@@ -128,39 +135,123 @@ pub async fn run(
         force: args.force,
         interrupt: interrupt.clone(),
     };
-    let mut failed = false;
-    let mut outputs = Vec::new();
-    for def in &defs {
-        let out = run_sync(&client, store.as_mut(), def, &opts).await?;
-        // Alerts never change the outcome: a destination that fails is a warning.
-        alerts
-            .after_run(store.as_mut(), &connection.store_hash, &out.run)
-            .await;
-        if out.run.status == INTERRUPTED {
-            // stdout may be a pipe nobody reads any more: the summary so far goes to stderr.
-            eprintln!("{}", summary_line(def, &out));
-            eprintln!("interrupted; rerun to resume");
-            return Ok(ExitCode::FAILURE);
+    let order = if args.sequential {
+        Order::Sequential
+    } else {
+        Order::SideBySide
+    };
+    let mut report = Report {
+        json: args.json,
+        tty: std::io::stdout().is_terminal(),
+        ..Report::default()
+    };
+    let results = run_syncs(
+        &client,
+        &spec,
+        &defs,
+        &opts,
+        order,
+        Some(&alerts),
+        |def, result| report.sync_ended(def, result),
+    )
+    .await?;
+    let mut errors: Vec<(String, bcsync::Error)> = defs
+        .iter()
+        .zip(results)
+        .filter_map(|(def, r)| match r {
+            SyncResult::Error(e) => Some((def.name.clone(), e)),
+            _ => None,
+        })
+        .collect();
+    if report.interrupted {
+        for (name, e) in &errors {
+            // As `main` shows an error: no database URL, no Rust type names.
+            let words = bcsync::pg::redact_in(&e.to_string());
+            eprintln!(
+                "error: sync {name}: {}",
+                bcsync::error::plain_serde_message(&words)
+            );
         }
-        failed |= out.over_threshold || out.run.status == "refused" || out.run.status == "failed";
-        if args.json {
-            if let Some(m) = &out.run.message {
-                eprintln!("sync {}: {m}", def.name);
+        eprintln!("interrupted; rerun to resume");
+        return Ok(ExitCode::FAILURE);
+    }
+    // With --json, the syncs that ran are printed even when another one failed: they ran
+    // side by side, so their writes are done and must be reported.
+    if args.json && (errors.is_empty() || !report.outputs.is_empty()) {
+        println!("{}", serde_json::to_string_pretty(&report.outputs)?);
+    }
+    match errors.len() {
+        0 => {}
+        // One error keeps its own words, whatever the number of syncs.
+        1 => {
+            if let Some((_, e)) = errors.pop() {
+                return Err(e.into());
             }
-            print_rejections(def, &out);
-            outputs.push(json!({"sync": def.name, "run": summary_json(&out), "plan": out.plan}));
-        } else {
-            print_human(def, &out, std::io::stdout().is_terminal());
+        }
+        _ => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(name, e)| format!("sync {name}: {e}"))
+                .collect();
+            anyhow::bail!("{} syncs failed:\n{}", errors.len(), lines.join("\n"));
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outputs)?);
-    }
-    Ok(if failed {
+    Ok(if report.failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `bcsync push` prints as each sync ends, called in definition order (see
+/// [`run_syncs`]).
+#[derive(Default)]
+struct Report {
+    json: bool,
+    tty: bool,
+    /// A sync was interrupted: what follows goes to stderr as a summary line (stdout may
+    /// be a pipe nobody reads any more), and no JSON is printed.
+    interrupted: bool,
+    /// A sync rejected more rows than it tolerates, was refused or failed.
+    failed: bool,
+    /// The `--json` entries of the syncs that ran.
+    outputs: Vec<serde_json::Value>,
+}
+
+impl Report {
+    fn sync_ended(&mut self, def: &SyncDef, result: &SyncResult) {
+        let out = match result {
+            SyncResult::Ran(out) => out,
+            // Returned as the command's error once every sync has ended.
+            SyncResult::Error(_) => return,
+            // "interrupted; rerun to resume" at the end says it for every such sync.
+            SyncResult::NotStarted(NotStarted::Interrupted) => {
+                self.interrupted = true;
+                return;
+            }
+            SyncResult::NotStarted(why) => {
+                eprintln!("sync {}: {why}", def.name);
+                return;
+            }
+        };
+        if out.run.status == INTERRUPTED || self.interrupted {
+            self.interrupted = true;
+            eprintln!("{}", summary_line(def, out));
+            return;
+        }
+        self.failed |=
+            out.over_threshold || out.run.status == "refused" || out.run.status == "failed";
+        if self.json {
+            if let Some(m) = &out.run.message {
+                eprintln!("sync {}: {m}", def.name);
+            }
+            print_rejections(def, out);
+            self.outputs
+                .push(json!({"sync": def.name, "run": summary_json(out), "plan": out.plan}));
+        } else {
+            print_human(def, out, self.tty);
+        }
+    }
 }
 
 fn summary_json(out: &PushOutcome) -> serde_json::Value {

@@ -918,15 +918,22 @@ async fn find_existing(
         let keys: Vec<String> = pendings.iter().map(|p| p.key.clone()).collect();
         return lookup(client, def, &keys).await;
     }
-    let asks = pendings.iter().map(|p| {
-        let q = vec![("external_order_id".to_owned(), order_marker(def, p))];
-        let key = p.key.clone();
-        let client = client.clone();
-        async move { (key, client.v2_page("/orders", &q, 1, 50).await) }
-    });
+    // Owned queries first: a stream mapping borrowed `&Pending`s, held across the await,
+    // makes the run's future fail the `Send` check of a spawned task (a known limit of
+    // the compiler with closures over references), and syncs run on tasks of their own.
+    let asks: Vec<(String, Vec<(String, String)>)> = pendings
+        .iter()
+        .map(|p| {
+            let q = vec![("external_order_id".to_owned(), order_marker(def, p))];
+            (p.key.clone(), q)
+        })
+        .collect();
     let results: Vec<(String, Result<bigcommerce::Page<Value>, bigcommerce::Error>)> =
         futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-            futures::stream::iter(asks),
+            futures::StreamExt::map(futures::stream::iter(asks), |(key, q)| {
+                let client = client.clone();
+                async move { (key, client.v2_page("/orders", &q, 1, 50).await) }
+            }),
             4,
         ))
         .await;
@@ -974,12 +981,16 @@ async fn first_pages(
     path: &str,
     queries: Vec<Vec<(String, String)>>,
 ) -> Vec<Result<Vec<Value>>> {
+    // The closure owns what its futures use: one borrowing `client` or `path` makes the
+    // run's future fail the `Send` check of a spawned task (a known limit of the compiler
+    // with closures over references), and syncs run on tasks of their own.
+    let (client, path) = (client.clone(), path.to_owned());
     futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-        futures::stream::iter(queries.into_iter().map(|q| {
-            let client = client.clone();
+        futures::stream::iter(queries.into_iter().map(move |q| {
+            let (client, path) = (client.clone(), path.clone());
             async move {
                 Ok(client
-                    .v3_page(path, &q, 1, limits::MAX_PAGE_SIZE)
+                    .v3_page(&path, &q, 1, limits::MAX_PAGE_SIZE)
                     .await?
                     .items)
             }
@@ -1116,8 +1127,10 @@ async fn fetch_by_ids(client: &Client, def: &SyncDef, ids: &[i64]) -> Result<Has
             first_pages(client, path, queries).await
         }
         Object::Orders => {
+            // Owned ids and client: see `first_pages`.
+            let client = client.clone();
             futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
-                futures::stream::iter(ids.iter().map(|id| {
+                futures::stream::iter(ids.iter().copied().map(move |id| {
                     let client = client.clone();
                     let path = format!("/orders/{id}");
                     async move {
@@ -1375,7 +1388,9 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
     Ok(followups)
 }
 
-async fn post_creates(run: &Run<'_>, bodies: Vec<Value>) -> batch::BatchReport {
+/// Takes the run by `&mut`: a shared `&Run` held across an await would need a `Sync`
+/// state store, and syncs run side by side on tasks of their own.
+async fn post_creates(run: &mut Run<'_>, bodies: Vec<Value>) -> batch::BatchReport {
     match run.def.object {
         Object::Customers => {
             let ep = BatchEndpoint::array(

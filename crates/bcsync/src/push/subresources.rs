@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 
 use bigcommerce::batch::{self, BatchEndpoint, ItemOutcome, Method};
-use bigcommerce::{ApiRequest, ApiVersion, limits};
+use bigcommerce::{ApiRequest, ApiVersion, Client, limits};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 
@@ -137,8 +137,9 @@ fn nested_work(rows: &[(Pending, i64)], errors: &Errors, key: &str) -> Vec<(usiz
 }
 
 /// Every record of `path` whose `filter` is one of `ids`, [`READ_BATCH`] ids per request,
-/// all pages.
-async fn read_by_ids(run: &Run<'_>, path: &str, filter: &str, ids: &[i64]) -> Result<Vec<Value>> {
+/// all pages. Takes the client, not the run: a `&Run` held across an await would need a
+/// `Sync` state store, and syncs run side by side on tasks of their own.
+async fn read_by_ids(client: &Client, path: &str, filter: &str, ids: &[i64]) -> Result<Vec<Value>> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -149,9 +150,7 @@ async fn read_by_ids(run: &Run<'_>, path: &str, filter: &str, ids: &[i64]) -> Re
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let pages =
-            run.client
-                .v3_pages(path, vec![(filter.to_owned(), list)], limits::MAX_PAGE_SIZE);
+        let pages = client.v3_pages(path, vec![(filter.to_owned(), list)], limits::MAX_PAGE_SIZE);
         let mut pages = std::pin::pin!(pages);
         while let Some(page) = pages.next().await {
             out.extend(page?.items);
@@ -168,7 +167,8 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
     // The address books of the customers concerned, each ordered by id.
     let customer_ids: Vec<i64> = work.iter().map(|(i, _)| rows[*i].1).collect();
     let mut books: HashMap<i64, Vec<i64>> = HashMap::new();
-    for a in read_by_ids(run, "/customers/addresses", "customer_id:in", &customer_ids).await? {
+    let path = "/customers/addresses";
+    for a in read_by_ids(&run.client, path, "customer_id:in", &customer_ids).await? {
         if let (Some(cid), Some(id)) = (
             a.get("customer_id").and_then(Value::as_i64),
             a.get("id").and_then(Value::as_i64),
@@ -255,7 +255,8 @@ async fn variants(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Error
     // case-insensitively (docs/api-notes.md §3.3).
     let product_ids: Vec<i64> = work.iter().map(|(i, _)| rows[*i].1).collect();
     let mut by_sku: HashMap<(i64, String), i64> = HashMap::new();
-    for v in read_by_ids(run, "/catalog/variants", "product_id:in", &product_ids).await? {
+    let path = "/catalog/variants";
+    for v in read_by_ids(&run.client, path, "product_id:in", &product_ids).await? {
         if let (Some(pid), Some(id), Some(sku)) = (
             v.get("product_id").and_then(Value::as_i64),
             v.get("id").and_then(Value::as_i64),

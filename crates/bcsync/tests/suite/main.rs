@@ -52,6 +52,7 @@ mod push_dry_run_before;
 mod push_mapping_validation;
 mod push_orders;
 mod push_orders_external;
+mod push_parallel;
 mod push_products;
 mod push_recovery;
 mod push_refusals;
