@@ -16,6 +16,7 @@
 
 use futures::Stream;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -198,6 +199,59 @@ impl DeferredPage {
             crate::ApiVersion::V2 => parse_v2(resp, &self.path, self.page, self.limit),
         }
     }
+
+    /// The page as [`DeferredPage::parse`] returns it, and beside it each record's JSON
+    /// exactly as it arrived (same order, same length as the items), for readers that
+    /// store the record as sent instead of writing the parsed tree back out. A body this
+    /// split does not fit (not a V2 array or a V3 `{"data": [...]}` envelope, not UTF-8)
+    /// goes through [`DeferredPage::parse`], whose error names the problem, with no raw
+    /// records.
+    pub fn parse_keeping_raw(self) -> Result<(Page<Value>, Vec<Box<RawValue>>)> {
+        #[derive(serde::Deserialize)]
+        struct V3Envelope<'a> {
+            #[serde(borrow)]
+            data: Vec<&'a RawValue>,
+            #[serde(default)]
+            meta: Option<Value>,
+        }
+        let text = self
+            .response
+            .raw
+            .as_deref()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .filter(|text| !text.trim().is_empty());
+        let split = text.and_then(|text| match self.version {
+            crate::ApiVersion::V2 => serde_json::from_str::<Vec<&RawValue>>(text)
+                .ok()
+                .map(|data| (data, None)),
+            crate::ApiVersion::V3 => serde_json::from_str::<V3Envelope>(text)
+                .ok()
+                .map(|e| (e.data, e.meta)),
+        });
+        let Some((data, meta)) = split else {
+            return self.parse().map(|page| (page, Vec::new()));
+        };
+        let mut items = Vec::with_capacity(data.len());
+        for record in &data {
+            // From text already checked as UTF-8: no string is checked twice.
+            items.push(serde_json::from_str::<Value>(record.get()).map_err(|e| {
+                decode_error(
+                    "GET",
+                    &self.path,
+                    self.response.status,
+                    format!("a record is not valid JSON: {e}"),
+                )
+            })?);
+        }
+        let raw = data.into_iter().map(RawValue::to_owned).collect();
+        let meta = match self.version {
+            crate::ApiVersion::V3 => {
+                v3_offset_meta(meta.as_ref(), self.page, items.len(), self.limit)
+            }
+            crate::ApiVersion::V2 => v2_meta(self.page, items.len(), self.limit),
+        };
+        Ok((Page { items, meta }, raw))
+    }
 }
 
 /// Parses a V3 offset-paged response.
@@ -342,6 +396,63 @@ mod tests {
     use proptest::prelude::*;
     use reqwest::header::HeaderMap;
     use serde_json::json;
+
+    fn deferred(version: crate::ApiVersion, body: &str) -> DeferredPage {
+        DeferredPage {
+            response: ApiResponse {
+                status: 200,
+                headers: HeaderMap::new(),
+                body: None,
+                raw: Some(bytes::Bytes::copy_from_slice(body.as_bytes())),
+            },
+            version,
+            path: "/v2/orders".into(),
+            page: 1,
+            limit: 2,
+        }
+    }
+
+    #[test]
+    fn records_keep_their_json_as_it_arrived_beside_the_parsed_page() {
+        // Decimals, escapes and spacing as sent: what `_raw` keeps.
+        let v2 = r#"[{"id": 1, "total": 12.50, "note": "a\/b"},{"id":2}]"#;
+        let (page, raw) = deferred(crate::ApiVersion::V2, v2)
+            .parse_keeping_raw()
+            .unwrap();
+        assert_eq!(
+            page.items,
+            vec![
+                json!({"id": 1, "total": 12.5, "note": "a/b"}),
+                json!({"id": 2})
+            ]
+        );
+        assert_eq!(
+            raw.iter().map(|r| r.get()).collect::<Vec<_>>(),
+            [
+                r#"{"id": 1, "total": 12.50, "note": "a\/b"}"#,
+                r#"{"id":2}"#
+            ]
+        );
+        assert!(page.meta.has_more, "a full V2 page may have more");
+
+        let v3 = r#"{"data":[{"id":7}],"meta":{"pagination":{"total":1,"count":1,"per_page":2,"current_page":1,"total_pages":1}}}"#;
+        let (page, raw) = deferred(crate::ApiVersion::V3, v3)
+            .parse_keeping_raw()
+            .unwrap();
+        assert_eq!(page.items, vec![json!({"id": 7})]);
+        assert_eq!(raw[0].get(), r#"{"id":7}"#);
+        assert!(!page.meta.has_more);
+
+        // What the split does not fit goes through the plain parse and its errors.
+        let (page, raw) = deferred(crate::ApiVersion::V2, "  ")
+            .parse_keeping_raw()
+            .unwrap();
+        assert!(page.items.is_empty() && raw.is_empty());
+        let err = deferred(crate::ApiVersion::V3, r#"{"meta":{}}"#)
+            .parse_keeping_raw()
+            .unwrap_err();
+        assert!(err.to_string().contains("envelope"), "{err}");
+    }
 
     fn resp(status: u16, body: Option<Value>) -> ApiResponse {
         ApiResponse {

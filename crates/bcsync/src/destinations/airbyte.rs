@@ -714,8 +714,13 @@ mod tests {
             full_read_started: Some("x".into()),
             ..StreamState::default()
         };
-        dest.write(crate::extract::to_batch(orders, vec![order], Some(st)))
-            .unwrap();
+        dest.write(crate::extract::to_batch(
+            orders,
+            vec![order],
+            Vec::new(),
+            Some(st),
+        ))
+        .unwrap();
         let out = String::from_utf8(dest.into_inner()).unwrap();
         let msgs: Vec<Value> = out
             .lines()

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -42,6 +43,10 @@ pub struct PageBatch {
     pub stream: &'static StreamDescriptor,
     pub records: Vec<Value>,
     pub children: Vec<ChildRows>,
+    /// Each record's JSON exactly as the store sent it, parallel to `records`, when the
+    /// reader kept it (only for destinations that [`Destination::keeps_raw`]); empty
+    /// otherwise, and then a destination writes the parsed record back out.
+    pub raw: Vec<Box<RawValue>>,
     /// `Some` for incremental streams: the bookmark after this page.
     pub state: Option<StreamState>,
 }
@@ -50,6 +55,13 @@ pub struct PageBatch {
 pub trait Destination: Send {
     /// Human-readable target, e.g. `sqlite:bcsync.db` (never contains secrets).
     fn describe(&self) -> String;
+    /// Stores each record's JSON as it arrived ([`PageBatch::raw`]) when a batch carries
+    /// it. Readers keep those bytes only for a destination that says so: the others
+    /// re-encode the parsed record (PostgreSQL in jsonb's key order, Singer and Airbyte as
+    /// their schema converts it).
+    fn keeps_raw(&self) -> bool {
+        false
+    }
     /// Prepares tables/files/schemas for the streams of this run.
     fn begin(&mut self, streams: &[&'static StreamDescriptor]) -> Result<()>;
     /// Limits output to these streams and child tables, where each child table is a
@@ -158,6 +170,8 @@ pub struct DestinationWriter {
     /// When this run began (RFC 3339, UTC, milliseconds): rows written by this run carry a
     /// later `_extracted_at`.
     run_started: String,
+    /// [`Destination::keeps_raw`] of the destination behind the thread.
+    keeps_raw: bool,
 }
 
 impl std::fmt::Debug for DestinationWriter {
@@ -200,6 +214,7 @@ impl DestinationWriter {
         }
         let state = dest.load_state()?;
         let describe = dest.describe();
+        let keeps_raw = dest.keeps_raw();
         let run_started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
         let thread = std::thread::Builder::new()
@@ -234,6 +249,7 @@ impl DestinationWriter {
                 thread: Some(thread),
                 describe,
                 run_started,
+                keeps_raw,
             },
             state,
         ))
@@ -263,6 +279,12 @@ impl DestinationWriter {
     /// When this run began (RFC 3339, UTC, milliseconds).
     pub fn run_started(&self) -> &str {
         &self.run_started
+    }
+
+    /// Whether pages should carry each record's JSON as it arrived
+    /// ([`Destination::keeps_raw`]).
+    pub fn keeps_raw(&self) -> bool {
+        self.keeps_raw
     }
 
     /// Marks `stream` as completely read since `read_started` (after all its pages, in

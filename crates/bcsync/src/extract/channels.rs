@@ -154,6 +154,23 @@ impl ChannelScope {
         }
         records
     }
+
+    /// [`ChannelScope::retain`] for records carried with their JSON as it arrived
+    /// (`raw` parallel to `records`, or empty), keeping the two aligned.
+    pub fn retain_with_raw(
+        &self,
+        records: Vec<Value>,
+        raw: Vec<Box<serde_json::value::RawValue>>,
+    ) -> (Vec<Value>, Vec<Box<serde_json::value::RawValue>>) {
+        if self.keep == Keep::All || raw.len() != records.len() {
+            return (self.retain(records), Vec::new());
+        }
+        records
+            .into_iter()
+            .zip(raw)
+            .filter(|(r, _)| self.keeps(r))
+            .unzip()
+    }
 }
 
 fn comma_list(ids: &[i64]) -> String {

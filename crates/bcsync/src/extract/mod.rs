@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::destinations::{ChildRows, DestinationWriter, PageBatch, WriteSlot};
 use crate::error::{Error, Result};
@@ -338,11 +339,15 @@ fn format_bookmark(dt: DateTime<Utc>) -> String {
 }
 
 /// Splits a page of parents into the batch the destination writes.
+/// `raw`: each record's JSON as it arrived, parallel to `records`, or empty
+/// ([`PageBatch::raw`]).
 pub fn to_batch(
     stream: &'static StreamDescriptor,
     records: Vec<Value>,
+    raw: Vec<Box<RawValue>>,
     state: Option<StreamState>,
 ) -> PageBatch {
+    debug_assert!(raw.is_empty() || raw.len() == records.len());
     let children = stream
         .children
         .iter()
@@ -370,6 +375,7 @@ pub fn to_batch(
         stream,
         records,
         children,
+        raw,
         state,
     }
 }
@@ -384,28 +390,40 @@ async fn emit(
     client: &Client,
 ) -> Result<()> {
     let slot = writer.reserve().await?;
-    emit_into(slot, stream, records, state, summary, bar, client);
+    emit_into(
+        slot,
+        stream,
+        records,
+        Vec::new(),
+        state,
+        summary,
+        bar,
+        client,
+    );
     Ok(())
 }
 
 /// [`emit`] into room already held in the writer's queue: the page's child rows are built
 /// only once the writer can take them.
+#[allow(clippy::too_many_arguments)] // the page, its state, and where its counts go
 fn emit_into(
     slot: WriteSlot<'_>,
     stream: &'static StreamDescriptor,
     records: Vec<Value>,
+    raw: Vec<Box<RawValue>>,
     state: Option<StreamState>,
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
     client: &Client,
 ) {
-    let records = match stream.rows {
-        Some(split) => records.iter().flat_map(split).collect(),
-        None => records,
+    // Rows split out of a record are not records as they arrived.
+    let (records, raw) = match stream.rows {
+        Some(split) => (records.iter().flat_map(split).collect(), Vec::new()),
+        None => (records, raw),
     };
     summary.records += records.len() as u64;
     summary.pages += 1;
-    let batch = to_batch(stream, records, state);
+    let batch = to_batch(stream, records, raw, state);
     summary.child_rows += batch
         .children
         .iter()

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use bigcommerce::{ApiVersion, Client, DeferredPage, Page};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
@@ -292,16 +293,31 @@ pub(super) async fn read_in_windows(
         // Parsed only once the writer has room (see `DestinationWriter::reserve`). The
         // one clock read below may hold that room for a request: once per run.
         let slot = writer.reserve().await?;
-        let page = page.parse()?;
-        let fresh = accept_page(&mut plan, i, page, limit, stream, cursor_field, max_windows)?;
+        let (page, raw) = if writer.keeps_raw() {
+            page.parse_keeping_raw()?
+        } else {
+            (page.parse()?, Vec::new())
+        };
+        let (fresh, fresh_raw) = accept_page(
+            &mut plan,
+            i,
+            page,
+            raw,
+            limit,
+            stream,
+            cursor_field,
+            max_windows,
+        )?;
         if plan.wants_clock && plan.store_clock.is_none() {
             plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);
         }
         let st = plan.state();
+        let (fresh, fresh_raw) = scope.retain_with_raw(fresh, fresh_raw);
         emit_into(
             slot,
             stream,
-            scope.retain(fresh),
+            fresh,
+            fresh_raw,
             Some(st),
             summary,
             bar,
@@ -355,16 +371,19 @@ pub fn store_time(resp: &bigcommerce::ApiResponse) -> Option<DateTime<Utc>> {
 }
 
 /// Feeds one page to window `i`'s cursor, decides whether the window is done, and cuts it
-/// when it has far to go and slots are free. Returns the page's new records.
+/// when it has far to go and slots are free. Returns the page's new records, with their
+/// JSON as it arrived where `raw` carried it (parallel to the items, or empty).
+#[allow(clippy::too_many_arguments)] // one page, its window, and the stream's rules
 fn accept_page(
     plan: &mut Plan,
     i: usize,
     page: Page<Value>,
+    raw: Vec<Box<RawValue>>,
     limit: u32,
     stream: &StreamDescriptor,
     cursor_field: &str,
     max_windows: usize,
-) -> Result<Vec<Value>> {
+) -> Result<(Vec<Value>, Vec<Box<RawValue>>)> {
     let end = plan.end_of(i);
     let w = &mut plan.windows[i];
     w.in_flight = false;
@@ -373,9 +392,13 @@ fn accept_page(
     // docs/api-notes.md §12.2).
     let full = page.meta.has_more && page.items.len() as u32 >= limit;
     let mut fresh = Vec::with_capacity(page.items.len());
+    let keep_raw = raw.len() == page.items.len();
+    let mut fresh_raw = Vec::with_capacity(if keep_raw { raw.len() } else { 0 });
+    let mut raw = raw.into_iter();
     let mut past_end = false;
     let (mut first, mut last) = (None, None);
     for r in page.items {
+        let arrived = if keep_raw { raw.next() } else { None };
         let (id, modified) = keyset_position(&r, stream.key, cursor_field, stream.name)?;
         first.get_or_insert(modified);
         last = Some(modified);
@@ -387,6 +410,7 @@ fn accept_page(
         }
         if w.cursor.observe(id, modified) {
             fresh.push(r);
+            fresh_raw.extend(arrived);
         }
     }
     let moved = w.cursor.bookmark() != query_min;
@@ -417,7 +441,7 @@ fn accept_page(
             None => plan.wants_clock = free > 0,
         }
     }
-    Ok(fresh)
+    Ok((fresh, fresh_raw))
 }
 
 #[cfg(test)]
@@ -550,16 +574,28 @@ mod tests {
                     w.page_no,
                     limit,
                 );
-                let fresh = accept_page(
+                // Each record's JSON as it arrived rides along and must stay with its
+                // record through the filtering.
+                let raw = page
+                    .items
+                    .iter()
+                    .map(|v| RawValue::from_string(v.to_string()).unwrap())
+                    .collect();
+                let (fresh, fresh_raw) = accept_page(
                     &mut plan,
                     i,
                     page,
+                    raw,
                     limit,
                     orders(),
                     "date_modified",
                     max_windows,
                 )
                 .unwrap();
+                assert_eq!(fresh.len(), fresh_raw.len());
+                for (r, arrived) in fresh.iter().zip(&fresh_raw) {
+                    assert_eq!(&serde_json::from_str::<Value>(arrived.get()).unwrap(), r);
+                }
                 if plan.wants_clock && plan.store_clock.is_none() {
                     plan.store_clock = Some(t(410));
                 }

@@ -423,7 +423,9 @@ impl Applier {
             );
             written += records.len();
             if !records.is_empty() {
-                self.writer.write(to_batch(stream, records, None)).await?;
+                self.writer
+                    .write(to_batch(stream, records, Vec::new(), None))
+                    .await?;
             }
         }
         self.writer.mark_deleted(stream, gone).await?;
@@ -469,7 +471,9 @@ impl Applier {
                 wanted.retain(|id| !seen.contains(id));
                 written += items.len();
                 if !items.is_empty() {
-                    self.writer.write(to_batch(stream, items, None)).await?;
+                    self.writer
+                        .write(to_batch(stream, items, Vec::new(), None))
+                        .await?;
                 }
             }
         }
@@ -533,7 +537,9 @@ impl Applier {
             }
             written += items.len();
             if !items.is_empty() {
-                self.writer.write(to_batch(stream, items, None)).await?;
+                self.writer
+                    .write(to_batch(stream, items, Vec::new(), None))
+                    .await?;
             }
         }
         self.writer.mark_deleted(stream, gone).await?;
@@ -668,7 +674,9 @@ impl Applier {
         }
         let written = records.len();
         if !records.is_empty() {
-            self.writer.write(to_batch(&CARTS, records, None)).await?;
+            self.writer
+                .write(to_batch(&CARTS, records, Vec::new(), None))
+                .await?;
         }
         self.writer.mark_deleted(&CARTS, gone).await?;
         self.inbox.update_meta(copies).await?;

@@ -146,11 +146,7 @@ async fn sigterm_during_push_exits_143_and_a_rerun_creates_no_duplicate() {
         assert!(t0.elapsed() < Duration::from_secs(60), "no write in 60 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::sigterm(child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),

@@ -190,12 +190,7 @@ async fn run_with_kills(faults: Option<&str>) {
         "every acknowledged event applied"
     );
     // A graceful stop (SIGTERM) drains and closes the destination.
-    let pid = child.id().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::sigterm(child.id());
     child.wait().unwrap();
     if faults.is_some() {
         common::clear_faults(&sb).await;

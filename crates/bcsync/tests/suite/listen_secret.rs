@@ -44,10 +44,7 @@ async fn a_generated_secret_is_stored_privately_and_never_printed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    common::sigterm(child.id());
     let out = tokio::task::spawn_blocking(move || {
         let _ = child.wait();
         let mut s = String::new();

@@ -5,7 +5,7 @@
 //! doubled, and the carts equal the sandbox's own record of every cart it ever had.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::listen_support;
+use crate::{common, listen_support};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -105,14 +105,7 @@ async fn three_kills_under_simulated_traffic_lose_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A graceful stop (SIGTERM) drains and closes the destination.
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::sigterm(child.id());
     child.wait().unwrap();
 
     let listened = assert_equals_full_extraction(&sb, dir.path()).await;

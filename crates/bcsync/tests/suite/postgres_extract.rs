@@ -688,6 +688,7 @@ fn page(records: Vec<Value>) -> bcsync::destinations::PageBatch {
         stream,
         records,
         children,
+        raw: Vec::new(),
         state: None,
     }
 }

@@ -263,11 +263,7 @@ async fn sigterm_stops_every_running_sync_and_a_rerun_finishes_without_duplicate
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::sigterm(child.id());
     let out = child.wait_with_output().unwrap();
     let text = common::output_text(&out);
     assert_eq!(out.status.code(), Some(143), "{text}");

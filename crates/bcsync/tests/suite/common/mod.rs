@@ -398,6 +398,15 @@ pub fn bcsync_in(sb: &RunningSandbox, dir: &Path, args: &[&str]) -> std::process
 }
 
 /// A finished command's stdout and stderr, for assertion messages.
+/// Sends SIGTERM to a child process (what a service manager sends to stop it).
+pub fn sigterm(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
 pub fn output_text(o: &std::process::Output) -> String {
     format!(
         "{}{}",
