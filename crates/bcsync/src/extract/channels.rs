@@ -162,7 +162,10 @@ impl ChannelScope {
         records: Vec<Value>,
         raw: Vec<Box<serde_json::value::RawValue>>,
     ) -> (Vec<Value>, Vec<Box<serde_json::value::RawValue>>) {
-        if self.keep == Keep::All || raw.len() != records.len() {
+        if self.keep == Keep::All {
+            return (records, raw);
+        }
+        if raw.len() != records.len() {
             return (self.retain(records), Vec::new());
         }
         records
