@@ -18,7 +18,9 @@
 //! customers, products and orders as a child process, then an incremental rerun after 1%
 //! of orders changed. Reports requests, 429s, peak requests in flight (the sandbox's),
 //! wall time against the bound, CPU and peak RSS of the extractor. `BENCH_WINDOWS=1` runs
-//! it as before date windows (one page of a stream at a time).
+//! it as before date windows (one page of a stream at a time), `BENCH_WINDOWS=8` with a
+//! fixed count (the default follows the client's in-flight limit); `BENCH_PLAN=pro` on the
+//! Pro quota (450 per window).
 //!
 //! `cargo bench -p bcsync --bench extract` (BENCH_QUICK=1 for a small smoke run;
 //! BENCH_ONLY=faults for the fault cost alone, BENCH_ONLY=airbyte for the Airbyte
@@ -54,6 +56,17 @@ fn standard_store(
     orders: usize,
     time_scale: f64,
 ) -> SandboxProcess {
+    store_on_plan("standard", customers, products, orders, time_scale)
+}
+
+/// [`standard_store`] on another plan (`standard`, `pro`, `unlimited`).
+fn store_on_plan(
+    plan: &str,
+    customers: usize,
+    products: usize,
+    orders: usize,
+    time_scale: f64,
+) -> SandboxProcess {
     start_sandbox(&[
         "--seed",
         "11",
@@ -70,7 +83,7 @@ fn standard_store(
         "--lines",
         "3",
         "--plan",
-        "standard",
+        plan,
         "--time-scale",
         &time_scale.to_string(),
     ])
@@ -570,17 +583,18 @@ fn extract_child(
     windows: &str,
 ) -> (f64, f64, u64) {
     let t0 = Instant::now();
+    // "auto": as many windows as the client's in-flight limit (the default).
+    let fixed = (windows != "auto").then_some(["--window-concurrency", windows]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_bcsync"))
         .args([
             "extract",
             "--no-progress",
             "--streams",
             streams,
-            "--window-concurrency",
-            windows,
             "--base-url",
             base,
         ])
+        .args(fixed.iter().flatten())
         .arg("--to")
         .arg(format!("sqlite:{}", db.display()))
         .env("BIGCOMMERCE_STORE_HASH", "bench")
@@ -643,14 +657,21 @@ async fn clear_stats(base: &str) {
 
 /// One measured extraction: requests, 429s and peak in flight from the sandbox, the rest
 /// from the child.
-async fn measured(base: &str, label: &str, db: &std::path::Path, latency_s: f64, windows: &str) {
+async fn measured(
+    base: &str,
+    label: &str,
+    db: &std::path::Path,
+    latency_s: f64,
+    windows: &str,
+    quota: u64,
+) {
     clear_stats(base).await;
     let (wall, cpu, rss) = extract_child(base, "customers,products,orders", db, windows);
     let stats = sandbox_stats(base).await;
     let requests = stats["total_requests"].as_u64().unwrap_or(0);
     // The quota bound: the windows the requests need, times the window (30 s); reads have
     // no per-endpoint concurrency cap (docs/api-notes.md §0.7).
-    let bound = requests.div_ceil(150) as f64 * 30.0;
+    let bound = requests.div_ceil(quota) as f64 * 30.0;
     let target = bound * 1.15 + 2.0 * latency_s;
     println!(
         "   {label:<28} requests {requests:>5}  429s {:>3}  peak in flight {:>3}  wall {wall:>7.1} s  bound {bound:>6.1} s  (ratio {:.2}; target <= 1.15 + 2 latencies = {target:.1} s)  CPU {cpu:.1} s  peak RSS {rss} MB",
@@ -672,12 +693,15 @@ async fn latency_hiding(quick: bool) {
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
         .collect();
-    let windows = std::env::var("BENCH_WINDOWS").unwrap_or_else(|_| "8".to_owned());
+    let windows = std::env::var("BENCH_WINDOWS").unwrap_or_else(|_| "auto".to_owned());
+    // BENCH_PLAN=pro: 450 requests per window, which needs about 23 in flight at 1.5 s.
+    let plan = std::env::var("BENCH_PLAN").unwrap_or_else(|_| "standard".to_owned());
+    let quota: u64 = if plan == "pro" { 450 } else { 150 };
     println!(
-        "\n== latency hiding: {customers} customers, {products} products, {orders} orders (3 lines); Standard plan, 30 s windows; window concurrency {windows}"
+        "\n== latency hiding: {customers} customers, {products} products, {orders} orders (3 lines); {plan} plan ({quota} per 30 s window); window concurrency {windows}"
     );
     for latency in latencies {
-        let sb = standard_store(customers, products, orders, 1.0);
+        let sb = store_on_plan(&plan, customers, products, orders, 1.0);
         let c = counts(&sb.base_url).await;
         let n = |k: &str| c[k].as_u64().unwrap_or(0);
         let minimum = pages(n("customers")) + pages(n("products")) + pages(n("orders"));
@@ -694,7 +718,7 @@ async fn latency_hiding(quick: bool) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("latency.db");
         let lat = latency as f64 / 1000.0;
-        measured(&sb.base_url, "first load", &db, lat, &windows).await;
+        measured(&sb.base_url, "first load", &db, lat, &windows, quota).await;
 
         // 1% of orders change: sent with the quota's clock sped up and no delay, so the
         // changes do not eat the measured run's quota, then the real windows come back.
@@ -706,7 +730,7 @@ async fn latency_hiding(quick: bool) {
         admin_put(
             &sb.base_url,
             "ratelimit",
-            serde_json::json!({"plan": "standard", "time_scale": 0.001}),
+            serde_json::json!({"plan": plan, "time_scale": 0.001}),
         )
         .await;
         let client = reqwest::Client::new();
@@ -735,7 +759,7 @@ async fn latency_hiding(quick: bool) {
         admin_put(
             &sb.base_url,
             "ratelimit",
-            serde_json::json!({"plan": "standard", "time_scale": 1.0}),
+            serde_json::json!({"plan": plan, "time_scale": 1.0}),
         )
         .await;
         admin_put(&sb.base_url, "faults", serde_json::Value::String(spec)).await;
@@ -746,6 +770,7 @@ async fn latency_hiding(quick: bool) {
             &db,
             lat,
             &windows,
+            quota,
         )
         .await;
     }

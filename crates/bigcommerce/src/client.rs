@@ -1,7 +1,7 @@
 //! The client: configuration, the HTTP connection pool, and `send`, the one path every
-//! request takes: concurrency cap, pacer admission, the attempt, the retry decision, stats
-//! and the observer. Clones share one pacer, one concurrency semaphore and one set of
-//! stats, so a whole sync stays inside the store's quota however many tasks it runs.
+//! request takes: pacer admission (the quota and the in-flight limit), the attempt, the
+//! retry decision, stats and the observer. Clones share one pacer and one set of stats, so
+//! a whole sync stays inside the store's quota however many tasks it runs.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +15,6 @@ use parking_lot::Mutex;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::capture::{CaptureOptions, Captured, capture_body};
@@ -45,7 +44,9 @@ pub struct ClientConfig {
     pub max_retries: u32,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
-    /// Requests in flight at once across all clones of the client.
+    /// The most requests in flight at once across all clones of the client. How many
+    /// actually go is the pacer's: enough to spend the store's quota at the latency it
+    /// sees, at least [`crate::pacing::BASE_IN_FLIGHT`] (see [`Client::in_flight_limit`]).
     pub max_concurrency: usize,
     /// The longest one retry may wait. `None` (the default) waits whatever the store asks.
     /// An interactive caller (an MCP tool call) sets it: a retry that would wait longer ends
@@ -56,8 +57,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for a live store: 30 s timeout, 8 retries from 1 s up to 60 s, 8 requests
-    /// in flight.
+    /// Defaults for a live store: 30 s timeout, 8 retries from 1 s up to 60 s, at most 32
+    /// requests in flight (a Pro store answering in 1.5 s needs about 30 to spend its
+    /// quota).
     pub fn new(store_hash: impl Into<String>, access_token: SecretString) -> Self {
         Self {
             store_hash: store_hash.into(),
@@ -72,7 +74,7 @@ impl ClientConfig {
             max_retries: 8,
             retry_base_delay: Duration::from_secs(1),
             retry_max_delay: Duration::from_secs(60),
-            max_concurrency: 8,
+            max_concurrency: 32,
             max_retry_wait: None,
         }
     }
@@ -126,6 +128,10 @@ pub struct RateLimitSnapshot {
     /// Requests the pacer will still start in this window (`None` unless limited).
     pub budget: Option<u32>,
     pub in_flight: u32,
+    /// Requests the pacer lets go at once now ([`Client::in_flight_limit`]).
+    pub in_flight_limit: u32,
+    /// How long answers take, smoothed; `None` before the first.
+    pub latency: Option<Duration>,
     /// Remaining pause after a 429.
     pub paused_for: Option<Duration>,
     /// The store sends no rate-limit headers (unlimited plan).
@@ -158,7 +164,6 @@ struct Inner {
     http: reqwest::Client,
     token_header: HeaderValue,
     pacer: Arc<Pacer>,
-    concurrency: Arc<Semaphore>,
     stats: Arc<Mutex<ClientStats>>,
     /// Whether any attempt of this client (or a clone) has had an HTTP answer from the
     /// host: until then a refused connection means a wrong base URL, not a blip.
@@ -263,11 +268,10 @@ impl Client {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                concurrency: Arc::new(Semaphore::new(config.max_concurrency)),
+                pacer: Pacer::new(u32::try_from(config.max_concurrency).unwrap_or(u32::MAX)),
                 config,
                 http,
                 token_header,
-                pacer: Pacer::new(),
                 stats: Arc::new(Mutex::new(ClientStats::default())),
                 host_reached: Arc::new(AtomicBool::new(false)),
                 observer: None,
@@ -305,7 +309,6 @@ impl Client {
                 http: shared.http.clone(),
                 token_header: shared.token_header.clone(),
                 pacer: Arc::clone(&shared.pacer),
-                concurrency: Arc::clone(&shared.concurrency),
                 stats: Arc::clone(&shared.stats),
                 host_reached: Arc::clone(&shared.host_reached),
                 observer,
@@ -335,6 +338,13 @@ impl Client {
     /// The store's rate limit as last seen.
     pub fn rate_limit(&self) -> RateLimitSnapshot {
         self.inner.pacer.snapshot()
+    }
+
+    /// Requests worth keeping on the wire now: the store's quota rate times the latency
+    /// seen, with headroom, within the client's cap (docs/api-notes.md §0.7). Readers and
+    /// writers that pipeline requests size their pipelines by it; the pacer enforces it.
+    pub fn in_flight_limit(&self) -> usize {
+        self.inner.pacer.in_flight_limit() as usize
     }
 
     /// Counters so far.
@@ -485,11 +495,6 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let permit = inner
-                .concurrency
-                .acquire()
-                .await
-                .map_err(|_| Error::Config("the client was shut down".to_owned()))?;
             let (ticket, waited) = inner.pacer.admit().await;
             let started = Instant::now();
             let result = self.attempt(&req, &url, body.clone()).await;
@@ -504,7 +509,6 @@ impl Client {
                 }
                 AttemptResult::Failed { .. } => ticket.finish(None, false),
             }
-            drop(permit);
 
             let capture = captured_request.as_ref().map(|request| {
                 let mut c = request.clone();
@@ -995,7 +999,7 @@ mod tests {
         assert_eq!(cfg.max_retries, 8);
         assert_eq!(cfg.retry_base_delay, Duration::from_secs(1));
         assert_eq!(cfg.retry_max_delay, Duration::from_secs(60));
-        assert_eq!(cfg.max_concurrency, 8);
+        assert_eq!(cfg.max_concurrency, 32);
         assert_eq!(
             cfg.with_base_url("http://127.0.0.1:1").base_url,
             "http://127.0.0.1:1"

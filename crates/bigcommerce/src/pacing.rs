@@ -29,6 +29,15 @@
 //!   is bounded only by the client's concurrency cap.
 //! - A 429 pauses every request of the client until the reset (or for the backoff the
 //!   retry decision chose when the 429 carried no headers).
+//!
+//! How many requests go at once ([`PacerState::in_flight_limit`]): spending a quota of `q`
+//! requests per window `w` takes `q / w` requests a second, so with answers taking `l`
+//! seconds about `q × l / w` must be on the wire (a Standard store at 1.5 s: 7.5; a Pro
+//! store: 22.5). The pacer keeps that many plus a quarter and one more, never fewer than
+//! [`BASE_IN_FLIGHT`] and never more than the client's `max_concurrency`. The latency is
+//! learned from the answers (quick to rise, slow to fall, so one fast answer does not
+//! starve a slow store). The store's own caps are per endpoint (docs/api-notes.md §0.7)
+//! and are kept by the callers that use those endpoints; an unlimited store gets the base.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,6 +58,15 @@ pub const HEADER_RETRY_AFTER: &str = "x-retry-after";
 /// BigCommerce's documented window for OAuth apps, used when a response gives a reset
 /// but no window size.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
+
+/// Requests on the wire at once whatever the latency (unless the client's cap is lower):
+/// enough to overlap the store's work with ours when it answers quickly, and what a store
+/// without a quota (no headers to size by) gets.
+pub const BASE_IN_FLIGHT: u32 = 8;
+
+/// Headroom over the requests the quota's rate needs in flight: answers vary in time, and a
+/// window's budget left unspent at its reset is lost.
+const IN_FLIGHT_HEADROOM: f64 = 1.25;
 
 /// The rate-limit headers of one response. Every field is optional: an unlimited store
 /// sends none, and a 429 from platform load may come without them.
@@ -135,6 +153,12 @@ pub(crate) struct PacerState {
     paused_until: Option<Instant>,
     /// The last headers seen and when, for [`crate::RateLimitSnapshot`].
     last_seen: Option<(RateLimitHeaders, Instant)>,
+    /// How long answers take, smoothed (see [`PacerState::observe_latency`]).
+    latency: Option<Duration>,
+    /// The client's `max_concurrency`: never more in flight than this.
+    ceiling: u32,
+    /// The fewest allowed in flight: [`BASE_IN_FLIGHT`], or the ceiling if lower.
+    base: u32,
 }
 
 /// The result of trying to start a request.
@@ -149,7 +173,17 @@ pub(crate) enum Admission {
 }
 
 impl PacerState {
+    /// For tests of the budget alone: no in-flight limit gets in the way.
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self {
+            base: u32::MAX,
+            ..Self::with_ceiling(u32::MAX)
+        }
+    }
+
+    /// A pacer that never lets more than `ceiling` requests go at once.
+    pub(crate) fn with_ceiling(ceiling: u32) -> Self {
         Self {
             mode: Mode::Unknown {
                 probe_in_flight: false,
@@ -162,7 +196,36 @@ impl PacerState {
             in_flight: 0,
             paused_until: None,
             last_seen: None,
+            latency: None,
+            ceiling: ceiling.max(1),
+            base: BASE_IN_FLIGHT.min(ceiling.max(1)),
         }
+    }
+
+    /// Requests allowed on the wire at once now (see the module docs): the quota's rate
+    /// times the latency, with headroom, between the base and the ceiling.
+    pub(crate) fn in_flight_limit(&self) -> u32 {
+        let base = self.base;
+        let (Mode::Limited, Some(quota), Some(latency)) = (self.mode, self.quota, self.latency)
+        else {
+            return base;
+        };
+        let window = self.window.unwrap_or(DEFAULT_WINDOW).as_secs_f64();
+        let needed = f64::from(quota) * latency.as_secs_f64() / window * IN_FLIGHT_HEADROOM;
+        // Saturating float-to-int: an absurd latency or quota gives the ceiling.
+        let needed = (needed.ceil() as u32).saturating_add(1);
+        needed.clamp(base, self.ceiling.max(base))
+    }
+
+    /// Folds one answer's time (admission to the end of its body) into the latency: a
+    /// slower answer moves it halfway at once, a faster one an eighth, so the limit rises
+    /// as soon as the store slows down and falls only when it stays fast.
+    pub(crate) fn observe_latency(&mut self, sample: Duration) {
+        self.latency = Some(match self.latency {
+            None => sample,
+            Some(current) if sample > current => (current + sample) / 2,
+            Some(current) => current - current / 8 + sample / 8,
+        });
     }
 
     /// Margin added to reset instants: headers are whole milliseconds (possibly rounded
@@ -194,6 +257,7 @@ impl PacerState {
                 self.in_flight += 1;
                 Admission::Go { probe: true }
             }
+            Mode::Unlimited if self.in_flight >= self.in_flight_limit() => Admission::WaitForChange,
             Mode::Unlimited => {
                 self.in_flight += 1;
                 Admission::Go { probe: false }
@@ -204,7 +268,9 @@ impl PacerState {
                 {
                     self.start_next_window(now);
                 }
-                if self.budget() > 0 {
+                if self.budget() > 0 && self.in_flight >= self.in_flight_limit() {
+                    Admission::WaitForChange
+                } else if self.budget() > 0 {
                     self.in_flight += 1;
                     Admission::Go { probe: false }
                 } else {
@@ -247,8 +313,11 @@ impl PacerState {
         }
         match self.mode {
             Mode::Unknown { probe_in_flight } => !probe_in_flight,
-            Mode::Unlimited => true,
-            Mode::Limited => self.budget() > 0 || self.window_resets_at.is_some_and(|r| now >= r),
+            Mode::Unlimited => self.in_flight < self.in_flight_limit(),
+            Mode::Limited => {
+                self.in_flight < self.in_flight_limit()
+                    && (self.budget() > 0 || self.window_resets_at.is_some_and(|r| now >= r))
+            }
         }
     }
 
@@ -350,6 +419,8 @@ impl PacerState {
             },
             budget: matches!(self.mode, Mode::Limited).then_some(self.budget()),
             in_flight: self.in_flight,
+            in_flight_limit: self.in_flight_limit(),
+            latency: self.latency,
             paused_for: self
                 .paused_until
                 .map(|p| p.saturating_duration_since(now))
@@ -373,28 +444,32 @@ pub(crate) struct Ticket {
     pacer: Arc<Pacer>,
     probe: bool,
     done: bool,
+    admitted_at: Instant,
 }
 
 impl Ticket {
     /// Reports how the request ended.
     pub(crate) fn finish(mut self, headers: Option<&RateLimitHeaders>, success: bool) {
         self.done = true;
-        self.pacer.finish(self.probe, headers, success);
+        // Only good answers measure the store's latency: a refusal comes back at once.
+        let latency = success.then(|| self.admitted_at.elapsed());
+        self.pacer.finish(self.probe, headers, success, latency);
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.done {
-            self.pacer.finish(self.probe, None, false);
+            self.pacer.finish(self.probe, None, false, None);
         }
     }
 }
 
 impl Pacer {
-    pub(crate) fn new() -> Arc<Self> {
+    /// A pacer for a client allowing at most `ceiling` requests in flight.
+    pub(crate) fn new(ceiling: u32) -> Arc<Self> {
         Arc::new(Self {
-            state: Mutex::new(PacerState::new()),
+            state: Mutex::new(PacerState::with_ceiling(ceiling)),
             changed: Notify::new(),
         })
     }
@@ -419,6 +494,7 @@ impl Pacer {
                             pacer: Arc::clone(&pacer),
                             probe,
                             done: false,
+                            admitted_at: Instant::now(),
                         };
                         return (ticket, started.elapsed());
                     }
@@ -434,11 +510,20 @@ impl Pacer {
         }
     }
 
-    fn finish(&self, probe: bool, headers: Option<&RateLimitHeaders>, success: bool) {
+    fn finish(
+        &self,
+        probe: bool,
+        headers: Option<&RateLimitHeaders>,
+        success: bool,
+        latency: Option<Duration>,
+    ) {
         let now = Instant::now();
         let wake = {
             let mut state = self.state.lock();
             let reset_before = state.window_resets_at;
+            if let Some(latency) = latency {
+                state.observe_latency(latency);
+            }
             state.complete(now, probe, headers, success);
             // Wake waiters when one of them could start, or when the reset they sleep
             // towards moved earlier.
@@ -457,6 +542,10 @@ impl Pacer {
 
     pub(crate) fn snapshot(&self) -> crate::client::RateLimitSnapshot {
         self.state.lock().snapshot(Instant::now())
+    }
+
+    pub(crate) fn in_flight_limit(&self) -> u32 {
+        self.state.lock().in_flight_limit()
     }
 }
 
@@ -687,6 +776,111 @@ mod tests {
         assert!(s.snapshot(t0).unlimited);
     }
 
+    /// A store's quota headers: `quota` per 30 s window, all of it left.
+    fn quota_of(quota: u32) -> RateLimitHeaders {
+        RateLimitHeaders {
+            requests_left: Some(quota),
+            requests_quota: Some(quota),
+            time_reset: Some(Duration::from_secs(30)),
+            time_window: Some(Duration::from_secs(30)),
+            retry_after: None,
+        }
+    }
+
+    /// A pacer with the client's defaults (ceiling 32) that has seen `quota` and answers
+    /// taking `latency`.
+    fn learned(quota: u32, latency: Duration) -> PacerState {
+        let t0 = Instant::now();
+        let mut s = PacerState::with_ceiling(32);
+        assert!(go(&mut s, t0));
+        s.observe_latency(latency);
+        s.complete(t0, true, Some(&quota_of(quota)), true);
+        s
+    }
+
+    #[test]
+    fn in_flight_limit_is_the_quota_rate_times_the_latency() {
+        let ms = Duration::from_millis;
+        // Standard (150 per 30 s = 5 a second) at 1.5 s: 7.5 needed, x1.25, +1.
+        assert_eq!(learned(150, ms(1500)).in_flight_limit(), 11);
+        // Pro (450 per 30 s) at 1.5 s: 22.5 needed -> 30.
+        assert_eq!(learned(450, ms(1500)).in_flight_limit(), 30);
+        // Quick answers: the base, which overlaps our work with the store's.
+        assert_eq!(learned(150, ms(300)).in_flight_limit(), BASE_IN_FLIGHT);
+        assert_eq!(learned(450, ms(5)).in_flight_limit(), BASE_IN_FLIGHT);
+        // Never past the client's cap, however slow the store.
+        assert_eq!(learned(450, Duration::from_secs(30)).in_flight_limit(), 32);
+        // Before any answer, and for a store without a quota: the base.
+        assert_eq!(
+            PacerState::with_ceiling(32).in_flight_limit(),
+            BASE_IN_FLIGHT
+        );
+        let t0 = Instant::now();
+        let mut unlimited = PacerState::with_ceiling(32);
+        assert!(go(&mut unlimited, t0));
+        unlimited.observe_latency(Duration::from_secs(2));
+        unlimited.complete(t0, true, Some(&RateLimitHeaders::default()), true);
+        assert_eq!(unlimited.in_flight_limit(), BASE_IN_FLIGHT);
+        // A cap below the base is the limit whatever the store.
+        let mut small = PacerState::with_ceiling(4);
+        assert_eq!(small.in_flight_limit(), 4);
+        assert!(go(&mut small, t0));
+        small.observe_latency(Duration::from_secs(2));
+        small.complete(t0, true, Some(&quota_of(450)), true);
+        assert_eq!(small.in_flight_limit(), 4);
+    }
+
+    #[test]
+    fn latency_rises_at_once_and_falls_slowly() {
+        let ms = Duration::from_millis;
+        let mut s = learned(450, ms(100));
+        assert_eq!(s.in_flight_limit(), BASE_IN_FLIGHT);
+        // The store slows down: two slow answers take the limit most of the way up.
+        s.observe_latency(ms(1500));
+        s.observe_latency(ms(1500));
+        assert!(s.in_flight_limit() >= 22, "{}", s.in_flight_limit());
+        // One quick answer (a tiny endpoint) barely lowers it.
+        let before = s.in_flight_limit();
+        s.observe_latency(ms(50));
+        assert!(s.in_flight_limit() + 4 >= before);
+        // Only when answers stay quick does it come back to the base.
+        for _ in 0..60 {
+            s.observe_latency(ms(50));
+        }
+        assert_eq!(s.in_flight_limit(), BASE_IN_FLIGHT);
+    }
+
+    #[test]
+    fn admission_stops_at_the_in_flight_limit_and_resumes_on_an_answer() {
+        let t0 = Instant::now();
+        // Standard at 1.5 s: 11 may go, though 149 are left in the window.
+        let mut s = learned(150, Duration::from_millis(1500));
+        for _ in 0..11 {
+            assert!(go(&mut s, t0));
+        }
+        assert_eq!(s.try_admit(t0), Admission::WaitForChange);
+        assert!(!s.can_admit(t0));
+        let later = RateLimitHeaders {
+            requests_left: Some(140),
+            time_reset: Some(Duration::from_secs(20)),
+            ..quota_of(150)
+        };
+        s.complete(t0, false, Some(&later), true);
+        assert!(s.can_admit(t0));
+        assert!(go(&mut s, t0));
+        assert_eq!(s.snapshot(t0).in_flight, 11);
+        assert_eq!(s.snapshot(t0).in_flight_limit, 11);
+        // A spent window still waits for its reset, not for an answer.
+        let mut spent = learned(150, Duration::from_millis(1500));
+        let none_left = RateLimitHeaders {
+            requests_left: Some(0),
+            time_reset: Some(Duration::from_secs(20)),
+            ..quota_of(150)
+        };
+        spent.complete(t0, false, Some(&none_left), true);
+        assert!(matches!(spent.try_admit(t0), Admission::WaitUntil(_)));
+    }
+
     #[test]
     fn error_without_headers_keeps_probing() {
         let t0 = Instant::now();
@@ -735,7 +929,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn admit_sleeps_until_the_reset() {
-        let pacer = Pacer::new();
+        let pacer = Pacer::new(u32::MAX);
         let (probe, _) = pacer.admit().await;
         probe.finish(Some(&limited(1, 1000)), true);
         let (t, waited) = pacer.admit().await;
@@ -749,7 +943,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waiters_wake_when_the_probe_answers() {
-        let pacer = Pacer::new();
+        let pacer = Pacer::new(u32::MAX);
         let (probe, _) = pacer.admit().await;
         let waiter = tokio::spawn({
             let pacer = Arc::clone(&pacer);

@@ -43,9 +43,10 @@ pub struct ExtractArgs {
     /// Streams extracted at the same time.
     #[arg(long)]
     pub stream_concurrency: Option<usize>,
-    /// Date windows of one incremental stream read at the same time (default 8): more
-    /// requests on the wire when the store is slow to answer; the rate limit still decides
-    /// how many go at once. 1 reads each stream one page at a time.
+    /// Date windows of one incremental stream read at the same time (default: as many as
+    /// the requests the store's quota needs on the wire at the latency seen, 8 to 32):
+    /// the rate limit still decides how many go at once. 1 reads each stream one page at a
+    /// time.
     #[arg(long)]
     pub window_concurrency: Option<usize>,
     /// No progress bars (plain log lines).
@@ -321,7 +322,7 @@ pub async fn extract(
         options.stream_concurrency = n;
     }
     if let Some(n) = args.window_concurrency.or(file.extract.window_concurrency) {
-        options.window_concurrency = n;
+        options.window_concurrency = Some(n);
     }
     options.store_clock = bcsync::extract::StoreClock::at(bcsync::extract::store_time(&store_now));
     options.cancel = Some(interrupt.token.clone());

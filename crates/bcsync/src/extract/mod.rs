@@ -47,10 +47,12 @@ pub struct ExtractOptions {
     pub per_parent_window: usize,
     /// Pages of one full-table V3 list fetched at once once its total is known.
     pub page_concurrency: usize,
-    /// Date windows of one incremental list read at once (`extract::windows`): enough
-    /// requests on the wire to spend the quota when each takes a second; the pacer still
-    /// decides how many actually go.
-    pub window_concurrency: usize,
+    /// Date windows of one incremental list read at once (`extract::windows`). `None`
+    /// (the default): as many as the client's in-flight limit, which grows with the
+    /// latency and the store's quota ([`bigcommerce::Client::in_flight_limit`]), so the
+    /// requests on the wire spend the quota however slowly the store answers; the pacer
+    /// still decides how many actually go.
+    pub window_concurrency: Option<usize>,
     /// The store's clock when the run began, if the caller asked it (`GET /v2/time`,
     /// [`store_time`]); otherwise the first windowed read that needs it asks, once for
     /// every stream.
@@ -72,7 +74,7 @@ impl Default for ExtractOptions {
             stream_concurrency: 6,
             per_parent_window: 256,
             page_concurrency: 4,
-            window_concurrency: 8,
+            window_concurrency: None,
             store_clock: StoreClock::default(),
             tables: None,
             cancel: None,

@@ -22,7 +22,8 @@
 //! - **Windows are cut as the read goes** ([`cut_points`], a pure function): after a full
 //!   page of a window whose bookmark moved, the window's remaining range divided by the
 //!   range that page covered estimates the pages left; while fewer windows run than
-//!   `ExtractOptions::window_concurrency`, the rest is cut into that many parts at most. A
+//!   `ExtractOptions::window_concurrency` (by default the client's in-flight limit, which
+//!   follows the latency and the quota), the rest is cut into that many parts at most. A
 //!   read that fits in one page never cuts; a cut costs at most one request (the new
 //!   window's short last page). A window whose page shared one second throughout is not
 //!   cut: its next request continues that second by offset.
@@ -245,7 +246,13 @@ pub(super) async fn read_in_windows(
     let mut base = scoped_query(stream, scope);
     base.extend(sort.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let limit = stream.page_size;
-    let max_windows = options.window_concurrency.max(1);
+    // Asked again for every page: the limit grows as the client learns the latency.
+    let max_windows = || {
+        options
+            .window_concurrency
+            .unwrap_or_else(|| client.in_flight_limit())
+            .max(1)
+    };
     let mut plan = Plan::from_state(state);
     plan.store_clock = options.store_clock.known().map(|c| c - CLOCK_MARGIN);
     // Answers wait here as bytes and are parsed one at a time as they are taken
@@ -306,7 +313,7 @@ pub(super) async fn read_in_windows(
             limit,
             stream,
             cursor_field,
-            max_windows,
+            max_windows(),
         )?;
         if plan.wants_clock && plan.store_clock.is_none() {
             plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);

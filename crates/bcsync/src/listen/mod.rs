@@ -699,7 +699,7 @@ async fn poll_streams(
         // first.
         stream_concurrency: 1,
         page_concurrency: 1,
-        window_concurrency: 1,
+        window_concurrency: Some(1),
         store_clock: Default::default(),
         per_parent_window: 1,
         tables: None,

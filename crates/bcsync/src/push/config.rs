@@ -103,7 +103,10 @@ pub struct SyncDef {
     /// Rejected rows tolerated before `bcsync push` exits non-zero.
     #[serde(default)]
     pub max_rejected: u64,
-    /// Chunks sent at once (default 8, the client's own cap; always within the store's quota).
+    /// Chunks sent at once. Default: the client's in-flight limit, the requests the
+    /// store's quota needs on the wire at the latency seen (8 to 32), so the pacer alone
+    /// decides how fast they go; per-endpoint caps still apply (3 concurrent
+    /// `PUT /v3/customers`, docs/api-notes.md §0.7).
     pub concurrency: Option<usize>,
 }
 

@@ -51,13 +51,6 @@ const CUSTOMERS_DELETE_BATCH: usize = 50;
 /// cost about a tenth of a round each instead of a round per ten records.
 const RECORDS_PER_SLOT: usize = 100;
 
-/// Chunks sent at once unless a sync says otherwise: the client's own cap, so the pacer
-/// alone decides how fast they go. Against a store that answers a write in about a second,
-/// 8 in flight is what spends the Standard quota (150 per 30 s, 5 a second); with 4, a
-/// push ran at about 70% of it (issue 12). Per-endpoint caps still apply (3 concurrent
-/// `PUT /v3/customers`, docs/api-notes.md §0.7).
-const DEFAULT_CONCURRENCY: usize = 8;
-
 /// Flags of `bcsync push`.
 #[derive(Debug, Clone, Default)]
 pub struct PushOptions {
@@ -200,11 +193,20 @@ pub(super) struct Run<'a> {
     logged: usize,
     pub(super) counts: BTreeMap<String, u64>,
     pub(super) rejected: Vec<Rejection>,
-    pub(super) concurrency: usize,
+    /// The sync's `concurrency`, if it set one.
+    chunks_in_flight: Option<usize>,
     pub(super) interrupt: tokio_util::sync::CancellationToken,
 }
 
 impl Run<'_> {
+    /// Chunks sent at once: the sync's `concurrency`, else the client's in-flight limit
+    /// (asked each time: it grows as the client learns the store's latency).
+    pub(super) fn concurrency(&self) -> usize {
+        self.chunks_in_flight
+            .unwrap_or_else(|| self.client.in_flight_limit())
+            .max(1)
+    }
+
     pub(super) fn bump(&mut self, what: &str, n: u64) {
         *self.counts.entry(what.to_owned()).or_default() += n;
     }
@@ -258,7 +260,7 @@ pub async fn run_sync(
         logged: 0,
         counts: BTreeMap::new(),
         rejected: Vec::new(),
-        concurrency: def.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
+        chunks_in_flight: def.concurrency,
         interrupt: opts.interrupt.clone(),
     };
     let mut record = RunRecord {
@@ -646,7 +648,7 @@ async fn execute(
     run.put(&records)?;
     // Written a slice at a time, so an interrupt stops before the next slice; the
     // sub-resources of records already written still follow, so none is left half done.
-    let slice = RECORDS_PER_SLOT * run.concurrency;
+    let slice = RECORDS_PER_SLOT * run.concurrency();
     let mut updates = updates.into_iter().peekable();
     while updates.peek().is_some() && !run.interrupt.is_cancelled() {
         let part: Vec<Pending> = updates.by_ref().take(slice).collect();
@@ -1287,7 +1289,7 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 &run.client,
                 &ep,
                 bodies,
-                run.concurrency.min(limits::CUSTOMERS_PUT_CONCURRENCY),
+                run.concurrency().min(limits::CUSTOMERS_PUT_CONCURRENCY),
             )
             .await
         }
@@ -1298,7 +1300,7 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 "/catalog/products",
                 limits::PRODUCTS_PUT_BATCH,
             );
-            batch::write(&run.client, &ep, bodies, run.concurrency).await
+            batch::write(&run.client, &ep, bodies, run.concurrency()).await
         }
         Object::Orders => {
             let ids: Vec<i64> = sent
@@ -1311,7 +1313,7 @@ async fn send_updates(run: &mut Run<'_>, updates: Vec<Pending>) -> Result<Vec<(P
                 .map(|(b, id)| serde_json::json!({"id": id, "body": b}))
                 .collect();
             let client = run.client.clone();
-            batch::write_with(items, 1, run.concurrency, |chunk| {
+            batch::write_with(items, 1, run.concurrency(), |chunk| {
                 let client = client.clone();
                 async move {
                     let item = chunk.into_iter().next().unwrap_or(Value::Null);
@@ -1399,15 +1401,15 @@ async fn post_creates(run: &mut Run<'_>, bodies: Vec<Value>) -> batch::BatchRepo
                 "/customers",
                 limits::CUSTOMERS_BATCH,
             );
-            batch::write(&run.client, &ep, bodies, run.concurrency).await
+            batch::write(&run.client, &ep, bodies, run.concurrency()).await
         }
         Object::Products => {
             let ep = BatchEndpoint::single(Method::POST, ApiVersion::V3, "/catalog/products");
-            batch::write(&run.client, &ep, bodies, run.concurrency).await
+            batch::write(&run.client, &ep, bodies, run.concurrency()).await
         }
         Object::Orders => {
             let ep = BatchEndpoint::single(Method::POST, ApiVersion::V2, "/orders");
-            batch::write(&run.client, &ep, bodies, run.concurrency).await
+            batch::write(&run.client, &ep, bodies, run.concurrency()).await
         }
     }
 }

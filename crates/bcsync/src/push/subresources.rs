@@ -225,7 +225,7 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             limits::CUSTOMER_ADDRESSES_BATCH,
         );
         let concurrency = run
-            .concurrency
+            .concurrency()
             .min(limits::CUSTOMER_ADDRESSES_PUT_CONCURRENCY);
         let report = batch::write(&run.client, &ep, puts, concurrency).await;
         note(errors, &put_owners, report, "address update")?;
@@ -238,7 +238,7 @@ async fn addresses(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Erro
             limits::CUSTOMER_ADDRESSES_BATCH,
         );
         let concurrency = run
-            .concurrency
+            .concurrency()
             .min(limits::CUSTOMER_ADDRESSES_POST_CONCURRENCY);
         let report = batch::write(&run.client, &ep, posts, concurrency).await;
         note(errors, &post_owners, report, "address create")?;
@@ -311,7 +311,7 @@ async fn variants(run: &mut Run<'_>, rows: &[(Pending, i64)], errors: &mut Error
             "/catalog/variants",
             limits::VARIANTS_PUT_BATCH,
         );
-        let report = batch::write(&run.client, &ep, items, run.concurrency).await;
+        let report = batch::write(&run.client, &ep, items, run.concurrency()).await;
         note(errors, &owners, report, "variant update")?;
     }
     Ok(())
@@ -371,7 +371,7 @@ async fn attribute_values(
     let report = batch::write_groups(
         groups,
         limits::CUSTOMER_ATTRIBUTE_VALUES_BATCH,
-        run.concurrency,
+        run.concurrency(),
         |flat| {
             let client = client.clone();
             async move {
@@ -487,7 +487,7 @@ async fn custom_fields(
                 let client = client.clone();
                 async move { (i, client.send(req).await.map(|_| ())) }
             })
-            .buffer_unordered(run.concurrency)
+            .buffer_unordered(run.concurrency())
             .collect()
             .await;
     for (i, r) in results {
