@@ -1862,7 +1862,15 @@ proptest::proptest! {
                 assert_eq!(r.status, 200);
                 let got = ids(r.json().as_array().unwrap());
                 seen.extend(&got);
-                match &writes[page % writes.len()] {
+                // One write after each of the first pages only: a create after every page
+                // of one order would keep the last page full forever.
+                let Some(write) = writes.get(page - 1) else {
+                    if got.len() < limit {
+                        break;
+                    }
+                    continue;
+                };
+                match write {
                     Between::Create => {
                         assert_eq!(api.post("/v2/orders", custom_order()).await.status, 200);
                     }
