@@ -85,37 +85,47 @@ fn page_records(template: &[Value], n: usize) -> Vec<Value> {
     records
 }
 
-/// Page `n` as the extractor hands it to the destination: parsed from the page's JSON as
-/// the client does, split into rows by the extractor's own `to_batch`, with the bookmark.
-/// Returns the batch, the page's JSON size, and the CPU seconds of parsing and mapping.
+/// Page `n` as the extractor hands it to the destination, with the bookmark: for a
+/// destination that reads records from their text (SQLite), the page's JSON split into
+/// each record's text as the client does (`DeferredPage::parse_text`), the fields and
+/// child rows then read by the write; for the others, each record parsed and split into
+/// rows by the extractor's own `PageBatch::new`. Returns the batch, the page's JSON size,
+/// and the CPU seconds of parsing and mapping.
 fn make_page(
     stream: &'static StreamDescriptor,
     template: &[Value],
     n: usize,
+    text: bool,
 ) -> (PageBatch, usize, f64, f64) {
     let body = serde_json::to_vec(&page_records(template, n)).unwrap();
-    let t0 = thread_cpu();
-    // As the client does for a destination that keeps each record as it arrived
-    // (`DeferredPage::parse_keeping_raw`): the body checked as UTF-8 once, split into the
-    // records' JSON, each parsed from its text.
-    let text = std::str::from_utf8(&body).unwrap();
-    let split: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).unwrap();
-    let records: Vec<Value> = split
-        .iter()
-        .map(|r| serde_json::from_str(r.get()).unwrap())
-        .collect();
-    let raw = split
-        .into_iter()
-        .map(serde_json::value::RawValue::to_owned)
-        .collect();
-    let t1 = thread_cpu();
     let last = (n * PAGE + template.len()) as i64;
     let state = StreamState {
         bookmark: Some(chrono::Utc::now()),
         ids_at_bookmark: vec![last],
         ..StreamState::default()
     };
-    let batch = bcsync::extract::to_batch(stream, records, raw, Some(state));
+    let t0 = thread_cpu();
+    let json = std::str::from_utf8(&body).unwrap();
+    let split: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).unwrap();
+    if text {
+        let raw = split
+            .into_iter()
+            .map(serde_json::value::RawValue::to_owned)
+            .collect();
+        let t1 = thread_cpu();
+        return (
+            PageBatch::unparsed(stream, raw, Some(state)),
+            body.len(),
+            t1 - t0,
+            0.0,
+        );
+    }
+    let records: Vec<Value> = split
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).unwrap())
+        .collect();
+    let t1 = thread_cpu();
+    let batch = PageBatch::new(stream, records, Vec::new(), Some(state));
     let t2 = thread_cpu();
     (batch, body.len(), t1 - t0, t2 - t1)
 }
@@ -207,20 +217,15 @@ fn load(
     dest.begin(&[stream]).unwrap();
     let mut out = Load::new();
     for n in 0..pages {
-        let (batch, body_len, parse, map) = make_page(stream, template, n);
+        let (batch, body_len, parse, map) = make_page(stream, template, n, dest.reads_text());
         out.parse_cpu += parse;
         out.map_cpu += map;
-        out.orders += batch.records.len() as u64;
-        out.rows += batch.records.len() as u64
-            + batch
-                .children
-                .iter()
-                .map(|c| c.rows.len() as u64)
-                .sum::<u64>();
+        out.orders += batch.record_count();
+        out.rows += batch.record_count();
         out.bytes += body_len as u64;
         let (pg0, own0) = (pg_cpu(), own_cpu());
         let t0 = Instant::now();
-        dest.write(batch).unwrap();
+        out.rows += dest.write(batch).unwrap();
         out.write += t0.elapsed();
         out.pg_cpu += pg_cpu_since(&pg0);
         out.own_cpu += own_cpu() - own0;
@@ -267,7 +272,7 @@ fn main() {
     let pages = orders.div_ceil(PAGE);
     let stream = bcsync::streams::find("orders").unwrap();
     let template = template_page();
-    let (sample, _, _, _) = make_page(stream, &template, 0);
+    let (sample, _, _, _) = make_page(stream, &template, 0, false);
     let lines: usize = sample
         .children
         .iter()

@@ -200,13 +200,13 @@ impl DeferredPage {
         }
     }
 
-    /// The page as [`DeferredPage::parse`] returns it, and beside it each record's JSON
-    /// exactly as it arrived (same order, same length as the items), for readers that
-    /// store the record as sent instead of writing the parsed tree back out. A body this
-    /// split does not fit (not a V2 array or a V3 `{"data": [...]}` envelope, not UTF-8)
-    /// goes through [`DeferredPage::parse`], whose error names the problem, with no raw
-    /// records.
-    pub fn parse_keeping_raw(self) -> Result<(Page<Value>, Vec<Box<RawValue>>)> {
+    /// The page's records as the JSON text each arrived as (same order and count as
+    /// [`DeferredPage::parse`]'s items), never parsed into values: for readers that store
+    /// the record as sent and read its fields from that text. The text is checked as JSON
+    /// here. A body this split does not fit (not a V2 array or a V3 `{"data": [...]}`
+    /// envelope, not UTF-8) goes through [`DeferredPage::parse`], whose error names the
+    /// problem, and its records are written back out.
+    pub fn parse_text(self) -> Result<Page<Box<RawValue>>> {
         #[derive(serde::Deserialize)]
         struct V3Envelope<'a> {
             #[serde(borrow)]
@@ -229,28 +229,30 @@ impl DeferredPage {
                 .map(|e| (e.data, e.meta)),
         });
         let Some((data, meta)) = split else {
-            return self.parse().map(|page| (page, Vec::new()));
+            let path = self.path.clone();
+            let status = self.response.status;
+            let page = self.parse()?;
+            let items = page
+                .items
+                .iter()
+                .map(|v| {
+                    serde_json::value::to_raw_value(v)
+                        .map_err(|e| decode_error("GET", &path, status, format!("a record: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Page {
+                items,
+                meta: page.meta,
+            });
         };
-        let mut items = Vec::with_capacity(data.len());
-        for record in &data {
-            // From text already checked as UTF-8: no string is checked twice.
-            items.push(serde_json::from_str::<Value>(record.get()).map_err(|e| {
-                decode_error(
-                    "GET",
-                    &self.path,
-                    self.response.status,
-                    format!("a record is not valid JSON: {e}"),
-                )
-            })?);
-        }
-        let raw = data.into_iter().map(RawValue::to_owned).collect();
         let meta = match self.version {
             crate::ApiVersion::V3 => {
-                v3_offset_meta(meta.as_ref(), self.page, items.len(), self.limit)
+                v3_offset_meta(meta.as_ref(), self.page, data.len(), self.limit)
             }
-            crate::ApiVersion::V2 => v2_meta(self.page, items.len(), self.limit),
+            crate::ApiVersion::V2 => v2_meta(self.page, data.len(), self.limit),
         };
-        Ok((Page { items, meta }, raw))
+        let items = data.into_iter().map(RawValue::to_owned).collect();
+        Ok(Page { items, meta })
     }
 }
 
@@ -413,21 +415,12 @@ mod tests {
     }
 
     #[test]
-    fn records_keep_their_json_as_it_arrived_beside_the_parsed_page() {
+    fn records_keep_their_json_as_it_arrived() {
         // Decimals, escapes and spacing as sent: what `_raw` keeps.
         let v2 = r#"[{"id": 1, "total": 12.50, "note": "a\/b"},{"id":2}]"#;
-        let (page, raw) = deferred(crate::ApiVersion::V2, v2)
-            .parse_keeping_raw()
-            .unwrap();
+        let page = deferred(crate::ApiVersion::V2, v2).parse_text().unwrap();
         assert_eq!(
-            page.items,
-            vec![
-                json!({"id": 1, "total": 12.5, "note": "a/b"}),
-                json!({"id": 2})
-            ]
-        );
-        assert_eq!(
-            raw.iter().map(|r| r.get()).collect::<Vec<_>>(),
+            page.items.iter().map(|r| r.get()).collect::<Vec<_>>(),
             [
                 r#"{"id": 1, "total": 12.50, "note": "a\/b"}"#,
                 r#"{"id":2}"#
@@ -436,22 +429,22 @@ mod tests {
         assert!(page.meta.has_more, "a full V2 page may have more");
 
         let v3 = r#"{"data":[{"id":7}],"meta":{"pagination":{"total":1,"count":1,"per_page":2,"current_page":1,"total_pages":1}}}"#;
-        let (page, raw) = deferred(crate::ApiVersion::V3, v3)
-            .parse_keeping_raw()
-            .unwrap();
-        assert_eq!(page.items, vec![json!({"id": 7})]);
-        assert_eq!(raw[0].get(), r#"{"id":7}"#);
+        let page = deferred(crate::ApiVersion::V3, v3).parse_text().unwrap();
+        assert_eq!(page.items[0].get(), r#"{"id":7}"#);
         assert!(!page.meta.has_more);
 
         // What the split does not fit goes through the plain parse and its errors.
-        let (page, raw) = deferred(crate::ApiVersion::V2, "  ")
-            .parse_keeping_raw()
-            .unwrap();
-        assert!(page.items.is_empty() && raw.is_empty());
+        let page = deferred(crate::ApiVersion::V2, "  ").parse_text().unwrap();
+        assert!(page.items.is_empty());
         let err = deferred(crate::ApiVersion::V3, r#"{"meta":{}}"#)
-            .parse_keeping_raw()
+            .parse_text()
             .unwrap_err();
         assert!(err.to_string().contains("envelope"), "{err}");
+        // A record that is not JSON is refused whole.
+        let err = deferred(crate::ApiVersion::V2, r#"[{"id":1},{"id":]"#)
+            .parse_text()
+            .unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
     }
 
     fn resp(status: u16, body: Option<Value>) -> ApiResponse {

@@ -554,36 +554,40 @@ impl<W: Write + Send> Destination for AirbyteDestination<W> {
         Ok(state)
     }
 
-    fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let stream = batch.stream;
-        let emitted_at = now_millis();
-        if self.catalog.mode(stream.name).is_some() {
-            for r in batch.records {
-                self.emit_record(stream.name, stream.record, r, emitted_at)?;
+    fn write(&mut self, batch: PageBatch) -> Result<u64> {
+        let children = batch.child_row_count();
+        let write = || -> Result<()> {
+            let stream = batch.stream;
+            let emitted_at = now_millis();
+            if self.catalog.mode(stream.name).is_some() {
+                for r in batch.records {
+                    self.emit_record(stream.name, stream.record, r, emitted_at)?;
+                }
             }
-        }
-        for c in batch.children {
-            if self.catalog.mode(c.table.name).is_none() {
-                continue;
+            for c in batch.children {
+                if self.catalog.mode(c.table.name).is_none() {
+                    continue;
+                }
+                for r in c.rows {
+                    self.emit_record(c.table.name, c.table.record, r, emitted_at)?;
+                }
             }
-            for r in c.rows {
-                self.emit_record(c.table.name, c.table.record, r, emitted_at)?;
+            if let Some(st) = batch.state {
+                // Only the position travels: where a full read began matters to SQL
+                // destinations, and which tables were emitted is the set of tables with state.
+                let st = StreamState {
+                    full_read_started: None,
+                    emitted_tables: None,
+                    ..st
+                };
+                let tables = self.emitting.get(stream.name).cloned().unwrap_or_default();
+                for t in tables {
+                    self.emit(&state_message(t, &st))?;
+                }
             }
-        }
-        if let Some(st) = batch.state {
-            // Only the position travels: where a full read began matters to SQL
-            // destinations, and which tables were emitted is the set of tables with state.
-            let st = StreamState {
-                full_read_started: None,
-                emitted_tables: None,
-                ..st
-            };
-            let tables = self.emitting.get(stream.name).cloned().unwrap_or_default();
-            for t in tables {
-                self.emit(&state_message(t, &st))?;
-            }
-        }
-        flush(&mut self.out)
+            flush(&mut self.out)
+        };
+        write().map(|()| children)
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {
@@ -714,7 +718,7 @@ mod tests {
             full_read_started: Some("x".into()),
             ..StreamState::default()
         };
-        dest.write(crate::extract::to_batch(
+        dest.write(crate::destinations::PageBatch::new(
             orders,
             vec![order],
             Vec::new(),

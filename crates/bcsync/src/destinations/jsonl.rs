@@ -150,18 +150,22 @@ impl Destination for JsonlDestination {
         Ok(self.committed.state.clone())
     }
 
-    fn write(&mut self, mut batch: PageBatch) -> Result<()> {
-        self.append(batch.stream.name, &mut batch.records)?;
-        for c in &mut batch.children {
-            self.append(c.table.name, &mut c.rows)?;
-        }
-        if let Some(s) = batch.state {
-            self.committed
-                .state
-                .bookmarks
-                .insert(batch.stream.name.to_owned(), s);
-        }
-        self.commit()
+    fn write(&mut self, mut batch: PageBatch) -> Result<u64> {
+        let children = batch.child_row_count();
+        let write = || -> Result<()> {
+            self.append(batch.stream.name, &mut batch.records)?;
+            for c in &mut batch.children {
+                self.append(c.table.name, &mut c.rows)?;
+            }
+            if let Some(s) = batch.state {
+                self.committed
+                    .state
+                    .bookmarks
+                    .insert(batch.stream.name.to_owned(), s);
+            }
+            self.commit()
+        };
+        write().map(|()| children)
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {

@@ -16,8 +16,12 @@ mod protocol;
 pub mod singer;
 pub mod sqlite;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -43,23 +47,127 @@ pub struct PageBatch {
     pub stream: &'static StreamDescriptor,
     pub records: Vec<Value>,
     pub children: Vec<ChildRows>,
-    /// Each record's JSON exactly as the store sent it, parallel to `records`, when the
-    /// reader kept it (only for destinations that [`Destination::keeps_raw`]); empty
-    /// otherwise, and then a destination writes the parsed record back out.
+    /// Each record's JSON exactly as the store sent it: parallel to `records`, or, in an
+    /// [`PageBatch::unparsed`] page, the records themselves. Empty when the reader did not
+    /// keep it, and then a destination writes the parsed record back out.
     pub raw: Vec<Box<RawValue>>,
+    /// The records are only in `raw`, as the text they arrived as (`records` and
+    /// `children` are empty): for a destination that reads fields from the text
+    /// ([`Destination::reads_text`]); [`PageBatch::parsed`] turns it into an ordinary page.
+    pub unparsed: bool,
     /// `Some` for incremental streams: the bookmark after this page.
     pub state: Option<StreamState>,
+}
+
+impl PageBatch {
+    /// A page of parsed records: splits items into rows where the stream says so
+    /// ([`StreamDescriptor::rows`]) and pulls out their child rows. `raw`: each record's
+    /// JSON as it arrived, parallel to `records`, or empty.
+    pub fn new(
+        stream: &'static StreamDescriptor,
+        records: Vec<Value>,
+        raw: Vec<Box<RawValue>>,
+        state: Option<StreamState>,
+    ) -> Self {
+        debug_assert!(raw.is_empty() || raw.len() == records.len());
+        // Rows split out of a record are not records as they arrived.
+        let (records, raw) = match stream.rows {
+            Some(split) => (records.iter().flat_map(split).collect(), Vec::new()),
+            None => (records, raw),
+        };
+        let children = stream
+            .children
+            .iter()
+            .map(|table| {
+                let mut rows = Vec::new();
+                let mut parent_keys = Vec::with_capacity(records.len());
+                for r in &records {
+                    let key = r.get(stream.key).cloned().unwrap_or(Value::Null);
+                    for mut child in (table.extract)(r) {
+                        if let Some(obj) = child.as_object_mut() {
+                            obj.insert(table.parent_column.to_owned(), key.clone());
+                        }
+                        rows.push(child);
+                    }
+                    parent_keys.push(key);
+                }
+                ChildRows {
+                    table,
+                    parent_keys,
+                    rows,
+                }
+            })
+            .collect();
+        Self {
+            stream,
+            records,
+            children,
+            raw,
+            unparsed: false,
+            state,
+        }
+    }
+
+    /// A page of records as the text they arrived as, read by the destination
+    /// ([`PageBatch::unparsed`]).
+    pub fn unparsed(
+        stream: &'static StreamDescriptor,
+        records: Vec<Box<RawValue>>,
+        state: Option<StreamState>,
+    ) -> Self {
+        Self {
+            stream,
+            records: Vec::new(),
+            children: Vec::new(),
+            raw: records,
+            unparsed: true,
+            state,
+        }
+    }
+
+    /// The page with its records parsed (and their child rows split out), for a
+    /// destination that writes parsed records; an ordinary page as it is.
+    pub fn parsed(self) -> Result<Self> {
+        if !self.unparsed {
+            return Ok(self);
+        }
+        let records = self
+            .raw
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(r.get()))
+            .collect::<serde_json::Result<Vec<_>>>()
+            .map_err(|e| Error::Data {
+                stream: self.stream.name.to_owned(),
+                detail: format!("a record is not valid JSON: {e}"),
+            })?;
+        Ok(Self::new(self.stream, records, self.raw, self.state))
+    }
+
+    /// Records in the page, parsed or not.
+    pub fn record_count(&self) -> u64 {
+        if self.unparsed {
+            self.raw.len() as u64
+        } else {
+            self.records.len() as u64
+        }
+    }
+
+    /// Child rows this (parsed) page writes.
+    pub fn child_row_count(&self) -> u64 {
+        self.children.iter().map(|c| c.rows.len() as u64).sum()
+    }
 }
 
 /// A place extracted records are written to.
 pub trait Destination: Send {
     /// Human-readable target, e.g. `sqlite:bcsync.db` (never contains secrets).
     fn describe(&self) -> String;
-    /// Stores each record's JSON as it arrived ([`PageBatch::raw`]) when a batch carries
-    /// it. Readers keep those bytes only for a destination that says so: the others
-    /// re-encode the parsed record (PostgreSQL in jsonb's key order, Singer and Airbyte as
-    /// their schema converts it).
-    fn keeps_raw(&self) -> bool {
+    /// Takes pages whose records are only the text they arrived as
+    /// ([`PageBatch::unparsed`]), reads their fields from it and stores it as each
+    /// record's JSON. Readers send such pages only to a destination that says so; the
+    /// others get parsed pages and re-encode the records (PostgreSQL in jsonb's key order,
+    /// Singer and Airbyte as their schema converts it).
+    fn reads_text(&self) -> bool {
         false
     }
     /// Prepares tables/files/schemas for the streams of this run.
@@ -70,8 +178,9 @@ pub trait Destination: Send {
     fn select_tables(&mut self, _tables: &[&'static str]) {}
     /// The committed state of every stream (empty on a first run).
     fn load_state(&mut self) -> Result<State>;
-    /// Writes one page and its state, durably and together.
-    fn write(&mut self, batch: PageBatch) -> Result<()>;
+    /// Writes one page and its state, durably and together. Returns how many child rows
+    /// it wrote (an unparsed page's are only known once they are read).
+    fn write(&mut self, batch: PageBatch) -> Result<u64>;
     /// Forgets a stream's state (`--full-refresh`).
     fn reset_state(&mut self, stream: &str) -> Result<()>;
     /// `stream` was read completely, and every record the store has was written since
@@ -170,8 +279,11 @@ pub struct DestinationWriter {
     /// When this run began (RFC 3339, UTC, milliseconds): rows written by this run carry a
     /// later `_extracted_at`.
     run_started: String,
-    /// [`Destination::keeps_raw`] of the destination behind the thread.
-    keeps_raw: bool,
+    /// [`Destination::reads_text`] of the destination behind the thread.
+    reads_text: bool,
+    /// Child rows written so far, per stream (counted by the writer: an unparsed page's
+    /// child rows are found only when it is written).
+    child_rows: Arc<Mutex<HashMap<&'static str, u64>>>,
 }
 
 impl std::fmt::Debug for DestinationWriter {
@@ -214,7 +326,9 @@ impl DestinationWriter {
         }
         let state = dest.load_state()?;
         let describe = dest.describe();
-        let keeps_raw = dest.keeps_raw();
+        let reads_text = dest.reads_text();
+        let child_rows: Arc<Mutex<HashMap<&'static str, u64>>> = Arc::default();
+        let counts = Arc::clone(&child_rows);
         let run_started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE_PAGES);
         let thread = std::thread::Builder::new()
@@ -222,7 +336,12 @@ impl DestinationWriter {
             .spawn(move || -> Result<()> {
                 while let Some(cmd) = rx.blocking_recv() {
                     match cmd {
-                        Command::Write(batch) => dest.write(batch)?,
+                        Command::Write(batch) => {
+                            let stream = batch.stream.name;
+                            let batch = if reads_text { batch } else { batch.parsed()? };
+                            let written = dest.write(batch)?;
+                            *counts.lock().entry(stream).or_default() += written;
+                        }
                         Command::CompleteRead(stream, read_started) => {
                             dest.complete_read(stream, &read_started)?
                         }
@@ -249,7 +368,8 @@ impl DestinationWriter {
                 thread: Some(thread),
                 describe,
                 run_started,
-                keeps_raw,
+                reads_text,
+                child_rows,
             },
             state,
         ))
@@ -281,10 +401,17 @@ impl DestinationWriter {
         &self.run_started
     }
 
-    /// Whether pages should carry each record's JSON as it arrived
-    /// ([`Destination::keeps_raw`]).
-    pub fn keeps_raw(&self) -> bool {
-        self.keeps_raw
+    /// Whether pages may carry their records as the text they arrived as
+    /// ([`Destination::reads_text`]); other destinations get them parsed anyway, on the
+    /// writer's thread.
+    pub fn reads_text(&self) -> bool {
+        self.reads_text
+    }
+
+    /// Child rows of `stream` written so far (pages still queued are not counted yet:
+    /// [`DestinationWriter::barrier`] first for an exact figure).
+    pub fn child_rows(&self, stream: &str) -> u64 {
+        self.child_rows.lock().get(stream).copied().unwrap_or(0)
     }
 
     /// Marks `stream` as completely read since `read_started` (after all its pages, in

@@ -889,45 +889,50 @@ impl Destination for PostgresDestination {
         Ok(state)
     }
 
-    fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let state = match &batch.state {
-            Some(s) => Some(
-                serde_json::to_value(s)
-                    .map_err(|e| self.target.err(format!("encoding the stream state: {e}")))?,
-            ),
-            None => None,
-        };
-        let mode = self
-            .modes
-            .get(batch.stream.name)
-            .copied()
-            .unwrap_or(LoadMode::Staged);
-        match self.write_page(&batch, mode, state.as_ref(), &now) {
-            Ok(()) => Ok(()),
-            Err(f) => {
-                self.recover()?;
-                let duplicate = f.err.code() == Some(&SqlState::UNIQUE_VIOLATION);
-                if mode == LoadMode::Direct && duplicate {
-                    // A key read again this run: COPY cannot upsert, so redo the page (and
-                    // the rest of the stream) through the staging table.
-                    tracing::debug!(
-                        stream = batch.stream.name,
-                        "key seen twice; upserting through staging from now on"
-                    );
-                    self.modes
-                        .insert(batch.stream.name.to_owned(), LoadMode::Staged);
-                    return match self.write_page(&batch, LoadMode::Staged, state.as_ref(), &now) {
-                        Ok(()) => Ok(()),
-                        Err(f) => {
-                            self.recover()?;
-                            Err(self.target.explain(&f.err, &f.doing))
-                        }
-                    };
+    fn write(&mut self, batch: PageBatch) -> Result<u64> {
+        let children = batch.child_row_count();
+        let mut write = || -> Result<()> {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let state = match &batch.state {
+                Some(s) => Some(
+                    serde_json::to_value(s)
+                        .map_err(|e| self.target.err(format!("encoding the stream state: {e}")))?,
+                ),
+                None => None,
+            };
+            let mode = self
+                .modes
+                .get(batch.stream.name)
+                .copied()
+                .unwrap_or(LoadMode::Staged);
+            match self.write_page(&batch, mode, state.as_ref(), &now) {
+                Ok(()) => Ok(()),
+                Err(f) => {
+                    self.recover()?;
+                    let duplicate = f.err.code() == Some(&SqlState::UNIQUE_VIOLATION);
+                    if mode == LoadMode::Direct && duplicate {
+                        // A key read again this run: COPY cannot upsert, so redo the page (and
+                        // the rest of the stream) through the staging table.
+                        tracing::debug!(
+                            stream = batch.stream.name,
+                            "key seen twice; upserting through staging from now on"
+                        );
+                        self.modes
+                            .insert(batch.stream.name.to_owned(), LoadMode::Staged);
+                        return match self.write_page(&batch, LoadMode::Staged, state.as_ref(), &now)
+                        {
+                            Ok(()) => Ok(()),
+                            Err(f) => {
+                                self.recover()?;
+                                Err(self.target.explain(&f.err, &f.doing))
+                            }
+                        };
+                    }
+                    Err(self.target.explain(&f.err, &f.doing))
                 }
-                Err(self.target.explain(&f.err, &f.doing))
             }
-        }
+        };
+        write().map(|()| children)
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {

@@ -159,32 +159,36 @@ impl<W: Write + Send> Destination for SingerDestination<W> {
         Ok(self.state.clone())
     }
 
-    fn write(&mut self, batch: PageBatch) -> Result<()> {
-        let stream = batch.stream;
-        if self.is_selected(stream.name) {
-            for r in batch.records {
-                self.emit_record(stream.name, stream.record, r)?;
+    fn write(&mut self, batch: PageBatch) -> Result<u64> {
+        let children = batch.child_row_count();
+        let write = || -> Result<()> {
+            let stream = batch.stream;
+            if self.is_selected(stream.name) {
+                for r in batch.records {
+                    self.emit_record(stream.name, stream.record, r)?;
+                }
             }
-        }
-        for c in batch.children {
-            if !self.is_selected(c.table.name) {
-                continue;
+            for c in batch.children {
+                if !self.is_selected(c.table.name) {
+                    continue;
+                }
+                for r in c.rows {
+                    self.emit_record(c.table.name, c.table.record, r)?;
+                }
             }
-            for r in c.rows {
-                self.emit_record(c.table.name, c.table.record, r)?;
+            if let Some(mut s) = batch.state {
+                // Where a full read began matters to SQL destinations only (they mark the rows
+                // it did not see); a Singer target has no use for it.
+                s.full_read_started = None;
+                s.emitted_tables = self.emitting.get(stream.name).cloned();
+                self.state.bookmarks.insert(batch.stream.name.to_owned(), s);
+                let value =
+                    serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
+                self.emit(&json!({"type": "STATE", "value": value}))?;
             }
-        }
-        if let Some(mut s) = batch.state {
-            // Where a full read began matters to SQL destinations only (they mark the rows
-            // it did not see); a Singer target has no use for it.
-            s.full_read_started = None;
-            s.emitted_tables = self.emitting.get(stream.name).cloned();
-            self.state.bookmarks.insert(batch.stream.name.to_owned(), s);
-            let value =
-                serde_json::to_value(&self.state).map_err(|e| Error::Config(e.to_string()))?;
-            self.emit(&json!({"type": "STATE", "value": value}))?;
-        }
-        flush(&mut self.out)
+            flush(&mut self.out)
+        };
+        write().map(|()| children)
     }
 
     fn reset_state(&mut self, stream: &str) -> Result<()> {

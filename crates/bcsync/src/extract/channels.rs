@@ -17,6 +17,7 @@ use bigcommerce::Client;
 use futures::TryStreamExt;
 use serde_json::Value;
 
+use super::ReadRecord;
 use crate::error::Result;
 use crate::state::StreamState;
 use crate::streams::StreamDescriptor;
@@ -128,15 +129,15 @@ impl ChannelScope {
     }
 
     /// Whether `record` belongs to the chosen channels.
-    pub fn keeps(&self, record: &Value) -> bool {
+    pub(crate) fn keeps<R: ReadRecord>(&self, record: &R) -> bool {
         match &self.keep {
             Keep::All => true,
             Keep::Nothing => false,
             Keep::FieldIn(field, set) => record
-                .get(*field)
-                .and_then(Value::as_i64)
+                .field(field)
+                .and_then(|v| v.as_i64())
                 .is_some_and(|v| set.contains(&v)),
-            Keep::CustomerChannels(set) => match record.get("channel_ids") {
+            Keep::CustomerChannels(set) => match record.field("channel_ids") {
                 None | Some(Value::Null) => true,
                 Some(Value::Array(ids)) => ids
                     .iter()
@@ -148,31 +149,11 @@ impl ChannelScope {
     }
 
     /// The records of a page that belong to the chosen channels.
-    pub fn retain(&self, mut records: Vec<Value>) -> Vec<Value> {
+    pub(crate) fn retain<R: ReadRecord>(&self, mut records: Vec<R>) -> Vec<R> {
         if self.keep != Keep::All {
             records.retain(|r| self.keeps(r));
         }
         records
-    }
-
-    /// [`ChannelScope::retain`] for records carried with their JSON as it arrived
-    /// (`raw` parallel to `records`, or empty), keeping the two aligned.
-    pub fn retain_with_raw(
-        &self,
-        records: Vec<Value>,
-        raw: Vec<Box<serde_json::value::RawValue>>,
-    ) -> (Vec<Value>, Vec<Box<serde_json::value::RawValue>>) {
-        if self.keep == Keep::All {
-            return (records, raw);
-        }
-        if raw.len() != records.len() {
-            return (self.retain(records), Vec::new());
-        }
-        records
-            .into_iter()
-            .zip(raw)
-            .filter(|(r, _)| self.keeps(r))
-            .unzip()
     }
 }
 

@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::destinations::{ChildRows, DestinationWriter, PageBatch, WriteSlot};
+use crate::destinations::{DestinationWriter, PageBatch, WriteSlot};
 use crate::error::{Error, Result};
 use crate::state::{KeysetCursor, State, StreamState};
 use crate::streams::{Paging, Replication, StreamDescriptor};
@@ -187,6 +187,7 @@ pub async fn run_streams(
             async move {
                 let t0 = Instant::now();
                 let before = counter.get(s.name);
+                let children_before = writer.child_rows(s.name);
                 let mut summary = StreamSummary {
                     name: s.name.to_owned(),
                     ..Default::default()
@@ -195,6 +196,10 @@ pub async fn run_streams(
                 let res = CURRENT_STREAM
                     .scope(s.name, until_cancelled(options.cancel.as_ref(), work))
                     .await;
+                // The writer counts child rows as it writes them: wait for this stream's
+                // last page. A writer that failed says so at the end of the run.
+                let _ = writer.barrier().await;
+                summary.child_rows = writer.child_rows(s.name) - children_before;
                 summary.duration = t0.elapsed();
                 summary.requests = counter.get(s.name) - before;
                 match res {
@@ -340,48 +345,6 @@ fn format_bookmark(dt: DateTime<Utc>) -> String {
     bigcommerce::dates::format_iso(dt)
 }
 
-/// Splits a page of parents into the batch the destination writes.
-/// `raw`: each record's JSON as it arrived, parallel to `records`, or empty
-/// ([`PageBatch::raw`]).
-pub fn to_batch(
-    stream: &'static StreamDescriptor,
-    records: Vec<Value>,
-    raw: Vec<Box<RawValue>>,
-    state: Option<StreamState>,
-) -> PageBatch {
-    debug_assert!(raw.is_empty() || raw.len() == records.len());
-    let children = stream
-        .children
-        .iter()
-        .map(|table| {
-            let mut rows = Vec::new();
-            let mut parent_keys = Vec::with_capacity(records.len());
-            for r in &records {
-                let key = r.get(stream.key).cloned().unwrap_or(Value::Null);
-                for mut child in (table.extract)(r) {
-                    if let Some(obj) = child.as_object_mut() {
-                        obj.insert(table.parent_column.to_owned(), key.clone());
-                    }
-                    rows.push(child);
-                }
-                parent_keys.push(key);
-            }
-            ChildRows {
-                table,
-                parent_keys,
-                rows,
-            }
-        })
-        .collect();
-    PageBatch {
-        stream,
-        records,
-        children,
-        raw,
-        state,
-    }
-}
-
 async fn emit(
     writer: &DestinationWriter,
     stream: &'static StreamDescriptor,
@@ -392,45 +355,24 @@ async fn emit(
     client: &Client,
 ) -> Result<()> {
     let slot = writer.reserve().await?;
-    emit_into(
-        slot,
-        stream,
-        records,
-        Vec::new(),
-        state,
-        summary,
-        bar,
-        client,
-    );
+    let batch = PageBatch::new(stream, records, Vec::new(), state);
+    summary.records += batch.record_count();
+    emit_into(slot, batch, summary, bar, client);
     Ok(())
 }
 
-/// [`emit`] into room already held in the writer's queue: the page's child rows are built
-/// only once the writer can take them.
-#[allow(clippy::too_many_arguments)] // the page, its state, and where its counts go
+/// Queues a page into room already held in the writer's queue (the page was built only
+/// once the writer could take it) and counts it. Records are counted by the caller (a
+/// split stream's rows as rows); child rows by the writer, the one that finds an
+/// unparsed page's ([`DestinationWriter::child_rows`]).
 fn emit_into(
     slot: WriteSlot<'_>,
-    stream: &'static StreamDescriptor,
-    records: Vec<Value>,
-    raw: Vec<Box<RawValue>>,
-    state: Option<StreamState>,
+    batch: PageBatch,
     summary: &mut StreamSummary,
     bar: &progress::StreamBar,
     client: &Client,
 ) {
-    // Rows split out of a record are not records as they arrived.
-    let (records, raw) = match stream.rows {
-        Some(split) => (records.iter().flat_map(split).collect(), Vec::new()),
-        None => (records, raw),
-    };
-    summary.records += records.len() as u64;
     summary.pages += 1;
-    let batch = to_batch(stream, records, raw, state);
-    summary.child_rows += batch
-        .children
-        .iter()
-        .map(|c| c.rows.len() as u64)
-        .sum::<u64>();
     slot.write(batch);
     bar.update(summary, client);
 }
@@ -603,7 +545,7 @@ fn filter_new(
 ) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let (id, modified) = keyset_position(&r, key, cursor_field, stream)?;
+        let (id, modified) = r.position(key, cursor_field, stream)?;
         if cursor.observe(id, modified) {
             out.push(r);
         }
@@ -611,22 +553,66 @@ fn filter_new(
     Ok(out)
 }
 
-/// A record's key and cursor date, which every keyset read needs.
-fn keyset_position(
-    r: &Value,
-    key: &str,
-    cursor_field: &str,
-    stream: &str,
-) -> Result<(i64, DateTime<Utc>)> {
-    match (record_id(r, key), record_date(r, cursor_field)) {
-        (Some(id), Some(modified)) => Ok((id, modified)),
-        _ => Err(Error::Data {
-            stream: stream.to_owned(),
-            detail: format!(
-                "a record lacks a readable `{key}` or `{cursor_field}`: {}",
-                truncate(&r.to_string(), 200)
-            ),
-        }),
+/// A record as a reader holds it: parsed, or the JSON text it arrived as
+/// ([`crate::streams::text`]). Keyset reads need its key and cursor date; channel filters
+/// one small field.
+pub(crate) trait ReadRecord {
+    /// The record's key and cursor date, which every keyset read needs.
+    fn position(&self, key: &str, cursor_field: &str, stream: &str)
+    -> Result<(i64, DateTime<Utc>)>;
+    /// One top-level field, parsed.
+    fn field(&self, name: &str) -> Option<Value>;
+}
+
+impl ReadRecord for Value {
+    fn position(
+        &self,
+        key: &str,
+        cursor_field: &str,
+        stream: &str,
+    ) -> Result<(i64, DateTime<Utc>)> {
+        match (record_id(self, key), record_date(self, cursor_field)) {
+            (Some(id), Some(modified)) => Ok((id, modified)),
+            _ => Err(unpositioned(stream, key, cursor_field, &self.to_string())),
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        self.get(name).cloned()
+    }
+}
+
+impl ReadRecord for Box<RawValue> {
+    fn position(
+        &self,
+        key: &str,
+        cursor_field: &str,
+        stream: &str,
+    ) -> Result<(i64, DateTime<Utc>)> {
+        let record = crate::streams::text::TextRecord::of(self).ok();
+        let id = record.as_ref().and_then(|r| r.integer(key));
+        let modified = record
+            .as_ref()
+            .and_then(|r| r.text(cursor_field))
+            .and_then(|d| bigcommerce::dates::parse_any(&d));
+        match (id, modified) {
+            (Some(id), Some(modified)) => Ok((id, modified)),
+            _ => Err(unpositioned(stream, key, cursor_field, self.get())),
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        crate::streams::text::TextRecord::of(self).ok()?.value(name)
+    }
+}
+
+fn unpositioned(stream: &str, key: &str, cursor_field: &str, record: &str) -> Error {
+    Error::Data {
+        stream: stream.to_owned(),
+        detail: format!(
+            "a record lacks a readable `{key}` or `{cursor_field}`: {}",
+            truncate(record, 200)
+        ),
     }
 }
 

@@ -38,15 +38,14 @@ use std::sync::Arc;
 use bigcommerce::{ApiVersion, Client, DeferredPage, Page};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::{
-    CURRENT_STREAM, ExtractOptions, StreamSummary, channels, emit_into, format_bookmark,
-    incremental_params, keyset_position, progress, scoped_query,
+    CURRENT_STREAM, ExtractOptions, ReadRecord, StreamSummary, channels, emit_into,
+    format_bookmark, incremental_params, progress, scoped_query,
 };
-use crate::destinations::DestinationWriter;
+use crate::destinations::{DestinationWriter, PageBatch};
 use crate::error::{Error, Result};
 use crate::state::{KeysetCursor, ReadWindow, StreamState};
 use crate::streams::StreamDescriptor;
@@ -300,36 +299,40 @@ pub(super) async fn read_in_windows(
         // Parsed only once the writer has room (see `DestinationWriter::reserve`). The
         // one clock read below may hold that room for a request: once per run.
         let slot = writer.reserve().await?;
-        let (page, raw) = if writer.keeps_raw() {
-            page.parse_keeping_raw()?
+        // A destination that reads records from their text gets them so, never parsed
+        // into values here (`streams::text`); a stream whose items split into rows is
+        // parsed for the split.
+        let mut batch = if writer.reads_text() && stream.rows.is_none() {
+            let page = page.parse_text()?;
+            let fresh = accept_page(
+                &mut plan,
+                i,
+                page,
+                limit,
+                stream,
+                cursor_field,
+                max_windows(),
+            )?;
+            PageBatch::unparsed(stream, scope.retain(fresh), None)
         } else {
-            (page.parse()?, Vec::new())
+            let page = page.parse()?;
+            let fresh = accept_page(
+                &mut plan,
+                i,
+                page,
+                limit,
+                stream,
+                cursor_field,
+                max_windows(),
+            )?;
+            PageBatch::new(stream, scope.retain(fresh), Vec::new(), None)
         };
-        let (fresh, fresh_raw) = accept_page(
-            &mut plan,
-            i,
-            page,
-            raw,
-            limit,
-            stream,
-            cursor_field,
-            max_windows(),
-        )?;
         if plan.wants_clock && plan.store_clock.is_none() {
             plan.store_clock = Some(options.store_clock.get(client).await? - CLOCK_MARGIN);
         }
-        let st = plan.state();
-        let (fresh, fresh_raw) = scope.retain_with_raw(fresh, fresh_raw);
-        emit_into(
-            slot,
-            stream,
-            fresh,
-            fresh_raw,
-            Some(st),
-            summary,
-            bar,
-            client,
-        );
+        batch.state = Some(plan.state());
+        summary.records += batch.record_count();
+        emit_into(slot, batch, summary, bar, client);
     }
 }
 
@@ -378,19 +381,16 @@ pub fn store_time(resp: &bigcommerce::ApiResponse) -> Option<DateTime<Utc>> {
 }
 
 /// Feeds one page to window `i`'s cursor, decides whether the window is done, and cuts it
-/// when it has far to go and slots are free. Returns the page's new records, with their
-/// JSON as it arrived where `raw` carried it (parallel to the items, or empty).
-#[allow(clippy::too_many_arguments)] // one page, its window, and the stream's rules
-fn accept_page(
+/// when it has far to go and slots are free. Returns the page's new records.
+fn accept_page<R: ReadRecord>(
     plan: &mut Plan,
     i: usize,
-    page: Page<Value>,
-    raw: Vec<Box<RawValue>>,
+    page: Page<R>,
     limit: u32,
     stream: &StreamDescriptor,
     cursor_field: &str,
     max_windows: usize,
-) -> Result<(Vec<Value>, Vec<Box<RawValue>>)> {
+) -> Result<Vec<R>> {
     let end = plan.end_of(i);
     let w = &mut plan.windows[i];
     w.in_flight = false;
@@ -399,14 +399,10 @@ fn accept_page(
     // docs/api-notes.md §12.2).
     let full = page.meta.has_more && page.items.len() as u32 >= limit;
     let mut fresh = Vec::with_capacity(page.items.len());
-    let keep_raw = raw.len() == page.items.len();
-    let mut fresh_raw = Vec::with_capacity(if keep_raw { raw.len() } else { 0 });
-    let mut raw = raw.into_iter();
     let mut past_end = false;
     let (mut first, mut last) = (None, None);
     for r in page.items {
-        let arrived = if keep_raw { raw.next() } else { None };
-        let (id, modified) = keyset_position(&r, stream.key, cursor_field, stream.name)?;
+        let (id, modified) = r.position(stream.key, cursor_field, stream.name)?;
         first.get_or_insert(modified);
         last = Some(modified);
         // The next window's: a store that ignored the `:max` filter. Sorted ascending, so
@@ -417,7 +413,6 @@ fn accept_page(
         }
         if w.cursor.observe(id, modified) {
             fresh.push(r);
-            fresh_raw.extend(arrived);
         }
     }
     let moved = w.cursor.bookmark() != query_min;
@@ -448,7 +443,7 @@ fn accept_page(
             None => plan.wants_clock = free > 0,
         }
     }
-    Ok((fresh, fresh_raw))
+    Ok(fresh)
 }
 
 #[cfg(test)]
@@ -581,32 +576,35 @@ mod tests {
                     w.page_no,
                     limit,
                 );
-                // Each record's JSON as it arrived rides along and must stay with its
-                // record through the filtering.
-                let raw = page
-                    .items
-                    .iter()
-                    .map(|v| RawValue::from_string(v.to_string()).unwrap())
-                    .collect();
-                let (fresh, fresh_raw) = accept_page(
+                // Records as the text they arrived as, the way the SQLite path reads them:
+                // positions come from the text.
+                let page = Page {
+                    items: page
+                        .items
+                        .iter()
+                        .map(|v| serde_json::value::to_raw_value(v).unwrap())
+                        .collect(),
+                    meta: page.meta,
+                };
+                let fresh = accept_page(
                     &mut plan,
                     i,
                     page,
-                    raw,
                     limit,
                     orders(),
                     "date_modified",
                     max_windows,
                 )
                 .unwrap();
-                assert_eq!(fresh.len(), fresh_raw.len());
-                for (r, arrived) in fresh.iter().zip(&fresh_raw) {
-                    assert_eq!(&serde_json::from_str::<Value>(arrived.get()).unwrap(), r);
-                }
                 if plan.wants_clock && plan.store_clock.is_none() {
                     plan.store_clock = Some(t(410));
                 }
-                written.extend(fresh.iter().map(|r| r["id"].as_i64().unwrap()));
+                written.extend(fresh.iter().map(|r| {
+                    crate::streams::text::TextRecord::of(r)
+                        .unwrap()
+                        .integer("id")
+                        .unwrap()
+                }));
                 committed = plan.state();
                 most_windows = most_windows.max(plan.open_windows());
                 pages += 1;

@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 use super::delivery::{Change, Resource};
 use super::inbox::{Inbox, PendingEvent};
 use crate::destinations::DestinationWriter;
+use crate::destinations::PageBatch;
 use crate::error::{Error, Result};
-use crate::extract::to_batch;
 use crate::streams::{CARTS, STREAMS, StreamDescriptor};
 
 /// Ids per `id:in=` read (docs/api-notes.md §0.5 lists no cap; 50 keeps URLs short, as push does).
@@ -424,7 +424,7 @@ impl Applier {
             written += records.len();
             if !records.is_empty() {
                 self.writer
-                    .write(to_batch(stream, records, Vec::new(), None))
+                    .write(PageBatch::new(stream, records, Vec::new(), None))
                     .await?;
             }
         }
@@ -472,7 +472,7 @@ impl Applier {
                 written += items.len();
                 if !items.is_empty() {
                     self.writer
-                        .write(to_batch(stream, items, Vec::new(), None))
+                        .write(PageBatch::new(stream, items, Vec::new(), None))
                         .await?;
                 }
             }
@@ -538,7 +538,7 @@ impl Applier {
             written += items.len();
             if !items.is_empty() {
                 self.writer
-                    .write(to_batch(stream, items, Vec::new(), None))
+                    .write(PageBatch::new(stream, items, Vec::new(), None))
                     .await?;
             }
         }
@@ -675,7 +675,7 @@ impl Applier {
         let written = records.len();
         if !records.is_empty() {
             self.writer
-                .write(to_batch(&CARTS, records, Vec::new(), None))
+                .write(PageBatch::new(&CARTS, records, Vec::new(), None))
                 .await?;
         }
         self.writer.mark_deleted(&CARTS, gone).await?;

@@ -1,7 +1,91 @@
 //! Child-row extractors: each pulls one child table's rows out of a parent record, where
 //! the API embedded them (`include=`). The engine adds the parent key column.
+//!
+//! Each extractor comes twice: over a parsed record, and over the record's text
+//! ([`TextRecord`], the SQLite path, which never builds the tree). The text ones return
+//! `None` where the text holds something only the parsed one handles (an element that is
+//! not an object): the writer then parses that page.
 
 use serde_json::Value;
+
+use super::text::{self, TextRecord};
+
+/// Child rows read from the parent's text; see the module header.
+pub type FromText = for<'a> fn(&TextRecord<'a>) -> Option<Vec<TextRecord<'a>>>;
+
+/// The rows of the array in `field` (none when it is missing, null or not an array, as
+/// [`array_field`] does).
+fn array_field_text<'a>(record: &TextRecord<'a>, field: &str) -> Option<Vec<TextRecord<'a>>> {
+    match record.get(field) {
+        Some(raw) if raw.get().starts_with('[') => text::records(raw),
+        _ => Some(Vec::new()),
+    }
+}
+
+pub fn customer_addresses_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "addresses")
+}
+
+pub fn customer_attributes_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "attributes")
+}
+
+pub fn customer_form_fields_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "form_fields")
+}
+
+pub fn product_variants_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "variants")
+}
+
+pub fn product_images_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "images")
+}
+
+pub fn product_custom_fields_text<'a>(r: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    array_field_text(r, "custom_fields")
+}
+
+/// [`order_lines`] from the order's text: one pass over `consignments` for the objects of
+/// its `line_items` arrays.
+pub fn order_lines_text<'a>(order: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    match order.get("consignments") {
+        Some(consignments) => text::records_named(consignments, "line_items"),
+        None => Some(Vec::new()),
+    }
+}
+
+/// [`order_shipping_addresses`] from the order's text.
+pub fn order_shipping_addresses_text<'a>(order: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+    // The `shipping` list of one consignment structure, if it has one.
+    fn shipping<'a>(structure: &TextRecord<'a>) -> Option<Vec<TextRecord<'a>>> {
+        match structure.get("shipping") {
+            Some(list) if list.get().starts_with('[') => Some(
+                text::records(list)?
+                    .iter()
+                    .map(|consignment| consignment.without("line_items"))
+                    .collect(),
+            ),
+            _ => Some(Vec::new()),
+        }
+    }
+    let Some(consignments) = order.get("consignments") else {
+        return Some(Vec::new());
+    };
+    match consignments.get().as_bytes().first() {
+        // A structure that is not an object: the parsed path skips it; so does this one,
+        // by leaving the page to it.
+        Some(b'[') => {
+            let mut out = Vec::new();
+            for structure in text::records(consignments)? {
+                out.extend(shipping(&structure)?);
+            }
+            Some(out)
+        }
+        Some(b'{') => shipping(&TextRecord::of(consignments).ok()?),
+        _ => Some(Vec::new()),
+    }
+}
 
 fn array_field(record: &Value, field: &str) -> Vec<Value> {
     record

@@ -12,6 +12,7 @@
 pub(crate) mod children;
 pub mod records;
 pub mod schema;
+pub mod text;
 
 use bigcommerce::ApiVersion;
 use serde_json::Value;
@@ -66,6 +67,9 @@ pub struct ChildTable {
     pub parent_column: &'static str,
     /// Pulls the child rows out of one parent record.
     pub extract: fn(&Value) -> Vec<Value>,
+    /// The same rows read from the parent's text, where that is written
+    /// ([`children::FromText`]); `None`: pages of this stream are parsed before writing.
+    pub from_text: Option<children::FromText>,
     /// The child's own key within a parent, when it has one (`id`).
     pub key: Option<&'static str>,
     /// Columns SQL destinations promote out of `_raw` (see [`StreamDescriptor::fields`]).
@@ -143,6 +147,7 @@ pub static CARTS: StreamDescriptor = StreamDescriptor {
         name: "cart_items",
         parent_column: "cart_id",
         extract: children::cart_items,
+        from_text: None,
         record: records::CART_ITEM,
         key: Some("id"),
         fields: &[
@@ -238,6 +243,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_addresses",
                 parent_column: "customer_id",
                 extract: children::customer_addresses,
+                from_text: Some(children::customer_addresses_text),
                 record: records::CUSTOMER_ADDRESS,
                 key: Some("id"),
                 fields: &[
@@ -255,6 +261,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_attribute_values",
                 parent_column: "customer_id",
                 extract: children::customer_attributes,
+                from_text: Some(children::customer_attributes_text),
                 record: records::CUSTOMER_ATTRIBUTE_VALUE,
                 key: Some("attribute_id"),
                 fields: &[
@@ -267,6 +274,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "customer_form_fields",
                 parent_column: "customer_id",
                 extract: children::customer_form_fields,
+                from_text: Some(children::customer_form_fields_text),
                 record: records::FORM_FIELD,
                 key: Some("name"),
                 fields: &[("customer_id", I), ("name", S), ("value", J)],
@@ -329,6 +337,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_variants",
                 parent_column: "product_id",
                 extract: children::product_variants,
+                from_text: Some(children::product_variants_text),
                 record: records::VARIANT,
                 key: Some("id"),
                 fields: &[
@@ -343,6 +352,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_images",
                 parent_column: "product_id",
                 extract: children::product_images,
+                from_text: Some(children::product_images_text),
                 record: records::PRODUCT_IMAGE,
                 key: Some("id"),
                 fields: &[
@@ -356,6 +366,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "product_custom_fields",
                 parent_column: "product_id",
                 extract: children::product_custom_fields,
+                from_text: Some(children::product_custom_fields_text),
                 record: records::PRODUCT_CUSTOM_FIELD,
                 key: Some("id"),
                 fields: &[("id", I), ("product_id", I), ("name", S), ("value", S)],
@@ -485,6 +496,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "order_lines",
                 parent_column: "order_id",
                 extract: children::order_lines,
+                from_text: Some(children::order_lines_text),
                 record: records::ORDER_LINE,
                 key: Some("id"),
                 fields: &[
@@ -502,6 +514,7 @@ pub static STREAMS: &[StreamDescriptor] = &[
                 name: "order_shipping_addresses",
                 parent_column: "order_id",
                 extract: children::order_shipping_addresses,
+                from_text: Some(children::order_shipping_addresses_text),
                 record: records::ORDER_SHIPPING_ADDRESS,
                 key: Some("id"),
                 fields: &[

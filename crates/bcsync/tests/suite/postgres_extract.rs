@@ -664,33 +664,7 @@ fn order(id: i64, status: &str, lines: i64) -> Value {
 
 fn page(records: Vec<Value>) -> bcsync::destinations::PageBatch {
     let stream = bcsync::streams::find("orders").unwrap();
-    let children = stream
-        .children
-        .iter()
-        .map(|table| {
-            let mut rows = Vec::new();
-            for r in &records {
-                for mut c in (table.extract)(r) {
-                    c.as_object_mut()
-                        .unwrap()
-                        .insert(table.parent_column.to_owned(), r["id"].clone());
-                    rows.push(c);
-                }
-            }
-            bcsync::destinations::ChildRows {
-                table,
-                parent_keys: records.iter().map(|r| r["id"].clone()).collect(),
-                rows,
-            }
-        })
-        .collect();
-    bcsync::destinations::PageBatch {
-        stream,
-        records,
-        children,
-        raw: Vec::new(),
-        state: None,
-    }
+    bcsync::destinations::PageBatch::new(stream, records, Vec::new(), None)
 }
 
 #[test]
